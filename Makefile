@@ -1,0 +1,28 @@
+# Two commands for a newcomer:  `make demo` (set up + render the gallery), `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.multiattn-installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## create .venv and render the demo gallery into gallery/
+	$(VENV)/bin/multiattn demo --out gallery
+
+test: $(STAMP)  ## create .venv if missing and run the fast test suite
+	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+bench: $(STAMP)  ## slow tests (training, full-size models) and the benchmark JSON lines
+	$(PY) -m pytest -q -m slow; rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) gallery

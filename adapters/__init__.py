@@ -1,0 +1,1 @@
+"""Modality adapters: model + media -> AttentionGrid."""

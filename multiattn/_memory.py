@@ -1,0 +1,60 @@
+"""Memory guard: estimate bytes before materialising, refuse what will not fit."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["AttentionTooLargeError", "available_bytes", "check_fits", "DEFAULT_FRACTION"]
+
+#: Fraction of the currently available memory one dense array may take.
+DEFAULT_FRACTION = 0.5
+
+
+class AttentionTooLargeError(MemoryError):
+    """Raised instead of allocating an attention array that would not fit."""
+
+
+def available_bytes() -> int:
+    """Memory available to this process now, in bytes (Linux MemAvailable, else total)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def check_fits(nbytes: int, what: str, limit_bytes: int | None = None) -> None:
+    """Raise :class:`AttentionTooLargeError` if ``nbytes`` exceeds the limit.
+
+    Parameters
+    ----------
+    nbytes : int
+        Estimated size of the array about to be created.
+    what : str
+        Description used in the message, e.g. ``"dense grid (12, 12, 4096, 4096)"``.
+    limit_bytes : int, optional
+        Explicit limit; default ``DEFAULT_FRACTION`` of :func:`available_bytes`.
+
+    Example
+    -------
+    >>> check_fits(10, "tiny array")  # fits: returns None
+    """
+    limit = int(DEFAULT_FRACTION * available_bytes()) if limit_bytes is None else int(limit_bytes)
+    if nbytes > limit:
+        raise AttentionTooLargeError(
+            f"{what} needs {_human(nbytes)} but the limit is {_human(limit)}. "
+            "Select fewer layers/heads first (grid.select(layer=..., head=...)), "
+            "reduce heads (grid.reduce('mean', over='head')), or capture with a streaming "
+            "reducer instead of the full grid; pass limit_bytes=... to raise the limit."
+        )

@@ -1,0 +1,1 @@
+"""Analyses on grids and (L, H, Q, K) arrays."""

@@ -1,0 +1,1 @@
+"""Embedded default models and samples (no network)."""

@@ -1,0 +1,21 @@
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+matplotlib.use("Agg")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def random_attention(rng, shape):
+    """Row-stochastic random attention of the given (..., Q, K) shape."""
+    logits = rng.normal(size=shape)
+    weights = np.exp(logits)
+    return (weights / weights.sum(-1, keepdims=True)).astype(np.float32)

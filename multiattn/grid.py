@@ -360,7 +360,8 @@ class AttentionGrid:
         """Dense ``(L, H, Q, K)`` grid; refuses sizes above the memory guard."""
         if not self.is_sparse:
             return self
-        check_fits(self.dense_nbytes, f"dense grid {(self.n_layers, self.n_heads, len(self.query), len(self.key))}",
+        dims = (self.n_layers, self.n_heads, len(self.query), len(self.key))
+        check_fits(self.dense_nbytes, f"dense grid {dims}",
                    limit_bytes)
         dense = np.zeros((self.n_layers, self.n_heads, len(self.query), len(self.key)), np.float32)
         # repeated (source, target) pairs accumulate, as message passing would

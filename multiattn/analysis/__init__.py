@@ -1,1 +1,33 @@
 """Analyses on grids and (L, H, Q, K) arrays."""
+
+from .heads import HEAD_TYPES, head_type_scores, head_types
+from .metrics import (
+    DELIMITERS,
+    attention_distance,
+    delimiter_share,
+    first_token_share,
+    head_diversity,
+    head_entropy,
+    head_similarity,
+    locality,
+    special_share,
+    topk_concentration,
+)
+from .rollout import rollout
+
+__all__ = [
+    "DELIMITERS",
+    "HEAD_TYPES",
+    "attention_distance",
+    "delimiter_share",
+    "first_token_share",
+    "head_diversity",
+    "head_entropy",
+    "head_similarity",
+    "head_type_scores",
+    "head_types",
+    "locality",
+    "rollout",
+    "special_share",
+    "topk_concentration",
+]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..axes import Axis, TokenAxis
 from ..grid import AttentionGrid
+
+#: Largest accepted deviation of a row sum from one.
+ROW_TOL = 1e-3
 
 
 def as_dense(attn: Any, min_ndim: int = 4) -> np.ndarray:
@@ -18,6 +23,10 @@ def as_dense(attn: Any, min_ndim: int = 4) -> np.ndarray:
         arr = attn.to_dense().values
     else:
         arr = np.asarray(attn)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"attention must be a numeric array or an AttentionGrid, got dtype {arr.dtype}")
     if arr.ndim < 2 or arr.ndim > 4:
         raise ValueError(f"attention must be (L, H, Q, K), (H, Q, K) or (Q, K); got shape {arr.shape}")
     if not np.isfinite(arr).all():
@@ -25,3 +34,99 @@ def as_dense(attn: Any, min_ndim: int = 4) -> np.ndarray:
     while arr.ndim < min_ndim:
         arr = arr[None]
     return arr.astype(np.float64, copy=False)
+
+
+def as_distributions(attn: Any) -> np.ndarray:
+    """Like :func:`as_dense`, but also check that every row is a distribution.
+
+    Rows must be non-negative and sum to one (within ``ROW_TOL``).  All-zero
+    rows are allowed: they stand for masked queries (padding) and every
+    analysis skips them.
+
+    Example
+    -------
+    >>> as_distributions(np.full((2, 2), 0.5)).shape
+    (1, 1, 2, 2)
+    """
+    arr = as_dense(attn)
+    if arr.shape[-1] == 0 or arr.shape[-2] == 0:
+        raise ValueError(f"attention has no queries or no keys: shape {arr.shape}")
+    if (arr < 0).any():
+        raise ValueError(
+            "attention has negative values; analyses need attention weights "
+            "(softmax outputs), not scores or signed relevance"
+        )
+    sums = arr.sum(-1)
+    bad = (np.abs(sums - 1.0) > ROW_TOL) & (sums > 0)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{int(bad.sum())} attention rows do not sum to 1 (first at (layer, head, query)="
+            f"{where}: {sums[where]:.4f}); renormalise with attn / attn.sum(-1, keepdims=True) "
+            "or build the grid with normalize=True"
+        )
+    return arr
+
+
+def axes_of(attn: Any) -> tuple[Axis | None, Axis | None]:
+    """``(query_axis, key_axis)`` of a grid, ``(None, None)`` for a plain array."""
+    if isinstance(attn, AttentionGrid):
+        return attn.query, attn.key
+    return None, None
+
+
+def valid_rows(arr: np.ndarray, query_mask: Any = None) -> np.ndarray:
+    """Boolean ``(L, H, Q)``: rows that are not all-zero and pass ``query_mask``.
+
+    ``query_mask`` is a boolean ``(Q,)`` array, True for queries to include
+    (e.g. False on padding).
+    """
+    valid = arr.sum(-1) > 0
+    if query_mask is not None:
+        mask = np.asarray(query_mask)
+        if mask.shape != (arr.shape[2],):
+            raise ValueError(
+                f"query_mask must have shape ({arr.shape[2]},) (one flag per query), got {mask.shape}"
+            )
+        valid = valid & mask.astype(bool)
+    return valid
+
+
+def mean_over_rows(per_row: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Mean of ``per_row (L, H, Q)`` over ``eligible`` rows -> ``(L, H)``; NaN if none."""
+    eligible = np.broadcast_to(eligible, per_row.shape)
+    count = eligible.sum(-1)
+    total = np.where(eligible, per_row, 0.0).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def require_self_attention(attn: Any, what: str) -> None:
+    """Refuse cross-attention grids and non-square arrays for position-based analyses."""
+    if isinstance(attn, AttentionGrid) and attn.kind == "cross":
+        raise ValueError(
+            f"{what} needs self-attention (query and key are the same sequence); this grid is "
+            "cross-attention: analyse each attention row instead"
+        )
+    if isinstance(attn, AttentionGrid):
+        q, k = len(attn.query), len(attn.key)
+    else:
+        shape = np.shape(attn)
+        if len(shape) < 2:
+            return  # as_dense names the shape problem
+        q, k = shape[-2], shape[-1]
+    if q != k:
+        raise ValueError(f"{what} needs square (N, N) self-attention, got query x key = {q} x {k}")
+
+
+def token_labels(attn: Any, tokens: Sequence | None, n: int) -> list | None:
+    """Token identities from ``tokens`` or a grid's TokenAxis; None when there are none."""
+    if tokens is None:
+        _, key_axis = axes_of(attn)
+        if not isinstance(key_axis, TokenAxis):
+            return None
+        tokens = key_axis.labels
+    tokens = list(np.asarray(tokens).tolist())
+    if len(tokens) != n:
+        raise ValueError(f"{len(tokens)} tokens given for {n} positions; pass one token per key")
+    return tokens

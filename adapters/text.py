@@ -1,0 +1,351 @@
+"""Text attention from Hugging Face models as labelled :class:`AttentionGrid` objects.
+
+Supports encoders (BERT family), decoders (GPT-2 family) and encoder-decoders
+(T5, BART).  The model runs once, in ``eval()`` mode, on eager attention (with
+the default SDPA kernel transformers >= 5 returns no weights); its attention
+implementation and training flag are restored afterwards.
+
+Token labels are cleaned for display (``##``, ``Ġ``, ``▁`` removed), special
+tokens are marked on the :class:`~multiattn.TokenAxis`, character spans come
+from the tokenizer's offsets and padding positions are dropped.
+
+Text longer than the model accepts is **truncated with a warning** that says
+how many tokens were dropped (:class:`TokenOverflowWarning`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..axes import TokenAxis
+from ..grid import AttentionGrid
+from ._hf import eager_attention, require_attentions
+
+__all__ = ["TokenOverflowWarning", "capture", "clean_token"]
+
+# Sub-word markers of WordPiece (##), byte-level BPE (Ġ space, Ċ newline, ĉ tab)
+# and SentencePiece (▁ space).
+_MARKERS = {"Ġ": " ", "▁": " ", "Ċ": "\\n", "ĉ": "\\t"}
+_UNBOUNDED = 10**6  # tokenizers without a limit report a huge model_max_length
+
+
+class TokenOverflowWarning(UserWarning):
+    """The text had more tokens than the model accepts and was truncated."""
+
+
+def clean_token(token: str) -> str:
+    """Display form of a sub-word token: markers removed, whitespace made visible.
+
+    Parameters
+    ----------
+    token : str
+        A token as returned by ``tokenizer.convert_ids_to_tokens``.
+
+    Returns
+    -------
+    str
+        ``"##ing"`` -> ``"ing"``, ``"Ġworld"`` -> ``"world"``, ``"▁the"`` -> ``"the"``,
+        ``"Ċ"`` -> ``"\\n"``; a token that is only a space marker becomes ``"␣"``.
+
+    Example
+    -------
+    >>> [clean_token(t) for t in ["##ing", "Ġworld", "▁the", "▁", "[CLS]"]]
+    ['ing', 'world', 'the', '␣', '[CLS]']
+    """
+    token = str(token)
+    if token.startswith("##") and len(token) > 2:
+        token = token[2:]
+    for marker, text in _MARKERS.items():
+        token = token.replace(marker, text)
+    stripped = token.strip(" ")
+    return stripped if stripped else ("␣" if token else token)
+
+
+def capture(
+    model: Any,
+    tokenizer: Any = None,
+    text: str | None = None,
+    text_pair: str | None = None,
+    *,
+    target: str | None = None,
+    input_ids: Sequence[int] | None = None,
+    attention_mask: Sequence[int] | None = None,
+    max_length: int | None = None,
+) -> AttentionGrid | dict[str, AttentionGrid]:
+    """Run ``model`` once on ``text`` and return its attention weights.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        Encoder (``BertModel``...), decoder (``GPT2LMHeadModel``...) or
+        encoder-decoder (``T5ForConditionalGeneration``, ``BartModel``...).
+    tokenizer : transformers tokenizer, optional
+        The model's tokenizer.  May be None when ``input_ids`` are given; labels
+        are then the ids.
+    text : str, optional
+        The input text (the encoder input for encoder-decoders).
+    text_pair : str, optional
+        Second segment (sentence pairs: ``[CLS] text [SEP] text_pair [SEP]``).
+        Character spans of its tokens are shifted by ``len(text) + 1`` so that all
+        spans index ``grid.meta["text"] == text + "\\n" + text_pair``.
+    target : str, optional
+        Encoder-decoders only, and required there: the target text (or a decoder
+        prompt).  The decoder sees it shifted right after its start token, as in
+        teacher-forced training.
+    input_ids : sequence of int, optional
+        Pre-tokenised input instead of ``text`` (tokenizer-less models).
+    attention_mask : sequence of int, optional
+        With ``input_ids``: 0 marks padding; padded positions are dropped from the grid.
+    max_length : int, optional
+        Token limit (default: the model's maximum).  Longer input is truncated
+        with a :class:`TokenOverflowWarning` stating how many tokens were dropped.
+
+    Returns
+    -------
+    AttentionGrid or dict
+        Encoders and decoders: one self-attention grid ``(L, H, T, T)`` with layers
+        ``"layer.0"``...  Encoder-decoders: ``{"encoder", "decoder", "cross"}``
+        grids with layers ``"encoder.i"``, ``"decoder.i"``, ``"cross.i"``; the cross
+        grid has decoder queries and encoder keys.
+
+    Raises
+    ------
+    ValueError
+        Empty text, both or neither of ``text`` / ``input_ids``, ``max_length`` above
+        the model maximum, token ids outside the model's vocabulary (tokenizer and
+        model do not match), a missing ``target`` for an encoder-decoder.
+    RuntimeError
+        The model returned no attention weights.
+
+    Example
+    -------
+    >>> from multiattn.zoo.text import load_minilm  # doctest: +SKIP
+    >>> model, tokenizer = load_minilm()  # doctest: +SKIP
+    >>> grid = capture(model, tokenizer, "The cat sat.")  # doctest: +SKIP
+    >>> grid.shape, grid.query.labels  # doctest: +SKIP
+    ((6, 12, 6, 6), ('[CLS]', 'the', 'cat', 'sat', '.', '[SEP]'))
+    """
+    import torch
+
+    config = getattr(model, "config", None)
+    if config is None or not callable(model):
+        raise TypeError(
+            f"capture needs a Hugging Face transformers model with a .config, got {type(model).__name__}"
+        )
+    limit = _model_limit(model, tokenizer, max_length)
+    encoded = _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit)
+    _check_vocab(model, tokenizer, encoded["ids"], "input")
+    meta = {
+        "model": str(getattr(config, "_name_or_path", "") or getattr(config, "model_type", "")),
+        "model_class": type(model).__name__,
+        "source": "multiattn.adapters.text.capture",
+        "text": encoded["text"],
+    }
+    inputs = {
+        "input_ids": torch.tensor([encoded["ids"]]),
+        "attention_mask": torch.tensor([encoded["mask"]]),
+    }
+    if encoded.get("token_type_ids") is not None and config.model_type != "gpt2":
+        inputs["token_type_ids"] = torch.tensor([encoded["token_type_ids"]])
+    target_enc = None
+    if getattr(config, "is_encoder_decoder", False):
+        target_enc = _encode_target(model, tokenizer, target)
+        inputs["decoder_input_ids"] = torch.tensor([target_enc["ids"]])
+        meta["target"] = target
+    elif target is not None:
+        raise ValueError(
+            f"target= is only for encoder-decoder models; {type(model).__name__} is not one. "
+            "Put the whole text in `text`."
+        )
+
+    was_training = model.training
+    model.eval()
+    try:
+        with eager_attention(model), torch.no_grad():
+            output = model(**inputs, output_attentions=True, return_dict=True)
+    finally:
+        model.train(was_training)
+
+    axis = encoded["axis"]
+    keep = np.asarray(encoded["mask"], dtype=bool)
+    if target_enc is None:
+        attentions = require_attentions(getattr(output, "attentions", None), "self", model)
+        return _grid(attentions, "layer", axis, axis, keep, keep, "self", meta)
+    dec_keep = np.ones(len(target_enc["axis"]), dtype=bool)
+    dec_axis = target_enc["axis"]
+    return {
+        "encoder": _grid(
+            require_attentions(output.encoder_attentions, "encoder", model),
+            "encoder", axis, axis, keep, keep, "self", meta,
+        ),
+        "decoder": _grid(
+            require_attentions(output.decoder_attentions, "decoder", model),
+            "decoder", dec_axis, dec_axis, dec_keep, dec_keep, "self", meta,
+        ),
+        "cross": _grid(
+            require_attentions(output.cross_attentions, "cross", model),
+            "cross", dec_axis, axis, dec_keep, keep, "cross", meta,
+        ),
+    }
+
+
+def _grid(attentions, prefix, query, key, q_keep, k_keep, kind, meta) -> AttentionGrid:
+    """Stack per-layer ``(1, H, Q, K)`` tensors, drop padding, wrap in a grid."""
+    stacked = np.stack([a[0].detach().float().cpu().numpy() for a in attentions])
+    values = stacked[:, :, q_keep][:, :, :, k_keep]
+    if values.size == 0:
+        raise RuntimeError(f"the {prefix} attention capture is empty (shape {values.shape})")
+    layers = [f"{prefix}.{i}" for i in range(values.shape[0])]
+    if kind == "self":  # a decoder's mask leaves the upper triangle exactly zero
+        meta = {**meta, "causal": bool(not np.triu(values, 1).any())}
+    return AttentionGrid(values, query, None if key is query else key, layers=layers, kind=kind,
+                         meta=dict(meta))
+
+
+def _model_limit(model: Any, tokenizer: Any, max_length: int | None) -> int | None:
+    """The largest number of tokens the model accepts (None: no known limit)."""
+    config = model.config
+    limits = [
+        getattr(config, name, None) for name in ("max_position_embeddings", "n_positions")
+    ]
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    limits.append(tok_limit if isinstance(tok_limit, int) and tok_limit < _UNBOUNDED else None)
+    known = [int(v) for v in limits if isinstance(v, int) and v > 0]
+    model_max = min(known) if known else None
+    if max_length is None:
+        return model_max
+    if int(max_length) < 1:
+        raise ValueError(f"max_length must be a positive number of tokens, got {max_length}")
+    if model_max is not None and max_length > model_max:
+        raise ValueError(
+            f"max_length={max_length} exceeds the model maximum of {model_max} tokens; "
+            f"pass max_length <= {model_max}"
+        )
+    return int(max_length)
+
+
+def _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit) -> dict:
+    """Token ids, mask, display axis and source text of the (first) input."""
+    if (text is None) == (input_ids is None):
+        raise ValueError("pass exactly one of `text` (with a tokenizer) or `input_ids`")
+    if input_ids is not None:
+        return _encode_ids(tokenizer, input_ids, attention_mask, limit)
+    if tokenizer is None:
+        raise ValueError("a tokenizer is needed to capture from `text`; or pass input_ids=[...]")
+    if attention_mask is not None:
+        raise ValueError("attention_mask goes with input_ids; the tokenizer builds it for `text`")
+    for name, value in (("text", text), ("text_pair", text_pair)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"{name} is empty (or not a string): give at least one word, got {value!r}")
+    kwargs = {"return_special_tokens_mask": True, "return_token_type_ids": True}
+    full = tokenizer(text, text_pair, **kwargs)
+    n_tokens = len(full["input_ids"])
+    if limit is not None and n_tokens > limit:
+        warnings.warn(
+            f"the text has {n_tokens} tokens but the model accepts at most {limit}: dropped the last "
+            f"{n_tokens - limit} tokens (pass shorter text, or max_length=... to choose the cut)",
+            TokenOverflowWarning, stacklevel=3,
+        )
+        kwargs.update(truncation=True, max_length=limit)
+    try:
+        enc = tokenizer(text, text_pair, return_offsets_mapping=True, **kwargs)
+        offsets = list(enc["offset_mapping"])
+    except (NotImplementedError, ValueError, TypeError):  # slow tokenizers have no offsets
+        enc, offsets = tokenizer(text, text_pair, **kwargs), None
+    ids = list(enc["input_ids"])
+    specials = [bool(s) for s in enc["special_tokens_mask"]]
+    source = text if text_pair is None else f"{text}\n{text_pair}"
+    spans = None
+    if offsets is not None:
+        sequence_ids = enc.sequence_ids() if hasattr(enc, "sequence_ids") else [0] * len(ids)
+        shift = {0: 0, 1: len(text) + 1}
+        spans = [
+            (0, 0) if special or seq is None else (int(a) + shift[seq], int(b) + shift[seq])
+            for (a, b), special, seq in zip(offsets, specials, sequence_ids)
+        ]
+    labels = [clean_token(t) for t in tokenizer.convert_ids_to_tokens(ids)]
+    return {
+        "ids": ids,
+        "mask": list(enc.get("attention_mask", [1] * len(ids))),
+        "token_type_ids": enc.get("token_type_ids"),
+        "axis": TokenAxis(labels, specials, spans),
+        "text": source,
+    }
+
+
+def _encode_ids(tokenizer, input_ids, attention_mask, limit) -> dict:
+    array = np.asarray(input_ids)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer) and array.size:
+        raise ValueError(
+            f"input_ids must be one sequence (1-D) of ints, got shape {array.shape} dtype {array.dtype}; "
+            "capture one text at a time"
+        )
+    ids = [int(i) for i in array]
+    if not ids:
+        raise ValueError("input_ids is empty: give at least one token id")
+    mask = [1] * len(ids) if attention_mask is None else [int(m) for m in attention_mask]
+    if len(mask) != len(ids):
+        raise ValueError(f"attention_mask has {len(mask)} entries but input_ids has {len(ids)}")
+    if not any(mask):
+        raise ValueError("attention_mask is all zeros: every position would be padding")
+    if limit is not None and len(ids) > limit:
+        warnings.warn(
+            f"input_ids has {len(ids)} tokens but the model accepts at most {limit}: dropped the last "
+            f"{len(ids) - limit} tokens",
+            TokenOverflowWarning, stacklevel=3,
+        )
+        ids, mask = ids[:limit], mask[:limit]
+    kept = [i for i, m in zip(ids, mask) if m]
+    if tokenizer is None:
+        labels, specials = [str(i) for i in kept], None
+    else:
+        special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+        labels = [clean_token(t) for t in tokenizer.convert_ids_to_tokens(kept)]
+        specials = [i in special_ids for i in kept]
+    return {"ids": ids, "mask": mask, "axis": TokenAxis(labels, specials), "text": " ".join(labels)}
+
+
+def _encode_target(model: Any, tokenizer: Any, target: str | None) -> dict:
+    """Decoder input (target shifted right after the start token) and its axis."""
+    import torch
+
+    if target is None or tokenizer is None:
+        raise ValueError(
+            f"{type(model).__name__} is an encoder-decoder: pass target='...' (the target text "
+            "or a decoder prompt) and the tokenizer, so the decoder has tokens to attend from"
+        )
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError(f"target is empty: give the target text or a decoder prompt, got {target!r}")
+    labels = tokenizer(text_target=target)["input_ids"]
+    _check_vocab(model, tokenizer, labels, "target")
+    prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
+    if not callable(prepare):
+        raise ValueError(
+            f"{type(model).__name__} cannot build decoder inputs from a target text "
+            "(no prepare_decoder_input_ids_from_labels)"
+        )
+    ids = prepare(labels=torch.tensor([labels]))[0].tolist()
+    special_ids = set(tokenizer.all_special_ids)
+    special_ids.add(model.config.decoder_start_token_id)
+    tokens = [clean_token(t) for t in tokenizer.convert_ids_to_tokens(ids)]
+    return {"ids": ids, "axis": TokenAxis(tokens, [i in special_ids for i in ids])}
+
+
+def _check_vocab(model: Any, tokenizer: Any, ids: Sequence[int], what: str) -> None:
+    """Token ids beyond the embedding table mean the tokenizer belongs to another model."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    size = getattr(embeddings, "num_embeddings", None) or getattr(model.config, "vocab_size", None)
+    if size is None or not ids:
+        return
+    worst = max(ids)
+    if worst >= size or min(ids) < 0:
+        tok_name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+        raise ValueError(
+            f"{what} token id {worst if worst >= size else min(ids)} is outside the model's vocabulary "
+            f"of {size} ids: the tokenizer ({tok_name}) does not match {type(model).__name__} "
+            f"({getattr(model.config, '_name_or_path', '')}); load both from the same checkpoint"
+        )

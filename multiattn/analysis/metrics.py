@@ -1,0 +1,373 @@
+"""Per-head summary metrics: one number per (layer, head).
+
+Every function takes an :class:`~multiattn.AttentionGrid` or a plain
+``(L, H, Q, K)`` array (``(H, Q, K)`` and ``(Q, K)`` gain leading dims) whose
+rows are distributions, and averages a per-query quantity over the *eligible*
+queries: rows that are not all-zero (masked) and pass the optional boolean
+``query_mask (Q,)`` (False on padding).  A head without eligible queries
+gets NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..axes import Axis, PatchAxis
+from ._arrays import (
+    as_distributions,
+    axes_of,
+    mean_over_rows,
+    require_self_attention,
+    token_labels,
+    valid_rows,
+)
+
+__all__ = [
+    "DELIMITERS",
+    "head_entropy",
+    "attention_distance",
+    "locality",
+    "topk_concentration",
+    "special_share",
+    "first_token_share",
+    "delimiter_share",
+    "delimiter_mask",
+    "head_similarity",
+    "head_diversity",
+]
+
+#: Token labels counted as delimiters (separators and punctuation).
+DELIMITERS = frozenset(
+    {"[SEP]", "</s>", "<sep>", "<|endoftext|>", ".", ",", ";", ":", "!", "?", "\n"}
+)
+
+
+def _row_entropy(arr: np.ndarray) -> np.ndarray:
+    logs = np.log(arr, out=np.zeros_like(arr), where=arr > 0)
+    return -(arr * logs).sum(-1)
+
+
+def _is_causal(arr: np.ndarray) -> bool:
+    n_q, n_k = arr.shape[-2:]
+    return n_q == n_k and n_q > 1 and not np.triu(arr, k=1).any()
+
+
+def head_entropy(
+    attn: Any,
+    normalized: bool = False,
+    query_mask: Any = None,
+    causal: bool | None = None,
+) -> np.ndarray:
+    """Mean entropy of the attention rows of each head, in nats.
+
+    ``H_i = -sum_j a_ij log a_ij`` averaged over eligible queries.  With
+    ``normalized=True`` each row is divided by ``log(n_i)``, the log of the
+    number of keys query ``i`` may attend to: ``K`` for full attention,
+    ``i + 1`` for causal attention.  1 means uniform over the allowed keys,
+    0 means one-hot; rows with a single allowed key are skipped.
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, Q, K)
+    normalized : bool
+        Divide by the log of the number of allowed keys.
+    query_mask : bool array (Q,), optional
+        Queries to include.
+    causal : bool, optional
+        Whether rows are causal (query ``i`` sees keys ``0..i``); default
+        inferred: True when the strictly upper triangle is zero in every head.
+
+    Returns
+    -------
+    ndarray (L, H)
+
+    Example
+    -------
+    >>> head_entropy(np.full((1, 1, 2, 4), 0.25)).round(4)
+    array([[1.3863]])
+    >>> head_entropy(np.full((1, 1, 2, 4), 0.25), normalized=True)
+    array([[1.]])
+    """
+    arr = as_distributions(attn)
+    ent = _row_entropy(arr)
+    eligible = valid_rows(arr, query_mask)
+    if normalized:
+        n_q, n_k = arr.shape[-2:]
+        causal = _is_causal(arr) if causal is None else causal
+        allowed = np.minimum(np.arange(n_q) + 1, n_k) if causal else np.full(n_q, n_k)
+        eligible = eligible & (allowed > 1)
+        ent = ent / np.log(np.maximum(allowed, 2))
+    return mean_over_rows(ent, eligible)
+
+
+def _position_coords(attn: Any, axis: Axis | None, pixels: bool) -> np.ndarray:
+    """(N, d) coordinates; NaN rows are positions without a place (prefix tokens)."""
+    if axis is None:
+        query_axis, _ = axes_of(attn)
+        axis = query_axis
+    if axis is None:
+        n = np.shape(attn)[-1]
+        return np.arange(n, dtype=np.float64)[:, None]
+    coords = np.asarray(axis.coords(), dtype=np.float64)
+    if pixels:
+        if not isinstance(axis, PatchAxis):
+            raise ValueError(f"pixels=True needs a PatchAxis (patch_size), got {type(axis).__name__}")
+        coords = coords * np.asarray(axis.patch_size, dtype=np.float64)
+    return coords
+
+
+def _distances(attn: Any, axis: Axis | None, pixels: bool, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Attention array and the (N, N) Euclidean distance matrix (NaN next to prefix tokens)."""
+    require_self_attention(attn, what)
+    arr = as_distributions(attn)
+    coords = _position_coords(attn, axis, pixels)
+    if coords.shape[0] != arr.shape[-1]:
+        raise ValueError(f"axis has {coords.shape[0]} positions but attention has {arr.shape[-1]} keys")
+    dist = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1))
+    return arr, dist
+
+
+def _content_weighted(arr: np.ndarray, dist: np.ndarray, per_key: np.ndarray, query_mask: Any) -> np.ndarray:
+    """Mean over content queries of sum_j a_ij f_ij / sum_j a_ij over content keys."""
+    content = ~np.isnan(np.diag(dist))
+    weights = arr * content[None, None, None, :]
+    mass = weights.sum(-1)
+    score = (weights * np.nan_to_num(per_key)).sum(-1)
+    eligible = valid_rows(arr, query_mask) & content & (mass > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(mass > 0, score / np.where(mass > 0, mass, 1.0), 0.0)
+    return mean_over_rows(ratio, eligible)
+
+
+def attention_distance(
+    attn: Any,
+    axis: Axis | None = None,
+    *,
+    pixels: bool = False,
+    query_mask: Any = None,
+) -> np.ndarray:
+    """Mean attention distance ``sum_j a_ij * d(i, j)`` of each head.
+
+    ``d`` is ``|i - j|`` for plain arrays and token axes, the Euclidean
+    distance of :meth:`Axis.coords` otherwise: patch units (row, col) for a
+    :class:`PatchAxis` (pixels with ``pixels=True``, using ``patch_size``),
+    (time, row, col) token units for a VideoAxis, seconds for a TimeAxis.
+    Prefix tokens (CLS, registers) have no position: they are dropped as
+    queries, and as keys, with the remaining weights renormalised per row
+    (the "mean attention distance" of Dosovitskiy et al. 2021).
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, N, N)
+        Self-attention.
+    axis : Axis, optional
+        Positions; default the grid's query axis, or indices for arrays.
+    pixels : bool
+        PatchAxis only: distances in input pixels instead of patches.
+    query_mask : bool array (N,), optional
+        Queries to include.
+
+    Returns
+    -------
+    ndarray (L, H)
+
+    Example
+    -------
+    >>> prev = np.eye(3, k=-1); prev[0, 0] = 1
+    >>> attention_distance(prev).round(3)  # rows: 0, 1, 1
+    array([[0.667]])
+    """
+    arr, dist = _distances(attn, axis, pixels, "attention_distance")
+    return _content_weighted(arr, dist, dist, query_mask)
+
+
+def locality(
+    attn: Any,
+    k: float,
+    axis: Axis | None = None,
+    *,
+    query_mask: Any = None,
+) -> np.ndarray:
+    """Share of each row's attention within distance ``k`` of the query (``|i - j| <= k``).
+
+    Distances as in :func:`attention_distance` (index for tokens, patch
+    units for a PatchAxis, prefix tokens excluded and rows renormalised over
+    the remaining keys).
+
+    Example
+    -------
+    >>> locality(np.full((1, 1, 4, 4), 0.25), k=1)  # 2, 3, 3, 2 keys within 1
+    array([[0.625]])
+    """
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    arr, dist = _distances(attn, axis, False, "locality")
+    within = np.where(np.isnan(dist), 0.0, (dist <= k + 1e-9).astype(np.float64))
+    return _content_weighted(arr, dist, within, query_mask)
+
+
+def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray:
+    """Mean share of each row held by its ``k`` largest weights.
+
+    1 for one-hot rows at ``k=1``; ``k / K`` for uniform rows.
+
+    Example
+    -------
+    >>> topk_concentration(np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]), k=2)
+    array([[0.85]])
+    """
+    arr = as_distributions(attn)
+    if not 1 <= int(k) <= arr.shape[-1]:
+        raise ValueError(f"k must be between 1 and the number of keys {arr.shape[-1]}, got {k}")
+    top = -np.partition(-arr, int(k) - 1, axis=-1)[..., : int(k)]
+    return mean_over_rows(top.sum(-1), valid_rows(arr, query_mask))
+
+
+def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.ndarray:
+    """Mean share of attention that lands on the keys flagged by ``mask``.
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, Q, K)
+    mask : bool array (K,), optional
+        Keys to count; default the grid's ``key.special_mask`` (CLS, SEP, prefix tokens).
+    query_mask : bool array (Q,), optional
+        Queries to include.
+
+    Example
+    -------
+    >>> special_share(np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]), mask=[True, False, True])
+    array([[0.8]])
+    """
+    arr = as_distributions(attn)
+    if mask is None:
+        _, key_axis = axes_of(attn)
+        if key_axis is None:
+            raise ValueError("pass mask= (one bool per key) for a plain array; grids use key.special_mask")
+        mask = key_axis.special_mask
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (arr.shape[-1],):
+        raise ValueError(f"mask must have shape ({arr.shape[-1]},) (one flag per key), got {mask.shape}")
+    return mean_over_rows(arr[..., mask].sum(-1), valid_rows(arr, query_mask))
+
+
+def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray:
+    """Mean share of attention on the first key (an attention sink / [CLS]).
+
+    Example
+    -------
+    >>> first_token_share(np.array([[1.0, 0.0], [0.4, 0.6]]))
+    array([[0.7]])
+    """
+    n_keys = as_distributions(attn).shape[-1]
+    return special_share(attn, np.arange(n_keys) == 0, query_mask)
+
+
+def delimiter_mask(tokens: Sequence, delimiters: Sequence[str] = DELIMITERS) -> np.ndarray:
+    """Boolean mask of tokens whose (stripped) label is a delimiter.
+
+    Example
+    -------
+    >>> delimiter_mask(["[CLS]", "hi", ",", "you", "[SEP]"]).tolist()
+    [False, False, True, False, True]
+    """
+    wanted = set(delimiters)
+    return np.array([str(t).strip() in wanted or str(t) in wanted for t in tokens], dtype=bool)
+
+
+def delimiter_share(
+    attn: Any,
+    tokens: Sequence | None = None,
+    delimiters: Sequence[str] = DELIMITERS,
+    query_mask: Any = None,
+) -> np.ndarray:
+    """Mean share of attention on delimiter tokens ([SEP], ``.``, ``,`` ...).
+
+    Token labels come from ``tokens`` or the grid's TokenAxis.
+
+    Example
+    -------
+    >>> delimiter_share(np.array([[0.2, 0.8], [0.4, 0.6]]), tokens=["a", "."])
+    array([[0.7]])
+    """
+    n_keys = as_distributions(attn).shape[-1]
+    labels = token_labels(attn, tokens, n_keys)
+    if labels is None:
+        raise ValueError("delimiter_share needs token labels: pass tokens= or a grid with a TokenAxis")
+    return special_share(attn, delimiter_mask(labels, delimiters), query_mask)
+
+
+_METRICS = ("cosine", "js")
+
+
+def head_similarity(attn: Any, metric: str = "cosine", query_mask: Any = None) -> np.ndarray:
+    """Pairwise similarity of all heads, flattened layer-major to ``L * H``.
+
+    ``cosine``: cosine of the two heads' attention matrices (eligible rows
+    only) flattened to vectors.  ``js``: ``1 - JS / log 2`` averaged over
+    the rows eligible in both heads, where JS is the Jensen-Shannon
+    divergence of the two rows in nats (so 1 = identical rows, 0 = disjoint
+    supports).  Head ``(l, h)`` is index ``l * H + h``.
+
+    Returns
+    -------
+    ndarray (L*H, L*H), symmetric, ones on the diagonal (for heads with eligible rows).
+
+    Example
+    -------
+    >>> a = np.array([[[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]]])
+    >>> head_similarity(a, "js")
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    if metric not in _METRICS:
+        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+    arr = as_distributions(attn)
+    n_l, n_h, n_q, n_k = arr.shape
+    eligible = valid_rows(arr, query_mask).reshape(n_l * n_h, n_q)
+    heads = arr.reshape(n_l * n_h, n_q, n_k) * eligible[..., None]
+    if metric == "cosine":
+        flat = heads.reshape(n_l * n_h, -1)
+        norms = np.linalg.norm(flat, axis=1)
+        norms = np.where(norms > 0, norms, 1.0)
+        return (flat @ flat.T) / np.outer(norms, norms)
+    plogp = np.where(heads > 0, heads * np.log(np.where(heads > 0, heads, 1.0)), 0.0).sum(-1)
+    sim = np.empty((n_l * n_h, n_l * n_h))
+    for i in range(n_l * n_h):
+        mix = 0.5 * (heads[i][None] + heads)
+        mix_ent = -np.where(mix > 0, mix * np.log(np.where(mix > 0, mix, 1.0)), 0.0).sum(-1)
+        js = mix_ent + 0.5 * (plogp[i][None] + plogp)
+        both = eligible[i][None] & eligible
+        with np.errstate(invalid="ignore"):
+            sim[i] = 1.0 - (np.where(both, js, 0.0).sum(-1) / both.sum(-1)) / np.log(2.0)
+    return np.clip(sim, 0.0, 1.0)
+
+
+def head_diversity(
+    attn: Any, metric: str = "cosine", by_layer: bool = False, query_mask: Any = None
+) -> float | np.ndarray:
+    """``1 - mean off-diagonal`` :func:`head_similarity`.
+
+    0 when all heads are identical; near 1 when they attend to disjoint keys.
+    ``by_layer=True`` compares heads within each layer only and returns ``(L,)``.
+
+    Example
+    -------
+    >>> a = np.array([[[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]]])
+    >>> head_diversity(a)
+    1.0
+    """
+    arr = as_distributions(attn)
+    n_l, n_h = arr.shape[:2]
+    if by_layer:
+        if n_h < 2:
+            raise ValueError("head diversity within a layer needs at least 2 heads")
+        return np.array([head_diversity(arr[l : l + 1], metric, query_mask=query_mask) for l in range(n_l)])
+    if n_l * n_h < 2:
+        raise ValueError("head diversity needs at least 2 heads")
+    sim = head_similarity(arr, metric, query_mask)
+    off = ~np.eye(len(sim), dtype=bool)
+    return float(1.0 - np.nanmean(sim[off]))

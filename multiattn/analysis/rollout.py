@@ -1,0 +1,118 @@
+"""Attention rollout (Abnar & Zuidema 2020): attention propagated through the layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..grid import AttentionGrid
+from ._arrays import as_distributions, require_self_attention
+
+__all__ = ["rollout", "HEAD_FUSIONS"]
+
+#: How heads of one layer are fused before the residual mix.
+HEAD_FUSIONS = ("mean", "max", "min")
+
+
+def _discard_smallest(fused: np.ndarray, ratio: float, keep_cols: int) -> np.ndarray:
+    """Zero the ``ratio`` smallest weights of one (N, N) layer, sparing the first ``keep_cols`` columns."""
+    out = fused.copy()
+    body = out[:, keep_cols:]
+    n_drop = int(body.size * ratio)
+    if n_drop:
+        flat = body.reshape(-1)
+        flat[np.argpartition(flat, n_drop - 1)[:n_drop]] = 0.0
+        out[:, keep_cols:] = flat.reshape(body.shape)
+    return out
+
+
+def _protected_columns(attn: Any, keep_prefix: int | None) -> int:
+    if keep_prefix is not None:
+        if keep_prefix < 0:
+            raise ValueError(f"keep_prefix must be >= 0, got {keep_prefix}")
+        return int(keep_prefix)
+    n_prefix = getattr(attn.key, "n_prefix", None) if isinstance(attn, AttentionGrid) else None
+    return max(1, n_prefix or 0)
+
+
+def rollout(
+    attn: Any,
+    head_fusion: str = "mean",
+    residual: float = 0.5,
+    start_layer: int = 0,
+    discard_ratio: float = 0.0,
+    keep_prefix: int | None = None,
+) -> np.ndarray:
+    """Attention rollout: how much each output position draws on each input position.
+
+    For every layer ``l >= start_layer`` the heads are fused (element-wise
+    ``mean``, ``max`` or ``min``), optionally the ``discard_ratio`` smallest
+    fused weights are set to zero, the residual connection is added as
+    ``A' = residual * I + (1 - residual) * A`` and the rows of ``A'`` are
+    renormalised to sum to one.  The result is the product from the top layer
+    down, ``R = A'_{L-1} @ ... @ A'_{start_layer}``, so ``R[i, j]`` is the
+    share of output position ``i`` that flows from input position ``j``.
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, N, N)
+        Self-attention weights (rows sum to one). ``(H, N, N)`` and ``(N, N)`` are one layer.
+    head_fusion : {"mean", "max", "min"}
+        How to fuse the heads of a layer.
+    residual : float in [0, 1]
+        Weight of the identity (residual path); 0.5 as in the paper, 0 = raw attention product.
+    start_layer : int
+        First layer included (negative counts from the end).
+    discard_ratio : float in [0, 1)
+        Share of the smallest fused weights per layer set to zero (over the
+        whole matrix, as in Gildenblat's ViT explainability code), never
+        touching the first ``keep_prefix`` columns.
+    keep_prefix : int, optional
+        Number of leading key columns never discarded; default the key axis'
+        ``n_prefix`` for grids (CLS, distillation, registers) and at least 1
+        (the first token).
+
+    Returns
+    -------
+    ndarray (N, N)
+        Row-stochastic rollout matrix (float64).  Build a map for one query
+        with ``AttentionMap(result[q], grid.key)``.
+
+    Raises
+    ------
+    ValueError
+        Cross-attention or non-square input, bad rows (NaN, negative, not
+        summing to one), unknown fusion, parameters out of range.
+
+    Example
+    -------
+    >>> attn = np.full((2, 3, 4, 4), 0.25)
+    >>> r = rollout(attn)
+    >>> r.shape, bool(np.allclose(r.sum(1), 1))
+    ((4, 4), True)
+    """
+    if head_fusion not in HEAD_FUSIONS:
+        raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
+    if not 0.0 <= residual <= 1.0:
+        raise ValueError(f"residual must be in [0, 1], got {residual}")
+    if not 0.0 <= discard_ratio < 1.0:
+        raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
+    require_self_attention(attn, "rollout")
+    arr = as_distributions(attn)
+    n_layers, n = arr.shape[0], arr.shape[-1]
+    if not -n_layers <= start_layer < n_layers:
+        raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
+    keep_cols = _protected_columns(attn, keep_prefix)
+    fuse = getattr(np, head_fusion)
+    eye = np.eye(n)
+    result = eye
+    for layer in range(start_layer % n_layers, n_layers):
+        fused = fuse(arr[layer], axis=0)
+        if discard_ratio:
+            fused = _discard_smallest(fused, discard_ratio, keep_cols)
+        mixed = residual * eye + (1.0 - residual) * fused
+        sums = mixed.sum(-1, keepdims=True)
+        mixed = np.divide(mixed, sums, out=np.zeros_like(mixed), where=sums > 0)
+        result = mixed @ result
+    return result

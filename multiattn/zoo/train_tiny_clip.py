@@ -1,0 +1,157 @@
+"""Train the tiny CLIP contrastively on synthetic two-shape scenes (fixed seed, CPU, minutes).
+
+Run ``nice python -m multiattn.zoo.train_tiny_clip`` to rebuild
+``media_samples/clip/tiny_clip.safetensors``.
+
+Recipe: symmetric InfoNCE with *soft* targets — caption ``j`` counts as a positive for
+image ``i`` whenever it truthfully describes scene ``i`` (duplicates in a batch are not
+false negatives).  With probability ``--drop`` one colour or shape word is deleted from a
+caption (``"a circle and a blue square"``), so the model also scores partial captions:
+the per-word grounding of :mod:`multiattn.adapters.clip` compares a caption with the
+caption missing one word.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from multiattn.zoo.clip import (
+    COLOURS,
+    IMAGE_MEAN,
+    IMAGE_STD,
+    SHAPES,
+    build_tokenizer,
+    make_scene,
+    make_scenes,
+    scene_captions,
+    tiny_clip_config,
+    weights_path,
+)
+
+__all__ = ["main", "train"]
+
+
+def _phrases(caption: str) -> list[tuple[str | None, str | None]]:
+    """``"a red circle and a square"`` -> ``[("red", "circle"), (None, "square")]``."""
+    out = []
+    for part in caption.split(" and "):
+        words = part.split()
+        out.append((next((w for w in words if w in COLOURS), None),
+                    next((w for w in words if w in SHAPES), None)))
+    return out
+
+
+def _describes(caption: str, objects: tuple[tuple[str, str], ...]) -> bool:
+    """True if every phrase of the caption matches a distinct object of the scene."""
+    phrases = _phrases(caption)
+
+    def fits(phrase, obj):
+        return all(p is None or p == o for p, o in zip(phrase, obj))
+
+    return any(all(fits(p, o) for p, o in zip(phrases, order)) for order in (objects, objects[::-1]))
+
+
+def _drop_word(caption: str, rng: np.random.Generator) -> str:
+    words = caption.split()
+    content = [i for i, w in enumerate(words) if w in COLOURS or w in SHAPES]
+    del words[int(rng.choice(content))]
+    return " ".join(words)
+
+
+def _batch(rng: np.random.Generator, size: int, drop: float):
+    import torch
+
+    scenes = [make_scene(rng) for _ in range(size)]
+    captions = [_drop_word(s.caption, rng) if rng.random() < drop else s.caption for s in scenes]
+    images = np.stack([s.image for s in scenes]).astype(np.float32) / 255.0
+    pixels = (images - np.asarray(IMAGE_MEAN, np.float32)) / np.asarray(IMAGE_STD, np.float32)
+    positives = np.array([[_describes(c, s.objects) for c in captions] for s in scenes], np.float32)
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), captions, torch.from_numpy(positives)
+
+
+def _soft_clip_loss(logits, positives):
+    """Symmetric cross-entropy against row/column-normalised positive masks."""
+    import torch.nn.functional as F
+
+    img_loss = -(positives / positives.sum(1, keepdim=True) * F.log_softmax(logits, 1)).sum(1).mean()
+    txt_loss = -(positives / positives.sum(0, keepdim=True) * F.log_softmax(logits, 0)).sum(0).mean()
+    return (img_loss + txt_loss) / 2
+
+
+def retrieval_accuracy(model, tokenizer, n_scenes: int = 300, seed: int = 12345) -> float:
+    """Image -> caption top-1 accuracy against all 36 scene descriptions (chance 1/36)."""
+    import torch
+
+    captions = scene_captions()
+    scenes = make_scenes(n_scenes, seed)
+    images = np.stack([s.image for s in scenes]).astype(np.float32) / 255.0
+    pixels = (images - np.asarray(IMAGE_MEAN, np.float32)) / np.asarray(IMAGE_STD, np.float32)
+    with torch.no_grad():
+        text = tokenizer(captions, padding=True, return_tensors="pt")
+        logits = model(pixel_values=torch.from_numpy(pixels).permute(0, 3, 1, 2), **text).logits_per_image
+    best = logits.argmax(1).numpy()
+    return float(np.mean([_describes(captions[b], s.objects) for b, s in zip(best, scenes)]))
+
+
+def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: Path) -> dict:
+    """Train from scratch and write the safetensors weights; return a summary dict."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import CLIPModel
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(seed)
+    model = CLIPModel(tiny_clip_config()).train()
+    tokenizer = build_tokenizer()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s / steps, 1.0)))
+    )
+    start, losses = time.time(), []
+    for step in range(steps):
+        pixels, captions, positives = _batch(rng, batch_size, drop)
+        text = tokenizer(captions, padding=True, return_tensors="pt")
+        logits = model(pixel_values=pixels, **text).logits_per_image
+        loss = _soft_clip_loss(logits, positives)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        losses.append(float(loss))
+        if step % 100 == 0 or step == steps - 1:
+            print(f"step {step:5d} loss {np.mean(losses[-100:]):.3f} ({time.time() - start:.0f}s)", flush=True)
+    model.eval()
+    summary = {
+        "steps": steps, "seconds": round(time.time() - start, 1), "final_loss": float(np.mean(losses[-100:])),
+        "retrieval_top1_of_36": retrieval_accuracy(model, tokenizer),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out), metadata={"recipe": json.dumps({**summary, "seed": seed, "lr": lr})})
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--drop", type=float, default=0.3, help="probability of deleting one content word")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=weights_path())
+    args = parser.parse_args(argv)
+    summary = train(args.steps, args.batch_size, args.lr, args.drop, args.seed, args.out)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

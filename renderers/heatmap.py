@@ -1,0 +1,300 @@
+"""Heatmap of one attention head: queries on y, keys on x, labels from the grid's axes.
+
+:func:`heatmap` is Axes-level (``ax=None`` in, Axes out).  A private
+:class:`_HeatMapper` resolves the matrix, labels and colour scale first and
+then draws, like seaborn's ``matrix.py``.  Inputs longer than ``max_labels``
+are block-averaged to a readable size, and the title says so.
+
+Example
+-------
+>>> import numpy as np
+>>> from multiattn import AttentionGrid, TokenAxis
+>>> weights = np.full((1, 2, 3, 3), 1 / 3, dtype=np.float32)
+>>> grid = AttentionGrid(weights, TokenAxis(["[CLS]", "hi", "[SEP]"], [1, 0, 1]))
+>>> ax = heatmap(grid, layer=0, head="mean")
+>>> [t.get_text() for t in ax.get_xticklabels()]
+['[CLS]', 'hi', '[SEP]']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from multiattn.axes import Axis, TokenAxis
+from multiattn.grid import AttentionGrid, AttentionMap
+
+from ._style import ColorScale, add_colorbar, color_scale, get_axes
+
+__all__ = ["HeadMatrix", "head_matrix", "block_reduce", "heatmap"]
+
+_SPECIAL_COLOR = "0.55"
+_ROW_SUM_TOL = 1e-3
+_MAX_TICKS_DOWNSAMPLED = 30
+
+
+@dataclass(frozen=True)
+class HeadMatrix:
+    """One head's ``(Q, K)`` weights with the labels needed to draw them.
+
+    Attributes
+    ----------
+    values : ndarray (Q, K)
+        Attention weights (float64).
+    query, key : Axis
+        Axes of the rows and columns.
+    layer, head : str
+        Display labels of the chosen layer and head (``"mean(0..11)"`` for a head mean).
+    normalised : str
+        What the rows are, for colorbar labels: ``"rows sum to 1"`` or ``"rows not normalised"``.
+    """
+
+    values: np.ndarray
+    query: Axis
+    key: Axis
+    layer: str
+    head: str
+    normalised: str
+
+
+def _resolve_index(index: Any, labels: tuple[str, ...], name: str) -> int:
+    """Position of ``index`` (int or label) along a dim, with a ValueError naming the valid range."""
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        pos = int(index)
+        if not -len(labels) <= pos < len(labels):
+            raise ValueError(
+                f"{name}={pos} is out of range: the grid has {len(labels)} {name}s "
+                f"(valid: 0..{len(labels) - 1}, or negative from the end)"
+            )
+        return pos % len(labels)
+    if isinstance(index, str) and index in labels:
+        return labels.index(index)
+    raise ValueError(f"{name}={index!r} is neither an index nor one of the {name} labels {list(labels)}")
+
+
+def _rows_statement(values: np.ndarray) -> str:
+    sums = values.sum(axis=-1)
+    return "rows sum to 1" if np.allclose(sums, 1.0, atol=_ROW_SUM_TOL) else "rows not normalised"
+
+
+def head_matrix(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0) -> HeadMatrix:
+    """Dense ``(Q, K)`` matrix of one layer and head (or ``head="mean"``) with its labels.
+
+    Parameters
+    ----------
+    grid : AttentionGrid
+        Dense or sparse grid (sparse grids are densified under the memory guard).
+    layer : int or str
+        Layer index (negative counts from the end) or label.
+    head : int, str or "mean"
+        Head index or label; ``"mean"`` averages all heads of the layer.
+
+    Raises
+    ------
+    ValueError
+        Empty grid, or layer/head out of range.
+
+    Example
+    -------
+    >>> from multiattn import AttentionGrid, TokenAxis
+    >>> grid = AttentionGrid(np.full((2, 4, 3, 3), 1 / 3, np.float32), TokenAxis(list("abc")))
+    >>> m = head_matrix(grid, layer=-1, head="mean")
+    >>> m.values.shape, m.layer, m.head, m.normalised
+    ((3, 3), '1', 'mean(0..3)', 'rows sum to 1')
+    """
+    if not isinstance(grid, AttentionGrid):
+        raise TypeError(f"expected an AttentionGrid, got {type(grid).__name__}")
+    if grid.n_layers == 0 or grid.n_heads == 0 or len(grid.query) == 0 or len(grid.key) == 0:
+        raise ValueError(f"cannot draw an empty grid {grid.shape}: it has no layers, heads or positions")
+    lay = _resolve_index(layer, grid.layers, "layer")
+    if isinstance(head, str) and head == "mean":
+        picked = grid.select(layer=lay).reduce("mean", over="head")
+    else:
+        picked = grid.select(layer=lay, head=_resolve_index(head, grid.heads, "head"))
+    values = picked.to_dense().values[0, 0].astype(np.float64)
+    return HeadMatrix(values, grid.query, grid.key, picked.layers[0], picked.heads[0],
+                      _rows_statement(values))
+
+
+def _block_starts(n: int, block: int) -> np.ndarray:
+    return np.arange(0, n, block)
+
+
+def block_reduce(values: np.ndarray, query_block: int, key_block: int) -> np.ndarray:
+    """Downsample a ``(Q, K)`` matrix: mean over blocks of queries, sum over blocks of keys.
+
+    Summing keys and averaging queries keeps rows that sum to one summing to one,
+    so a block value is "the share of attention a typical query of this block
+    gives to this block of keys".  The last block may be shorter.
+
+    Example
+    -------
+    >>> block_reduce(np.full((4, 4), 0.25), 2, 2)
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
+    if query_block < 1 or key_block < 1:
+        raise ValueError(f"block sizes must be >= 1, got {query_block}, {key_block}")
+    q_starts = _block_starts(values.shape[0], query_block)
+    k_starts = _block_starts(values.shape[1], key_block)
+    summed = np.add.reduceat(np.add.reduceat(values, q_starts, axis=0), k_starts, axis=1)
+    q_counts = np.diff(np.append(q_starts, values.shape[0]))
+    return summed / q_counts[:, None]
+
+
+@dataclass(frozen=True)
+class _Ticks:
+    positions: np.ndarray
+    labels: list[str]
+    special: list[bool]
+
+
+def _axis_ticks(axis: Axis, block: int) -> _Ticks:
+    labels, special = axis.labels, axis.special_mask
+    n = len(axis)
+    if block == 1:
+        return _Ticks(np.arange(n), list(labels), special.tolist())
+    starts = _block_starts(n, block)
+    step = int(np.ceil(len(starts) / _MAX_TICKS_DOWNSAMPLED))
+    shown = np.arange(0, len(starts), step)
+    return _Ticks(shown, [f"{starts[i]} {labels[starts[i]]}" for i in shown], [False] * len(shown))
+
+
+def _axis_name(axis: Axis, role: str) -> str:
+    kind = "token" if isinstance(axis, TokenAxis) else axis.kind
+    return f"{role} ({kind})"
+
+
+class _HeatMapper:
+    """Resolve matrix, labels, downsampling and colour scale, then draw on an Axes."""
+
+    def __init__(self, data: AttentionGrid | AttentionMap, layer: Any, head: Any,
+                 max_labels: int, cmap: str | None, limits: tuple[float, float] | None) -> None:
+        if isinstance(max_labels, bool) or not isinstance(max_labels, (int, np.integer)) or max_labels < 2:
+            raise ValueError(f"max_labels must be an int >= 2, got {max_labels!r}")
+        if isinstance(data, AttentionMap):
+            self._from_map(data)
+        elif isinstance(data, AttentionGrid):
+            m = head_matrix(data, layer, head)
+            self.values, self.query, self.key = m.values, m.query, m.key
+            self.query_name = _axis_name(m.query, "query")
+            self.title = f"layer {m.layer}, head {m.head}"
+            self.value_label, self.normalised = "attention weight", m.normalised
+        else:
+            raise TypeError(f"heatmap needs an AttentionGrid or AttentionMap, got {type(data).__name__}")
+        self.q_block = int(np.ceil(self.values.shape[0] / max_labels))
+        self.k_block = int(np.ceil(self.values.shape[1] / max_labels))
+        if self.q_block > 1 or self.k_block > 1:
+            self.values = block_reduce(self.values, self.q_block, self.k_block)
+            self.title += (
+                f"\ndownsampled {len(self.query)}x{len(self.key)} -> {self.values.shape[0]}x"
+                f"{self.values.shape[1]}: blocks of {self.q_block} queries (mean) x "
+                f"{self.k_block} keys (sum); tick = first position of a block"
+            )
+        self.scale: ColorScale = color_scale(self.values, cmap=cmap, limits=limits)
+
+    def _from_map(self, amap: AttentionMap) -> None:
+        if len(amap) == 0:
+            raise ValueError("cannot draw an empty AttentionMap (0 positions)")
+        self.values = amap.values.astype(np.float64)[None, :]
+        q = amap.meta.get("query")
+        self.query = TokenAxis([f"query {q}" if q is not None else "map"])
+        self.query_name = ""
+        self.key = amap.axis
+        where = ", ".join(f"{k} {amap.meta[k]}" for k in ("layer", "head") if k in amap.meta)
+        self.title = f"attention map ({where})" if where else "attention map"
+        total = float(self.values.sum())
+        self.value_label = "value" if amap.signed else "attention weight"
+        self.normalised = amap.meta.get("normalized") or (
+            "sums to 1" if abs(total - 1.0) < _ROW_SUM_TOL else "not normalised")
+
+    def figsize(self) -> tuple[float, float]:
+        n_rows, n_cols = self.values.shape
+        width = float(np.clip(3.0 + 0.11 * n_cols, 5.0, 14.0))
+        height = float(np.clip(1.8 + 0.11 * n_rows, 2.2, 13.0))
+        return (width, height)
+
+    def _font_size(self, ax: Axes, n: int, along: str) -> float:
+        box = ax.get_position()
+        fig_w, fig_h = ax.get_figure().get_size_inches()
+        length_pt = (box.height * fig_h if along == "y" else box.width * fig_w) * 72.0
+        return float(np.clip(0.8 * length_pt / max(n, 1), 4.0, 10.0))
+
+    def _decorate(self, ax: Axes, ticks: _Ticks, along: str) -> None:
+        size = self._font_size(ax, len(ticks.positions), along)
+        if along == "x":
+            ax.set_xticks(ticks.positions, ticks.labels, rotation=90, fontsize=size)
+            tick_labels = ax.get_xticklabels()
+        else:
+            ax.set_yticks(ticks.positions, ticks.labels, fontsize=size)
+            tick_labels = ax.get_yticklabels()
+        for text, special in zip(tick_labels, ticks.special):
+            if special:
+                text.set_color(_SPECIAL_COLOR)
+
+    def plot(self, ax: Axes, colorbar: bool) -> Axes:
+        image = ax.imshow(self.values, aspect="auto", interpolation="nearest",
+                          **self.scale.imshow_kwargs())
+        self._decorate(ax, _axis_ticks(self.key, self.k_block), "x")
+        self._decorate(ax, _axis_ticks(self.query, self.q_block), "y")
+        ax.set_xlabel(_axis_name(self.key, "key"))
+        ax.set_ylabel(self.query_name)
+        ax.set_title(self.title, fontsize=10)
+        if colorbar:
+            add_colorbar(image, ax, self.value_label, normalised=self.normalised, scale=self.scale,
+                         fraction=0.046, pad=0.02)
+        return ax
+
+
+def heatmap(grid: AttentionGrid | AttentionMap, layer: int | str = 0, head: int | str = 0, *,
+            ax: Axes | None = None, cmap: str | None = "viridis", max_labels: int = 100,
+            limits: tuple[float, float] | None = None, colorbar: bool = True) -> Axes:
+    """Draw one attention head as a query x key heatmap (Axes-level).
+
+    Parameters
+    ----------
+    grid : AttentionGrid or AttentionMap
+        A grid (one layer/head is drawn) or a single map (drawn as one row).
+    layer : int or str
+        Layer index or label (grids only).
+    head : int, str or "mean"
+        Head index or label, or ``"mean"`` for the mean over heads (grids only).
+    ax : Axes, optional
+        Where to draw; default a new figure sized to the number of tokens.
+    cmap : str, optional
+        Colormap; ``None`` picks viridis for weights and RdBu_r for signed maps.
+    max_labels : int
+        Above this many positions per side the matrix is block-reduced to at most
+        ``max_labels`` blocks (queries averaged, keys summed, so rows still sum
+        to 1), tick labels become sparse and the title states the block size.
+    limits : (vmin, vmax), optional
+        Colour limits; default robust (2nd-98th percentile), arrows on the
+        colorbar mark clipped values.
+    colorbar : bool
+        Add a colorbar labelled with what the values are and how rows are normalised.
+
+    Returns
+    -------
+    Axes
+        The Axes drawn on.
+
+    Raises
+    ------
+    ValueError
+        Empty grid, layer/head out of range, bad ``max_labels`` or ``limits``.
+
+    Example
+    -------
+    >>> from multiattn import AttentionGrid, TokenAxis
+    >>> grid = AttentionGrid(np.full((1, 1, 300, 300), 1 / 300, np.float32),
+    ...                      TokenAxis([f"t{i}" for i in range(300)]))
+    >>> ax = heatmap(grid, max_labels=100)
+    >>> ax.images[0].get_array().shape   # 300 tokens in blocks of 3
+    (100, 100)
+    """
+    mapper = _HeatMapper(grid, layer, head, max_labels, cmap, limits)
+    _, ax = get_axes(ax, figsize=mapper.figsize())
+    return mapper.plot(ax, colorbar)

@@ -1,0 +1,413 @@
+"""Attention on images: patch maps placed on the original pixels and blended.
+
+:func:`overlay` is the array-level primitive (uint8 RGB in, uint8 RGB out, the
+size of the *original* image); :func:`overlay_plot` draws it on a matplotlib
+Axes with a colorbar.  :func:`to_rgb` is the one place where any image input
+(path, PIL image, grayscale / RGBA / palette / 16-bit / float array, BGR from
+OpenCV) becomes ``uint8 RGB (H, W, 3)``.
+
+A map over a :class:`~multiattn.axes.PatchAxis` is placed with the axis'
+recorded ``transform`` (``original_size``, ``resize``, ``crop``): patch
+``(r, c)`` covers the model-input pixels ``[r*ph, (r+1)*ph) x [c*pw, (c+1)*pw)``,
+which are shifted by the crop offset and scaled back by the resize factor.
+Pixels the model never saw (outside a center crop) keep their original colour.
+A plain 2-D ``(rows, cols)`` array is stretched over the whole image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..grid import AttentionMap
+
+__all__ = ["to_rgb", "patch_values_to_pixels", "overlay", "overlay_plot"]
+
+_RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+_ASPECT_TOLERANCE = 0.02
+
+
+# -- input images --------------------------------------------------------------
+def to_rgb(image: Any, *, channels: str = "RGB") -> np.ndarray:
+    """Convert any image input to a ``uint8`` RGB array ``(H, W, 3)``.
+
+    Parameters
+    ----------
+    image : str, Path, PIL.Image.Image or array
+        A file path (EXIF orientation is applied), a PIL image (any mode:
+        ``L``, ``P``, ``RGBA``, ``I;16``, ...) or an array ``(H, W)``,
+        ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``.  ``uint8`` is taken as is,
+        ``uint16`` is scaled by 255/65535, floats must lie in ``[0, 1]``.
+        Transparent pixels are composited over white.
+    channels : {"RGB", "BGR"}
+        Channel order of an array input (``"BGR"`` for ``cv2.imread`` output).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array ``(H, W, 3)`` in RGB order.
+
+    Raises
+    ------
+    FileNotFoundError
+        The path does not exist.
+    ValueError
+        Corrupt or unreadable file, empty image, unsupported shape or value range.
+
+    Example
+    -------
+    >>> to_rgb(np.zeros((4, 5), dtype=np.uint16)).shape
+    (4, 5, 3)
+    """
+    if channels not in ("RGB", "BGR"):
+        raise ValueError(f"channels must be 'RGB' or 'BGR', got {channels!r}")
+    if isinstance(image, (str, Path)):
+        image = _open(Path(image))
+    if isinstance(image, Image.Image):
+        return _pil_to_rgb(image)
+    arr = np.asarray(image)
+    if arr.dtype == object or arr.ndim not in (2, 3):
+        raise ValueError(
+            f"image must be a path, a PIL image or an array (H, W) / (H, W, C); got shape {arr.shape}"
+        )
+    if arr.ndim == 3 and arr.shape[-1] not in (1, 3, 4):
+        hint = " (channels-first? use array.transpose(1, 2, 0))" if arr.shape[0] in (1, 3, 4) else ""
+        raise ValueError(f"image arrays need 1, 3 or 4 channels last, got shape {arr.shape}{hint}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"image is empty, shape {arr.shape}")
+    arr = _to_uint8(arr)
+    if arr.ndim == 2 or arr.shape[-1] == 1:
+        return np.repeat(arr.reshape(arr.shape[0], arr.shape[1], 1), 3, axis=2)
+    if channels == "BGR":
+        arr = np.concatenate([arr[..., 2::-1], arr[..., 3:]], axis=-1)
+    if arr.shape[-1] == 4:
+        return _over_white(arr[..., :3], arr[..., 3])
+    return np.ascontiguousarray(arr)
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except Image.DecompressionBombError as err:
+        raise ValueError(
+            f"{path} is too large to decode safely ({err}); downscale it before explaining"
+        ) from err
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"cannot read {path} as an image (corrupt or unsupported file): {err}") from err
+
+
+def _pil_to_rgb(img: Image.Image) -> np.ndarray:
+    if img.width == 0 or img.height == 0:
+        raise ValueError(f"image is empty, size {img.size}")
+    if img.mode in ("RGB", "L", "RGBA"):
+        return to_rgb(np.asarray(img))
+    if img.mode.startswith("I") or img.mode == "F":  # 16/32-bit integer or float grayscale
+        arr = np.asarray(img)
+        if arr.dtype.kind == "f" or arr.max(initial=0) > 65535 or arr.min(initial=0) < 0:
+            raise ValueError(
+                f"cannot map a {img.mode} image with values in [{arr.min()}, {arr.max()}] to 8 bits; "
+                "scale it to [0, 1] floats or 16-bit first"
+            )
+        return to_rgb(arr.astype(np.uint16))
+    has_alpha = "A" in img.getbands() or "transparency" in img.info
+    return to_rgb(np.asarray(img.convert("RGBA" if has_alpha else "RGB")))
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.uint16:
+        return np.round(arr.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError("image contains NaN or inf values")
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(
+                f"float images must lie in [0, 1], got [{arr.min():.3g}, {arr.max():.3g}]; "
+                "divide by 255 (or pass uint8)"
+            )
+        return np.round(arr * 255.0).astype(np.uint8)
+    if arr.dtype.kind in "iub" and arr.min() >= 0 and arr.max() <= 255:
+        return arr.astype(np.uint8)
+    raise ValueError(
+        f"unsupported image dtype {arr.dtype} with values in [{arr.min()}, {arr.max()}]; "
+        "pass uint8, uint16 or floats in [0, 1]"
+    )
+
+
+def _over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    return np.round(rgb * a + 255.0 * (1.0 - a)).astype(np.uint8)
+
+
+# -- placing a map on pixels ---------------------------------------------------
+def _patch_grid(attention: Any) -> np.ndarray:
+    if isinstance(attention, AttentionMap):
+        return attention.to_image().astype(np.float64)
+    grid = np.asarray(attention, dtype=np.float64)
+    if grid.ndim != 2 or grid.size == 0:
+        raise ValueError(
+            f"attention must be an AttentionMap over a PatchAxis or a 2-D (rows, cols) array, "
+            f"got shape {grid.shape}"
+        )
+    if not np.isfinite(grid).all():
+        raise ValueError("attention contains NaN or inf values")
+    return grid
+
+
+def _pixel_box(attention: Any, height: int, width: int) -> tuple[float, float, float, float]:
+    """``(top, left, bottom, right)`` of the patch grid in image pixels (floats)."""
+    if not isinstance(attention, AttentionMap):
+        return 0.0, 0.0, float(height), float(width)
+    axis = attention.axis
+    t = axis.transform
+    resized = t.get("resize", axis.image_size)
+    top, left = t.get("crop", (0, 0))[:2]
+    if "original_size" in t:
+        oh, ow = t["original_size"]
+        if abs((height / width) / (oh / ow) - 1) > _ASPECT_TOLERANCE:
+            raise ValueError(
+                f"the map was captured on a {oh}x{ow} image but the image given is {height}x{width} "
+                "(different aspect ratio); pass the image the map was computed on"
+            )
+    sy, sx = height / resized[0], width / resized[1]
+    ph, pw = axis.patch_size
+    return top * sy, left * sx, (top + axis.rows * ph) * sy, (left + axis.cols * pw) * sx
+
+
+def patch_values_to_pixels(
+    attention: Any, size: tuple[int, int], *, upsample: str = "bilinear"
+) -> np.ndarray:
+    """Upsample a patch map to an image's pixels; NaN where the model saw nothing.
+
+    Parameters
+    ----------
+    attention : AttentionMap or array (rows, cols)
+        A map over a PatchAxis (placed with its recorded resize / crop) or a
+        plain patch grid (stretched over the whole image).
+    size : (height, width)
+        Size of the original image.
+    upsample : {"nearest", "bilinear", "bicubic"}
+        ``nearest`` keeps patch edges exact; the smooth modes interpolate
+        between patch centres (bicubic overshoot is clipped to the map's range).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(height, width)``.
+
+    Example
+    -------
+    >>> patch_values_to_pixels(np.eye(2), (4, 4), upsample="nearest")[:, 0]
+    array([1., 1., 0., 0.])
+    """
+    if upsample not in _RESAMPLE:
+        raise ValueError(f"upsample must be one of {sorted(_RESAMPLE)}, got {upsample!r}")
+    height, width = int(size[0]), int(size[1])
+    grid = _patch_grid(attention)
+    top, left, bottom, right = _pixel_box(attention, height, width)
+    out = np.full((height, width), np.nan)
+    if upsample == "nearest":
+        rows = np.floor((np.arange(height) + 0.5 - top) / (bottom - top) * grid.shape[0]).astype(int)
+        cols = np.floor((np.arange(width) + 0.5 - left) / (right - left) * grid.shape[1]).astype(int)
+        ok_r = (rows >= 0) & (rows < grid.shape[0])
+        ok_c = (cols >= 0) & (cols < grid.shape[1])
+        out[np.ix_(ok_r, ok_c)] = grid[np.ix_(rows[ok_r], cols[ok_c])]
+        return out
+    y0, x0 = max(int(round(top)), 0), max(int(round(left)), 0)
+    y1, x1 = min(int(round(bottom)), height), min(int(round(right)), width)
+    if y1 <= y0 or x1 <= x0:
+        return out
+    # resize the full box, then cut the part that lies inside the image
+    box_h, box_w = int(round(bottom)) - int(round(top)), int(round(right)) - int(round(left))
+    img = Image.fromarray(grid.astype(np.float32), mode="F")
+    smooth = np.asarray(img.resize((box_w, box_h), _RESAMPLE[upsample]), dtype=np.float64)
+    smooth = np.clip(smooth, grid.min(), grid.max())
+    oy, ox = y0 - int(round(top)), x0 - int(round(left))
+    out[y0:y1, x0:x1] = smooth[oy : oy + y1 - y0, ox : ox + x1 - x0]
+    return out
+
+
+# -- colour --------------------------------------------------------------------
+def _limits(grid: np.ndarray, vmin: float | None, vmax: float | None) -> tuple[float, float, bool]:
+    """Colour limits: robust 2-98 % by default, symmetric around 0 for signed maps."""
+    signed = bool((grid < 0).any())
+    if signed:
+        bound = float(np.percentile(np.abs(grid), 98)) or float(np.abs(grid).max())
+        lo, hi = -bound, bound
+    else:
+        lo, hi = (float(v) for v in np.percentile(grid, [2, 98]))
+    lo = lo if vmin is None else float(vmin)
+    hi = hi if vmax is None else float(vmax)
+    if hi <= lo:
+        hi = lo + 1e-12
+    return lo, hi, signed
+
+
+def _mass_mask(grid: np.ndarray, threshold: float) -> np.ndarray:
+    """Patches holding the top ``threshold`` share of the (positive) mass, as DINO shows it."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold is a share of the map's mass in (0, 1], got {threshold}")
+    pos = np.clip(grid, 0, None).ravel()
+    total = pos.sum()
+    if total == 0:
+        return np.zeros(grid.shape, dtype=bool)
+    order = np.argsort(pos, kind="stable")
+    keep = np.cumsum(pos[order]) / total > 1 - threshold
+    mask = np.zeros(pos.shape, dtype=bool)
+    mask[order[keep]] = True
+    return mask.reshape(grid.shape)
+
+
+def _outline(mask: np.ndarray, width: int) -> np.ndarray:
+    from scipy.ndimage import binary_erosion
+
+    return mask & ~binary_erosion(mask, iterations=max(width, 1), border_value=0)
+
+
+def _render(image, attention, *, alpha, cmap, upsample, threshold, vmin, vmax, channels):
+    from matplotlib import colormaps
+
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    rgb = to_rgb(image, channels=channels)
+    grid = _patch_grid(attention)
+    lo, hi, signed = _limits(grid, vmin, vmax)
+    cmap = cmap or ("RdBu_r" if signed else "inferno")
+    pixels = patch_values_to_pixels(attention, rgb.shape[:2], upsample=upsample)
+    seen = np.isfinite(pixels)
+    show = seen
+    if threshold is not None:
+        mask_px = patch_values_to_pixels(_mass_mask(grid, threshold).astype(float),
+                                         rgb.shape[:2], upsample="nearest")
+        show = seen & (mask_px > 0.5)
+    scaled = np.clip((np.where(seen, pixels, lo) - lo) / (hi - lo), 0, 1)
+    lut = (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.float32)
+    colour = lut[np.round(scaled * 255).astype(np.intp)]
+    out = rgb.astype(np.float32)
+    out[show] = (1 - alpha) * out[show] + alpha * colour[show]
+    if threshold is not None:
+        out[_outline(show, max(1, round(min(rgb.shape[:2]) / 150)))] = 255.0
+    out = np.round(out).astype(np.uint8)
+    if channels == "BGR":
+        out = np.ascontiguousarray(out[..., ::-1])
+    return out, lo, hi, cmap
+
+
+# -- public drawing ------------------------------------------------------------
+def overlay(
+    image: Any,
+    attention: Any,
+    *,
+    alpha: float = 0.5,
+    cmap: str | None = None,
+    upsample: str = "bilinear",
+    threshold: float | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    channels: str = "RGB",
+) -> np.ndarray:
+    """Blend an attention map onto an image; returns an array of the image's size.
+
+    Parameters
+    ----------
+    image : path, PIL image or array
+        Anything :func:`to_rgb` accepts (grayscale, RGBA, palette, 16-bit ...).
+    attention : AttentionMap or array (rows, cols)
+        A map over a :class:`~multiattn.axes.PatchAxis` -- placed on the original
+        pixels through the axis' resize / center-crop record; pixels outside the
+        crop get no colour -- or a plain patch grid stretched over the image.
+    alpha : float
+        Opacity of the colour layer (0 = image only, 1 = colour only).
+    cmap : str, optional
+        Matplotlib colormap; default ``"inferno"`` for weights and ``"RdBu_r"``
+        (symmetric limits) for signed maps such as relevance differences.
+    upsample : {"bilinear", "nearest", "bicubic"}
+        ``nearest`` for patch-exact squares, the others for smooth maps.
+    threshold : float, optional
+        Colour only the patches holding the top ``threshold`` share of the map's
+        (positive) mass and outline them in white (DINO uses 0.6).
+    vmin, vmax : float, optional
+        Colour limits; default robust 2nd-98th percentiles of the patch values.
+    channels : {"RGB", "BGR"}
+        Channel order of an array ``image`` and of the result (``"BGR"`` for OpenCV).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8 (H, W, 3)``, the original image's size.
+
+    Example
+    -------
+    >>> img = np.zeros((64, 96, 3), dtype=np.uint8)
+    >>> overlay(img, np.random.rand(4, 6), upsample="nearest").shape
+    (64, 96, 3)
+    """
+    out, *_ = _render(image, attention, alpha=alpha, cmap=cmap, upsample=upsample,
+                      threshold=threshold, vmin=vmin, vmax=vmax, channels=channels)
+    return out
+
+
+def overlay_plot(
+    image: Any,
+    attention: Any,
+    *,
+    ax: Any = None,
+    alpha: float = 0.5,
+    cmap: str | None = None,
+    upsample: str = "bilinear",
+    threshold: float | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    title: str | None = None,
+    colorbar: bool = True,
+    label: str = "attention",
+) -> Any:
+    """Draw :func:`overlay` on a matplotlib Axes with a colorbar (Axes-level).
+
+    Parameters
+    ----------
+    image, attention, alpha, cmap, upsample, threshold, vmin, vmax
+        As in :func:`overlay`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default the current Axes.
+    title : str, optional
+        Axes title.
+    colorbar : bool
+        Add a colorbar showing the colour limits used (clipped values saturate).
+    label : str
+        Colorbar label; say what was normalised, e.g. ``"CLS attention (layer 11, mean of heads)"``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Example
+    -------
+    >>> ax = overlay_plot(np.zeros((32, 32, 3), np.uint8), np.eye(2))  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    ax = plt.gca() if ax is None else ax
+    out, lo, hi, cmap_name = _render(image, attention, alpha=alpha, cmap=cmap, upsample=upsample,
+                                     threshold=threshold, vmin=vmin, vmax=vmax, channels="RGB")
+    ax.imshow(out, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        mappable = ScalarMappable(norm=Normalize(lo, hi), cmap=cmap_name)
+        bar = ax.figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02)
+        bar.set_label(label, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    return ax

@@ -1,0 +1,138 @@
+"""Model view: every layer x head of a grid as thumbnails on one shared colour scale.
+
+:func:`model_view` is figure-level (small multiples): it returns a Figure.
+Rows are layers, columns are heads; each thumbnail can carry a per-head score
+(entropy, a head-type score...) so the eye finds the interesting heads fast.
+
+Example
+-------
+>>> import numpy as np
+>>> from multiattn import AttentionGrid, TokenAxis
+>>> grid = AttentionGrid(np.full((2, 3, 4, 4), 0.25, np.float32), TokenAxis(list("abcd")))
+>>> fig = model_view(grid, scores=np.ones((2, 3)), score_name="entropy")
+>>> len(fig.axes)   # 6 thumbnails + 1 colorbar
+7
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from multiattn.grid import AttentionGrid
+
+from ._style import DPI, add_colorbar, color_scale
+from .heatmap import block_reduce
+
+__all__ = ["model_view"]
+
+_THUMB_INCHES = 1.05
+
+
+def _thumbnails(grid: AttentionGrid, max_size: int) -> tuple[np.ndarray, str]:
+    """``(L, H, q, k)`` thumbnails, block-reduced to at most ``max_size`` per side, and a note."""
+    values = grid.to_dense().values.astype(np.float64)
+    n_q, n_k = values.shape[2:]
+    q_block, k_block = int(np.ceil(n_q / max_size)), int(np.ceil(n_k / max_size))
+    if q_block == 1 and k_block == 1:
+        return values, ""
+    reduced = np.stack([
+        np.stack([block_reduce(head, q_block, k_block) for head in layer]) for layer in values
+    ])
+    note = (f"; thumbnails downsampled {n_q}x{n_k} -> {reduced.shape[2]}x{reduced.shape[3]} "
+            f"(blocks of {q_block}x{k_block}: queries mean, keys sum)")
+    return reduced, note
+
+
+def _check_scores(scores: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    if scores is None:
+        return None
+    arr = np.asarray(scores, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(
+            f"scores must have one value per head, shape (layers, heads) = {shape}, got {arr.shape}; "
+            "e.g. multiattn.analysis.head_entropy(grid)"
+        )
+    return arr
+
+
+def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
+               cmap: str | None = "viridis", limits: tuple[float, float] | None = None,
+               max_size: int = 48) -> Figure:
+    """Layer x head grid of attention thumbnails (figure-level: returns a Figure).
+
+    Parameters
+    ----------
+    grid : AttentionGrid
+        Attention ``(L, H, Q, K)`` (sparse grids are densified under the memory guard).
+    scores : array (L, H), optional
+        One number per head, printed in the thumbnail's corner (NaN prints as "n/a").
+    score_name : str
+        What ``scores`` are, stated in the title (e.g. ``"entropy (nats)"``).
+    cmap : str, optional
+        Colormap; ``None`` picks viridis for weights, RdBu_r for signed values.
+    limits : (vmin, vmax), optional
+        Shared colour limits; default robust (2nd-98th percentile over all heads).
+    max_size : int
+        Thumbnails longer than this many positions per side are block-reduced
+        (queries averaged, keys summed); the title says so.
+
+    Returns
+    -------
+    Figure
+        ``L * H`` thumbnail Axes (row = layer, column = head) plus one shared colorbar.
+
+    Raises
+    ------
+    ValueError
+        Empty grid, ``scores`` not of shape ``(L, H)``, bad ``max_size``.
+
+    Example
+    -------
+    >>> from multiattn import AttentionGrid, TokenAxis
+    >>> grid = AttentionGrid(np.full((6, 12, 5, 5), 0.2, np.float32), TokenAxis(list("abcde")))
+    >>> fig = model_view(grid, np.zeros((6, 12)), "entropy")
+    >>> fig.axes[0].get_ylabel(), fig.axes[0].get_title()
+    ('layer 0', 'head 0')
+    """
+    if not isinstance(grid, AttentionGrid):
+        raise TypeError(f"model_view needs an AttentionGrid, got {type(grid).__name__}")
+    if grid.n_layers == 0 or grid.n_heads == 0 or len(grid.query) == 0 or len(grid.key) == 0:
+        raise ValueError(f"cannot draw an empty grid {grid.shape}: it has no layers, heads or positions")
+    if isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 2:
+        raise ValueError(f"max_size must be an int >= 2, got {max_size!r}")
+    score_grid = _check_scores(scores, (grid.n_layers, grid.n_heads))
+    thumbs, note = _thumbnails(grid, max_size)
+    scale = color_scale(thumbs, cmap=cmap, limits=limits)
+
+    n_layers, n_heads = grid.n_layers, grid.n_heads
+    fig = plt.figure(figsize=(n_heads * _THUMB_INCHES + 1.4, n_layers * _THUMB_INCHES + 1.0), dpi=DPI)
+    axes = fig.subplots(n_layers, n_heads, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.08})
+    for (lay, head), ax in np.ndenumerate(axes):
+        image = ax.imshow(thumbs[lay, head], aspect="auto", interpolation="nearest",
+                          **scale.imshow_kwargs())
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if head == 0:
+            ax.set_ylabel(f"layer {grid.layers[lay]}", fontsize=8)
+        if lay == 0:
+            ax.set_title(f"head {grid.heads[head]}", fontsize=8)
+        if score_grid is not None:
+            value = score_grid[lay, head]
+            ax.text(0.97, 0.97, "n/a" if np.isnan(value) else f"{value:.2f}", transform=ax.transAxes,
+                    ha="right", va="top", fontsize=6.5,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    rows_note = "rows sum to 1" if np.allclose(thumbs.sum(-1), 1.0, atol=1e-3) else "rows not normalised"
+    add_colorbar(image, axes.ravel().tolist(), "attention weight",
+                 normalised=f"{rows_note}; one scale for all heads", scale=scale,
+                 fraction=0.03, pad=0.015)
+    model = grid.meta.get("model") or grid.meta.get("model_id")
+    head_line = f"{model}: " if model else ""
+    score_line = f"; corner number = {score_name}" if score_grid is not None and score_name else (
+        "; corner number = per-head score" if score_grid is not None else "")
+    fig.suptitle(f"{head_line}attention by layer (rows) and head (columns), query down, key across"
+                 f"{score_line}{note}", fontsize=9, wrap=True)
+    return fig

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from multiattn.analysis import head_entropy, rollout
+from multiattn.stream import HeadMean, LayerMetric, RolloutReducer, TopK, feed
+
+from .conftest import random_attention
+
+
+def test_reducers_equal_full_analyses(rng):
+    attn = random_attention(rng, (4, 3, 6, 6))
+    reducers = {"e": LayerMetric(head_entropy), "r": RolloutReducer(residual=0.3),
+                "m": HeadMean(), "t": TopK(2)}
+    for index, layer in enumerate(attn):
+        feed(reducers, f"layer.{index}", layer)
+    np.testing.assert_allclose(reducers["e"].result(), head_entropy(attn), rtol=1e-6)
+    np.testing.assert_allclose(reducers["r"].result(), rollout(attn, residual=0.3), rtol=1e-6)
+    np.testing.assert_allclose(reducers["m"].result()[:, 0], attn.mean(1), rtol=1e-6)
+    top = reducers["t"].result()
+    expected = np.sort(attn, -1)[..., ::-1][..., :2]
+    np.testing.assert_allclose(top["values"], expected)
+    np.testing.assert_array_equal(np.take_along_axis(attn, top["indices"], -1), top["values"])
+    assert reducers["e"].layers == ["layer.0", "layer.1", "layer.2", "layer.3"]
+
+
+def test_reducer_errors(rng):
+    with pytest.raises(ValueError, match=r"\(H, Q, K\)"):
+        HeadMean().update("0", np.ones((2, 2)))
+    bad = random_attention(rng, (2, 3, 3))
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        HeadMean().update("0", bad)
+    with pytest.raises(ValueError, match="seen no layer"):
+        RolloutReducer().result()
+    with pytest.raises(ValueError, match="k must be"):
+        TopK(0)
+
+
+def test_capture_stream_matches_full_capture():
+    import torch
+    from multiattn.adapters._hf import eager_attention
+    from multiattn.adapters.stream import capture_stream
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                        intermediate_size=64, attn_implementation="sdpa")
+    model = BertModel(config).eval()
+    inputs = {"input_ids": torch.randint(0, 50, (1, 9))}
+    out = capture_stream(model, inputs, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
+    with eager_attention(model), torch.no_grad():
+        full = np.stack([a[0].numpy() for a in model(**inputs, output_attentions=True).attentions])
+    assert len(out["layers"]) == 3
+    np.testing.assert_allclose(out["e"], head_entropy(full), rtol=1e-5)
+    np.testing.assert_allclose(out["r"], rollout(full), rtol=1e-5)
+    assert model.config._attn_implementation == "sdpa"
+    with pytest.raises(ValueError, match="no attention modules"):
+        capture_stream(model, inputs, {"e": LayerMetric(head_entropy)}, include="nonexistent")

@@ -372,7 +372,8 @@ def capture(model: Any, data: Any, *, layers: Sequence[str] | None = None,
         Module names (``model.named_modules()``) to record; default all.
     nodes : NodeAxis, optional
         Node ids / labels / groups.  Default: ``data.node_ids`` and
-        ``data.node_labels`` when present, groups from an integer ``data.y``.
+        ``data.node_labels`` when present, groups from an integer ``data.y``
+        (named by ``data.group_names`` if set, kept in ``meta["group_names"]``).
 
     Returns
     -------
@@ -452,5 +453,7 @@ def _stack_records(records: list, modules: list, nodes: NodeAxis | None, data: A
                              for label in labels],
         "normalized": "softmax over each target's incoming edges (computed by the layer)",
     }
+    if getattr(data, "group_names", None) is not None:
+        meta["group_names"] = [str(name) for name in data.group_names]
     return from_edges(edges, values, nodes=axis, num_nodes=len(axis), multi_edges="keep",
                       layers=labels, meta=meta)

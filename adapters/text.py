@@ -149,7 +149,8 @@ def capture(
         "input_ids": torch.tensor([encoded["ids"]]),
         "attention_mask": torch.tensor([encoded["mask"]]),
     }
-    if encoded.get("token_type_ids") is not None and config.model_type != "gpt2":
+    # segment ids only for models with a segment embedding (BERT); GPT-2 would add wte[0] to every token
+    if encoded.get("token_type_ids") is not None and hasattr(config, "type_vocab_size"):
         inputs["token_type_ids"] = torch.tensor([encoded["token_type_ids"]])
     target_enc = None
     if getattr(config, "is_encoder_decoder", False):

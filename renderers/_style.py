@@ -58,6 +58,7 @@ SEQUENTIAL_CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 """Default colormap for signed values, centred on zero (red positive, blue negative)."""
 
+_ONE_LINE_LABEL = 40  # longer colorbar labels put the notes on a second line
 _RAINBOW = {"jet", "rainbow", "gist_rainbow", "hsv", "nipy_spectral"}
 
 
@@ -243,7 +244,8 @@ def add_colorbar(mappable: Any, ax: Axes, label: str, *, normalised: str | None 
         What the colour encodes, e.g. ``"attention weight"``.
     normalised : str, optional
         What was normalised, appended in brackets: ``"rows sum to 1"``,
-        ``"per head"``, ``"max = 1 per frame"``.
+        ``"per head"``, ``"max = 1 per frame"``.  Long labels wrap the notes
+        onto a second line.
     scale : ColorScale, optional
         Adds arrows at ends clipped by robust limits and says so in the label.
     **kwargs
@@ -260,8 +262,9 @@ def add_colorbar(mappable: Any, ax: Axes, label: str, *, normalised: str | None 
     if scale is not None:
         kwargs.setdefault("extend", scale.extend)
         if scale.clipped and scale.percentiles:
-            notes.append(f"colour clipped to {_pct_text(scale.percentiles)} pct")
-    text = f"{label} ({'; '.join(notes)})" if notes else label
+            notes.append(f"clipped to {_pct_text(scale.percentiles)} pct")
+    joiner = "\n" if len(label) + sum(len(n) for n in notes) > _ONE_LINE_LABEL else " "
+    text = f"{label}{joiner}({'; '.join(notes)})" if notes else label
     fig = (ax[0] if isinstance(ax, (list, tuple, np.ndarray)) else ax).get_figure()
     cbar = fig.colorbar(mappable, ax=ax, **kwargs)
     cbar.set_label(text)

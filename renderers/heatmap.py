@@ -29,7 +29,7 @@ from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
 
-__all__ = ["HeadMatrix", "head_matrix", "block_reduce", "heatmap"]
+__all__ = ["HeadMatrix", "head_matrix", "block_reduce", "heatmap", "dim_title"]
 
 _SPECIAL_COLOR = "0.55"
 _ROW_SUM_TOL = 1e-3
@@ -73,6 +73,17 @@ def _resolve_index(index: Any, labels: tuple[str, ...], name: str) -> int:
     if isinstance(index, str) and index in labels:
         return labels.index(index)
     raise ValueError(f"{name}={index!r} is neither an index nor one of the {name} labels {list(labels)}")
+
+
+def dim_title(dim: str, label: str) -> str:
+    """``"layer 3"`` for label ``"3"``, but ``"layer.3"`` / ``"layer 3"`` labels stay as they are.
+
+    Example
+    -------
+    >>> dim_title("layer", "3"), dim_title("layer", "layer.3"), dim_title("head", "mean(0..11)")
+    ('layer 3', 'layer.3', 'head mean(0..11)')
+    """
+    return label if label.lower().startswith(dim) else f"{dim} {label}"
 
 
 def _rows_statement(values: np.ndarray) -> str:
@@ -160,7 +171,10 @@ def _axis_ticks(axis: Axis, block: int) -> _Ticks:
     starts = _block_starts(n, block)
     step = int(np.ceil(len(starts) / _MAX_TICKS_DOWNSAMPLED))
     shown = np.arange(0, len(starts), step)
-    return _Ticks(shown, [f"{starts[i]} {labels[starts[i]]}" for i in shown], [False] * len(shown))
+    # token text alone does not say where it is; positional labels (r0c1, 0.35s) already do
+    text = [f"{starts[i]} {labels[starts[i]]}" if isinstance(axis, TokenAxis) else labels[starts[i]]
+            for i in shown]
+    return _Ticks(shown, text, [False] * len(shown))
 
 
 def _axis_name(axis: Axis, role: str) -> str:
@@ -181,7 +195,7 @@ class _HeatMapper:
             m = head_matrix(data, layer, head)
             self.values, self.query, self.key = m.values, m.query, m.key
             self.query_name = _axis_name(m.query, "query")
-            self.title = f"layer {m.layer}, head {m.head}"
+            self.title = f"{dim_title('layer', m.layer)}, {dim_title('head', m.head)}"
             self.value_label, self.normalised = "attention weight", m.normalised
         else:
             raise TypeError(f"heatmap needs an AttentionGrid or AttentionMap, got {type(data).__name__}")

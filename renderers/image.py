@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..grid import AttentionMap
+from ._style import DIVERGING_CMAP, ColorScale, add_colorbar, color_scale, get_axes
 
 __all__ = ["to_rgb", "patch_values_to_pixels", "overlay", "overlay_plot"]
 
@@ -236,19 +237,15 @@ def patch_values_to_pixels(
 
 
 # -- colour --------------------------------------------------------------------
-def _limits(grid: np.ndarray, vmin: float | None, vmax: float | None) -> tuple[float, float, bool]:
-    """Colour limits: robust 2-98 % by default, symmetric around 0 for signed maps."""
+def _scale(grid: np.ndarray, cmap: str | None, vmin: float | None, vmax: float | None) -> ColorScale:
+    """Robust 2-98 % limits (symmetric for signed maps) unless fixed; inferno / RdBu_r by default."""
     signed = bool((grid < 0).any())
-    if signed:
-        bound = float(np.percentile(np.abs(grid), 98)) or float(np.abs(grid).max())
-        lo, hi = -bound, bound
-    else:
-        lo, hi = (float(v) for v in np.percentile(grid, [2, 98]))
-    lo = lo if vmin is None else float(vmin)
-    hi = hi if vmax is None else float(vmax)
-    if hi <= lo:
-        hi = lo + 1e-12
-    return lo, hi, signed
+    scale = color_scale(grid, cmap=cmap or (DIVERGING_CMAP if signed else "inferno"))
+    if vmin is None and vmax is None:
+        return scale
+    lo = scale.vmin if vmin is None else float(vmin)
+    hi = scale.vmax if vmax is None else float(vmax)
+    return color_scale(grid, cmap=scale.cmap, limits=(lo, hi))
 
 
 def _mass_mask(grid: np.ndarray, threshold: float) -> np.ndarray:
@@ -279,8 +276,8 @@ def _render(image, attention, *, alpha, cmap, upsample, threshold, vmin, vmax, c
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     rgb = to_rgb(image, channels=channels)
     grid = _patch_grid(attention)
-    lo, hi, signed = _limits(grid, vmin, vmax)
-    cmap = cmap or ("RdBu_r" if signed else "inferno")
+    scale = _scale(grid, cmap, vmin, vmax)
+    lo, hi = scale.vmin, scale.vmax
     pixels = patch_values_to_pixels(attention, rgb.shape[:2], upsample=upsample)
     seen = np.isfinite(pixels)
     show = seen
@@ -289,7 +286,7 @@ def _render(image, attention, *, alpha, cmap, upsample, threshold, vmin, vmax, c
                                          rgb.shape[:2], upsample="nearest")
         show = seen & (mask_px > 0.5)
     scaled = np.clip((np.where(seen, pixels, lo) - lo) / (hi - lo), 0, 1)
-    lut = (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.float32)
+    lut = (colormaps[scale.cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.float32)
     colour = lut[np.round(scaled * 255).astype(np.intp)]
     out = rgb.astype(np.float32)
     out[show] = (1 - alpha) * out[show] + alpha * colour[show]
@@ -298,7 +295,7 @@ def _render(image, attention, *, alpha, cmap, upsample, threshold, vmin, vmax, c
     out = np.round(out).astype(np.uint8)
     if channels == "BGR":
         out = np.ascontiguousarray(out[..., ::-1])
-    return out, lo, hi, cmap
+    return out, scale
 
 
 # -- public drawing ------------------------------------------------------------
@@ -369,6 +366,7 @@ def overlay_plot(
     title: str | None = None,
     colorbar: bool = True,
     label: str = "attention",
+    normalised: str | None = None,
 ) -> Any:
     """Draw :func:`overlay` on a matplotlib Axes with a colorbar (Axes-level).
 
@@ -377,13 +375,15 @@ def overlay_plot(
     image, attention, alpha, cmap, upsample, threshold, vmin, vmax
         As in :func:`overlay`.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; default the current Axes.
+        Where to draw; default a new figure.
     title : str, optional
         Axes title.
     colorbar : bool
-        Add a colorbar showing the colour limits used (clipped values saturate).
+        Add a colorbar showing the colour limits used (arrows mark clipped ends).
     label : str
-        Colorbar label; say what was normalised, e.g. ``"CLS attention (layer 11, mean of heads)"``.
+        What the colours are, e.g. ``"CLS attention, layer 11"``.
+    normalised : str, optional
+        What was normalised, appended to the colorbar label (``"mean of heads"``).
 
     Returns
     -------
@@ -391,23 +391,25 @@ def overlay_plot(
 
     Example
     -------
-    >>> ax = overlay_plot(np.zeros((32, 32, 3), np.uint8), np.eye(2))  # doctest: +SKIP
+    >>> ax = overlay_plot(np.zeros((32, 32, 3), np.uint8), np.eye(2))
+    >>> len(ax.figure.axes)  # image + colorbar
+    2
     """
-    import matplotlib.pyplot as plt
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    ax = plt.gca() if ax is None else ax
-    out, lo, hi, cmap_name = _render(image, attention, alpha=alpha, cmap=cmap, upsample=upsample,
-                                     threshold=threshold, vmin=vmin, vmax=vmax, channels="RGB")
+    _, ax = get_axes(ax)
+    out, scale = _render(image, attention, alpha=alpha, cmap=cmap, upsample=upsample,
+                         threshold=threshold, vmin=vmin, vmax=vmax, channels="RGB")
     ax.imshow(out, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=9)
     if colorbar:
-        mappable = ScalarMappable(norm=Normalize(lo, hi), cmap=cmap_name)
-        bar = ax.figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02)
-        bar.set_label(label, fontsize=8)
+        mappable = ScalarMappable(norm=Normalize(scale.vmin, scale.vmax), cmap=scale.cmap)
+        bar = add_colorbar(mappable, ax, label, normalised=normalised, scale=scale,
+                           fraction=0.046, pad=0.02)
         bar.ax.tick_params(labelsize=7)
+        bar.ax.yaxis.label.set_fontsize(8)
     return ax

@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -25,7 +26,7 @@ from matplotlib.figure import Figure
 from multiattn.grid import AttentionGrid
 
 from ._style import DPI, add_colorbar, color_scale
-from .heatmap import block_reduce
+from .heatmap import block_reduce, dim_title
 
 __all__ = ["model_view"]
 
@@ -42,9 +43,23 @@ def _thumbnails(grid: AttentionGrid, max_size: int) -> tuple[np.ndarray, str]:
     reduced = np.stack([
         np.stack([block_reduce(head, q_block, k_block) for head in layer]) for layer in values
     ])
-    note = (f"; thumbnails downsampled {n_q}x{n_k} -> {reduced.shape[2]}x{reduced.shape[3]} "
+    note = (f"thumbnails downsampled {n_q}x{n_k} -> {reduced.shape[2]}x{reduced.shape[3]} "
             f"(blocks of {q_block}x{k_block}: queries mean, keys sum)")
     return reduced, note
+
+
+def _title(grid: AttentionGrid, score_name: str | None, note: str, width_inches: float) -> str:
+    """Suptitle lines (model, layout, score, downsampling), wrapped to the figure width."""
+    model = grid.meta.get("model") or grid.meta.get("model_id")
+    lines = [str(model)] if model else []
+    lines.append("attention by layer (rows) and head (columns), query down, key across; "
+                 "one colour scale for all heads")
+    if score_name is not None:
+        lines.append(f"corner number = {score_name or 'per-head score'}")
+    if note:
+        lines.append(note)
+    chars = max(int(width_inches * 13), 30)
+    return "\n".join(textwrap.fill(line, chars) for line in lines)
 
 
 def _check_scores(scores: Any, shape: tuple[int, int]) -> np.ndarray | None:
@@ -109,30 +124,30 @@ def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
     scale = color_scale(thumbs, cmap=cmap, limits=limits)
 
     n_layers, n_heads = grid.n_layers, grid.n_heads
-    fig = plt.figure(figsize=(n_heads * _THUMB_INCHES + 1.4, n_layers * _THUMB_INCHES + 1.0), dpi=DPI)
-    axes = fig.subplots(n_layers, n_heads, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.08})
+    width = n_heads * _THUMB_INCHES + 1.4
+    title = _title(grid, score_name if score_grid is not None else None, note, width)
+    height = max(n_layers * _THUMB_INCHES, 2.0) + 0.35 + 0.16 * title.count("\n")
+    fig = plt.figure(figsize=(width, height), dpi=DPI)
+    fig.suptitle(title, fontsize=9, y=1 - 0.06 / height, va="top")
+    axes = fig.subplots(n_layers, n_heads, squeeze=False, gridspec_kw={
+        "wspace": 0.08, "hspace": 0.08, "bottom": 0.1 / height,
+        "top": 1 - (0.45 + 0.16 * title.count("\n")) / height})
     for (lay, head), ax in np.ndenumerate(axes):
         image = ax.imshow(thumbs[lay, head], aspect="auto", interpolation="nearest",
                           **scale.imshow_kwargs())
         ax.set_xticks([])
         ax.set_yticks([])
         if head == 0:
-            ax.set_ylabel(f"layer {grid.layers[lay]}", fontsize=8)
+            ax.set_ylabel(dim_title("layer", grid.layers[lay]), fontsize=8)
         if lay == 0:
-            ax.set_title(f"head {grid.heads[head]}", fontsize=8)
+            ax.set_title(dim_title("head", grid.heads[head]), fontsize=8)
         if score_grid is not None:
             value = score_grid[lay, head]
             ax.text(0.97, 0.97, "n/a" if np.isnan(value) else f"{value:.2f}", transform=ax.transAxes,
                     ha="right", va="top", fontsize=6.5,
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     rows_note = "rows sum to 1" if np.allclose(thumbs.sum(-1), 1.0, atol=1e-3) else "rows not normalised"
-    add_colorbar(image, axes.ravel().tolist(), "attention weight",
-                 normalised=f"{rows_note}; one scale for all heads", scale=scale,
-                 fraction=0.03, pad=0.015)
-    model = grid.meta.get("model") or grid.meta.get("model_id")
-    head_line = f"{model}: " if model else ""
-    score_line = f"; corner number = {score_name}" if score_grid is not None and score_name else (
-        "; corner number = per-head score" if score_grid is not None else "")
-    fig.suptitle(f"{head_line}attention by layer (rows) and head (columns), query down, key across"
-                 f"{score_line}{note}", fontsize=9, wrap=True)
+    colorbar = add_colorbar(image, axes.ravel().tolist(), "attention weight", normalised=rows_note,
+                            scale=scale, fraction=0.03, pad=0.015)
+    colorbar.ax.yaxis.label.set_fontsize(8 if n_layers >= 3 else 6.5)
     return fig

@@ -3,49 +3,27 @@ import pytest
 
 from multiattn import AttentionGrid, TokenAxis
 from multiattn.analysis import HEAD_TYPES, head_type_scores, head_types
+from multiattn.analysis.synthetic import synthetic_heads
 
 from .conftest import random_attention
 
-N = 8
-TOKENS = ["a", "b", ".", "d", "a", "b", ".", "d"]  # second half repeats the first
 
-
-def _one_hot(targets):
-    head = np.zeros((N, N))
-    head[np.arange(N), targets] = 1.0
-    return head
-
-
-def _synthetic_heads():
-    """One head per type, with the type each must be classified as."""
-    idx = np.arange(N)
-    heads = {
-        "previous_token": _one_hot(np.maximum(idx - 1, 0)),
-        "next_token": _one_hot(np.minimum(idx + 1, N - 1)),
-        "self": np.eye(N),
-        "first_token": _one_hot(np.zeros(N, int)),
-        "offset": _one_hot(np.where(idx >= 2, idx - 2, idx)),  # not the period 4
-        "broad": np.full((N, N), 1 / N),
-    }
-    delimiter = np.zeros((N, N))
-    delimiter[:, [2, 6]] = 0.5
-    heads["delimiter"] = delimiter
-    local = (np.abs(idx[:, None] - idx[None]) <= 2).astype(float)
-    heads["local"] = local / local.sum(1, keepdims=True)
-    peaked = np.full((N, N), 0.3 / (N - 1))
-    peaked[idx, (3 * idx + 5) % N] = 0.7  # content-like targets, no fixed offset
-    heads["peaked"] = peaked
-    # induction: after the previous occurrence of the current token; first half -> token 0
-    heads["induction"] = _one_hot([0, 0, 0, 0, 1, 2, 3, 4])
-    return heads
+def test_synthetic_heads_are_what_they_claim():
+    values, tokens, types = synthetic_heads()
+    heads = dict(zip(types, values[0]))
+    np.testing.assert_allclose(values.sum(-1), 1.0, rtol=1e-6)
+    assert heads["previous_token"][5, 4] == 1 and heads["next_token"][5, 6] == 1
+    assert heads["offset"][7, 5] == 1 and heads["first_token"][:, 0].sum() == 8
+    # induction: 'b' at 5 occurred at 1, so it attends to 2; '.' at 6 -> 3
+    assert heads["induction"][5, 2] == 1 and heads["induction"][6, 3] == 1
+    assert tokens[2] == tokens[6] == "."
 
 
 def test_every_synthetic_head_gets_its_type():
-    heads = _synthetic_heads()
-    values = np.stack(list(heads.values()))[None].astype(np.float32)
-    grid = AttentionGrid(values, TokenAxis(TOKENS))
+    values, tokens, types = synthetic_heads()
+    grid = AttentionGrid(values, TokenAxis(tokens))
     rows = head_types(grid)
-    assert [r["type"] for r in rows] == list(heads)
+    assert [r["type"] for r in rows] == types
     by_type = {r["type"]: r for r in rows}
     assert by_type["offset"]["offset"] == -2 and by_type["offset"]["score"] == pytest.approx(1.0)
     assert by_type["previous_token"]["offset"] is None
@@ -61,17 +39,33 @@ def test_every_synthetic_head_gets_its_type():
 def test_scores_by_hand():
     # 3 tokens, one head: rows [1,0,0], [.6,.4,0], [.1,.7,.2]
     head = np.array([[1.0, 0.0, 0.0], [0.6, 0.4, 0.0], [0.1, 0.7, 0.2]])
-    scores = head_type_scores(head, tokens=["x", "y", "x"], max_offset=2)
+    scores = head_type_scores(head, tokens=["x", "y", "x"], max_offset=2, min_induction_queries=1)
     assert scores["previous_token"][0, 0] == pytest.approx((0.6 + 0.7) / 2)
     assert scores["next_token"][0, 0] == pytest.approx((0.0 + 0.0) / 2)
-    assert scores["self"][0, 0] == pytest.approx((1.0 + 0.4 + 0.2) / 3)
+    # the head is causal, so query 0 (which can only see itself) does not count
+    assert scores["self"][0, 0] == pytest.approx((0.4 + 0.2) / 2)
+    full = head_type_scores(np.array([[0.5, 0.5], [0.3, 0.7]]))
+    assert full["self"][0, 0] == pytest.approx((0.5 + 0.7) / 2)
     assert scores["first_token"][0, 0] == pytest.approx((0.6 + 0.1) / 2)
     assert scores["offset"][0, 0] == pytest.approx(0.1)  # a[2, 0] is the only offset -2 entry
     assert scores["offset_k"][0, 0] == -2
     # token 2 ('x') occurred at 0, so the induction target is 1: a[2, 1] = 0.7
     assert scores["induction"][0, 0] == pytest.approx(0.7)
     assert np.isnan(scores["delimiter"][0, 0])  # no delimiter among the tokens
+    # one repeated token is too little evidence by default
+    assert np.isnan(head_type_scores(head, tokens=["x", "y", "x"])["induction"][0, 0])
     assert scores["peaked"][0, 0] == pytest.approx((1.0 + 0.6 + 0.7) / 3)
+
+
+def test_causal_heads():
+    causal_uniform = np.tril(np.ones((8, 8)))
+    causal_uniform /= causal_uniform.sum(1, keepdims=True)
+    causal_self = np.eye(8)
+    rows = head_types(np.stack([causal_uniform, causal_self])[None])
+    assert [r["type"] for r in rows] == ["broad", "self"]
+    assert rows[0]["score"] == pytest.approx(1.0)  # normalised by log(i + 1) per row
+    # query 0 is excluded from the self score of causal heads: mean of 1/2 .. 1/8
+    assert rows[0]["scores"]["self"] == pytest.approx(np.mean(1 / np.arange(2, 9)))
 
 
 def test_without_tokens_induction_and_delimiter_are_unknown(rng):
@@ -82,9 +76,11 @@ def test_without_tokens_induction_and_delimiter_are_unknown(rng):
 
 
 def test_query_mask_drops_padding_rows():
-    head = _one_hot(np.maximum(np.arange(N) - 1, 0))
-    head[6:] = _one_hot(np.zeros(N, int))[6:]  # padding rows look at token 0
-    mask = np.arange(N) < 6
+    head = np.eye(8, k=-1)
+    head[0, 0] = 1
+    head[6:] = 0
+    head[6:, 0] = 1  # padding rows look at token 0
+    mask = np.arange(8) < 6
     assert head_type_scores(head, query_mask=mask)["previous_token"][0, 0] == pytest.approx(1.0)
     assert head_type_scores(head)["previous_token"][0, 0] == pytest.approx(5 / 7)
 

@@ -92,3 +92,6 @@ def test_bad_input_is_refused(rng):
         rollout(values * 2)
     with pytest.raises(ValueError, match=r"\(L, H, Q, K\)"):
         rollout(np.ones(3))
+    with pytest.raises(ValueError, match="keep_prefix"):
+        rollout(values, keep_prefix=-1)
+

@@ -54,3 +54,14 @@ def test_grid_input_and_errors(rng):
         attention_flow(random_attention(rng, (2, 1, 3, 4)))
     with pytest.raises(ValueError, match="residual"):
         attention_flow(attn, residual=2)
+
+
+def test_batch_sizes_agree(rng, monkeypatch):
+    from multiattn.analysis import flow as flow_module
+
+    attn = random_attention(rng, (4, 3, 7, 7))
+    batched = attention_flow(attn, n_jobs=1)
+    monkeypatch.setattr(flow_module._LayeredGraph, "EDGE_BUDGET", 1)  # one problem per solver call
+    np.testing.assert_allclose(attention_flow(attn, n_jobs=1), batched, atol=1e-9)
+    monkeypatch.setattr(flow_module._LayeredGraph, "EDGE_BUDGET", 500)  # batches with a padded tail
+    np.testing.assert_allclose(attention_flow(attn, n_jobs=1), batched, atol=1e-9)

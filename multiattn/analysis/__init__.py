@@ -1,9 +1,11 @@
 """Analyses on grids and (L, H, Q, K) arrays."""
 
+from .diagnostics import diagnose, position_bias
 from .heads import HEAD_TYPES, head_type_scores, head_types
 from .metrics import (
     DELIMITERS,
     attention_distance,
+    delimiter_mask,
     delimiter_share,
     first_token_share,
     head_diversity,
@@ -19,7 +21,9 @@ __all__ = [
     "DELIMITERS",
     "HEAD_TYPES",
     "attention_distance",
+    "delimiter_mask",
     "delimiter_share",
+    "diagnose",
     "first_token_share",
     "head_diversity",
     "head_entropy",
@@ -27,6 +31,7 @@ __all__ = [
     "head_type_scores",
     "head_types",
     "locality",
+    "position_bias",
     "rollout",
     "special_share",
     "topk_concentration",

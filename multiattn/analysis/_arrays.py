@@ -29,8 +29,13 @@ def as_dense(attn: Any, min_ndim: int = 4) -> np.ndarray:
         raise TypeError(f"attention must be a numeric array or an AttentionGrid, got dtype {arr.dtype}")
     if arr.ndim < 2 or arr.ndim > 4:
         raise ValueError(f"attention must be (L, H, Q, K), (H, Q, K) or (Q, K); got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError("attention contains NaN or inf values")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"attention contains {int(bad.sum())} NaN or inf values (first at index {first}); "
+            "check the model's dtype (fp16 overflow) or the mask applied before the softmax"
+        )
     while arr.ndim < min_ndim:
         arr = arr[None]
     return arr.astype(np.float64, copy=False)
@@ -130,3 +135,9 @@ def token_labels(attn: Any, tokens: Sequence | None, n: int) -> list | None:
     if len(tokens) != n:
         raise ValueError(f"{len(tokens)} tokens given for {n} positions; pass one token per key")
     return tokens
+
+
+def is_causal(arr: np.ndarray) -> bool:
+    """True for square attention whose strictly upper triangle is zero in every head."""
+    n_q, n_k = arr.shape[-2:]
+    return n_q == n_k and n_q > 1 and not np.triu(arr, k=1).any()

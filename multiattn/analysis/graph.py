@@ -127,7 +127,8 @@ def attention_received(grid: AttentionGrid, *, self_loops: bool = True) -> np.nd
     return _per_node(grid, grid.edge_index[0], values)
 
 
-def top_k_edges(grid: AttentionGrid, k: int, *, layer: Any = -1, head: Any = "mean") -> np.ndarray:
+def top_k_edges(grid: AttentionGrid, k: int, *, layer: Any = -1, head: Any = "mean",
+                self_loops: bool = True) -> np.ndarray:
     """Indices of the ``k`` strongest incoming edges of every node.
 
     Parameters
@@ -140,6 +141,8 @@ def top_k_edges(grid: AttentionGrid, k: int, *, layer: Any = -1, head: Any = "me
         Layer index or label.
     head : "mean", int or str
         A head, or the mean over heads.
+    self_loops : bool
+        Rank self-loop edges too; if False they are neither ranked nor returned.
 
     Returns
     -------
@@ -160,6 +163,8 @@ def top_k_edges(grid: AttentionGrid, k: int, *, layer: Any = -1, head: Any = "me
     values = _edge_values(grid, layer, head)
     target = grid.edge_index[1]
     order = np.lexsort((np.arange(values.size), -values, target))
+    if not self_loops:
+        order = order[~self_loop_mask(grid)[order]]
     sorted_targets = target[order]
     group_start = np.searchsorted(sorted_targets, sorted_targets, side="left")
     rank = np.arange(order.size) - group_start

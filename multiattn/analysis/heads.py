@@ -9,14 +9,15 @@ type                score
 ==================  ==========================================================
 ``previous_token``  ``a[i, i-1]`` over queries ``i >= 1``
 ``next_token``      ``a[i, i+1]`` over queries ``i <= N-2``
-``self``            ``a[i, i]``
+``self``            ``a[i, i]`` (causal attention: over queries ``i >= 1``)
 ``first_token``     ``a[i, 0]`` over queries ``i >= 1`` (attention sink / [CLS])
 ``delimiter``       mass on delimiter keys ([SEP], ``.``, ``,`` ...; needs tokens)
 ``offset``          ``a[i, i+k]`` for the best fixed offset ``2 <= |k| <= max_offset``
                     over queries where ``i+k`` exists (``k`` is reported)
 ``induction``       ``a[i, p+1]`` where ``p < i`` is the previous occurrence of
                     token ``i`` and ``p+1 < i``, over queries with such a ``p``
-                    (needs tokens with a repeated part)
+                    (needs tokens with a repeated part: at least
+                    ``min_induction_queries`` such queries, else NaN)
 ``broad``           normalised row entropy (1 = uniform over the allowed keys)
 ``peaked``          largest weight of the row (top-1 concentration)
 ``local``           share within ``window`` positions (patch units on a PatchAxis)
@@ -40,7 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_distributions, mean_over_rows, require_self_attention, token_labels, valid_rows
+from ._arrays import (
+    as_distributions,
+    is_causal,
+    mean_over_rows,
+    require_self_attention,
+    token_labels,
+    valid_rows,
+)
 from .metrics import delimiter_mask, head_entropy, locality, topk_concentration
 
 __all__ = ["HEAD_TYPES", "SPECIFIC_TYPES", "head_type_scores", "head_types"]
@@ -76,6 +84,7 @@ def head_type_scores(
     *,
     window: int = 2,
     max_offset: int | None = None,
+    min_induction_queries: int = 3,
     query_mask: Any = None,
 ) -> dict[str, np.ndarray]:
     """Score of every head for every type (the full table behind :func:`head_types`).
@@ -91,6 +100,9 @@ def head_type_scores(
         Half-width of the ``local`` window.
     max_offset : int, optional
         Largest ``|k|`` tried for the ``offset`` type; default ``N // 2``.
+    min_induction_queries : int
+        Fewest queries with an earlier occurrence of their token for an
+        induction score (one repeated word in a sentence is too little evidence).
     query_mask : bool array (N,), optional
         Queries to include (False on padding).
 
@@ -113,7 +125,8 @@ def head_type_scores(
     scores = {
         "previous_token": _offset_score(arr, -1, eligible),
         "next_token": _offset_score(arr, 1, eligible),
-        "self": _offset_score(arr, 0, eligible),
+        # a causal query 0 can only attend to itself: no evidence for any type
+        "self": _offset_score(arr, 0, eligible & ~((np.arange(n) == 0) & is_causal(arr))),
         "first_token": mean_over_rows(arr[..., 0], eligible & (np.arange(n) >= 1)),
     }
     max_offset = n // 2 if max_offset is None else int(max_offset)
@@ -136,7 +149,7 @@ def head_type_scores(
             scores["delimiter"] = mean_over_rows(arr[..., delim].sum(-1), eligible)
         targets = _induction_targets(labels)
         has = targets >= 0
-        if has.any():
+        if has.sum() >= max(1, min_induction_queries):
             on_target = np.zeros(arr.shape[:3])
             q = np.flatnonzero(has)
             on_target[..., q] = arr[..., q, targets[q]]
@@ -177,6 +190,7 @@ def head_types(
     margin: float = 0.1,
     window: int = 2,
     max_offset: int | None = None,
+    min_induction_queries: int = 3,
     query_mask: Any = None,
 ) -> list[dict]:
     """Classify every head: one row per head with its dominant type and all scores.
@@ -194,7 +208,7 @@ def head_types(
         Minimum normalised entropy for ``broad``.
     margin : float
         Induction wins over an offset head scoring at most this much higher.
-    window, max_offset, query_mask
+    window, max_offset, min_induction_queries, query_mask
         As in :func:`head_type_scores`.
 
     Returns
@@ -212,7 +226,8 @@ def head_types(
     >>> row["type"], row["score"]
     ('previous_token', 1.0)
     """
-    table = head_type_scores(attn, tokens, window=window, max_offset=max_offset, query_mask=query_mask)
+    table = head_type_scores(attn, tokens, window=window, max_offset=max_offset,
+                             min_induction_queries=min_induction_queries, query_mask=query_mask)
     offset_k = table.pop("offset_k")
     n_layers, n_heads = offset_k.shape
     rows = []

@@ -19,6 +19,7 @@ from ..axes import Axis, PatchAxis
 from ._arrays import (
     as_distributions,
     axes_of,
+    is_causal,
     mean_over_rows,
     require_self_attention,
     token_labels,
@@ -46,13 +47,9 @@ DELIMITERS = frozenset(
 
 
 def _row_entropy(arr: np.ndarray) -> np.ndarray:
+    """``-sum_j a_j log a_j`` over the last axis, with ``0 log 0 = 0``."""
     logs = np.log(arr, out=np.zeros_like(arr), where=arr > 0)
     return -(arr * logs).sum(-1)
-
-
-def _is_causal(arr: np.ndarray) -> bool:
-    n_q, n_k = arr.shape[-2:]
-    return n_q == n_k and n_q > 1 and not np.triu(arr, k=1).any()
 
 
 def head_entropy(
@@ -96,7 +93,7 @@ def head_entropy(
     eligible = valid_rows(arr, query_mask)
     if normalized:
         n_q, n_k = arr.shape[-2:]
-        causal = _is_causal(arr) if causal is None else causal
+        causal = is_causal(arr) if causal is None else causal
         allowed = np.minimum(np.arange(n_q) + 1, n_k) if causal else np.full(n_q, n_k)
         eligible = eligible & (allowed > 1)
         ent = ent / np.log(np.maximum(allowed, 2))
@@ -334,15 +331,14 @@ def head_similarity(attn: Any, metric: str = "cosine", query_mask: Any = None) -
         norms = np.linalg.norm(flat, axis=1)
         norms = np.where(norms > 0, norms, 1.0)
         return (flat @ flat.T) / np.outer(norms, norms)
-    plogp = np.where(heads > 0, heads * np.log(np.where(heads > 0, heads, 1.0)), 0.0).sum(-1)
+    row_ent = _row_entropy(heads)
     sim = np.empty((n_l * n_h, n_l * n_h))
     for i in range(n_l * n_h):
-        mix = 0.5 * (heads[i][None] + heads)
-        mix_ent = -np.where(mix > 0, mix * np.log(np.where(mix > 0, mix, 1.0)), 0.0).sum(-1)
-        js = mix_ent + 0.5 * (plogp[i][None] + plogp)
-        both = eligible[i][None] & eligible
+        js = _row_entropy(0.5 * (heads[i][None] + heads[i:])) - 0.5 * (row_ent[i][None] + row_ent[i:])
+        both = eligible[i][None] & eligible[i:]
         with np.errstate(invalid="ignore"):
-            sim[i] = 1.0 - (np.where(both, js, 0.0).sum(-1) / both.sum(-1)) / np.log(2.0)
+            sim[i, i:] = 1.0 - (np.where(both, js, 0.0).sum(-1) / both.sum(-1)) / np.log(2.0)
+        sim[i:, i] = sim[i, i:]
     return np.clip(sim, 0.0, 1.0)
 
 

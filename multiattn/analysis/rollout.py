@@ -9,7 +9,7 @@ import numpy as np
 from ..grid import AttentionGrid
 from ._arrays import as_distributions, require_self_attention
 
-__all__ = ["rollout", "HEAD_FUSIONS"]
+__all__ = ["HEAD_FUSIONS", "rollout"]
 
 #: How heads of one layer are fused before the residual mix.
 HEAD_FUSIONS = ("mean", "max", "min")
@@ -77,7 +77,8 @@ def rollout(
     -------
     ndarray (N, N)
         Row-stochastic rollout matrix (float64).  Build a map for one query
-        with ``AttentionMap(result[q], grid.key)``.
+        with ``AttentionMap(result[q], grid.key)``.  For layers that arrive one
+        at a time use :class:`multiattn.stream.RolloutReducer`.
 
     Raises
     ------
@@ -98,17 +99,16 @@ def rollout(
         raise ValueError(f"residual must be in [0, 1], got {residual}")
     if not 0.0 <= discard_ratio < 1.0:
         raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
+    keep_cols = _protected_columns(attn, keep_prefix)
     require_self_attention(attn, "rollout")
     arr = as_distributions(attn)
     n_layers, n = arr.shape[0], arr.shape[-1]
     if not -n_layers <= start_layer < n_layers:
         raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    keep_cols = _protected_columns(attn, keep_prefix)
-    fuse = getattr(np, head_fusion)
     eye = np.eye(n)
     result = eye
-    for layer in range(start_layer % n_layers, n_layers):
-        fused = fuse(arr[layer], axis=0)
+    for heads in arr[start_layer % n_layers:]:
+        fused = getattr(np, head_fusion)(heads, axis=0)
         if discard_ratio:
             fused = _discard_smallest(fused, discard_ratio, keep_cols)
         mixed = residual * eye + (1.0 - residual) * fused

@@ -53,7 +53,7 @@ IMAGE_STD = (0.25, 0.25, 0.25)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
 VOCAB: tuple[str, ...] = SPECIAL_TOKENS + ("a", "and", *COLOURS, *SHAPES)
 
-_RADIUS = (8.0, 12.0)
+_RADIUS = (9.0, 13.0)
 
 
 @dataclass(frozen=True)

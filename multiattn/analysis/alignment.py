@@ -1,0 +1,429 @@
+"""Word timings from cross-attention, and how well each head aligns text with audio.
+
+The recipe is Whisper's (openai/whisper ``timing.py``): take the cross-attention of
+the model's alignment heads, renormalise each token row over the audio frames,
+standardise each frame over the tokens (z-score per head), median-filter along
+time (width 7), average the heads and find the monotonic path through the
+negated matrix with dynamic time warping.  The frame where the path enters a
+token is that token's start; tokens merge into words on leading spaces, and a
+word ends where the next word (or ``<|endoftext|>``) starts.
+
+One step past the recipe, :func:`snap_to_energy` moves each boundary to the
+nearest speech onset / offset of the waveform's short-time energy (numpy only).
+``benchmarks/bench_whisper.py`` reports the error of both against exact ground truth.
+
+Functions take an :class:`~multiattn.AttentionGrid` whose query axis is a
+:class:`~multiattn.TokenAxis` and key axis a :class:`~multiattn.TimeAxis`, as
+:func:`multiattn.adapters.whisper.capture` returns under ``"cross"``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from ..axes import TimeAxis, TokenAxis
+from ..grid import AttentionGrid
+from ._arrays import as_dense
+
+__all__ = [
+    "dtw",
+    "alignment_matrix",
+    "word_timings",
+    "snap_to_energy",
+    "alignment_metrics",
+    "words_to_srt",
+]
+
+_PUNCTUATION = set(string.punctuation) | {"“", "”", "‘", "’", "、", "。", "，"}
+
+
+def dtw(cost: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost monotonic path through a cost matrix (Whisper's DTW).
+
+    Moves are diagonal ``(i-1, j-1)``, down ``(i-1, j)`` and right ``(i, j-1)``; ties prefer
+    right, then down, as openai/whisper's ``dtw_cpu`` does. The path starts at ``(0, 0)`` and ends
+    at ``(N-1, M-1)``.
+
+    Parameters
+    ----------
+    cost : array (N, M)
+        Finite costs, e.g. the negated alignment matrix.
+
+    Returns
+    -------
+    rows, cols : ndarray of int
+        The path, one entry per step, both non-decreasing.
+
+    Example
+    -------
+    >>> rows, cols = dtw(np.array([[0.0, 5.0, 5.0], [5.0, 0.0, 0.0]]))
+    >>> rows.tolist(), cols.tolist()
+    ([0, 1, 1], [0, 1, 2])
+    """
+    x = np.asarray(cost, dtype=np.float64)
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"dtw needs a non-empty 2-D cost matrix, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("dtw cost matrix contains NaN or inf")
+    n, m = x.shape
+    acc = np.full((n + 1, m + 1), np.inf)
+    acc[0, 0] = 0.0
+    trace = np.zeros((n + 1, m + 1), dtype=np.int8)
+    for i in range(1, n + 1):
+        # the right-move dependency inside a row is sequential; the other two are vectorised
+        diag, down = acc[i - 1, :-1], acc[i - 1, 1:]
+        row = x[i - 1]
+        for j in range(1, m + 1):
+            c0, c1, c2 = diag[j - 1], down[j - 1], acc[i, j - 1]
+            if c0 < c1 and c0 < c2:
+                acc[i, j], trace[i, j] = row[j - 1] + c0, 0
+            elif c1 < c0 and c1 < c2:
+                acc[i, j], trace[i, j] = row[j - 1] + c1, 1
+            else:
+                acc[i, j], trace[i, j] = row[j - 1] + c2, 2
+    trace[0, :], trace[:, 0] = 2, 1
+    rows, cols = [], []
+    i, j = n, m
+    while i > 0 or j > 0:
+        rows.append(i - 1)
+        cols.append(j - 1)
+        step = trace[i, j]
+        if step == 0:
+            i, j = i - 1, j - 1
+        elif step == 1:
+            i -= 1
+        else:
+            j -= 1
+    return np.array(rows[::-1]), np.array(cols[::-1])
+
+
+def _check_cross(cross: Any) -> tuple[TokenAxis, TimeAxis]:
+    if not isinstance(cross, AttentionGrid):
+        raise TypeError("word timings need an AttentionGrid (capture(...)['cross']), got "
+                        f"{type(cross).__name__}")
+    if not isinstance(cross.query, TokenAxis) or not isinstance(cross.key, TimeAxis):
+        raise ValueError(
+            "word timings need a cross-attention grid with a TokenAxis query and a TimeAxis key, "
+            f"got {type(cross.query).__name__} x {type(cross.key).__name__}"
+        )
+    return cross.query, cross.key
+
+
+def _head_indices(cross: AttentionGrid, heads: Sequence | None) -> list[tuple[int, int]]:
+    if heads is None:
+        heads = cross.meta.get("alignment_heads") or [
+            (layer, head) for layer in range(cross.n_layers // 2, cross.n_layers)
+            for head in range(cross.n_heads)
+        ]
+    out = [(int(layer), int(head)) for layer, head in heads]
+    bad = [h for h in out if not (0 <= h[0] < cross.n_layers and 0 <= h[1] < cross.n_heads)]
+    if not out or bad:
+        raise ValueError(f"alignment heads {bad or out} are outside the grid's "
+                         f"{cross.n_layers} layers x {cross.n_heads} heads")
+    return out
+
+
+def _segments(tokens: TokenAxis) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of text tokens, each preceded and followed by a special token."""
+    special = tokens.special_mask
+    runs, start = [], None
+    for i, is_special in enumerate(list(special) + [True]):
+        if not is_special and start is None:
+            start = i
+        elif is_special and start is not None:
+            runs.append((start, i))
+            start = None
+    for a, b in runs:
+        if a == 0 or b >= len(special):
+            raise ValueError(
+                "each run of text tokens must sit between special tokens (the row before the "
+                "first text token predicts it; the last row predicts <|endoftext|>)"
+            )
+    return runs
+
+
+def alignment_matrix(cross: AttentionGrid, heads: Sequence | None = None,
+                     medfilt_width: int = 7, rows: slice | None = None) -> np.ndarray:
+    """Whisper's alignment matrix: heads renormalised, z-scored over tokens, filtered, averaged.
+
+    Parameters
+    ----------
+    cross : AttentionGrid
+        Cross-attention ``(L, H, tokens, frames)``.
+    heads : sequence of (layer, head), optional
+        Default ``cross.meta["alignment_heads"]``, else every head of the last half of layers.
+    medfilt_width : int
+        Odd width (frames) of the median filter along time; 1 disables it.
+    rows : slice, optional
+        Token rows to use (default all); columns with no weight in these rows are dropped.
+
+    Returns
+    -------
+    ndarray ``(len(rows), frames)`` float64
+        Higher = more aligned. Columns are the frames these rows attend to.
+
+    Example
+    -------
+    >>> alignment_matrix(grids["cross"], rows=slice(1, 12)).shape  # doctest: +SKIP
+    (11, 284)
+    """
+    if medfilt_width < 1 or medfilt_width % 2 == 0:
+        raise ValueError(f"medfilt_width must be a positive odd number, got {medfilt_width}")
+    _check_cross(cross)
+    values = as_dense(cross)
+    picked = np.stack([values[layer, head] for layer, head in _head_indices(cross, heads)])
+    picked = picked[:, rows if rows is not None else slice(None)]
+    if picked.shape[1] < 1:
+        raise ValueError("no token rows selected for the alignment matrix")
+    cols = picked.sum(axis=(0, 1)) > 0
+    picked = picked[:, :, cols]
+    if picked.shape[2] == 0:
+        raise ValueError("the selected rows put no weight on any audio frame")
+    picked = picked / np.maximum(picked.sum(axis=-1, keepdims=True), 1e-12)
+    mean = picked.mean(axis=1, keepdims=True)
+    std = picked.std(axis=1, keepdims=True)
+    picked = (picked - mean) / np.where(std > 0, std, 1.0)
+    if medfilt_width > 1 and picked.shape[2] > medfilt_width // 2:
+        picked = median_filter(picked, size=(1, 1, medfilt_width), mode="mirror")
+    return picked.mean(axis=0)
+
+
+def _is_punctuation(text: str) -> bool:
+    return text.strip() != "" and all(ch in _PUNCTUATION for ch in text.strip())
+
+
+def _word_groups(labels: Sequence[str]) -> list[list[int]]:
+    """Token indices per word: a word starts at a leading space or at punctuation."""
+    groups: list[list[int]] = []
+    for i, label in enumerate(labels):
+        if not groups or label.startswith(" ") or _is_punctuation(label):
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    return groups
+
+
+def word_timings(cross: AttentionGrid, heads: Sequence | None = None, medfilt_width: int = 7,
+                 token_probs: Sequence | None = None) -> list[dict]:
+    """Start, end and confidence of every word, by DTW on the cross-attention.
+
+    Parameters
+    ----------
+    cross : AttentionGrid
+        ``capture(...)["cross"]``: rows are decoder input tokens (specials marked), columns
+        20 ms encoder frames. Several windows (runs of text between specials) are aligned
+        separately, each on its own frames.
+    heads : sequence of (layer, head), optional
+        Alignment heads; default ``cross.meta["alignment_heads"]``, else the last half of layers.
+    medfilt_width : int
+        Median filter width in frames (Whisper: 7).
+    token_probs : sequence of float, optional
+        Probability of each token given the previous ones (default ``cross.meta["token_probs"]``);
+        a word's confidence is the mean over its tokens. Without it, confidence is the mean
+        normalised alignment score along the DTW path (0..1).
+
+    Returns
+    -------
+    list of dict
+        ``{"word", "start", "end", "confidence"}`` with times in seconds on the key axis.
+        Punctuation is attached to the word before it and has no time of its own.
+
+    Example
+    -------
+    >>> word_timings(grids["cross"])[:1]  # doctest: +SKIP
+    [{'word': 'the', 'start': 0.3, 'end': 0.62, 'confidence': 0.41}]
+    """
+    tokens, time_axis = _check_cross(cross)
+    probs = token_probs if token_probs is not None else cross.meta.get("token_probs")
+    if probs is not None and len(probs) != len(tokens):
+        raise ValueError(f"token_probs has {len(probs)} entries for {len(tokens)} tokens")
+    words: list[dict] = []
+    for a, b in _segments(tokens):
+        matrix = alignment_matrix(cross, heads, medfilt_width, rows=slice(a - 1, b))
+        frames = np.flatnonzero(as_dense(cross)[:, :, a - 1 : b].sum(axis=(0, 1, 2)) > 0)
+        path_rows, path_cols = dtw(-matrix)
+        jumps = np.diff(path_rows, prepend=-1) > 0
+        entry = frames[path_cols[jumps]]  # frame where the path enters each row
+        score = np.array([matrix[r, c] for r, c in zip(path_rows, path_cols)])
+        labels = tokens.labels[a:b]
+        for group in _word_groups(labels):
+            text = "".join(labels[i] for i in group).strip()
+            if _is_punctuation(text) and words:
+                words[-1]["word"] += text
+                continue
+            first, after = group[0], group[-1] + 1
+            start = time_axis.edges[entry[first]]
+            end = time_axis.edges[entry[after]] if after < len(entry) else time_axis.edges[-1]
+            if probs is not None:
+                conf = float(np.mean([probs[a + i] for i in group]))
+            else:
+                seg = score[(path_rows >= first) & (path_rows < after)]
+                conf = float(1.0 / (1.0 + np.exp(-seg.mean())))
+            words.append({"word": text, "start": round(float(start), 3),
+                          "end": round(float(max(end, start)), 3), "confidence": round(conf, 4)})
+    return words
+
+
+def _frame_db(audio: np.ndarray, sr: int, hop_s: float) -> tuple[np.ndarray, float]:
+    hop = max(1, int(round(hop_s * sr)))
+    n = len(audio) // hop
+    if n == 0:
+        raise ValueError("audio is shorter than one energy frame")
+    frames = audio[: n * hop].reshape(n, hop).astype(np.float64)
+    rms = np.sqrt((frames**2).mean(axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10) / max(rms.max(), 1e-10)), hop / sr
+
+
+def _silent_runs(audio: np.ndarray, sr: int, hop_s: float, threshold_db: float,
+                 min_gap_s: float) -> np.ndarray:
+    """``(n, 2)`` start/end seconds of runs of frames quieter than ``threshold_db``."""
+    db, frame_s = _frame_db(audio, sr, hop_s)
+    silent = np.r_[False, db <= threshold_db, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(silent))
+    runs = edges.reshape(-1, 2) * frame_s
+    return runs[(runs[:, 1] - runs[:, 0]) >= min_gap_s]
+
+
+def snap_to_energy(words: Sequence[dict], audio: Any, sr: int, *, search_s: float = 0.25,
+                   threshold_db: float = -35.0, min_gap_s: float = 0.03,
+                   hop_s: float = 0.005) -> list[dict]:
+    """Move word boundaries onto the pauses of the waveform (short-time energy).
+
+    DTW boundaries have no pauses: a word ends where the next one starts. Here frames of
+    ``hop_s`` whose RMS is more than ``-threshold_db`` dB below the loudest frame are silent;
+    runs of at least ``min_gap_s`` are pauses. The boundary between two words moves onto the
+    nearest pause within ``search_s`` (the first word ends where it begins, the next starts where
+    it ends); the first word starts at the end of the pause before it, the last word ends at the
+    start of the pause after it. Boundaries with no pause nearby stay, so connected speech is
+    left as the recipe found it. Steady background noise louder than the threshold hides pauses.
+
+    Parameters
+    ----------
+    words : sequence of dict
+        Output of :func:`word_timings` (in time order).
+    audio : array (samples,)
+        Mono waveform on the same clock as the word times.
+    sr : int
+        Its sample rate.
+
+    Returns
+    -------
+    list of dict
+        Copies of ``words`` with refined ``start`` / ``end``.
+
+    Example
+    -------
+    >>> audio = np.r_[np.zeros(1600), np.ones(3200), np.zeros(1600), np.ones(3200), np.zeros(800)]
+    >>> words = [{"word": "a", "start": 0.0, "end": 0.32}, {"word": "b", "start": 0.32, "end": 0.6}]
+    >>> [(w["start"], w["end"]) for w in snap_to_energy(words, audio, 16000)]
+    [(0.1, 0.3), (0.4, 0.6)]
+    """
+    arr = np.asarray(audio, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"snap_to_energy needs mono audio (samples,), got shape {arr.shape}")
+    runs = _silent_runs(arr, int(sr), hop_s, threshold_db, min_gap_s)
+    out = [dict(w) for w in words]
+    if not out or runs.size == 0:
+        return out
+
+    def nearest_run(t: float) -> np.ndarray | None:
+        dist = np.maximum(0.0, np.maximum(runs[:, 0] - t, t - runs[:, 1]))
+        best = int(np.argmin(dist))
+        return runs[best] if dist[best] <= search_s else None
+
+    for left, right in zip(out[:-1], out[1:]):
+        run = nearest_run(0.5 * (left["end"] + right["start"]))
+        if run is not None and left["start"] < run[0] and run[1] < right["end"]:
+            left["end"], right["start"] = float(run[0]), float(run[1])
+    before = runs[(runs[:, 1] <= out[0]["end"]) & (runs[:, 1] >= out[0]["start"] - search_s)]
+    if len(before):
+        out[0]["start"] = float(before[-1, 1])
+    after = runs[(runs[:, 0] >= out[-1]["start"]) & (runs[:, 0] <= out[-1]["end"] + search_s)]
+    if len(after):
+        out[-1]["end"] = float(after[0, 0])
+    for word in out:
+        word["start"], word["end"] = round(word["start"], 3), round(word["end"], 3)
+    return out
+
+
+def alignment_metrics(cross: AttentionGrid) -> dict[str, np.ndarray]:
+    """How well each cross-attention head aligns text with audio, per ``(layer, head)``.
+
+    Computed on the rows that predict text tokens (renormalised over the audio frames):
+
+    - ``entropy``: mean row entropy divided by ``log(frames)``; 0 = each token looks at one
+      frame, 1 = uniform over the audio.
+    - ``coverage``: fraction of the audio spanned by the tokens' peak frames,
+      ``(last peak - first peak + 1) / frames``; an aligning head spreads over the speech.
+    - ``monotonicity``: fraction of consecutive token pairs whose peak frame does not move back
+      in time; 1 = strictly left-to-right like speech.
+
+    Returns
+    -------
+    dict of str to ndarray ``(L, H)``
+
+    Example
+    -------
+    >>> m = alignment_metrics(grids["cross"])  # doctest: +SKIP
+    >>> m["monotonicity"].shape  # doctest: +SKIP
+    (4, 6)
+    """
+    tokens, _ = _check_cross(cross)
+    values = as_dense(cross)
+    entropy, coverage, monotone = [], [], []
+    for a, b in _segments(tokens):
+        rows = values[:, :, a - 1 : b - 1]
+        frames = rows.sum(axis=(0, 1, 2)) > 0
+        rows = rows[..., frames]
+        rows = rows / np.maximum(rows.sum(axis=-1, keepdims=True), 1e-12)
+        n = rows.shape[-1]
+        logp = np.log(np.where(rows > 0, rows, 1.0))
+        entropy.append(-(rows * logp).sum(-1).mean(-1) / max(np.log(n), 1e-12))
+        peaks = rows.argmax(-1)
+        coverage.append((peaks.max(-1) - peaks.min(-1) + 1) / n)
+        steps = np.diff(peaks, axis=-1)
+        monotone.append((steps >= 0).mean(-1) if steps.shape[-1] else np.ones(peaks.shape[:2]))
+    if not entropy:
+        raise ValueError("the grid has no text tokens to measure alignment on")
+    return {"entropy": np.mean(entropy, axis=0), "coverage": np.mean(coverage, axis=0),
+            "monotonicity": np.mean(monotone, axis=0)}
+
+
+def _srt_time(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d},{ms:03d}"
+
+
+def words_to_srt(words: Sequence[dict], max_words: int = 7, max_gap_s: float = 1.0) -> str:
+    """SubRip subtitles from word timings: cues of at most ``max_words``, split at long pauses.
+
+    Example
+    -------
+    >>> print(words_to_srt([{"word": "hi", "start": 0.5, "end": 0.9}]))
+    1
+    00:00:00,500 --> 00:00:00,900
+    hi
+    <BLANKLINE>
+    """
+    if max_words < 1:
+        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    cues: list[list[dict]] = []
+    for word in words:
+        if (not cues or len(cues[-1]) >= max_words
+                or word["start"] - cues[-1][-1]["end"] > max_gap_s):
+            cues.append([])
+        cues[-1].append(word)
+    blocks = [
+        f"{i}\n{_srt_time(cue[0]['start'])} --> {_srt_time(cue[-1]['end'])}\n"
+        + " ".join(w["word"] for w in cue) + "\n"
+        for i, cue in enumerate(cues, 1)
+    ]
+    return "\n".join(blocks)

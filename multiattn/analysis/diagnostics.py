@@ -1,0 +1,268 @@
+"""Diagnostics: failure patterns users debug, each with a score and a verdict in words.
+
+Checks (each per head; a check's ``score`` is its worst head's value):
+
+``collapse``
+    ``max_j mean_i a_ij``: the share of every query's attention that lands on
+    one common key.  Flagged at ``>= collapse_threshold``.
+``uniform``
+    Normalised row entropy (1 = uniform over the allowed keys). Flagged at
+    ``>= uniform_threshold``.
+``padding``
+    Mean share of attention on padding keys (from ``padding_mask`` or
+    ``[PAD]``-like labels of a TokenAxis). Flagged above ``padding_threshold``.
+``position_bias``
+    How well position alone explains the head (:func:`position_bias`: each
+    row predicted from the head's mean attention per offset ``j - i`` or per
+    key position; ``1 - mean total-variation distance``).  Flagged at
+    ``>= position_threshold`` unless the head is uniform (self-attention only).
+``redundant``
+    Cosine :func:`~multiattn.analysis.head_similarity` of head pairs; heads
+    linked by a similarity ``>= redundancy_threshold`` form a group (connected
+    components), and the groups are reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..axes import TokenAxis
+from ._arrays import as_distributions, axes_of, is_causal, mean_over_rows, valid_rows
+from .metrics import head_entropy, head_similarity, special_share
+
+__all__ = ["PAD_TOKENS", "diagnose", "position_bias"]
+
+#: Labels treated as padding when no ``padding_mask`` is given.
+PAD_TOKENS = frozenset({"[PAD]", "<pad>", "<|pad|>", "<PAD>"})
+
+
+def _fit(arr: np.ndarray, predicted: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """``1 - mean TV distance`` between rows and their row-renormalised prediction."""
+    sums = predicted.sum(-1, keepdims=True)
+    predicted = np.divide(predicted, sums, out=np.zeros_like(predicted), where=sums > 0)
+    tv = 0.5 * np.abs(arr - predicted).sum(-1)
+    return 1.0 - mean_over_rows(tv, eligible)
+
+
+_BIAS_KINDS = ("relative", "absolute", "max")
+
+
+def position_bias(attn: Any, kind: str = "max", query_mask: Any = None) -> np.ndarray:
+    """Share of each head's attention explained by position alone -> (L, H).
+
+    ``relative``: the head's offset profile ``p(d)`` is its mean weight
+    ``a[i, i+d]`` over eligible queries; row ``i`` is predicted as
+    ``p(j - i)``.  ``absolute``: row ``i`` is predicted as the head's mean
+    row (the same key positions for every query).  Predictions are zeroed on
+    keys a causal query cannot see and renormalised per row; the score is
+    ``1 - mean_i TV(a_i, prediction_i)`` (TV = half the L1 distance).
+    ``max`` takes the better of the two.  1: content-independent (a
+    fixed-offset, sink or uniform head); low: where the head looks depends on
+    the content.
+
+    Example
+    -------
+    >>> prev = np.eye(4, k=-1); prev[0, 0] = 1
+    >>> position_bias(prev, "relative").round(3)
+    array([[0.85]])
+    """
+    if kind not in _BIAS_KINDS:
+        raise ValueError(f"kind must be one of {_BIAS_KINDS}, got {kind!r}")
+    arr = as_distributions(attn)
+    n_q, n = arr.shape[-2:]
+    if n_q != n:
+        raise ValueError(f"position bias needs square self-attention, got {n_q} x {n}")
+    eligible = valid_rows(arr, query_mask)
+    visible = np.tril(np.ones((n, n))) if is_causal(arr) else np.ones((n, n))
+    scores = []
+    if kind in ("relative", "max"):
+        offsets = np.arange(-(n - 1), n)
+        profile = np.zeros(arr.shape[:2] + (2 * n - 1,))
+        for idx, d in enumerate(offsets):
+            diag = np.diagonal(arr, offset=d, axis1=2, axis2=3)
+            queries = np.arange(max(0, -d), n - max(0, d))
+            profile[..., idx] = np.nan_to_num(mean_over_rows(diag, eligible[..., queries]))
+        rel = np.arange(n)[None, :] - np.arange(n)[:, None] + (n - 1)
+        scores.append(_fit(arr, profile[..., rel] * visible, eligible))
+    if kind in ("absolute", "max"):
+        mean_row = np.nan_to_num(mean_over_rows(np.moveaxis(arr, 3, 2), eligible[:, :, None, :]))
+        scores.append(_fit(arr, mean_row[:, :, None, :] * visible, eligible))
+    return np.fmax.reduce(scores)
+
+
+def _worst(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else None
+
+
+def _pairs(flags: np.ndarray) -> list[list[int]]:
+    return [[int(l), int(h)] for l, h in np.argwhere(flags)]
+
+
+def _result(check: str, score: float | None, verdict: str, heads: list, threshold: float) -> dict:
+    return {"check": check, "score": score, "threshold": threshold, "verdict": verdict, "heads": heads}
+
+
+def _count(flags: np.ndarray) -> str:
+    return f"{int(flags.sum())} of {flags.size} heads"
+
+
+def _padding_keys(attn: Any, padding_mask: Any, n_keys: int) -> np.ndarray | None:
+    if padding_mask is None:
+        _, key_axis = axes_of(attn)
+        if not isinstance(key_axis, TokenAxis):
+            return None
+        mask = np.array([label in PAD_TOKENS for label in key_axis.labels])
+        return mask if mask.any() else None
+    mask = np.asarray(padding_mask, dtype=bool)
+    if mask.shape != (n_keys,):
+        raise ValueError(f"padding_mask must have shape ({n_keys},) (True on padding keys), got {mask.shape}")
+    return mask
+
+
+def _check_collapse(arr, eligible, labels, threshold) -> dict:
+    counts = np.maximum(eligible.sum(-1), 1)[..., None]
+    mean_cols = (arr * eligible[..., None]).sum(2) / counts  # (L, H, K): mean row per head
+    score, target = mean_cols.max(-1), mean_cols.argmax(-1)
+    flags = score >= threshold
+    if not flags.any():
+        verdict = f"ok: no head puts >= {threshold:.0%} of every query's attention on one token"
+    else:
+        common = np.bincount(target[flags]).argmax()
+        verdict = (
+            f"{_count(flags)} collapse onto one token (mostly {labels[common]!r}, position {common}): "
+            "a no-op 'sink' in a few heads is normal; in most heads it means the layer passes "
+            "little information (check masking, scaling and training)"
+        )
+    return _result("collapse", _worst(score), verdict, _pairs(flags), threshold)
+
+
+def _check_uniform(entropy, threshold) -> dict:
+    flags = np.nan_to_num(entropy) >= threshold
+    if not flags.any():
+        verdict = f"ok: no head is near-uniform (normalised entropy < {threshold})"
+    else:
+        verdict = (
+            f"{_count(flags)} are near-uniform (they average all tokens): normal in a few heads; "
+            "many uniform heads suggest missing training, a too-large softmax temperature or "
+            "queries/keys that carry no information"
+        )
+    return _result("uniform", _worst(entropy), verdict, _pairs(flags), threshold)
+
+
+def _check_padding(arr, attn, padding_mask, query_mask, threshold) -> dict:
+    pad = _padding_keys(attn, padding_mask, arr.shape[-1])
+    if pad is None:
+        return _result("padding", None, "not checked: pass padding_mask (no [PAD] tokens found)", [],
+                       threshold)
+    queries = ~pad if arr.shape[-2] == arr.shape[-1] else np.ones(arr.shape[-2], bool)
+    if query_mask is not None:
+        queries = queries & np.asarray(query_mask, dtype=bool)
+    share = special_share(arr, pad, queries)
+    flags = np.nan_to_num(share) > threshold
+    if not flags.any():
+        verdict = f"ok: real tokens put <= {threshold:.0%} of their attention on padding"
+    else:
+        verdict = (
+            f"{_count(flags)} put more than {threshold:.0%} of their attention on padding: "
+            "the attention mask is probably not applied (pass attention_mask to the model)"
+        )
+    return _result("padding", _worst(share), verdict, _pairs(flags), threshold)
+
+
+def _check_position(arr, is_self, query_mask, uniform_flags, threshold) -> dict:
+    if not is_self:
+        return _result("position_bias", None, "not checked: cross-attention has no relative position",
+                       [], threshold)
+    score = position_bias(arr, query_mask=query_mask)
+    flags = (np.nan_to_num(score) >= threshold) & ~uniform_flags
+    if not flags.any():
+        verdict = "ok: every non-uniform head depends on content, not on position alone"
+    else:
+        verdict = (
+            f"{_count(flags)} attend by position alone (a fixed offset or fixed key positions, "
+            "whatever the content), e.g. previous-token or sink heads: expected in some heads; "
+            "in most heads it suggests the model ignores the content"
+        )
+    worst = _worst(np.where(uniform_flags, np.nan, score))
+    return _result("position_bias", worst, verdict, _pairs(flags), threshold)
+
+
+def _check_redundant(arr, query_mask, threshold) -> dict:
+    from scipy.sparse.csgraph import connected_components  # slow import, needed only here
+
+    n_l, n_h = arr.shape[:2]
+    if n_l * n_h < 2:
+        return _result("redundant", None, "not checked: a single head", [], threshold)
+    sim = head_similarity(arr, "cosine", query_mask)
+    upper = np.triu(np.ones_like(sim, dtype=bool), k=1)
+    close = upper & (sim >= threshold)
+    _, component = connected_components(close, directed=False)
+    groups = [np.flatnonzero(component == c) for c in np.unique(component)]
+    groups = sorted((g for g in groups if g.size > 1), key=len, reverse=True)
+    heads = [[[int(i // n_h), int(i % n_h)] for i in g] for g in groups]
+    if not heads:
+        verdict = f"ok: no two heads have cosine similarity >= {threshold}"
+    else:
+        largest = ", ".join(f"L{l}H{h}" for l, h in heads[0][:6]) + (", ..." if len(heads[0]) > 6 else "")
+        verdict = (
+            f"{sum(map(len, heads))} heads fall into {len(heads)} group(s) of near-duplicates "
+            f"(cosine >= {threshold}; largest: {largest}): candidates for pruning, or heads that "
+            "did not specialise (groups of sink heads are common)"
+        )
+    return _result("redundant", _worst(sim[upper]), verdict, heads, threshold)
+
+
+def diagnose(
+    attn: Any,
+    *,
+    padding_mask: Any = None,
+    query_mask: Any = None,
+    collapse_threshold: float = 0.7,
+    uniform_threshold: float = 0.95,
+    padding_threshold: float = 0.01,
+    position_threshold: float = 0.9,
+    redundancy_threshold: float = 0.95,
+) -> list[dict]:
+    """Run every check (see the module docstring) on a grid or ``(L, H, Q, K)`` array.
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, Q, K)
+    padding_mask : bool array (K,), optional
+        True on padding keys; default ``[PAD]``-like labels of a TokenAxis.
+    query_mask : bool array (Q,), optional
+        Queries to include (padding queries are dropped automatically).
+    collapse_threshold, uniform_threshold, padding_threshold, position_threshold, redundancy_threshold
+        Flagging thresholds of the checks.
+
+    Returns
+    -------
+    list of dict
+        One per check: ``{"check", "score", "threshold", "verdict", "heads"}``;
+        ``score`` is the worst head's value (None when not checked),
+        ``heads`` lists flagged ``[layer, head]`` (for ``redundant``: groups,
+        each a list of ``[layer, head]``, largest first).
+
+    Example
+    -------
+    >>> report = diagnose(np.full((1, 2, 4, 4), 0.25))
+    >>> [(r["check"], len(r["heads"])) for r in report][:2]
+    [('collapse', 0), ('uniform', 2)]
+    """
+    arr = as_distributions(attn)
+    _, key_axis = axes_of(attn)
+    labels = key_axis.labels if key_axis is not None else tuple(str(i) for i in range(arr.shape[-1]))
+    eligible = valid_rows(arr, query_mask)
+    entropy = head_entropy(arr, normalized=True, query_mask=query_mask)
+    uniform_flags = np.nan_to_num(entropy) >= uniform_threshold
+    is_self = arr.shape[-2] == arr.shape[-1] and getattr(attn, "kind", "self") == "self"
+    return [
+        _check_collapse(arr, eligible, labels, collapse_threshold),
+        _check_uniform(entropy, uniform_threshold),
+        _check_padding(arr, attn, padding_mask, query_mask, padding_threshold),
+        _check_position(arr, is_self, query_mask, uniform_flags, position_threshold),
+        _check_redundant(arr, query_mask, redundancy_threshold),
+    ]

@@ -1,0 +1,118 @@
+"""Gradient-weighted attention explanations on arrays: gradient rollout and Chefer relevance.
+
+Both take the attention stack ``A`` of shape ``(L, H, N, N)`` and the gradients
+``dy/dA`` of one target score with respect to each attention matrix (same
+shape; an adapter takes them, see :func:`multiattn.adapters.vit.capture_with_gradients`).
+Layer ``l`` of the gradients must belong to layer ``l`` of the attention.
+Nothing here imports a model library, so any tower (ViT, CLIP's image or text
+encoder, a text transformer) can be explained with the same code.
+
+References: Chefer, Gur & Wolf, "Transformer Interpretability Beyond Attention
+Visualization", CVPR 2021 (rule 6 of the paper / their public ``generate_relevance``);
+gradient rollout as popularised by J. Gildenblat's ``vit-explain``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._arrays import as_dense
+
+__all__ = ["gradient_rollout", "chefer_relevance"]
+
+
+def _pair(attn: Any, grads: Any) -> tuple[np.ndarray, np.ndarray]:
+    a = as_dense(attn)
+    g = as_dense(grads)
+    if a.shape != g.shape:
+        raise ValueError(
+            f"attention {a.shape} and gradients {g.shape} must have the same (L, H, N, N) shape; "
+            "pass the gradient of each attention matrix in the same layer order"
+        )
+    if a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"self-attention must be square (N, N) per head, got {a.shape[-2:]}")
+    return a, g
+
+
+def gradient_rollout(attn: Any, grads: Any, residual: float = 0.5) -> np.ndarray:
+    """Rollout of gradient-weighted attention (``A * dy/dA``, positive part).
+
+    For each layer ``l``: ``G = mean_h((A_l * dA_l)^+)``; its rows are scaled to sum
+    to one (rows that are all zero stay zero), mixed with the residual path
+    ``M_l = residual * I + (1 - residual) * G`` and renormalised so every row of
+    ``M_l`` sums to one.  The result is ``M_{L-1} @ ... @ M_0``.
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, N, N)
+        Attention weights of one input.
+    grads : array (L, H, N, N)
+        Gradient of the target score with respect to each attention weight.
+    residual : float
+        Weight of the identity (skip connection) in ``[0, 1)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, N)``; row ``i`` tells how much each token contributed to token ``i``
+        at the output.  Read the CLS row for a class explanation.
+
+    Example
+    -------
+    >>> a = np.full((2, 1, 3, 3), 1 / 3)
+    >>> gradient_rollout(a, np.ones_like(a)).sum(axis=1)
+    array([1., 1., 1.])
+    """
+    if not 0 <= residual < 1:
+        raise ValueError(f"residual must be in [0, 1), got {residual}")
+    a, g = _pair(attn, grads)
+    n = a.shape[-1]
+    eye = np.eye(n)
+    result = eye.copy()
+    for layer in range(a.shape[0]):
+        weighted = np.clip(a[layer] * g[layer], 0, None).mean(axis=0)
+        sums = weighted.sum(axis=-1, keepdims=True)
+        weighted = np.divide(weighted, sums, out=np.zeros_like(weighted), where=sums > 0)
+        mixed = residual * eye + (1 - residual) * weighted
+        mixed /= mixed.sum(axis=-1, keepdims=True)
+        result = mixed @ result
+    return result
+
+
+def chefer_relevance(attn: Any, grads: Any, start_layer: int = 0) -> np.ndarray:
+    """Chefer et al. (2021) relevance: ``R = I; R += mean_h((dA * A)^+) @ R`` per layer.
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, N, N)
+        Attention weights of one input (any self-attention stack: ViT, one CLIP tower...).
+    grads : array (L, H, N, N)
+        Gradient of the target score (any class, not only the predicted one)
+        with respect to each attention weight.
+    start_layer : int
+        First layer to accumulate (earlier layers are skipped); negative counts
+        from the end.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, N)`` relevance; ``R[0, prefix:]`` is the CLS token's patch relevance.
+
+    Example
+    -------
+    >>> a = np.full((1, 2, 2, 2), 0.5)
+    >>> chefer_relevance(a, np.ones_like(a))
+    array([[1.5, 0.5],
+           [0.5, 1.5]])
+    """
+    a, g = _pair(attn, grads)
+    n_layers = a.shape[0]
+    if not -n_layers <= start_layer < n_layers:
+        raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
+    relevance = np.eye(a.shape[-1])
+    for layer in range(start_layer % n_layers, n_layers):
+        cam = np.clip(g[layer] * a[layer], 0, None).mean(axis=0)
+        relevance = relevance + cam @ relevance
+    return relevance

@@ -1,0 +1,259 @@
+"""Video adapter: token layouts of VideoMAE, ViViT and TimeSformer (random-init, published geometry)."""
+
+import numpy as np
+import pytest
+import torch
+
+from multiattn import AttentionGrid, AttentionMap, VideoAxis
+from multiattn.adapters import video as va
+from multiattn.analysis.relevance import chefer_relevance
+from multiattn.analysis.rollout import rollout
+from multiattn.renderers.video import frame_maps
+
+from .conftest import random_attention
+
+SMALL = dict(hidden_size=32, num_attention_heads=2, intermediate_size=64)
+
+
+@pytest.fixture(scope="module")
+def videomae():
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+
+    torch.manual_seed(0)
+    # published base geometry: 16 frames of 224x224, tubelets 2x16x16 -> 8 x 14 x 14 tokens
+    config = VideoMAEConfig(num_frames=16, image_size=224, patch_size=16, tubelet_size=2,
+                            num_hidden_layers=2, num_labels=3, **SMALL)
+    return VideoMAEForVideoClassification(config).eval()
+
+
+@pytest.fixture(scope="module")
+def vivit():
+    from transformers import VivitConfig, VivitForVideoClassification
+
+    torch.manual_seed(0)
+    config = VivitConfig(num_frames=16, image_size=224, tubelet_size=[2, 16, 16], num_hidden_layers=2,
+                         num_labels=3, **SMALL)
+    return VivitForVideoClassification(config).eval()
+
+
+@pytest.fixture(scope="module")
+def timesformer():
+    from transformers import TimesformerConfig, TimesformerForVideoClassification
+
+    torch.manual_seed(0)
+    # published base geometry: 8 frames of 224x224, 16x16 patches, divided space-time attention
+    config = TimesformerConfig(num_frames=8, image_size=224, patch_size=16, num_hidden_layers=2,
+                               num_labels=3, **SMALL)
+    return TimesformerForVideoClassification(config).eval()
+
+
+@pytest.fixture(scope="module")
+def frames16():
+    return np.random.default_rng(0).integers(0, 256, size=(16, 224, 224, 3), dtype=np.uint8)
+
+
+def _hot_pixels(n_frames, frame_slice, r, c, size=224, patch=16):
+    pixels = torch.zeros(1, n_frames, 3, size, size)
+    pixels[0, frame_slice, :, r * patch:(r + 1) * patch, c * patch:(c + 1) * patch] = 5.0
+    return pixels
+
+
+def test_videomae_shape_axis_and_rows(videomae, frames16):
+    grid = va.capture(videomae, frames16, fps=8)
+    axis = grid.query
+    assert isinstance(axis, VideoAxis)
+    assert (axis.frames, axis.rows, axis.cols, axis.tubelet, axis.prefix) == (16, 14, 14, (2, 16, 16), ())
+    assert grid.shape == (2, 2, 1568, 1568)
+    np.testing.assert_allclose(grid.values.sum(-1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(axis.times[:2], [0.125, 0.375])  # tubelet centres at 8 fps
+    assert grid.meta["readout"] == "mean" and grid.meta["family"] == "videomae"
+
+
+def test_vivit_shape_has_cls(vivit, frames16):
+    grid = va.capture(vivit, frames16)
+    assert grid.query.prefix == ("CLS",) and grid.shape == (2, 2, 1569, 1569)
+    assert grid.query.tubelet == (2, 16, 16) and grid.query.n_time == 8
+    assert "fps" in grid.meta  # unknown fps is stated
+
+
+@pytest.mark.parametrize("which", ["videomae", "vivit"])
+def test_hot_tubelet_lands_on_its_token(which, request):
+    """A tubelet lit at (time 3, row 5, col 9) changes exactly the token the axis names t3r5c9."""
+    model = request.getfixturevalue(which)
+    axis = va.capture(model, np.zeros((16, 224, 224, 3), np.uint8)).query
+    embed = model.base_model.embeddings
+    with torch.no_grad():
+        base = embed(torch.zeros(1, 16, 3, 224, 224), None) if which == "videomae" else \
+            embed(torch.zeros(1, 16, 3, 224, 224))
+        hot = embed(_hot_pixels(16, slice(6, 8), 5, 9), None) if which == "videomae" else \
+            embed(_hot_pixels(16, slice(6, 8), 5, 9))
+    changed = np.flatnonzero((hot - base).abs().sum(-1)[0].numpy() > 1e-6)
+    assert changed.tolist() == [axis.labels.index("t3r5c9")]
+    # and a map hot on that token lands on frames 6-7, patch (5, 9)
+    values = np.zeros(len(axis))
+    values[changed[0]] = 1.0
+    per_frame = frame_maps(AttentionMap(values, axis))
+    assert per_frame.shape == (16, 14, 14)
+    assert [tuple(i) for i in np.argwhere(per_frame)] == [(6, 5, 9), (7, 5, 9)]
+
+
+def test_timesformer_divided_grids(timesformer, frames16):
+    grids = va.capture(timesformer, frames16[:8], fps=4)
+    spatial, temporal = grids["spatial"], grids["temporal"]
+    axis = spatial.query
+    assert axis is temporal.query and axis.prefix == ("CLS",) and len(axis) == 1 + 8 * 196
+    assert spatial.is_sparse and spatial.shape == (2, 2, 8 * (197 * 197 - 1) + 1)
+    assert temporal.shape == (2, 2, 196 * 8 * 8 + 1)
+    coords = axis.coords()
+    for grid, same in ((spatial, 0), (temporal, [1, 2])):
+        keys, queries = grid.edge_index
+        content = (keys > 0) & (queries > 0)
+        # spatial edges stay within a frame, temporal edges within a patch
+        np.testing.assert_array_equal(coords[keys[content]][:, same], coords[queries[content]][:, same])
+        dense = grid.select(layer=1).to_dense().values
+        np.testing.assert_allclose(dense.sum(-1), 1.0, atol=1e-4)
+
+
+def test_timesformer_matches_hf_spatial_and_keeps_output(timesformer, frames16):
+    pixels = va.frames_to_pixel_values(frames16[:8], 224)
+    with torch.no_grad():
+        plain = timesformer(pixel_values=pixels).logits
+        out, spatial, temporal = va._run_timesformer(timesformer, pixels)
+    torch.testing.assert_close(out.logits, plain)  # the temporal hook recomputes the step exactly
+    assert temporal[0].shape == (196, 2, 8, 8) and spatial[0].shape == (8, 2, 197, 197)
+    grids = va.capture(timesformer, frames16[:8])
+    dense = grids["spatial"].select(layer=0, head=1).to_dense().values[0, 0]
+    hf = spatial[0][:, 1].numpy()
+    t, n = 5, 196
+    block = dense[1 + t * n: 1 + (t + 1) * n, 1 + t * n: 1 + (t + 1) * n]
+    np.testing.assert_allclose(block, hf[t, 1:, 1:], atol=1e-6)
+    np.testing.assert_allclose(dense[0, 1 + t * n: 1 + (t + 1) * n], hf[t, 0, 1:] / 8, atol=1e-6)
+    np.testing.assert_allclose(dense[0, 0], hf[:, 0, 0].mean(), atol=1e-6)
+    tdense = grids["temporal"].select(layer=0, head=1).to_dense().values[0, 0]
+    patch = 3 * 14 + 7
+    np.testing.assert_allclose(tdense[1 + patch::n, 1 + patch::n], temporal[0][patch, 1].numpy(), atol=1e-6)
+
+
+def test_timesformer_hot_frame_and_patch(timesformer):
+    """Perturbing frame 5, patch (3, 7) changes the spatial rows of frame 5 and the temporal rows of (3, 7)."""
+    layer0 = timesformer.base_model.encoder.layer[0]
+    saved = {k: v.clone() for k, v in layer0.temporal_dense.state_dict().items()}
+    with torch.no_grad():  # no temporal mixing in layer 0, so the spatial step sees frames unmixed
+        layer0.temporal_dense.weight.zero_()
+        layer0.temporal_dense.bias.zero_()
+    try:
+        base = va.capture(timesformer, torch.zeros(1, 8, 3, 224, 224))
+        hot = va.capture(timesformer, _hot_pixels(8, slice(5, 6), 3, 7))
+    finally:
+        layer0.temporal_dense.load_state_dict(saved)
+    axis = base["spatial"].query
+    coords = axis.coords()
+    for step, expect in (("spatial", coords[:, 0] == 5), ("temporal", (coords[:, 1] == 3) & (coords[:, 2] == 7))):
+        diff = np.abs(hot[step].select(layer=0).values - base[step].select(layer=0).values).max(axis=(0, 1))
+        rows = np.zeros(len(axis), bool)
+        rows[hot[step].edge_index[1][diff > 1e-6]] = True
+        if step == "spatial":
+            expect = expect | (np.arange(len(axis)) == 0)  # the CLS row averages frame 5 in
+        np.testing.assert_array_equal(rows, expect)
+
+
+def test_rollout_matches_analysis_rollout(videomae, frames16):
+    grid = va.capture(videomae, frames16)
+    amap = va.space_time_rollout(grid)
+    reference = rollout(grid).mean(axis=0)  # mean pooling reads every row equally
+    np.testing.assert_allclose(amap.values, reference, atol=1e-8)
+    raw = va.readout_attention(grid, layer=0)
+    np.testing.assert_allclose(raw.values, grid.values[0].mean(0).mean(0), atol=1e-6)
+
+
+def test_divided_rollout_equals_dense_product(rng):
+    """Rollout through (spatial, temporal) equals the dense product S~ T~ per layer, readout CLS."""
+    axis = VideoAxis(4, 2, 3, tubelet=(1, 16, 16), prefix=("CLS",))
+    n = len(axis)
+    spatial_t = torch.from_numpy(random_attention(rng, (4, 2, 7, 7)))
+    temporal_t = torch.from_numpy(random_attention(rng, (6, 2, 4, 4)))
+    grids = va._timesformer_grids([spatial_t, spatial_t.flip(0)], [temporal_t, temporal_t.flip(0)], axis, {})
+    s = grids["spatial"].to_dense().values.mean(1)
+    t = grids["temporal"].to_dense().values.mean(1)
+    eye = np.eye(n)
+    total = eye
+    for layer in range(2):
+        total = (0.5 * eye + 0.5 * s[layer]) @ (0.5 * eye + 0.5 * t[layer]) @ total
+    amap = va.space_time_rollout(grids, readout="cls")
+    np.testing.assert_allclose(amap.values, total[0], atol=1e-10)
+    assert amap.values.sum() == pytest.approx(1.0)
+
+
+def test_relevance_matches_chefer_reference(videomae, frames16):
+    pixels = va.frames_to_pixel_values(frames16, 224)
+    amap = va.relevance(videomae, pixels, target=2)
+    # independent reference: gradients from autograd, rule from multiattn.analysis
+    from multiattn.adapters._hf import eager_attention
+
+    with eager_attention(videomae):
+        out = videomae(pixel_values=pixels, output_attentions=True)
+    for a in out.attentions:
+        a.retain_grad()
+    out.logits[0, 2].backward()
+    attn = np.stack([a[0].detach().numpy() for a in out.attentions])
+    grads = np.stack([a.grad[0].numpy() for a in out.attentions])
+    np.testing.assert_allclose(amap.values, chefer_relevance(attn, grads).mean(axis=0), rtol=1e-4, atol=1e-9)
+    assert amap.meta["target"] == 2
+
+
+def test_timesformer_relevance_runs(timesformer, frames16):
+    amap = va.relevance(timesformer, frames16[:8], fps=4)
+    assert amap.values.shape == (1 + 8 * 196,) and (amap.values >= 0).all()
+    assert frame_maps(amap).shape == (8, 14, 14)
+
+
+def test_more_frames_are_sampled_uniformly(videomae, frames16):
+    long = np.repeat(frames16, 2, axis=0)  # 32 frames, each twice
+    np.testing.assert_array_equal(va.sample_frame_indices(32, 16), np.arange(16) * 2 + 1)
+    a = va.capture(videomae, long).values
+    b = va.capture(videomae, frames16).values
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_grayscale_frames_accepted(videomae):
+    gray = np.random.default_rng(1).integers(0, 256, size=(16, 100, 150), dtype=np.uint8)
+    grid = va.capture(videomae, gray)
+    assert grid.shape[-1] == 1568
+
+
+@pytest.mark.parametrize(
+    "frames, message",
+    [
+        (np.zeros((0, 224, 224, 3), np.uint8), "0 frames"),
+        ([], "0 frames"),
+        (np.zeros((4, 224, 224, 3), np.uint8), "needs 16 frames but the clip has 4"),
+        ([np.zeros((224, 224, 3), np.uint8)] * 15 + [np.zeros((200, 224, 3), np.uint8)], "varying sizes"),
+        (np.zeros((16, 224, 224, 2), np.uint8), "frames must have shape"),
+        (np.full((16, 8, 8, 3), np.nan), "NaN"),
+    ],
+)
+def test_bad_frames(videomae, frames, message):
+    with pytest.raises(ValueError, match=message):
+        va.capture(videomae, frames)
+
+
+def test_unsupported_model_and_bad_readout(videomae, frames16):
+    class Other:
+        config = type("C", (), {"model_type": "vit"})()
+
+    with pytest.raises(ValueError, match="unsupported video model"):
+        va.capture(Other(), frames16)
+    grid = va.capture(videomae, frames16)
+    with pytest.raises(ValueError, match="no CLS token"):
+        va.readout_attention(grid, readout="cls")
+    with pytest.raises(ValueError, match="residual"):
+        va.space_time_rollout(grid, residual=1.0)
+    with pytest.raises(ValueError, match="target class 7"):
+        va.relevance(videomae, frames16, target=7)
+
+
+def test_readout_token_entry_is_zeroed(rng):
+    axis = VideoAxis(2, 2, 2, tubelet=(2, 8, 8))
+    grid = AttentionGrid(random_attention(rng, (1, 1, 4, 4)), axis, meta={"readout": 0})
+    amap = va.readout_attention(grid)
+    assert amap.values[0] == 0 and amap.values[1:].tolist() == pytest.approx(grid.values[0, 0, 0, 1:].tolist())

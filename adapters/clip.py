@@ -419,7 +419,7 @@ def word_grounding(
 
     Example
     -------
-    >>> maps = word_grounding(model, processor, scene.image, "a red circle and a blue square")  # doctest: +SKIP
+    >>> maps = word_grounding(model, processor, image, "a red circle and a blue square")  # doctest: +SKIP
     >>> [(g.word, g.image_map.to_image().shape) for g in maps][:2]  # doctest: +SKIP
     [('a', (8, 8)), ('red', (8, 8))]
     """

@@ -229,6 +229,16 @@ def _check_memory(n_layers: int, n_heads: int, n_rows: int, n_cols: int, what: s
     check_fits(2 * 4 * n_layers * n_heads * n_rows * n_cols, what)
 
 
+def _prediction(model: Any, out: Any) -> dict:
+    """``{"predicted": index, "predicted_label": name}`` for classification outputs, else ``{}``."""
+    logits = getattr(out, "logits", None)
+    if logits is None:
+        return {}
+    index = int(logits[0].argmax())
+    labels = getattr(model.config, "id2label", None) or {}
+    return {"predicted": index, "predicted_label": str(labels.get(index, index))}
+
+
 # -- capture --------------------------------------------------------------------
 
 
@@ -306,8 +316,8 @@ def capture(
         model.train(was_training)
     attentions = require_attentions(out.attentions, "self", model)
     values = np.stack([a[0].float().numpy() for a in attentions])
-    return AttentionGrid(values, axis, layers=[f"encoder.{i}" for i in range(len(attentions))],
-                         meta=_meta(model, family, fps, readout=_model_readout(model, family)))
+    meta = _meta(model, family, fps, readout=_model_readout(model, family), **_prediction(model, out))
+    return AttentionGrid(values, axis, layers=[f"encoder.{i}" for i in range(len(attentions))], meta=meta)
 
 
 def _temporal_hook(store: list) -> Any:
@@ -413,10 +423,11 @@ def _capture_timesformer(model: Any, pixels: Any, axis: Any, fps: float | None) 
     model.eval()
     try:
         with torch.no_grad():
-            _, spatial, temporal = _run_timesformer(model, pixels)
+            out, spatial, temporal = _run_timesformer(model, pixels)
     finally:
         model.train(was_training)
-    return _timesformer_grids(spatial, temporal, axis, _meta(model, "timesformer", fps, readout="cls"))
+    meta = _meta(model, "timesformer", fps, readout="cls", **_prediction(model, out))
+    return _timesformer_grids(spatial, temporal, axis, meta)
 
 
 # -- space-time explanations ---------------------------------------------------
@@ -523,8 +534,9 @@ def readout_attention(
     TimeSformer) is the CLS query row; ``"mean"`` (mean-pooling VideoMAE)
     averages the rows of all tokens, i.e. the attention the pooled output pays
     to each key; an int (VideoMAE without mean pooling reads token 0) is that
-    token's row, with its own entry set to 0 as a CLS entry would be dropped.  For TimeSformer pass the capture dict: the spatial step is used
-    (CLS row = mean over frames of each frame's CLS attention).
+    token's row, with its own entry set to 0 as a CLS entry would be dropped.
+    For TimeSformer pass the capture dict: the spatial step is used (CLS row =
+    mean over frames of each frame's CLS attention).
 
     Returns
     -------

@@ -37,7 +37,16 @@ from ..grid import AttentionGrid, AttentionMap
 from ..renderers.image import to_rgb
 from ._hf import eager_attention, require_attentions
 
-__all__ = ["METHODS", "Layout", "layout_of", "prepare_image", "capture", "capture_with_gradients", "explain"]
+__all__ = [
+    "METHODS",
+    "Layout",
+    "layout_of",
+    "prepare_image",
+    "capture",
+    "capture_with_gradients",
+    "explain",
+    "load_model",
+]
 
 #: Explanation methods understood by :func:`explain`.
 METHODS = ("raw", "rollout", "grad-rollout", "relevance")
@@ -291,12 +300,15 @@ def _timm_attention_modules(model: Any) -> list[Any]:
     return modules
 
 
-def _timm_weights(module: Any, x: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T * scale) exactly as the block's unfused path computes it."""
+def _timm_qkv(module: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     b, n, _ = x.shape
     qkv = module.qkv(x).reshape(b, n, 3, module.num_heads, module.head_dim).permute(2, 0, 3, 1, 4)
-    q, k, _v = qkv.unbind(0)
-    q, k = module.q_norm(q), module.k_norm(k)
+    q, k, v = qkv.unbind(0)
+    return module.q_norm(q), module.k_norm(k), v
+
+
+def _timm_weights(module: Any, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T * scale) exactly as the block's unfused path computes it."""
     return ((q * module.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
 
 
@@ -311,7 +323,8 @@ def _timm_hooks(model: Any, store: list) -> Iterator[None]:
     def hook(module, args, kwargs, output):
         _no_mask(args, kwargs)
         with torch.no_grad():
-            store.append(_timm_weights(module, args[0] if args else kwargs["x"]))
+            q, k, _ = _timm_qkv(module, args[0] if args else kwargs["x"])
+            store.append(_timm_weights(module, q, k))
 
     handles = [m.register_forward_hook(hook, with_kwargs=True) for m in _timm_attention_modules(model)]
     try:
@@ -330,8 +343,8 @@ def _timm_explicit(model: Any, store: list) -> Iterator[None]:
             _no_mask((x, attn_mask), {"is_causal": is_causal})
             b, n, _ = x.shape
             gate = module.gate(x).sigmoid() if getattr(module, "gate", None) is not None else None
-            v = module.qkv(x).reshape(b, n, 3, module.num_heads, module.head_dim)[:, :, 2].transpose(1, 2)
-            attn = _timm_weights(module, x)
+            q, k, v = _timm_qkv(module, x)
+            attn = _timm_weights(module, q, k)
             store.append(attn)
             out = (module.attn_drop(attn) @ v).transpose(1, 2).reshape(b, n, module.attn_dim)
             out = module.norm(out)
@@ -551,3 +564,67 @@ def explain(
             what = f"Chefer relevance of CLS for class {grid.meta['target_label']!r}"
     meta = {**grid.meta, "method": method, "values": what}
     return AttentionMap(values, grid.key, meta)
+
+
+def load_model(spec: str, weights: str | None = None) -> tuple[Any, Any]:
+    """Load a ViT from local files only; return ``(model, processor or None)``.
+
+    Parameters
+    ----------
+    spec : str
+        ``"shapes-vit"`` (the embedded default), a Hugging Face model directory
+        (``config.json`` + weights, ``preprocessor_config.json`` optional) or
+        ``"timm:NAME"`` (architecture built without downloading).
+    weights : str, optional
+        ``.safetensors`` state dict for a ``timm:`` model (required there: a
+        random-init model explains nothing).
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing directory or weights file.
+    ValueError
+        An unknown spec.
+
+    Example
+    -------
+    >>> model, processor = load_model("shapes-vit")  # doctest: +SKIP
+    """
+    from pathlib import Path
+
+    if spec == "shapes-vit":
+        from ..zoo.vision import load_shapes_vit
+
+        return load_shapes_vit()
+    if spec.startswith("timm:"):
+        import timm
+        from safetensors.torch import load_file
+
+        if weights is None or not Path(weights).is_file():
+            raise FileNotFoundError(
+                f"timm models need local weights: pass --weights FILE.safetensors (got {weights})"
+            )
+        state = load_file(weights)
+        head = state.get("head.weight")
+        model = timm.create_model(spec[5:], pretrained=False,
+                                  num_classes=0 if head is None else head.shape[0])
+        model.load_state_dict(state)
+        return model.eval(), None
+    path = Path(spec)
+    if path.is_dir():
+        from transformers import AutoImageProcessor, AutoModel, AutoModelForImageClassification
+
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path} has no config.json; is it a Hugging Face model directory?")
+        try:
+            model = AutoModelForImageClassification.from_pretrained(path, local_files_only=True)
+        except ValueError:  # no classification head registered for this architecture
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+        processor = None
+        if (path / "preprocessor_config.json").is_file():
+            processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
+        return model.eval(), processor
+    raise ValueError(
+        f"unknown model {spec!r}: use 'shapes-vit', a Hugging Face model directory, "
+        "or 'timm:NAME' with --weights FILE.safetensors"
+    )

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 import torch
-
 from multiattn.adapters.clip import caption_grounding
+
 from multiattn.zoo.clip import COLOURS, PATCH_SIZE, SHAPES, build_tokenizer, load_tiny_clip, make_scenes
 from multiattn.zoo.train_tiny_clip import retrieval_accuracy
 

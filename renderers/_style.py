@@ -295,9 +295,10 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = DPI, close: bool = 
 
     Example
     -------
+    >>> import tempfile
     >>> fig, ax = get_axes()
-    >>> save_figure(fig, "/tmp/_style_example.png").name
-    '_style_example.png'
+    >>> save_figure(fig, Path(tempfile.mkdtemp()) / "example.png").name
+    'example.png'
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 
 from ..axes import Axis, PatchAxis, TimeAxis, VideoAxis
-from ..grid import AttentionMap
+from ..grid import AttentionGrid, AttentionMap
 from ._style import DPI, SEQUENTIAL_CMAP, add_colorbar, color_scale
 from .image import overlay, overlay_plot, patch_values_to_pixels, to_rgb
 
@@ -47,7 +47,18 @@ _MAX_LINE_WIDTH = 5.0
 
 
 # -- validation ---------------------------------------------------------------------------
-def _check_weights(weights: Any, query_axis: Axis, key_axis: Axis) -> np.ndarray:
+def _resolve(weights: Any, query_axis: Axis | None, key_axis: Axis | None) -> tuple[np.ndarray, Axis, Axis]:
+    """Weights as a float (Q, K) array and the two axes (taken from a grid when not given)."""
+    if isinstance(weights, AttentionGrid):
+        if weights.n_layers != 1 or weights.n_heads != 1:
+            raise ValueError(
+                f"side_by_side draws one (Q, K) matrix but the grid has {weights.n_layers} layers and "
+                f"{weights.n_heads} heads; pick one first, e.g. grid.select(layer=-1).reduce('mean', "
+                "over='head')"
+            )
+        query_axis = weights.query if query_axis is None else query_axis
+        key_axis = weights.key if key_axis is None else key_axis
+        weights = weights.to_dense().values[0, 0]
     if not isinstance(query_axis, Axis) or not isinstance(key_axis, Axis):
         raise TypeError("query_axis and key_axis must be Axis objects (TokenAxis, PatchAxis, TimeAxis ...)")
     arr = np.asarray(weights, dtype=np.float64)
@@ -59,7 +70,7 @@ def _check_weights(weights: Any, query_axis: Axis, key_axis: Axis) -> np.ndarray
         )
     if not np.isfinite(arr).all():
         raise ValueError("weights contain NaN or inf values")
-    return arr
+    return arr, query_axis, key_axis
 
 
 def _check_vector(values: Any, n: int, name: str) -> np.ndarray:
@@ -244,8 +255,8 @@ def _linked(weights: np.ndarray, token_weights: np.ndarray, query_axis: Axis, ke
 
 def side_by_side(
     weights: Any,
-    query_axis: Axis,
-    key_axis: Axis,
+    query_axis: Axis | None = None,
+    key_axis: Axis | None = None,
     *,
     media: Any = None,
     token_weights: Any = None,
@@ -263,9 +274,10 @@ def side_by_side(
 
     Parameters
     ----------
-    weights : array (Q, K)
+    weights : array (Q, K) or AttentionGrid
         Weight of every (query, key) pair: per-word image maps, cross-attention, relevance.
-        Lines use the positive part.
+        Lines use the positive part.  A grid must hold one layer and one head (select /
+        reduce first); its axes are used unless given.
     query_axis : Axis
         The tokens (words, classes ...) drawn on the right, one per row of ``weights``.
     key_axis : Axis
@@ -309,7 +321,7 @@ def side_by_side(
     """
     import matplotlib.pyplot as plt
 
-    arr = _check_weights(weights, query_axis, key_axis)
+    arr, query_axis, key_axis = _resolve(weights, query_axis, key_axis)
     if int(top_k) < 1 or int(max_tokens) < 1:
         raise ValueError(f"top_k and max_tokens must be >= 1, got {top_k}, {max_tokens}")
     if not 0 <= min_share <= 1:
@@ -340,7 +352,8 @@ def side_by_side(
         handles.append(Line2D([], [], color="0.3", lw=0.5 + _MAX_LINE_WIDTH * share,
                               label=f"weight {share * w_max:.3g}"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=8,
-               frameon=False, title=f"lines: each token to its top {top_k} positions, width = weight", title_fontsize=8)
+               frameon=False, title_fontsize=8,
+               title=f"lines: each token to its top {top_k} positions, width = weight")
     if title:
         fig.suptitle(title, fontsize=11)
     return fig

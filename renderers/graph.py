@@ -8,7 +8,8 @@ undirected edge show as two parallel lanes with their own colour.  Width,
 opacity and colour grow with the attention weight; self-attention (self-loop
 edges) is drawn as a coloured ring around the node on the same scale.
 
-- :func:`node_positions` — seeded, deterministic layouts (spring, Kamada-Kawai, spectral).
+- :func:`node_positions` — seeded, deterministic layouts (spring, Kamada-Kawai, spectral);
+  :func:`group_positions` — one disc per community, for large graphs.
 - :func:`draw` — one layer / head on an Axes (Axes-level).
 - :func:`draw_heads` — layers x heads small multiples on a shared scale (figure-level).
 - :func:`draw_ego` — one node's incoming attention, neighbours ordered by weight (Axes-level).
@@ -30,7 +31,7 @@ from multiattn.grid import AttentionGrid
 
 from ._style import DPI, ColorScale, add_colorbar, color_scale, get_axes
 
-__all__ = ["LAYOUTS", "EDGE_CMAP", "node_positions", "draw", "draw_heads", "draw_ego"]
+__all__ = ["LAYOUTS", "EDGE_CMAP", "node_positions", "group_positions", "draw", "draw_heads", "draw_ego"]
 
 LAYOUTS = ("spring", "kamada_kawai", "spectral")
 """Layouts :func:`node_positions` computes (all deterministic for a given seed)."""
@@ -39,7 +40,7 @@ EDGE_CMAP = "magma_r"
 """Sequential edge colormap: light for weak edges (they fade into the page), dark for strong ones."""
 
 _NODE_COLORS = ("group", "received", "entropy")
-_KAMADA_KAWAI_MAX = 2000
+_LAYOUT_MAX = {"kamada_kawai": 2000, "spring": 5000}
 _LARGE_NODES = 2000
 _LARGE_TOP_K = 3
 _LABEL_MAX = 60
@@ -65,13 +66,24 @@ def _structure(grid: AttentionGrid) -> Any:
     return graph
 
 
-def node_positions(grid: AttentionGrid, layout: str = "spring", *, seed: int = 0) -> np.ndarray:
+def node_positions(grid: AttentionGrid, layout: str | None = None, *, seed: int = 0) -> np.ndarray:
     """Deterministic ``(N, 2)`` node positions from the graph structure (not the weights).
 
     Positions depend only on the edges, so every layer and head is drawn on the
     same layout; they are rotated so the layout's long axis is horizontal.
-    Spring and spectral layouts are seeded; Kamada-Kawai is deterministic and
-    limited to 2 000 nodes (it needs all-pairs distances).
+
+    Parameters
+    ----------
+    grid : AttentionGrid
+        Sparse graph grid.
+    layout : {"spring", "kamada_kawai", "spectral"}, optional
+        Default "spring" up to 2 000 nodes, else "spectral".  Spring (networkx,
+        seeded) is limited to 5 000 nodes and Kamada-Kawai (all-pairs distances)
+        to 2 000; spectral uses the two leading non-trivial eigenvectors of the
+        normalised adjacency (scipy ``eigsh`` with a seeded start vector), which
+        takes seconds for 10^4 nodes and separates communities.
+    seed : int
+        Seed of the spring layout and of the eigensolver's start vector.
 
     Example
     -------
@@ -82,22 +94,84 @@ def node_positions(grid: AttentionGrid, layout: str = "spring", *, seed: int = 0
     import networkx as nx
 
     grid = _check_grid(grid)
+    n = len(grid.query)
+    layout = layout or ("spring" if n <= _LARGE_NODES else "spectral")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r} (or pass pos=...)")
+    limit = _LAYOUT_MAX.get(layout)
+    if limit is not None and n > limit:
+        raise ValueError(f"layout={layout!r} is limited to {limit} nodes (it is quadratic in the node "
+                         f"count); this graph has {n}: use layout='spectral' or pass pos=...")
+    if n <= 2:
+        return np.array([[0.0, 0.0], [1.0, 0.0]])[:n]
+    if layout == "spectral":
+        return _landscape(_spectral(grid, seed))
     graph = _structure(grid)
-    n = graph.number_of_nodes()
-    if n == 1:
-        return np.zeros((1, 2))
     if layout == "kamada_kawai":
-        if n > _KAMADA_KAWAI_MAX:
-            raise ValueError(f"kamada_kawai needs all-pairs distances; {n} nodes is over "
-                             f"{_KAMADA_KAWAI_MAX}: use layout='spring' or 'spectral'")
         pos = nx.kamada_kawai_layout(graph)
-    elif layout == "spectral":
-        pos = nx.spectral_layout(graph)
     else:
         pos = nx.spring_layout(graph, seed=seed)
     return _landscape(np.array([pos[i] for i in range(n)], dtype=float))
+
+
+def group_positions(groups: Any, *, spread: float = 0.8) -> np.ndarray:
+    """``(N, 2)`` positions that place each group in its own disc, the discs on a circle.
+
+    Nodes fill their group's disc on a sunflower (Vogel) spiral in index order:
+    deterministic, even density, no overlap between groups.  Useful for large
+    graphs with known communities (pass as ``pos=``): edges across groups then
+    visibly span between discs.
+
+    Parameters
+    ----------
+    groups : array (N,)
+        Group of each node (e.g. ``grid.query.groups``).
+    spread : float
+        Disc radius relative to the distance between neighbouring disc centres.
+
+    Example
+    -------
+    >>> group_positions([0, 0, 1, 1, 1]).shape
+    (5, 2)
+    """
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or groups.size == 0:
+        raise ValueError(f"groups must be a non-empty 1-D array, got shape {groups.shape}")
+    names, codes = np.unique(groups, return_inverse=True)
+    angle = np.pi / 2 - 2 * np.pi * np.arange(names.size) / names.size
+    centres = np.stack([np.cos(angle), np.sin(angle)], axis=1) if names.size > 1 else np.zeros((1, 2))
+    radius = spread * (np.sin(np.pi / names.size) if names.size > 1 else 1.0)
+    xy = np.empty((groups.size, 2))
+    golden = np.pi * (3 - np.sqrt(5))
+    for code in range(names.size):
+        members = np.flatnonzero(codes == code)
+        k = np.arange(members.size)
+        r = radius * np.sqrt((k + 0.5) / members.size)
+        xy[members] = centres[code] + np.stack([r * np.cos(k * golden), r * np.sin(k * golden)], axis=1)
+    return xy
+
+
+def _spectral(grid: AttentionGrid, seed: int) -> np.ndarray:
+    """Eigenvectors 2 and 3 of ``D^-1/2 A D^-1/2`` (A = symmetrised structure), scaled by ``D^-1/2``."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import eigsh
+
+    n = len(grid.query)
+    source, target = grid.edge_index
+    keep = source != target
+    adjacency = sp.csr_array((np.ones(int(keep.sum())), (source[keep], target[keep])), shape=(n, n))
+    adjacency = ((adjacency + adjacency.T) > 0).astype(float)
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    inv_sqrt = np.divide(1.0, np.sqrt(degree), out=np.zeros(n), where=degree > 0)
+    walk = sp.diags(inv_sqrt) @ adjacency @ sp.diags(inv_sqrt)
+    if n <= 500:
+        _, vectors = np.linalg.eigh(walk.toarray())
+        vectors = vectors[:, ::-1]
+    else:
+        start = np.random.default_rng(seed).random(n)
+        values, vectors = eigsh(walk, k=3, which="LA", v0=start)
+        vectors = vectors[:, np.argsort(-values)]
+    return vectors[:, 1:3] * inv_sqrt[:, None]
 
 
 def _landscape(xy: np.ndarray) -> np.ndarray:
@@ -108,7 +182,7 @@ def _landscape(xy: np.ndarray) -> np.ndarray:
     return centred @ vt.T
 
 
-def _positions(grid: AttentionGrid, pos: Any, layout: str, seed: int) -> np.ndarray:
+def _positions(grid: AttentionGrid, pos: Any, layout: str | None, seed: int) -> np.ndarray:
     n = len(grid.query)
     if pos is None:
         return node_positions(grid, layout, seed=seed)
@@ -239,8 +313,9 @@ def _plot(ax: Axes, grid: AttentionGrid, *, layer: Any, head: Any, xy: np.ndarra
     norm = Normalize(scale.vmin, scale.vmax, clip=True)
     strength = np.ma.filled(norm(weights), 0.0)
     colours = cmap(strength)
-    colours[:, 3] = 0.2 + 0.8 * strength
-    widths = 0.4 + 2.6 * strength
+    large = len(xy) > _LARGE_NODES  # thin, translucent edges so 10^5 of them stay readable
+    colours[:, 3] = (0.04 + 0.5 * strength) if large else (0.2 + 0.8 * strength)
+    widths = (0.1 + 0.7 * strength) if large else (0.4 + 2.6 * strength)
     radius_pt = np.sqrt(node_size) / 2
     heads = (2.5 + 2.5 * strength) * per_pt if arrows else None
     segments, triangles = _edge_geometry(xy, source, target, lane=1.2 * per_pt if arrows else 0.0,
@@ -252,7 +327,7 @@ def _plot(ax: Axes, grid: AttentionGrid, *, layer: Any, head: Any, xy: np.ndarra
     ax.add_collection(lines)
     if triangles is not None:
         ax.add_collection(PolyCollection(triangles, facecolors=colours, edgecolors="none", zorder=1))
-    if self_loops and loops.any():
+    if self_loops and loops.any() and not large:
         ring_nodes = grid.edge_index[1, loops]
         ring_strength = np.ma.filled(norm(values[loops]), 0.0)
         ax.scatter(xy[ring_nodes, 0], xy[ring_nodes, 1], s=node_size * 2.2, facecolors="none",
@@ -302,7 +377,7 @@ def _defaults(grid: AttentionGrid, node_color: Any, top_k: int | None, node_size
 
 
 def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = None,
-         layout: str = "spring", seed: int = 0, ax: Axes | None = None, node_color: Any = None,
+         layout: str | None = None, seed: int = 0, ax: Axes | None = None, node_color: Any = None,
          top_k: int | None = None, node_size: float | None = None, edge_cmap: str = EDGE_CMAP,
          edge_limits: tuple[float, float] | None = None, arrows: bool | None = None,
          labels: bool | None = None, self_loops: bool = True, legend: bool = True,
@@ -319,8 +394,9 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
         One head, or the mean over heads.
     pos : array (N, 2) or dict, optional
         Node positions (by index, or a dict keyed by node id); default from ``layout``.
-    layout : {"spring", "kamada_kawai", "spectral"}
-        Layout used when ``pos`` is None (:func:`node_positions`, seeded by ``seed``).
+    layout : {"spring", "kamada_kawai", "spectral"}, optional
+        Layout used when ``pos`` is None (:func:`node_positions`, seeded by ``seed``);
+        default spring up to 2 000 nodes, spectral above.
     seed : int
         Layout seed.
     ax : Axes, optional
@@ -343,7 +419,8 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
     labels : bool, optional
         Node labels; default on up to 60 nodes.
     self_loops : bool
-        Draw self-attention as rings around the nodes.
+        Draw self-attention as rings around the nodes (not over 2 000 nodes:
+        the rings would hide the nodes).
     legend, colorbar : bool
         Group legend and colorbars.
     title : str, optional
@@ -376,7 +453,7 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
         if node_label is not None:
             add_colorbar(nodes, ax, f"node: {node_label}", fraction=0.04, pad=0.04, shrink=0.8)
     kept = f"top {top_k} incoming edges per node" if top_k else "all edges"
-    ring = "; rings = self-attention" if self_loops else ""
+    ring = "; rings = self-attention" if self_loops and len(xy) <= _LARGE_NODES else ""
     ax.set_title(title if title is not None else
                  f"layer {layer_label}, {head_text} — {kept}{ring}\n"
                  f"{len(grid.query)} nodes; edge source → target (target attends to source)",
@@ -385,7 +462,7 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
 
 
 def draw_heads(grid: AttentionGrid, *, layers: Any = None, heads: Any = None, pos: Any = None,
-               layout: str = "spring", seed: int = 0, node_color: Any = None,
+               layout: str | None = None, seed: int = 0, node_color: Any = None,
                top_k: int | None = None, node_size: float | None = None, edge_cmap: str = EDGE_CMAP,
                arrows: bool | None = None, labels: bool = False, self_loops: bool = True,
                panel_size: float = 3.0) -> Figure:

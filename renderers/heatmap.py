@@ -29,7 +29,7 @@ from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
 
-__all__ = ["HeadMatrix", "head_matrix", "block_reduce", "heatmap", "dim_title"]
+__all__ = ["HeadMatrix", "head_matrix", "block_reduce", "block_labels", "heatmap", "dim_title"]
 
 _SPECIAL_COLOR = "0.55"
 _ROW_SUM_TOL = 1e-3
@@ -163,18 +163,30 @@ class _Ticks:
     special: list[bool]
 
 
+def block_labels(axis: Axis, block: int) -> list[str]:
+    """One label per block of ``block`` consecutive positions: the block's first position.
+
+    Token blocks read ``"<index> <token>"`` (the token alone does not say where it
+    is); positional labels (``r0c1``, ``0.35s``) are kept as they are.
+
+    Example
+    -------
+    >>> block_labels(TokenAxis(list("abcde")), 2)
+    ['0 a', '2 c', '4 e']
+    """
+    labels = axis.labels
+    starts = _block_starts(len(axis), block)
+    if isinstance(axis, TokenAxis):
+        return [f"{i} {labels[i]}" for i in starts]
+    return [labels[i] for i in starts]
+
+
 def _axis_ticks(axis: Axis, block: int) -> _Ticks:
-    labels, special = axis.labels, axis.special_mask
-    n = len(axis)
     if block == 1:
-        return _Ticks(np.arange(n), list(labels), special.tolist())
-    starts = _block_starts(n, block)
-    step = int(np.ceil(len(starts) / _MAX_TICKS_DOWNSAMPLED))
-    shown = np.arange(0, len(starts), step)
-    # token text alone does not say where it is; positional labels (r0c1, 0.35s) already do
-    text = [f"{starts[i]} {labels[starts[i]]}" if isinstance(axis, TokenAxis) else labels[starts[i]]
-            for i in shown]
-    return _Ticks(shown, text, [False] * len(shown))
+        return _Ticks(np.arange(len(axis)), list(axis.labels), axis.special_mask.tolist())
+    names = block_labels(axis, block)
+    shown = np.arange(0, len(names), int(np.ceil(len(names) / _MAX_TICKS_DOWNSAMPLED)))
+    return _Ticks(shown, [names[i] for i in shown], [False] * len(shown))
 
 
 def _axis_name(axis: Axis, role: str) -> str:
@@ -240,10 +252,10 @@ class _HeatMapper:
     def _decorate(self, ax: Axes, ticks: _Ticks, along: str) -> None:
         size = self._font_size(ax, len(ticks.positions), along)
         if along == "x":
-            ax.set_xticks(ticks.positions, ticks.labels, rotation=90, fontsize=size)
+            ax.set_xticks(ticks.positions, ticks.labels, rotation=90, fontsize=size, parse_math=False)
             tick_labels = ax.get_xticklabels()
         else:
-            ax.set_yticks(ticks.positions, ticks.labels, fontsize=size)
+            ax.set_yticks(ticks.positions, ticks.labels, fontsize=size, parse_math=False)
             tick_labels = ax.get_yticklabels()
         for text, special in zip(tick_labels, ticks.special):
             if special:
@@ -256,7 +268,7 @@ class _HeatMapper:
         self._decorate(ax, _axis_ticks(self.query, self.q_block), "y")
         ax.set_xlabel(_axis_name(self.key, "key"))
         ax.set_ylabel(self.query_name)
-        ax.set_title(self.title, fontsize=10)
+        ax.set_title(self.title, fontsize=10, parse_math=False)
         if colorbar:
             add_colorbar(image, ax, self.value_label, normalised=self.normalised, scale=self.scale,
                          fraction=0.046, pad=0.02)

@@ -25,7 +25,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..grid import AttentionMap
 from ._style import DIVERGING_CMAP, ColorScale, add_colorbar, color_scale, get_axes
 
-__all__ = ["to_rgb", "patch_values_to_pixels", "overlay", "overlay_plot"]
+__all__ = [
+    "to_rgb",
+    "patch_values_to_pixels",
+    "overlay",
+    "overlay_plot",
+    "attention_grid_plot",
+    "query_patch_plot",
+    "compare_plot",
+]
 
 _RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
 _ASPECT_TOLERANCE = 0.02
@@ -413,3 +421,241 @@ def overlay_plot(
         bar.ax.tick_params(labelsize=7)
         bar.ax.yaxis.label.set_fontsize(8)
     return ax
+
+
+# -- small multiples -----------------------------------------------------------------
+def _panel_grid(n: int, ncols: int | None, size: float, aspect: float) -> tuple[Any, np.ndarray]:
+    import matplotlib.pyplot as plt
+
+    from ._style import DPI
+
+    ncols = min(n, ncols or n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols * aspect + 1.2, size * nrows + 0.5),
+                             dpi=DPI, squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n]
+
+
+def _shared_colorbar(fig: Any, axes: Any, scale: ColorScale, label: str, normalised: str | None) -> None:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    mappable = ScalarMappable(norm=Normalize(scale.vmin, scale.vmax), cmap=scale.cmap)
+    bar = add_colorbar(mappable, list(axes), label, normalised=normalised, scale=scale,
+                       fraction=0.025, pad=0.02)
+    bar.ax.tick_params(labelsize=7)
+    bar.ax.yaxis.label.set_fontsize(8)
+
+
+def _check_patch_grid(grid: Any) -> None:
+    from ..axes import PatchAxis
+    from ..grid import AttentionGrid
+
+    if not isinstance(grid, AttentionGrid) or not isinstance(grid.key, PatchAxis):
+        raise TypeError("expected an AttentionGrid over a PatchAxis (from multiattn.adapters.vit.capture)")
+
+
+def attention_grid_plot(
+    image: Any,
+    grid: Any,
+    *,
+    over: str = "head",
+    layer: Any = -1,
+    query: int | str = 0,
+    ncols: int | None = 6,
+    alpha: float = 0.6,
+    cmap: str | None = None,
+    upsample: str = "nearest",
+    size: float = 2.0,
+) -> Any:
+    """Small multiples of one query's attention on the image, per head or per layer (figure-level).
+
+    Parameters
+    ----------
+    image : path, PIL image or array
+        The original image the grid was captured on.
+    grid : AttentionGrid
+        Over a PatchAxis (:func:`multiattn.adapters.vit.capture`).
+    over : {"head", "layer"}
+        ``"head"``: every head of ``layer``; ``"layer"``: every layer, mean of heads.
+    layer : int or str
+        Layer for ``over="head"``.
+    query : int or str
+        Query position (``0`` / ``"CLS"`` for the class token, or a patch label like ``"r3c5"``).
+    ncols : int, optional
+        Panels per row.
+    alpha, cmap, upsample
+        As in :func:`overlay`; all panels share one colour scale.
+    size : float
+        Panel height in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Example
+    -------
+    >>> fig = attention_grid_plot("cat.jpg", grid, over="head", layer=-1)  # doctest: +SKIP
+    """
+    _check_patch_grid(grid)
+    if over not in ("head", "layer"):
+        raise ValueError(f"over must be 'head' or 'layer', got {over!r}")
+    rgb = to_rgb(image)
+    if over == "head":
+        sub = grid.select(layer=layer)
+        maps = [sub.row(query, layer=0, head=h) for h in range(sub.n_heads)]
+        titles = [f"head {h}" for h in sub.heads]
+        what = f"{grid.query.labels[maps[0].meta['query']]} attention, {sub.layers[0]}"
+    else:
+        maps = [grid.row(query, layer=i, head="mean") for i in range(grid.n_layers)]
+        titles = list(grid.layers)
+        what = f"{grid.query.labels[maps[0].meta['query']]} attention, mean of heads"
+    patch_maps = [m.to_image() for m in maps]
+    scale = _scale(np.stack(patch_maps), cmap, None, None)
+    fig, axes = _panel_grid(len(maps), ncols, size, rgb.shape[1] / rgb.shape[0])
+    for ax, amap, title in zip(axes, maps, titles):
+        overlay_plot(rgb, amap, ax=ax, alpha=alpha, cmap=scale.cmap, upsample=upsample,
+                     vmin=scale.vmin, vmax=scale.vmax, title=title, colorbar=False)
+    _shared_colorbar(fig, axes, scale, "attention weight", "rows sum to 1 over all tokens; shared scale")
+    fig.suptitle(what, fontsize=10)
+    return fig
+
+
+def query_patch_plot(
+    image: Any,
+    grid: Any,
+    patch: tuple[int, int],
+    *,
+    layer: Any = -1,
+    head: Any = "mean",
+    ax: Any = None,
+    alpha: float = 0.6,
+    cmap: str | None = None,
+    upsample: str = "nearest",
+) -> Any:
+    """"Where does this patch look": one patch's attention, with the query patch outlined (Axes-level).
+
+    Parameters
+    ----------
+    image : path, PIL image or array
+        The original image.
+    grid : AttentionGrid
+        Over a PatchAxis.
+    patch : (row, col)
+        Query patch in the patch grid.
+    layer, head
+        Which layer; ``"mean"`` of heads or one head.
+    ax : Axes, optional
+        Where to draw.
+    alpha, cmap, upsample
+        As in :func:`overlay`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Example
+    -------
+    >>> ax = query_patch_plot("cat.jpg", grid, (5, 7))  # doctest: +SKIP
+    """
+    from matplotlib.patches import Rectangle
+
+    _check_patch_grid(grid)
+    axis = grid.query
+    r, c = (int(v) for v in patch)
+    if not (0 <= r < axis.rows and 0 <= c < axis.cols):
+        raise ValueError(f"patch {patch} outside the {axis.rows}x{axis.cols} patch grid")
+    rgb = to_rgb(image)
+    amap = grid.row(axis.n_prefix + r * axis.cols + c, layer=layer, head=head)
+    heads = "mean of heads" if head == "mean" else f"head {amap.meta['head']}"
+    ax = overlay_plot(rgb, amap, ax=ax, alpha=alpha, cmap=cmap, upsample=upsample,
+                      title=f"patch ({r}, {c}) looks at ... ({amap.meta['layer']}, {heads})",
+                      label="attention weight", normalised="row sums to 1 over all tokens")
+    hot = np.zeros(len(axis))
+    hot[axis.n_prefix + r * axis.cols + c] = 1.0
+    box = patch_values_to_pixels(AttentionMap(hot, axis), rgb.shape[:2], upsample="nearest") == 1
+    ys, xs = np.nonzero(box)
+    ax.add_patch(Rectangle((xs.min() - 0.5, ys.min() - 0.5), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1,
+                           fill=False, edgecolor="cyan", linewidth=2))
+    return ax
+
+
+def compare_plot(
+    image: Any,
+    maps: dict[str, Any],
+    *,
+    shared_scale: bool = False,
+    alpha: float = 0.6,
+    cmap: str | None = None,
+    upsample: str = "bilinear",
+    threshold: float | None = None,
+    size: float = 2.6,
+    title: str | None = None,
+) -> Any:
+    """The image next to several explanation maps, side by side (figure-level).
+
+    Parameters
+    ----------
+    image : path, PIL image or array
+        The original image.
+    maps : dict of str -> AttentionMap or array (rows, cols)
+        Panel title -> map, e.g. ``{"raw": ..., "rollout": ..., "grad-rollout": ..., "relevance": ...}``.
+    shared_scale : bool
+        False: each panel uses its own robust limits and colorbar (methods live on
+        different scales).  True: every map is divided by its total positive patch
+        mass, so panels show *shares of the map* on one common colour scale.
+    alpha, cmap, upsample, threshold
+        As in :func:`overlay`.
+    size : float
+        Panel height in inches.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Example
+    -------
+    >>> fig = compare_plot(img, {"rollout": m1, "relevance": m2}, shared_scale=True)  # doctest: +SKIP
+    """
+    if not maps:
+        raise ValueError("maps is empty: pass {title: map} for at least one method")
+    rgb = to_rgb(image)
+    grids = {name: _patch_grid(m) for name, m in maps.items()}
+    if shared_scale:
+        shares = {}
+        for name, g in grids.items():
+            total = np.clip(g, 0, None).sum()
+            if total <= 0:
+                raise ValueError(f"map {name!r} has no positive mass to share")
+            shares[name] = total
+        pooled = np.concatenate([np.clip(g, 0, None).ravel() / shares[n] for n, g in grids.items()])
+        scale = _scale(pooled, cmap, None, None)
+    fig, axes = _panel_grid(len(maps) + 1, None, size, rgb.shape[1] / rgb.shape[0])
+    axes[0].imshow(rgb)
+    axes[0].set_title("image", fontsize=9)
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    for ax, (name, amap) in zip(axes[1:], maps.items()):
+        if shared_scale:
+            shown = _scaled_map(amap, 1.0 / shares[name])
+            overlay_plot(rgb, shown, ax=ax, alpha=alpha, cmap=scale.cmap, upsample=upsample,
+                         threshold=threshold, vmin=scale.vmin, vmax=scale.vmax, title=name, colorbar=False)
+        else:
+            overlay_plot(rgb, amap, ax=ax, alpha=alpha, cmap=cmap, upsample=upsample, threshold=threshold,
+                         title=name, label="value", normalised="own robust scale")
+    if shared_scale:
+        _shared_colorbar(fig, axes[1:], scale, "share of map", "each map / its positive patch mass")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _scaled_map(amap: Any, factor: float) -> Any:
+    """The positive part of a map times ``factor``, keeping its axis."""
+    if isinstance(amap, AttentionMap):
+        return AttentionMap(np.clip(amap.values, 0, None) * factor, amap.axis, amap.meta)
+    return np.clip(np.asarray(amap, dtype=np.float64), 0, None) * factor

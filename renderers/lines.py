@@ -17,6 +17,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from matplotlib.lines import Line2D
 from multiattn.grid import AttentionGrid
 
 from ._style import get_axes
-from .heatmap import _resolve_index, dim_title, head_matrix
+from .heatmap import HeadMatrix, _resolve_index, block_labels, block_reduce, dim_title, head_matrix
 
 __all__ = ["lines_view"]
 
@@ -49,17 +51,44 @@ def _line_style(weights: np.ndarray, color: Any,
     return rgba, _MIN_WIDTH + (_MAX_WIDTH - _MIN_WIDTH) * alpha
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """What the two columns show: weights, labels, special flags, highlighted row, block note."""
+
+    weights: np.ndarray
+    q_labels: Sequence[str]
+    k_labels: Sequence[str]
+    q_special: np.ndarray
+    k_special: np.ndarray
+    focus: int | None
+    note: str
+
+
+def _columns(matrix: HeadMatrix, max_tokens: int, focus: int | None) -> _Columns:
+    """Token columns, or blocks of positions when a side is longer than ``max_tokens``."""
+    block = int(np.ceil(max(matrix.values.shape) / max_tokens))
+    if block == 1:
+        return _Columns(matrix.values, matrix.query.labels, matrix.key.labels,
+                        matrix.query.special_mask, matrix.key.special_mask, focus, "")
+    q_labels, k_labels = block_labels(matrix.query, block), block_labels(matrix.key, block)
+    note = (f"\n{max(matrix.values.shape)} positions in blocks of {block} (queries mean, keys sum); "
+            "label = first position of a block")
+    return _Columns(block_reduce(matrix.values, block, block), q_labels, k_labels,
+                    np.zeros(len(q_labels), bool), np.zeros(len(k_labels), bool),
+                    None if focus is None else focus // block, note)
+
+
 def _label_column(ax: Axes, labels: tuple[str, ...], special: np.ndarray, x: float, ha: str,
                   fontsize: float, bold: int | None = None) -> None:
     for i, (text, is_special) in enumerate(zip(labels, special)):
-        ax.text(x, -i, text, ha=ha, va="center", fontsize=fontsize,
+        ax.text(x, -i, text, ha=ha, va="center", fontsize=fontsize, parse_math=False,
                 color=_SPECIAL_COLOR if is_special else "black",
                 fontweight="bold" if i == bold else "normal",
                 bbox={"fc": "#ffe9a8", "ec": "none", "pad": 1.0} if i == bold else None)
 
 
 def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *, ax: Axes | None = None,
-               min_weight: float = 0.02, query: int | str | None = None,
+               min_weight: float = 0.02, query: int | str | None = None, max_tokens: int = 120,
                color: Any = "tab:blue", highlight_color: Any = "tab:orange") -> Axes:
     """Draw one head as weighted lines from query tokens (left) to key tokens (right).
 
@@ -78,6 +107,10 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     query : int or str, optional
         Highlight this query (index or label): its lines in ``highlight_color``,
         all other lines faded.
+    max_tokens : int
+        Longer inputs are drawn in blocks of consecutive positions (queries
+        averaged, keys summed, so rows still sum to 1), at most ``max_tokens``
+        per column; the title says so.
     color, highlight_color : matplotlib colour
         Line colours.
 
@@ -89,7 +122,8 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     Raises
     ------
     ValueError
-        Empty grid, layer/head/query out of range, negative weights, ``min_weight`` outside [0, 1).
+        Empty grid, layer/head/query out of range, negative weights, ``min_weight``
+        outside [0, 1), ``max_tokens`` < 2.
 
     Example
     -------
@@ -101,6 +135,8 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     """
     if not 0.0 <= float(min_weight) < 1.0:
         raise ValueError(f"min_weight must be in [0, 1), got {min_weight}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, (int, np.integer)) or max_tokens < 2:
+        raise ValueError(f"max_tokens must be an int >= 2, got {max_tokens!r}")
     matrix = head_matrix(grid, layer, head)
     weights = matrix.values
     if (weights < 0).any():
@@ -108,8 +144,9 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
             "lines_view draws attention weights, which are non-negative; these values have "
             f"negatives (min {weights.min():.3g}), e.g. relevance or differences: use heatmap() instead"
         )
-    q_labels, k_labels = matrix.query.labels, matrix.key.labels
-    focus = None if query is None else _resolve_index(query, q_labels, "query")
+    focus = None if query is None else _resolve_index(query, matrix.query.labels, "query")
+    cols = _columns(matrix, max_tokens, focus)
+    weights, q_labels, k_labels, focus = cols.weights, cols.q_labels, cols.k_labels, cols.focus
 
     q_idx, k_idx = np.nonzero(weights >= min_weight)
     segments = np.stack([
@@ -131,8 +168,8 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     ax.add_collection(LineCollection(segments, colors=colors, linewidths=widths, capstyle="round"))
     fig_h = ax.get_figure().get_size_inches()[1]
     fontsize = float(np.clip(0.7 * ax.get_position().height * fig_h * 72.0 / n_rows, 3.0, 10.0))
-    _label_column(ax, q_labels, matrix.query.special_mask, _X_QUERY, "right", fontsize, bold=focus)
-    _label_column(ax, k_labels, matrix.key.special_mask, _X_KEY, "left", fontsize)
+    _label_column(ax, q_labels, cols.q_special, _X_QUERY, "right", fontsize, bold=focus)
+    _label_column(ax, k_labels, cols.k_special, _X_KEY, "left", fontsize)
     ax.text(_X_QUERY, 1.0, "query", ha="right", va="bottom", fontsize=9, fontweight="bold")
     ax.text(_X_KEY, 1.0, "key", ha="left", va="bottom", fontsize=9, fontweight="bold")
     ax.set_xlim(-0.55, 1.55)
@@ -146,6 +183,6 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     focus_note = f"; query '{q_labels[focus]}' highlighted" if focus is not None else ""
     ax.set_title(f"{dim_title('layer', matrix.layer)}, {dim_title('head', matrix.head)} "
                  f"({matrix.normalised})\n"
-                 f"line opacity and width = weight; weights < {min_weight:g} hidden{focus_note}",
-                 fontsize=9, pad=10)
+                 f"line opacity and width = weight; weights < {min_weight:g} hidden{focus_note}{cols.note}",
+                 fontsize=9, pad=10, parse_math=False)
     return ax

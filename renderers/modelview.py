@@ -128,7 +128,7 @@ def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
     title = _title(grid, score_name if score_grid is not None else None, note, width)
     height = max(n_layers * _THUMB_INCHES, 2.0) + 0.35 + 0.16 * title.count("\n")
     fig = plt.figure(figsize=(width, height), dpi=DPI)
-    fig.suptitle(title, fontsize=9, y=1 - 0.06 / height, va="top")
+    fig.suptitle(title, fontsize=9, y=1 - 0.06 / height, va="top", parse_math=False)
     axes = fig.subplots(n_layers, n_heads, squeeze=False, gridspec_kw={
         "wspace": 0.08, "hspace": 0.08, "bottom": 0.1 / height,
         "top": 1 - (0.45 + 0.16 * title.count("\n")) / height})
@@ -138,9 +138,9 @@ def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
         ax.set_xticks([])
         ax.set_yticks([])
         if head == 0:
-            ax.set_ylabel(dim_title("layer", grid.layers[lay]), fontsize=8)
+            ax.set_ylabel(dim_title("layer", grid.layers[lay]), fontsize=8, parse_math=False)
         if lay == 0:
-            ax.set_title(dim_title("head", grid.heads[head]), fontsize=8)
+            ax.set_title(dim_title("head", grid.heads[head]), fontsize=8, parse_math=False)
         if score_grid is not None:
             value = score_grid[lay, head]
             ax.text(0.97, 0.97, "n/a" if np.isnan(value) else f"{value:.2f}", transform=ax.transAxes,

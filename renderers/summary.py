@@ -114,9 +114,9 @@ def _annotate(ax: Axes, values: np.ndarray, rgb: np.ndarray) -> None:
 
 def _frame(ax: Axes, shape: tuple[int, int], title: str, layer_labels: list[str],
            head_labels: list[str]) -> None:
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks(range(shape[1]), head_labels, fontsize=7)
-    ax.set_yticks(range(shape[0]), layer_labels, fontsize=7)
+    ax.set_title(title, fontsize=9, parse_math=False)
+    ax.set_xticks(range(shape[1]), head_labels, fontsize=7, parse_math=False)
+    ax.set_yticks(range(shape[0]), layer_labels, fontsize=7, parse_math=False)
     ax.set_xlabel("head", fontsize=8)
     ax.set_ylabel("layer", fontsize=8)
 
@@ -131,6 +131,7 @@ def _metric_panel(ax: Axes, name: str, values: np.ndarray, labels: tuple[list[st
     colorbar = add_colorbar(image, ax, name, normalised="scale: panel min to max", fraction=0.05, pad=0.03)
     colorbar.ax.tick_params(labelsize=7)
     colorbar.ax.yaxis.label.set_fontsize(7)
+    colorbar.ax.yaxis.label.set_parse_math(False)
 
 
 def _type_panel(ax: Axes, index: np.ndarray, scores: np.ndarray, names: list[str],
@@ -141,9 +142,11 @@ def _type_panel(ax: Axes, index: np.ndarray, scores: np.ndarray, names: list[str
     _frame(ax, index.shape, "head type (number = score)", *labels)
     _annotate(ax, np.where(index == 0, np.nan, scores), np.asarray(colors)[index])
     present = sorted(set(index.ravel().tolist()))
-    ax.legend(handles=[Patch(color=colors[i], label=names[i]) for i in present],
-              loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(len(present), 4), fontsize=7,
-              frameon=False, title="type", title_fontsize=8)
+    legend = ax.legend(handles=[Patch(color=colors[i], label=names[i]) for i in present],
+                       loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(len(present), 4),
+                       fontsize=7, frameon=False, title="type", title_fontsize=8)
+    for text in legend.get_texts():
+        text.set_parse_math(False)
 
 
 def head_summary(metrics: Mapping[str, Any] | None = None,

@@ -4,10 +4,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.patches import ConnectionPatch, Rectangle
-
-from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
 from multiattn.renderers._style import save_figure
 from multiattn.renderers.crossmodal import side_by_side, similarity_grid
+
+from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
 
 
 def _lines(fig):
@@ -147,3 +147,20 @@ def test_similarity_grid_errors(rng):
         similarity_grid(np.array([[np.nan]]), [img], ["a"])
     with pytest.raises(ValueError, match="non-empty"):
         similarity_grid(np.ones((0, 0)), [], [])
+
+
+def test_side_by_side_takes_a_cross_attention_grid(words, rng):
+    from multiattn.grid import AttentionGrid
+
+    frames = TimeAxis(30, 0.02)
+    values = rng.random((2, 3, 4, 30)).astype(np.float32)
+    values /= values.sum(-1, keepdims=True)
+    grid = AttentionGrid(values, words, frames, kind="cross")
+    with pytest.raises(ValueError, match="2 layers and 3 heads"):
+        side_by_side(grid)
+    one = grid.select(layer=-1).reduce("mean", over="head")
+    fig = side_by_side(one, top_k=1, token_weights=[0.0, 0.0, 1.0, 0.0])
+    (line,) = _lines(fig)
+    k = int(np.argmax(one.values[0, 0, 2]))
+    assert line.xy1[0] == pytest.approx(frames.times[k])
+    plt.close(fig)

@@ -187,3 +187,65 @@ def test_overlay_plot_has_colorbar_and_signed_map_is_diverging():
     lo, hi = bar.get_ylim()
     assert lo == pytest.approx(-hi)
     plt.close(fig)
+
+
+# -- figures -------------------------------------------------------------------------
+def _patch_grid(rng):
+    from multiattn import AttentionGrid
+
+    from .conftest import random_attention
+
+    axis = PatchAxis(3, 4, 8, (24, 32), prefix=("CLS", "REG0"),
+                     transform={"original_size": (48, 64), "resize": (24, 32)})
+    return AttentionGrid(random_attention(rng, (2, 3, len(axis), len(axis))), axis)
+
+
+def test_attention_grid_plot_small_multiples(rng):
+    from multiattn.renderers.image import attention_grid_plot
+
+    grid = _patch_grid(rng)
+    img = np.zeros((48, 64, 3), np.uint8)
+    fig = attention_grid_plot(img, grid, over="head", ncols=2)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title().startswith("head")]
+    assert len(panels) == 3 and len(fig.axes) == 4 + 1  # 2x2 panels (one hidden) + shared colorbar
+    plt.close(fig)
+    fig = attention_grid_plot(img, grid, over="layer", query="CLS")
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["0", "1"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="over"):
+        attention_grid_plot(img, grid, over="token")
+    with pytest.raises(TypeError, match="PatchAxis"):
+        attention_grid_plot(img, np.ones((2, 2)))
+
+
+def test_query_patch_plot_outlines_the_query(rng):
+    from matplotlib.patches import Rectangle
+    from multiattn.renderers.image import query_patch_plot
+
+    grid = _patch_grid(rng)
+    fig, ax = plt.subplots()
+    query_patch_plot(np.zeros((48, 64, 3), np.uint8), grid, (1, 2), ax=ax)
+    rect = [p for p in ax.patches if isinstance(p, Rectangle)][0]
+    # patch (1, 2) covers rows 16..31 and cols 32..47 of the 48x64 original (scale 2)
+    assert rect.get_xy() == (31.5, 15.5) and rect.get_width() == 16 and rect.get_height() == 16
+    plt.close(fig)
+    with pytest.raises(ValueError, match="outside"):
+        query_patch_plot(np.zeros((48, 64, 3), np.uint8), grid, (3, 0))
+
+
+def test_compare_plot_shared_and_separate_scales(rng):
+    from multiattn.renderers.image import compare_plot
+
+    img = np.zeros((32, 32, 3), np.uint8)
+    maps = {"a": rng.random((4, 4)), "b": 100 * rng.random((4, 4))}
+    fig = compare_plot(img, maps)
+    assert len(fig.axes) == 3 + 2  # image + 2 panels, one colorbar each
+    plt.close(fig)
+    fig = compare_plot(img, maps, shared_scale=True)
+    assert len(fig.axes) == 3 + 1
+    assert "share" in fig.axes[-1].get_ylabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="empty"):
+        compare_plot(img, {})
+    with pytest.raises(ValueError, match="positive mass"):
+        compare_plot(img, {"zero": np.zeros((2, 2))}, shared_scale=True)

@@ -129,6 +129,17 @@ def test_non_token_axes_use_axis_labels(rng):
     assert ax.get_xlabel() == "key (time)" and ax.get_ylabel() == "query (patch)"
 
 
+def test_downsampled_time_axis_keeps_positional_labels(rng):
+    times = TimeAxis(1500, 0.02)
+    amap = AttentionMap(random_attention(rng, (1500,)), times, {"layer": "decoder.3"})
+    ax = heatmap(amap, max_labels=100)
+    assert ax.images[0].get_array().shape == (1, 100)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    # 100 blocks of 15 frames, every 4th labelled (at most 30 ticks): frames 0 and 60
+    assert labels[:2] == ["0.01s", "1.21s"] and len(labels) == 25
+    assert "decoder.3" in ax.get_title()
+
+
 def test_sparse_graph_grid_is_densified():
     nodes = NodeAxis([10, 11, 12])
     edges = np.array([[0, 1, 2, 0], [1, 1, 1, 2]])  # key -> query
@@ -165,6 +176,14 @@ def test_head_matrix_reports_normalisation(rng):
     grid = _token_grid(rng)
     m = head_matrix(grid, 0, 1)
     assert m.values.shape == (12, 12) and m.normalised == "rows sum to 1" and m.head == "1"
+
+
+def test_dollar_signs_in_tokens_are_drawn_as_text():
+    labels = [r"$\frac$", "costs", "$5", "$"]  # would be (broken) mathtext otherwise
+    grid = AttentionGrid(np.full((1, 1, 4, 4), 0.25, np.float32), TokenAxis(labels))
+    ax = heatmap(grid)
+    ax.figure.savefig(io.BytesIO(), format="png")
+    assert [t.get_text() for t in ax.get_xticklabels()] == labels
 
 
 def test_rendering_is_deterministic(rng):

@@ -8,6 +8,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from multiattn.renderers.heatmap import block_reduce
 from multiattn.renderers.lines import lines_view
 from multiattn.renderers.modelview import model_view
 from multiattn.renderers.summary import head_summary
@@ -159,6 +160,21 @@ def test_lines_view_cross_attention_columns_of_different_length(rng):
     assert ends == {(q, k) for q in range(2) for k in range(5)}
 
 
+def test_lines_view_long_input_is_drawn_in_blocks(rng):
+    labels = [f"t{i}" for i in range(300)]
+    long = AttentionGrid(random_attention(rng, (1, 1, 300, 300)), TokenAxis(labels))
+    ax = lines_view(long, max_tokens=120, query=150, min_weight=0.05)
+    blocks = block_reduce(long.values[0, 0].astype(float), 3, 3)  # ceil(300 / 120) = 3
+    lines = ax.collections[0]
+    assert len(lines.get_segments()) == int((blocks >= 0.05).sum())
+    texts = [t.get_text() for t in ax.texts if t.get_text() not in ("query", "key")]
+    assert len(texts) == 200 and texts[:2] == ["0 t0", "3 t3"]
+    assert "query '150 t150' highlighted" in ax.get_title()
+    assert "300 positions in blocks of 3" in ax.get_title()
+    with pytest.raises(ValueError, match="max_tokens"):
+        lines_view(long, max_tokens=1)
+
+
 def test_lines_view_errors(grid):
     with pytest.raises(ValueError, match="min_weight"):
         lines_view(grid, min_weight=1.5)
@@ -170,6 +186,16 @@ def test_lines_view_errors(grid):
                            check_rows=False)
     with pytest.raises(ValueError, match="non-negative.*use heatmap"):
         lines_view(signed)
+
+
+def test_views_draw_dollar_signs_as_text():
+    labels = [r"$\frac$", "$5"]
+    grid = AttentionGrid(np.full((1, 1, 2, 2), 0.5, np.float32), TokenAxis(labels),
+                         layers=[r"$\sqrt$"], meta={"model": r"$\x$"})
+    types = [{"layer": 0, "head": 0, "type": "$\\", "score": 1}]
+    summary = head_summary({r"$\bad$": np.ones((1, 1))}, types, layer_labels=[r"$\y$"])
+    for fig in (lines_view(grid).figure, model_view(grid), summary):
+        fig.savefig(io.BytesIO(), format="png")  # mathtext would raise a ParseException
 
 
 def test_lines_view_is_deterministic(grid):

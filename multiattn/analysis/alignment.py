@@ -230,8 +230,9 @@ def word_timings(cross: AttentionGrid, heads: Sequence | None = None, medfilt_wi
     Returns
     -------
     list of dict
-        ``{"word", "start", "end", "confidence"}`` with times in seconds on the key axis.
-        Punctuation is attached to the word before it and has no time of its own.
+        ``{"word", "start", "end", "confidence", "tokens"}``: times in seconds on the key axis,
+        ``tokens`` the word's indices on the grid's query axis. Punctuation is attached to the
+        word before it and has no time of its own.
 
     Example
     -------
@@ -255,6 +256,7 @@ def word_timings(cross: AttentionGrid, heads: Sequence | None = None, medfilt_wi
             text = "".join(labels[i] for i in group).strip()
             if _is_punctuation(text) and words:
                 words[-1]["word"] += text
+                words[-1]["tokens"] += [a + i for i in group]
                 continue
             first, after = group[0], group[-1] + 1
             start = time_axis.edges[entry[first]]
@@ -265,7 +267,8 @@ def word_timings(cross: AttentionGrid, heads: Sequence | None = None, medfilt_wi
                 seg = score[(path_rows >= first) & (path_rows < after)]
                 conf = float(1.0 / (1.0 + np.exp(-seg.mean())))
             words.append({"word": text, "start": round(float(start), 3),
-                          "end": round(float(max(end, start)), 3), "confidence": round(conf, 4)})
+                          "end": round(float(max(end, start)), 3), "confidence": round(conf, 4),
+                          "tokens": [a + i for i in group]})
     return words
 
 

@@ -1,4 +1,4 @@
-"""``multiattn clip IMAGE "caption one" "caption two" --out FILE.png``: which part of the image each caption names.
+"""``multiattn clip IMAGE "caption one" "caption two" --out FILE.png``: where a caption is in an image.
 
 ``FILE.png`` is the side-by-side figure of the best-matching caption (image relevance on
 the left, words on the right, lines from each important word to its top patches); with
@@ -116,11 +116,11 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
     items = []
     for k, scene in enumerate(scenes[:3]):
         path = explain_to_files(model, processor, scene.image, [scene.caption], out_dir / f"scene{k}.png")[0]
-        items.append(GalleryItem("Image-text (CLIP)", f"Where the caption is: \u201c{scene.caption}\u201d", path,
-                                 "Tiny CLIP trained in-repo on synthetic scenes. Left: Chefer relevance of the "
-                                 "image-caption logit; right: words sized by the logit lost when each is deleted; lines from "
-                                 "each important word to the top patches of its own map (the logit share lost "
-                                 "when the word is deleted, explained through the vision tower)."))
+        items.append(GalleryItem(
+            "Image-text (CLIP)", f"Where the caption is: \u201c{scene.caption}\u201d", path,
+            "Tiny CLIP trained in-repo on synthetic scenes. Left: Chefer relevance of the image-caption "
+            "logit; right: words sized by the logit lost when each is deleted; lines from each important "
+            "word to the top patches of its own map (that logit share explained through the vision tower)."))
     from ..adapters.clip import capture
 
     scene = scenes[0]

@@ -9,7 +9,7 @@ current token to the position right after its earlier occurrence and copies
 that token.  Because the chunk lengths vary, a fixed positional offset cannot
 solve the task.
 
-Run (about 1-3 minutes on 2 CPU cores)::
+Run (about 3 minutes on one busy CPU core)::
 
     nice python -m multiattn.zoo.train_induction --out media_samples/induction
 
@@ -102,20 +102,6 @@ def make_batch(rng: np.random.Generator, batch: int, seq_len: int = SEQ_LEN) -> 
     return ids.astype(np.int64), repeat_mask
 
 
-def _sinusoids(n_positions: int, width: int) -> np.ndarray:
-    """Transformer sinusoid table (Vaswani et al. 2017), scaled to GPT-2's init size.
-
-    Starting the learned position embeddings here makes "the previous position"
-    linearly readable, so the previous-token head forms in a few hundred steps.
-    """
-    positions = np.arange(n_positions)[:, None]
-    rates = 1.0 / 10000 ** (np.arange(0, width, 2) / width)
-    table = np.zeros((n_positions, width))
-    table[:, 0::2] = np.sin(positions * rates)
-    table[:, 1::2] = np.cos(positions * rates)
-    return 0.1 * table
-
-
 def _config():
     from transformers import GPT2Config
 
@@ -126,30 +112,42 @@ def _config():
     )
 
 
-def _split_losses(model, ids, repeat_mask) -> tuple[float, float]:
-    """Mean next-token loss on first copies (unpredictable) and on repeated copies."""
+def _token_nll(model, ids: np.ndarray):
+    """Next-token negative log-likelihood, tensor ``(batch, seq_len - 1)`` (target t+1 at column t)."""
+    import torch
+
+    tensor = torch.from_numpy(ids)
+    logits = model(tensor).logits[:, :-1]
+    nll = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), tensor[:, 1:].reshape(-1), reduction="none"
+    )
+    return nll.reshape(ids.shape[0], -1)
+
+
+def _split_losses(model, ids: np.ndarray, repeat_mask: np.ndarray) -> tuple[float, float]:
+    """Mean loss on first copies (unpredictable) and on repeated copies."""
     import torch
 
     with torch.no_grad():
-        logits = model(torch.from_numpy(ids)).logits[:, :-1]
-        nll = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), torch.from_numpy(ids[:, 1:]).reshape(-1),
-            reduction="none",
-        ).reshape(ids.shape[0], -1).numpy()
-    target_repeat = repeat_mask[:, 1:]
-    first_copy = np.zeros_like(target_repeat)
+        nll = _token_nll(model, ids).numpy()
+    first_copy = np.zeros(nll.shape, dtype=bool)
     first_copy[:, : _MIN_REPEAT - 1] = True  # targets 1.._MIN_REPEAT-1 are always in the first copy of A
-    return float(nll[first_copy].mean()), float(nll[target_repeat].mean())
+    return float(nll[first_copy].mean()), float(nll[repeat_mask[:, 1:]].mean())
 
 
-def train(out_dir: Path, steps: int = 2000, seed: int = 0, batch: int = 32) -> dict:
+def train(out_dir: Path, steps: int = 1200, seed: int = 0, batch: int = 32) -> dict:
     """Train the model and write weights, config, tokenizer and a training report.
+
+    The loss covers only the predictable targets (the repeated copies): the
+    unpredictable first copies add nothing but gradient noise, and leaving them
+    out lets the circuit form in about 800 steps instead of 2000.  Predictions on
+    first copies are therefore not calibrated (their loss ends above chance).
 
     Example
     -------
     >>> report = train(Path("/tmp/induction"), steps=10)  # doctest: +SKIP
     >>> sorted(report)[:2]
-    ['loss_first_half', 'loss_repeat']
+    ['batch', 'chance_loss']
     """
     import torch
     from transformers import GPT2LMHeadModel
@@ -158,22 +156,19 @@ def train(out_dir: Path, steps: int = 2000, seed: int = 0, batch: int = 32) -> d
     torch.set_num_threads(1)  # tiny model: a second thread only adds contention
     rng = np.random.default_rng(seed)
     model = GPT2LMHeadModel(_config())
-    with torch.no_grad():
-        model.transformer.wpe.weight.copy_(torch.from_numpy(_sinusoids(SEQ_LEN, model.config.n_embd)))
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    warmup = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / 50))
     start = time.perf_counter()
     model.train()
     for step in range(steps):
-        ids, _ = make_batch(rng, batch)
-        tensor = torch.from_numpy(ids)
-        loss = model(tensor, labels=tensor).loss
+        ids, repeat_mask = make_batch(rng, batch)
+        loss = _token_nll(model, ids)[torch.from_numpy(repeat_mask[:, 1:])].mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        schedule.step()
+        warmup.step()
         if step % 100 == 0:
-            print(f"step {step:5d} loss {loss.item():.3f}", flush=True)
+            print(f"step {step:5d} loss on repeats {loss.item():.3f}", flush=True)
     model.eval()
     loss_first, loss_repeat = _split_losses(model, *make_batch(np.random.default_rng(seed + 1), 256))
     out_dir = Path(out_dir)
@@ -192,7 +187,7 @@ def train(out_dir: Path, steps: int = 2000, seed: int = 0, batch: int = 32) -> d
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("media_samples/induction"))
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     print(json.dumps(train(args.out, steps=args.steps, seed=args.seed)))

@@ -2,7 +2,7 @@
 
 Usage::
 
-    nice python -m multiattn.zoo.train_shapes_vit [--steps 1400] [--out PATH]
+    nice python -m multiattn.zoo.train_shapes_vit [--steps 1200] [--out PATH]
 
 Data: :func:`multiattn.zoo.vision.make_shapes_dataset` (seed 0 for training,
 seed 1 for the held-out accuracy printed at the end).  Model:
@@ -29,7 +29,7 @@ def to_pixel_values(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
-def train(steps: int = 1400, n_train: int = 12000, batch_size: int = 96, seed: int = 0) -> tuple:
+def train(steps: int = 1200, n_train: int = 8000, batch_size: int = 64, seed: int = 0) -> tuple:
     """Train from scratch; return ``(model, held-out accuracy)``."""
     from transformers import ViTForImageClassification
 
@@ -38,7 +38,7 @@ def train(steps: int = 1400, n_train: int = 12000, batch_size: int = 96, seed: i
     images, labels, _ = make_shapes_dataset(n_train, seed=seed)
     x_all, y_all = to_pixel_values(images), torch.from_numpy(labels)
     model = ViTForImageClassification(shapes_vit_config())
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.05)
     warmup = steps // 20
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps))
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import save_file
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1400)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     args = parser.parse_args(argv)
     model, accuracy = train(steps=args.steps)

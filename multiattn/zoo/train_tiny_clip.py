@@ -6,7 +6,8 @@ Run ``nice python -m multiattn.zoo.train_tiny_clip`` to rebuild
 Recipe: symmetric InfoNCE with *soft* targets — caption ``j`` counts as a positive for
 image ``i`` whenever it truthfully describes scene ``i`` (duplicates in a batch are not
 false negatives).  With probability ``--drop`` one colour or shape word is deleted from a
-caption (``"a circle and a blue square"``), so the model also scores partial captions:
+caption (``"a circle and a blue square"``, ``"a red circle a blue square"``), so the model also
+scores partial captions:
 the per-word grounding of :mod:`multiattn.adapters.clip` compares a caption with the
 caption missing one word.
 """
@@ -38,13 +39,24 @@ __all__ = ["main", "train"]
 
 
 def _phrases(caption: str) -> list[tuple[str | None, str | None]]:
-    """``"a red circle and a square"`` -> ``[("red", "circle"), (None, "square")]``."""
-    out = []
-    for part in caption.split(" and "):
-        words = part.split()
-        out.append((next((w for w in words if w in COLOURS), None),
-                    next((w for w in words if w in SHAPES), None)))
-    return out
+    """``"a red circle and a square"`` -> ``[("red", "circle"), (None, "square")]``.
+
+    A phrase ends at "a" / "and", or when a colour follows content or a second shape comes,
+    so captions with a deleted function word still parse.
+    """
+    out: list[list[str | None]] = []
+    current: list[str | None] = [None, None]
+    for word in caption.split():
+        slot = 0 if word in COLOURS else 1 if word in SHAPES else None
+        if slot is None or (slot == 0 and current != [None, None]) or (slot == 1 and current[1]):
+            if current != [None, None]:
+                out.append(current)
+            current = [None, None]
+        if slot is not None:
+            current[slot] = word
+    if current != [None, None]:
+        out.append(current)
+    return [(c, s) for c, s in out]
 
 
 @functools.cache
@@ -59,9 +71,9 @@ def _describes(caption: str, objects: tuple[tuple[str, str], ...]) -> bool:
 
 
 def _drop_word(caption: str, rng: np.random.Generator) -> str:
+    """Delete one word (any word, so that deletions of "a" / "and" are in-distribution too)."""
     words = caption.split()
-    content = [i for i, w in enumerate(words) if w in COLOURS or w in SHAPES]
-    del words[int(rng.choice(content))]
+    del words[int(rng.integers(len(words)))]
     return " ".join(words)
 
 
@@ -100,7 +112,8 @@ def retrieval_accuracy(model, tokenizer, n_scenes: int = 300, seed: int = 12345)
     return float(np.mean([_describes(captions[b], s.objects) for b, s in zip(best, scenes)]))
 
 
-def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: Path, threads: int = 1) -> dict:
+def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: Path,
+          threads: int = 2) -> dict:
     """Train from scratch and write the safetensors weights; return a summary dict."""
     import torch
     from safetensors.torch import save_file
@@ -129,7 +142,8 @@ def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: P
         schedule.step()
         losses.append(loss.item())
         if step % 100 == 0 or step == steps - 1:
-            print(f"step {step:5d} loss {np.mean(losses[-100:]):.3f} ({time.time() - start:.0f}s)", flush=True)
+            mean_loss = np.mean(losses[-100:])
+            print(f"step {step:5d} loss {mean_loss:.3f} ({time.time() - start:.0f}s)", flush=True)
     model.eval()
     summary = {
         "steps": steps, "seconds": round(time.time() - start, 1), "final_loss": float(np.mean(losses[-100:])),
@@ -146,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=700)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--drop", type=float, default=0.3, help="probability of deleting one content word")
+    parser.add_argument("--drop", type=float, default=0.4, help="probability of deleting one word")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (shared machine: 1)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (at most 2 here)")
     parser.add_argument("--out", type=Path, default=weights_path())
     args = parser.parse_args(argv)
     summary = train(args.steps, args.batch_size, args.lr, args.drop, args.seed, args.out, args.threads)

@@ -152,8 +152,8 @@ def moving_shapes_clip(
     canvas = np.empty((size, size, 3), dtype=np.float32)
     canvas[:] = background
     _paint_clutter(canvas, rng, clutter)
-    side = 0.2 * size
-    travel = 0.45 * size  # the object crosses about half the frame during the clip
+    side = 0.25 * size
+    travel = 0.35 * size  # about a third of the frame: under a side length per 2-frame tubelet
     dy, dx = _STEP[DIRECTIONS[label]]
     margin = 0.02 * size
     lo, hi = margin, size - margin - side

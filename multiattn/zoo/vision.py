@@ -1,7 +1,7 @@
 """The embedded "shapes-vit": a tiny ViT trained offline on a synthetic task with known ground truth.
 
-Each image (56x56 RGB) shows one red *target* shape -- circle, square or
-triangle -- at a random place and size, among 2-4 distractor shapes of any
+Each image (48x48 RGB) shows one red *target* shape -- circle, square or
+triangle -- at a random place and size, among 2-3 distractor shapes of any
 class in other colours, on a cluttered background (noise and lines).  The
 label is the target's class, so an explanation of the predicted class should
 point inside the target's box: :func:`make_shapes_image` returns that box.
@@ -36,7 +36,7 @@ __all__ = [
 #: Class names, index = label.
 CLASSES = ("circle", "square", "triangle")
 #: Side of the square synthetic images, in pixels.
-IMAGE_SIZE = 56
+IMAGE_SIZE = 48
 #: Where the trained weights live.
 WEIGHTS_PATH = Path(media_samples.__file__).parent / "vit" / "shapes_vit.safetensors"
 
@@ -92,7 +92,7 @@ def make_shapes_image(rng: np.random.Generator, size: int = IMAGE_SIZE) -> tuple
     -------
     >>> img, label, box = make_shapes_image(np.random.default_rng(0))
     >>> img.shape, CLASSES[label] in CLASSES
-    ((56, 56, 3), True)
+    ((48, 48, 3), True)
     """
     base = rng.integers(20, 70, size=3)
     noise = rng.normal(0, 12, size=(size, size, 3))
@@ -103,11 +103,11 @@ def make_shapes_image(rng: np.random.Generator, size: int = IMAGE_SIZE) -> tuple
         grey = int(rng.integers(60, 140))
         draw.line((x0, y0, x1, y1), fill=(grey, grey, grey), width=1)
     label = int(rng.integers(len(CLASSES)))
-    side = int(rng.integers(size * 3 // 16, size * 3 // 8 + 1))
+    side = int(rng.integers(size // 4, size * 7 // 16 + 1))
     target = _free_box(rng, side, [], size)
     taken = [target]
-    for _ in range(int(rng.integers(2, 5))):
-        d_side = int(rng.integers(size // 8, size * 5 // 16 + 1))
+    for _ in range(int(rng.integers(2, 4))):
+        d_side = int(rng.integers(size // 6, size // 3 + 1))
         box = _free_box(rng, d_side, taken, size)
         if _overlaps(box, taken):
             continue
@@ -128,7 +128,7 @@ def make_shapes_dataset(
     -------
     >>> images, labels, boxes = make_shapes_dataset(4, seed=1)
     >>> images.shape, labels.shape, boxes.shape
-    ((4, 56, 56, 3), (4,), (4, 4))
+    ((4, 48, 48, 3), (4,), (4, 4))
     """
     rng = np.random.default_rng(seed)
     items = [make_shapes_image(rng, size) for _ in range(n)]
@@ -139,7 +139,7 @@ def make_shapes_dataset(
 
 
 def shapes_vit_config() -> Any:
-    """The tiny ``ViTConfig``: 56x56 input, 8x8 patches (7x7 grid), 3 layers, 4 heads, width 48, 3 classes."""
+    """The tiny ``ViTConfig``: 48x48 input, 8x8 patches (6x6 grid), 3 layers, 4 heads, width 48, 3 classes."""
     from transformers import ViTConfig
 
     return ViTConfig(
@@ -151,7 +151,7 @@ def shapes_vit_config() -> Any:
 
 
 def shapes_vit_processor() -> Any:
-    """Image processor of the shapes-vit: resize to 56x56 (bilinear), scale to [-1, 1]."""
+    """Image processor of the shapes-vit: resize to 48x48 (bilinear), scale to [-1, 1]."""
     from transformers import ViTImageProcessor
 
     return ViTImageProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, resample=2,

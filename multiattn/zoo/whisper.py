@@ -34,6 +34,7 @@ __all__ = [
     "read_ctranslate2",
     "whisper_model_dir",
     "whisper_tiny_en",
+    "whisper_processor",
     "ctranslate2_to_hf_state_dict",
 ]
 
@@ -271,12 +272,7 @@ def whisper_tiny_en() -> tuple[Any, Any]:
     (384, 4)
     """
     import torch
-    from transformers import (
-        WhisperFeatureExtractor,
-        WhisperForConditionalGeneration,
-        WhisperProcessor,
-        WhisperTokenizer,
-    )
+    from transformers import WhisperForConditionalGeneration
 
     folder = whisper_model_dir()
     spec, ct2 = read_ctranslate2(folder / "model.bin")
@@ -299,7 +295,8 @@ def whisper_tiny_en() -> tuple[Any, Any]:
         raise ValueError(f"weights left uninitialised after conversion: {meta}")
     model.eval()
 
-    tokenizer = WhisperTokenizer(tokenizer_file=str(folder / "tokenizer.json"))
+    processor = whisper_processor()
+    tokenizer = processor.tokenizer
     generation = model.generation_config
     generation.decoder_start_token_id = config.decoder_start_token_id
     generation.eos_token_id = config.eos_token_id
@@ -309,8 +306,20 @@ def whisper_tiny_en() -> tuple[Any, Any]:
     generation.begin_suppress_tokens = config.begin_suppress_tokens
     generation.alignment_heads = [list(map(int, h)) for h in ct2_config.get("alignment_heads", [])]
     generation.is_multilingual = False
-    processor = WhisperProcessor(
-        feature_extractor=WhisperFeatureExtractor(feature_size=config.num_mel_bins),
-        tokenizer=tokenizer,
-    )
     return model, processor
+
+
+@lru_cache(maxsize=1)
+def whisper_processor() -> Any:
+    """Whisper's processor (80-bin log-mel features + the bundled tiny.en tokenizer), no weights.
+
+    Example
+    -------
+    >>> whisper_processor().tokenizer.convert_tokens_to_ids("<|notimestamps|>")  # doctest: +SKIP
+    50362
+    """
+    from transformers import WhisperFeatureExtractor, WhisperProcessor, WhisperTokenizer
+
+    tokenizer = WhisperTokenizer(tokenizer_file=str(whisper_model_dir() / "tokenizer.json"))
+    return WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80),
+                            tokenizer=tokenizer)

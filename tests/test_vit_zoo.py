@@ -1,0 +1,139 @@
+"""The shapes-vit default model, its synthetic data, the `image` CLI and gallery."""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from multiattn.zoo import vision
+
+
+@pytest.fixture(scope="module")
+def shapes_vit():
+    return vision.load_shapes_vit()
+
+
+def test_generator_is_deterministic_and_box_holds_the_red_target():
+    a = vision.make_shapes_dataset(20, seed=5)
+    b = vision.make_shapes_dataset(20, seed=5)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    images, labels, boxes = a
+    assert set(labels.tolist()) <= {0, 1, 2}
+    for img, (top, left, bottom, right) in zip(images, boxes):
+        red = (img[..., 0] >= 200) & (img[..., 1] < 50) & (img[..., 2] < 50)
+        ys, xs = np.nonzero(red)
+        assert ys.size > 20
+        assert top <= ys.min() and ys.max() < bottom and left <= xs.min() and xs.max() < right
+
+
+def test_weights_are_small_and_model_is_accurate(shapes_vit):
+    model, processor = shapes_vit
+    assert vision.WEIGHTS_PATH.stat().st_size <= 3_000_000
+    import torch
+
+    images, labels, _ = vision.make_shapes_dataset(200, seed=777)
+    with torch.no_grad():
+        pixel_values = processor(images=list(images), return_tensors="pt")["pixel_values"]
+        pred = model(pixel_values=pixel_values).logits.argmax(-1).numpy()
+    assert (pred == labels).mean() >= 0.9
+
+
+def test_relevance_points_at_the_target(shapes_vit):
+    """A small version of benchmarks/bench_vit.py (which uses 500 images)."""
+    from multiattn.adapters.vit import explain
+
+    model, processor = shapes_vit
+    rng = np.random.default_rng(4242)
+    hits = 0
+    for _ in range(40):
+        image, label, (top, left, bottom, right) = vision.make_shapes_image(rng)
+        patches = explain(model, image, processor, method="relevance", target=label).to_image()
+        r, c = np.unravel_index(np.argmax(patches), patches.shape)
+        hits += top <= (r + 0.5) * 8 < bottom and left <= (c + 0.5) * 8 < right
+    assert hits / 40 >= 0.8
+
+
+def test_sample_photos_are_small_and_readable():
+    photos = vision.sample_photos()
+    assert len(photos) >= 3
+    assert sum(p.stat().st_size for p in photos) < 1_000_000
+    for p in photos:
+        assert min(Image.open(p).size) >= 224
+
+
+def _run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "multiattn.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_image_command(tmp_path):
+    from multiattn.commands import image as command
+
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers())
+    photo = vision.sample_photos()[0]
+    out = tmp_path / "all.png"
+    args = parser.parse_args(["image", str(photo), "--method", "all", "--shared-scale", "--out", str(out)])
+    assert args.func(args) == 0
+    with Image.open(out) as img:
+        assert img.width > 2 * img.height
+    args = parser.parse_args(["image", str(photo), "--method", "raw", "--target", "square",
+                              "--out", str(out)])
+    with pytest.raises(ValueError, match="target"):
+        args.func(args)
+    args = parser.parse_args(["image", str(tmp_path / "missing.jpg"), "--out", str(out)])
+    with pytest.raises(FileNotFoundError):
+        args.func(args)
+    args = parser.parse_args(["image", str(photo), "--model", "nonsense", "--out", str(out)])
+    with pytest.raises(ValueError, match="unknown model"):
+        args.func(args)
+
+
+def test_cli_end_to_end_reports_errors(tmp_path):
+    out = tmp_path / "rel.png"
+    ok = _run_cli("image", str(vision.sample_photos()[0]), "--target", "circle", "--out", str(out))
+    assert ok.returncode == 0, ok.stderr
+    assert out.is_file()
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    failed = _run_cli("image", str(bad), "--out", str(tmp_path / "x.png"))
+    assert failed.returncode != 0 and "corrupt" in (failed.stderr + failed.stdout)
+
+
+def test_hf_directory_and_timm_weights_load(tmp_path, shapes_vit):
+    from multiattn.adapters.vit import capture, load_model
+    from safetensors.torch import save_file
+
+    model, processor = shapes_vit
+    model.save_pretrained(tmp_path / "hf")
+    processor.save_pretrained(tmp_path / "hf")
+    loaded, loaded_proc = load_model(str(tmp_path / "hf"))
+    img = vision.make_shapes_image(np.random.default_rng(0))[0]
+    np.testing.assert_allclose(capture(loaded, img, loaded_proc).values,
+                               capture(model, img, processor).values, atol=1e-6)
+    import timm
+
+    small = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=2, depth=1)
+    save_file(small.state_dict(), str(tmp_path / "t.safetensors"))
+    timm_model, none = load_model("timm:vit_tiny_patch16_224", str(tmp_path / "t.safetensors"))
+    assert none is None and timm_model.head.out_features == 2
+    with pytest.raises(FileNotFoundError, match="weights"):
+        load_model("timm:vit_tiny_patch16_224")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_model(str(tmp_path))
+
+
+def test_gallery_renders_every_item(tmp_path):
+    from multiattn.commands import image as command
+
+    items = command.gallery(tmp_path / "g")
+    assert len(items) >= 8
+    for item in items:
+        assert Path(item.path).is_file() and item.section == "Images (ViT)"
+    json.dumps([str(i.path) for i in items])

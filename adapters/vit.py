@@ -375,6 +375,8 @@ def _hf_forward(model: Any, pixel_values: torch.Tensor, layout: Layout) -> tuple
 
 
 def _forward(model: Any, pixel_values: torch.Tensor, layout: Layout, *, explicit: bool) -> tuple[list, Any]:
+    param = next(model.parameters())
+    pixel_values = pixel_values.to(device=param.device, dtype=param.dtype)
     if layout.family == "hf":
         return _hf_forward(model, pixel_values, layout)
     store: list = []

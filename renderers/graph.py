@@ -339,9 +339,9 @@ def _plot(ax: Axes, grid: AttentionGrid, *, layer: Any, head: Any, xy: np.ndarra
         nodes = ax.scatter(xy[:, 0], xy[:, 1], c=colour, **node_kwargs)
     else:
         node_scale = color_scale(np.nan_to_num(colour, nan=0.0), cmap="viridis")
-        nodes = ax.scatter(xy[:, 0], xy[:, 1], c=colour, plotnonfinite=True,
-                           **node_scale.imshow_kwargs(), **node_kwargs)
-        nodes.cmap.set_bad("lightgrey")
+        node_cmap = matplotlib.colormaps[node_scale.cmap].with_extremes(bad="lightgrey")
+        nodes = ax.scatter(xy[:, 0], xy[:, 1], c=colour, plotnonfinite=True, cmap=node_cmap,
+                           vmin=node_scale.vmin, vmax=node_scale.vmax, **node_kwargs)
     if labels:
         for (x, y), text in zip(xy, grid.query.labels):
             ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=4,
@@ -465,7 +465,7 @@ def draw_heads(grid: AttentionGrid, *, layers: Any = None, heads: Any = None, po
                layout: str | None = None, seed: int = 0, node_color: Any = None,
                top_k: int | None = None, node_size: float | None = None, edge_cmap: str = EDGE_CMAP,
                arrows: bool | None = None, labels: bool = False, self_loops: bool = True,
-               panel_size: float = 3.0) -> Figure:
+               panel_size: float = 3.4) -> Figure:
     """Small multiples: one panel per (layer, head) on one layout and one colour scale (figure-level).
 
     Parameters
@@ -514,7 +514,7 @@ def draw_heads(grid: AttentionGrid, *, layers: Any = None, heads: Any = None, po
         for hi in range(grid.n_heads):
             ax = axes[li, hi]
             lines, _, _ = _plot(ax, grid, layer=li, head=hi, xy=xy, node_color=node_color,
-                                top_k=top_k, scale=scale, node_size=size * 0.5, arrows=arrows,
+                                top_k=top_k, scale=scale, node_size=size * 0.3, arrows=arrows,
                                 labels=labels, self_loops=self_loops, legend=False)
             ax.set_title(f"layer {grid.layers[li]} · head {grid.heads[hi]}", fontsize=9)
     if node_color == "group":
@@ -571,7 +571,12 @@ def draw_ego(grid: AttentionGrid, node: Any, layer: Any = -1, head: Any = "mean"
 
     grid = _check_grid(grid)
     labels = grid.query.labels
-    index = labels.index(str(node)) if isinstance(node, str) else int(node)
+    if isinstance(node, str):
+        if node not in labels:
+            raise ValueError(f"no node labelled {node!r}; labels include {list(labels[:10])}")
+        index = labels.index(node)
+    else:
+        index = int(node)
     if not 0 <= index < len(labels):
         raise IndexError(f"node {node} out of range for {len(labels)} nodes")
     values, layer_label, head_text = _edge_values(grid, layer, head)
@@ -619,9 +624,12 @@ def draw_ego(grid: AttentionGrid, node: Any, layer: Any = -1, head: Any = "mean"
     for (x, y), weight in zip(ring * 0.55, values[shown]):
         ax.text(x, y, f"{weight:.2f}", ha="center", va="center", fontsize=7, zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
-    ax.annotate(f"self-loop {self_weight:.2f}", (0.0, 0.0), xytext=(0, -20), textcoords="offset points",
+    ax.annotate(f"self-loop {self_weight:.2f}", (0.0, 0.0), xytext=(0, -24), textcoords="offset points",
                 ha="center", va="top", fontsize=8, zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    if node_color == "group":
+        ax.legend(handles=_group_handles(grid), loc="lower left", fontsize=7, frameon=False,
+                  title="node group", title_fontsize=7)
     if colorbar:
         add_colorbar(lines, ax, "attention weight", normalised=_EDGE_NORMALISED, scale=scale,
                      fraction=0.046, pad=0.02)

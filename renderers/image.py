@@ -102,8 +102,8 @@ def _open(path: Path) -> Image.Image:
         raise FileNotFoundError(f"image file not found: {path}")
     try:
         with Image.open(path) as img:
-            img.load()
-            return ImageOps.exif_transpose(img)
+            img.load()  # decode now: corrupt data fails here, and the file can close
+            return img
     except Image.DecompressionBombError as err:
         raise ValueError(
             f"{path} is too large to decode safely ({err}); downscale it before explaining"
@@ -115,6 +115,7 @@ def _open(path: Path) -> Image.Image:
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     if img.width == 0 or img.height == 0:
         raise ValueError(f"image is empty, size {img.size}")
+    img = ImageOps.exif_transpose(img)  # no-op without an orientation tag or when already applied
     if img.mode in ("RGB", "L", "RGBA"):
         return to_rgb(np.asarray(img))
     if img.mode.startswith("I") or img.mode == "F":  # 16/32-bit integer or float grayscale
@@ -389,7 +390,8 @@ def overlay_plot(
     colorbar : bool
         Add a colorbar showing the colour limits used (arrows mark clipped ends).
     label : str
-        What the colours are, e.g. ``"CLS attention, layer 11"``.
+        What the colours are, e.g. ``"CLS attention, layer 11"``; ``""`` draws an
+        unlabelled colorbar (for small multiples whose figure title states the scale).
     normalised : str, optional
         What was normalised, appended to the colorbar label (``"mean of heads"``).
 
@@ -416,8 +418,11 @@ def overlay_plot(
         ax.set_title(title, fontsize=9)
     if colorbar:
         mappable = ScalarMappable(norm=Normalize(scale.vmin, scale.vmax), cmap=scale.cmap)
-        bar = add_colorbar(mappable, ax, label, normalised=normalised, scale=scale,
-                           fraction=0.046, pad=0.02)
+        if label:
+            bar = add_colorbar(mappable, ax, label, normalised=normalised, scale=scale,
+                               fraction=0.046, pad=0.02)
+        else:  # the figure states the scale; keep narrow panels readable
+            bar = add_colorbar(mappable, ax, "", extend=scale.extend, fraction=0.046, pad=0.02)
         bar.ax.tick_params(labelsize=7)
         bar.ax.yaxis.label.set_fontsize(8)
     return ax
@@ -431,8 +436,8 @@ def _panel_grid(n: int, ncols: int | None, size: float, aspect: float) -> tuple[
 
     ncols = min(n, ncols or n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols * aspect + 1.2, size * nrows + 0.5),
-                             dpi=DPI, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols * aspect + 1.2, size * nrows + 0.6),
+                             dpi=DPI, squeeze=False, layout="constrained")
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig, axes.ravel()[:n]
@@ -646,11 +651,11 @@ def compare_plot(
                          threshold=threshold, vmin=scale.vmin, vmax=scale.vmax, title=name, colorbar=False)
         else:
             overlay_plot(rgb, amap, ax=ax, alpha=alpha, cmap=cmap, upsample=upsample, threshold=threshold,
-                         title=name, label="value", normalised="own robust scale")
+                         title=name, label="")
     if shared_scale:
         _shared_colorbar(fig, axes[1:], scale, "share of map", "each map / its positive patch mass")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    note = "one shared colour scale" if shared_scale else "each panel on its own robust (2-98 %) colour scale"
+    fig.suptitle(f"{title}\n({note})" if title else f"({note})", fontsize=10)
     return fig
 
 

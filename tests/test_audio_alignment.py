@@ -11,6 +11,7 @@ from multiattn.analysis.alignment import (
     alignment_metrics,
     dtw,
     snap_to_energy,
+    word_error_rate,
     word_timings,
     words_to_srt,
 )
@@ -154,3 +155,12 @@ def test_words_to_srt():
     assert blocks[2] == "3\n01:01:01,250 --> 01:01:02,000\nlate"
     with pytest.raises(ValueError, match="max_words"):
         words_to_srt(words, max_words=0)
+
+
+def test_word_error_rate_hand_cases():
+    assert word_error_rate("the quick brown fox", "The quick brown fox.") == 0.0
+    assert word_error_rate("the quick brown fox", "a quick fox") == 0.5  # 1 sub + 1 del
+    assert word_error_rate("a b", "a x b y") == 1.0  # 2 insertions
+    assert word_error_rate("a b c", "") == 1.0
+    with pytest.raises(ValueError, match="no words"):
+        word_error_rate("...", "a")

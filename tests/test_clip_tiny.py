@@ -131,3 +131,18 @@ def test_caption_relevance_concentrates_on_the_objects(scenes, groundings):
 def test_every_word_is_grounded_in_order(scenes, groundings):
     assert [g.word for g in groundings[0].words] == scenes[0].caption.split()
     assert groundings[0].word_matrix().shape == (7, 65)
+
+
+@pytest.mark.slow
+def test_training_script_runs_and_writes_loadable_weights(tmp_path):
+    from safetensors.torch import load_file
+    from transformers import CLIPModel
+
+    from multiattn.zoo.clip import tiny_clip_config
+    from multiattn.zoo.train_tiny_clip import train
+
+    out = tmp_path / "w.safetensors"
+    summary = train(steps=3, batch_size=8, lr=1e-3, drop=0.4, seed=0, out=out)
+    assert summary["steps"] == 3 and 0 <= summary["retrieval_top1_of_36"] <= 1
+    CLIPModel(tiny_clip_config()).load_state_dict(load_file(str(out)))
+    assert out.stat().st_size < 3 * 1024 * 1024

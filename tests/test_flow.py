@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 
 from multiattn import AttentionGrid, TokenAxis
-from multiattn.analysis.flow import attention_flow, flow_error_bound, residual_attention
+from multiattn.analysis.flow import attention_flow, flow_error_bound
+from multiattn.analysis.rollout import residual_layers
 
 from .conftest import random_attention
 
 
 def reference_flow(attn, residual=0.5):
     """The paper's networkx recipe: layered DiGraph, Edmonds-Karp, rows normalised."""
-    layers = residual_attention(attn, residual)
+    layers = residual_layers(attn, residual=residual)
     n_layers, n_tok, _ = layers.shape
     graph = nx.DiGraph()
     for level in range(1, n_layers + 1):

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from multiattn.adapters import video as va
+from multiattn.renderers.video import frame_maps
 
 from multiattn import AttentionGrid, AttentionMap, VideoAxis
-from multiattn.adapters import video as va
 from multiattn.analysis.relevance import chefer_relevance
 from multiattn.analysis.rollout import rollout
-from multiattn.renderers.video import frame_maps
 
 from .conftest import random_attention
 
@@ -23,6 +23,17 @@ def videomae():
     # published base geometry: 16 frames of 224x224, tubelets 2x16x16 -> 8 x 14 x 14 tokens
     config = VideoMAEConfig(num_frames=16, image_size=224, patch_size=16, tubelet_size=2,
                             num_hidden_layers=2, num_labels=3, **SMALL)
+    return VideoMAEForVideoClassification(config).eval()
+
+
+@pytest.fixture(scope="module")
+def small_videomae():
+    """Small layout (8 frames of 64x64 -> 4 x 4 x 4 tokens) for checks independent of the geometry."""
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+
+    torch.manual_seed(1)
+    config = VideoMAEConfig(num_frames=8, image_size=64, patch_size=16, tubelet_size=2,
+                            num_hidden_layers=3, num_labels=3, **SMALL)
     return VideoMAEForVideoClassification(config).eval()
 
 
@@ -135,7 +146,7 @@ def test_timesformer_matches_hf_spatial_and_keeps_output(timesformer, frames16):
 
 
 def test_timesformer_hot_frame_and_patch(timesformer):
-    """Perturbing frame 5, patch (3, 7) changes the spatial rows of frame 5 and the temporal rows of (3, 7)."""
+    """Lighting frame 5, patch (3, 7) changes the spatial rows of frame 5, the temporal rows of (3, 7)."""
     layer0 = timesformer.base_model.encoder.layer[0]
     saved = {k: v.clone() for k, v in layer0.temporal_dense.state_dict().items()}
     with torch.no_grad():  # no temporal mixing in layer 0, so the spatial step sees frames unmixed
@@ -148,7 +159,8 @@ def test_timesformer_hot_frame_and_patch(timesformer):
         layer0.temporal_dense.load_state_dict(saved)
     axis = base["spatial"].query
     coords = axis.coords()
-    for step, expect in (("spatial", coords[:, 0] == 5), ("temporal", (coords[:, 1] == 3) & (coords[:, 2] == 7))):
+    expected = {"spatial": coords[:, 0] == 5, "temporal": (coords[:, 1] == 3) & (coords[:, 2] == 7)}
+    for step, expect in expected.items():
         diff = np.abs(hot[step].select(layer=0).values - base[step].select(layer=0).values).max(axis=(0, 1))
         rows = np.zeros(len(axis), bool)
         rows[hot[step].edge_index[1][diff > 1e-6]] = True
@@ -157,8 +169,8 @@ def test_timesformer_hot_frame_and_patch(timesformer):
         np.testing.assert_array_equal(rows, expect)
 
 
-def test_rollout_matches_analysis_rollout(videomae, frames16):
-    grid = va.capture(videomae, frames16)
+def test_rollout_matches_analysis_rollout(small_videomae, frames16):
+    grid = va.capture(small_videomae, frames16[:8])
     amap = va.space_time_rollout(grid)
     reference = rollout(grid).mean(axis=0)  # mean pooling reads every row equally
     np.testing.assert_allclose(amap.values, reference, atol=1e-8)
@@ -184,8 +196,9 @@ def test_divided_rollout_equals_dense_product(rng):
     assert amap.values.sum() == pytest.approx(1.0)
 
 
-def test_relevance_matches_chefer_reference(videomae, frames16):
-    pixels = va.frames_to_pixel_values(frames16, 224)
+def test_relevance_matches_chefer_reference(small_videomae, frames16):
+    videomae = small_videomae
+    pixels = va.frames_to_pixel_values(frames16[:8], 64)
     amap = va.relevance(videomae, pixels, target=2)
     # independent reference: gradients from autograd, rule from multiattn.analysis
     from multiattn.adapters._hf import eager_attention
@@ -207,11 +220,11 @@ def test_timesformer_relevance_runs(timesformer, frames16):
     assert frame_maps(amap).shape == (8, 14, 14)
 
 
-def test_more_frames_are_sampled_uniformly(videomae, frames16):
-    long = np.repeat(frames16, 2, axis=0)  # 32 frames, each twice
-    np.testing.assert_array_equal(va.sample_frame_indices(32, 16), np.arange(16) * 2 + 1)
-    a = va.capture(videomae, long).values
-    b = va.capture(videomae, frames16).values
+def test_more_frames_are_sampled_uniformly(small_videomae, frames16):
+    long = np.repeat(frames16[:8], 2, axis=0)  # 16 frames, each twice
+    np.testing.assert_array_equal(va.sample_frame_indices(16, 8), np.arange(8) * 2 + 1)
+    a = va.capture(small_videomae, long).values
+    b = va.capture(small_videomae, frames16[:8]).values
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
@@ -237,7 +250,8 @@ def test_bad_frames(videomae, frames, message):
         va.capture(videomae, frames)
 
 
-def test_unsupported_model_and_bad_readout(videomae, frames16):
+def test_unsupported_model_and_bad_readout(small_videomae, frames16):
+    videomae, frames16 = small_videomae, frames16[:8]
     class Other:
         config = type("C", (), {"model_type": "vit"})()
 
@@ -256,4 +270,5 @@ def test_readout_token_entry_is_zeroed(rng):
     axis = VideoAxis(2, 2, 2, tubelet=(2, 8, 8))
     grid = AttentionGrid(random_attention(rng, (1, 1, 4, 4)), axis, meta={"readout": 0})
     amap = va.readout_attention(grid)
-    assert amap.values[0] == 0 and amap.values[1:].tolist() == pytest.approx(grid.values[0, 0, 0, 1:].tolist())
+    assert amap.values[0] == 0
+    assert amap.values[1:].tolist() == pytest.approx(grid.values[0, 0, 0, 1:].tolist())

@@ -1,16 +1,16 @@
-"""Video renderer: reading clips, per-frame maps, MP4/GIF clips, contact sheet, timeline, frame x frame map."""
+"""Video renderer: reading clips, per-frame maps, MP4/GIF clips, contact sheet, timeline, frame x frame."""
 
 import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from multiattn import AttentionGrid, AttentionMap, VideoAxis
 from multiattn.adapters.video import _timesformer_grids
 from multiattn.renderers import video as rv
 from multiattn.renderers.image import overlay
+from PIL import Image
+
+from multiattn import AttentionGrid, AttentionMap, VideoAxis
 
 from .conftest import random_attention
 
@@ -38,7 +38,8 @@ def test_read_all_and_sampled(ramp_video):
     sampled = rv.read_video(ramp_video, num_frames=8)
     np.testing.assert_array_equal(sampled.indices, [1, 5, 9, 13, 16, 20, 24, 28])
     assert sampled.fps == pytest.approx(15.0 * 8 / 30)
-    np.testing.assert_allclose(sampled.frames.mean(axis=(1, 2, 3)), 8 * sampled.indices, atol=5)  # lossy codec
+    brightness = sampled.frames.mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(brightness, 8 * sampled.indices, atol=5)  # lossy codec; neighbours differ by 8
     np.testing.assert_allclose(sampled.times, sampled.indices / 15.0)
 
 
@@ -120,7 +121,7 @@ def test_clip_writes_playable_mp4_and_gif(tmp_path, rng):
     cap.release()
     assert n == 6
     gif = Image.open(paths["gif"])
-    assert gif.n_frames == 6 and gif.info["duration"] == round(1000 / 6)
+    assert gif.n_frames == 6 and abs(gif.info["duration"] - 1000 / 6) <= 10  # GIF stores 10 ms units
     # the hot patch (top right quadrant) is bright only in frames 2-3 (tubelet 1)
     size = 256  # enlarged to min_side
     bright = [float(f[: size // 2, size // 2 : size].mean()) for f in shown]

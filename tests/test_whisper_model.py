@@ -5,7 +5,6 @@ One converted model and a few captures are shared by the whole module (the encod
 """
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,12 @@ import pytest
 from multiattn.adapters.whisper import capture, load_audio, prepare_audio
 
 from multiattn import AttentionGrid, TimeAxis, TokenAxis
-from multiattn.analysis.alignment import alignment_metrics, snap_to_energy, word_timings
+from multiattn.analysis.alignment import (
+    alignment_metrics,
+    snap_to_energy,
+    word_error_rate,
+    word_timings,
+)
 from multiattn.zoo.whisper import (
     ctranslate2_to_hf_state_dict,
     read_ctranslate2,
@@ -26,21 +30,6 @@ SPEECH = Path(__file__).resolve().parents[1] / "media_samples" / "speech"
 
 def _truth(name):
     return next(t for t in json.loads((SPEECH / "ground_truth.json").read_text()) if t["file"] == name)
-
-
-def _words(text):
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
-
-
-def word_error_rate(reference, hypothesis):
-    """Levenshtein distance over words / number of reference words."""
-    ref, hyp = _words(reference), _words(hypothesis)
-    dist = np.arange(len(hyp) + 1)
-    for i, r in enumerate(ref, 1):
-        prev, dist[0] = dist.copy(), i
-        for j, h in enumerate(hyp, 1):
-            dist[j] = min(prev[j] + 1, dist[j - 1] + 1, prev[j - 1] + (r != h))
-    return dist[-1] / len(ref)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +93,7 @@ def test_greedy_decoding_returns_the_spoken_words(decoded_s3):
     text = decoded_s3["cross"].meta["text"]
     # tiny.en on robotic espeak speech: most words right ("nine" is often misheard)
     assert word_error_rate(truth, text) <= 0.3, text
-    assert {"station", "tomorrow", "morning"} <= set(_words(text))
+    assert {"station", "tomorrow", "morning"} <= set(text.lower().replace(".", "").split())
 
 
 def test_capture_grids_are_cropped_to_the_audio(decoded_s3, whisper):
@@ -177,3 +166,42 @@ def test_mismatched_transcript_warns(whisper):
 def test_silence_is_refused(whisper):
     with pytest.raises(ValueError, match="silent"):
         capture(*whisper, np.zeros(16000, np.float32), 16000)
+
+
+def test_report_files(forced_s1, tmp_path):
+    from multiattn.commands.audio import write_audio_report
+
+    audio, sr = load_audio(SPEECH / "s1.wav")
+    words = word_timings(forced_s1["cross"])
+    result = {"grids": forced_s1, "words": words, "audio": prepare_audio(audio, sr)[0]}
+    written = write_audio_report(result, tmp_path)
+    assert sorted(p.name for p in written) == ["encoder.png", "strips.png", "words.json", "words.srt"]
+    saved = json.loads((tmp_path / "words.json").read_text())
+    assert [set(w) for w in saved] == [{"word", "start", "end", "confidence"}] * len(words)
+    assert saved[0]["word"] == "the" and saved[0]["start"] == words[0]["start"]
+    assert (tmp_path / "words.srt").read_text().startswith("1\n00:00:00,")
+
+
+def test_cli_errors(tmp_path, capsys):
+    from multiattn.cli import main
+
+    assert main(["audio", str(tmp_path / "missing.wav"), "--out", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
+    fake = tmp_path / "fake.wav"
+    fake.write_bytes(b"RIFF0000WAVEjunk")
+    assert main(["audio", str(fake), "--out", str(tmp_path)]) == 2
+    assert "not a readable audio file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_end_to_end_on_noisy_lead(tmp_path):
+    from multiattn.cli import main
+
+    truth = _truth("noise_lead.wav")
+    assert main(["audio", str(SPEECH / "noise_lead.wav"), "--text", truth["text"],
+                 "--out", str(tmp_path)]) == 0
+    words = json.loads((tmp_path / "words.json").read_text())
+    assert [w["word"] for w in words] == truth["text"].split()
+    errors = [abs(w["start"] - t["start"]) for w, t in zip(words[1:], truth["words"][1:])]
+    assert np.median(errors) < 0.06
+    assert (tmp_path / "strips.png").stat().st_size > 10_000

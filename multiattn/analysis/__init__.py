@@ -15,11 +15,13 @@ from .metrics import (
     special_share,
     topk_concentration,
 )
+from .report import analysis_report
 from .rollout import rollout
 
 __all__ = [
     "DELIMITERS",
     "HEAD_TYPES",
+    "analysis_report",
     "attention_distance",
     "delimiter_mask",
     "delimiter_share",

@@ -19,6 +19,7 @@ Functions take an :class:`~multiattn.AttentionGrid` whose query axis is a
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "snap_to_energy",
     "alignment_metrics",
     "words_to_srt",
+    "word_error_rate",
 ]
 
 _PUNCTUATION = set(string.punctuation) | {"“", "”", "‘", "’", "、", "。", "，"}
@@ -430,3 +432,29 @@ def words_to_srt(words: Sequence[dict], max_words: int = 7, max_gap_s: float = 1
         for i, cue in enumerate(cues, 1)
     ]
     return "\n".join(blocks)
+
+
+def _normalised_words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level Levenshtein distance / number of reference words.
+
+    Case and punctuation are ignored (``"Dog."`` matches ``"dog"``).
+
+    Example
+    -------
+    >>> word_error_rate("the quick brown fox", "a quick fox")  # one substitution, one deletion
+    0.5
+    """
+    ref, hyp = _normalised_words(reference), _normalised_words(hypothesis)
+    if not ref:
+        raise ValueError("the reference transcript has no words")
+    dist = np.arange(len(hyp) + 1)
+    for i, word in enumerate(ref, 1):
+        prev = dist.copy()
+        dist[0] = i
+        for j, guess in enumerate(hyp, 1):
+            dist[j] = min(prev[j] + 1, dist[j - 1] + 1, prev[j - 1] + (word != guess))
+    return float(dist[-1] / len(ref))

@@ -32,44 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_dense
+from .rollout import residual_layers
 
-__all__ = ["attention_flow", "residual_attention", "flow_error_bound"]
+__all__ = ["attention_flow", "flow_error_bound"]
 
 _DEFAULT_SCALE = 2**30
-
-
-def residual_attention(attn: Any, residual: float = 0.5, head_fusion: str = "mean") -> np.ndarray:
-    """Head-fused attention mixed with the identity, rows renormalised: (L, N, N).
-
-    Parameters
-    ----------
-    attn : AttentionGrid or array (L, H, N, N)
-    residual : float
-        Weight of the identity (the residual connection); 0.5 as in the paper.
-    head_fusion : {"mean", "max", "min"}
-
-    Example
-    -------
-    >>> residual_attention(np.full((1, 2, 2, 2), 0.5))[0]
-    array([[0.75, 0.25],
-           [0.25, 0.75]])
-    """
-    values = as_dense(attn)
-    if values.shape[-1] != values.shape[-2]:
-        raise ValueError(
-            f"attention flow needs square self-attention (N, N); got {values.shape[-2:]} "
-            "(cross-attention has no layered token graph)"
-        )
-    if not 0.0 <= residual <= 1.0:
-        raise ValueError(f"residual must be in [0, 1], got {residual}")
-    fuse = {"mean": np.mean, "max": np.max, "min": np.min}
-    if head_fusion not in fuse:
-        raise ValueError(f"head_fusion must be one of {sorted(fuse)}, got {head_fusion!r}")
-    fused = fuse[head_fusion](values, axis=1)
-    mixed = residual * np.eye(fused.shape[-1]) + (1.0 - residual) * fused
-    sums = mixed.sum(-1, keepdims=True)
-    return np.divide(mixed, sums, out=np.zeros_like(mixed), where=sums > 0)
 
 
 def flow_error_bound(n_layers: int, n_tokens: int, scale: int = _DEFAULT_SCALE) -> float:
@@ -187,7 +154,7 @@ def attention_flow(
     >>> attention_flow(np.full((2, 1, 3, 3), 1 / 3)).shape
     (3, 3)
     """
-    layers = residual_attention(attn, residual, head_fusion)
+    layers = residual_layers(attn, head_fusion, residual)
     if not 1 <= scale < 2**31:
         raise ValueError(f"scale must be in [1, 2**31), got {scale}")
     n_tok = layers.shape[-1]

@@ -93,6 +93,40 @@ def rollout(
     >>> r.shape, bool(np.allclose(r.sum(1), 1))
     ((4, 4), True)
     """
+    layers = residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix)
+    n_layers = layers.shape[0]
+    if not -n_layers <= start_layer < n_layers:
+        raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
+    result = np.eye(layers.shape[-1])
+    for mixed in layers[start_layer % n_layers:]:
+        result = mixed @ result
+    return result
+
+
+def residual_layers(
+    attn: Any,
+    head_fusion: str = "mean",
+    residual: float = 0.5,
+    discard_ratio: float = 0.0,
+    keep_prefix: int | None = None,
+) -> np.ndarray:
+    """The per-layer matrices rollout multiplies (and attention flow uses as capacities).
+
+    Each layer's heads are fused, the smallest weights optionally discarded,
+    the identity mixed in as ``residual * I + (1 - residual) * A`` and the rows
+    renormalised.  Parameters as in :func:`rollout`.
+
+    Returns
+    -------
+    ndarray (L, N, N)
+        Row-stochastic residual-adjusted attention per layer (float64).
+
+    Example
+    -------
+    >>> residual_layers(np.full((1, 2, 2, 2), 0.5))[0]
+    array([[0.75, 0.25],
+           [0.25, 0.75]])
+    """
     if head_fusion not in HEAD_FUSIONS:
         raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
     if not 0.0 <= residual <= 1.0:
@@ -102,17 +136,13 @@ def rollout(
     keep_cols = _protected_columns(attn, keep_prefix)
     require_self_attention(attn, "rollout")
     arr = as_distributions(attn)
-    n_layers, n = arr.shape[0], arr.shape[-1]
-    if not -n_layers <= start_layer < n_layers:
-        raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    eye = np.eye(n)
-    result = eye
-    for heads in arr[start_layer % n_layers:]:
+    eye = np.eye(arr.shape[-1])
+    layers = np.empty(arr.shape[:1] + arr.shape[2:])
+    for index, heads in enumerate(arr):
         fused = getattr(np, head_fusion)(heads, axis=0)
         if discard_ratio:
             fused = _discard_smallest(fused, discard_ratio, keep_cols)
         mixed = residual * eye + (1.0 - residual) * fused
         sums = mixed.sum(-1, keepdims=True)
-        mixed = np.divide(mixed, sums, out=np.zeros_like(mixed), where=sums > 0)
-        result = mixed @ result
-    return result
+        layers[index] = np.divide(mixed, sums, out=np.zeros_like(mixed), where=sums > 0)
+    return layers

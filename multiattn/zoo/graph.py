@@ -1,4 +1,4 @@
-"""Embedded graph attention models: 2-layer GATv2 nets trained in seconds, deterministically.
+"""Embedded graph attention models: two small 2-layer GATv2 nets with known communities.
 
 Two defaults with known ground truth (which community each node is in), so the
 share of attention that stays inside a node's own community is a measured
@@ -10,10 +10,11 @@ number rather than a picture:
   the log degree), so the same model also runs on any graph a user loads.
   It is trained on half of the members (seeded) with Gaussian feature noise, so
   that reading the right neighbours pays off.
-- ``sbm-gat`` — a contextual stochastic block model: ``k`` equal blocks, dense
-  inside, sparse across, and node features that are a noisy one-hot of the
-  block (signal 2, unit noise).  Trained on a 400-node sample; :func:`sbm_sample` draws graphs of any
-  size (10 000 nodes for the large-graph drawing) from the same distribution.
+- ``sbm-gat`` — a contextual stochastic block model: 4 equal blocks, about 6
+  expected neighbours inside the own block and 4 in the others, and node
+  features that are a noisy one-hot of the block (signal 2, unit noise).
+  Trained on a 400-node sample; :func:`sbm_sample` draws graphs of any size
+  (10 000 nodes for the large-graph drawing) from the same distribution.
 
 Both use GATv2 layers: GAT's original score ranks every target's neighbours in
 the same order (static attention, Brody et al. 2022), so it cannot prefer
@@ -62,14 +63,14 @@ class GraphSample:
 
     Attributes
     ----------
-    graph : networkx.Graph
-        Nodes carry a ``"group"`` attribute (int) and the edges are undirected.
+    graph : networkx.Graph or DiGraph
+        Undirected edges are used in both directions, directed ones as given.
     features : array (N, F)
         Node features in ``graph.nodes`` order.
-    groups : array (N,)
-        Ground-truth group per node.
+    groups : array (N,) or None
+        Ground-truth group per node, if known.
     group_names : list of str
-        Name of each group id.
+        Name of each group id (the model's classes).
     model : torch.nn.Module or None
         Trained GATv2 net (eval mode), or None for a bare sample.
     info : dict
@@ -78,7 +79,7 @@ class GraphSample:
 
     graph: Any
     features: np.ndarray
-    groups: np.ndarray
+    groups: np.ndarray | None
     group_names: list[str]
     model: Any = None
     info: dict = field(default_factory=dict)
@@ -109,6 +110,7 @@ def structural_features(graph: Any) -> np.ndarray:
     The Fiedler coordinate (second eigenvector of the normalised Laplacian,
     computed per connected component, unit RMS) is the classic spectral
     bisection: its sign splits a component into its two loosest halves.
+    Directed graphs are read as undirected here.
 
     Example
     -------
@@ -118,8 +120,9 @@ def structural_features(graph: Any) -> np.ndarray:
     """
     if graph.number_of_nodes() == 0:
         raise ValueError("empty graph: it has no nodes")
-    degree = np.log1p(np.array([d for _, d in graph.degree()], dtype=float))
-    return np.stack([_fiedler(graph), degree - degree.mean()], axis=1).astype(np.float32)
+    undirected = graph.to_undirected(as_view=True) if graph.is_directed() else graph
+    degree = np.log1p(np.array([d for _, d in undirected.degree()], dtype=float))
+    return np.stack([_fiedler(undirected), degree - degree.mean()], axis=1).astype(np.float32)
 
 
 def karate_sample() -> GraphSample:
@@ -183,8 +186,9 @@ def sbm_sample(n_nodes: int = 400, n_blocks: int = 4, *, degree_in: float = 6.0,
 def to_data(sample: GraphSample) -> Any:
     """The sample as a ``torch_geometric.data.Data``.
 
-    ``x`` = features, ``edge_index`` = every undirected edge in both directions,
-    ``y`` = groups, plus ``node_ids`` and ``group_names`` that
+    ``x`` = features, ``edge_index`` = every undirected edge in both directions
+    (directed edges as given; self-loops dropped: the layers add their own),
+    ``y`` = groups when known, plus ``node_ids`` and ``group_names`` that
     :func:`multiattn.adapters.graph.capture` carries over.
     """
     import torch
@@ -192,14 +196,15 @@ def to_data(sample: GraphSample) -> Any:
 
     nodes = list(sample.graph.nodes)
     index = {node: i for i, node in enumerate(nodes)}
-    pairs = np.array([(index[u], index[v]) for u, v in sample.graph.edges if u != v], dtype=np.int64)
-    pairs = pairs.reshape(-1, 2)
-    edge_index = np.concatenate([pairs.T, pairs.T[::-1]], axis=1)
+    pairs = np.array([(index[u], index[v]) for u, v in sample.graph.edges() if u != v], dtype=np.int64)
+    pairs = pairs.reshape(-1, 2).T
+    edge_index = pairs if sample.graph.is_directed() else np.concatenate([pairs, pairs[::-1]], axis=1)
     data = Data(x=torch.from_numpy(np.ascontiguousarray(sample.features, dtype=np.float32)),
-                edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)),
-                y=torch.from_numpy(np.asarray(sample.groups, dtype=np.int64)))
+                edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)))
+    if sample.groups is not None:
+        data.y = torch.from_numpy(np.asarray(sample.groups, dtype=np.int64))
+        data.group_names = list(sample.group_names)
     data.node_ids = nodes
-    data.group_names = list(sample.group_names)
     return data
 
 

@@ -1,13 +1,13 @@
 """Train the tiny induction model shipped in ``media_samples/induction/``.
 
 A 2-layer GPT-2 (4 heads, width 64) learns next-token prediction on sequences
-``<bos> A A B B ...`` where each chunk is a run of 6-20 random words followed
-by its copy.  First copies are unpredictable; second copies are predictable
-only by an induction circuit: a previous-token head in layer 0 writes "my
-predecessor was x" into each position, and a head in layer 1 attends from the
-current token to the position right after its earlier occurrence and copies
-that token.  Because the chunk lengths vary, a fixed positional offset cannot
-solve the task.
+``<bos> r A A B B ...``: 0-10 random filler words, then chunks of 6-20 random
+words each followed by its copy.  First copies are unpredictable; second
+copies are predictable only by an induction circuit: a previous-token head in
+layer 0 writes "my predecessor was x" into each position, and a head in layer
+1 attends from the current token to the position right after its earlier
+occurrence and copies that token.  Because chunk lengths and starts vary, no
+fixed offset or position solves the task.
 
 Run (about 3 minutes on one busy CPU core)::
 
@@ -41,6 +41,7 @@ VOCAB_WORDS: tuple[str, ...] = tuple(
 SEQ_LEN = 48
 _SPECIALS = ("<pad>", "<bos>")
 _MIN_REPEAT, _MAX_REPEAT = 6, 20
+_MAX_PREFIX = 10
 
 
 def build_tokenizer():
@@ -68,11 +69,12 @@ def build_tokenizer():
 
 
 def make_batch(rng: np.random.Generator, batch: int, seq_len: int = SEQ_LEN) -> tuple[np.ndarray, np.ndarray]:
-    """Random ``<bos> A A B B ...`` sequences and a mask of the predictable targets.
+    """Random ``<bos> r A A B B ...`` sequences and a mask of the predictable targets.
 
-    Each chunk ``A`` is a run of 6-20 random words followed by its copy (the
-    last copy is cut at ``seq_len``).  Half the tokens are thus predictable,
-    but only by induction: the chunk lengths vary, so no fixed offset works.
+    ``r`` is 0-10 random filler words; each chunk ``A`` is a run of 6-20 random
+    words followed by its copy (the last copy is cut at ``seq_len``).  Over a
+    third of the tokens are thus predictable, but only by induction: chunk
+    lengths and starts vary, so no fixed offset or position works.
 
     Returns
     -------
@@ -92,7 +94,7 @@ def make_batch(rng: np.random.Generator, batch: int, seq_len: int = SEQ_LEN) -> 
     ids[:, 0] = _SPECIALS.index("<bos>")
     repeat_mask = np.zeros((batch, seq_len), dtype=bool)
     for row in range(batch):
-        start = 1
+        start = 1 + int(rng.integers(0, _MAX_PREFIX + 1))  # random filler first: positions say nothing
         while start < seq_len:
             n = int(rng.integers(_MIN_REPEAT, _MAX_REPEAT + 1))
             copy_end = min(start + 2 * n, seq_len)

@@ -113,7 +113,7 @@ def retrieval_accuracy(model, tokenizer, n_scenes: int = 300, seed: int = 12345)
 
 
 def train(steps: int, batch_size: int, lr: float, drop: float, seed: int, out: Path,
-          threads: int = 2) -> dict:
+          threads: int = 1) -> dict:
     """Train from scratch and write the safetensors weights; return a summary dict."""
     import torch
     from safetensors.torch import save_file
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--drop", type=float, default=0.4, help="probability of deleting one word")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (at most 2 here)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 on a shared machine)")
     parser.add_argument("--out", type=Path, default=weights_path())
     args = parser.parse_args(argv)
     summary = train(args.steps, args.batch_size, args.lr, args.drop, args.seed, args.out, args.threads)

@@ -103,7 +103,7 @@ def make_shapes_image(rng: np.random.Generator, size: int = IMAGE_SIZE) -> tuple
         grey = int(rng.integers(60, 140))
         draw.line((x0, y0, x1, y1), fill=(grey, grey, grey), width=1)
     label = int(rng.integers(len(CLASSES)))
-    side = int(rng.integers(size // 4, size * 7 // 16 + 1))
+    side = int(rng.integers(size // 3, size // 2 + 1))
     target = _free_box(rng, side, [], size)
     taken = [target]
     for _ in range(int(rng.integers(2, 4))):

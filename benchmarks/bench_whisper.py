@@ -1,0 +1,103 @@
+"""Whisper tiny.en word timings against exact ground truth; prints one JSON line.
+
+Over every sample of ``media_samples/speech`` (espeak-ng words with exact boundaries):
+
+- forced alignment of the true transcript: median / p90 absolute error of word starts and
+  ends, for Whisper's recipe (alignment heads from the model config), the recipe with the
+  fallback heads (last half of the decoder layers) and the recipe + snapping onto pauses;
+- word error rate of greedy transcription (all samples pooled: edits / reference words);
+- time to align ~30 s of audio (capture with greedy decoding + DTW word timings + snapping) as
+  a ratio to plain greedy transcription of the same audio, best of ``REPEATS`` runs each.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from multiattn.adapters.whisper import SAMPLE_RATE, capture, load_audio, prepare_audio, transcribe
+
+from multiattn.analysis.alignment import snap_to_energy, word_error_rate, word_timings
+from multiattn.zoo.whisper import whisper_tiny_en
+
+SPEECH = Path(__file__).resolve().parents[1] / "media_samples" / "speech"
+REPEATS = 2
+
+
+def _errors(words: list[dict], truth: list[dict]) -> tuple[list[float], list[float]]:
+    if [w["word"].strip(".,") for w in words] != [t["word"] for t in truth]:
+        raise RuntimeError(f"word mismatch: {[w['word'] for w in words]}")
+    return ([abs(w["start"] - t["start"]) for w, t in zip(words, truth)],
+            [abs(w["end"] - t["end"]) for w, t in zip(words, truth)])
+
+
+def _summary(starts: list[float], ends: list[float]) -> dict:
+    both = np.r_[starts, ends]
+    return {"median_ms": round(1000 * float(np.median(both)), 1),
+            "p90_ms": round(1000 * float(np.percentile(both, 90)), 1),
+            "start_median_ms": round(1000 * float(np.median(starts)), 1),
+            "end_median_ms": round(1000 * float(np.median(ends)), 1)}
+
+
+def _best_time(func, repeats: int = REPEATS) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    model, processor = whisper_tiny_en()
+    truth = json.loads((SPEECH / "ground_truth.json").read_text())
+    methods = {"recipe": ([], []), "recipe_last_half_heads": ([], []), "snapped": ([], [])}
+    last_half = [(layer, head) for layer in (2, 3) for head in range(6)]
+    edits = ref_words = 0
+    monos = []
+    for sample in truth:
+        audio, sr = load_audio(SPEECH / sample["file"])
+        mono, _ = prepare_audio(audio, sr)
+        monos.append(mono)
+        cross = capture(model, processor, audio, sr, text=sample["text"], keep_encoder=False)["cross"]
+        results = {"recipe": word_timings(cross),
+                   "recipe_last_half_heads": word_timings(cross, heads=last_half)}
+        results["snapped"] = snap_to_energy(results["recipe"], mono, SAMPLE_RATE)
+        for name, words in results.items():
+            starts, ends = _errors(words, sample["words"])
+            methods[name][0].extend(starts)
+            methods[name][1].extend(ends)
+        hypothesis = transcribe(model, processor, audio, sr)
+        n_ref = len(sample["text"].split())
+        edits += word_error_rate(sample["text"], hypothesis) * n_ref
+        ref_words += n_ref
+
+    long_audio = np.concatenate(monos)
+    while len(long_audio) < 29.5 * SAMPLE_RATE:
+        long_audio = np.concatenate([long_audio, monos[len(long_audio) % len(monos)]])
+    long_audio = long_audio[: int(29.5 * SAMPLE_RATE)]
+
+    def align() -> None:
+        grids = capture(model, processor, long_audio, SAMPLE_RATE, progress=False)
+        snap_to_energy(word_timings(grids["cross"]), long_audio, SAMPLE_RATE)
+
+    t_transcribe = _best_time(lambda: transcribe(model, processor, long_audio, SAMPLE_RATE))
+    t_align = _best_time(align)
+    print(json.dumps({
+        "benchmark": "whisper_word_timings",
+        "model": "whisper tiny.en (CTranslate2 -> transformers, float32, CPU)",
+        "samples": len(truth),
+        "words": ref_words,
+        "word_error_ms": {name: _summary(*errs) for name, errs in methods.items()},
+        "target_median_ms": 60,
+        "wer_greedy": round(edits / ref_words, 4),
+        "align_30s_over_transcribe": round(t_align / t_transcribe, 3),
+        "transcribe_30s_s": round(t_transcribe, 2),
+        "align_30s_s": round(t_align, 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`multiattn video` command, the gallery section and the embedded moving-shapes model."""
+
+import cv2
+import numpy as np
+import pytest
+
+from multiattn.cli import main
+from multiattn.commands import video as cmd
+from multiattn.zoo.video import DIRECTIONS, load_moving_shapes, moving_shapes_clip, sample_clip_path
+
+
+def test_moving_shapes_clip_ground_truth():
+    clip = moving_shapes_clip("right", frames=8, size=64, seed=3)
+    assert clip.frames.shape == (8, 64, 64, 3) and clip.direction == "right"
+    x0 = clip.boxes[:, 0]
+    assert (np.diff(x0) > 0).all() and (np.diff(clip.boxes[:, 1]) == 0).all()
+    # the object's colour fills its box (up to noise) in every frame
+    for frame, (a, b, c, d) in zip(clip.frames, clip.boxes.astype(int)):
+        patch = frame[b + 1:d - 1, a + 1:c - 1].reshape(-1, 3).astype(float)
+        assert patch.std(axis=0).max() < 20
+    with pytest.raises(ValueError, match="direction must be one of"):
+        moving_shapes_clip("sideways")
+
+
+def test_model_classifies_fresh_clips():
+    from multiattn.adapters.video import capture
+
+    model = load_moving_shapes()
+    correct = 0
+    for seed in range(90000, 90012):
+        clip = moving_shapes_clip(seed=seed)
+        correct += capture(model, clip.frames).meta["predicted"] == clip.label
+    assert correct >= 11
+    assert model.config.id2label[0] == DIRECTIONS[0]
+
+
+def test_cli_writes_clip_sheet_and_timeline(tmp_path, capsys):
+    out = tmp_path / "attention.mp4"
+    assert main(["video", str(sample_clip_path()), "--out", str(out), "--method", "rollout"]) == 0
+    printed = capsys.readouterr().out
+    assert "explained: rollout - class" in printed
+    for name in ("attention.mp4", "attention.gif", "attention_sheet.png", "attention_timeline.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    assert n == 8
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["video", "missing.mp4", "--out", "x.mp4"], "not found"),
+        (["video", "SAMPLE", "--out", "x.avi"], "--out must be an .mp4"),
+        (["video", "SAMPLE", "--out", "x.mp4", "--model", "no-such-model"], "neither 'moving-shapes'"),
+    ],
+)
+def test_cli_errors(argv, message, tmp_path, capsys):
+    argv = [str(sample_clip_path()) if a == "SAMPLE" else a for a in argv]
+    argv[argv.index("--out") + 1] = str(tmp_path / argv[argv.index("--out") + 1])
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_gallery(tmp_path):
+    items = cmd.gallery(tmp_path / "video")
+    assert cmd.GALLERY_ORDER == 60 and len(items) == 4
+    assert {item.path.suffix for item in items} == {".gif", ".png"}
+    for item in items:
+        assert item.path.exists() and item.section == "video"

@@ -159,8 +159,8 @@ def from_edges(edge_index: Any, alpha: Any, *, nodes: NodeAxis | None = None,
     Returns
     -------
     AttentionGrid
-        Sparse, ``values (L, H, E)``, query = key = the NodeAxis.  Nodes without
-        incoming edges are kept (they have no attention row) and counted in
+        Sparse, ``values (L, H, E)``, query = key = the NodeAxis.  Isolated nodes
+        (no edge at all) are kept, with no attention row, and counted in
         ``meta["isolated_nodes"]``.
 
     Example

@@ -610,7 +610,13 @@ def load_model(spec: str, weights: str | None = None) -> tuple[Any, Any]:
         head = state.get("head.weight")
         model = timm.create_model(spec[5:], pretrained=False,
                                   num_classes=0 if head is None else head.shape[0])
-        model.load_state_dict(state)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(
+                f"the weights in {weights} do not fit the timm architecture {spec[5:]!r}: "
+                f"{str(err).splitlines()[0]}"
+            ) from err
         return model.eval(), None
     path = Path(spec)
     if path.is_dir():

@@ -19,7 +19,9 @@ progress bar) whose frames are stitched onto one time axis.
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -159,10 +161,11 @@ def _features(processor: Any, window: np.ndarray) -> Any:
     ).input_features
 
 
-def _suppressed(model: Any, tokenizer: Any) -> tuple[list[int], list[int]]:
+def _suppressed(model: Any) -> tuple[list[int], list[int]]:
+    """Tokens never generated (specials, timestamps, the config's list) and not generated first."""
     generation = model.generation_config
     eot = generation.eos_token_id
-    specials = [i for i in range(eot + 1, model.config.vocab_size)]
+    specials = range(eot + 1, model.config.vocab_size)
     always = sorted(set(generation.suppress_tokens or []) | set(specials))
     begin = sorted(set(generation.begin_suppress_tokens or []) | {eot})
     return always, begin
@@ -174,18 +177,21 @@ def _prompt(model: Any) -> list[int]:
 
 
 def _encode(model: Any, features: Any, attentions: bool) -> Any:
-    """Run the encoder once (eager, so its attention weights can be returned)."""
+    """Run the encoder once; on eager attention when its weights are wanted."""
     import torch
 
+    if not attentions:
+        with torch.no_grad():
+            return model.model.encoder(features)
     with eager_attention(model), torch.no_grad():
-        return model.model.encoder(features, output_attentions=attentions)
+        return model.model.encoder(features, output_attentions=True)
 
 
-def _greedy(model: Any, tokenizer: Any, encoder_out: Any, max_new_tokens: int) -> list[int]:
+def _greedy(model: Any, encoder_out: Any, max_new_tokens: int) -> list[int]:
     """Greedy decoding without timestamps; returns the text token ids (no specials)."""
     import torch
 
-    always, begin = _suppressed(model, tokenizer)
+    always, begin = _suppressed(model)
     eot = model.generation_config.eos_token_id
     ids = _prompt(model)
     with torch.no_grad():
@@ -217,10 +223,10 @@ def transcribe(model: Any, processor: Any, audio: Any, sr: int,
     ' The quick brown fox jumps over the lazy dog.'
     """
     mono, _ = prepare_audio(audio, sr)
-    tokenizer = processor.tokenizer
-    pieces = [tokenizer.decode(_greedy(model, tokenizer, _encode(model, _features(processor, window),
-                                                                 attentions=False), max_new_tokens))
-              for window in _windows(mono)]
+    pieces = []
+    for window in _windows(mono):
+        encoder_out = _encode(model, _features(processor, window), attentions=False)
+        pieces.append(processor.tokenizer.decode(_greedy(model, encoder_out, max_new_tokens)))
     return "".join(pieces)
 
 
@@ -228,28 +234,50 @@ def _windows(mono: np.ndarray) -> list[np.ndarray]:
     return [mono[i : i + _WINDOW] for i in range(0, len(mono), _WINDOW)]
 
 
-def _forced(model: Any, encoder_out: Any, tokens: list[int], n_frames: int) -> dict:
+def _forced(model: Any, hidden: Any, tokens: list[int], n_frames: int) -> dict:
     """Teacher-force ``prompt + tokens + eot``; attention arrays cropped to ``n_frames``."""
     import torch
 
     eot = model.generation_config.eos_token_id
     ids = torch.tensor([_prompt(model) + tokens + [eot]])
     with eager_attention(model), torch.no_grad():
-        out = model(encoder_outputs=encoder_out, decoder_input_ids=ids, output_attentions=True)
-    enc = encoder_out.attentions
+        out = model(encoder_outputs=(hidden,), decoder_input_ids=ids, output_attentions=True)
     dec = require_attentions(out.decoder_attentions, "decoder", model)
     cross = require_attentions(out.cross_attentions, "cross", model)
     logprobs = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
     token_probs = logprobs.gather(1, ids[0, 1:, None])[:, 0].exp().numpy()
     return {
         "ids": ids[0].tolist(),
-        "encoder": None if enc is None else np.stack(
-            [a[0, :, :n_frames, :n_frames].float().numpy() for a in enc]),
         "decoder": np.stack([a[0].float().numpy() for a in dec]),
         "cross": np.stack([a[0, :, :, :n_frames].float().numpy() for a in cross]),
         # probability of each input token given the ones before it (None for the first)
         "token_probs": [None] + token_probs.tolist(),
     }
+
+
+def _normal_word(word: str) -> str:
+    return re.sub(r"[^a-z0-9']", "", word.lower())
+
+
+def _split_transcript(words: list[str], decoded: list[str]) -> list[list[str]]:
+    """Share a transcript's words among windows by matching them to each window's decoding.
+
+    Transcript words matched (difflib) to a decoded word take that word's window; unmatched
+    words follow the window of the matched word before them, so the split stays in order.
+    """
+    hyp = [(_normal_word(w), k) for k, text in enumerate(decoded) for w in text.split()]
+    matcher = difflib.SequenceMatcher(a=[_normal_word(w) for w in words], b=[h for h, _ in hyp],
+                                      autojunk=False)
+    window: list[int | None] = [None] * len(words)
+    for block in matcher.get_matching_blocks():
+        for i in range(block.size):
+            window[block.a + i] = hyp[block.b + i][1]
+    known = [k for k in window if k is not None]
+    current = known[0] if known else 0
+    for i, k in enumerate(window):
+        current = current if k is None else max(current, k)
+        window[i] = current
+    return [[w for w, k in zip(words, window) if k == idx] for idx in range(len(decoded))]
 
 
 def _block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
@@ -303,9 +331,10 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
     sr : int
         Its sample rate (resampled to 16 kHz).
     text : str, optional
-        Transcript to align (teacher forcing). Default: greedy decoding.
-        Audio longer than 30 s needs ``text=None`` (one transcript cannot be split over windows
-        reliably).
+        Transcript to align (teacher forcing). Default: greedy decoding. For audio longer than
+        30 s each window is decoded first and the transcript's words are shared among the
+        windows by matching them to those decodings (a word cut by a window edge goes to one
+        side).
     max_new_tokens : int
         Decoding limit per 30 s window.
     keep_encoder : bool
@@ -326,7 +355,7 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
     Raises
     ------
     ValueError
-        Bad audio (see :func:`prepare_audio`), empty text, text for audio over 30 s.
+        Bad audio (see :func:`prepare_audio`), empty text, more than 445 tokens in a window.
 
     Example
     -------
@@ -338,20 +367,10 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
 
     mono, notes = prepare_audio(audio, sr)
     windows = _windows(mono)
-    if text is not None and len(windows) > 1:
-        raise ValueError(
-            f"forced alignment of {len(mono) / SAMPLE_RATE:.1f} s of audio: a transcript can only "
-            f"be aligned to one {WINDOW_S:.0f} s window; pass text=None to decode the windows, "
-            "or split the audio and its transcript"
-        )
     tokenizer = processor.tokenizer
     eot = model.generation_config.eos_token_id
-    forced_tokens = None if text is None else _text_tokens(tokenizer, text)
-    if forced_tokens is not None and len(forced_tokens) + 3 > model.config.max_target_positions:
-        raise ValueError(
-            f"transcript has {len(forced_tokens)} tokens; Whisper's decoder takes at most "
-            f"{model.config.max_target_positions - 3} per 30 s window"
-        )
+    if text is not None:
+        _text_tokens(tokenizer, text)  # validates: refuses empty text early
     if keep_encoder and len(windows) > 1:
         from .._memory import check_fits
 
@@ -359,17 +378,39 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
         heads = model.config.encoder_layers * model.config.encoder_attention_heads
         check_fits(4 * heads * frames**2, f"stitched encoder attention over {frames} frames "
                    "(pass keep_encoder=False to skip it)")
-    parts = []
+    encoded = []
     bar = tqdm(windows, desc="whisper windows", unit="window",
                disable=not progress or len(windows) == 1)
     for window in bar:
         encoder_out = _encode(model, _features(processor, window), attentions=keep_encoder)
-        if keep_encoder:
-            require_attentions(encoder_out.attentions, "encoder", model)
         n_frames = math.ceil(len(window) / (FRAME_S * SAMPLE_RATE))
-        tokens = forced_tokens if forced_tokens is not None else _greedy(
-            model, tokenizer, encoder_out, max_new_tokens)
-        parts.append(_forced(model, encoder_out, tokens, n_frames))
+        enc = None
+        if keep_encoder:
+            enc = np.stack([a[0, :, :n_frames, :n_frames].float().numpy() for a in
+                            require_attentions(encoder_out.attentions, "encoder", model)])
+        hidden = encoder_out.last_hidden_state
+        greedy = None
+        if text is None or len(windows) > 1:
+            greedy = _greedy(model, encoder_out, max_new_tokens)
+        encoded.append((hidden, enc, n_frames, greedy))
+    if text is None:
+        window_tokens = [greedy for *_, greedy in encoded]
+    elif len(windows) == 1:
+        window_tokens = [_text_tokens(tokenizer, text)]
+    else:
+        decoded = [tokenizer.decode(greedy) for *_, greedy in encoded]
+        window_tokens = [tokenizer(" " + " ".join(words), add_special_tokens=False).input_ids
+                         if words else []
+                         for words in _split_transcript(str(text).split(), decoded)]
+    limit = model.config.max_target_positions - 3
+    if any(len(tokens) > limit for tokens in window_tokens):
+        raise ValueError(
+            f"transcript has {max(map(len, window_tokens))} tokens for one 30 s window; "
+            f"Whisper's decoder takes at most {limit}"
+        )
+    parts = []
+    for (hidden, enc, n_frames, _), tokens in zip(encoded, window_tokens):
+        parts.append({**_forced(model, hidden, tokens, n_frames), "encoder": enc})
     ids = [i for p in parts for i in p["ids"]]
     token_axis, decoded_text = _token_axis(tokenizer, ids, eot)
     time_axis = TimeAxis(sum(p["cross"].shape[-1] for p in parts), FRAME_S)
@@ -386,9 +427,9 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
         "windows": len(windows),
         "notes": list(notes),
     }
-    if forced_tokens is not None:
+    if text is not None:
         text_probs = [q for q, special in zip(probs, token_axis.specials) if not special]
-        meta["transcript_match"] = float(np.mean(text_probs))
+        meta["transcript_match"] = float(np.mean(text_probs)) if text_probs else 0.0
         if meta["transcript_match"] < _MISMATCH_PROB:
             note = (f"the transcript does not seem to match the speech (mean token probability "
                     f"{meta['transcript_match']:.3f}); word timings will be unreliable")

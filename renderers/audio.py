@@ -20,7 +20,7 @@ from ..grid import AttentionGrid
 from ._style import DPI, add_colorbar, color_scale, get_axes
 from .heatmap import dim_title, head_matrix
 
-__all__ = ["token_attention_over_time", "alignment_strips", "self_attention_heatmap"]
+__all__ = ["token_attention_over_time", "alignment_strips", "word_links", "self_attention_heatmap"]
 
 _HOP = 160
 _N_FFT = 400
@@ -127,7 +127,6 @@ def alignment_strips(cross: AttentionGrid, audio: Any, sr: int = 16000, *,
     >>> fig = alignment_strips(grids["cross"], mono, 16000, words=words)  # doctest: +SKIP
     >>> fig.savefig("strips.png")  # doctest: +SKIP
     """
-    import librosa
     import librosa.display
     import matplotlib.pyplot as plt
 
@@ -152,12 +151,11 @@ def alignment_strips(cross: AttentionGrid, audio: Any, sr: int = 16000, *,
         librosa.display.waveshow(y, sr=sr, ax=axes[0], color="#4a6fa5")
         axes[0].set_ylabel("amplitude", fontsize=8)
         row = 1
-    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=_N_FFT, hop_length=_HOP, n_mels=80)
-    mel_db = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
+    mel_db = _log_mel(y, sr)
     spec_ax = axes[row]
     image = librosa.display.specshow(mel_db, sr=sr, hop_length=_HOP, x_axis="time", y_axis="mel",
                                      ax=spec_ax, cmap="gray_r")
-    add_colorbar(image, spec_ax, "level (dB)", normalised="0 dB = loudest",
+    add_colorbar(image, spec_ax, "dB", normalised="0 = loudest",
                  cax=fig.add_subplot(grid[row, 1]))
     spec_ax.set_ylabel("mel (Hz)", fontsize=8)
     strips = axes[row + 1:]
@@ -186,6 +184,43 @@ def alignment_strips(cross: AttentionGrid, audio: Any, sr: int = 16000, *,
     fig.suptitle(title or f"Whisper cross-attention aligned with the audio "
                  f"({len(labels)} {'words' if words is not None else 'tokens'})", fontsize=11)
     return fig
+
+
+def _log_mel(y: np.ndarray, sr: int) -> np.ndarray:
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=_N_FFT, hop_length=_HOP, n_mels=80)
+    return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
+
+
+def word_links(cross: AttentionGrid, audio: Any, sr: int = 16000, *,
+               words: Sequence[dict], heads: Sequence | None = None, top_k: int = 2,
+               max_words: int = 12, title: str | None = None) -> Figure:
+    """Words on the right, the spectrogram on the left, lines to each word's strongest frames.
+
+    Figure-level; a thin layer over :func:`multiattn.renderers.crossmodal.side_by_side` with a
+    word x frame matrix (the rows of :func:`alignment_strips`) and the log-mel spectrogram.
+    Tokens are coloured by their confidence.
+
+    Example
+    -------
+    >>> fig = word_links(grids["cross"], mono, 16000, words=words)  # doctest: +SKIP
+    """
+    from .crossmodal import side_by_side
+
+    y = np.asarray(audio, dtype=np.float32)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"word_links needs mono audio (samples,), got shape {y.shape}")
+    labels, rows = _word_rows(cross.query, token_attention_over_time(cross, heads), words)
+    time_axis: TimeAxis = cross.key
+    samples = int(round(float(time_axis.edges[-1]) * sr))
+    mel_db = _log_mel(np.pad(y, (0, max(0, samples - y.size)))[:samples], sr)
+    confidence = np.array([w.get("confidence", 1.0) for w in words], dtype=np.float64)
+    return side_by_side(rows, TokenAxis(labels), time_axis, media=mel_db,
+                        token_weights=confidence, top_k=top_k, max_tokens=max_words, min_share=0.0,
+                        label="cross-attention", token_label="confidence",
+                        normalised="alignment heads; sums to 1 per word", title=title,
+                        figsize=(11.0, 4.8))
 
 
 def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int | str = "mean", *,

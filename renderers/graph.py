@@ -451,7 +451,8 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
         add_colorbar(lines, ax, "edge: attention weight", normalised=_EDGE_NORMALISED, scale=scale,
                      fraction=0.04, pad=0.02, shrink=0.8)
         if node_label is not None:
-            add_colorbar(nodes, ax, f"node: {node_label}", fraction=0.04, pad=0.04, shrink=0.8)
+            add_colorbar(nodes, ax, f"node: {node_label}", location="bottom", fraction=0.04, pad=0.02,
+                         shrink=0.6)
     kept = f"top {top_k} incoming edges per node" if top_k else "all edges"
     ring = "; rings = self-attention" if self_loops and len(xy) <= _LARGE_NODES else ""
     ax.set_title(title if title is not None else

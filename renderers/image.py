@@ -2,7 +2,10 @@
 
 :func:`overlay` is the array-level primitive (uint8 RGB in, uint8 RGB out, the
 size of the *original* image); :func:`overlay_plot` draws it on a matplotlib
-Axes with a colorbar.  :func:`to_rgb` is the one place where any image input
+Axes with a colorbar.  Figure-level small multiples: :func:`attention_grid_plot`
+(one query's attention per head or per layer), :func:`compare_plot` (several
+explanation maps side by side, own or shared scale); :func:`query_patch_plot`
+shows where one patch looks.  :func:`to_rgb` is the one place where any image input
 (path, PIL image, grayscale / RGBA / palette / 16-bit / float array, BGR from
 OpenCV) becomes ``uint8 RGB (H, W, 3)``.
 
@@ -418,11 +421,12 @@ def overlay_plot(
         ax.set_title(title, fontsize=9)
     if colorbar:
         mappable = ScalarMappable(norm=Normalize(scale.vmin, scale.vmax), cmap=scale.cmap)
+        # as tall as the image: matplotlib's fraction is relative to the Axes' width
+        size = {"fraction": 0.046 * min(1.0, out.shape[0] / out.shape[1]), "pad": 0.02}
         if label:
-            bar = add_colorbar(mappable, ax, label, normalised=normalised, scale=scale,
-                               fraction=0.046, pad=0.02)
+            bar = add_colorbar(mappable, ax, label, normalised=normalised, scale=scale, **size)
         else:  # the figure states the scale; keep narrow panels readable
-            bar = add_colorbar(mappable, ax, "", extend=scale.extend, fraction=0.046, pad=0.02)
+            bar = add_colorbar(mappable, ax, "", extend=scale.extend, **size)
         bar.ax.tick_params(labelsize=7)
         bar.ax.yaxis.label.set_fontsize(8)
     return ax

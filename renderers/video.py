@@ -143,7 +143,8 @@ def read_video(
             raise ValueError(f"cannot decode {path}: not a video OpenCV can read (corrupt or unknown codec)")
         source_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         source_fps = source_fps if np.isfinite(source_fps) and source_fps > 0 else 25.0
-        n_source = _count_frames(cap, progress and num_frames is not None)
+        estimate = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        n_source = _count_frames(cap, progress and estimate > _LONG_CLIP)
         if n_source == 0:
             raise ValueError(f"{path} has 0 decodable frames (empty or corrupt video)")
         cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
@@ -302,22 +303,30 @@ def _display_size(height: int, width: int, min_side: int) -> tuple[int, int]:
     return int(round(height * scale)) // 2 * 2, int(round(width * scale)) // 2 * 2
 
 
+def _short(value: float, scale: ColorScale) -> str:
+    """Compact tick text; values below 0.1 % of the range print as 0."""
+    return "0" if abs(value) < 1e-3 * (scale.vmax - scale.vmin) else f"{value:.2g}"
+
+
 def _footer(width: int, text: str, scale: ColorScale) -> np.ndarray:
-    """A dark strip with ``text`` on the left and the colour scale (with its limits) on the right."""
+    """A dark strip: ``text`` on the left, then ``vmin [colour ramp] vmax`` on the right."""
     import cv2
     from matplotlib import colormaps
 
     bar = np.full((_FOOTER_PX, width, 3), 24, dtype=np.uint8)
-    bar_w = max(width // 4, 24)
-    ramp = (colormaps[scale.cmap](np.linspace(0, 1, bar_w))[:, :3] * 255).astype(np.uint8)
-    x0 = width - bar_w - 4
-    bar[6:_FOOTER_PX - 6, x0:x0 + bar_w] = ramp[None]
-    font, size = cv2.FONT_HERSHEY_SIMPLEX, 0.36
-    cv2.putText(bar, text, (4, 15), font, size, (235, 235, 235), 1, cv2.LINE_AA)
-    limits = f"{scale.vmin:.2g}"
-    (tw, _), _ = cv2.getTextSize(limits, font, size, 1)
-    cv2.putText(bar, limits, (max(x0 - tw - 3, 0), 15), font, size, (235, 235, 235), 1, cv2.LINE_AA)
-    cv2.putText(bar, f"{scale.vmax:.2g}", (x0 + 2, 15), font, size, (20, 20, 20), 1, cv2.LINE_AA)
+    font, size, white = cv2.FONT_HERSHEY_SIMPLEX, 0.36, (235, 235, 235)
+    low, high = _short(scale.vmin, scale), _short(scale.vmax, scale)
+    (high_w, _), _ = cv2.getTextSize(high, font, size, 1)
+    (low_w, _), _ = cv2.getTextSize(low, font, size, 1)
+    ramp_w = max(width // 5, 24)
+    x_high = width - high_w - 4
+    x_ramp = x_high - ramp_w - 4
+    x_low = x_ramp - low_w - 4
+    ramp = (colormaps[scale.cmap](np.linspace(0, 1, ramp_w))[:, :3] * 255).astype(np.uint8)
+    bar[6:_FOOTER_PX - 6, x_ramp:x_ramp + ramp_w] = ramp[None]
+    cv2.putText(bar, low, (x_low, 15), font, size, white, 1, cv2.LINE_AA)
+    cv2.putText(bar, high, (x_high, 15), font, size, white, 1, cv2.LINE_AA)
+    cv2.putText(bar[:, : max(x_low - 4, 1)], text, (4, 15), font, size, white, 1, cv2.LINE_AA)
     return bar
 
 
@@ -482,7 +491,10 @@ def contact_sheet(
     if fps is None:
         fps = maps.axis.fps if isinstance(maps, AttentionMap) and isinstance(maps.axis, VideoAxis) else 1.0
     shown = np.unique(np.linspace(0, len(overlaid) - 1, min(max_frames, len(overlaid))).round().astype(int))
-    fig, axes = plt.subplots(1, len(shown), figsize=(1.9 * len(shown) + 1.2, 2.6), dpi=DPI, squeeze=False)
+    aspect = overlaid.shape[1] / overlaid.shape[2]
+    figsize = (1.9 * len(shown) + 1.4, 1.9 * aspect + (0.9 if title else 0.6))
+    fig, axes = plt.subplots(1, len(shown), figsize=figsize, dpi=DPI, squeeze=False,
+                             layout="constrained")
     axes = axes[0]
     for ax, i in zip(axes, shown):
         ax.imshow(overlaid[i])
@@ -542,7 +554,8 @@ def frame_timeline(
     for i, (name, amap) in enumerate(named.items()):
         shares = _time_shares(amap)
         times = amap.axis.times
-        ax.plot(times, shares, marker="o", lw=1.6, ms=4, label=str(name), color=f"C{i}")
+        ax.plot(times, shares, marker="osd^v"[i % 5], lw=1.6, ms=5, label=str(name), color=f"C{i}",
+                linestyle=("-", "--", ":", "-.")[i % 4])  # styles keep identical curves visible
     axis = next(iter(named.values())).axis
     ax.set_xlabel(f"time (s, centre of each {axis.tubelet[0]}-frame tubelet)")
     ax.set_ylabel("share of the map\n(per map, sums to 1)")
@@ -604,6 +617,10 @@ def temporal_heatmap(
     _, ax = get_axes(ax, figsize=(4.6, 4.0))
     scale = color_scale(matrix, cmap=cmap, limits=(0.0, max(float(matrix.max()), 1e-9)))
     image = ax.imshow(matrix, origin="upper", **scale.imshow_kwargs())
+    if len(matrix) <= 10:
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value < 0.6 * scale.vmax else "black")
     labels = [f"{t:.2f}" for t in grid.query.times]
     ticks = np.arange(len(labels))
     step = max(1, len(labels) // 8)

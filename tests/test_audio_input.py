@@ -5,7 +5,13 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
-from multiattn.adapters.whisper import SAMPLE_RATE, capture, load_audio, prepare_audio
+from multiattn.adapters.whisper import (
+    SAMPLE_RATE,
+    _split_transcript,
+    capture,
+    load_audio,
+    prepare_audio,
+)
 
 
 def _tone(seconds=0.5, sr=16000, amp=0.5):
@@ -117,8 +123,22 @@ def test_long_audio_windows_are_stitched(tiny_whisper, capsys):
     assert encoder.values[:, :, :1500, 1500:].sum() == 0
     assert decoder.values[:, :, starts[1]:, : starts[1]].sum() == 0
     assert model.config._attn_implementation == impl  # eager switched back
-    with pytest.raises(ValueError, match="one 30 s window"):
-        capture(model, processor, audio, 8000, text="hello")
+    # a transcript over several windows: every word lands in exactly one window, in order
+    with pytest.warns(UserWarning, match="does not seem to match"):  # random weights
+        forced = capture(model, processor, audio, 8000, text="one two three four",
+                         keep_encoder=False, max_new_tokens=2)["cross"]
+    assert forced.meta["windows"] == 3 and forced.meta["mode"] == "forced"
+    assert forced.meta["text"].split() == ["one", "two", "three", "four"]
+    assert forced.query.labels.count("<|endoftext|>") == 3
+
+
+def test_split_transcript_follows_the_decoding():
+    words = "The cat sat on the mat today.".split()
+    decoded = [" the cat sat", " On the matt", "", " today"]
+    assert _split_transcript(words, decoded) == [["The", "cat", "sat"], ["on", "the", "mat"], [],
+                                                 ["today."]]
+    # nothing matches: everything goes to the first window, order kept
+    assert _split_transcript(["a", "b"], ["x", "y"]) == [["a", "b"], []]
 
 
 def test_capture_rejects_bad_text(tiny_whisper):

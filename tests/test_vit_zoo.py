@@ -12,6 +12,15 @@ from PIL import Image
 from multiattn.zoo import vision
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The machine is shared: extra intra-op threads only spin (10x slower here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def shapes_vit():
     return vision.load_shapes_vit()
@@ -50,12 +59,12 @@ def test_relevance_points_at_the_target(shapes_vit):
     model, processor = shapes_vit
     rng = np.random.default_rng(4242)
     hits = 0
-    for _ in range(20):
+    for _ in range(50):
         image, label, (top, left, bottom, right) = vision.make_shapes_image(rng)
         patches = explain(model, image, processor, method="relevance", target=label).to_image()
         r, c = np.unravel_index(np.argmax(patches), patches.shape)
         hits += top <= (r + 0.5) * 8 < bottom and left <= (c + 0.5) * 8 < right
-    assert hits / 20 >= 0.8
+    assert hits / 50 >= 0.85
 
 
 def test_sample_photos_are_small_and_readable():
@@ -127,7 +136,6 @@ def test_hf_directory_and_timm_weights_load(tmp_path, shapes_vit):
         load_model(str(tmp_path))
 
 
-@pytest.mark.slow
 def test_gallery_renders_every_item(tmp_path):
     """The whole gallery section (13 figures; `multiattn demo --only image` runs it too)."""
     from multiattn.commands import image as command

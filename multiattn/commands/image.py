@@ -116,12 +116,20 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
     """Render the image section of the demo gallery into ``out_dir``."""
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny model: extra intra-op threads only add overhead
+    try:
+        return _gallery_items(out_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _gallery_items(out_dir: Path) -> list[GalleryItem]:
     from ..adapters.vit import capture, explain
     from ..renderers._style import get_axes, save_figure
     from ..renderers.image import attention_grid_plot, compare_plot, overlay_plot, query_patch_plot
     from ..zoo.vision import load_shapes_vit, make_shapes_image, sample_photos
 
-    torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, processor = load_shapes_vit()
     section, items = "Images (ViT)", []

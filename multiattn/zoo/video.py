@@ -1,6 +1,6 @@
 """Moving-shapes video: synthetic clips with known object boxes and the tiny model trained on them.
 
-A clip shows one textured square moving in a straight line (right, left, down
+A clip shows one filled square moving in a straight line (right, left, down
 or up) over static clutter (random rectangles and discs) and pixel noise; the
 top-left patch is plain grey (the model's readout tubelet, see below).
 Because the generator knows where the object is in every frame, attention
@@ -165,11 +165,6 @@ def moving_shapes_clip(
         elif step < 0:
             start[axis] = rng.uniform(lo + travel, hi)
     colour = rng.integers(150, 256, size=3)
-    # a texture that moves with the object, so its whole body (not only its edges) shows the motion
-    cell = max(2, size // 32)
-    cells = int(np.ceil((side + 2) / cell))
-    texture = np.kron(rng.random((cells, cells)) < 0.5, np.ones((cell, cell)))
-    texture = (0.55 + 0.45 * texture)[..., None] * colour
     progress = np.linspace(0.0, 1.0, frames)
     out = np.empty((frames, size, size, 3), dtype=np.uint8)
     boxes = np.empty((frames, 4))
@@ -179,7 +174,7 @@ def moving_shapes_clip(
         frame = canvas.copy()
         r0, c0 = int(round(y0)), int(round(x0))
         r1, c1 = int(round(y0 + side)), int(round(x0 + side))
-        frame[r0:r1, c0:c1] = texture[: r1 - r0, : c1 - c0]
+        frame[r0:r1, c0:c1] = colour
         frame += rng.normal(0.0, noise, size=frame.shape)
         if readout_patch:
             frame[: size // 8, : size // 8] = 128.0

@@ -2,8 +2,10 @@
 
 On held-out synthetic scenes (seed never used in training) every colour and shape word
 of the caption names exactly one object.  Pointing game: the word's map
-(:func:`multiattn.adapters.clip.word_grounding`) scores a hit when its peak patch holds
-pixels of the named object and more of them than of the other object.  Baselines measured
+(:func:`multiattn.adapters.clip.word_grounding`, counterfactuals = the word deleted or
+replaced by the other colours / shapes) scores a hit when its peak patch holds pixels of
+the named object and more of them than of the other object.  The same with deletion as
+the only counterfactual is reported too.  Baselines measured
 in the same run: the caption's own relevance map (not word-specific; it cannot tell the two
 objects apart, so about half of its peaks land on the right one) and a random patch.
 Retrieval: image -> caption top-1 among all 36 scene descriptions (chance 1/36).
@@ -16,9 +18,16 @@ import time
 
 import numpy as np
 import torch
-from multiattn.adapters.clip import caption_grounding
+from multiattn.adapters.clip import caption_grounding, word_grounding
 
-from multiattn.zoo.clip import COLOURS, PATCH_SIZE, SHAPES, build_tokenizer, load_tiny_clip, make_scenes
+from multiattn.zoo.clip import (
+    COLOURS,
+    PATCH_SIZE,
+    build_tokenizer,
+    load_tiny_clip,
+    make_scenes,
+    word_alternatives,
+)
 from multiattn.zoo.train_tiny_clip import retrieval_accuracy
 
 N_SCENES = 100
@@ -48,17 +57,20 @@ def main() -> None:
     start = time.time()
     model, processor = load_tiny_clip()
     hits = {"colour": [], "shape": []}
-    caption_hits, random_rates = [], []
+    deletion_hits, caption_hits, random_rates = [], [], []
     for scene in make_scenes(N_SCENES, SEED):
-        grounding = caption_grounding(model, processor, scene.image, scene.caption)
+        content = [w for obj in scene.objects for w in obj]
+        grounding = caption_grounding(model, processor, scene.image, scene.caption,
+                                      alternatives=word_alternatives())
+        deletion_only = word_grounding(model, processor, scene.image, scene.caption, words=content)
         caption_map = grounding.pair.image_map.to_image()
-        for word in grounding.words:
-            if word.word not in COLOURS and word.word not in SHAPES:
-                continue
+        words = [w for w in grounding.words if w.word in content]
+        for word, deleted in zip(words, deletion_only):
             k = 0 if word.word in scene.objects[0] else 1
             target, other = scene.masks[k], scene.masks[1 - k]
             kind = "colour" if word.word in COLOURS else "shape"
             hits[kind].append(_hit(word.image_map.to_image(), target, other))
+            deletion_hits.append(_hit(deleted.image_map.to_image(), target, other))
             caption_hits.append(_hit(caption_map, target, other))
             random_rates.append(_random_hit_rate(target, other))
     grounding_seconds = time.time() - start
@@ -74,6 +86,7 @@ def main() -> None:
         "meets_target": pointing >= TARGET,
         "pointing_colour_words": round(float(np.mean(hits["colour"])), 4),
         "pointing_shape_words": round(float(np.mean(hits["shape"])), 4),
+        "pointing_game_deletion_only": round(float(np.mean(deletion_hits)), 4),
         "baseline_caption_map_pointing": round(float(np.mean(caption_hits)), 4),
         "baseline_random_patch_pointing": round(float(np.mean(random_rates)), 4),
         "ratio_vs_caption_map": round(pointing / max(float(np.mean(caption_hits)), 1e-9), 3),

@@ -37,7 +37,7 @@ from matplotlib.patches import ConnectionPatch
 
 from ..axes import Axis, PatchAxis, TimeAxis, VideoAxis
 from ..grid import AttentionGrid, AttentionMap
-from ._style import DPI, SEQUENTIAL_CMAP, add_colorbar, color_scale
+from ._style import DPI, SEQUENTIAL_CMAP, ColorScale, add_colorbar, color_scale
 from .image import overlay, overlay_plot, patch_values_to_pixels, to_rgb
 
 __all__ = ["side_by_side", "similarity_grid"]
@@ -82,7 +82,8 @@ def _check_vector(values: Any, n: int, name: str) -> np.ndarray:
     return arr
 
 
-def _colorbar_below(mappable: Any, ax: Axes, label: str, normalised: str | None, scale: Any) -> None:
+def _colorbar_below(mappable: Any, ax: Axes, label: str, normalised: str | None,
+                    scale: ColorScale | None) -> None:
     """Horizontal colorbar under the medium, so lines to the tokens never cross it."""
     bar = add_colorbar(mappable, ax, label, normalised=normalised, scale=scale,
                        orientation="horizontal", fraction=0.05, pad=0.04)
@@ -229,8 +230,7 @@ def _draw_tokens(ax: Axes, axis: Axis, token_weights: np.ndarray, label: str) ->
         ax.text(0.12, q, text, va="center", ha="left", fontsize=9 + 6 * level,
                 color=("white" if dark else "black") if not special[q] else "0.45",
                 bbox={"facecolor": face, "edgecolor": "0.6", "boxstyle": "round,pad=0.25"})
-    mappable = ScalarMappable(norm, cmap=scale.cmap)
-    add_colorbar(mappable, ax, label, fraction=0.06, pad=0.02)
+    _colorbar_below(ScalarMappable(norm, cmap=scale.cmap), ax, label, None, None)
     return np.column_stack([np.full(n, 0.1), np.arange(n)])
 
 
@@ -268,7 +268,7 @@ def side_by_side(
     token_label: str = "token relevance",
     normalised: str | None = None,
     title: str | None = None,
-    figsize: tuple[float, float] = (10.0, 4.6),
+    figsize: tuple[float, float] = (9.5, 4.6),
 ) -> Figure:
     """Medium with its overlay on the left, tokens on the right, lines between them (figure-level).
 
@@ -332,7 +332,7 @@ def side_by_side(
     keys = positive.sum(0) if key_weights is None else _check_vector(key_weights, len(key_axis),
                                                                     "key_weights")
     fig, (ax_media, ax_tok) = plt.subplots(1, 2, figsize=figsize, dpi=DPI, layout="constrained",
-                                           gridspec_kw={"width_ratios": [1.5, 1], "wspace": 0.12})
+                                           gridspec_kw={"width_ratios": [1.6, 0.8], "wspace": 0.08})
     draw = next((f for cls, f in _PANELS.items() if isinstance(key_axis, cls)), _draw_cells)
     key_points = draw(ax_media, key_axis, keys, media, label, normalised)
     tok_points = _draw_tokens(ax_tok, query_axis, tok, token_label)

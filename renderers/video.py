@@ -237,15 +237,17 @@ def frame_maps(attention: Any, n_frames: int | None = None) -> np.ndarray:
 
 
 def _clip_scale(maps: np.ndarray, normalise: str, cmap: str | None) -> tuple[np.ndarray, ColorScale, str]:
-    if normalise == "frame":
-        peak = np.abs(maps).reshape(len(maps), -1).max(axis=1)
-        maps = maps / np.where(peak > 0, peak, 1.0)[:, None, None]
-        note = "max |value| = 1 per frame"
-        return maps, color_scale(maps, cmap=cmap, limits=(-1.0 if (maps < 0).any() else 0.0, 1.0)), note
-    if normalise != "clip":
+    """Scale per-frame maps: one robust scale for the clip, or each frame divided by its max |value|."""
+    if normalise not in ("clip", "frame"):
         raise ValueError(f"normalise must be 'clip' or 'frame', got {normalise!r}")
-    scale = color_scale(maps, cmap=cmap or ("inferno" if (maps >= 0).all() else None))
-    return maps, scale, "one scale for all frames"
+    signed = bool((maps < 0).any())
+    cmap = cmap or (None if signed else "inferno")  # inferno for weights, diverging (RdBu_r) when signed
+    if normalise == "clip":
+        return maps, color_scale(maps, cmap=cmap), "one scale for all frames"
+    peak = np.abs(maps).reshape(len(maps), -1).max(axis=1)
+    maps = maps / np.where(peak > 0, peak, 1.0)[:, None, None]
+    scale = color_scale(maps, cmap=cmap, limits=(-1.0 if signed else 0.0, 1.0))
+    return maps, scale, "max |value| = 1 per frame"
 
 
 def overlay_frames(
@@ -308,14 +310,19 @@ def _short(value: float, scale: ColorScale) -> str:
     return "0" if abs(value) < 1e-3 * (scale.vmax - scale.vmin) else f"{value:.2g}"
 
 
-def _footer(width: int, text: str, scale: ColorScale) -> np.ndarray:
-    """A dark strip: ``text`` on the left, then ``vmin [colour ramp] vmax`` on the right."""
+def _footer(width: int, text: str, scale: ColorScale, per_frame: bool) -> np.ndarray:
+    """A dark strip: ``text`` on the left, then ``vmin [colour ramp] vmax`` on the right.
+
+    With per-frame normalisation the ramp reads ``0 ... max`` (each frame's own maximum).
+    """
     import cv2
     from matplotlib import colormaps
 
     bar = np.full((_FOOTER_PX, width, 3), 24, dtype=np.uint8)
     font, size, white = cv2.FONT_HERSHEY_SIMPLEX, 0.36, (235, 235, 235)
     low, high = _short(scale.vmin, scale), _short(scale.vmax, scale)
+    if per_frame:
+        low, high = ("-max" if scale.signed else "0"), "max"
     (high_w, _), _ = cv2.getTextSize(high, font, size, 1)
     (low_w, _), _ = cv2.getTextSize(low, font, size, 1)
     ramp_w = max(width // 5, 24)
@@ -330,7 +337,8 @@ def _footer(width: int, text: str, scale: ColorScale) -> np.ndarray:
     return bar
 
 
-def _annotated(overlaid: np.ndarray, times: np.ndarray, scale: ColorScale, label: str, min_side: int):
+def _annotated(overlaid: np.ndarray, times: np.ndarray, scale: ColorScale, label: str, min_side: int,
+               per_frame: bool):
     import cv2
 
     height, width = _display_size(*overlaid.shape[1:3], min_side)
@@ -338,7 +346,7 @@ def _annotated(overlaid: np.ndarray, times: np.ndarray, scale: ColorScale, label
     for frame, t in zip(overlaid, times):
         big = cv2.resize(frame, (width, height), interpolation=cv2.INTER_NEAREST)
         text = f"{t:5.2f} s  {label}".rstrip()
-        out.append(np.concatenate([big, _footer(width, text, scale)], axis=0))
+        out.append(np.concatenate([big, _footer(width, text, scale, per_frame)], axis=0))
     return np.stack(out)
 
 
@@ -407,7 +415,8 @@ def clip(
         raise ValueError(f"fps must be positive, got {fps}")
     overlaid, scale, note = overlay_frames(frames, maps, alpha=alpha, cmap=cmap, upsample=upsample,
                                            normalise=normalise)
-    shown = _annotated(overlaid, np.arange(len(overlaid)) / fps, scale, label, min_side)
+    shown = _annotated(overlaid, np.arange(len(overlaid)) / fps, scale, label, min_side,
+                       per_frame=normalise == "frame")
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = shown.shape[1:3]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
@@ -492,7 +501,7 @@ def contact_sheet(
         fps = maps.axis.fps if isinstance(maps, AttentionMap) and isinstance(maps.axis, VideoAxis) else 1.0
     shown = np.unique(np.linspace(0, len(overlaid) - 1, min(max_frames, len(overlaid))).round().astype(int))
     aspect = overlaid.shape[1] / overlaid.shape[2]
-    figsize = (1.9 * len(shown) + 1.4, 1.9 * aspect + (0.9 if title else 0.6))
+    figsize = (1.9 * len(shown) + 1.4, max(2.4, 1.9 * aspect + (0.9 if title else 0.6)))
     fig, axes = plt.subplots(1, len(shown), figsize=figsize, dpi=DPI, squeeze=False,
                              layout="constrained")
     axes = axes[0]
@@ -505,7 +514,9 @@ def contact_sheet(
             x0, y0, x1, y1 = np.asarray(boxes, dtype=float)[i]
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="cyan", lw=1.0))
     mappable = plt.cm.ScalarMappable(cmap=scale.cmap, norm=plt.Normalize(scale.vmin, scale.vmax))
-    add_colorbar(mappable, list(axes), "attention", normalised=note, scale=scale, fraction=0.025, pad=0.02)
+    cbar = add_colorbar(mappable, list(axes), "attention", normalised=note, scale=scale, fraction=0.025,
+                        pad=0.02)
+    cbar.ax.yaxis.label.set_fontsize(8)
     if title:
         fig.suptitle(title, fontsize=10)
     if path is not None:

@@ -127,6 +127,19 @@ def test_word_contribution_is_logit_difference(small, image):
     assert words[0].image_map.values[0] == 0 and words[0].image_map.to_image().shape == (4, 4)
 
 
+def test_word_contribution_with_alternatives_is_mean_contrast(small, image):
+    model, processor = small
+    caption = "a red circle"
+    (red,) = clip_adapter.word_grounding(model, processor, image, caption, words=["red"],
+                                         alternatives={"red": ["blue", "green", "red"]})
+    logits = clip_adapter.capture(model, processor, image,
+                                  [caption, "a circle", "a blue circle", "a green circle"]).logits
+    assert red.contribution == pytest.approx(logits[0] - logits[1:].mean(), abs=1e-4)
+    assert red.meta["counterfactuals"] == ["a circle", "a blue circle", "a green circle"]
+    with pytest.raises(ValueError, match="non-empty strings"):
+        clip_adapter.word_grounding(model, processor, image, caption, alternatives={"red": [""]})
+
+
 def test_caption_grounding_bundles_words(small, image):
     g = clip_adapter.caption_grounding(*small, image, "a red circle")
     assert g.word_matrix().shape == (3, 17)

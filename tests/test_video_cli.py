@@ -72,3 +72,20 @@ def test_gallery(tmp_path):
     assert {item.path.suffix for item in items} == {".gif", ".png"}
     for item in items:
         assert item.path.exists() and item.section == "video"
+
+
+def test_cli_local_hf_folder(tmp_path, capsys):
+    """A local Hugging Face folder (here a random-init TimeSformer saved offline) works end to end."""
+    import torch
+    from transformers import TimesformerConfig, TimesformerForVideoClassification
+
+    torch.manual_seed(0)
+    config = TimesformerConfig(num_frames=4, image_size=64, patch_size=16, num_hidden_layers=1,
+                               hidden_size=32, num_attention_heads=2, intermediate_size=64, num_labels=2)
+    TimesformerForVideoClassification(config).save_pretrained(tmp_path / "tsf")
+    out = tmp_path / "tsf.mp4"
+    argv = ["video", str(sample_clip_path()), "--model", str(tmp_path / "tsf"), "--out", str(out),
+            "--method", "rollout", "--normalise", "clip"]
+    assert main(argv) == 0
+    assert "rollout - class" in capsys.readouterr().out
+    assert out.with_suffix(".gif").exists()

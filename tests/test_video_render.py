@@ -163,3 +163,17 @@ def test_temporal_heatmap_joint_and_divided(rng):
     np.testing.assert_allclose(ax.images[0].get_array(), temporal.numpy().mean(axis=(0, 1)), atol=1e-6)
     assert "rows sum to 1" in ax.figure.axes[-1].get_ylabel()
     plt.close("all")
+
+
+def test_frame_normalisation(rng):
+    frames = rng.integers(0, 256, size=(2, 24, 24, 3), dtype=np.uint8)
+    frames[1] = frames[0]
+    pattern = rng.random((3, 3))
+    maps = np.stack([10 * pattern, pattern])  # same pattern, 10x weaker in frame 1
+    out, scale, note = rv.overlay_frames(frames, maps, normalise="frame")
+    np.testing.assert_array_equal(out[0], out[1])
+    assert (scale.vmin, scale.vmax, note) == (0.0, 1.0, "max |value| = 1 per frame")
+    clip_out, *_ = rv.overlay_frames(frames, maps, normalise="clip")
+    assert np.abs(clip_out[0].astype(int) - clip_out[1]).max() > 20  # one scale shows the difference
+    with pytest.raises(ValueError, match="normalise must be"):
+        rv.overlay_frames(frames, maps, normalise="global")

@@ -30,24 +30,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _load(model_dir: str | None) -> tuple[Any, Any]:
+def _load(model_dir: str | None) -> tuple[Any, Any, dict | None]:
+    """Model, processor and word alternatives (known for the embedded tiny CLIP only)."""
     if model_dir is None:
-        from ..zoo.clip import load_tiny_clip
+        from ..zoo.clip import load_tiny_clip, word_alternatives
 
-        return load_tiny_clip()
+        return (*load_tiny_clip(), word_alternatives())
     from transformers import CLIPModel, CLIPProcessor
 
     if not Path(model_dir).is_dir():
         raise FileNotFoundError(f"model folder not found: {model_dir}")
     model = CLIPModel.from_pretrained(model_dir, local_files_only=True)
-    return model.eval(), CLIPProcessor.from_pretrained(model_dir, local_files_only=True)
+    return model.eval(), CLIPProcessor.from_pretrained(model_dir, local_files_only=True), None
 
 
 def explain_to_files(model: Any, processor: Any, image: Any, captions: list[str], out: Path,
-                     *, top_k: int = 3, display_size: int = 256) -> list[Path]:
+                     *, alternatives: dict | None = None, top_k: int = 3,
+                     display_size: int = 256) -> list[Path]:
     """Render the side-by-side figure of the best caption (and the similarity table) to files.
 
-    Words are coloured and sized by the logit they carry (drop when deleted, positive part);
+    Words are coloured and sized by the logit they carry (logit minus the mean logit of the
+    counterfactual captions: word deleted, or replaced by ``alternatives``; positive part);
     each word with at least a fifth of the largest drop is linked to the top patches of its map.
 
     Example
@@ -65,14 +68,14 @@ def explain_to_files(model: Any, processor: Any, image: Any, captions: list[str]
     rgb = to_rgb(image)
     logits = capture(model, processor, rgb, captions).logits
     best = int(logits.argmax())
-    grounding = caption_grounding(model, processor, rgb, captions[best])
+    grounding = caption_grounding(model, processor, rgb, captions[best], alternatives=alternatives)
     shown = _display(rgb, display_size)
     drops = np.clip([w.contribution for w in grounding.words], 0, None)
     fig = side_by_side(
         grounding.word_matrix(), grounding.word_axis, grounding.pair.image_map.axis, media=shown,
         token_weights=drops, key_weights=grounding.pair.image_map.values, top_k=top_k, min_share=0.2,
         label="image relevance of the caption (Chefer)",
-        token_label="logit drop when the word is deleted",
+        token_label="logit carried by the word (vs. counterfactuals)",
         title=f"\u201c{captions[best]}\u201d  logit {logits[best]:.2f}; lines: per-word maps",
     )
     paths = [save_figure(fig, out)]
@@ -96,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .png, .svg, .pdf or .jpg, got {out}")
     if not Path(args.image).is_file():
         raise FileNotFoundError(f"image file not found: {args.image}")
-    model, processor = _load(args.model)
-    for path in explain_to_files(model, processor, args.image, list(args.captions), out, top_k=args.top_k):
+    model, processor, alternatives = _load(args.model)
+    for path in explain_to_files(model, processor, args.image, list(args.captions), out,
+                                 alternatives=alternatives, top_k=args.top_k):
         print(f"[clip] wrote {path}")
     return 0
 
@@ -108,19 +112,21 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
 
     from ..renderers._style import save_figure
     from ..renderers.crossmodal import similarity_grid
-    from ..zoo.clip import load_tiny_clip, make_scenes
+    from ..zoo.clip import load_tiny_clip, make_scenes, word_alternatives
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model, processor = load_tiny_clip()
     scenes = make_scenes(4, seed=2024)
     items = []
     for k, scene in enumerate(scenes[:3]):
-        path = explain_to_files(model, processor, scene.image, [scene.caption], out_dir / f"scene{k}.png")[0]
+        path = explain_to_files(model, processor, scene.image, [scene.caption], out_dir / f"scene{k}.png",
+                                alternatives=word_alternatives())[0]
         items.append(GalleryItem(
             "Image-text (CLIP)", f"Where the caption is: \u201c{scene.caption}\u201d", path,
             "Tiny CLIP trained in-repo on synthetic scenes. Left: Chefer relevance of the image-caption "
-            "logit; right: words sized by the logit lost when each is deleted; lines from each important "
-            "word to the top patches of its own map (that logit share explained through the vision tower)."))
+            "logit; right: words sized by the logit each carries against counterfactual captions (word "
+            "deleted or swapped for another colour / shape); lines from each important word to the top "
+            "patches of its own map (that logit share explained through the vision tower)."))
     from ..adapters.clip import capture
 
     scene = scenes[0]

@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", type=int, default=None,
                    help="class index to explain (relevance; default the predicted class)")
     p.add_argument("--alpha", type=float, default=0.5, help="opacity of the attention colours")
+    p.add_argument("--normalise", choices=("frame", "clip"), default="frame",
+                   help="frame: each frame's map scaled to max 1 (where it looks in every frame); "
+                        "clip: one robust colour scale for the whole clip (compare frames)")
     p.add_argument("--out", required=True, help="output .mp4 (a .gif and PNGs are written next to it)")
     p.set_defaults(func=run)
 
@@ -95,14 +98,15 @@ def _label(amap: Any, model: Any) -> str:
     return f"{amap.meta['method']} - class {name}"
 
 
-def _render(frames: Any, amap: Any, out: Path, model: Any, *, alpha: float, boxes: Any = None) -> dict:
+def _render(frames: Any, amap: Any, out: Path, model: Any, *, alpha: float, normalise: str = "frame",
+            boxes: Any = None) -> dict:
     from ..renderers._style import save_figure
     from ..renderers.video import clip, contact_sheet, frame_timeline
 
     label = _label(amap, model)
-    paths = clip(frames, amap, out, alpha=alpha, label=label)
+    paths = clip(frames, amap, out, alpha=alpha, label=label, normalise=normalise)
     paths["sheet"] = out.with_name(out.stem + "_sheet.png")
-    contact_sheet(frames, amap, paths["sheet"], alpha=alpha, title=label, boxes=boxes)
+    contact_sheet(frames, amap, paths["sheet"], alpha=alpha, title=label, boxes=boxes, normalise=normalise)
     ax = frame_timeline(amap)
     paths["timeline"] = save_figure(ax.figure, out.with_name(out.stem + "_timeline.png"))
     return paths
@@ -118,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     clip = read_video(args.clip, num_frames=model.config.num_frames)
     amap = explain_clip(model, clip.frames, args.method, processor=processor, fps=clip.fps,
                         target=args.target)
-    paths = _render(clip.frames, amap, out, model, alpha=args.alpha)
+    paths = _render(clip.frames, amap, out, model, alpha=args.alpha, normalise=args.normalise)
     print(f"explained: {_label(amap, model)}")
     for path in paths.values():
         print(path)
@@ -148,8 +152,8 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
     timeline = save_figure(ax.figure, out_dir / "timeline_methods.png")
     heat = save_figure(temporal_heatmap(grid).figure, out_dir / "frame_by_frame.png")
     caption = (f"Tiny VideoMAE (8 frames, tubelets 2x8x8) trained on moving shapes; predicted "
-               f"'{grid.meta['predicted_label']}' (true: up). Readout-token attention, one colour scale "
-               "for the clip; cyan boxes are the true object positions.")
+               f"'{grid.meta['predicted_label']}' (true: up). Readout-token attention, each frame's map "
+               "scaled to max 1; cyan boxes are the true object positions.")
     return [
         GalleryItem("video", "Attention clip (GIF)", paths["gif"], caption),
         GalleryItem("video", "Contact sheet", paths["sheet"], caption),

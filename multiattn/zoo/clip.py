@@ -33,6 +33,7 @@ __all__ = [
     "tiny_clip_config",
     "load_tiny_clip",
     "weights_path",
+    "word_alternatives",
 ]
 
 #: Colour name -> RGB used to paint objects.
@@ -158,6 +159,18 @@ def make_scenes(n: int, seed: int) -> list[Scene]:
     """``n`` scenes from one seeded generator (deterministic)."""
     rng = np.random.default_rng(seed)
     return [make_scene(rng) for _ in range(n)]
+
+
+def word_alternatives() -> dict[str, list[str]]:
+    """Counterfactual replacements for grounding: each colour -> the other colours, shapes alike.
+
+    Example
+    -------
+    >>> word_alternatives()["red"]
+    ['green', 'blue', 'yellow']
+    """
+    groups = (list(COLOURS), list(SHAPES))
+    return {word: [w for w in group if w != word] for group in groups for word in group}
 
 
 def build_tokenizer() -> Any:

@@ -5,12 +5,10 @@ Run ``nice python -m multiattn.zoo.train_tiny_clip`` to rebuild
 
 Recipe: symmetric InfoNCE with *soft* targets — caption ``j`` counts as a positive for
 image ``i`` whenever it truthfully describes scene ``i`` (duplicates in a batch are not
-false negatives).  Each image also brings one hard-negative caption (colours swapped, or
-one colour / shape replaced), which teaches which attribute belongs to which object.
-With probability ``--drop`` one word is deleted from a caption (``"a circle and a blue
+false negatives).  With probability ``--drop`` one word is deleted from a caption (``"a circle and a blue
 square"``, ``"a red circle a blue square"``), so the model also scores partial captions:
 the per-word grounding of :mod:`multiattn.adapters.clip` compares a caption with the
-caption missing one word.
+caption missing one word (and with the word replaced by another colour / shape).
 """
 
 from __future__ import annotations
@@ -78,27 +76,12 @@ def _drop_word(caption: str, rng: np.random.Generator) -> str:
     return " ".join(words)
 
 
-def _hard_negative(objects: tuple[tuple[str, str], ...], rng: np.random.Generator) -> str:
-    """A caption that is false for the scene: colours swapped, or one colour / shape replaced."""
-    (c1, s1), (c2, s2) = objects
-    kind = rng.integers(3)
-    if kind == 0:
-        c1, c2 = c2, c1
-    elif kind == 1:
-        c1 = str(rng.choice([c for c in COLOURS if c not in (c1, c2)]))
-    else:
-        s1 = str(rng.choice([s for s in SHAPES if s not in (s1, s2)]))
-    phrases = [f"a {c1} {s1}", f"a {c2} {s2}"]
-    return " and ".join(phrases[:: 1 if rng.random() < 0.5 else -1])
-
-
 def _batch(rng: np.random.Generator, size: int, drop: float):
-    """Images, their captions (+ one hard-negative caption each) and the positive mask."""
+    """Images, their captions and the positive mask (caption j truthfully describes image i)."""
     import torch
 
     scenes = [make_scene(rng) for _ in range(size)]
     captions = [_drop_word(s.caption, rng) if rng.random() < drop else s.caption for s in scenes]
-    captions += [_hard_negative(s.objects, rng) for s in scenes]
     images = np.stack([s.image for s in scenes]).astype(np.float32) / 255.0
     pixels = (images - np.asarray(IMAGE_MEAN, np.float32)) / np.asarray(IMAGE_STD, np.float32)
     positives = np.array([[_describes(c, s.objects) for c in captions] for s in scenes], np.float32)
@@ -106,17 +89,11 @@ def _batch(rng: np.random.Generator, size: int, drop: float):
 
 
 def _soft_clip_loss(logits, positives):
-    """Symmetric cross-entropy against row/column-normalised positive masks.
-
-    Image -> text over every caption; text -> image only for captions that describe at
-    least one image of the batch (hard negatives have no positive).
-    """
+    """Symmetric cross-entropy against row/column-normalised positive masks."""
     import torch.nn.functional as F
 
     img_loss = -(positives / positives.sum(1, keepdim=True) * F.log_softmax(logits, 1)).sum(1).mean()
-    has_image = positives.sum(0) > 0
-    cols, lp = positives[:, has_image], F.log_softmax(logits[:, has_image], 0)
-    txt_loss = -(cols / cols.sum(0, keepdim=True) * lp).sum(0).mean()
+    txt_loss = -(positives / positives.sum(0, keepdim=True) * F.log_softmax(logits, 0)).sum(0).mean()
     return (img_loss + txt_loss) / 2
 
 

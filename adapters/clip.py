@@ -193,11 +193,11 @@ def _eot_positions(model: Any, input_ids: torch.Tensor) -> list[int]:
 
 
 def _pixels(processor: Any, images: list) -> tuple[torch.Tensor, list[dict]]:
-    from ..renderers.image import to_rgb
-    from .vit import _run_processor
+    from ..media import to_rgb
+    from .vit import run_image_processor
 
     image_processor = getattr(processor, "image_processor", processor)
-    batch = [_run_processor(image_processor, to_rgb(image)) for image in images]
+    batch = [run_image_processor(image_processor, to_rgb(image)) for image in images]
     return torch.cat([pv for pv, _ in batch]), [t for _, t in batch]
 
 
@@ -257,7 +257,7 @@ def capture(model: Any, processor: Any, image: Any, texts: str | Sequence[str]) 
     processor : transformers.CLIPProcessor
         Its image processor's resize / crop is recorded on the PatchAxis.
     image : path, PIL image or array
-        Anything :func:`multiattn.renderers.image.to_rgb` accepts.
+        Anything :func:`multiattn.media.to_rgb` accepts.
     texts : str or sequence of str
         Captions (each non-empty and within the text context).
 

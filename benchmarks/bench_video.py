@@ -53,9 +53,9 @@ def _chance(boxes: np.ndarray, grid: int, patch: int) -> float:
 
 def tracking(n: int) -> dict:
     import torch
+
     from multiattn.adapters.video import capture, readout_attention, relevance, space_time_rollout
     from multiattn.renderers.video import frame_maps
-
     from multiattn.zoo.video import load_moving_shapes, moving_shapes_clip
 
     torch.set_num_threads(1)

@@ -32,11 +32,11 @@ import numpy as np
 
 def _faithfulness(n: int) -> dict:
     import torch
-    from multiattn.adapters.vit import capture_with_gradients
-    from multiattn.renderers.image import patch_values_to_pixels
 
+    from multiattn.adapters.vit import capture_with_gradients
     from multiattn.analysis.relevance import chefer_relevance, gradient_rollout
     from multiattn.analysis.rollout import rollout
+    from multiattn.renderers.image import patch_values_to_pixels
     from multiattn.zoo.vision import load_shapes_vit, make_shapes_image
 
     torch.set_num_threads(1)
@@ -92,6 +92,7 @@ def _overlay_speed(repeats: int = 15) -> dict:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from multiattn.renderers.image import overlay
 
     rng = np.random.default_rng(0)

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from multiattn.adapters.whisper import SAMPLE_RATE, capture, load_audio, prepare_audio, transcribe
 
+from multiattn.adapters.whisper import SAMPLE_RATE, capture, load_audio, prepare_audio, transcribe
 from multiattn.analysis.alignment import snap_to_energy, word_error_rate, word_timings
 from multiattn.zoo.whisper import whisper_tiny_en
 

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
+
 from multiattn.adapters.whisper import (
     SAMPLE_RATE,
     _split_transcript,

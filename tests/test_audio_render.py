@@ -4,14 +4,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.collections import QuadMesh
+
+from multiattn import AttentionGrid, TimeAxis, TokenAxis
 from multiattn.renderers.audio import (
     alignment_strips,
     self_attention_heatmap,
     token_attention_over_time,
     word_links,
 )
-
-from multiattn import AttentionGrid, TimeAxis, TokenAxis
 
 from .conftest import random_attention
 

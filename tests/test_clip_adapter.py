@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from multiattn.adapters import clip as clip_adapter
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, ViTConfig, ViTModel
 
+from multiattn.adapters import clip as clip_adapter
 from multiattn.axes import PatchAxis, TokenAxis
 from multiattn.zoo.clip import VOCAB, build_tokenizer
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from multiattn.adapters.clip import caption_grounding, capture
 
+from multiattn.adapters.clip import caption_grounding, capture
 from multiattn.zoo.clip import (
     COLOURS,
     IMAGE_MEAN,

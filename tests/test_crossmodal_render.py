@@ -4,10 +4,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.patches import ConnectionPatch, Rectangle
-from multiattn.renderers._style import save_figure
-from multiattn.renderers.crossmodal import side_by_side, similarity_grid
 
 from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
+from multiattn.renderers._style import save_figure
+from multiattn.renderers.crossmodal import side_by_side, similarity_grid
 
 
 def _lines(fig):

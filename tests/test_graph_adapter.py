@@ -4,11 +4,11 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
-from multiattn.adapters.graph import DIRECTION, capture, from_dense, from_edges, from_networkx
 from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, GATv2Conv, TransformerConv
 
 from multiattn import NodeAxis, RowSumWarning
+from multiattn.adapters.graph import DIRECTION, capture, from_dense, from_edges, from_networkx
 
 LAYER_TYPES = [GATConv, GATv2Conv, TransformerConv]
 

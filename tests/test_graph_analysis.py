@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from multiattn.adapters.graph import from_edges
 
 from multiattn import AttentionGrid, NodeAxis, TokenAxis
+from multiattn.adapters.graph import from_edges
 from multiattn.analysis.graph import (
     attention_received,
     group_share,

@@ -3,9 +3,9 @@
 import networkx as nx
 import numpy as np
 import pytest
-from multiattn.adapters.graph import capture
 from PIL import Image
 
+from multiattn.adapters.graph import capture
 from multiattn.analysis.graph import group_share
 from multiattn.cli import main
 from multiattn.commands.graph import read_graph

@@ -5,10 +5,10 @@ import networkx as nx
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection
-from multiattn.adapters.graph import from_edges, from_networkx
-from multiattn.renderers.graph import draw, draw_ego, draw_heads, group_positions, node_positions
 
 from multiattn import NodeAxis
+from multiattn.adapters.graph import from_edges, from_networkx
+from multiattn.renderers.graph import draw, draw_ego, draw_heads, group_positions, node_positions
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,10 @@ import io
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from multiattn.renderers.image import overlay, overlay_plot, patch_values_to_pixels, to_rgb
 from PIL import Image
 
 from multiattn import AttentionMap, PatchAxis
+from multiattn.renderers.image import overlay, overlay_plot, patch_values_to_pixels, to_rgb
 
 
 def _hot(axis, r, c):
@@ -220,6 +220,7 @@ def test_attention_grid_plot_small_multiples(rng):
 
 def test_query_patch_plot_outlines_the_query(rng):
     from matplotlib.patches import Rectangle
+
     from multiattn.renderers.image import query_patch_plot
 
     grid = _patch_grid(rng)

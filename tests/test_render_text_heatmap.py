@@ -6,10 +6,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
-from multiattn.renderers._style import save_figure
-from multiattn.renderers.heatmap import block_reduce, head_matrix, heatmap
 
 from multiattn import AttentionGrid, AttentionMap, NodeAxis, PatchAxis, TimeAxis, TokenAxis
+from multiattn.renderers._style import save_figure
+from multiattn.renderers.heatmap import block_reduce, head_matrix, heatmap
 
 from .conftest import random_attention
 

@@ -3,11 +3,12 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
+
 from multiattn.renderers._style import save_figure
 from multiattn.renderers.heatmap import heatmap
 from multiattn.renderers.lines import lines_view
 from multiattn.renderers.modelview import model_view
-from PIL import Image
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 
@@ -15,7 +16,6 @@ SENTENCE = "The quick brown fox jumps over the lazy dog."
 @pytest.fixture(scope="module")
 def minilm_grid():
     from multiattn.adapters.text import capture
-
     from multiattn.zoo.text import load_minilm
 
     model, tokenizer = load_minilm()

@@ -3,6 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+
 from multiattn.renderers._style import (
     DIVERGING_CMAP,
     SEQUENTIAL_CMAP,

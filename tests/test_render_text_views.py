@@ -8,12 +8,12 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+
+from multiattn import AttentionGrid, TokenAxis
 from multiattn.renderers.heatmap import block_reduce
 from multiattn.renderers.lines import lines_view
 from multiattn.renderers.modelview import model_view
 from multiattn.renderers.summary import head_summary
-
-from multiattn import AttentionGrid, TokenAxis
 
 from .conftest import random_attention
 

@@ -38,9 +38,10 @@ def test_reducer_errors(rng):
 
 def test_capture_stream_matches_full_capture():
     import torch
+    from transformers import BertConfig, BertModel
+
     from multiattn.adapters._hf import eager_attention
     from multiattn.adapters.stream import capture_stream
-    from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,

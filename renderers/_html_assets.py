@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (embedded JavaScript/CSS, not Python)
 """Inline CSS and JavaScript of the interactive HTML views (no CDN, no network).
 
 The script reads one JSON block (``<script type="application/json">``) and

@@ -3,7 +3,7 @@
 Every head's output is scaled just before the attention output projection
 (``attention.output.dense`` in BERT, ``attn.c_proj`` in GPT-2,
 ``self_attn.o_proj`` / ``out_proj`` in Llama / Whisper / BART, ``attn.proj`` in
-timm ViTs): that projection's input is the concatenation of the heads'
+timm ViTs; self-attention only): that projection's input is the concatenation of the heads'
 outputs, ``(batch, tokens, heads * head_dim)``, so a forward pre-hook can
 multiply head ``h`` by ``m_h``.  No ``head_mask`` argument is needed (newer
 transformers versions dropped it).
@@ -36,7 +36,9 @@ def _n_heads(model: Any, module: Any) -> int:
         value = getattr(source, name, None)
         if isinstance(value, int) and value > 0:
             return value
-    raise ValueError(f"cannot tell the number of heads of {type(model).__name__}: no config.num_attention_heads")
+    raise ValueError(
+        f"cannot tell the number of heads of {type(model).__name__}: no config.num_attention_heads"
+    )
 
 
 def head_projections(model: Any) -> tuple[list[Any], int]:
@@ -48,7 +50,8 @@ def head_projections(model: Any) -> tuple[list[Any], int]:
     >>> len(projections), n_heads  # doctest: +SKIP
     (6, 12)
     """
-    found = [module for name, module in model.named_modules() if name.endswith(OUTPUT_PROJECTIONS)]
+    found = [module for name, module in model.named_modules()
+             if name.endswith(OUTPUT_PROJECTIONS) and "crossattention" not in name]
     if not found:
         raise ValueError(
             f"found no attention output projection in {type(model).__name__} (looked for modules named "
@@ -62,7 +65,9 @@ def _scaled_heads(model: Any, scales: Any) -> Iterator[None]:
     """Multiply head outputs by ``scales`` (torch tensor ``(L, H)``) inside the forward."""
     projections, n_heads = head_projections(model)
     if tuple(scales.shape) != (len(projections), n_heads):
-        raise ValueError(f"head scales must have shape {(len(projections), n_heads)}, got {tuple(scales.shape)}")
+        raise ValueError(
+            f"head scales must have shape {(len(projections), n_heads)}, got {tuple(scales.shape)}"
+        )
 
     def hook_for(layer: int) -> Callable:
         def hook(_module: Any, args: tuple) -> tuple:
@@ -126,7 +131,7 @@ def ablate_heads(model: Any, heads: Iterable[tuple[int, int]], scale: float = 0.
 
 
 def _as_batches(inputs: Any) -> list:
-    batches = [inputs] if isinstance(inputs, dict) else list(inputs)
+    batches = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if not batches:
         raise ValueError("inputs is empty: give a dict of model inputs or a list of them")
     return batches
@@ -141,8 +146,9 @@ def head_importance(
     ----------
     model : torch.nn.Module
         The transformer (kept in its current train/eval mode; use ``eval()``).
-    inputs : dict or list of dict
-        Model inputs; importance is averaged over the list (one gradient per element).
+    inputs : object or list of objects
+        What ``loss_fn`` takes (a dict of model inputs, a tensor of ids...); with a
+        list, importance is averaged over its elements (one gradient each).
     loss_fn : callable ``(model, inputs) -> scalar tensor``
         The loss whose sensitivity is measured, e.g.
         ``lambda m, x: m(**x, labels=x["input_ids"]).loss``.
@@ -156,7 +162,9 @@ def head_importance(
 
     Example
     -------
-    >>> scores = head_importance(model, batch, lambda m, x: m(**x, labels=x["input_ids"]).loss)  # doctest: +SKIP
+    >>> def loss_fn(m, x):  # doctest: +SKIP
+    ...     return m(**x, labels=x["input_ids"]).loss
+    >>> scores = head_importance(model, batch, loss_fn)  # doctest: +SKIP
     >>> scores.shape  # doctest: +SKIP
     (2, 4)
     """

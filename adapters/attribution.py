@@ -41,6 +41,11 @@ def _prepare(model: Any, tokenizer: Any, text: str, target: int, baseline: str) 
 
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise ValueError(
+            f"{type(model).__name__} is an encoder-decoder; attributions support encoders and decoders "
+            "(BERT, GPT-2 families) only"
+        )
     grid = capture(model, tokenizer, text)
     axis = grid.query
     ids = list(tokenizer(text)["input_ids"])
@@ -128,9 +133,12 @@ def gradient_x_input(
     >>> m.values.shape  # doctest: +SKIP
     (6,)
     """
+    return _gradient_x_input(_prepare(model, tokenizer, text, target, baseline), baseline)
+
+
+def _gradient_x_input(prep: dict, baseline: str) -> AttentionMap:
     import torch
 
-    prep = _prepare(model, tokenizer, text, target, baseline)
     with torch.enable_grad():
         value, grad = _gradient(prep["f"], prep["embeds"])
     per_token = ((prep["embeds"] - prep["base"]) * grad).sum(-1)[0]
@@ -163,11 +171,14 @@ def integrated_gradients(
     >>> m.meta["completeness_error"] < 1e-2 * abs(m.meta["f_input"])  # doctest: +SKIP
     True
     """
+    return _integrated_gradients(_prepare(model, tokenizer, text, target, baseline), steps, baseline)
+
+
+def _integrated_gradients(prep: dict, steps: int, baseline: str) -> AttentionMap:
     import torch
 
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    prep = _prepare(model, tokenizer, text, target, baseline)
     embeds, base = prep["embeds"], prep["base"]
     nodes, weights = np.polynomial.legendre.leggauss(steps)
     alphas = torch.tensor((nodes + 1) / 2, dtype=embeds.dtype)[:, None, None]
@@ -212,9 +223,10 @@ def attention_vs_gradient(
     >>> result["table"][0]["map"]  # doctest: +SKIP
     'raw L0'
     """
-    gxi = gradient_x_input(model, tokenizer, text, target=target, baseline=baseline)
-    ig = integrated_gradients(model, tokenizer, text, target=target, steps=steps, baseline=baseline)
-    grid = capture(model, tokenizer, text)
+    prep = _prepare(model, tokenizer, text, target, baseline)
+    gxi = _gradient_x_input(prep, baseline)
+    ig = _integrated_gradients(prep, steps, baseline)
+    grid = prep["grid"]
     maps = layer_attention_maps(grid, target)
     exclude = grid.query.special_mask if exclude_special and grid.query.special_mask.any() else None
     attributions = {"gradient_x_input": gxi, "integrated_gradients": ig}

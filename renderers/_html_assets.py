@@ -3,8 +3,9 @@
 
 The script reads one JSON block (``<script type="application/json">``) and
 builds every element with ``createElement`` / ``textContent``: no token, label
-or caption ever goes through ``innerHTML``.  When the view is ready it sets
-``data-ready-ms`` (milliseconds since navigation start) on ``<html>``.
+or caption ever goes through ``innerHTML``.  When the view has been drawn and laid
+out it sets ``data-ready-ms`` (milliseconds since navigation start) on ``<html>``;
+canvases use CPU rendering (``willReadFrequently``) so their drawing is included.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ h1{font-size:16px;margin:0 0 6px}
 .ma-tabs button[aria-selected=true]{font-weight:bold;border:2px solid #333}
 .ma-head{display:flex;align-items:flex-start}
 .ma-col{display:flex;flex-direction:column}
-.ma-tok{height:18px;line-height:18px;padding:0 4px;white-space:pre;cursor:default;
+.ma-tok{height:var(--row);line-height:var(--row);padding:0 4px;white-space:pre;cursor:default;
   border-radius:2px;font-family:ui-monospace,monospace;font-size:12px;max-width:180px;
   overflow:hidden;text-overflow:ellipsis}
 .ma-col.ma-left .ma-tok{text-align:right}
@@ -82,8 +83,9 @@ function colorbar(label, vmax) {
   for (var x = 0; x < 160; x++) { ctx.fillStyle = cmap(x / 159); ctx.fillRect(x, 0, 1, 12); }
   bar.appendChild(el("span", null, "0")); bar.appendChild(c);
   var hi = el("span", null, fmt(vmax)); bar.appendChild(hi);
-  bar.appendChild(el("span", null, label));
-  return {node: bar, hi: hi};
+  var box = el("div", null); box.appendChild(bar);
+  if (label) { box.appendChild(el("div", {"class": "ma-note"}, label)); }
+  return {node: box, hi: hi};
 }
 
 // ---- weights: dense uint8 rows or top-k per row, each row scaled to its max
@@ -114,7 +116,8 @@ function header(extra) {
 // ---------------------------------------------------------------- text view
 function textView() {
   var W = new Weights(D.weights), L = D.layers.length, H = D.heads.length;
-  var Q = D.query.length, K = D.key.length, ROW = 18;
+  var Q = D.query.length, K = D.key.length, MAX_LINES = 3000, cut = 0;
+  var ROW = Math.max(Q, K) > 1500 ? 14 : 18;  // canvases stop working above 32 767 px
   var controls = header();
   var tabs = el("div", {"class": "ma-tabs", role: "tablist"});
   var tHead = el("button", {role: "tab", "aria-selected": "true", id: "tab-head"}, "Head view");
@@ -131,6 +134,7 @@ function textView() {
   var headPane = el("div", {"class": "ma-head", id: "head-view"});
   var modelPane = el("div", {id: "model-view", hidden: ""});
   root.appendChild(headPane); root.appendChild(modelPane);
+  headPane.style.setProperty("--row", ROW + "px");
   var left = el("div", {"class": "ma-col ma-left"}), right = el("div", {"class": "ma-col ma-right"});
   var width = 260, canvas = el("canvas", {width: width, height: Math.max(Q, K) * ROW});
   headPane.appendChild(left); headPane.appendChild(canvas); headPane.appendChild(right);
@@ -146,11 +150,11 @@ function textView() {
   function heads() { var h = []; Array.prototype.forEach.call(headSel.sel.options, function (o, i) { if (o.selected) { h.push(i); } }); return h; }
   function rowIndex(l, h, q) { return (l * H + h) * Q + q; }
   function draw() {
-    var ctx = canvas.getContext("2d"), l = +layerSel.sel.value, hs = heads();
-    ctx.clearRect(0, 0, canvas.width, canvas.height); ctx.lineWidth = 1.5;
+    var ctx = canvas.getContext("2d", {willReadFrequently: true}), l = +layerSel.sel.value, hs = heads();
+    ctx.clearRect(0, 0, canvas.width, canvas.height); ctx.lineWidth = 1;
     var shade = new Float32Array(focus && focus.side === "q" ? K : Q), drop = 0;
+    var segs = [];  // [head, query, key, weight] of the lines to draw
     hs.forEach(function (h) {
-      ctx.strokeStyle = D.palette[h % D.palette.length];
       var q0 = 0, q1 = Q;
       if (focus && focus.side === "q") { q0 = focus.i; q1 = focus.i + 1; }
       for (var q = q0; q < q1; q++) {
@@ -159,19 +163,27 @@ function textView() {
         W.each(r, function (j, w) {
           if (focus && focus.side === "k" && j !== focus.i) { return; }
           if (focus) { shade[focus.side === "q" ? j : q] += w / hs.length; }
-          if (w < 0.01) { return; }
-          ctx.globalAlpha = Math.min(1, w); ctx.beginPath();
-          ctx.moveTo(0, q * ROW + ROW / 2); ctx.lineTo(width, j * ROW + ROW / 2); ctx.stroke();
+          if (w >= 0.01) { segs.push([h, q, j, w]); }
         });
       }
     });
+    // rasterising long lines is the slow part: keep the MAX_LINES strongest, say so
+    var shown = segs.length;
+    if (segs.length > MAX_LINES) { segs.sort(function (a, b) { return b[3] - a[3]; }); segs.length = MAX_LINES; }
+    cut = shown > MAX_LINES ? segs[MAX_LINES - 1][3] : 0;
+    segs.forEach(function (s) {
+      ctx.strokeStyle = D.palette[s[0] % D.palette.length]; ctx.globalAlpha = Math.min(1, s[3]);
+      ctx.beginPath(); ctx.moveTo(0, s[1] * ROW + ROW / 2); ctx.lineTo(width, s[2] * ROW + ROW / 2); ctx.stroke();
+    });
     ctx.globalAlpha = 1;
-    leftToks.concat(rightToks).forEach(function (n) { n.style.background = ""; n.classList.remove("ma-focus"); });
-    if (!focus) { status.textContent = "Hover or focus (Tab) a token to see only its attention; Esc clears."; return; }
+    leftToks.concat(rightToks).forEach(function (n) { n.style.background = ""; n.style.color = ""; n.classList.remove("ma-focus"); });
+    var hint = "Hover or focus (Tab) a token to see only its attention; Esc clears.";
+    if (cut > 0) { hint += " Showing the " + MAX_LINES + " strongest lines (weight >= " + fmt(cut) + ")."; }
+    if (!focus) { status.textContent = hint; return; }
     var own = focus.side === "q" ? leftToks : rightToks, other = focus.side === "q" ? rightToks : leftToks;
     own[focus.i].classList.add("ma-focus");
     var mx = 0; shade.forEach(function (v) { mx = Math.max(mx, v); });
-    other.forEach(function (n, j) { if (shade[j] > 0) { n.style.background = cmap(shade[j] / (mx || 1), 0.85); n.style.color = shade[j] / (mx || 1) > 0.6 ? "#000" : ""; } });
+    other.forEach(function (n, j) { if (shade[j] > 0) { n.style.background = cmap(shade[j] / (mx || 1), 0.85); n.style.color = shade[j] / (mx || 1) > 0.55 ? "#000" : "#fff"; } });
     var label = focus.side === "q" ? D.query[focus.i] : D.key[focus.i];
     status.textContent = (focus.side === "q" ? "Query " : "Key ") + JSON.stringify(label) + ": shading = mean weight over the selected heads, max " + fmt(mx) +
       (focus.side === "q" && W.mode === "topk" ? "; mass dropped by top-k in this row " + fmt(drop) : "");
@@ -336,7 +348,9 @@ function graphView() {
     var p = xy(i), c = svgEl("circle", {cx: p[0], cy: p[1], r: D.radius, tabindex: "0", "data-index": String(i),
       fill: D.groups ? D.palette[D.groups[i] % D.palette.length] : "#888", stroke: "#333", "stroke-width": 0.7});
     var t = svgEl("title", {}); t.textContent = lab; c.appendChild(t);
-    gNodes.appendChild(c); return c;
+    gNodes.appendChild(c);
+    if (N <= D.max_labels) { var tx = svgEl("text", {x: p[0] + D.radius + 1, y: p[1] - D.radius, "font-size": 10, fill: "#333", "pointer-events": "none"}); tx.textContent = lab; gNodes.appendChild(tx); }
+    return c;
   });
   function weights() {
     var l = +layerSel.sel.value, h = +headSel.sel.value - 1, out = new Float32Array(E);
@@ -373,6 +387,7 @@ function graphView() {
 }
 
 ({text: textView, image: imageView, graph: graphView})[D.view]();
+void root.getBoundingClientRect().height;  // force style and layout: "ready" includes them
 document.documentElement.setAttribute("data-ready-ms", String(Math.round(performance.now())));
 })();
 """

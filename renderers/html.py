@@ -58,6 +58,7 @@ _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
 _IMAGE_WIDTH = 448
 _GRAPH_SIZE = 560
 _MAX_GRAPH_NODES = 3000
+_MAX_NODE_LABELS = 80  # draw node labels next to the nodes up to this many nodes
 _OPTIONS = {
     "text": {"title", "max_bytes", "top_k"},
     "image": {"title", "max_bytes", "top_k", "image", "maps"},
@@ -148,7 +149,8 @@ def pack_rows(values: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES,
     dropped_q = np.round(dropped * 255).astype(np.uint8)
     error = float(np.abs(q * (scale[:, None] / 255) - kept).max()) if n_rows else 0.0
     weights = {"mode": "topk", "K": n_key, "k": k, "q": _b64(q), "scale": _b64(scale),
-               "idx": _b64(idx), "idx_bytes": idx_bytes, "dropped": _b64(dropped_q)}
+               "idx": _b64(idx), "idx_bytes": idx_bytes, "dropped": _b64(dropped_q),
+               "dropped_mean": float(dropped.mean())}
     summary = {"mode": "topk", "k": k, "bytes": q.nbytes + idx.nbytes + scale.nbytes + dropped_q.nbytes,
                "dropped_mean": float(dropped.mean()), "dropped_max": float(dropped.max()),
                "quant_error_max": error}
@@ -186,15 +188,16 @@ def _text_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None) -> dic
             f"{grid.kind}-attention, {grid.n_layers} layers x {grid.n_heads} heads, "
             f"{len(grid.query)} queries (left) x {len(grid.key)} keys (right). Values: {normalised}.",
             "Head view: line opacity = attention weight on an absolute 0-1 scale (lines below 0.01 "
-            "hidden), one colour per head. Focused token: the other column is shaded with the mean "
-            "weight over the selected heads, scaled to its maximum (viridis).",
+            "hidden; at most the 3000 strongest drawn), one colour per head. Focused token: the "
+            "other column is shaded with the mean weight over the selected heads, scaled to its "
+            "maximum (viridis).",
             _weights_note(summary, len(grid.key)),
         ],
     }
 
 
-def _display_image(image: Any, axis: PatchAxis) -> str:
-    """The image as the model saw it (resize + crop recorded on the axis), PNG base64."""
+def _display_image(image: Any, axis: PatchAxis, size: tuple[int, int]) -> str:
+    """The part of ``image`` the model saw (crop recorded on the axis) at ``size`` (w, h), PNG base64."""
     from PIL import Image
 
     arr = np.asarray(image)
@@ -205,16 +208,13 @@ def _display_image(image: Any, axis: PatchAxis) -> str:
     if arr.dtype != np.uint8:
         raise ValueError(f"image must be uint8 RGB, got dtype {arr.dtype}; convert with "
                          "(img * 255).astype(np.uint8) for images in [0, 1]")
-    pil = Image.fromarray(arr[..., :3])
-    transform = axis.transform
-    if "resize" in transform:
-        h, w = transform["resize"]
-        pil = pil.resize((w, h), Image.BILINEAR)
-    if "crop" in transform:
-        top, left, h, w = transform["crop"]
-        pil = pil.crop((left, top, left + w, top + h))
-    height, width = axis.image_size
-    pil = pil.resize((width, height), Image.BILINEAR)
+    pil = Image.fromarray(np.ascontiguousarray(arr[..., :3]))
+    if "crop" in axis.transform:
+        top, left, height, width = axis.transform["crop"]
+        resized_h, resized_w = axis.transform.get("resize", arr.shape[:2])
+        fy, fx = arr.shape[0] / resized_h, arr.shape[1] / resized_w
+        pil = pil.crop((left * fx, top * fy, (left + width) * fx, (top + height) * fy))
+    pil = pil.resize(size, Image.LANCZOS)
     buf = io.BytesIO()
     pil.save(buf, format="PNG", optimize=True)
     return base64.b64encode(buf.getvalue()).decode("ascii")
@@ -235,12 +235,13 @@ def _image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image
                       "values": _b64(values.astype(np.float32))})
     weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
     height, width = axis.image_size
-    shown_width = _IMAGE_WIDTH if width < _IMAGE_WIDTH else width
+    shown_width = max(width, _IMAGE_WIDTH)
+    shown_height = int(round(height * shown_width / width))
     return {
         "view": "image", "weights": weights, "n_tokens": len(axis), "n_prefix": axis.n_prefix,
         "prefix": list(axis.prefix), "labels": list(axis.labels), "rows": axis.rows, "cols": axis.cols,
-        "width": int(shown_width), "height": int(round(height * shown_width / width)),
-        "image": None if image is None else _display_image(image, axis), "maps": extra,
+        "width": shown_width, "height": shown_height, "maps": extra,
+        "image": None if image is None else _display_image(image, axis, (shown_width, shown_height)),
         "notes": [
             f"{grid.n_layers} layers x {grid.n_heads} heads over a {axis.rows} x {axis.cols} patch grid"
             f" ({axis.image_size[0]} x {axis.image_size[1]} px model input"
@@ -302,6 +303,7 @@ def _graph_payload(grid: AttentionGrid, pos: Any) -> dict:
         "src": _b64(grid.edge_index[0].astype(np.uint32)), "dst": _b64(grid.edge_index[1].astype(np.uint32)),
         "q": _b64(q), "scale": _b64(scale), "pos": _b64(_graph_layout(grid, pos)),
         "groups": None if groups is None else list(groups), "size": _GRAPH_SIZE,
+        "max_labels": _MAX_NODE_LABELS,
         "radius": float(np.clip(260 / np.sqrt(max(n_nodes, 1)), 2.5, 9)),
         "notes": [
             f"{grid.n_layers} layers x {grid.n_heads} heads, {n_nodes} nodes, "

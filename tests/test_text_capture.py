@@ -80,7 +80,8 @@ def test_minilm_char_spans_point_into_the_text(minilm):
     grid = capture(model, tokenizer, text, pair)
     source = grid.meta["text"]
     assert source == "Hello World!\nSecond part"
-    for label, special, (start, end) in zip(grid.query.labels, grid.query.special_mask, grid.query.char_spans):
+    axis = grid.query
+    for label, special, (start, end) in zip(axis.labels, axis.special_mask, axis.char_spans):
         if special:
             assert (start, end) == (0, 0)
         else:

@@ -1,4 +1,4 @@
-"""Analyses on grids and (L, H, Q, K) arrays."""
+"""Analyses on grids and (L, H, Q, K) arrays (numpy / scipy; no model library)."""
 
 from .alignment import (
     alignment_metrics,
@@ -8,6 +8,8 @@ from .alignment import (
     word_timings,
     words_to_srt,
 )
+from .attribution import attribution_agreement, layer_attention_maps, spearman
+from .clustering import cluster_heads, mean_head_similarity, project_heads, redundant_heads
 from .diagnostics import diagnose, position_bias
 from .flow import attention_flow
 from .graph import (
@@ -39,12 +41,15 @@ from .rollout import residual_layers, rollout
 __all__ = [
     "DELIMITERS",
     "HEAD_TYPES",
+    "ablate_heads",
     "alignment_metrics",
     "analysis_report",
     "attention_distance",
     "attention_flow",
     "attention_received",
+    "attribution_agreement",
     "chefer_relevance",
+    "cluster_heads",
     "delimiter_mask",
     "delimiter_share",
     "diagnose",
@@ -55,16 +60,23 @@ __all__ = [
     "head_agreement",
     "head_diversity",
     "head_entropy",
+    "head_importance",
     "head_similarity",
     "head_type_scores",
     "head_types",
     "incoming_entropy",
+    "layer_attention_maps",
     "locality",
+    "mean_head_similarity",
     "position_bias",
+    "project_heads",
     "propagate_attention",
+    "pruning_curve",
+    "redundant_heads",
     "residual_layers",
     "rollout",
     "snap_to_energy",
+    "spearman",
     "special_share",
     "top_k_edges",
     "topk_concentration",
@@ -72,3 +84,15 @@ __all__ = [
     "word_timings",
     "words_to_srt",
 ]
+
+#: Model-side analyses (they run the model, so they live in multiattn.adapters.ablation);
+#: reachable here by name, imported on first use so `import multiattn.analysis` stays torch-free.
+_MODEL_SIDE = {"ablate_heads", "head_importance", "pruning_curve"}
+
+
+def __getattr__(name: str):
+    if name in _MODEL_SIDE:
+        from ..adapters import ablation
+
+        return getattr(ablation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

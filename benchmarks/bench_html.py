@@ -55,7 +55,8 @@ def _measure(grid: AttentionGrid, out: Path, name: str) -> dict:
     size = path.stat().st_size
     return {f"{name}_mb": round(size / 1e6, 2), f"{name}_vs_float32": round(size / grid.values.nbytes, 4),
             f"{name}_top_k": weights["k"],
-            f"{name}_dropped_mass": round(weights.get("dropped_mean", 0.0), 4), f"{name}_write_s": round(write_s, 2),
+            f"{name}_dropped_mass": round(weights.get("dropped_mean", 0.0), 4),
+            f"{name}_write_s": round(write_s, 2),
             f"{name}_ready_ms": ready, f"{name}_model_view_ms": model,
             f"{name}_browser_wall_s": round(browser_s, 2)}
 

@@ -369,6 +369,12 @@ class AttentionGrid:
         return AttentionGrid(dense, self.query, self.key, layers=self.layers, heads=self.heads,
                              kind=self.kind, meta=dict(self.meta), check_rows=False)
 
+    def _repr_html_(self) -> str:
+        """Interactive view in notebooks (Jupyter, JupyterLab, VS Code); see renderers.html."""
+        from .renderers.html import repr_html
+
+        return repr_html(self)
+
     # -- persistence ------------------------------------------------------
     def _header(self) -> dict:
         return {

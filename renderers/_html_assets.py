@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = ["CSS", "SCRIPT"]
 
 CSS = """
+[hidden]{display:none !important}
 body{font:13px/1.35 system-ui,sans-serif;margin:12px;color:#222;background:#fff}
 h1{font-size:16px;margin:0 0 6px}
 .ma-controls{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start;margin:6px 0}
@@ -131,6 +132,8 @@ function textView() {
   });
   var status = el("p", {"class": "ma-note", id: "ma-status"}, "Hover or focus (Tab) a token to see only its attention; Esc clears.");
   root.appendChild(status);
+  var bar = colorbar("token shading: mean weight of the focused token over the selected heads", 1);
+  root.appendChild(bar.node);
   var headPane = el("div", {"class": "ma-head", id: "head-view"});
   var modelPane = el("div", {id: "model-view", hidden: ""});
   root.appendChild(headPane); root.appendChild(modelPane);
@@ -184,6 +187,7 @@ function textView() {
     own[focus.i].classList.add("ma-focus");
     var mx = 0; shade.forEach(function (v) { mx = Math.max(mx, v); });
     other.forEach(function (n, j) { if (shade[j] > 0) { n.style.background = cmap(shade[j] / (mx || 1), 0.85); n.style.color = shade[j] / (mx || 1) > 0.55 ? "#000" : "#fff"; } });
+    bar.hi.textContent = fmt(mx);
     var label = focus.side === "q" ? D.query[focus.i] : D.key[focus.i];
     status.textContent = (focus.side === "q" ? "Query " : "Key ") + JSON.stringify(label) + ": shading = mean weight over the selected heads, max " + fmt(mx) +
       (focus.side === "q" && W.mode === "topk" ? "; mass dropped by top-k in this row " + fmt(drop) : "");
@@ -210,7 +214,7 @@ function textView() {
     grid.appendChild(el("span", null, ""));
     D.heads.forEach(function (h) { grid.appendChild(el("span", null, "head " + h)); });
     for (var l = 0; l < L; l++) {
-      grid.appendChild(el("span", null, "layer " + D.layers[l]));
+      grid.appendChild(el("span", null, D.layers[l]));
       for (var h = 0; h < H; h++) {
         var img = new Float32Array(bq * bk), mx = 0;
         for (var q = 0; q < Q; q++) {
@@ -235,7 +239,7 @@ function textView() {
   }
   function showTab(model) {
     if (model && !built) { buildModel(); }
-    modelPane.hidden = !model; headPane.hidden = model;
+    modelPane.hidden = !model; headPane.hidden = model; bar.node.hidden = model; status.hidden = model;
     tModel.setAttribute("aria-selected", String(model)); tHead.setAttribute("aria-selected", String(!model));
   }
   function openHead(l, h) {
@@ -287,7 +291,7 @@ function imageView() {
     for (i = 0; i < P; i++) { prefixMass += v[i]; }
     for (i = 0; i < R * C; i++) {
       var t = v[P + i] / (mx || 1);
-      ctx.fillStyle = cmap(t, 0.15 + 0.55 * t);
+      ctx.fillStyle = cmap(t, 0.3 + 0.5 * t);
       ctx.fillRect((i % C) * cw, Math.floor(i / C) * ch, cw, ch);
     }
     if (+mapSel.sel.value === 0) {
@@ -336,7 +340,7 @@ function graphView() {
   var list = el("ol", {id: "ma-list"}); panel.appendChild(list);
   var gEdges = svgEl("g", {}), gNodes = svgEl("g", {});
   svg.appendChild(gEdges); svg.appendChild(gNodes);
-  function xy(i) { return [pos[2 * i] * (S - 30) + 15, pos[2 * i + 1] * (S - 30) + 15]; }
+  function xy(i) { return [pos[2 * i] * (S - 45) + 15, pos[2 * i + 1] * (S - 35) + 20]; }  // room for labels
   var lines = [];
   for (var e = 0; e < E; e++) {
     if (src[e] === dst[e]) { lines.push(null); continue; }

@@ -1,4 +1,4 @@
-"""Interactive, offline, self-contained HTML views of an AttentionGrid.
+r"""Interactive, offline, self-contained HTML views of an AttentionGrid.
 
 One HTML file holds the data, the CSS and the script (no CDN, no network): it
 works opened from disk, inside notebooks (``_repr_html_`` via

@@ -69,9 +69,9 @@ def test_text_view_hover_keyboard_and_model_view(tmp_path):
       r.key_focus=f&&f.getAttribute('data-side')+f.getAttribute('data-index');
       document.getElementById('tab-model').click();
       r.thumbs=document.querySelectorAll('#model-view button').length;
-      r.head_hidden=document.getElementById('head-view').hidden;
+      r.head_hidden=document.getElementById('head-view').offsetHeight===0;
       document.querySelector("#model-view button[data-layer='1'][data-head='2']").click();
-      r.head_hidden_after=document.getElementById('head-view').hidden;
+      r.head_hidden_after=document.getElementById('head-view').offsetHeight===0;
       r.layer=document.querySelector('select').value;
       r.heads=[].filter.call(document.querySelectorAll('select[multiple] option'),
         function(o){return o.selected}).map(function(o){return o.value});

@@ -120,10 +120,14 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
                 title="MiniLM (all-MiniLM-L6-v2): " + text)
     shot = out_dir / "minilm_text.png"
     run_chromium(page, screenshot=shot, probe=_hover(".ma-left .ma-tok[data-index='4']"))
+    model_shot = out_dir / "minilm_model_view.png"
+    run_chromium(page, screenshot=model_shot, size=(1200, 760),
+                 probe="document.getElementById('tab-model').click();")
     items += [GalleryItem(section, "MiniLM head view (HTML, open in a browser)", page,
                           "Hover a token to focus it, choose layer and heads; the Model view tab shows "
                           "all 6 x 12 heads."),
-              GalleryItem(section, "Screenshot: head view with the token 'fox' focused", shot, "")]
+              GalleryItem(section, "Screenshot: head view with the token 'fox' focused", shot, ""),
+              GalleryItem(section, "Screenshot: model view (click a thumbnail to open it)", model_shot, "")]
 
     vit, processor = load_shapes_vit()
     image = make_shapes_image(np.random.default_rng(7))[0]
@@ -133,11 +137,16 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
                 maps={"CLS rollout (all layers)": AttentionMap(rollout(grid)[0], grid.key)},
                 title="shapes-vit on a synthetic shapes image")
     shot = out_dir / "shapes_vit_image.png"
-    run_chromium(page, screenshot=shot, size=(900, 760))
+    run_chromium(page, screenshot=shot, size=(900, 660))
+    rollout_shot = out_dir / "shapes_vit_rollout.png"
+    run_chromium(page, screenshot=rollout_shot, size=(900, 660),
+                 probe="var s=document.querySelector('select');s.value='2';"
+                       "s.dispatchEvent(new Event('change'));")
     items += [GalleryItem(section, "shapes-vit image view (HTML)", page,
                           "Move over the image: the attention of that patch; map selector: CLS, a "
                           "hovered patch, or the attention rollout."),
-              GalleryItem(section, "Screenshot: CLS attention of the last layer (mean of heads)", shot, "")]
+              GalleryItem(section, "Screenshot: CLS attention of the last layer (mean of heads)", shot, ""),
+              GalleryItem(section, "Screenshot: CLS rollout map selected", rollout_shot, "")]
 
     karate = karate_gat()
     page = save(graph_capture(karate.model, to_data(karate)), out_dir / "karate_graph.html",

@@ -47,7 +47,7 @@ SEQ_LEN = 32
 _SPECIALS = ("<pad>", "<bos>")
 _MIN_REPEAT, _MAX_REPEAT = 4, 12
 _MAX_PREFIX = 6
-_SKIP_FRACTION = 0.5  # share of each batch from the skip-bigram task
+_SKIP_FRACTION = 0.25  # share of each batch from the skip-bigram task
 _SKIP_MAP_SEED = 123
 
 

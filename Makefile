@@ -6,6 +6,9 @@ STAMP := $(VENV)/.multiattn-installed
 .PHONY: demo test bench lint clean
 
 $(STAMP): pyproject.toml
+	@# headless Chromium (Debian package) for the HTML view tests and screenshots; no browser download
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium >/dev/null) || echo "warning: install Debian's chromium for the HTML tests"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[all,dev]"

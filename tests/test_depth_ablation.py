@@ -88,25 +88,32 @@ def test_importance_equals_finite_difference(induction):
 
 
 def test_induction_head_ablation_raises_repeat_loss(induction):
-    """Proof on known truth: the detected induction head matters most for the repeated half."""
+    """Proof on known truth: the detected induction heads carry the repeated half.
+
+    The trained model spreads induction over several redundant layer-1 heads, so
+    ablating one of them is compensated by the others; ablating the detected set
+    must raise the loss on the repeated half far more than ablating any other head.
+    """
     from multiattn.adapters.text import capture
     from multiattn.analysis import head_types
 
     model, tokenizer, prompts, batch = induction
     grid = capture(model, tokenizer, prompts[0])
-    rows = head_types(grid)
-    found = [(r["layer"], r["head"]) for r in rows if r["type"] == "induction"]
-    assert found, f"no induction head detected: {[(r['layer'], r['head'], r['type']) for r in rows]}"
-    best = max(found, key=lambda lh: rows[lh[0] * grid.n_heads + lh[1]]["score"])
+    found = [(r["layer"], r["head"]) for r in head_types(grid) if r["type"] == "induction"]
+    assert found, "no induction head detected"
+    assert all(layer == 1 for layer, _ in found)
     with torch.no_grad():
         base = float(_repeat_loss(model, batch))
-        rise = {}
+        with ablate_heads(model, found):
+            induction_rise = float(_repeat_loss(model, batch)) - base
+        other_rises = {}
         for layer in range(grid.n_layers):
             for head in range(grid.n_heads):
-                with ablate_heads(model, [(layer, head)]):
-                    rise[(layer, head)] = float(_repeat_loss(model, batch)) - base
-    others = max(v for k, v in rise.items() if k != best and k not in found)
-    assert rise[best] > 2 * others and rise[best] > 0.5, (best, rise)
+                if (layer, head) not in found:
+                    with ablate_heads(model, [(layer, head)]):
+                        other_rises[(layer, head)] = float(_repeat_loss(model, batch)) - base
+    strongest_other = max(other_rises.values())
+    assert induction_rise > 1.0 and induction_rise > 2 * strongest_other, (induction_rise, other_rises)
 
 
 def test_pruning_curve_shapes_and_ends(induction):

@@ -283,9 +283,9 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
     model, tokenizer = load_induction()
     grid = capture(model, tokenizer, induction_prompt(10, seed=3))
     report = text_metrics(grid)
-    ind_head, ind_score = _best_head(report, "induction", layer=1)
+    look_head, look_score = _best_head(report, "induction", layer=1)
     prev_head, prev_score = _best_head(report, "previous_token", layer=0)
-    induction = write_text_report(grid, out_dir / "induction", layer=1, head=ind_head)
+    induction = write_text_report(grid, out_dir / "induction", layer=1, head=look_head)
     ax = heatmap(grid, 0, prev_head)
     ax.set_title(f"{ax.get_title()} — previous-token score {prev_score:.2f}", fontsize=9)
     previous = save_figure(ax.figure, out_dir / "induction" / "layer0_previous_token.png")
@@ -298,10 +298,10 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
         GalleryItem(section, "MiniLM: model view (6 layers x 12 heads)", minilm[2],
                     "Every head of every layer; the number is the normalised row entropy."),
         GalleryItem(section, "MiniLM: head metrics and detected head types", minilm[3], ""),
-        GalleryItem(section, f"Induction model: induction head (layer 1, head {ind_head})", induction[0],
-                    f"A 2-layer GPT-2 trained in-repo on repeated random words. In the second copy each "
-                    f"token attends to the token right after its earlier occurrence (induction score "
-                    f"{ind_score:.2f})."),
+        GalleryItem(section, f"Induction model: induction head (layer 1, head {look_head})", induction[0],
+                    f"A 2-layer GPT-2 trained in-repo on sequences of random word pairs. On a repeated "
+                    f"prompt (10 words, then the same 10) each word of the second copy attends to the "
+                    f"token right after its earlier occurrence (induction score {look_score:.2f})."),
         GalleryItem(section, f"Induction model: previous-token head (layer 0, head {prev_head})", previous,
                     "The layer-0 head that feeds the induction head: each token attends to its predecessor."),
         GalleryItem(section, "Induction model: lines view of the induction head", induction[1], ""),

@@ -1,27 +1,23 @@
 """Train the tiny induction model shipped in ``media_samples/induction/``.
 
-A 2-layer GPT-2 (4 heads, width 64) learns next-token prediction on a mix of
-two synthetic tasks over 54 one-token words:
+A 2-layer GPT-2 (4 heads, width 64) learns next-token prediction on sequences
+of random word pairs among filler words (:func:`make_batch`): each sequence has
+its own pairs ``(a, b)`` — whenever ``a`` appears, ``b`` follows.  The ``b`` of a
+pair seen before is predictable only in context, by an induction circuit: a
+previous-token head in layer 0 marks each ``b`` with "after a", and a head in
+layer 1 attends from a later ``a`` to the token right after its earlier
+occurrence and copies it.  The words around each occurrence are random, so no
+position, fixed offset or bag of recent words helps.
 
-- *repeats* (:func:`make_batch`): a few random filler words, then chunks of
-  4-12 random words each followed by its copy.  Copies are predictable only by
-  an induction circuit: a previous-token head in layer 0 marks each word with
-  "after x", and a head in layer 1 attends from a later ``x`` to the word marked
-  "after x" and copies it.  Chunk lengths and starts vary, so no position or
-  fixed offset solves it.
-- *skip-bigrams* (:func:`make_skip_batch`): at random positions the next word
-  is a fixed function of the word two back.  This needs a previous-token head
-  and gives it a direct training signal, so it forms within ~100 steps instead
-  of waiting for the induction plateau.
-
-Run (about 4-6 minutes on one shared CPU core)::
+Run (about 2.5 minutes on one idle CPU core, 6.5 on a shared one; the loss on
+repeats drops from ~3.3 to ~0.1 around step 2 900 — the induction phase change)::
 
     nice python -m multiattn.zoo.train_induction --out media_samples/induction
 
 Writes a Hugging Face model directory: ``model.safetensors``, ``config.json``
 (GPT-2 config), ``tokenizer.json`` + ``tokenizer_config.json`` (word-level,
 whitespace split) and ``training.json``
-(seed, steps, losses on unpredictable and repeated words).
+(seed, steps, losses on the first and the repeated half).
 """
 
 from __future__ import annotations
@@ -33,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VOCAB_WORDS", "SEQ_LEN", "build_tokenizer", "make_batch", "make_skip_batch", "train"]
+__all__ = ["VOCAB_WORDS", "SEQ_LEN", "build_tokenizer", "make_batch", "train"]
 
 #: The model's words (one token each); short so that heatmap labels stay readable.
 VOCAB_WORDS: tuple[str, ...] = tuple(
@@ -43,12 +39,10 @@ VOCAB_WORDS: tuple[str, ...] = tuple(
     "tern unau viper wolf xerus yeti asp boar crab dove emu".split()
 )
 #: Tokens per training sequence (including <bos>).
-SEQ_LEN = 32
+SEQ_LEN = 48
 _SPECIALS = ("<pad>", "<bos>")
-_MIN_REPEAT, _MAX_REPEAT = 4, 12
-_MAX_PREFIX = 6
-_SKIP_FRACTION = 0.25  # share of each batch from the skip-bigram task
-_SKIP_MAP_SEED = 123
+_N_PAIRS = 6
+_PAIR_PROB = 0.7
 
 
 def build_tokenizer():
@@ -76,70 +70,48 @@ def build_tokenizer():
 
 
 def make_batch(rng: np.random.Generator, batch: int, seq_len: int = SEQ_LEN) -> tuple[np.ndarray, np.ndarray]:
-    """Random ``<bos> r A A B B ...`` sequences and a mask of the predictable targets.
+    """Random sequences of word pairs and filler words, and a mask of the predictable targets.
 
-    ``r`` is 0-6 random filler words; each chunk ``A`` is a run of 4-12 random
-    words followed by its copy (the last copy is cut at ``seq_len``).  The copies
-    are predictable, but only by induction: chunk lengths and starts vary, so no
-    fixed offset or position works.
+    Each sequence has its own ``_N_PAIRS`` pairs ``(a, b)``: whenever ``a``
+    appears, ``b`` follows.  Pairs (probability ``_PAIR_PROB``) and single
+    filler words (never a pair's ``a``) are drawn at random until the sequence
+    is full.  The ``b`` of a pair seen before is predictable, but only in
+    context: the words around each occurrence are random, so neither a position
+    nor a fixed offset nor a bag of recent words helps.  What solves it is the
+    induction circuit: a previous-token head marks each ``b`` with "after a", and
+    an induction head attends from a later ``a`` to that marked ``b`` and copies it.
 
     Returns
     -------
     ids : int64 array (batch, seq_len)
     repeat_mask : bool array (batch, seq_len)
-        True at copy positions after the first one of each copy (the tokens an
-        induction head can predict from the previous position).
+        True at the ``b`` of every repeated pair (the predictable tokens).
 
     Example
     -------
     >>> ids, mask = make_batch(np.random.default_rng(0), 2)
     >>> ids.shape, mask.shape
-    ((2, 32), (2, 32))
+    ((2, 48), (2, 48))
     """
     first_word = len(_SPECIALS)
-    ids = rng.integers(first_word, first_word + len(VOCAB_WORDS), size=(batch, seq_len))
-    ids[:, 0] = _SPECIALS.index("<bos>")
+    ids = np.zeros((batch, seq_len), dtype=np.int64)
     repeat_mask = np.zeros((batch, seq_len), dtype=bool)
     for row in range(batch):
-        start = 1 + int(rng.integers(0, _MAX_PREFIX + 1))
-        while start < seq_len:
-            n = int(rng.integers(_MIN_REPEAT, _MAX_REPEAT + 1))
-            copy_end = min(start + 2 * n, seq_len)
-            ids[row, start + n : copy_end] = ids[row, start : copy_end - n]
-            repeat_mask[row, start + n + 1 : copy_end] = True
-            start = copy_end
-    return ids.astype(np.int64), repeat_mask
-
-
-def make_skip_batch(
-    rng: np.random.Generator, batch: int, seq_len: int = SEQ_LEN
-) -> tuple[np.ndarray, np.ndarray]:
-    """Random words where, at each position with probability 1/2, the word is ``g(word two back)``.
-
-    ``g`` is one fixed permutation of the vocabulary (seed ``_SKIP_MAP_SEED``).
-
-    Returns
-    -------
-    ids : int64 array (batch, seq_len)
-    skip_mask : bool array (batch, seq_len)
-        True where the word was set by ``g`` (predictable from the word two back).
-
-    Example
-    -------
-    >>> ids, mask = make_skip_batch(np.random.default_rng(0), 2)
-    >>> ids.shape, bool(mask[:, :3].any())
-    ((2, 32), False)
-    """
-    first_word = len(_SPECIALS)
-    skip_map = first_word + np.random.default_rng(_SKIP_MAP_SEED).permutation(len(VOCAB_WORDS))
-    ids = first_word + rng.integers(0, len(VOCAB_WORDS), size=(batch, seq_len))
-    ids[:, 0] = _SPECIALS.index("<bos>")
-    skip_mask = np.zeros((batch, seq_len), dtype=bool)
-    for t in range(3, seq_len):
-        use = rng.random(batch) < 0.5
-        ids[use, t] = skip_map[ids[use, t - 2] - first_word]
-        skip_mask[use, t] = True
-    return ids.astype(np.int64), skip_mask
+        words = first_word + rng.permutation(len(VOCAB_WORDS))
+        starts, others = words[:_N_PAIRS], words[_N_PAIRS:]
+        follows = rng.choice(others, size=_N_PAIRS)
+        tokens, mask, seen = [_SPECIALS.index("<bos>")], [False], set()
+        while len(tokens) < seq_len:
+            if rng.random() < _PAIR_PROB:
+                k = int(rng.integers(_N_PAIRS))
+                tokens += [starts[k], follows[k]]
+                mask += [False, k in seen]
+                seen.add(k)
+            else:
+                tokens.append(rng.choice(others))
+                mask.append(False)
+        ids[row], repeat_mask[row] = tokens[:seq_len], mask[:seq_len]
+    return ids, repeat_mask
 
 
 def _config():
@@ -174,14 +146,13 @@ def _split_losses(model, ids: np.ndarray, repeat_mask: np.ndarray) -> tuple[floa
     return float(nll[~predictable].mean()), float(nll[predictable].mean())
 
 
-def train(out_dir: Path, steps: int = 2000, seed: int = 0, batch: int = 32) -> dict:
+def train(out_dir: Path, steps: int = 4000, seed: int = 0, batch: int = 32) -> dict:
     """Train the model and write weights, config, tokenizer and a training report.
 
-    Each batch mixes repeat sequences and skip-bigram sequences
-    (``_SKIP_FRACTION``).  The loss covers only the predictable targets (the
-    repeated copies, the skip-bigram words): unpredictable words add
-    nothing but gradient noise.  Predictions of unpredictable words are therefore
-    not calibrated (their loss ends above chance).
+    The loss covers only the predictable targets (the ``b`` of repeated pairs):
+    the unpredictable words add nothing but gradient noise, and leaving them out
+    lets the circuit form in far fewer steps.  Predictions of unpredictable words
+    are therefore not calibrated (their loss ends above chance).
 
     Example
     -------
@@ -196,22 +167,19 @@ def train(out_dir: Path, steps: int = 2000, seed: int = 0, batch: int = 32) -> d
     torch.set_num_threads(1)  # tiny model: a second thread only adds contention
     rng = np.random.default_rng(seed)
     model = GPT2LMHeadModel(_config())
-    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     warmup = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / 50))
     start = time.perf_counter()
     model.train()
     for step in range(steps):
-        n_skip = int(batch * _SKIP_FRACTION)
-        repeats, skips = make_batch(rng, batch - n_skip), make_skip_batch(rng, n_skip)
-        ids = np.concatenate([repeats[0], skips[0]])
-        predictable = np.concatenate([repeats[1], skips[1]])
-        loss = _token_nll(model, ids)[torch.from_numpy(predictable[:, 1:])].mean()
+        ids, repeat_mask = make_batch(rng, batch)
+        loss = _token_nll(model, ids)[torch.from_numpy(repeat_mask[:, 1:])].mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         warmup.step()
         if step % 100 == 0:
-            print(f"step {step:5d} loss on predictable words {loss.item():.3f}", flush=True)
+            print(f"step {step:5d} loss on repeats {loss.item():.3f}", flush=True)
     model.eval()
     loss_other, loss_repeat = _split_losses(model, *make_batch(np.random.default_rng(seed + 1), 256))
     out_dir = Path(out_dir)
@@ -230,7 +198,7 @@ def train(out_dir: Path, steps: int = 2000, seed: int = 0, batch: int = 32) -> d
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("media_samples/induction"))
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     print(json.dumps(train(args.out, steps=args.steps, seed=args.seed)))

@@ -1,6 +1,8 @@
 """Streaming capture for Hugging Face models: reducers see one layer at a time.
 
-Under eager attention every Hugging Face attention module returns
+timm VisionTransformers keep their fused kernel: a forward hook recomputes
+softmax(qkᵀ) per block and hands it on (``inputs={"x": pixels}``).  Under eager
+attention every Hugging Face attention module returns
 ``(attn_output, attn_weights)``.  :func:`capture_stream` hooks the innermost
 attention modules, hands each layer's weights (first batch item) to the
 reducers of :mod:`multiattn.stream` and releases them, and runs the model with
@@ -26,6 +28,31 @@ from ..stream import Reducer, feed
 from ._hf import eager_attention
 
 __all__ = ["attention_modules", "capture_stream"]
+
+
+class _ReducerSink:
+    """``append(weights (B, H, N, N))`` feeds the first batch item of each layer to the reducers."""
+
+    def __init__(self, reducers: Mapping[str, Reducer]):
+        self.reducers, self.layers = reducers, []
+
+    def append(self, weights: Any) -> None:
+        name = f"blocks.{len(self.layers)}.attn"
+        self.layers.append(name)
+        feed(self.reducers, name, weights[0].detach().float().cpu().numpy())
+
+
+def _capture_timm(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, Reducer]) -> dict[str, Any]:
+    """timm ViTs keep their fused kernel; a hook recomputes softmax(qkᵀ) one layer at a time."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from .vit import timm_attention_hooks
+
+    sink = _ReducerSink(reducers)
+    with timm_attention_hooks(model, sink), torch.no_grad(), threadpool_limits(1, user_api="blas"):
+        model(**inputs)
+    return {"layers": sink.layers, **{name: reducer.result() for name, reducer in reducers.items()}}
 
 
 def attention_modules(model: Any, include: str | None = None) -> list[tuple[str, Any]]:
@@ -75,6 +102,10 @@ def capture_stream(
     import torch
     from threadpoolctl import threadpool_limits
 
+    from .vit import is_timm_vit
+
+    if is_timm_vit(model):
+        return _capture_timm(model, inputs, reducers)
     modules = attention_modules(model, include)
     if not modules:
         raise ValueError(

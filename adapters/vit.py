@@ -43,6 +43,8 @@ __all__ = [
     "layout_of",
     "prepare_image",
     "run_image_processor",
+    "is_timm_vit",
+    "timm_attention_hooks",
     "capture",
     "capture_with_gradients",
     "explain",
@@ -85,7 +87,8 @@ def _pair(value: Any) -> tuple[int, int]:
     return (int(value[0]), int(value[1]))
 
 
-def _is_timm_vit(model: Any) -> bool:
+def is_timm_vit(model: Any) -> bool:
+    """True for timm VisionTransformer-style models (patch_embed + blocks)."""
     return type(model).__module__.startswith("timm.") and hasattr(model, "patch_embed") \
         and hasattr(model, "blocks")
 
@@ -108,7 +111,7 @@ def layout_of(model: Any) -> Layout:
     >>> layout_of(timm.create_model("vit_small_patch16_224", reg_tokens=4)).prefix  # doctest: +SKIP
     ('CLS', 'REG0', 'REG1', 'REG2', 'REG3')
     """
-    if _is_timm_vit(model):
+    if is_timm_vit(model):
         prefix = ["CLS"] if getattr(model, "cls_token", None) is not None else []
         if getattr(model, "dist_token", None) is not None:
             prefix.append("DIST")
@@ -329,7 +332,18 @@ def _no_mask(args: tuple, kwargs: dict) -> None:
 
 
 @contextmanager
-def _timm_hooks(model: Any, store: list) -> Iterator[None]:
+def timm_attention_hooks(model: Any, store: Any) -> Iterator[None]:
+    """Recompute each timm block's softmax(qkᵀ) in a forward hook; ``store.append`` gets (B, H, N, N).
+
+    The block itself keeps its fused kernel, so outputs are unchanged.  ``store``
+    is a list, or any object with ``append`` (the streaming capture feeds reducers).
+
+    Example
+    -------
+    >>> store = []
+    >>> with timm_attention_hooks(model, store):  # doctest: +SKIP
+    ...     model(pixels)
+    """
     def hook(module, args, kwargs, output):
         _no_mask(args, kwargs)
         with torch.no_grad():
@@ -390,7 +404,7 @@ def _forward(model: Any, pixel_values: torch.Tensor, layout: Layout, *, explicit
     if layout.family == "hf":
         return _hf_forward(model, pixel_values, layout)
     store: list = []
-    with (_timm_explicit if explicit else _timm_hooks)(model, store):
+    with (_timm_explicit if explicit else timm_attention_hooks)(model, store):
         logits = model(pixel_values)
     return store, logits
 

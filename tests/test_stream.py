@@ -57,3 +57,24 @@ def test_capture_stream_matches_full_capture():
     assert model.config._attn_implementation == "sdpa"
     with pytest.raises(ValueError, match="no attention modules"):
         capture_stream(model, inputs, {"e": LayerMetric(head_entropy)}, include="nonexistent")
+
+
+def test_capture_stream_timm_vit_matches_full_capture():
+    import timm
+    import torch
+
+    from multiattn.adapters import vit
+    from multiattn.adapters.stream import capture_stream
+
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, depth=2,
+                              reg_tokens=2, no_embed_class=True).eval()
+    pixels = torch.randn(1, 3, 64, 64)
+    out = capture_stream(model, {"x": pixels}, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
+    store = []
+    with torch.no_grad(), vit.timm_attention_hooks(model, store):
+        model(pixels)
+    full = np.stack([weights[0].numpy() for weights in store])
+    assert out["layers"] == ["blocks.0.attn", "blocks.1.attn"] and full.shape == (2, 3, 19, 19)
+    np.testing.assert_allclose(out["e"], head_entropy(full), rtol=1e-5)
+    np.testing.assert_allclose(out["r"], rollout(full), rtol=1e-5)

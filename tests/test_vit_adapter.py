@@ -140,7 +140,7 @@ def test_timm_capture_leaves_logits_identical(timm_reg):
     with torch.no_grad():
         plain = timm_reg(x)
         store = []
-        with vit._timm_hooks(timm_reg, store):
+        with vit.timm_attention_hooks(timm_reg, store):
             hooked = timm_reg(x)
         again = timm_reg(x)
     assert torch.equal(plain, hooked) and torch.equal(plain, again)
@@ -152,7 +152,7 @@ def test_timm_hook_matches_unfused_path(timm_reg):
     """The recomputed weights equal timm's own unfused softmax, read through its output."""
     x = torch.randn(1, 3, 224, 224)
     hooked, explicit = [], []
-    with torch.no_grad(), vit._timm_hooks(timm_reg, hooked):
+    with torch.no_grad(), vit.timm_attention_hooks(timm_reg, hooked):
         fused_logits = timm_reg(x)
     with torch.no_grad(), vit._timm_explicit(timm_reg, explicit):
         explicit_logits = timm_reg(x)

@@ -8,7 +8,8 @@ the weights right after, so memory stays at one layer plus the summaries.
 Reducers
 --------
 - :class:`LayerMetric` — any per-head analysis (entropy, distance, top-k
-  concentration, head-type scores...) evaluated on each layer, stacked to (L, H, ...).
+  concentration, head-type scores (a dict of (L, H) arrays)...) evaluated on
+  each layer, stacked to (L, H, ...).
 - :class:`HeadMean` — the head-averaged attention of every layer, (L, 1, Q, K).
 - :class:`RolloutReducer` — attention rollout as a running product, (N, N).
 - :class:`TopK` — the k largest weights per head and query, with their indices.
@@ -80,11 +81,17 @@ class LayerMetric(Reducer):
         self.metric, self.kwargs, self._rows = metric, kwargs, []
 
     def _consume(self, weights: np.ndarray) -> None:
-        self._rows.append(np.asarray(self.metric(weights[None], **self.kwargs))[0])
+        self._rows.append(self.metric(weights[None], **self.kwargs))
 
-    def result(self) -> np.ndarray:
+    def result(self) -> np.ndarray | dict[str, np.ndarray | None]:
+        """Stacked ``(L, H, ...)``; a dict per key for metrics that return dicts
+        (e.g. ``head_type_scores``), with ``None`` where a score was undefined."""
         self._require_layers()
-        return np.stack(self._rows)
+        if isinstance(self._rows[0], dict):
+            return {key: None if any(row[key] is None for row in self._rows)
+                    else np.concatenate([np.asarray(row[key]) for row in self._rows])
+                    for key in self._rows[0]}
+        return np.concatenate([np.asarray(row) for row in self._rows])
 
 
 class HeadMean(Reducer):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from multiattn.analysis import head_entropy, rollout
+from multiattn.analysis import attention_distance, head_entropy, head_type_scores, rollout
 from multiattn.stream import HeadMean, LayerMetric, RolloutReducer, TopK, feed
 
 from .conftest import random_attention
@@ -78,3 +78,18 @@ def test_capture_stream_timm_vit_matches_full_capture():
     assert out["layers"] == ["blocks.0.attn", "blocks.1.attn"] and full.shape == (2, 3, 19, 19)
     np.testing.assert_allclose(out["e"], head_entropy(full), rtol=1e-5)
     np.testing.assert_allclose(out["r"], rollout(full), rtol=1e-5)
+
+
+def test_layer_metric_stacks_arrays_and_dicts(rng):
+    attn = random_attention(rng, (3, 2, 6, 6))
+    reducers = {"d": LayerMetric(attention_distance), "types": LayerMetric(head_type_scores)}
+    for index, layer in enumerate(attn):
+        feed(reducers, str(index), layer)
+    np.testing.assert_allclose(reducers["d"].result(), attention_distance(attn), rtol=1e-6)
+    streamed, full = reducers["types"].result(), head_type_scores(attn)
+    assert set(streamed) == set(full)
+    for key, value in full.items():
+        if value is None:
+            assert streamed[key] is None
+        else:
+            np.testing.assert_allclose(streamed[key], value, rtol=1e-6)

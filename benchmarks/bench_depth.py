@@ -13,9 +13,9 @@ Prints one JSON line:
 from __future__ import annotations
 
 import json
-import time
 
 import torch
+from _timing import best_time
 
 from multiattn.adapters.ablation import ablate_heads, head_importance
 from multiattn.adapters.attribution import gradient_x_input, integrated_gradients
@@ -23,14 +23,6 @@ from multiattn.zoo.text import load_minilm
 
 SENTENCE = "The committee will meet on Monday to discuss the budget for next year."
 
-
-def _best_time(func, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -41,8 +33,8 @@ def main() -> None:
         ig = integrated_gradients(model, tokenizer, SENTENCE, steps=steps)
         gap = ig.meta["f_input"] - ig.meta["f_baseline"]
         result[f"ig_completeness_rel_error_{steps}"] = ig.meta["completeness_error"] / abs(gap)
-    t_gxi = _best_time(lambda: gradient_x_input(model, tokenizer, SENTENCE))
-    t_ig = _best_time(lambda: integrated_gradients(model, tokenizer, SENTENCE, steps=32))
+    t_gxi = best_time(lambda: gradient_x_input(model, tokenizer, SENTENCE))
+    t_ig = best_time(lambda: integrated_gradients(model, tokenizer, SENTENCE, steps=32))
     result["ig32_over_gxi_time"] = t_ig / t_gxi
     batch = tokenizer([SENTENCE] * 8, return_tensors="pt")
 
@@ -54,9 +46,9 @@ def main() -> None:
         with torch.no_grad(), ablate_heads(model, [(0, 1), (3, 5)]):
             model(**batch)
 
-    t_plain = _best_time(forward, 5)
-    result["ablation_hook_overhead"] = _best_time(hooked, 5) / t_plain
-    t_importance = _best_time(lambda: head_importance(model, dict(batch),
+    t_plain = best_time(forward, 5)
+    result["ablation_hook_overhead"] = best_time(hooked, 5) / t_plain
+    t_importance = best_time(lambda: head_importance(model, dict(batch),
                                                       lambda m, x: m(**x).last_hidden_state.pow(2).mean()))
     result["importance_over_forward_time"] = t_importance / t_plain
     print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in result.items()}))

@@ -25,6 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _timing import median_time  # noqa: E402
+
 _MEMORY_CHILD = r"""
 import resource, sys, numpy as np, torch
 from transformers import ViTConfig, ViTModel
@@ -47,16 +49,6 @@ if mode == "stream":
     capture_stream(model, pixels, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
-
-
-def _median_time(fn, repeats: int = 15) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def capture_overhead() -> dict:
@@ -90,13 +82,13 @@ def capture_overhead() -> dict:
     def stream_summaries():
         capture_stream(model, inputs, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
 
-    base = _median_time(plain)
+    base = median_time(plain)
     return {
         "tokens": int(inputs["input_ids"].shape[1]),
         "plain_eager_s": round(base, 5),
-        "full_capture_ratio": round(_median_time(full) / base, 3),
-        "streaming_capture_ratio": round(_median_time(stream_capture) / base, 3),
-        "streaming_entropy_rollout_ratio": round(_median_time(stream_summaries) / base, 3),
+        "full_capture_ratio": round(median_time(full) / base, 3),
+        "streaming_capture_ratio": round(median_time(stream_capture) / base, 3),
+        "streaming_entropy_rollout_ratio": round(median_time(stream_summaries) / base, 3),
     }
 
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import time
 
 import numpy as np
+from _timing import median_time
 
 
 def _faithfulness(n: int) -> dict:
@@ -78,14 +78,6 @@ def _faithfulness(n: int) -> dict:
     return out
 
 
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
 
 def _overlay_speed(repeats: int = 15) -> dict:
     import matplotlib
@@ -111,7 +103,7 @@ def _overlay_speed(repeats: int = 15) -> dict:
         plt.close(fig)
 
     ours(), baseline()  # warm up imports and caches
-    t_ours, t_base = _median_time(ours, repeats), _median_time(baseline, repeats)
+    t_ours, t_base = median_time(ours, repeats), median_time(baseline, repeats)
     return {"overlay_ms": round(t_ours * 1e3, 2), "matplotlib_baseline_ms": round(t_base * 1e3, 2),
             "overlay_speedup": round(t_base / t_ours, 2)}
 

@@ -13,10 +13,10 @@ Over every sample of ``media_samples/speech`` (espeak-ng words with exact bounda
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import best_time
 
 from multiattn.adapters.whisper import SAMPLE_RATE, capture, load_audio, prepare_audio, transcribe
 from multiattn.analysis.alignment import snap_to_energy, word_error_rate, word_timings
@@ -40,14 +40,6 @@ def _summary(starts: list[float], ends: list[float]) -> dict:
             "start_median_ms": round(1000 * float(np.median(starts)), 1),
             "end_median_ms": round(1000 * float(np.median(ends)), 1)}
 
-
-def _best_time(func, repeats: int = REPEATS) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -83,8 +75,8 @@ def main() -> None:
         grids = capture(model, processor, long_audio, SAMPLE_RATE, progress=False)
         snap_to_energy(word_timings(grids["cross"]), long_audio, SAMPLE_RATE)
 
-    t_transcribe = _best_time(lambda: transcribe(model, processor, long_audio, SAMPLE_RATE))
-    t_align = _best_time(align)
+    t_transcribe = best_time(lambda: transcribe(model, processor, long_audio, SAMPLE_RATE), REPEATS)
+    t_align = best_time(align, REPEATS)
     print(json.dumps({
         "benchmark": "whisper_word_timings",
         "model": "whisper tiny.en (CTranslate2 -> transformers, float32, CPU)",

@@ -10,7 +10,12 @@ works opened from disk, inside notebooks (``_repr_html_`` via
 - patches (``PatchAxis``): the image with the attention of the hovered /
   clicked patch (or of CLS, or of extra maps such as rollout) overlaid;
 - graph nodes (``NodeAxis``, sparse or dense): hover a node to see its
-  incoming attention edges and their weights.
+  incoming attention edges and their weights;
+- audio (tokens attending to a ``TimeAxis``, e.g. Whisper cross-attention):
+  log-mel spectrogram with word spans, hover a token or word to draw its
+  attention over time, click to play that segment of the embedded audio;
+- video (self-attention over a ``VideoAxis``): frame slider and play button,
+  the attention of the chosen query overlaid on each frame.
 
 Weights are stored compactly: each attention row is quantised to uint8 relative
 to its own maximum; when the dense rows would exceed ``max_bytes`` only the
@@ -35,13 +40,15 @@ import base64
 import html
 import io
 import json
+import re
+import wave
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from multiattn.axes import NodeAxis, PatchAxis, TokenAxis
+from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
 from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._html_assets import CSS, SCRIPT
@@ -63,7 +70,15 @@ _OPTIONS = {
     "text": {"title", "max_bytes", "top_k"},
     "image": {"title", "max_bytes", "top_k", "image", "maps"},
     "graph": {"title", "pos"},
+    "audio": {"title", "max_bytes", "top_k", "audio", "words"},
+    "video": {"title", "max_bytes", "top_k", "frames"},
 }
+_AUDIO_SR = 16_000  # embedded WAV: 16 kHz mono int16
+_MAX_AUDIO_S = 120.0
+_SPEC_HEIGHT = 128  # pixels (one per mel band)
+_SPEC_PX_PER_S = 100  # spectrogram columns per second (10 ms hop)
+_VIDEO_WIDTH = 384
+_MAX_VIDEO_FRAMES = 256
 
 
 def _b64(array: np.ndarray) -> str:

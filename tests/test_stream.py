@@ -93,3 +93,26 @@ def test_layer_metric_stacks_arrays_and_dicts(rng):
             assert streamed[key] is None
         else:
             np.testing.assert_allclose(streamed[key], value, rtol=1e-6)
+
+
+def test_capture_stream_whisper_cross_attention_matches_full_capture():
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from multiattn.adapters._hf import eager_attention
+    from multiattn.adapters.stream import capture_stream
+
+    torch.manual_seed(0)
+    config = WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+                           decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                           num_mel_bins=8, max_source_positions=25, vocab_size=60,
+                           pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
+    model = WhisperForConditionalGeneration(config).eval()
+    inputs = {"input_features": torch.randn(1, 8, 50), "decoder_input_ids": torch.tensor([[1, 5, 7, 9]])}
+    out = capture_stream(model, inputs, {"mean": HeadMean()}, include="encoder_attn")
+    with eager_attention(model), torch.no_grad():
+        full = model(**inputs, output_attentions=True).cross_attentions
+    assert out["layers"] == ["model.decoder.layers.0.encoder_attn", "model.decoder.layers.1.encoder_attn"]
+    expected = np.stack([layer[0].numpy().mean(0, keepdims=True) for layer in full])
+    assert out["mean"].shape == (2, 1, 4, 25)
+    np.testing.assert_allclose(out["mean"], expected, rtol=1e-5, atol=1e-7)

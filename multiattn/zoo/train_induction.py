@@ -146,8 +146,25 @@ def _split_losses(model, ids: np.ndarray, repeat_mask: np.ndarray) -> tuple[floa
     return float(nll[~predictable].mean()), float(nll[predictable].mean())
 
 
-def train(out_dir: Path, steps: int = 4000, seed: int = 0, batch: int = 32) -> dict:
+def _save_checkpoint(model, checkpoint_dir: Path, step: int) -> None:
+    """Write the weights after ``step`` optimiser steps to ``checkpoint_dir/step_XXXXX.safetensors``."""
+    from safetensors.torch import save_model
+
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    save_model(model, str(checkpoint_dir / f"step_{step:05d}.safetensors"))  # drops the tied lm_head copy
+
+
+def train(
+    out_dir: Path, steps: int = 4000, seed: int = 0, batch: int = 32, checkpoint_every: int | None = None
+) -> dict:
     """Train the model and write weights, config, tokenizer and a training report.
+
+    With ``checkpoint_every``, the weights after every ``checkpoint_every``
+    optimiser steps (and before the first, step 0, and after the last) are also
+    written to ``out_dir/checkpoints/step_XXXXX.safetensors``, with the training
+    loss on repeats of every step in ``out_dir/checkpoints/losses.json``.
+    Saving reads the weights only, so the trajectory and the final weights are
+    the same as without checkpoints.
 
     The loss covers only the predictable targets (the ``b`` of repeated pairs):
     the unpredictable words add nothing but gradient noise, and leaving them out
@@ -163,6 +180,9 @@ def train(out_dir: Path, steps: int = 4000, seed: int = 0, batch: int = 32) -> d
     import torch
     from transformers import GPT2LMHeadModel
 
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive number of steps got {checkpoint_every}")
+    checkpoint_dir = Path(out_dir) / "checkpoints"
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # tiny model: a second thread only adds contention
     rng = np.random.default_rng(seed)
@@ -171,16 +191,23 @@ def train(out_dir: Path, steps: int = 4000, seed: int = 0, batch: int = 32) -> d
     warmup = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / 50))
     start = time.perf_counter()
     model.train()
+    step_losses = []
     for step in range(steps):
+        if checkpoint_every is not None and step % checkpoint_every == 0:
+            _save_checkpoint(model, checkpoint_dir, step)
         ids, repeat_mask = make_batch(rng, batch)
         loss = _token_nll(model, ids)[torch.from_numpy(repeat_mask[:, 1:])].mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         warmup.step()
+        step_losses.append(round(loss.item(), 4))
         if step % 100 == 0:
             print(f"step {step:5d} loss on repeats {loss.item():.3f}", flush=True)
     model.eval()
+    if checkpoint_every is not None:
+        _save_checkpoint(model, checkpoint_dir, steps)
+        (checkpoint_dir / "losses.json").write_text(json.dumps({"loss_on_repeats": step_losses}) + "\n")
     loss_other, loss_repeat = _split_losses(model, *make_batch(np.random.default_rng(seed + 1), 256))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,8 +227,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("media_samples/induction"))
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=None,
+        help="also save the weights every N steps to OUT/checkpoints/step_XXXXX.safetensors",
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(train(args.out, steps=args.steps, seed=args.seed)))
+    report = train(args.out, steps=args.steps, seed=args.seed, checkpoint_every=args.checkpoint_every)
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

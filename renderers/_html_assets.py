@@ -41,6 +41,15 @@ h1{font-size:16px;margin:0 0 6px}
 canvas.ma-image{image-rendering:auto;cursor:crosshair}
 canvas:focus,svg circle:focus{outline:2px solid #1f77b4}
 .ma-edge{stroke:#bbb}
+.ma-audio{position:relative}
+.ma-words{position:relative;height:22px;border-bottom:1px solid #ccc}
+.ma-word{position:absolute;top:2px;height:18px;line-height:18px;font-size:11px;overflow:hidden;white-space:pre;
+  text-overflow:clip;background:#eef;border:1px solid #99b;border-radius:2px;padding:0 2px;cursor:pointer;box-sizing:border-box}
+.ma-word.ma-focus,.ma-tok.ma-focus{outline:2px solid #d62728}
+.ma-word:focus{outline:2px solid #1f77b4}
+.ma-toks{display:flex;flex-wrap:wrap;gap:2px;max-width:900px;margin:6px 0}
+.ma-toks .ma-tok{border:1px solid #ddd;cursor:pointer}
+.ma-player{display:flex;align-items:center;gap:8px;margin:6px 0}
 """
 
 SCRIPT = r"""
@@ -390,7 +399,193 @@ function graphView() {
   draw();
 }
 
-({text: textView, image: imageView, graph: graphView})[D.view]();
+// ------------------------------------------------------ audio (cross-attention over time)
+function audioView() {
+  var W = new Weights(D.weights), H = D.heads.length, Q = D.query.length, T = D.n_frames, controls = header();
+  var layerSel = select("layer", D.layers, false), headSel = select("head", ["mean of heads"].concat(D.heads), false);
+  controls.appendChild(layerSel.wrap); controls.appendChild(headSel.wrap);
+  layerSel.sel.value = String(D.layers.length - 1);
+  var WIDTH = 900, SPEC = 128, CURVE = 90, px = WIDTH / D.duration;
+  var box = el("div", {"class": "ma-audio", id: "ma-audio"}); root.appendChild(box);
+  var spec = el("canvas", {width: WIDTH, height: D.spectrogram ? SPEC : 0, id: "ma-spec", "aria-label": "log-mel spectrogram"});
+  var words = el("div", {"class": "ma-words", id: "ma-words"}); words.style.width = WIDTH + "px";
+  var curve = el("canvas", {width: WIDTH, height: CURVE, id: "ma-curve", "aria-label": "attention over time"});
+  box.appendChild(spec); box.appendChild(words); box.appendChild(curve);
+  var bar = colorbar("", 1); root.appendChild(bar.node);
+  var status = el("p", {"class": "ma-note", id: "ma-status"}, ""); root.appendChild(status);
+  var toks = el("div", {"class": "ma-toks", id: "ma-tokens"}); root.appendChild(toks);
+  var audio = null;
+  if (D.wav) {
+    var player = el("div", {"class": "ma-player"}); root.insertBefore(player, box);
+    audio = el("audio", {controls: "", id: "ma-player", preload: "auto", src: "data:audio/wav;base64," + D.wav});
+    player.appendChild(audio);
+  }
+  var img = new Image(), ready = false, focus = null, stopAt = null;
+  var wordNodes = D.words.map(function (w, i) {
+    var n = el("div", {"class": "ma-word", tabindex: "0", "data-index": String(i), title: w.word + " (" + w.start.toFixed(2) + "-" + w.end.toFixed(2) + " s)"}, w.word);
+    n.style.left = (w.start * px) + "px"; n.style.width = Math.max(2, (w.end - w.start) * px) + "px";
+    words.appendChild(n); return n;
+  });
+  var tokNodes = D.query.map(function (t, i) {
+    var n = el("div", {"class": "ma-tok" + (D.query_special[i] ? " ma-special" : ""), tabindex: "0", "data-index": String(i), title: t}, t);
+    toks.appendChild(n); return n;
+  });
+  function tokensOf(f) {
+    if (f.kind === "token") { return [f.i]; }
+    var out = []; D.token_word.forEach(function (w, t) { if (w === f.i) { out.push(t); } }); return out;
+  }
+  function segment(f) {
+    var w = f.kind === "word" ? f.i : D.token_word[f.i];
+    if (w >= 0) { return [D.words[w].start, D.words[w].end]; }
+    return null;
+  }
+  function drawSpec() {
+    var ctx = spec.getContext("2d", {willReadFrequently: true});
+    ctx.clearRect(0, 0, spec.width, spec.height);
+    if (ready) { ctx.drawImage(img, 0, 0, img.width, img.height, 0, 0, img.width / 100 * px, SPEC); }
+    var seg = focus && segment(focus);
+    if (seg) { ctx.strokeStyle = "#fff"; ctx.lineWidth = 2; ctx.strokeRect(seg[0] * px, 1, (seg[1] - seg[0]) * px, SPEC - 2); }
+  }
+  function draw() {
+    var ctx = curve.getContext("2d", {willReadFrequently: true}), l = +layerSel.sel.value, h = +headSel.sel.value - 1;
+    ctx.clearRect(0, 0, WIDTH, CURVE); ctx.fillStyle = "#f4f4f4"; ctx.fillRect(0, 0, WIDTH, CURVE);
+    var step = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30].filter(function (s) { return s * px >= 60; })[0] || 60, s;
+    ctx.fillStyle = "#666"; ctx.font = "10px sans-serif";
+    for (s = 0; s <= D.duration; s += step) { ctx.fillRect(s * px, 0, 1, 4); ctx.fillText((+s.toFixed(1)) + " s", s * px + 2, 11); }
+    wordNodes.concat(tokNodes).forEach(function (n) { n.classList.remove("ma-focus"); });
+    drawSpec();
+    if (!focus) {
+      status.textContent = "Hover or Tab to a token (below) or a word (above the curve): its attention over time. Click or Enter plays the segment.";
+      bar.hi.textContent = "1"; curve.setAttribute("data-focus", ""); return;
+    }
+    var ts = tokensOf(focus), hs = h < 0 ? D.heads.map(function (_, i) { return i; }) : [h], v = new Float32Array(T), mx = 0, i;
+    ts.forEach(function (t) { hs.forEach(function (hh) { W.each((l * H + hh) * Q + t, function (j, w) { v[j] += w / (hs.length * ts.length); }); }); });
+    for (i = 0; i < T; i++) { mx = Math.max(mx, v[i]); }
+    var x0 = D.offset_s * px, dx = D.hop_s * px;
+    for (i = 0; i < T; i++) { var t = v[i] / (mx || 1); ctx.fillStyle = cmap(t); ctx.fillRect(x0 + i * dx, CURVE - 12, Math.ceil(dx), 12); }
+    ctx.beginPath(); ctx.moveTo(x0, CURVE - 14);
+    for (i = 0; i < T; i++) { ctx.lineTo(x0 + (i + 0.5) * dx, CURVE - 14 - (CURVE - 20) * v[i] / (mx || 1)); }
+    ctx.lineTo(x0 + T * dx, CURVE - 14); ctx.closePath(); ctx.fillStyle = "rgba(214,39,40,0.35)"; ctx.fill();
+    ctx.strokeStyle = "#d62728"; ctx.lineWidth = 1.5; ctx.stroke();
+    (focus.kind === "word" ? wordNodes : tokNodes)[focus.i].classList.add("ma-focus");
+    ts.forEach(function (t) { tokNodes[t].classList.add("ma-focus"); });
+    var w = focus.kind === "word" ? focus.i : D.token_word[focus.i];
+    if (w >= 0) { wordNodes[w].classList.add("ma-focus"); }
+    var peak = 0; for (i = 0; i < T; i++) { if (v[i] > v[peak]) { peak = i; } }
+    bar.hi.textContent = fmt(mx) + " (curve and strip scaled to this maximum over the frames)";
+    var name = focus.kind === "word" ? "Word " + JSON.stringify(D.words[focus.i].word) + " (tokens: " + ts.length + ")" : "Token " + JSON.stringify(D.query[focus.i]);
+    status.textContent = name + ", layer " + D.layers[l] + ", " + (h < 0 ? "mean of heads" : "head " + D.heads[h]) +
+      ": peak at " + (D.offset_s + (peak + 0.5) * D.hop_s).toFixed(2) + " s" + (ts.length ? "" : " (no tokens matched)");
+    curve.setAttribute("data-focus", focus.kind + focus.i);
+  }
+  function play(f) {
+    var seg = segment(f);
+    if (!seg) {  // no word span: half a second around the attention peak
+      var ts = tokensOf(f), v = W.row(((+layerSel.sel.value) * H + Math.max(0, +headSel.sel.value - 1)) * Q + ts[0]), peak = 0;
+      for (var i = 0; i < T; i++) { if (v[i] > v[peak]) { peak = i; } }
+      var c = D.offset_s + (peak + 0.5) * D.hop_s; seg = [Math.max(0, c - 0.25), c + 0.25];
+    }
+    if (!audio) { status.textContent += " (no audio embedded)"; return; }
+    audio.setAttribute("data-segment", seg[0].toFixed(3) + "-" + seg[1].toFixed(3));
+    stopAt = seg[1]; audio.currentTime = seg[0];
+    var p = audio.play(); if (p && p.catch) { p.catch(function () { status.textContent += " (playback blocked by the browser: press play)"; }); }
+  }
+  if (audio) { audio.addEventListener("timeupdate", function () { if (stopAt !== null && audio.currentTime >= stopAt) { audio.pause(); stopAt = null; } }); }
+  [["word", wordNodes], ["token", tokNodes]].forEach(function (pair) {
+    pair[1].forEach(function (n, i) {
+      var f = {kind: pair[0], i: i};
+      n.addEventListener("mouseenter", function () { focus = f; draw(); });
+      n.addEventListener("focus", function () { focus = f; draw(); });
+      n.addEventListener("click", function () { focus = f; draw(); play(f); });
+      n.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); play(f); } });
+    });
+  });
+  [layerSel, headSel].forEach(function (s) { s.sel.addEventListener("change", draw); });
+  if (D.spectrogram) { img.onload = function () { ready = true; draw(); }; img.src = "data:image/png;base64," + D.spectrogram; }
+  draw();
+}
+
+// -------------------------------------------------------------------- video
+function videoView() {
+  var W = new Weights(D.weights), H = D.heads.length, N = D.n_tokens, P = D.n_prefix, R = D.rows, C = D.cols;
+  var F = D.n_frames, TT = D.tubelet_t, controls = header();
+  var layerSel = select("layer", D.layers, false), headSel = select("head", ["mean of heads"].concat(D.heads), false);
+  var mapSel = select("query", ["hovered / clicked patch"].concat(D.prefix), false);
+  controls.appendChild(mapSel.wrap); controls.appendChild(layerSel.wrap); controls.appendChild(headSel.wrap);
+  layerSel.sel.value = String(D.layers.length - 1);
+  if (P > 0) { mapSel.sel.value = "1"; }
+  var player = el("div", {"class": "ma-player"}); root.appendChild(player);
+  var playBtn = el("button", {id: "ma-play", type: "button"}, "Play");
+  var slider = el("input", {type: "range", min: "0", max: String(F - 1), step: "1", value: "0", id: "ma-frame", "aria-label": "frame"});
+  var frameLabel = el("span", {id: "ma-frame-label"}, "");
+  player.appendChild(playBtn); player.appendChild(slider); player.appendChild(frameLabel);
+  var wrap = el("div", {"class": "ma-head"}); root.appendChild(wrap);
+  var canvas = el("canvas", {"class": "ma-image", width: D.width, height: D.height, tabindex: "0", id: "ma-video",
+    "aria-label": "video frame with attention overlay; arrow keys move the query patch"});
+  wrap.appendChild(canvas);
+  var panel = el("div", {"class": "ma-panel"}); wrap.appendChild(panel);
+  var bar = colorbar("", 1); panel.appendChild(bar.node);
+  var status = el("p", {id: "ma-status"}, ""); panel.appendChild(status);
+  var imgs = (D.frames || []).map(function (b64) { var im = new Image(); im.onload = function () { draw(); }; im.src = "data:image/jpeg;base64," + b64; return im; });
+  var slot0 = Math.floor(F / TT / 2), query = P + slot0 * R * C + Math.floor(R / 2) * C + Math.floor(C / 2), pinned = false, timer = null;
+  function frame() { return +slider.value; }
+  function values() {
+    var s = +mapSel.sel.value, q = s === 0 ? query : s - 1, l = +layerSel.sel.value, h = +headSel.sel.value - 1, out = new Float32Array(N);
+    var hs = h < 0 ? D.heads.map(function (_, i) { return i; }) : [h];
+    hs.forEach(function (hh) { W.each((l * H + hh) * N + q, function (j, w) { out[j] += w / hs.length; }); });
+    return {vals: out, q: q, l: l, h: h};
+  }
+  function draw() {
+    var ctx = canvas.getContext("2d", {willReadFrequently: true}), f = frame(), slot = Math.floor(f / TT), cur = values(), v = cur.vals, mx = 0, i, mass = 0;
+    var im = imgs[f];
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (im && im.complete && im.naturalWidth) { ctx.drawImage(im, 0, 0, canvas.width, canvas.height); }
+    else { ctx.fillStyle = "#777"; ctx.fillRect(0, 0, canvas.width, canvas.height); }
+    for (i = P; i < N; i++) { mx = Math.max(mx, v[i]); }
+    var cw = canvas.width / C, ch = canvas.height / R, base = P + slot * R * C;
+    for (i = 0; i < R * C; i++) {
+      var t = v[base + i] / (mx || 1); mass += v[base + i];
+      ctx.fillStyle = cmap(t, 0.25 + 0.5 * t); ctx.fillRect((i % C) * cw, Math.floor(i / C) * ch, cw, ch);
+    }
+    var qslot = cur.q >= P ? Math.floor((cur.q - P) / (R * C)) : -1;
+    if (qslot >= 0) {
+      var qi = (cur.q - P) % (R * C); ctx.strokeStyle = "#ff2020"; ctx.lineWidth = 2;
+      ctx.setLineDash(qslot === slot ? [] : [4, 3]);
+      ctx.strokeRect((qi % C) * cw + 1, Math.floor(qi / C) * ch + 1, cw - 2, ch - 2); ctx.setLineDash([]);
+    }
+    frameLabel.textContent = "frame " + (f + 1) + " / " + F + " (" + (f / D.fps).toFixed(2) + " s, time step " + slot + ")";
+    bar.hi.textContent = fmt(mx) + " (scaled to the max over all space-time patches)";
+    var qname = cur.q < P ? D.prefix[cur.q] : "patch " + D.labels[cur.q] + (qslot === slot ? "" : " (dashed: another time step)");
+    status.textContent = "Query " + qname + ", layer " + D.layers[cur.l] + ", " + (cur.h < 0 ? "mean of heads" : "head " + D.heads[cur.h]) +
+      "; attention mass on this time step " + fmt(mass);
+    canvas.setAttribute("data-query", String(cur.q)); canvas.setAttribute("data-frame", String(f));
+  }
+  function patchAt(e) {
+    var rect = canvas.getBoundingClientRect();
+    var c = Math.floor((e.clientX - rect.left) / rect.width * C), r = Math.floor((e.clientY - rect.top) / rect.height * R);
+    return P + Math.floor(frame() / TT) * R * C + Math.max(0, Math.min(R - 1, r)) * C + Math.max(0, Math.min(C - 1, c));
+  }
+  function stop() { if (timer !== null) { clearInterval(timer); timer = null; } playBtn.textContent = "Play"; }
+  playBtn.addEventListener("click", function () {
+    if (timer !== null) { stop(); return; }
+    playBtn.textContent = "Pause";
+    timer = setInterval(function () { slider.value = String((frame() + 1) % F); draw(); }, 1000 / Math.min(D.fps, 30));
+  });
+  slider.addEventListener("input", draw);
+  canvas.addEventListener("mousemove", function (e) { if (!pinned) { query = patchAt(e); mapSel.sel.value = "0"; draw(); } });
+  canvas.addEventListener("click", function (e) { pinned = !pinned; query = patchAt(e); mapSel.sel.value = "0"; draw(); });
+  canvas.addEventListener("keydown", function (e) {
+    var moves = {ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1]};
+    if (!moves[e.key]) { return; }
+    e.preventDefault(); pinned = true; mapSel.sel.value = "0";
+    var qi = (query - P) % (R * C), r = Math.floor(qi / C) + moves[e.key][0], c = qi % C + moves[e.key][1];
+    query = P + Math.floor(frame() / TT) * R * C + Math.max(0, Math.min(R - 1, r)) * C + Math.max(0, Math.min(C - 1, c)); draw();
+  });
+  [layerSel, headSel, mapSel].forEach(function (s) { s.sel.addEventListener("change", draw); });
+  draw();
+}
+
+({text: textView, image: imageView, graph: graphView, audio: audioView, video: videoView})[D.view]();
 void root.getBoundingClientRect().height;  // force style and layout: "ready" includes them
 document.documentElement.setAttribute("data-ready-ms", String(Math.round(performance.now())));
 })();

@@ -211,6 +211,14 @@ def _text_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None) -> dic
     }
 
 
+def _png_b64(rgb: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def _display_image(image: Any, axis: PatchAxis, size: tuple[int, int]) -> str:
     """The part of ``image`` the model saw (crop recorded on the axis) at ``size`` (w, h), PNG base64."""
     from PIL import Image
@@ -229,10 +237,7 @@ def _display_image(image: Any, axis: PatchAxis, size: tuple[int, int]) -> str:
         resized_h, resized_w = axis.transform.get("resize", arr.shape[:2])
         fy, fx = arr.shape[0] / resized_h, arr.shape[1] / resized_w
         pil = pil.crop((left * fx, top * fy, (left + width) * fx, (top + height) * fy))
-    pil = pil.resize(size, Image.LANCZOS)
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return _png_b64(np.asarray(pil.resize(size, Image.LANCZOS)))
 
 
 def _image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image: Any,
@@ -332,6 +337,172 @@ def _graph_payload(grid: AttentionGrid, pos: Any) -> dict:
     }
 
 
+def _mono_16k(audio: Any) -> np.ndarray:
+    """``(waveform, sr)`` as float32 mono at 16 kHz, checked."""
+    if not isinstance(audio, (tuple, list)) or len(audio) != 2:
+        raise ValueError("audio must be a (waveform, sample_rate) pair, e.g. "
+                         "audio=multiattn.adapters.whisper.load_audio(path)")
+    wav, sr = np.asarray(audio[0]), audio[1]
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ValueError(f"audio sample rate must be a positive int (Hz), got {sr!r}")
+    if wav.ndim == 2 and 0 < wav.shape[1] <= 8:
+        wav = wav.mean(axis=1)  # (samples, channels): mix down
+    if wav.ndim != 1 or wav.size == 0:
+        raise ValueError(f"audio waveform must be a non-empty (samples,) or (samples, channels) "
+                         f"array, got shape {wav.shape}")
+    if np.issubdtype(wav.dtype, np.integer):
+        wav = wav / float(np.iinfo(wav.dtype).max)
+    elif not np.issubdtype(wav.dtype, np.floating):
+        raise ValueError(f"audio waveform must be float or integer PCM, got dtype {wav.dtype}")
+    wav = wav.astype(np.float32)
+    if not np.isfinite(wav).all():
+        raise ValueError("audio waveform contains NaN or infinite samples; clean it with np.nan_to_num")
+    if wav.size / sr > _MAX_AUDIO_S:
+        raise ValueError(f"audio is {wav.size / sr:.0f} s long; the HTML view embeds at most "
+                         f"{_MAX_AUDIO_S:.0f} s: cut the recording (and its grid) first")
+    if sr != _AUDIO_SR:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(int(sr), _AUDIO_SR)
+        wav = resample_poly(wav, _AUDIO_SR // g, int(sr) // g).astype(np.float32)
+    return np.clip(wav, -1.0, 1.0)
+
+
+def _wav_b64(wav: np.ndarray) -> str:
+    """16 kHz mono int16 WAV (stdlib ``wave``), base64."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(_AUDIO_SR)
+        out.writeframes(np.round(wav * 32767).astype("<i2").tobytes())
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _spectrogram_png(wav: np.ndarray) -> str:
+    """Log-mel spectrogram (dB re max, 80 dB range, magma), low frequencies at the bottom."""
+    import librosa
+    from matplotlib import colormaps
+
+    mel = librosa.feature.melspectrogram(y=wav, sr=_AUDIO_SR, n_fft=400,
+                                         hop_length=_AUDIO_SR // _SPEC_PX_PER_S, n_mels=_SPEC_HEIGHT)
+    db = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
+    rgb = colormaps["magma"]((db[::-1] + 80.0) / 80.0)[..., :3]
+    return _png_b64(np.round(rgb * 255).astype(np.uint8))
+
+
+def _check_words(words: Any) -> list[dict]:
+    out = []
+    for i, item in enumerate(words or []):
+        if not isinstance(item, Mapping) or not {"word", "start", "end"} <= set(item):
+            raise ValueError(f"words[{i}] must be a mapping with 'word', 'start' and 'end' (seconds), "
+                             f"got {item!r}")
+        start, end = float(item["start"]), float(item["end"])
+        if not (np.isfinite(start) and np.isfinite(end) and 0 <= start <= end):
+            raise ValueError(f"words[{i}] ({item['word']!r}) needs finite 0 <= start <= end, "
+                             f"got {start}, {end}")
+        out.append({"word": str(item["word"]), "start": start, "end": end})
+    return out
+
+
+def _normal_text(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _token_words(labels: tuple[str, ...], special: np.ndarray, words: list[dict]) -> list[int]:
+    """Index of the word each token spells part of (-1: special, or the texts differ)."""
+    word_text = [_normal_text(w["word"]) for w in words]
+    token_text = ["" if sp else _normal_text(lab) for lab, sp in zip(labels, special)]
+    if not words or "".join(word_text) != "".join(token_text):
+        return [-1] * len(labels)
+    word_end = np.cumsum([len(w) for w in word_text])
+    owner, pos = [], 0
+    for text in token_text:
+        owner.append(int(np.searchsorted(word_end, pos, side="right")) if text else -1)
+        pos += len(text)
+    return owner
+
+
+def _audio_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, audio: Any,
+                   words: Any) -> dict:
+    axis = grid.key
+    words = _check_words(words)
+    wav = None if audio is None else _mono_16k(audio)
+    duration = max([float(axis.edges[-1])] + [w["end"] for w in words]
+                   + ([wav.size / _AUDIO_SR] if wav is not None else []))
+    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
+    owner = _token_words(grid.query.labels, grid.query.special_mask, words)
+    return {
+        "view": "audio", "weights": weights, "query": list(grid.query.labels),
+        "query_special": grid.query.special_mask.tolist(), "token_word": owner,
+        "n_frames": len(axis), "hop_s": axis.hop_s, "offset_s": axis.offset_s, "duration": duration,
+        "words": words, "spectrogram": None if wav is None else _spectrogram_png(wav),
+        "wav": None if wav is None else _wav_b64(wav),
+        "notes": [
+            f"{grid.kind}-attention, {grid.n_layers} layers x {grid.n_heads} heads: {len(grid.query)} "
+            f"tokens attending to {len(axis)} audio frames of {axis.hop_s * 1000:.0f} ms.",
+            "Hover or Tab to a token or a word: its attention over time (mean over the selected "
+            "heads; for a word, over its tokens), curve scaled to its maximum over the frames. "
+            "Click or press Enter to play that segment."
+            + (" Spectrogram: log-mel, dB relative to the loudest bin, 80 dB range (magma)."
+               if wav is not None else " No audio was given: no spectrogram or playback.")
+            + ("" if not words or max(owner, default=-1) >= 0 else
+               " The words could not be matched to the tokens' text: hovering a word shows its span only."),
+            _weights_note(summary, len(axis)),
+        ],
+    }
+
+
+def _jpeg_b64(frame: np.ndarray, size: tuple[int, int]) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).resize(size, Image.LANCZOS).save(buf, format="JPEG", quality=85)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _video_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, frames: Any) -> dict:
+    axis = grid.query
+    if grid.key != axis:
+        raise ValueError("the video view needs self-attention over one VideoAxis (query == key)")
+    width = _VIDEO_WIDTH
+    height = int(round(width * axis.rows / axis.cols))
+    images = None
+    if frames is not None:
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[3] != 3 or frames.shape[0] != axis.frames or 0 in frames.shape:
+            raise ValueError(f"frames must be a uint8 (T, H, W, 3) array with T = {axis.frames} (the "
+                             f"frames the model saw), got shape {frames.shape}")
+        if frames.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 RGB, got dtype {frames.dtype}; convert with "
+                             "(frames * 255).astype(np.uint8) for values in [0, 1]")
+        height = int(round(width * frames.shape[1] / frames.shape[2]))
+        images = [_jpeg_b64(np.ascontiguousarray(f), (width, height)) for f in frames]
+    if axis.frames > _MAX_VIDEO_FRAMES:
+        raise ValueError(f"the video view shows at most {_MAX_VIDEO_FRAMES} frames, this axis has "
+                         f"{axis.frames}; subsample the clip first")
+    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
+    return {
+        "view": "video", "weights": weights, "n_tokens": len(axis), "n_prefix": axis.n_prefix,
+        "prefix": list(axis.prefix), "labels": list(axis.labels), "rows": axis.rows, "cols": axis.cols,
+        "n_frames": axis.frames, "tubelet_t": axis.tubelet[0], "fps": axis.fps,
+        "width": width, "height": height, "frames": images,
+        "notes": [
+            f"{grid.n_layers} layers x {grid.n_heads} heads over {axis.n_time} time steps x "
+            f"{axis.rows} x {axis.cols} patches ({axis.frames} frames at {axis.fps:g} fps, tubelet "
+            f"{'x'.join(map(str, axis.tubelet))}"
+            + (f", prefix {', '.join(axis.prefix)}" if axis.prefix else "") + ").",
+            "Slider / play: the frame shown; move over it to choose the query patch (red box), click to "
+            "pin it, arrow keys move it. Overlay: the query's attention to the patches of the shown "
+            "frame's time step, viridis, scaled to the maximum over all space-time patches."
+            + ("" if images is not None else " No frames were given: patches are drawn on grey."),
+            _weights_note(summary, len(axis)),
+        ],
+    }
+
+
 def _view_of(grid: AttentionGrid) -> str:
     if isinstance(grid.query, TokenAxis) and isinstance(grid.key, TokenAxis):
         return "text"
@@ -339,10 +510,15 @@ def _view_of(grid: AttentionGrid) -> str:
         return "image"
     if isinstance(grid.query, NodeAxis):
         return "graph"
+    if isinstance(grid.query, TokenAxis) and isinstance(grid.key, TimeAxis):
+        return "audio"
+    if isinstance(grid.query, VideoAxis):
+        return "video"
     raise ValueError(
         f"no HTML view for {type(grid.query).__name__} -> {type(grid.key).__name__} grids yet; "
-        "supported: TokenAxis (text), PatchAxis (image), NodeAxis (graph). Use the static "
-        "renderers (renderers.audio, renderers.video) for audio and video"
+        "supported: TokenAxis (text), PatchAxis (image), NodeAxis (graph), TokenAxis -> TimeAxis "
+        "(audio cross-attention), VideoAxis (video). Use the static renderers (e.g. "
+        "renderers.audio) for the others"
     )
 
 
@@ -353,13 +529,17 @@ def to_html(obj: AttentionGrid, **options: Any) -> str:
     ----------
     obj : AttentionGrid
         The view follows its axes: tokens -> head/model view, patches -> image
-        view, graph nodes -> graph view.
+        view, graph nodes -> graph view, tokens -> audio frames (``TimeAxis``)
+        -> audio view, ``VideoAxis`` -> video view.
     **options
         ``title`` (all views); ``max_bytes`` (budget of raw weight bytes before
         top-k rows, default :data:`DEFAULT_MAX_BYTES`) and ``top_k`` (text,
-        image); ``image`` (uint8 RGB array the patches cover) and ``maps``
+        image, audio, video); ``image`` (uint8 RGB array the patches cover) and ``maps``
         (``{name: AttentionMap}``, e.g. rollout) for the image view; ``pos``
-        (``(N, 2)`` array or ``{node id: (x, y)}``) for the graph view.
+        (``(N, 2)`` array or ``{node id: (x, y)}``) for the graph view;
+        ``audio`` (``(waveform, sample_rate)``, embedded as 16 kHz WAV) and
+        ``words`` (``[{"word", "start", "end"}]`` in seconds) for the audio
+        view; ``frames`` (uint8 ``(T, H, W, 3)``) for the video view.
         Unknown options are rejected.
 
     Returns
@@ -391,6 +571,10 @@ def to_html(obj: AttentionGrid, **options: Any) -> str:
         payload = _text_payload(obj, max_bytes, top_k)
     elif view == "image":
         payload = _image_payload(obj, max_bytes, top_k, options.get("image"), options.get("maps"))
+    elif view == "audio":
+        payload = _audio_payload(obj, max_bytes, top_k, options.get("audio"), options.get("words"))
+    elif view == "video":
+        payload = _video_payload(obj, max_bytes, top_k, options.get("frames"))
     else:
         payload = _graph_payload(obj, options.get("pos"))
     model = obj.meta.get("model") or obj.meta.get("model_id")

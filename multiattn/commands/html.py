@@ -1,7 +1,7 @@
 """``multiattn html GRID.npz --out view.html``: an interactive, self-contained HTML view.
 
 The view follows the grid's axes (text head/model view, image patches, graph
-nodes); see :mod:`multiattn.renderers.html`.  The gallery writes one view per
+nodes, audio cross-attention, video); see :mod:`multiattn.renderers.html`.  The gallery writes one view per
 modality on the embedded models plus a headless-chromium screenshot of each.
 """
 
@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output .html file")
     p.add_argument("--title", default=None, help="title shown in the view")
     p.add_argument("--image", default=None, help="image the patches cover (image grids only)")
+    p.add_argument("--audio", default=None, help="recording the frames cover (audio grids only)")
+    p.add_argument("--video", default=None,
+                   help="clip the model saw, sampled to the grid's frames (video grids only)")
     p.add_argument("--top-k", type=int, default=None, help="keep only the k largest weights per row")
     p.set_defaults(func=run)
 
@@ -52,6 +55,22 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.image).is_file():
             raise FileNotFoundError(f"image {args.image} does not exist")
         options["image"] = np.asarray(Image.open(args.image).convert("RGB"))
+    if args.audio is not None:
+        from ..adapters.whisper import load_audio
+
+        if not Path(args.audio).is_file():
+            raise FileNotFoundError(f"audio file {args.audio} does not exist")
+        options["audio"] = load_audio(args.audio)
+    if args.video is not None:
+        from ..axes import VideoAxis
+        from ..renderers.video import read_video
+
+        if not Path(args.video).is_file():
+            raise FileNotFoundError(f"video file {args.video} does not exist")
+        if not isinstance(grid.query, VideoAxis):
+            raise ValueError(f"--video needs a grid over a VideoAxis, this one is over "
+                             f"{type(grid.query).__name__}")
+        options["frames"] = read_video(args.video, num_frames=grid.query.frames).frames
     print(save(grid, args.out, **options))
     return 0
 
@@ -66,11 +85,14 @@ def chromium() -> str:
 
 
 def run_chromium(page: Path, *, dump_dom: bool = False, screenshot: Path | None = None,
-                 probe: str | None = None, size: tuple[int, int] = (1200, 900)) -> str:
+                 probe: str | None = None, size: tuple[int, int] = (1200, 900),
+                 virtual_time_ms: int | None = None) -> str:
     """Open ``page`` in headless chromium; return the DOM after load (``dump_dom``) or save a screenshot.
 
     ``probe`` is JavaScript appended to a temporary copy of the page (e.g. to hover a
     token before the picture is taken); the original file is not changed.
+    ``virtual_time_ms`` lets timers (e.g. a playing video) run for that much virtual
+    time before the DOM is dumped.
     """
     page = Path(page)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,6 +103,8 @@ def run_chromium(page: Path, *, dump_dom: bool = False, screenshot: Path | None 
             target.write_text(text.replace("</body>", f"<script>{probe}</script></body>"), encoding="utf-8")
         cmd = [chromium(), *_CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile",
                f"--window-size={size[0]},{size[1]}"]
+        if virtual_time_ms is not None:
+            cmd.append(f"--virtual-time-budget={int(virtual_time_ms)}")
         if dump_dom:
             cmd.append("--dump-dom")
         if screenshot is not None:
@@ -99,7 +123,8 @@ def _hover(selector: str) -> str:
 
 
 def gallery(out_dir: Path) -> list[GalleryItem]:
-    """Text (MiniLM), image (shapes-vit) and graph (karate GAT) views, each with a screenshot."""
+    """Text (MiniLM), image (shapes-vit), graph (karate GAT), audio (Whisper tiny.en) and video
+    (moving-shapes VideoMAE) views, each with a screenshot."""
     from ..adapters.graph import capture as graph_capture
     from ..adapters.text import capture as text_capture
     from ..adapters.vit import capture as vit_capture
@@ -156,4 +181,73 @@ def gallery(out_dir: Path) -> list[GalleryItem]:
     items += [GalleryItem(section, "Karate club graph view (HTML)", page,
                           "Hover or Tab to a node: its incoming attention edges and their weights."),
               GalleryItem(section, "Screenshot: node 0 (Mr. Hi) focused", shot, "")]
-    return items
+    return items + _media_gallery(out_dir, section)
+
+
+def _best_alignment_head(grid, words: list[dict]) -> tuple[int, int, int]:
+    """(layer, head, hits): the cross-attention head whose peak frame lies inside the word for most words.
+
+    Needs one text token per word (true for the gallery sentence)."""
+    tokens = [i for i, label in enumerate(grid.query.labels) if label.strip() and not label.startswith("<|")]
+    if [grid.query.labels[i].strip() for i in tokens] != [w["word"] for w in words]:
+        raise ValueError("the gallery sentence must give one Whisper token per word")
+    peaks = grid.key.times[grid.values[:, :, tokens].argmax(axis=-1)]  # (L, H, words)
+    starts, ends = (np.array([w[k] for w in words]) for k in ("start", "end"))
+    hits = ((peaks >= starts) & (peaks <= ends)).sum(axis=-1)
+    layer, head = np.unravel_index(hits.argmax(), hits.shape)
+    return int(layer), int(head), int(hits[layer, head])
+
+
+def _media_gallery(out_dir: Path, section: str) -> list[GalleryItem]:
+    """Audio view (Whisper tiny.en cross-attention on a speech sample) and video view."""
+    import json
+
+    from .. import media_samples
+    from ..adapters.video import capture as video_capture
+    from ..adapters.whisper import capture as whisper_capture
+    from ..adapters.whisper import load_audio
+    from ..renderers.html import save
+    from ..renderers.video import read_video
+    from ..zoo.video import load_moving_shapes, moving_shapes_clip, sample_clip_path
+    from ..zoo.whisper import whisper_tiny_en
+
+    speech = Path(media_samples.__file__).parent / "speech"
+    truth = json.loads((speech / "ground_truth.json").read_text(encoding="utf-8"))[0]
+    waveform, sr = load_audio(speech / truth["file"])
+    model, processor = whisper_tiny_en()
+    grid = whisper_capture(model, processor, waveform, sr, text=truth["text"], progress=False)["cross"]
+    audio_page = save(grid, out_dir / "whisper_audio.html", audio=(waveform, sr), words=truth["words"],
+                title=f"Whisper tiny.en cross-attention: \"{truth['text']}\"")
+    layer, head, hits = _best_alignment_head(grid, truth["words"])
+    shot = out_dir / "whisper_audio.png"
+    run_chromium(audio_page, screenshot=shot, size=(960, 620),
+                 probe=f"var s=document.querySelectorAll('select');s[0].value='{layer}';"
+                       f"s[1].value='{head + 1}';s[1].dispatchEvent(new Event('change'));"
+                       + _hover(".ma-word[data-index='3']"))
+
+    audio_grid = grid
+    video = load_moving_shapes()
+    clip = read_video(sample_clip_path(), num_frames=video.config.num_frames)
+    grid = video_capture(video, clip.frames, fps=clip.fps)
+    video_page = save(grid, out_dir / "moving_shapes_video.html", frames=clip.frames,
+                title=f"Moving-shapes VideoMAE (predicted '{grid.meta['predicted_label']}')")
+    shot_video = out_dir / "moving_shapes_video.png"
+    frame = 5
+    x0, y0, x1, y1 = moving_shapes_clip("up", frames=16, size=128, seed=7).boxes[clip.indices][frame]
+    height, width = clip.frames.shape[1:3]
+    run_chromium(video_page, screenshot=shot_video, size=(960, 620),
+                 probe=f"var s=document.getElementById('ma-frame');s.value='{frame}';"
+                       "s.dispatchEvent(new Event('input'));var c=document.getElementById('ma-video'),"
+                       "b=c.getBoundingClientRect();c.dispatchEvent(new MouseEvent('mousemove',"
+                       f"{{clientX:b.left+{(x0 + x1) / 2 / width}*b.width,"
+                       f"clientY:b.top+{(y0 + y1) / 2 / height}*b.height}}));")
+    return [GalleryItem(section, "Whisper audio view (HTML)", audio_page,
+                        "Hover a token or a word: its cross-attention over time under the log-mel "
+                        "spectrogram; click to hear that segment."),
+            GalleryItem(section, "Screenshot: the word 'fox' focused", shot,
+                        f"Layer {audio_grid.layers[layer]}, head {audio_grid.heads[head]}: the head "
+                        f"whose peak falls inside the spoken word for {hits} of "
+                        f"{len(truth['words'])} words."),
+            GalleryItem(section, "Moving-shapes video view (HTML)", video_page,
+                        "Frame slider and play button; move over a frame to choose the query patch."),
+            GalleryItem(section, "Screenshot: frame 6, the moving square's patch as query", shot_video, "")]

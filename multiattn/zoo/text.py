@@ -18,8 +18,8 @@ import numpy as np
 from .train_induction import VOCAB_WORDS
 
 __all__ = [
-    "INDUCTION_NAME", "MINILM_NAME", "induction_dir", "induction_prompt", "load_induction", "load_minilm",
-    "minilm_dir",
+    "INDUCTION_NAME", "MINILM_NAME", "induction_checkpoints", "induction_dir", "induction_prompt",
+    "induction_training_loss", "load_induction", "load_minilm", "minilm_dir",
 ]
 
 #: Display names recorded in grid.meta["model"].
@@ -92,6 +92,59 @@ def load_induction() -> tuple[Any, Any]:
     model = GPT2LMHeadModel.from_pretrained(path, local_files_only=True).eval()
     model.config._name_or_path = INDUCTION_NAME
     return model, PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
+
+
+def _checkpoint_files() -> dict[int, Path]:
+    folder = induction_dir() / "checkpoints"
+    files = {int(path.stem.removeprefix("step_")): path for path in folder.glob("step_*.safetensors")}
+    if not files:
+        raise FileNotFoundError(
+            f"no training checkpoints in {folder}; write them with "
+            f"`python -m multiattn.zoo.train_induction --out DIR --checkpoint-every 100`"
+        )
+    return dict(sorted(files.items()))
+
+
+def induction_checkpoints() -> dict[int, Any]:
+    """The induction model at the shipped training checkpoints: ``{step: GPT2LMHeadModel}`` (eval mode).
+
+    Same seed and data as :func:`load_induction` (whose weights are the last
+    step); the steps bracket the induction phase change (around step 2 900).
+
+    Example
+    -------
+    >>> models = induction_checkpoints()  # doctest: +SKIP
+    >>> list(models)[0], list(models)[-1]  # doctest: +SKIP
+    (0, 4000)
+    """
+    from safetensors.torch import load_model
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config.from_pretrained(induction_dir(), local_files_only=True)
+    models = {}
+    for step, path in _checkpoint_files().items():
+        model = GPT2LMHeadModel(config)
+        load_model(model, str(path))  # strict: every weight must be in the file
+        model.config._name_or_path = f"{INDUCTION_NAME}, step {step}"
+        models[step] = model.eval()
+    return models
+
+
+def induction_training_loss() -> np.ndarray | None:
+    """Training loss on the repeated pairs at every step (float array), None if not shipped.
+
+    Example
+    -------
+    >>> loss = induction_training_loss()  # doctest: +SKIP
+    >>> loss.shape  # doctest: +SKIP
+    (4000,)
+    """
+    import json
+
+    path = induction_dir() / "checkpoints" / "losses.json"
+    if not path.exists():
+        return None
+    return np.asarray(json.loads(path.read_text())["loss_on_repeats"], dtype=np.float64)
 
 
 def induction_prompt(length: int = 12, seed: int = 0) -> str:

@@ -10,7 +10,9 @@ from .alignment import (
 )
 from .attribution import attribution_agreement, layer_attention_maps, spearman
 from .clustering import cluster_heads, mean_head_similarity, project_heads, redundant_heads
+from .corpus import corpus_statistics, save_csv
 from .diagnostics import diagnose, position_bias
+from .dynamics import metrics_by_step, phase_change_step
 from .flow import attention_flow
 from .graph import (
     attention_received,
@@ -50,6 +52,7 @@ __all__ = [
     "attribution_agreement",
     "chefer_relevance",
     "cluster_heads",
+    "corpus_statistics",
     "delimiter_mask",
     "delimiter_share",
     "diagnose",
@@ -68,6 +71,8 @@ __all__ = [
     "layer_attention_maps",
     "locality",
     "mean_head_similarity",
+    "metrics_by_step",
+    "phase_change_step",
     "position_bias",
     "project_heads",
     "propagate_attention",
@@ -75,6 +80,7 @@ __all__ = [
     "redundant_heads",
     "residual_layers",
     "rollout",
+    "save_csv",
     "snap_to_energy",
     "spearman",
     "special_share",

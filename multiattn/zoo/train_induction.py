@@ -17,7 +17,10 @@ repeats drops from ~3.3 to ~0.1 around step 2 900 — the induction phase change
 Writes a Hugging Face model directory: ``model.safetensors``, ``config.json``
 (GPT-2 config), ``tokenizer.json`` + ``tokenizer_config.json`` (word-level,
 whitespace split) and ``training.json``
-(seed, steps, losses on the first and the repeated half).
+(seed, steps, losses on the first and the repeated half).  With
+``--checkpoint-every N`` it also keeps the weights every N steps in
+``checkpoints/step_XXXXX.safetensors`` (the final weights are unchanged);
+``media_samples/induction/checkpoints/`` ships 9 of them around the phase change.
 """
 
 from __future__ import annotations

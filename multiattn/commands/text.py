@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.report import jsonable
 from ..grid import AttentionGrid
 from . import GalleryItem
 
@@ -85,21 +86,6 @@ def load_text_model(name: str) -> tuple[Any, Any]:
     loader = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModel
     model = loader.from_pretrained(path, local_files_only=True).eval()
     return model, AutoTokenizer.from_pretrained(path, local_files_only=True)
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready: arrays to lists, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _special_share_by_layer(grid: AttentionGrid) -> dict[str, list[float]]:
@@ -169,7 +155,7 @@ def text_metrics(grid: AttentionGrid) -> dict:
             report["head_diversity_by_layer"] = head_diversity(grid, by_layer=True)
         report["diagnostics"] = diagnose(grid)
     report["per_head"] = per_head
-    return _clean(report)
+    return jsonable(report)
 
 
 def _pick_head(report: dict, n_layers: int) -> tuple[int, int]:

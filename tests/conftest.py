@@ -19,3 +19,14 @@ def random_attention(rng, shape):
     logits = rng.normal(size=shape)
     weights = np.exp(logits)
     return (weights / weights.sum(-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch intra-op thread for a module: on a shared machine extra threads only spin."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -32,13 +32,7 @@ from multiattn.renderers.image import patch_values_to_pixels, to_rgb
 torch.manual_seed(0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: extra intra-op threads only spin (10x slower here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

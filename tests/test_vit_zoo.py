@@ -11,14 +11,7 @@ from PIL import Image
 
 from multiattn.zoo import vision
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: extra intra-op threads only spin (10x slower here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ flags them and ``meta["self_loops"]`` counts them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -304,11 +304,20 @@ def from_networkx(graph: Any, weight: str = "attention", *, group: str | None = 
 
 
 # -- PyTorch Geometric ---------------------------------------------------------------------------
-def _attention_modules(model: Any, names: Sequence[str] | None) -> list[tuple[str, Any]]:
-    from torch_geometric.nn import GATConv, GATv2Conv, TransformerConv
-
+def _graph_layers(model: Any) -> list[tuple[str, Any]]:
+    """``(name, module)`` of every PyG attention layer in ``model`` (empty without PyG or such layers)."""
+    try:
+        from torch_geometric.nn import GATConv, GATv2Conv, TransformerConv
+    except ImportError:
+        return []
     kinds = (GATConv, GATv2Conv, TransformerConv)
-    found = [(name or type(m).__name__, m) for name, m in model.named_modules() if isinstance(m, kinds)]
+    named = getattr(model, "named_modules", None)
+    return [] if named is None else [(name or type(m).__name__, m) for name, m in named()
+                                     if isinstance(m, kinds)]
+
+
+def _attention_modules(model: Any, names: Sequence[str] | None) -> list[tuple[str, Any]]:
+    found = _graph_layers(model)
     if names is not None:
         wanted = list(names)
         missing = [n for n in wanted if n not in {name for name, _ in found}]
@@ -393,10 +402,24 @@ def capture(model: Any, data: Any, *, layers: Sequence[str] | None = None,
     >>> grid.shape                   # doctest: +SKIP
     (2, 4, 190)
     """
+    modules = _attention_modules(model, layers)
+    records: list[tuple[str, np.ndarray, np.ndarray]] = []
+    _run_with_layer_hooks(model, data, modules, lambda *record: records.append(record))
+    if not records:
+        raise ValueError("the model ran but none of its attention layers was called")
+    return _stack_records(records, modules, nodes, data, model)
+
+
+def _run_with_layer_hooks(model: Any, data: Any, modules: list[tuple[str, Any]],
+                         on_layer: Callable[[str, np.ndarray, np.ndarray], None]) -> None:
+    """Run the model once (eval, no grad) and call ``on_layer(label, edge_index, alpha)`` per layer call.
+
+    ``alpha`` is ``(E, H)`` as the layer computed it; a layer called twice is
+    labelled ``name#2``.  Used by :func:`capture` (which keeps every call) and
+    by streaming capture (which summarises and drops each call).
+    """
     import torch
 
-    modules = _attention_modules(model, layers)
-    records: list[tuple[str, Any, Any]] = []
     calls: dict[str, int] = {}
 
     def _hook_for(name: str):
@@ -408,7 +431,7 @@ def capture(model: Any, data: Any, *, layers: Sequence[str] | None = None,
             alpha = module._alpha if "alpha" not in kwargs else kwargs["alpha"]
             calls[name] = calls.get(name, 0) + 1
             label = name if calls[name] == 1 else f"{name}#{calls[name]}"
-            records.append((label, edge_index.detach().cpu().numpy(), alpha.detach().cpu().numpy()))
+            on_layer(label, edge_index.detach().cpu().numpy(), alpha.detach().cpu().numpy())
         return hook
 
     handles = [m.register_propagate_forward_hook(_hook_for(name)) for name, m in modules]
@@ -421,9 +444,6 @@ def capture(model: Any, data: Any, *, layers: Sequence[str] | None = None,
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    if not records:
-        raise ValueError("the model ran but none of its attention layers was called")
-    return _stack_records(records, modules, nodes, data, model)
 
 
 def _stack_records(records: list, modules: list, nodes: NodeAxis | None, data: Any,

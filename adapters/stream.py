@@ -1,13 +1,22 @@
-"""Streaming capture for Hugging Face models: reducers see one layer at a time.
+"""Streaming capture: reducers see one layer at a time, whatever the model.
 
-timm VisionTransformers keep their fused kernel: a forward hook recomputes
-softmax(qkᵀ) per block and hands it on (``inputs={"x": pixels}``).  Under eager
-attention every Hugging Face attention module returns
-``(attn_output, attn_weights)``.  :func:`capture_stream` hooks the innermost
-attention modules, hands each layer's weights (first batch item) to the
-reducers of :mod:`multiattn.stream` and releases them, and runs the model with
-``output_attentions=False`` so that no layer is kept.  Peak memory is one
-layer's attention plus the summaries instead of all ``L × H × N × N``.
+- Hugging Face models (text, ViT, CLIP, Whisper, VideoMAE, ViViT): under eager
+  attention every attention module returns ``(attn_output, attn_weights)``;
+  the innermost attention modules are hooked, each layer's weights (first
+  batch item) go to the reducers of :mod:`multiattn.stream` and are released,
+  and the model runs with ``output_attentions=False`` so no layer is kept.
+- timm VisionTransformers keep their fused kernel: a forward hook recomputes
+  softmax(qkᵀ) per block and hands it on (``inputs={"x": pixels}``).
+- TimeSformer (divided space-time attention): hooks recompute the temporal
+  and the spatial step of each layer; each step reaches the reducers as a
+  one-layer sparse grid over the VideoAxis, named ``encoder.{i}.temporal`` then
+  ``encoder.{i}.spatial`` (forward order, so a rollout reducer composes them as
+  :func:`multiattn.adapters.video.space_time_rollout` does).
+- PyTorch Geometric models (``GATConv``, ``GATv2Conv``, ``TransformerConv``):
+  each layer call reaches the reducers as a one-layer sparse grid over its
+  edges (``inputs`` is the ``Data`` or the tuple of forward arguments).
+
+Peak memory is one layer's attention plus the summaries instead of all ``L × H × N × N``.
 
 Example
 -------
@@ -55,6 +64,61 @@ def _capture_timm(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, 
     return {"layers": sink.layers, **{name: reducer.result() for name, reducer in reducers.items()}}
 
 
+def _capture_timesformer(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, Reducer]) -> list[str]:
+    """Divided attention: per layer, the temporal then the spatial step as one-layer sparse grids."""
+    from .video import _axis, _layout, _meta, _temporal_hook, _timesformer_grids
+
+    if "pixel_values" not in inputs:
+        raise ValueError("TimeSformer streaming needs inputs={'pixel_values': (B, T, 3, H, W) tensor}")
+    axis = _axis(_layout(model.config, "timesformer"), inputs["pixel_values"], None)
+    meta = _meta(model, "timesformer", None, readout="cls")
+    n_patches = axis.rows * axis.cols
+    seen: list[str] = []
+    steps: list = []  # the recompute hook appends probabilities: temporal first, then spatial
+
+    def spatial_hook(index: int):
+        recompute = _temporal_hook(steps)
+
+        def hook(module: Any, args: tuple, output: Any) -> Any:
+            result = recompute(module, args, output)
+            temporal, spatial = steps
+            steps.clear()
+            grids = _timesformer_grids([spatial[: axis.n_time]], [temporal[:n_patches]], axis, meta)
+            for step in ("temporal", "spatial"):
+                seen.append(f"encoder.{index}.{step}")
+                feed(reducers, seen[-1], grids[step])
+            return result
+        return hook
+
+    handles = []
+    for index, layer in enumerate(model.base_model.encoder.layer):
+        handles.append(layer.temporal_attention.attention.register_forward_hook(_temporal_hook(steps)))
+        handles.append(layer.attention.attention.register_forward_hook(spatial_hook(index)))
+    try:
+        model(**inputs, output_attentions=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def _capture_graph(model: Any, data: Any, reducers: Mapping[str, Reducer], include: str | None) -> list[str]:
+    """PyG layers: each call's alpha as a one-layer sparse grid over the edges it used."""
+    from .graph import _graph_layers, _run_with_layer_hooks, _stack_records
+
+    modules = [(name, m) for name, m in _graph_layers(model) if include is None or include in name]
+    if not modules:
+        raise ValueError(f"no graph attention layer matching {include!r} in {type(model).__name__}")
+    seen: list[str] = []
+
+    def on_layer(label: str, edge_index: Any, alpha: Any) -> None:
+        seen.append(label)
+        feed(reducers, label, _stack_records([(label, edge_index, alpha)], modules, None, data, model))
+
+    _run_with_layer_hooks(model, data, modules, on_layer)
+    return seen
+
+
 def attention_modules(model: Any, include: str | None = None) -> list[tuple[str, Any]]:
     """Innermost modules whose class name ends in ``Attention`` (one per layer and kind).
 
@@ -78,34 +142,63 @@ def attention_modules(model: Any, include: str | None = None) -> list[tuple[str,
 
 def capture_stream(
     model: Any,
-    inputs: Mapping[str, Any],
+    inputs: Any,
     reducers: Mapping[str, Reducer],
     *,
     include: str | None = None,
 ) -> dict[str, Any]:
-    """Run ``model(**inputs)`` once and stream each layer's attention into ``reducers``.
+    """Run the model once and stream each layer's attention into ``reducers``.
 
     Parameters
     ----------
-    model : transformers.PreTrainedModel
-    inputs : mapping
-        Keyword arguments of the forward pass (e.g. a tokenizer's output).
+    model : transformers model, timm VisionTransformer, or PyG model
+        Hugging Face models of any modality (incl. TimeSformer's divided
+        attention), timm ViTs, and models with PyG graph attention layers.
+    inputs : mapping or torch_geometric Data
+        Keyword arguments of the forward pass (a tokenizer's or processor's
+        output; ``{"x": pixels}`` for timm); for PyG models the ``Data`` (or
+        the tuple of forward arguments), as for :func:`multiattn.adapters.graph.capture`.
     reducers : mapping of name -> Reducer
     include : str, optional
-        Restrict to attention modules whose name contains this text.
+        Restrict to attention modules whose name contains this text (e.g.
+        ``"encoder_attn"`` for Whisper cross-attention, ``"conv2"`` for one GAT layer).
 
     Returns
     -------
     dict
-        ``{name: reducer.result()}`` plus ``"layers"``: the module names in order.
+        ``{name: reducer.result()}`` plus ``"layers"``: the names fed, in order.
+
+    Example
+    -------
+    >>> from multiattn.stream import HeadMean
+    >>> capture_stream(gat, data, {"mean": HeadMean()})["layers"]  # doctest: +SKIP
+    ['conv1', 'conv2']
     """
     import torch
     from threadpoolctl import threadpool_limits
 
+    from .graph import _graph_layers
     from .vit import is_timm_vit
 
     if is_timm_vit(model):
         return _capture_timm(model, inputs, reducers)
+    # reducers run inside the forward: one BLAS thread, so numpy does not fight torch's pool
+    with torch.no_grad(), threadpool_limits(1, user_api="blas"):
+        if _graph_layers(model):
+            seen = _capture_graph(model, inputs, reducers, include)
+        elif getattr(getattr(model, "config", None), "model_type", None) == "timesformer":
+            with eager_attention(model):
+                seen = _capture_timesformer(model, inputs, reducers)
+        else:
+            seen = _capture_hf(model, inputs, reducers, include)
+    if not seen:
+        raise RuntimeError("the forward pass produced no attention; check the inputs")
+    return {"layers": seen, **{name: reducer.result() for name, reducer in reducers.items()}}
+
+
+def _capture_hf(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, Reducer],
+                include: str | None) -> list[str]:
+    """Hugging Face eager attention modules return their weights; hook and feed them."""
     modules = attention_modules(model, include)
     if not modules:
         raise ValueError(
@@ -127,12 +220,9 @@ def capture_stream(
 
     handles = [module.register_forward_hook(_hook(name)) for name, module in modules]
     try:
-        # reducers run inside the forward: one BLAS thread, so numpy does not fight torch's pool
-        with eager_attention(model), torch.no_grad(), threadpool_limits(1, user_api="blas"):
+        with eager_attention(model):
             model(**inputs, output_attentions=False)
     finally:
         for handle in handles:
             handle.remove()
-    if not seen:
-        raise RuntimeError("the forward pass produced no attention; check the inputs")
-    return {"layers": seen, **{name: reducer.result() for name, reducer in reducers.items()}}
+    return seen

@@ -8,6 +8,8 @@ Prints one JSON line:
 - ``memory``: peak RSS of a random-init ViT-B/16 at 512x512 (1025 tokens, 12 layers x
   12 heads) in fresh processes: plain forward, full capture, streaming capture; the
   ratio of the attention overhead (peak minus plain) full / streaming.
+- ``memory_timesformer``: the same for a random-init TimeSformer-base on 16 frames of
+  224x224 (divided space-time attention, streamed step by step as sparse grids).
 - ``flow``: exact flow vs the paper's networkx reference at 16 tokens x 6 layers
   (speed ratio, max abs difference), and absolute seconds at 64 and 128 tokens x 12 layers.
 - ``rollout``: rollout throughput in sentences per second (6 layers x 12 heads x 32 tokens).
@@ -47,6 +49,28 @@ with torch.no_grad(), eager_attention(model):
         head_entropy(grid)
 if mode == "stream":
     capture_stream(model, pixels, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+_TIMESFORMER_CHILD = r"""
+import resource, sys, numpy as np, torch
+from transformers import TimesformerConfig, TimesformerModel
+from multiattn.adapters import video
+from multiattn.adapters.stream import capture_stream
+from multiattn.analysis import head_entropy
+from multiattn.stream import LayerMetric, RolloutReducer
+torch.manual_seed(0); torch.set_num_threads(2)
+model = TimesformerModel(TimesformerConfig(num_frames=16, image_size=224)).eval()
+pixels = torch.randn(1, 16, 3, 224, 224)
+mode = sys.argv[1]
+if mode == "plain":
+    with torch.no_grad():
+        model(pixel_values=pixels)
+elif mode == "full":
+    grids = video.capture(model, pixels)
+    [head_entropy(grids[step].select(layer=i)) for step in grids for i in range(12)]
+else:
+    capture_stream(model, {"pixel_values": pixels}, {"e": LayerMetric(head_entropy), "r": RolloutReducer()})
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 
@@ -92,21 +116,38 @@ def capture_overhead() -> dict:
     }
 
 
-def memory() -> dict:
+def _peaks(child: str) -> dict[str, int]:
+    """Peak RSS (bytes) of the child script in fresh processes, per mode."""
     peaks = {}
     for mode in ("plain", "full", "stream"):
-        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, mode], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run([sys.executable, "-c", child, mode], capture_output=True, text=True, check=True)
         peaks[mode] = int(out.stdout.strip().splitlines()[-1])
+    return peaks
+
+
+def _memory_line(model: str, peaks: dict[str, int], attention_bytes: int) -> dict:
     extra_full = peaks["full"] - peaks["plain"]
     extra_stream = max(peaks["stream"] - peaks["plain"], 1)
     return {
-        "model": "ViT-B/16 random init, 512x512 (1025 tokens)",
+        "model": model,
         "peak_mb": {k: round(v / 2**20, 1) for k, v in peaks.items()},
-        "full_attention_mb": round(12 * 12 * 1025**2 * 4 / 2**20, 1),
+        "full_attention_mb": round(attention_bytes / 2**20, 1),
         "overhead_ratio_full_vs_stream": round(extra_full / extra_stream, 2),
         "peak_ratio_full_vs_stream": round(peaks["full"] / peaks["stream"], 3),
     }
+
+
+def memory() -> dict:
+    return _memory_line("ViT-B/16 random init, 512x512 (1025 tokens)", _peaks(_MEMORY_CHILD),
+                        12 * 12 * 1025**2 * 4)
+
+
+def memory_timesformer() -> dict:
+    """Divided attention is sparse already: full capture keeps 12 layers of (16 x 12 x 197^2) spatial
+    plus (196 x 12 x 16^2) temporal weights, streaming one layer."""
+    spatial, temporal = 16 * 12 * 197**2, 196 * 12 * 16**2
+    return _memory_line("TimeSformer-base random init, 16 frames 224x224 (3137 tokens, divided attention)",
+                        _peaks(_TIMESFORMER_CHILD), 12 * (spatial + temporal) * 4)
 
 
 def flow() -> dict:
@@ -153,6 +194,7 @@ def main() -> None:
         "benchmark": "scale",
         "capture_overhead": capture_overhead(),
         "memory": memory(),
+        "memory_timesformer": memory_timesformer(),
         "flow": flow(),
         "rollout": rollout_throughput(),
     }))

@@ -5,13 +5,22 @@ per input.  Adapters that support streaming call ``reducer.update(layer,
 weights)`` with one layer's ``(H, Q, K)`` weights as the model runs and drop
 the weights right after, so memory stays at one layer plus the summaries.
 
+Attention that is sparse by construction (graph attention over edges,
+TimeSformer's divided space-time steps) arrives as a one-layer *sparse*
+:class:`~multiattn.grid.AttentionGrid` instead (values ``(1, H, E)`` with its
+``edge_index``); every reducer handles it without densifying the layer,
+except :class:`LayerMetric`, which hands the grid to its metric (graph
+metrics work on edges; dense metrics densify one layer under the memory guard).
+
 Reducers
 --------
 - :class:`LayerMetric` — any per-head analysis (entropy, distance, top-k
   concentration, head-type scores (a dict of (L, H) arrays)...) evaluated on
   each layer, stacked to (L, H, ...).
-- :class:`HeadMean` — the head-averaged attention of every layer, (L, 1, Q, K).
-- :class:`RolloutReducer` — attention rollout as a running product, (N, N).
+- :class:`HeadMean` — the head-averaged attention of every layer, (L, 1, Q, K)
+  (sparse layers: a list of one-layer, one-head grids).
+- :class:`RolloutReducer` — attention rollout as a running product, (N, N)
+  (sparse layers: a ``scipy.sparse.csr_array``).
 - :class:`TopK` — the k largest weights per head and query, with their indices.
 
 Example
@@ -34,7 +43,17 @@ import numpy as np
 __all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK", "feed"]
 
 
-def _check_layer(weights: Any) -> np.ndarray:
+def _check_layer(weights: Any) -> Any:
+    """One layer as a float32 ``(H, Q, K)`` array, or a one-layer sparse grid as is."""
+    from .grid import AttentionGrid
+
+    if isinstance(weights, AttentionGrid):
+        if weights.n_layers != 1:
+            raise ValueError(f"a reducer takes one layer at a time, got a grid with {weights.n_layers} "
+                             "layers; feed grid.select(layer=i) for each layer")
+        if weights.is_sparse:
+            return weights  # values were checked finite when the grid was built
+        weights = weights.values[0]
     arr = np.asarray(weights, dtype=np.float32)
     if arr.ndim != 3:
         raise ValueError(f"a reducer takes one layer of weights shaped (H, Q, K), got {arr.shape}")
@@ -43,14 +62,18 @@ def _check_layer(weights: Any) -> np.ndarray:
     return arr
 
 
+def _is_grid(weights: Any) -> bool:
+    return not isinstance(weights, np.ndarray)
+
+
 class Reducer:
     """Base class: consume layers in order with :meth:`update`, read :meth:`result`."""
 
     def __init__(self) -> None:
         self.layers: list[str] = []
 
-    def update(self, layer: str, weights: np.ndarray) -> None:
-        """Consume one layer's ``(H, Q, K)`` weights."""
+    def update(self, layer: str, weights: Any) -> None:
+        """Consume one layer: ``(H, Q, K)`` weights or a one-layer sparse AttentionGrid."""
         self.layers.append(str(layer))
         self._consume(_check_layer(weights))
 
@@ -80,8 +103,8 @@ class LayerMetric(Reducer):
         super().__init__()
         self.metric, self.kwargs, self._rows = metric, kwargs, []
 
-    def _consume(self, weights: np.ndarray) -> None:
-        self._rows.append(self.metric(weights[None], **self.kwargs))
+    def _consume(self, weights: Any) -> None:
+        self._rows.append(self.metric(weights if _is_grid(weights) else weights[None], **self.kwargs))
 
     def result(self) -> np.ndarray | dict[str, np.ndarray | None]:
         """Stacked ``(L, H, ...)``; a dict per key for metrics that return dicts
@@ -95,35 +118,67 @@ class LayerMetric(Reducer):
 
 
 class HeadMean(Reducer):
-    """Head-averaged attention of each layer, (L, 1, Q, K) float32."""
+    """Head-averaged attention of each layer: (L, 1, Q, K) float32, or for sparse
+    layers a list of one-layer, one-head sparse grids (edge lists may differ by layer)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._means: list[np.ndarray] = []
+        self._means: list[Any] = []
 
-    def _consume(self, weights: np.ndarray) -> None:
-        self._means.append(weights.mean(0, keepdims=True))
+    def _consume(self, weights: Any) -> None:
+        self._means.append(weights.reduce("mean", "head") if _is_grid(weights)
+                           else weights.mean(0, keepdims=True))
 
-    def result(self) -> np.ndarray:
+    def result(self) -> np.ndarray | list:
         self._require_layers()
-        return np.stack(self._means)
+        return list(self._means) if _is_grid(self._means[0]) else np.stack(self._means)
+
+
+_FUSIONS = {"mean": np.mean, "max": np.max, "min": np.min}
+
+
+def _sparse_rollout_step(grid: Any, head_fusion: str, residual: float) -> Any:
+    """``residual * I + (1 - residual) * A`` with rows renormalised, as a CSR array (heads fused per edge)."""
+    from scipy import sparse
+
+    if head_fusion not in _FUSIONS:
+        raise ValueError(f"head_fusion must be one of {sorted(_FUSIONS)}, got {head_fusion!r}")
+    if not 0.0 <= residual <= 1.0:
+        raise ValueError(f"residual must be in [0, 1], got {residual}")
+    if len(grid.query) != len(grid.key):
+        raise ValueError("rollout needs self-attention (as many queries as keys)")
+    keys, queries = grid.edge_index
+    n = len(grid.query)
+    fused = _FUSIONS[head_fusion](grid.values[0].astype(np.float64), axis=0)
+    step = residual * sparse.identity(n, format="csr") + (1.0 - residual) * sparse.csr_array(
+        (fused, (queries, keys)), shape=(n, n))
+    sums = np.asarray(step.sum(axis=1)).ravel()
+    scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
+    return sparse.csr_array(sparse.diags_array(scale) @ step)
 
 
 class RolloutReducer(Reducer):
-    """Rollout as a running product: identical to :func:`multiattn.analysis.rollout`."""
+    """Rollout as a running product: identical to :func:`multiattn.analysis.rollout`.
+
+    Sparse layers (graphs, divided space-time steps fed in forward order) give
+    a ``scipy.sparse.csr_array``: the product stays as sparse as the paths allow.
+    """
 
     def __init__(self, head_fusion: str = "mean", residual: float = 0.5) -> None:
         super().__init__()
         self.head_fusion, self.residual = head_fusion, residual
         self._product: np.ndarray | None = None
 
-    def _consume(self, weights: np.ndarray) -> None:
+    def _consume(self, weights: Any) -> None:
         from .analysis import rollout
 
-        layer = rollout(weights[None], head_fusion=self.head_fusion, residual=self.residual)
+        if _is_grid(weights):
+            layer = _sparse_rollout_step(weights, self.head_fusion, self.residual)
+        else:
+            layer = rollout(weights[None], head_fusion=self.head_fusion, residual=self.residual)
         self._product = layer if self._product is None else layer @ self._product
 
-    def result(self) -> np.ndarray:
+    def result(self) -> Any:
         self._require_layers()
         return self._product
 
@@ -139,7 +194,12 @@ class TopK(Reducer):
         self._indices: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
 
-    def _consume(self, weights: np.ndarray) -> None:
+    def _consume(self, weights: Any) -> None:
+        if _is_grid(weights):
+            indices, values = _sparse_top_k(weights, self.k)
+            self._indices.append(indices)
+            self._values.append(values)
+            return
         k = min(self.k, weights.shape[-1])
         idx = np.argpartition(-weights, k - 1, axis=-1)[..., :k]
         vals = np.take_along_axis(weights, idx, -1)
@@ -148,12 +208,33 @@ class TopK(Reducer):
         self._values.append(np.take_along_axis(vals, order, -1))
 
     def result(self) -> dict[str, np.ndarray]:
-        """``{"indices": (L, H, Q, k) int, "values": (L, H, Q, k) float32}``."""
+        """``{"indices": (L, H, Q, k) int, "values": (L, H, Q, k) float32}``.
+
+        For sparse layers a query with fewer than ``k`` incoming edges is padded
+        with index ``-1`` and value ``NaN``; ``k`` is not cut to the key count.
+        """
         self._require_layers()
         return {"indices": np.stack(self._indices), "values": np.stack(self._values)}
 
 
-def feed(reducers: Mapping[str, Reducer], layer: str, weights: np.ndarray) -> None:
-    """Give one layer's ``(H, Q, K)`` weights to every reducer."""
+def _sparse_top_k(grid: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per head and query, the ``k`` heaviest incoming edges: ``(H, Q, k)`` key indices and values."""
+    keys, queries = grid.edge_index
+    n_heads, n_queries = grid.n_heads, len(grid.query)
+    indices = np.full((n_heads, n_queries, k), -1, dtype=np.int64)
+    values = np.full((n_heads, n_queries, k), np.nan, dtype=np.float32)
+    first = np.searchsorted(np.sort(queries), np.arange(n_queries))  # start of each query's run
+    for head, weights in enumerate(grid.values[0]):
+        order = np.lexsort((-weights, queries))  # by query, heaviest first
+        rank = np.arange(len(order)) - first[queries[order]]
+        keep = rank < k
+        picked = order[keep]
+        indices[head, queries[picked], rank[keep]] = keys[picked]
+        values[head, queries[picked], rank[keep]] = weights[picked]
+    return indices, values
+
+
+def feed(reducers: Mapping[str, Reducer], layer: str, weights: Any) -> None:
+    """Give one layer (``(H, Q, K)`` weights or a one-layer sparse grid) to every reducer."""
     for reducer in reducers.values():
         reducer.update(layer, weights)

@@ -56,12 +56,17 @@ def as_distributions(attn: Any) -> np.ndarray:
     arr = as_dense(attn)
     if arr.shape[-1] == 0 or arr.shape[-2] == 0:
         raise ValueError(f"attention has no queries or no keys: shape {arr.shape}")
-    if (arr < 0).any():
+    check_rows(bool((arr < 0).any()), arr.sum(-1))
+    return arr
+
+
+def check_rows(has_negative: bool, sums: np.ndarray) -> None:
+    """Refuse negative weights and rows (``sums (L, H, Q)``) that are neither 0 nor 1."""
+    if has_negative:
         raise ValueError(
             "attention has negative values; analyses need attention weights "
             "(softmax outputs), not scores or signed relevance"
         )
-    sums = arr.sum(-1)
     bad = (np.abs(sums - 1.0) > ROW_TOL) & (sums > 0)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -70,7 +75,25 @@ def as_distributions(attn: Any) -> np.ndarray:
             f"{where}: {sums[where]:.4f}); renormalise with attn / attn.sum(-1, keepdims=True) "
             "or build the grid with normalize=True"
         )
-    return arr
+
+
+def sparse_row_sums(grid: AttentionGrid, per_edge: np.ndarray) -> np.ndarray:
+    """Sum ``per_edge (L, H, E)`` over each query's incoming edges -> ``(L, H, Q)`` float64.
+
+    Example
+    -------
+    >>> from multiattn.axes import TokenAxis
+    >>> grid = AttentionGrid(np.ones((1, 1, 3)), TokenAxis(list("ab")),
+    ...                      edge_index=[[0, 1, 1], [0, 0, 1]], check_rows=False)
+    >>> sparse_row_sums(grid, grid.values).tolist()
+    [[[2.0, 1.0]]]
+    """
+    n_layers, n_heads, n_edges = per_edge.shape
+    n_q = len(grid.query)
+    rows = (np.arange(n_layers * n_heads)[:, None] * n_q + grid.edge_index[1][None]).ravel()
+    sums = np.bincount(rows, weights=per_edge.reshape(-1).astype(np.float64),
+                       minlength=n_layers * n_heads * n_q)
+    return sums.reshape(n_layers, n_heads, n_q)
 
 
 def axes_of(attn: Any) -> tuple[Axis | None, Axis | None]:

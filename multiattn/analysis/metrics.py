@@ -16,12 +16,15 @@ from typing import Any
 import numpy as np
 
 from ..axes import Axis, PatchAxis
+from ..grid import AttentionGrid
 from ._arrays import (
     as_distributions,
     axes_of,
+    check_rows,
     is_causal,
     mean_over_rows,
     require_self_attention,
+    sparse_row_sums,
     token_labels,
     valid_rows,
 )
@@ -88,16 +91,44 @@ def head_entropy(
     >>> head_entropy(np.full((1, 1, 2, 4), 0.25), normalized=True)
     array([[1.]])
     """
-    arr = as_distributions(attn)
-    ent = _row_entropy(arr)
-    eligible = valid_rows(arr, query_mask)
+    if _sparse_unique(attn):
+        ent, sums, n_k = _sparse_row_entropy(attn)
+        eligible = valid_rows(sums[..., None], query_mask)
+        if normalized and causal is None:
+            keys, queries = attn.edge_index
+            causal = len(attn.query) == n_k > 1 and not (attn.values[..., keys > queries] > 0).any()
+    else:
+        arr = as_distributions(attn)
+        ent, n_k = _row_entropy(arr), arr.shape[-1]
+        eligible = valid_rows(arr, query_mask)
+        if normalized and causal is None:
+            causal = is_causal(arr)
     if normalized:
-        n_q, n_k = arr.shape[-2:]
-        causal = is_causal(arr) if causal is None else causal
+        n_q = ent.shape[-1]
         allowed = np.minimum(np.arange(n_q) + 1, n_k) if causal else np.full(n_q, n_k)
         eligible = eligible & (allowed > 1)
         ent = ent / np.log(np.maximum(allowed, 2))
     return mean_over_rows(ent, eligible)
+
+
+def _sparse_unique(attn: Any) -> bool:
+    """A sparse grid without repeated (key, query) pairs: its edges are the non-zero entries."""
+    if not isinstance(attn, AttentionGrid) or not attn.is_sparse:
+        return False
+    keys, queries = attn.edge_index
+    return len(np.unique(queries.astype(np.int64) * len(attn.key) + keys)) == len(keys)
+
+
+def _sparse_row_entropy(grid: AttentionGrid) -> tuple[np.ndarray, np.ndarray, int]:
+    """Row entropy and row sums ``(L, H, Q)`` straight from the edges (no dense copy), and ``K``."""
+    values = grid.values.astype(np.float64)
+    if len(grid.query) == 0 or len(grid.key) == 0:
+        raise ValueError(f"attention has no queries or no keys: {len(grid.query)} x {len(grid.key)}")
+    sums = sparse_row_sums(grid, values)
+    check_rows(bool((values < 0).any()), sums)
+    positive = values > 0
+    plogp = np.where(positive, values * np.log(np.where(positive, values, 1.0)), 0.0)
+    return -sparse_row_sums(grid, plogp), sums, len(grid.key)
 
 
 def _position_coords(attn: Any, axis: Axis | None, pixels: bool) -> np.ndarray:

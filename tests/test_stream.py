@@ -116,3 +116,25 @@ def test_capture_stream_whisper_cross_attention_matches_full_capture():
     expected = np.stack([layer[0].numpy().mean(0, keepdims=True) for layer in full])
     assert out["mean"].shape == (2, 1, 4, 25)
     np.testing.assert_allclose(out["mean"], expected, rtol=1e-5, atol=1e-7)
+
+
+def test_capture_stream_clip_vision_and_text_towers():
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    from multiattn.adapters._hf import eager_attention
+    from multiattn.adapters.stream import capture_stream
+
+    torch.manual_seed(0)
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
+    config = CLIPConfig(text_config=dict(vocab_size=60, **small),
+                        vision_config=dict(image_size=32, patch_size=8, **small), projection_dim=16)
+    model = CLIPModel(config).eval()
+    inputs = {"input_ids": torch.tensor([[1, 5, 7, 2]]), "pixel_values": torch.randn(1, 3, 32, 32)}
+    with eager_attention(model), torch.no_grad():
+        out = model(**inputs, output_attentions=True)
+    for tower, full in (("vision_model", out.vision_model_output.attentions),
+                        ("text_model", out.text_model_output.attentions)):
+        streamed = capture_stream(model, inputs, {"r": RolloutReducer()}, include=tower)
+        assert len(streamed["layers"]) == 2 and all(tower in name for name in streamed["layers"])
+        np.testing.assert_allclose(streamed["r"], rollout(np.stack([a[0].numpy() for a in full])), rtol=1e-5)

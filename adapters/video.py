@@ -116,10 +116,11 @@ def _layout(config: Any, family: str) -> dict:
             "tubelet": tubelet, "prefix": prefix}
 
 
-def _pixel_values(frames: Any, processor: Any, layout: dict) -> Any:
-    """Model input ``(1, T, 3, H, W)`` from frames, checking the frame count."""
+def _inputs(frames: Any, processor: Any, layout: dict, fps: float | None) -> tuple[Any, Any]:
+    """Model input ``(1, T, 3, H, W)`` and its VideoAxis (with the frames' resize / crop)."""
     import torch
 
+    transform = None
     if isinstance(frames, torch.Tensor):
         pixels = frames if frames.ndim == 5 else frames[None]
         if pixels.ndim != 5:
@@ -136,22 +137,42 @@ def _pixel_values(frames: Any, processor: Any, layout: dict) -> Any:
             )
         if arr.shape[0] > need:
             arr = arr[sample_frame_indices(arr.shape[0], need)]
-        if processor is not None:
-            pixels = processor(list(arr), return_tensors="pt")["pixel_values"]
-        else:
-            pixels = frames_to_pixel_values(arr, layout["size"])
+        pixels, transform = _preprocess(arr, processor, layout)
     if pixels.shape[1] != layout["frames"]:
         raise ValueError(f"the model needs {layout['frames']} frames, pixel_values has {pixels.shape[1]}")
-    return pixels
+    return pixels, _axis(layout, pixels, fps, transform)
 
 
-def _axis(layout: dict, pixels: Any, fps: float | None) -> Any:
+def _preprocess(arr: np.ndarray, processor: Any, layout: dict) -> tuple[Any, dict]:
+    """Run the processor (or the default resize) and record how a frame maps to the model input."""
+    height, width = arr.shape[1:3]
+    if processor is None:
+        return (frames_to_pixel_values(arr, layout["size"]),
+                {"original_size": (height, width), "resize": layout["size"]})
+    from .vit import _hf_processor_plan
+
+    pixels = processor(list(arr), return_tensors="pt")["pixel_values"]
+    try:
+        resized, crop = _hf_processor_plan(processor, height, width)
+    except (AttributeError, ValueError):
+        resized, crop = None, None
+    final = tuple(crop[2:]) if crop else resized
+    if final != tuple(pixels.shape[-2:]):
+        raise ValueError(
+            f"cannot tell how {type(processor).__name__} mapped {height}x{width} frames to "
+            f"{tuple(pixels.shape[-2:])}; maps would land on the wrong pixels. Preprocess the frames "
+            "yourself and pass pixel_values (a tensor), or pass processor=None"
+        )
+    return pixels, {"original_size": (height, width), "resize": resized, "crop": crop}
+
+
+def _axis(layout: dict, pixels: Any, fps: float | None, transform: dict | None = None) -> Any:
     from multiattn.axes import VideoAxis
 
     t, ph, pw = layout["tubelet"]
     height, width = pixels.shape[-2:]
     return VideoAxis(pixels.shape[1], height // ph, width // pw, tubelet=(t, ph, pw),
-                     fps=1.0 if fps is None else fps, prefix=layout["prefix"])
+                     fps=1.0 if fps is None else fps, prefix=layout["prefix"], transform=transform)
 
 
 def _meta(model: Any, family: str, fps: float | None, **extra: Any) -> dict:
@@ -242,8 +263,7 @@ def capture(
 
     family = _family(model)
     layout = _layout(model.config, family)
-    pixels = _pixel_values(frames, processor, layout)
-    axis = _axis(layout, pixels, fps)
+    pixels, axis = _inputs(frames, processor, layout, fps)
     n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
     if family == "timesformer":
         return _capture_timesformer(model, pixels, axis, fps)
@@ -603,8 +623,7 @@ def relevance(
             f"relevance needs a ...ForVideoClassification model, got {type(model).__name__}"
         )
     layout = _layout(model.config, family)
-    pixels = _pixel_values(frames, processor, layout)
-    axis = _axis(layout, pixels, fps)
+    pixels, axis = _inputs(frames, processor, layout, fps)
     was_training = model.training
     model.eval()
     try:

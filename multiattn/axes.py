@@ -395,6 +395,10 @@ class VideoAxis(_Prefixed, Axis):
         Frames per second of the sampled frames, for seconds on the time axis.
     prefix : sequence of str
         Tokens before the space-time tokens (e.g. ``("CLS",)``).
+    transform : dict, optional
+        How each original frame became the model input, as for
+        :class:`PatchAxis`: ``{"original_size", "resize", "crop"}``, so maps land
+        on the original pixels even when the processor centre-crops.
 
     Example
     -------
@@ -410,8 +414,9 @@ class VideoAxis(_Prefixed, Axis):
     tubelet: tuple[int, int, int] = (1, 16, 16)
     fps: float = 25.0
     prefix: tuple[str, ...] = ()
+    transform: dict = field(default_factory=dict)
 
-    def __init__(self, frames, rows, cols, tubelet=(1, 16, 16), fps=25.0, prefix=()):
+    def __init__(self, frames, rows, cols, tubelet=(1, 16, 16), fps=25.0, prefix=(), transform=None):
         tubelet = tuple(int(v) for v in tubelet)
         if len(tubelet) != 3 or min(tubelet) <= 0:
             raise ValueError(f"tubelet must be (t, h, w) positive ints, got {tubelet}")
@@ -427,6 +432,23 @@ class VideoAxis(_Prefixed, Axis):
         object.__setattr__(self, "tubelet", tubelet)
         object.__setattr__(self, "fps", float(fps))
         object.__setattr__(self, "prefix", tuple(str(p) for p in _as_tuple(prefix)))
+        object.__setattr__(self, "transform", _normalise_transform(transform))
+
+    def __hash__(self) -> int:
+        return hash((self.frames, self.rows, self.cols, self.tubelet, self.fps, self.prefix))
+
+    @property
+    def frame_axis(self) -> PatchAxis:
+        """The patch grid of one frame (no prefix), with the frames' resize / crop.
+
+        Example
+        -------
+        >>> VideoAxis(8, 2, 3, tubelet=(2, 16, 16)).frame_axis
+        PatchAxis(rows=2, cols=3, patch_size=(16, 16), image_size=(32, 48), prefix=(), transform={})
+        """
+        _, height, width = self.tubelet
+        return PatchAxis(self.rows, self.cols, (height, width), (self.rows * height, self.cols * width),
+                         prefix=(), transform=self.transform)
 
     @property
     def n_time(self) -> int:

@@ -38,7 +38,7 @@ from matplotlib.patches import ConnectionPatch
 from ..axes import Axis, PatchAxis, TimeAxis, VideoAxis
 from ..grid import AttentionGrid, AttentionMap
 from ._style import DPI, SEQUENTIAL_CMAP, ColorScale, add_colorbar, color_scale
-from .image import overlay, overlay_plot, patch_values_to_pixels, to_rgb
+from .image import _pixel_box, overlay, overlay_plot, patch_values_to_pixels, to_rgb
 
 __all__ = ["side_by_side", "similarity_grid"]
 
@@ -171,7 +171,7 @@ def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: Any, label
         strip = np.concatenate(list(volume), axis=1)
         im = ax.imshow(strip, **scale.imshow_kwargs())
         height, width = axis.rows, axis.cols
-        cell = (1.0, 1.0)
+        cell, origin = (1.0, 1.0), (0.0, 0.0)
     else:
         frames = np.asarray(media)
         if frames.ndim != 4 or frames.shape[0] != axis.frames:
@@ -180,15 +180,18 @@ def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: Any, label
                 f"shape ({axis.frames}, H, W, 3); got {frames.shape}"
             )
         picks = [min(t * axis.tubelet[0] + axis.tubelet[0] // 2, axis.frames - 1) for t in range(axis.n_time)]
-        strip = np.concatenate([overlay(frames[f], volume[t], vmin=scale.vmin, vmax=scale.vmax, alpha=0.55)
+        placed = [AttentionMap(volume[t].ravel(), axis.frame_axis) for t in range(axis.n_time)]
+        strip = np.concatenate([overlay(frames[f], placed[t], vmin=scale.vmin, vmax=scale.vmax, alpha=0.55)
                                 for t, f in enumerate(picks)], axis=1)
         ax.imshow(strip)
         im = ScalarMappable(Normalize(scale.vmin, scale.vmax), cmap=scale.cmap)
         height, width = frames.shape[1:3]
-        cell = (height / axis.rows, width / axis.cols)
+        top, left, bottom, right = _pixel_box(placed[0], height, width)  # the processor's crop, if any
+        cell = ((bottom - top) / axis.rows, (right - left) / axis.cols)
+        origin = (top, left)
     t, r, c = np.unravel_index(np.arange(axis.n_time * axis.rows * axis.cols), volume.shape)
-    points[axis.n_prefix:, 0] = t * width + (c + 0.5) * cell[1] - 0.5
-    points[axis.n_prefix:, 1] = (r + 0.5) * cell[0] - 0.5
+    points[axis.n_prefix:, 0] = t * width + origin[1] + (c + 0.5) * cell[1] - 0.5
+    points[axis.n_prefix:, 1] = origin[0] + (r + 0.5) * cell[0] - 0.5
     for k, centre in enumerate(axis.times):
         ax.text(k * width + 1, height - 1, f"{centre:.2f}s", color="white", fontsize=7, va="bottom",
                 bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})

@@ -231,13 +231,20 @@ def _display_image(image: Any, axis: PatchAxis, size: tuple[int, int]) -> str:
     if arr.dtype != np.uint8:
         raise ValueError(f"image must be uint8 RGB, got dtype {arr.dtype}; convert with "
                          "(img * 255).astype(np.uint8) for images in [0, 1]")
-    pil = Image.fromarray(np.ascontiguousarray(arr[..., :3]))
+    return _png_b64(np.asarray(_seen_part(arr, axis).resize(size, Image.LANCZOS)))
+
+
+def _seen_part(rgb: np.ndarray, axis: PatchAxis) -> Any:
+    """PIL image of the part of ``rgb`` the model saw: the axis' recorded crop, mapped to its pixels."""
+    from PIL import Image
+
+    pil = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
     if "crop" in axis.transform:
         top, left, height, width = axis.transform["crop"]
-        resized_h, resized_w = axis.transform.get("resize", arr.shape[:2])
-        fy, fx = arr.shape[0] / resized_h, arr.shape[1] / resized_w
+        resized_h, resized_w = axis.transform.get("resize", rgb.shape[:2])
+        fy, fx = rgb.shape[0] / resized_h, rgb.shape[1] / resized_w
         pil = pil.crop((left * fx, top * fy, (left + width) * fx, (top + height) * fy))
-    return _png_b64(np.asarray(pil.resize(size, Image.LANCZOS)))
+    return pil
 
 
 def _image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image: Any,
@@ -478,8 +485,9 @@ def _video_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, frame
         if frames.dtype != np.uint8:
             raise ValueError(f"frames must be uint8 RGB, got dtype {frames.dtype}; convert with "
                              "(frames * 255).astype(np.uint8) for values in [0, 1]")
-        height = int(round(width * frames.shape[1] / frames.shape[2]))
-        images = [_jpeg_b64(np.ascontiguousarray(f), (width, height)) for f in frames]
+        seen = [np.asarray(_seen_part(frame, axis.frame_axis)) for frame in frames]  # the processor's crop
+        height = int(round(width * seen[0].shape[0] / seen[0].shape[1]))
+        images = [_jpeg_b64(frame, (width, height)) for frame in seen]
     if axis.frames > _MAX_VIDEO_FRAMES:
         raise ValueError(f"the video view shows at most {_MAX_VIDEO_FRAMES} frames, this axis has "
                          f"{axis.frames}; subsample the clip first")

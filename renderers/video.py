@@ -287,9 +287,11 @@ def overlay_frames(
     frames = _check_frames(frames)
     per_frame = frame_maps(maps, len(frames))
     per_frame, scale, note = _clip_scale(per_frame, normalise, cmap)
+    # a map over a VideoAxis knows the frames' resize / crop: place each frame's grid with it
+    frame_axis = maps.axis.frame_axis if isinstance(maps, AttentionMap) else None
     out = np.stack([
-        overlay(frame, grid, alpha=alpha, cmap=scale.cmap, upsample=upsample,
-                vmin=scale.vmin, vmax=scale.vmax)
+        overlay(frame, grid if frame_axis is None else AttentionMap(grid.ravel(), frame_axis), alpha=alpha,
+                cmap=scale.cmap, upsample=upsample, vmin=scale.vmin, vmax=scale.vmax)
         for frame, grid in zip(frames, per_frame)
     ])
     return out, scale, note

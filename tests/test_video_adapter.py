@@ -283,3 +283,34 @@ def test_readout_token_entry_is_zeroed(rng):
     amap = va.readout_attention(grid)
     assert amap.values[0] == 0
     assert amap.values[1:].tolist() == pytest.approx(grid.values[0, 0, 0, 1:].tolist())
+
+
+def test_processor_crop_is_recorded_and_maps_land_on_original_pixels():
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor
+
+    from multiattn.axes import axis_from_dict
+    from multiattn.renderers.image import patch_values_to_pixels
+    from multiattn.renderers.video import overlay_frames
+
+    torch.manual_seed(0)
+    model = VideoMAEForVideoClassification(VideoMAEConfig(num_frames=8, image_size=64, patch_size=16,
+                                                          tubelet_size=2, num_hidden_layers=1, num_labels=3,
+                                                          **SMALL)).eval()
+    # 48x96 frames: the processor resizes the short side to 64 (64x128) and centre-crops 64x64
+    processor = VideoMAEImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+    frames = np.random.default_rng(0).integers(0, 256, (8, 48, 96, 3), dtype=np.uint8)
+    grid = va.capture(model, frames, processor=processor)
+    axis = grid.query
+    assert axis.transform == {"original_size": (48, 96), "resize": (64, 128), "crop": (0, 32, 64, 64)}
+    assert axis_from_dict(axis.to_dict()).transform == axis.transform
+    hot = np.zeros(len(axis))
+    hot[axis.labels.index("t0r1c2")] = 1.0
+    placed = patch_values_to_pixels(AttentionMap(frame_maps(AttentionMap(hot, axis))[0].ravel(),
+                                                 axis.frame_axis), (48, 96), upsample="nearest")
+    # patch (1, 2) covers rows 16..32, cols 32+32..32+48 of the resized frame; x 0.75 back to 48x96
+    assert np.argwhere(placed == 1).min(0).tolist() == [12, 48]
+    assert np.argwhere(placed == 1).max(0).tolist() == [23, 59]
+    assert np.isnan(placed[:, :24]).all() and np.isnan(placed[:, 72:]).all()  # cropped away
+    overlaid, _, _ = overlay_frames(frames, AttentionMap(hot, axis), upsample="nearest")
+    changed = np.abs(overlaid[0].astype(int) - frames[0]).sum(-1) > 0
+    assert not changed[:, :24].any() and changed[12:24, 48:60].all()

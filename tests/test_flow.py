@@ -66,3 +66,12 @@ def test_batch_sizes_agree(rng, monkeypatch):
     np.testing.assert_allclose(attention_flow(attn, n_jobs=1), batched, atol=1e-9)
     monkeypatch.setattr(flow_module._LayeredGraph, "EDGE_BUDGET", 500)  # batches with a padded tail
     np.testing.assert_allclose(attention_flow(attn, n_jobs=1), batched, atol=1e-9)
+
+
+def test_progress_bar_on_long_problems_keeps_values(rng, capsys):
+    attn = random_attention(rng, (3, 2, 48, 48))
+    quiet = attention_flow(attn, n_jobs=1, progress=False)
+    assert capsys.readouterr().err == ""
+    shown = attention_flow(attn, n_jobs=1, progress=True)
+    assert "attention flow" in capsys.readouterr().err
+    np.testing.assert_array_equal(shown, quiet)

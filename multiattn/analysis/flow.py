@@ -31,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .rollout import residual_layers
 
@@ -74,7 +75,7 @@ class _LayeredGraph:
         mid_caps = np.concatenate([m[2] for m in mid] + [np.zeros(0)])
         per_copy = 2 + (n_layers - 1) * n_tok
         top = 2 + (n_layers - 2) * n_tok
-        self.copies = max(1, self.EDGE_BUDGET // (mid_rows.size + 2 * n_tok + 2))
+        self.copies = self.copies_for(n_layers, n_tok)
         offsets = 2 + np.arange(self.copies)[:, None] * per_copy
         self.source_nodes = offsets[:, 0]
         src_rows, src_cols = np.broadcast_to(offsets, (self.copies, n_tok)), offsets + top + ids
@@ -92,6 +93,11 @@ class _LayeredGraph:
         keys = np.repeat(np.arange(n_nodes), np.diff(self.graph.indptr)) * n_nodes + self.graph.indices
         self.source_slots = np.searchsorted(keys, (src_rows * n_nodes + src_cols).ravel())
         self.sink_slots = np.searchsorted(keys, (snk_rows * n_nodes + snk_cols).ravel())
+
+    @classmethod
+    def copies_for(cls, n_layers: int, n_tok: int) -> int:
+        """Problems per solver call: as many copies as fit in :attr:`EDGE_BUDGET` edges."""
+        return max(1, cls.EDGE_BUDGET // (max(n_layers - 2, 0) * n_tok**2 + 2 * n_tok + 2))
 
     def solve(self, pairs: list[tuple[int, int]]) -> np.ndarray:
         """Max-flow value of each ``(output token, input token)`` pair."""
@@ -128,6 +134,7 @@ def attention_flow(
     *,
     n_jobs: int | None = None,
     scale: int = _DEFAULT_SCALE,
+    progress: bool = True,
 ) -> np.ndarray:
     """Exact attention flow from every output token to every input token.
 
@@ -143,6 +150,8 @@ def attention_flow(
         Worker processes; default all cores for N >= 48, else 1.
     scale : int
         Integer scaling of capacities (see the module docstring for the error bound).
+    progress : bool
+        Progress bar (one step per output token) on problems of 48 tokens or more.
 
     Returns
     -------
@@ -163,15 +172,24 @@ def attention_flow(
     else:
         jobs = (os.cpu_count() or 1) if n_jobs is None and n_tok >= 48 else (n_jobs or 1)
         pairs = [(u, v) for u in range(n_tok) for v in range(n_tok)]
-        if jobs <= 1:
-            values = _LayeredGraph(layers, scale).solve(pairs)
-        else:
-            chunks = [pairs[i::jobs] for i in range(jobs)]
-            with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(layers, scale)) as pool:
-                parts = list(pool.map(_worker_solve, chunks))
-            values = np.empty(len(pairs))
-            for i, part in enumerate(parts):
-                values[i::jobs] = part
+        # tasks of whole solver batches (no padded copies) covering at least one output token
+        copies = _LayeredGraph.copies_for(*layers.shape[:2])
+        size = copies * -(-n_tok // copies)
+        tasks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+        parts = []
+        with tqdm(total=len(pairs), desc="attention flow", unit="pair", unit_scale=True,
+                  disable=not progress or n_tok < 48) as bar:
+            if jobs <= 1:
+                graph = _LayeredGraph(layers, scale)
+                for task in tasks:
+                    parts.append(graph.solve(task))
+                    bar.update(len(task))
+            else:
+                with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(layers, scale)) as pool:
+                    for task, part in zip(tasks, pool.map(_worker_solve, tasks)):
+                        parts.append(part)
+                        bar.update(len(task))
+        values = np.concatenate(parts)
         flows = values.reshape(n_tok, n_tok)
     sums = flows.sum(-1, keepdims=True)
     return np.divide(flows, sums, out=np.zeros_like(flows), where=sums > 0)

@@ -171,3 +171,16 @@ def test_sparse_head_entropy_refuses_bad_rows():
                          check_rows=False)
     with pytest.raises(ValueError, match="do not sum to 1"):
         head_entropy(grid)
+
+
+def test_sparse_distance_and_locality_equal_dense(timesformer):
+    from multiattn.adapters import video
+    from multiattn.analysis import attention_distance, locality
+
+    frames = np.random.default_rng(1).integers(0, 256, size=(4, 64, 64, 3), dtype=np.uint8)
+    for step, grid in video.capture(timesformer, frames).items():
+        dense = grid.to_dense()
+        # CLS (a prefix token without a place) is dropped as query and key, as for dense grids
+        np.testing.assert_allclose(attention_distance(grid), attention_distance(dense), rtol=1e-5)
+        np.testing.assert_allclose(locality(grid, k=1), locality(dense, k=1), rtol=1e-5)
+        assert (attention_distance(grid) > 0).all(), step

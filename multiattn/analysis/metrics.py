@@ -170,6 +170,27 @@ def _content_weighted(arr: np.ndarray, dist: np.ndarray, per_key: np.ndarray, qu
     return mean_over_rows(ratio, eligible)
 
 
+def _sparse_content_weighted(grid: AttentionGrid, axis: Axis | None, pixels: bool, per_edge: Any,
+                             query_mask: Any, what: str) -> np.ndarray:
+    """:func:`_content_weighted` straight from a sparse grid's edges (no dense N x N arrays)."""
+    require_self_attention(grid, what)
+    keys, queries = grid.edge_index
+    values = grid.values.astype(np.float64)
+    sums = sparse_row_sums(grid, values)
+    check_rows(bool((values < 0).any()), sums)
+    coords = _position_coords(grid, axis, pixels)
+    if coords.shape[0] != len(grid.key):
+        raise ValueError(f"axis has {coords.shape[0]} positions but attention has {len(grid.key)} keys")
+    dist = np.sqrt(((coords[queries] - coords[keys]) ** 2).sum(-1))  # NaN next to prefix tokens
+    content = ~np.isnan(coords).any(-1)
+    weights = values * content[keys]
+    mass = sparse_row_sums(grid, weights)
+    score = sparse_row_sums(grid, weights * np.nan_to_num(per_edge(dist)))
+    eligible = valid_rows(sums[..., None], query_mask) & content & (mass > 0)
+    ratio = np.divide(score, mass, out=np.zeros_like(score), where=mass > 0)
+    return mean_over_rows(ratio, eligible)
+
+
 def attention_distance(
     attn: Any,
     axis: Axis | None = None,
@@ -208,6 +229,9 @@ def attention_distance(
     >>> attention_distance(prev).round(3)  # rows: 0, 1, 1
     array([[0.667]])
     """
+    if _sparse_unique(attn):
+        return _sparse_content_weighted(attn, axis, pixels, lambda dist: dist, query_mask,
+                                        "attention_distance")
     arr, dist = _distances(attn, axis, pixels, "attention_distance")
     return _content_weighted(arr, dist, dist, query_mask)
 
@@ -232,9 +256,13 @@ def locality(
     """
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
+    def _within(dist: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(dist), 0.0, (dist <= k + 1e-9).astype(np.float64))
+
+    if _sparse_unique(attn):
+        return _sparse_content_weighted(attn, axis, False, _within, query_mask, "locality")
     arr, dist = _distances(attn, axis, False, "locality")
-    within = np.where(np.isnan(dist), 0.0, (dist <= k + 1e-9).astype(np.float64))
-    return _content_weighted(arr, dist, within, query_mask)
+    return _content_weighted(arr, dist, _within(dist), query_mask)
 
 
 def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray:

@@ -306,14 +306,13 @@ def from_networkx(graph: Any, weight: str = "attention", *, group: str | None = 
 # -- PyTorch Geometric ---------------------------------------------------------------------------
 def _graph_layers(model: Any) -> list[tuple[str, Any]]:
     """``(name, module)`` of every PyG attention layer in ``model`` (empty without PyG or such layers)."""
-    try:
-        from torch_geometric.nn import GATConv, GATv2Conv, TransformerConv
-    except ImportError:
-        return []
-    kinds = (GATConv, GATv2Conv, TransformerConv)
     named = getattr(model, "named_modules", None)
-    return [] if named is None else [(name or type(m).__name__, m) for name, m in named()
-                                     if isinstance(m, kinds)]
+    if named is None or not any(type(m).__module__.startswith("torch_geometric") for _, m in named()):
+        return []  # not a PyG model: no need to import torch_geometric (slow) at all
+    from torch_geometric.nn import GATConv, GATv2Conv, TransformerConv
+
+    kinds = (GATConv, GATv2Conv, TransformerConv)
+    return [(name or type(m).__name__, m) for name, m in named() if isinstance(m, kinds)]
 
 
 def _attention_modules(model: Any, names: Sequence[str] | None) -> list[tuple[str, Any]]:

@@ -85,6 +85,21 @@ def test_video_payload_frames_and_weights(rng):
                                atol=scale.max() / 510 + 1e-7)
 
 
+def test_video_frames_show_the_processor_crop(rng):
+    # 48x96 frames resized to 64x128 and centre-cropped 64x64: the view shows the middle half only
+    axis = VideoAxis(4, 4, 4, tubelet=(2, 16, 16), fps=4,
+                     transform={"original_size": (48, 96), "resize": (64, 128), "crop": (0, 32, 64, 64)})
+    grid = AttentionGrid(random_attention(rng, (1, 1, len(axis), len(axis))), axis)
+    frames = np.zeros((4, 48, 96, 3), np.uint8)
+    frames[:, :, 24:72] = 200  # the part the model saw is bright, the cropped sides black
+    data = _payload(to_html(grid, frames=frames))
+    assert data["width"] == data["height"]  # square, like the crop
+    from PIL import Image
+
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["frames"][0]))))
+    assert shown[2:-2, 2:-2].min() > 150  # no black border: the cropped-away sides are not shown
+
+
 @pytest.mark.parametrize(
     "options, match",
     [

@@ -1,8 +1,13 @@
 """Moving-shapes video: synthetic clips with known object boxes and the tiny model trained on them.
 
-A clip shows one filled square moving in a straight line (right, left, down
-or up) over static clutter (random rectangles and discs) and pixel noise; the
-top-left patch is plain grey (the model's readout tubelet, see below).
+A clip shows one square tile moving in a straight line (right, left, down
+or up) over static clutter (random plain-coloured rectangles and discs) and
+pixel noise; the top-left patch is plain grey (the model's readout tubelet,
+see below).  The tile is shaded with colour gradients (red grows left to
+right, green top to bottom), so its motion shows on every patch it covers: a
+plain square would only show motion along its outline, and a model reading
+2-frame tubelets would then look at outline tubelets, which straddle the
+object's border and leave its box within the tubelet.
 Because the generator knows where the object is in every frame, attention
 maps can be *scored*: does the map's peak fall inside the moving object's
 box?  :func:`load_moving_shapes` returns the tiny VideoMAE classifier
@@ -23,6 +28,7 @@ import numpy as np
 __all__ = [
     "DIRECTIONS",
     "MovingShapesClip",
+    "gradient_tile",
     "moving_shapes_clip",
     "load_moving_shapes",
     "sample_clip_path",
@@ -91,6 +97,27 @@ def _paint_clutter(canvas: np.ndarray, rng: np.random.Generator, n_items: int) -
         canvas[mask] = colour
 
 
+def gradient_tile(side: int) -> np.ndarray:
+    """The moving object's texture, float32 ``(side, side, 3)`` on the 0-255 scale.
+
+    Red ramps from 0 to 255 left to right, green top to bottom, blue is
+    ``255 -`` their mean: every pixel of the tile differs from its neighbours,
+    so a shift of the tile changes every patch it covers.
+
+    Example
+    -------
+    >>> tile = gradient_tile(16)
+    >>> tile.shape, tile[0, -1].tolist(), tile[-1, 0].tolist()
+    ((16, 16, 3), [255.0, 0.0, 127.5], [0.0, 255.0, 127.5])
+    """
+    ramp = np.linspace(0.0, 255.0, side, dtype=np.float32)
+    tile = np.empty((side, side, 3), dtype=np.float32)
+    tile[..., 0] = ramp[None, :]
+    tile[..., 1] = ramp[:, None]
+    tile[..., 2] = 255.0 - (ramp[None, :] + ramp[:, None]) / 2
+    return tile
+
+
 def moving_shapes_clip(
     direction: int | str | None = None,
     *,
@@ -102,7 +129,7 @@ def moving_shapes_clip(
     fps: float = 8.0,
     readout_patch: bool = True,
 ) -> MovingShapesClip:
-    """Render one clip of a square moving over static clutter.
+    """Render one clip of a gradient-shaded square tile moving over static clutter.
 
     Parameters
     ----------
@@ -164,7 +191,8 @@ def moving_shapes_clip(
             start[axis] = rng.uniform(lo, hi - travel)
         elif step < 0:
             start[axis] = rng.uniform(lo + travel, hi)
-    colour = rng.integers(150, 256, size=3)
+    n_side = int(round(side))
+    tile = gradient_tile(n_side)
     progress = np.linspace(0.0, 1.0, frames)
     out = np.empty((frames, size, size, 3), dtype=np.uint8)
     boxes = np.empty((frames, 4))
@@ -173,8 +201,8 @@ def moving_shapes_clip(
         x0 = start[1] + dx * travel * p
         frame = canvas.copy()
         r0, c0 = int(round(y0)), int(round(x0))
-        r1, c1 = int(round(y0 + side)), int(round(x0 + side))
-        frame[r0:r1, c0:c1] = colour
+        r1, c1 = r0 + n_side, c0 + n_side
+        frame[r0:r1, c0:c1] = tile
         frame += rng.normal(0.0, noise, size=frame.shape)
         if readout_patch:
             frame[: size // 8, : size // 8] = 128.0

@@ -72,6 +72,19 @@ def test_video_axis_frames_strip(words, rng):
     plt.close(fig)
 
 
+def test_video_strip_lines_follow_the_processor_crop(words, rng):
+    # 32x64 frames, centre 32x32 kept by the processor: patch (1, 1) of time 1 is 16 px right of uncropped
+    axis = VideoAxis(4, 2, 2, tubelet=(2, 16, 16), fps=4,
+                     transform={"original_size": (32, 64), "resize": (32, 64), "crop": (0, 16, 32, 32)})
+    weights = np.zeros((4, len(axis)))
+    weights[2, 2 * 2 + 3] = 1.0
+    frames = rng.integers(0, 255, size=(4, 32, 64, 3), dtype=np.uint8)
+    fig = side_by_side(weights, words, axis, media=frames, top_k=1)
+    (line,) = _lines(fig)
+    assert tuple(line.xy1) == pytest.approx((64 + 16 + 23.5, 23.5))
+    plt.close(fig)
+
+
 def test_generic_axis_as_cells(words):
     nodes = NodeAxis(["a", "b", "c"])
     fig = side_by_side(np.array([[0, 0, 0], [0, 0, 1.0], [1.0, 0, 0], [0, 0, 0]]), words, nodes, top_k=1)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.rollout import fused_operators
 from ..media import as_frames, sample_frame_indices
 
 __all__ = [
@@ -393,24 +394,6 @@ def _capture_timesformer(model: Any, pixels: Any, axis: Any, fps: float | None) 
 
 # -- space-time explanations ---------------------------------------------------
 
-_FUSIONS = {"mean": np.mean, "max": np.max, "min": np.min}
-
-
-def _fused_operators(grid: Any, head_fusion: str) -> list:
-    """One ``(N, N)`` operator per layer (heads fused): dense array or scipy CSR matrix."""
-    from scipy import sparse
-
-    if head_fusion not in _FUSIONS:
-        raise ValueError(f"head_fusion must be one of {sorted(_FUSIONS)}, got {head_fusion!r}")
-    fused = _FUSIONS[head_fusion](grid.values, axis=1)
-    if not grid.is_sparse:
-        return list(fused.astype(np.float64))
-    n = len(grid.query)
-    keys, queries = grid.edge_index
-    return [sparse.csr_matrix((layer.astype(np.float64), (queries, keys)), shape=(n, len(grid.key)))
-            for layer in fused]
-
-
 def _model_readout(model: Any, family: str) -> str | int:
     """How the classifier reads the sequence: CLS, mean pooling, or token 0 (VideoMAE without pooling)."""
     if family != "videomae":
@@ -511,7 +494,7 @@ def readout_attention(
     """
 
     grid = attention["spatial"] if isinstance(attention, dict) else attention
-    operator = _fused_operators(grid.select(layer=layer), head_fusion)[0]
+    operator = fused_operators(grid.select(layer=layer), head_fusion)[0]
     start, name = _readout_vector(grid.query, readout, grid.meta.get("readout"))
     values = np.asarray(start @ operator).ravel()
     meta = {"method": "raw attention", "layer": grid.select(layer=layer).layers[0],
@@ -563,7 +546,7 @@ def space_time_rollout(
     if not 0.0 <= residual < 1.0:
         raise ValueError(f"residual must be in [0, 1), got {residual}")
     steps = _steps(attention)
-    operators = [_fused_operators(step, head_fusion) for step in steps]
+    operators = [fused_operators(step, head_fusion) for step in steps]
     per_layer = [list(ops) for ops in zip(*operators)]
     start, name = _readout_vector(steps[0].query, readout, steps[0].meta.get("readout"))
     values = _propagate(start, per_layer, residual, 1.0 - residual, normalise=True)
@@ -657,7 +640,7 @@ def relevance(
     else:
         values = np.stack([c[0].float().numpy() for c in cams])
         steps = [AttentionGrid(values, axis, check_rows=False)]
-    per_layer = [list(ops) for ops in zip(*(_fused_operators(step, "mean") for step in steps))]
+    per_layer = [list(ops) for ops in zip(*(fused_operators(step, "mean") for step in steps))]
     start, name = _readout_vector(axis, readout, meta["readout"])
     row = _propagate(start, per_layer, 1.0, 1.0, normalise=False)
     return _readout_map(row, axis, name, {**meta, "method": "relevance (Chefer 2021)", "target": target})

@@ -134,24 +134,18 @@ class HeadMean(Reducer):
         return list(self._means) if _is_grid(self._means[0]) else np.stack(self._means)
 
 
-_FUSIONS = {"mean": np.mean, "max": np.max, "min": np.min}
-
-
 def _sparse_rollout_step(grid: Any, head_fusion: str, residual: float) -> Any:
     """``residual * I + (1 - residual) * A`` with rows renormalised, as a CSR array (heads fused per edge)."""
     from scipy import sparse
 
-    if head_fusion not in _FUSIONS:
-        raise ValueError(f"head_fusion must be one of {sorted(_FUSIONS)}, got {head_fusion!r}")
+    from .analysis.rollout import fused_operators
+
     if not 0.0 <= residual <= 1.0:
         raise ValueError(f"residual must be in [0, 1], got {residual}")
     if len(grid.query) != len(grid.key):
         raise ValueError("rollout needs self-attention (as many queries as keys)")
-    keys, queries = grid.edge_index
-    n = len(grid.query)
-    fused = _FUSIONS[head_fusion](grid.values[0].astype(np.float64), axis=0)
-    step = residual * sparse.identity(n, format="csr") + (1.0 - residual) * sparse.csr_array(
-        (fused, (queries, keys)), shape=(n, n))
+    attention = fused_operators(grid, head_fusion)[0]
+    step = residual * sparse.identity(len(grid.query), format="csr") + (1.0 - residual) * attention
     sums = np.asarray(step.sum(axis=1)).ravel()
     scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
     return sparse.csr_array(sparse.diags_array(scale) @ step)

@@ -103,6 +103,29 @@ def rollout(
     return result
 
 
+def fused_operators(grid: Any, head_fusion: str = "mean") -> list:
+    """One ``(Q, K)`` operator per layer of ``grid``, heads fused: float64 arrays, or CSR matrices
+    ``A[query, key]`` for a sparse grid (repeated edges summed).
+
+    Example
+    -------
+    >>> from multiattn import AttentionGrid, TokenAxis
+    >>> grid = AttentionGrid(np.full((1, 2, 2, 2), 0.5), TokenAxis(["a", "b"]))
+    >>> fused_operators(grid, "max")[0].tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
+    from scipy import sparse
+
+    if head_fusion not in HEAD_FUSIONS:
+        raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
+    fused = getattr(np, head_fusion)(grid.values, axis=1)
+    if not grid.is_sparse:
+        return list(fused.astype(np.float64))
+    keys, queries = grid.edge_index
+    shape = (len(grid.query), len(grid.key))
+    return [sparse.csr_matrix((layer.astype(np.float64), (queries, keys)), shape=shape) for layer in fused]
+
+
 def residual_layers(
     attn: Any,
     head_fusion: str = "mean",

@@ -77,6 +77,25 @@ def check_rows(has_negative: bool, sums: np.ndarray) -> None:
         )
 
 
+def sparse_distributions(grid: AttentionGrid) -> tuple[np.ndarray, np.ndarray]:
+    """The sparse twin of :func:`as_distributions`: edge values ``(L, H, E)`` float64 and row sums
+    ``(L, H, Q)``, after the same checks (queries and keys exist, no negative weight, rows 0 or 1).
+
+    Example
+    -------
+    >>> from multiattn.axes import TokenAxis
+    >>> grid = AttentionGrid(np.ones((1, 1, 2)), TokenAxis(list("ab")), edge_index=[[0, 1], [0, 1]])
+    >>> sparse_distributions(grid)[1].tolist()
+    [[[1.0, 1.0]]]
+    """
+    if len(grid.query) == 0 or len(grid.key) == 0:
+        raise ValueError(f"attention has no queries or no keys: {len(grid.query)} x {len(grid.key)}")
+    values = grid.values.astype(np.float64)
+    sums = sparse_row_sums(grid, values)
+    check_rows(bool((values < 0).any()), sums)
+    return values, sums
+
+
 def sparse_row_sums(grid: AttentionGrid, per_edge: np.ndarray) -> np.ndarray:
     """Sum ``per_edge (L, H, E)`` over each query's incoming edges -> ``(L, H, Q)`` float64.
 

@@ -20,10 +20,10 @@ from ..grid import AttentionGrid
 from ._arrays import (
     as_distributions,
     axes_of,
-    check_rows,
     is_causal,
     mean_over_rows,
     require_self_attention,
+    sparse_distributions,
     sparse_row_sums,
     token_labels,
     valid_rows,
@@ -49,10 +49,14 @@ DELIMITERS = frozenset(
 )
 
 
+def _plogp(arr: np.ndarray) -> np.ndarray:
+    """``a log a`` elementwise, with ``0 log 0 = 0``."""
+    return arr * np.log(arr, out=np.zeros_like(arr), where=arr > 0)
+
+
 def _row_entropy(arr: np.ndarray) -> np.ndarray:
-    """``-sum_j a_j log a_j`` over the last axis, with ``0 log 0 = 0``."""
-    logs = np.log(arr, out=np.zeros_like(arr), where=arr > 0)
-    return -(arr * logs).sum(-1)
+    """``-sum_j a_j log a_j`` over the last axis."""
+    return -_plogp(arr).sum(-1)
 
 
 def head_entropy(
@@ -121,14 +125,8 @@ def _sparse_unique(attn: Any) -> bool:
 
 def _sparse_row_entropy(grid: AttentionGrid) -> tuple[np.ndarray, np.ndarray, int]:
     """Row entropy and row sums ``(L, H, Q)`` straight from the edges (no dense copy), and ``K``."""
-    values = grid.values.astype(np.float64)
-    if len(grid.query) == 0 or len(grid.key) == 0:
-        raise ValueError(f"attention has no queries or no keys: {len(grid.query)} x {len(grid.key)}")
-    sums = sparse_row_sums(grid, values)
-    check_rows(bool((values < 0).any()), sums)
-    positive = values > 0
-    plogp = np.where(positive, values * np.log(np.where(positive, values, 1.0)), 0.0)
-    return -sparse_row_sums(grid, plogp), sums, len(grid.key)
+    values, sums = sparse_distributions(grid)
+    return -sparse_row_sums(grid, _plogp(values)), sums, len(grid.key)
 
 
 def _position_coords(attn: Any, axis: Axis | None, pixels: bool) -> np.ndarray:
@@ -175,9 +173,7 @@ def _sparse_content_weighted(grid: AttentionGrid, axis: Axis | None, pixels: boo
     """:func:`_content_weighted` straight from a sparse grid's edges (no dense N x N arrays)."""
     require_self_attention(grid, what)
     keys, queries = grid.edge_index
-    values = grid.values.astype(np.float64)
-    sums = sparse_row_sums(grid, values)
-    check_rows(bool((values < 0).any()), sums)
+    values, sums = sparse_distributions(grid)
     coords = _position_coords(grid, axis, pixels)
     if coords.shape[0] != len(grid.key):
         raise ValueError(f"axis has {coords.shape[0]} positions but attention has {len(grid.key)} keys")

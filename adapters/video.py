@@ -24,6 +24,14 @@ from typing import Any
 import numpy as np
 
 from ..analysis.rollout import fused_operators
+from ..analysis.spacetime import (
+    _propagate,
+    _readout_map,
+    _readout_vector,
+    _steps,
+    readout_attention,
+    space_time_rollout,
+)
 from ..media import as_frames, sample_frame_indices
 
 __all__ = [
@@ -399,160 +407,6 @@ def _model_readout(model: Any, family: str) -> str | int:
     if family != "videomae":
         return "cls"
     return "mean" if getattr(model.config, "use_mean_pooling", True) else 0
-
-
-def _readout_vector(axis: Any, readout: str | int | None, default: Any = None) -> tuple[np.ndarray, Any]:
-    """Start row vector: CLS (``"cls"``), mean over content tokens (``"mean"``) or one token."""
-    if readout is None:
-        readout = default if default is not None else ("cls" if axis.n_prefix else "mean")
-    start = np.zeros(len(axis))
-    if readout == "cls":
-        if not axis.n_prefix:
-            raise ValueError("this axis has no CLS token; use readout='mean' (mean pooling) or a token index")
-        start[0] = 1.0
-    elif readout == "mean":
-        start[axis.n_prefix:] = 1.0 / (len(axis) - axis.n_prefix)
-    elif isinstance(readout, (int, np.integer)) and -len(axis) <= readout < len(axis):
-        readout = int(readout) % len(axis)
-        start[readout] = 1.0
-    else:
-        raise ValueError(f"readout must be 'cls', 'mean' or a token index < {len(axis)}, got {readout!r}")
-    return start, readout
-
-
-def _readout_map(values: np.ndarray, axis: Any, readout: Any, meta: dict) -> Any:
-    """AttentionMap of a readout row; a content readout token's own entry is zeroed (like a dropped CLS)."""
-    from multiattn.grid import AttentionMap
-
-    values = np.array(values, dtype=np.float64)
-    if isinstance(readout, int) and readout >= axis.n_prefix:
-        values[readout] = 0.0
-        meta = {**meta, "readout_zeroed": "the readout token's own entry is set to 0"}
-    return AttentionMap(values, axis, {**meta, "readout": readout})
-
-
-def _steps(attention: Any) -> list[Any]:
-    """The grids applied within one layer, in forward order (temporal before spatial)."""
-    if isinstance(attention, dict):
-        missing = {"spatial", "temporal"} - set(attention)
-        if missing:
-            raise ValueError(
-                f"divided attention needs 'spatial' and 'temporal' grids; missing {sorted(missing)}"
-            )
-        steps = [attention["temporal"], attention["spatial"]]
-        if steps[0].query != steps[1].query or steps[0].layers != steps[1].layers:
-            raise ValueError("the spatial and temporal grids must share their VideoAxis and layers")
-        return steps
-    return [attention]
-
-
-def _propagate(
-    start: np.ndarray, per_layer: list[list], identity: float, mixing: float, normalise: bool
-) -> np.ndarray:
-    """``start^T M_L ... M_1``, ``M_l`` the product of ``identity * I + mixing * A`` over its steps.
-
-    Steps applied later in the forward pass multiply first.  With ``normalise``
-    each ``identity * I + mixing * A`` has its rows rescaled to sum to one.
-    """
-    row = start
-    for layer in reversed(per_layer):
-        for operator in reversed(layer):
-            if normalise:
-                sums = identity + mixing * np.asarray(operator.sum(axis=1)).ravel()
-                row = np.divide(row, sums, out=np.zeros_like(row), where=sums > 0)
-            row = identity * row + mixing * np.asarray(row @ operator).ravel()
-    return row
-
-
-def readout_attention(
-    attention: Any,
-    *,
-    layer: int = -1,
-    readout: str | int | None = None,
-    head_fusion: str = "mean",
-) -> Any:
-    """Raw attention one layer's readout pays to every space-time token.
-
-    The default readout is the one the model's classifier uses (recorded by
-    :func:`capture` in ``grid.meta["readout"]``): ``"cls"`` (ViViT,
-    TimeSformer) is the CLS query row; ``"mean"`` (mean-pooling VideoMAE)
-    averages the rows of all tokens, i.e. the attention the pooled output pays
-    to each key; an int (VideoMAE without mean pooling reads token 0) is that
-    token's row, with its own entry set to 0 as a CLS entry would be dropped.
-    For TimeSformer pass the capture dict: the spatial step is used (CLS row =
-    mean over frames of each frame's CLS attention).
-
-    Returns
-    -------
-    AttentionMap over the grid's VideoAxis.
-
-    Example
-    -------
-    >>> amap = readout_attention(capture(model, frames))  # doctest: +SKIP
-    >>> amap.axis.to_volume(amap.values).shape  # doctest: +SKIP
-    (8, 14, 14)
-    """
-
-    grid = attention["spatial"] if isinstance(attention, dict) else attention
-    operator = fused_operators(grid.select(layer=layer), head_fusion)[0]
-    start, name = _readout_vector(grid.query, readout, grid.meta.get("readout"))
-    values = np.asarray(start @ operator).ravel()
-    meta = {"method": "raw attention", "layer": grid.select(layer=layer).layers[0],
-            "head_fusion": head_fusion}
-    return _readout_map(values, grid.key, name, meta)
-
-
-def space_time_rollout(
-    attention: Any,
-    *,
-    readout: str | int | None = None,
-    residual: float = 0.5,
-    head_fusion: str = "mean",
-) -> Any:
-    """Attention rollout (Abnar & Zuidema, 2020) through joint or divided space-time attention.
-
-    Each attention step ``A`` (heads fused) becomes ``residual * I + (1 - residual) * A``
-    with rows renormalised to sum to one (as :func:`multiattn.analysis.rollout`),
-    and the layers are multiplied, last layer on the left.  For TimeSformer's
-    divided attention one layer is ``S~ T~``: the temporal step ``T~`` acts
-    first, then the spatial step ``S~`` (both on the time-major axis, see
-    :func:`capture`), so ``R = S~_L T~_L ... S~_1 T~_1``.  Only the readout row
-    ``r^T R`` is computed, by vector-matrix products from the last layer down,
-    which never materialises an ``N x N`` product (sparse steps stay sparse).
-
-    Parameters
-    ----------
-    attention : AttentionGrid or {"spatial": grid, "temporal": grid}
-        Output of :func:`capture`.
-    readout : "cls", "mean" or int, optional
-        Row to explain; default the model's readout (``grid.meta["readout"]``),
-        see :func:`readout_attention`.
-    residual : float
-        Weight of the identity (skip connection), in [0, 1).
-    head_fusion : {"mean", "max", "min"}
-
-    Returns
-    -------
-    AttentionMap
-        Over the VideoAxis; ``axis.to_volume(map.values)`` is ``(time, rows, cols)``.
-
-    Example
-    -------
-    >>> amap = space_time_rollout(capture(timesformer, frames))  # doctest: +SKIP
-    >>> amap.values.shape  # doctest: +SKIP
-    (1569,)
-    """
-
-    if not 0.0 <= residual < 1.0:
-        raise ValueError(f"residual must be in [0, 1), got {residual}")
-    steps = _steps(attention)
-    operators = [fused_operators(step, head_fusion) for step in steps]
-    per_layer = [list(ops) for ops in zip(*operators)]
-    start, name = _readout_vector(steps[0].query, readout, steps[0].meta.get("readout"))
-    values = _propagate(start, per_layer, residual, 1.0 - residual, normalise=True)
-    meta = {"method": "rollout", "residual": residual, "head_fusion": head_fusion,
-            "steps": "temporal then spatial" if len(steps) > 1 else "joint"}
-    return _readout_map(values, steps[0].query, name, meta)
 
 
 def relevance(

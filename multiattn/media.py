@@ -2,7 +2,9 @@
 
 Adapters (which must not import plotting code) and renderers both read images
 through :func:`to_rgb`, so RGBA, palette, 16-bit, float, grayscale, EXIF-rotated
-and BGR (OpenCV) inputs are handled in one place.
+and BGR (OpenCV) inputs are handled in one place.  Video files are read with
+:func:`read_video` (OpenCV, imported only when a file is read) into a
+:class:`VideoClip`; :func:`sample_frame_indices` is its uniform frame sampling.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["to_rgb", "as_frames", "sample_frame_indices"]
+from ._video_io import VideoClip, read_video
+
+__all__ = ["to_rgb", "as_frames", "sample_frame_indices", "VideoClip", "read_video"]
 
 
 def to_rgb(image: Any, *, channels: str = "RGB") -> np.ndarray:

@@ -13,6 +13,9 @@ edges) is drawn as a coloured ring around the node on the same scale.
 - :func:`draw` — one layer / head on an Axes (Axes-level).
 - :func:`draw_heads` — layers x heads small multiples on a shared scale (figure-level).
 - :func:`draw_ego` — one node's incoming attention, neighbours ordered by weight (Axes-level).
+
+Positions are computed once (``renderers._graph_layout``) and shared by every
+panel; the edge / ring / node primitives live in ``renderers._graph_draw``.
 """
 
 from __future__ import annotations
@@ -21,350 +24,46 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
-from multiattn.analysis.graph import attention_received, incoming_entropy, self_loop_mask, top_k_edges
 from multiattn.grid import AttentionGrid
 
-from ._style import DPI, ColorScale, add_colorbar, color_scale, get_axes
+from ._graph_draw import (
+    _edge_artists,
+    _edge_geometry,
+    _edge_values,
+    _group_handles,
+    _node_colours,
+    _plot,
+    _points_to_data,
+    _set_limits,
+)
+from ._graph_layout import (
+    LARGE_NODES,
+    LAYOUTS,
+    _aspect,
+    _check_grid,
+    _positions,
+    group_positions,
+    node_positions,
+)
+from ._style import DPI, add_colorbar, color_scale, get_axes
 
 __all__ = ["LAYOUTS", "EDGE_CMAP", "node_positions", "group_positions", "draw", "draw_heads", "draw_ego"]
-
-LAYOUTS = ("spring", "kamada_kawai", "spectral")
-"""Layouts :func:`node_positions` computes (all deterministic for a given seed)."""
 
 EDGE_CMAP = "magma_r"
 """Sequential edge colormap: light for weak edges (they fade into the page), dark for strong ones."""
 
-_NODE_COLORS = ("group", "received", "entropy")
-_LAYOUT_MAX = {"kamada_kawai": 2000, "spring": 5000}
-_LARGE_NODES = 2000
 _LARGE_TOP_K = 3
 _LABEL_MAX = 60
 _EDGE_NORMALISED = "per-node softmax over incoming edges"
 
 
-# -- positions -------------------------------------------------------------------------------------
-def _check_grid(grid: Any) -> AttentionGrid:
-    if not isinstance(grid, AttentionGrid) or not grid.is_sparse:
-        raise TypeError("expected a sparse (graph) AttentionGrid; build one with "
-                        "multiattn.adapters.graph.capture / from_edges / from_dense / from_networkx")
-    return grid
-
-
-def _structure(grid: AttentionGrid) -> Any:
-    import networkx as nx
-
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(grid.query)))
-    source, target = grid.edge_index
-    keep = source != target
-    graph.add_edges_from(zip(source[keep].tolist(), target[keep].tolist()))
-    return graph
-
-
-def node_positions(grid: AttentionGrid, layout: str | None = None, *, seed: int = 0) -> np.ndarray:
-    """Deterministic ``(N, 2)`` node positions from the graph structure (not the weights).
-
-    Positions depend only on the edges, so every layer and head is drawn on the
-    same layout; they are rotated so the layout's long axis is horizontal.
-
-    Parameters
-    ----------
-    grid : AttentionGrid
-        Sparse graph grid.
-    layout : {"spring", "kamada_kawai", "spectral"}, optional
-        Default "spring" up to 2 000 nodes, else "spectral".  Spring (networkx,
-        seeded) is limited to 5 000 nodes and Kamada-Kawai (all-pairs distances)
-        to 2 000; spectral uses the two leading non-trivial eigenvectors of the
-        normalised adjacency (scipy ``eigsh`` with a seeded start vector), which
-        takes seconds for 10^4 nodes and separates communities.
-    seed : int
-        Seed of the spring layout and of the eigensolver's start vector.
-
-    Example
-    -------
-    >>> from multiattn.adapters.graph import from_edges
-    >>> node_positions(from_edges([[0, 1, 2], [1, 2, 0]], [1.0, 1.0, 1.0]), "spectral").shape
-    (3, 2)
-    """
-    import networkx as nx
-
-    grid = _check_grid(grid)
-    n = len(grid.query)
-    layout = layout or ("spring" if n <= _LARGE_NODES else "spectral")
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r} (or pass pos=...)")
-    limit = _LAYOUT_MAX.get(layout)
-    if limit is not None and n > limit:
-        raise ValueError(f"layout={layout!r} is limited to {limit} nodes (it is quadratic in the node "
-                         f"count); this graph has {n}: use layout='spectral' or pass pos=...")
-    if n <= 2:
-        return np.array([[0.0, 0.0], [1.0, 0.0]])[:n]
-    if layout == "spectral":
-        return _landscape(_spectral(grid, seed))
-    graph = _structure(grid)
-    if layout == "kamada_kawai":
-        pos = nx.kamada_kawai_layout(graph)
-    else:
-        pos = nx.spring_layout(graph, seed=seed)
-    return _landscape(np.array([pos[i] for i in range(n)], dtype=float))
-
-
-def group_positions(groups: Any, *, spread: float = 0.8) -> np.ndarray:
-    """``(N, 2)`` positions that place each group in its own disc, the discs on a circle.
-
-    Nodes fill their group's disc on a sunflower (Vogel) spiral in index order:
-    deterministic, even density, no overlap between groups.  Useful for large
-    graphs with known communities (pass as ``pos=``): edges across groups then
-    visibly span between discs.
-
-    Parameters
-    ----------
-    groups : array (N,)
-        Group of each node (e.g. ``grid.query.groups``).
-    spread : float
-        Disc radius relative to the distance between neighbouring disc centres.
-
-    Example
-    -------
-    >>> group_positions([0, 0, 1, 1, 1]).shape
-    (5, 2)
-    """
-    groups = np.asarray(groups)
-    if groups.ndim != 1 or groups.size == 0:
-        raise ValueError(f"groups must be a non-empty 1-D array, got shape {groups.shape}")
-    names, codes = np.unique(groups, return_inverse=True)
-    angle = np.pi / 2 - 2 * np.pi * np.arange(names.size) / names.size
-    centres = np.stack([np.cos(angle), np.sin(angle)], axis=1) if names.size > 1 else np.zeros((1, 2))
-    radius = spread * (np.sin(np.pi / names.size) if names.size > 1 else 1.0)
-    xy = np.empty((groups.size, 2))
-    golden = np.pi * (3 - np.sqrt(5))
-    for code in range(names.size):
-        members = np.flatnonzero(codes == code)
-        k = np.arange(members.size)
-        r = radius * np.sqrt((k + 0.5) / members.size)
-        xy[members] = centres[code] + np.stack([r * np.cos(k * golden), r * np.sin(k * golden)], axis=1)
-    return xy
-
-
-def _spectral(grid: AttentionGrid, seed: int) -> np.ndarray:
-    """Eigenvectors 2 and 3 of ``D^-1/2 A D^-1/2`` (A = symmetrised structure), scaled by ``D^-1/2``."""
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import eigsh
-
-    n = len(grid.query)
-    source, target = grid.edge_index
-    keep = source != target
-    adjacency = sp.csr_array((np.ones(int(keep.sum())), (source[keep], target[keep])), shape=(n, n))
-    adjacency = ((adjacency + adjacency.T) > 0).astype(float)
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    inv_sqrt = np.divide(1.0, np.sqrt(degree), out=np.zeros(n), where=degree > 0)
-    walk = sp.diags(inv_sqrt) @ adjacency @ sp.diags(inv_sqrt)
-    if n <= 500:
-        _, vectors = np.linalg.eigh(walk.toarray())
-        vectors = vectors[:, ::-1]
-    else:
-        start = np.random.default_rng(seed).random(n)
-        values, vectors = eigsh(walk, k=3, which="LA", v0=start)
-        vectors = vectors[:, np.argsort(-values)]
-    return vectors[:, 1:3] * inv_sqrt[:, None]
-
-
-def _landscape(xy: np.ndarray) -> np.ndarray:
-    """Rotate positions so their main axis is horizontal (fills a landscape panel; signs fixed)."""
-    centred = xy - xy.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    vt = vt * np.where(vt.sum(axis=1, keepdims=True) < 0, -1.0, 1.0)
-    return centred @ vt.T
-
-
-def _positions(grid: AttentionGrid, pos: Any, layout: str | None, seed: int) -> np.ndarray:
-    n = len(grid.query)
-    if pos is None:
-        return node_positions(grid, layout, seed=seed)
-    if isinstance(pos, dict):
-        missing = [i for i in grid.query.ids if i not in pos]
-        if missing:
-            raise ValueError(f"pos has no position for {len(missing)} nodes, first {missing[0]!r}")
-        pos = [pos[i] for i in grid.query.ids]
-    arr = np.asarray(pos, dtype=float)
-    if arr.shape != (n, 2) or not np.isfinite(arr).all():
-        raise ValueError(f"pos must be finite (N, 2) = ({n}, 2) positions or a dict by node id, "
-                         f"got shape {arr.shape}")
-    return arr
-
-
-# -- geometry ---------------------------------------------------------------------------------------
-def _points_to_data(ax: Axes) -> float:
-    """Data units per typographic point along x (limits must be set)."""
-    x0, x1 = ax.get_xlim()
-    width_pt = ax.get_position().width * ax.get_figure().get_figwidth() * 72.0
-    return abs(x1 - x0) / max(width_pt, 1.0)
-
-
-def _aspect(xy: np.ndarray) -> float:
-    """Height / width of the layout, clipped to [0.45, 1.2], for sizing new figures."""
-    span = np.ptp(xy, axis=0) if len(xy) > 1 else np.ones(2)
-    return float(np.clip(span[1] / max(span[0], 1e-9), 0.45, 1.2))
-
-
-def _set_limits(ax: Axes, xy: np.ndarray) -> None:
-    """Limits around ``xy`` with the Axes box's aspect ratio, so equal aspect wastes no space."""
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    span = np.maximum(hi - lo, 1e-9) * 1.12
-    box = ax.get_position()
-    width_in, height_in = ax.get_figure().get_size_inches()
-    ratio = (box.height * height_in) / max(box.width * width_in, 1e-9)
-    span = np.array([max(span[0], span[1] / ratio), max(span[1], span[0] * ratio)])
-    centre = (lo + hi) / 2
-    ax.set_xlim(centre[0] - span[0] / 2, centre[0] + span[0] / 2)
-    ax.set_ylim(centre[1] - span[1] / 2, centre[1] + span[1] / 2)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_axis_off()
-
-
-def _edge_geometry(xy: np.ndarray, source: np.ndarray, target: np.ndarray, *, lane: float,
-                   gap: float, head: np.ndarray | None,
-                   source_gap: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Segments ``(E, 2, 2)`` shifted right by ``lane`` and stopped ``gap`` short of the target
-    (``source_gap``, default ``gap``, after the source), and arrowhead triangles ``(E, 3, 2)``
-    of length ``head`` (per edge) at the target end."""
-    start, end = xy[source], xy[target]
-    delta = end - start
-    length = np.linalg.norm(delta, axis=1, keepdims=True)
-    unit = np.divide(delta, length, out=np.zeros_like(delta), where=length > 0)
-    right = np.stack([unit[:, 1], -unit[:, 0]], axis=1)
-    stop = np.minimum(gap, 0.45 * length)
-    start = start + right * lane + unit * np.minimum(gap if source_gap is None else source_gap,
-                                                     0.45 * length)
-    tip = end + right * lane - unit * stop
-    if head is None:
-        return np.stack([start, tip], axis=1), None
-    size = np.minimum(head[:, None], 0.4 * length)
-    base = tip - unit * size
-    triangles = np.stack([tip, base + right * size * 0.45, base - right * size * 0.45], axis=1)
-    return np.stack([start, base], axis=1), triangles
-
-
-# -- drawing ---------------------------------------------------------------------------------------
-def _edge_values(grid: AttentionGrid, layer: Any, head: Any) -> tuple[np.ndarray, str, str]:
-    chosen = grid.select(layer=layer)
-    chosen = chosen.reduce("mean", "head") if head == "mean" else chosen.select(head=head)
-    head_text = "mean of heads" if head == "mean" else f"head {chosen.heads[0]}"
-    return chosen.values[0, 0].astype(float), chosen.layers[0], head_text
-
-
-def _group_names(grid: AttentionGrid) -> list[str]:
-    groups = grid.query.groups or ()
-    names = list(grid.meta.get("group_names") or [])
-    return [names[g] if 0 <= g < len(names) else f"group {g}" for g in sorted(set(groups))]
-
-
-def _node_colours(grid: AttentionGrid, mode: Any, layer: Any, head: Any) -> tuple[Any, str | None]:
-    """Node colours: (RGBA / colour spec, None) for categories, or (values, colorbar label)."""
-    import matplotlib
-
-    n = len(grid.query)
-    if isinstance(mode, str) and mode in _NODE_COLORS:
-        if mode == "group":
-            if grid.query.groups is None:
-                raise ValueError("node_color='group' needs node groups (NodeAxis(groups=...)); "
-                                 "use node_color='received' or a colour")
-            groups = np.asarray(grid.query.groups)
-            codes = np.searchsorted(np.unique(groups), groups)
-            return matplotlib.colormaps["tab10"](codes % 10), None
-        one = grid.select(layer=layer)
-        one = one.reduce("mean", "head") if head == "mean" else one.select(head=head)
-        if mode == "received":
-            return attention_received(one)[0, 0], "attention received (sum over outgoing edges)"
-        return incoming_entropy(one)[0, 0], "entropy of incoming attention (nats)"
-    if isinstance(mode, str):
-        if not matplotlib.colors.is_color_like(mode):
-            raise ValueError(f"node_color must be one of {_NODE_COLORS}, a matplotlib colour, or one "
-                             f"value per node; got {mode!r}")
-        return mode, None
-    values = np.asarray(mode, dtype=float)
-    if values.shape != (n,):
-        raise ValueError(f"node_color must be {_NODE_COLORS}, a colour, or one value per node "
-                         f"(shape ({n},)), got shape {values.shape}")
-    return values, "node value"
-
-
-def _plot(ax: Axes, grid: AttentionGrid, *, layer: Any, head: Any, xy: np.ndarray, node_color: Any,
-          top_k: int | None, scale: ColorScale, node_size: float, arrows: bool, labels: bool,
-          self_loops: bool, legend: bool) -> tuple[LineCollection, Any, str | None]:
-    """Draw edges, rings, nodes and labels; returns (edge artist, node artist, node colorbar label)."""
-    import matplotlib
-
-    values, _, _ = _edge_values(grid, layer, head)
-    loops = self_loop_mask(grid)
-    keep = (np.sort(top_k_edges(grid, top_k, layer=layer, head=head, self_loops=False))
-            if top_k else np.flatnonzero(~loops))
-    keep = keep[np.argsort(values[keep], kind="stable")]  # strong edges on top
-    source, target = grid.edge_index[0, keep], grid.edge_index[1, keep]
-    weights = values[keep]
-    _set_limits(ax, xy)
-    per_pt = _points_to_data(ax)
-    cmap = matplotlib.colormaps[scale.cmap]
-    norm = Normalize(scale.vmin, scale.vmax, clip=True)
-    strength = np.ma.filled(norm(weights), 0.0)
-    colours = cmap(strength)
-    large = len(xy) > _LARGE_NODES  # thin, translucent edges so 10^5 of them stay readable
-    colours[:, 3] = (0.04 + 0.5 * strength) if large else (0.2 + 0.8 * strength)
-    widths = (0.1 + 0.7 * strength) if large else (0.4 + 2.6 * strength)
-    radius_pt = np.sqrt(node_size) / 2
-    heads = (2.5 + 2.5 * strength) * per_pt if arrows else None
-    segments, triangles = _edge_geometry(xy, source, target, lane=1.2 * per_pt if arrows else 0.0,
-                                         gap=(radius_pt + 1.0) * per_pt, head=heads)
-    lines = LineCollection(segments, colors=colours, linewidths=widths, cmap=scale.cmap, norm=norm,
-                           capstyle="butt", zorder=1)
-    lines.set_array(weights)
-    lines.set_color(colours)  # keep per-edge alpha; the array only feeds the colorbar
-    ax.add_collection(lines)
-    if triangles is not None:
-        ax.add_collection(PolyCollection(triangles, facecolors=colours, edgecolors="none", zorder=1))
-    if self_loops and loops.any() and not large:
-        ring_nodes = grid.edge_index[1, loops]
-        ring_strength = np.ma.filled(norm(values[loops]), 0.0)
-        ax.scatter(xy[ring_nodes, 0], xy[ring_nodes, 1], s=node_size * 2.2, facecolors="none",
-                   edgecolors=cmap(ring_strength), linewidths=0.4 + 1.4 * ring_strength, zorder=2)
-    colour, colour_label = _node_colours(grid, node_color, layer, head)
-    node_kwargs: dict[str, Any] = {"s": node_size, "zorder": 3, "edgecolors": "white",
-                                   "linewidths": 0.5 if node_size >= 20 else 0.0}
-    if colour_label is None:
-        nodes = ax.scatter(xy[:, 0], xy[:, 1], c=colour, **node_kwargs)
-    else:
-        node_scale = color_scale(np.nan_to_num(colour, nan=0.0), cmap="viridis")
-        node_cmap = matplotlib.colormaps[node_scale.cmap].with_extremes(bad="lightgrey")
-        nodes = ax.scatter(xy[:, 0], xy[:, 1], c=colour, plotnonfinite=True, cmap=node_cmap,
-                           vmin=node_scale.vmin, vmax=node_scale.vmax, **node_kwargs)
-    if labels:
-        for (x, y), text in zip(xy, grid.query.labels):
-            ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=4,
-                    color="black" if colour_label else "white")
-    if legend and isinstance(node_color, str) and node_color == "group":
-        ax.legend(handles=_group_handles(grid), loc="upper left", bbox_to_anchor=(0.0, 0.0),
-                  fontsize=7, frameon=False, title="node group", title_fontsize=7,
-                  ncols=min(len(_group_names(grid)), 6))
-    return lines, nodes, colour_label
-
-
-def _group_handles(grid: AttentionGrid) -> list[Line2D]:
-    import matplotlib
-
-    palette = matplotlib.colormaps["tab10"]
-    return [Line2D([], [], marker="o", linestyle="", color=palette(i % 10), label=name)
-            for i, name in enumerate(_group_names(grid))]
-
-
 def _defaults(grid: AttentionGrid, node_color: Any, top_k: int | None, node_size: float | None,
               arrows: bool | None, labels: bool | None) -> tuple[Any, int | None, float, bool, bool]:
     n = len(grid.query)
-    large = n > _LARGE_NODES
+    large = n > LARGE_NODES
     if node_color is None:
         node_color = "group" if grid.query.groups is not None else "received"
     if top_k is None and large:
@@ -454,7 +153,7 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
             add_colorbar(nodes, ax, f"node: {node_label}", location="bottom", fraction=0.04, pad=0.02,
                          shrink=0.6)
     kept = f"top {top_k} incoming edges per node" if top_k else "all edges"
-    ring = "; rings = self-attention" if self_loops and len(xy) <= _LARGE_NODES else ""
+    ring = "; rings = self-attention" if self_loops and len(xy) <= LARGE_NODES else ""
     ax.set_title(title if title is not None else
                  f"layer {layer_label}, {head_text} — {kept}{ring}\n"
                  f"{len(grid.query)} nodes; edge source → target (target attends to source)",
@@ -602,12 +301,8 @@ def draw_ego(grid: AttentionGrid, node: Any, layer: Any = -1, head: Any = "mean"
     segments, triangles = _edge_geometry(np.vstack([[0.0, 0.0], ring]), np.arange(1, shown.size + 1),
                                          np.zeros(shown.size, int), lane=0.0, gap=17 * per_pt,
                                          source_gap=12 * per_pt, head=(5 + 5 * strength) * per_pt)
-    lines = LineCollection(segments, colors=cmap(strength), linewidths=0.8 + 5 * strength,
-                           cmap=scale.cmap, norm=norm, zorder=1)
-    lines.set_array(values[shown])
-    lines.set_color(cmap(strength))
-    ax.add_collection(lines)
-    ax.add_collection(PolyCollection(triangles, facecolors=cmap(strength), edgecolors="none", zorder=1))
+    lines = _edge_artists(ax, segments, triangles, cmap(strength), 0.8 + 5 * strength, values[shown], scale,
+                          norm)
     node_color = node_color or ("group" if grid.query.groups is not None else "lightsteelblue")
     if node_color == "group":
         if grid.query.groups is None:

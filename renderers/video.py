@@ -1,17 +1,16 @@
-"""Attention on video: clips (MP4 + GIF), contact sheets, timelines and frame x frame maps.
+"""Attention on video: overlay clips (H.264 MP4 + GIF), contact sheets, timelines, frame x frame maps.
 
 Maps over a :class:`~multiattn.axes.VideoAxis` become one ``(rows, cols)`` map
 per input frame (:func:`frame_maps`: a tubelet of ``t`` frames shares its
 map), which :func:`multiattn.renderers.image.overlay` blends onto each frame.
 One colour scale is used for the whole clip by default, so brightness can be
-compared across frames; every clip frame carries a footer with its time and
-the scale.  :func:`read_video` reads any file OpenCV decodes and samples
-frames uniformly, the way video models' processors expect.
+compared across frames; every frame of :func:`write_overlay_video` carries a
+footer with its time and the scale.  Video files are read with
+:func:`multiattn.media.read_video`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,167 +18,21 @@ import numpy as np
 
 from ..axes import VideoAxis
 from ..grid import AttentionGrid, AttentionMap
-from ..media import as_frames, sample_frame_indices
+from ..media import VideoClip, as_frames
 from ._style import ColorScale, add_colorbar, color_scale, get_axes, save_figure
+from ._video_encode import write_gif, write_mp4
 from .image import overlay
 
 __all__ = [
-    "VideoClip",
-    "read_video",
     "frame_maps",
     "overlay_frames",
-    "clip",
+    "write_overlay_video",
     "contact_sheet",
     "frame_timeline",
     "temporal_heatmap",
 ]
 
-_LONG_CLIP = 300  # frames; longer clips show a progress bar while decoding
 _FOOTER_PX = 22
-
-
-# -- reading -------------------------------------------------------------------
-@dataclass(frozen=True)
-class VideoClip:
-    """Frames read from a file.
-
-    Attributes
-    ----------
-    frames : ndarray uint8 (T, H, W, 3)
-        RGB frames (grayscale sources are expanded to RGB).
-    fps : float
-        Frame rate *of the returned frames* (source fps scaled by the sampling stride).
-    source_fps : float
-        Frame rate stored in the file.
-    indices : ndarray int (T,)
-        Index of each returned frame in the source.
-    times : ndarray float (T,)
-        Time of each returned frame in seconds.
-    """
-
-    frames: np.ndarray
-    fps: float
-    source_fps: float
-    indices: np.ndarray
-
-    @property
-    def times(self) -> np.ndarray:
-        return self.indices / self.source_fps
-
-
-def _fit(frame: np.ndarray, max_side: int | None) -> np.ndarray:
-    import cv2
-
-    height, width = frame.shape[:2]
-    if max_side is None or max(height, width) <= max_side:
-        return frame
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-
-
-def _count_frames(cap: Any, progress: bool) -> int:
-    from tqdm import tqdm
-
-    n = 0
-    with tqdm(desc="counting frames", unit="frame", disable=not progress, leave=False) as bar:
-        while cap.grab():
-            n += 1
-            bar.update()
-    return n
-
-
-def read_video(
-    path: str | Path,
-    num_frames: int | None = None,
-    *,
-    max_side: int | None = 1024,
-    progress: bool = True,
-) -> VideoClip:
-    """Read a video file with OpenCV, optionally sampling ``num_frames`` frames uniformly.
-
-    Parameters
-    ----------
-    path : str or Path
-        Any container/codec OpenCV can decode (MP4, AVI, MKV, WebM ...), any fps and size.
-    num_frames : int, optional
-        Sample this many frames at the centres of equal segments (the uniform
-        sampling of video-model processors); clips with fewer frames repeat
-        frames.  Default: every frame.
-    max_side : int, optional
-        Downscale frames whose longer side exceeds this (keeps aspect ratio),
-        so very high resolution clips do not exhaust memory; None keeps the size.
-    progress : bool
-        Show a progress bar while decoding clips longer than 300 frames.
-
-    Returns
-    -------
-    VideoClip
-
-    Raises
-    ------
-    FileNotFoundError
-        No such file.
-    ValueError
-        The file cannot be decoded or has 0 frames.
-
-    Example
-    -------
-    >>> clip = read_video(sample_clip_path(), num_frames=8)  # doctest: +SKIP
-    >>> clip.frames.shape, clip.fps  # doctest: +SKIP
-    ((8, 128, 128, 3), 4.0)
-    """
-    import cv2
-    from tqdm import tqdm
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video file not found: {path}")
-    if num_frames is not None and num_frames <= 0:
-        raise ValueError(f"num_frames must be positive, got {num_frames}")
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise ValueError(f"cannot decode {path}: not a video OpenCV can read (corrupt or unknown codec)")
-        source_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        source_fps = source_fps if np.isfinite(source_fps) and source_fps > 0 else 25.0
-        estimate = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        n_source = _count_frames(cap, progress and estimate > _LONG_CLIP)
-        if n_source == 0:
-            raise ValueError(f"{path} has 0 decodable frames (empty or corrupt video)")
-        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-        wanted = np.arange(n_source) if num_frames is None else sample_frame_indices(n_source, num_frames)
-        needed = set(wanted.tolist())
-        decoded: dict[int, np.ndarray] = {}
-        bar = tqdm(total=n_source, desc=f"reading {path.name}", unit="frame",
-                   disable=not progress or n_source <= _LONG_CLIP, leave=False)
-        with bar:
-            for index in range(int(wanted.max()) + 1):
-                if not cap.grab():
-                    break
-                bar.update()
-                if index in needed:
-                    ok, frame = cap.retrieve()
-                    if ok and frame is not None:
-                        decoded[index] = _fit(frame, max_side)
-    finally:
-        cap.release()
-    missing = sorted(needed - set(decoded))
-    if missing:
-        raise ValueError(f"{path}: frames {missing[:5]} could not be decoded (truncated or corrupt video)")
-    frames = np.stack([_bgr_to_rgb(decoded[i]) for i in wanted.tolist()])
-    stride = n_source / len(wanted)
-    return VideoClip(frames, source_fps / stride, source_fps, wanted)
-
-
-def _bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
-    if frame.shape[-1] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 # -- maps per frame --------------------------------------------------------------
@@ -301,7 +154,7 @@ def _check_frames(frames: Any) -> np.ndarray:
     return as_frames(frames.frames if isinstance(frames, VideoClip) else frames)
 
 
-# -- clip files ----------------------------------------------------------------------
+# -- overlay video files -------------------------------------------------------------------
 def _display_size(height: int, width: int, min_side: int) -> tuple[int, int]:
     scale = max(1.0, min_side / min(height, width))
     return int(round(height * scale)) // 2 * 2, int(round(width * scale)) // 2 * 2
@@ -352,7 +205,7 @@ def _annotated(overlaid: np.ndarray, times: np.ndarray, scale: ColorScale, label
     return np.stack(out)
 
 
-def clip(
+def write_overlay_video(
     frames: Any,
     maps: Any,
     path: str | Path,
@@ -366,11 +219,12 @@ def clip(
     gif: bool = True,
     min_side: int = 256,
 ) -> dict[str, Path]:
-    """Write the frames with attention overlaid frame by frame as an MP4 (and a GIF).
+    """Write the frames with attention overlaid frame by frame as an H.264 MP4 (and a GIF).
 
     Each frame is enlarged so its shorter side is at least ``min_side`` pixels
     (nearest neighbour) and gets a footer with its time, ``label`` and the
-    colour scale.  The MP4 is re-opened with OpenCV and its frames counted.
+    colour scale.  The MP4 is H.264 / yuv420p with ``+faststart`` (plays in
+    browsers); its frames are counted after writing.
 
     Parameters
     ----------
@@ -388,6 +242,8 @@ def clip(
         Text in the footer (e.g. the method and class).
     gif : bool
         Also write the GIF (looping).
+    min_side : int
+        Shorter side of the written frames in pixels (at least).
 
     Returns
     -------
@@ -401,16 +257,14 @@ def clip(
 
     Example
     -------
-    >>> paths = clip(frames, amap, "attention.mp4", label="rollout")  # doctest: +SKIP
+    >>> frames = np.zeros((8, 64, 64, 3), np.uint8)  # 8 frames the model saw
+    >>> paths = write_overlay_video(frames, np.random.rand(4, 4, 4), "attention.mp4")  # doctest: +SKIP
     >>> sorted(paths)  # doctest: +SKIP
     ['gif', 'mp4']
     """
-    import cv2
-    from PIL import Image
-
     path = Path(path)
     if path.suffix.lower() != ".mp4":
-        raise ValueError(f"clip writes an .mp4 file (and a .gif next to it), got {path.name!r}")
+        raise ValueError(f"write_overlay_video writes an .mp4 (and a .gif next to it), got {path.name!r}")
     if fps is None:
         fps = maps.axis.fps if isinstance(maps, AttentionMap) and isinstance(maps.axis, VideoAxis) else 8.0
     if not fps > 0:
@@ -419,36 +273,10 @@ def clip(
                                            normalise=normalise)
     shown = _annotated(overlaid, np.arange(len(overlaid)) / fps, scale, label, min_side,
                        per_frame=normalise == "frame")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    height, width = shown.shape[1:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write MP4 (mp4v) to {path}")
-    for frame in shown:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    written = _count_written(path)
-    if written != len(shown):
-        raise RuntimeError(f"{path} reads back {written} frames, {len(shown)} were written")
-    out = {"mp4": path}
+    out = {"mp4": write_mp4(shown, path, fps)}
     if gif:
-        images = [Image.fromarray(f) for f in shown]
-        gif_path = path.with_suffix(".gif")
-        images[0].save(gif_path, save_all=True, append_images=images[1:], loop=0,
-                       duration=int(round(1000 / fps)), optimize=False)
-        out["gif"] = gif_path
+        out["gif"] = write_gif(shown, path.with_suffix(".gif"), fps)
     return out
-
-
-def _count_written(path: Path) -> int:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.grab():
-        n += 1
-    cap.release()
-    return n
 
 
 # -- figures ---------------------------------------------------------------------------

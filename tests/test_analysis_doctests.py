@@ -4,8 +4,7 @@ import importlib
 import numpy as np
 import pytest
 
-MODULES = ["_arrays", "diagnostics", "flow", "heads", "metrics", "relevance", "report", "rollout",
-           "synthetic"]
+MODULES = ["_arrays", "diagnostics", "heads", "metrics", "report", "rollout", "synthetic"]
 
 
 @pytest.mark.parametrize("name", MODULES)

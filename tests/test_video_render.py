@@ -1,6 +1,10 @@
-"""Video renderer: reading clips, per-frame maps, MP4/GIF clips, contact sheet, timeline, frame x frame."""
+"""Video: reading clips (media), per-frame maps, H.264 MP4 / GIF clips, sheet, timeline, frame x frame."""
+
+import re
+import subprocess
 
 import cv2
+import imageio_ffmpeg
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -9,7 +13,9 @@ from PIL import Image
 
 from multiattn import AttentionGrid, AttentionMap, VideoAxis
 from multiattn.adapters.video import _timesformer_grids
+from multiattn.media import read_video
 from multiattn.renderers import video as rv
+from multiattn.renderers._video_encode import write_mp4
 from multiattn.renderers.image import overlay
 
 from .conftest import random_attention
@@ -32,10 +38,10 @@ def ramp_video(tmp_path):
 
 
 def test_read_all_and_sampled(ramp_video):
-    clip = rv.read_video(ramp_video)
+    clip = read_video(ramp_video)
     assert clip.frames.shape == (30, 96, 128, 3) and clip.frames.dtype == np.uint8
     assert clip.fps == pytest.approx(15.0)
-    sampled = rv.read_video(ramp_video, num_frames=8)
+    sampled = read_video(ramp_video, num_frames=8)
     np.testing.assert_array_equal(sampled.indices, [1, 5, 9, 13, 16, 20, 24, 28])
     assert sampled.fps == pytest.approx(15.0 * 8 / 30)
     brightness = sampled.frames.mean(axis=(1, 2, 3))
@@ -45,34 +51,34 @@ def test_read_all_and_sampled(ramp_video):
 
 def test_short_clip_repeats_frames(tmp_path):
     path = _write(tmp_path / "short.mp4", np.zeros((5, 32, 32, 3), np.uint8))
-    clip = rv.read_video(path, num_frames=16)
+    clip = read_video(path, num_frames=16)
     assert clip.frames.shape[0] == 16 and clip.indices.tolist() == sorted(clip.indices.tolist())
     assert set(clip.indices.tolist()) == set(range(5))
 
 
 def test_grayscale_and_high_resolution(tmp_path):
     gray = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (3, 48, 1))
-    clip = rv.read_video(_write(tmp_path / "gray.mp4", gray, color=False))
+    clip = read_video(_write(tmp_path / "gray.mp4", gray, color=False))
     assert clip.frames.shape == (3, 48, 64, 3)
     np.testing.assert_array_equal(clip.frames[..., 0], clip.frames[..., 2])
     big = np.zeros((2, 2160, 3840, 3), np.uint8)
-    clip = rv.read_video(_write(tmp_path / "4k.mp4", big), max_side=512)
+    clip = read_video(_write(tmp_path / "4k.mp4", big), max_side=512)
     assert clip.frames.shape == (2, 288, 512, 3)
 
 
 def test_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
-        rv.read_video(tmp_path / "missing.mp4")
+        read_video(tmp_path / "missing.mp4")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video" * 20)
     with pytest.raises(ValueError, match="cannot decode|0 decodable frames"):
-        rv.read_video(junk)
+        read_video(junk)
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     with pytest.raises(ValueError, match="cannot decode|0 decodable frames"):
-        rv.read_video(empty)
+        read_video(empty)
     with pytest.raises(ValueError, match="num_frames"):
-        rv.read_video(junk, num_frames=0)
+        read_video(junk, num_frames=0)
 
 
 def test_frame_maps_hot_token_and_errors():
@@ -104,12 +110,43 @@ def test_overlay_frames_reuses_image_overlay(rng):
         rv.overlay_frames(np.zeros((0, 8, 8, 3), np.uint8), maps)
 
 
-def test_clip_writes_playable_mp4_and_gif(tmp_path, rng):
+def _codec(path):
+    """The first video stream's codec as ``ffmpeg -i`` reports it."""
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                           capture_output=True, text=True, check=False)
+    return re.search(r"Stream #\S+.*?: Video: (\w+) .*?(yuv\w+)", probe.stderr).groups()
+
+
+def test_write_mp4_is_h264_faststart_and_reads_back(tmp_path):
+    # smooth frames (lossy H.264 keeps gradients within a few levels), odd size: padded to even
+    yy, xx = np.mgrid[0:45, 0:61]
+    frames = np.stack([np.stack([xx * 3 + 10 * t, yy * 5, np.full_like(xx, 40 * t)], -1)
+                       for t in range(7)]).astype(np.uint8)
+    path = write_mp4(frames, tmp_path / "sub" / "smooth.mp4", fps=5)
+    assert _codec(path) == ("h264", "yuv420p")
+    data = path.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # +faststart: the index precedes the media
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    assert meta["size"] == (62, 46) and meta["fps"] == pytest.approx(5)
+    back = np.stack([np.frombuffer(f, np.uint8).reshape(46, 62, 3) for f in reader])
+    assert back.shape == (7, 46, 62, 3)
+    error = np.abs(back[:, :45, :61].astype(int) - frames)
+    assert error.mean() < 3 and np.percentile(error, 99) < 12  # lossy, but the picture is kept
+    np.testing.assert_allclose(back[:, 45].mean(), back[:, 44].mean(), atol=3)  # edge-padded row
+    with pytest.raises(ValueError, match="uint8"):
+        write_mp4(frames.astype(float), tmp_path / "f.mp4", fps=5)
+    with pytest.raises(ValueError, match="fps"):
+        write_mp4(frames, tmp_path / "f.mp4", fps=0)
+
+
+def test_overlay_video_writes_h264_mp4_and_gif(tmp_path, rng):
     axis = VideoAxis(6, 2, 2, tubelet=(2, 16, 16), fps=6)
     frames = np.zeros((6, 32, 32, 3), np.uint8)
     hot = np.zeros(len(axis))
     hot[axis.labels.index("t1r0c1")] = 1.0
-    paths = rv.clip(frames, AttentionMap(hot, axis), tmp_path / "a.mp4", label="hot", upsample="nearest")
+    paths = rv.write_overlay_video(frames, AttentionMap(hot, axis), tmp_path / "a.mp4", label="hot",
+                                   upsample="nearest")
     cap = cv2.VideoCapture(str(paths["mp4"]))
     n, shown = 0, []
     while True:
@@ -119,7 +156,7 @@ def test_clip_writes_playable_mp4_and_gif(tmp_path, rng):
         n += 1
         shown.append(frame)
     cap.release()
-    assert n == 6
+    assert n == 6 and _codec(paths["mp4"])[0] == "h264"
     gif = Image.open(paths["gif"])
     assert gif.n_frames == 6 and abs(gif.info["duration"] - 1000 / 6) <= 10  # GIF stores 10 ms units
     # the hot patch (top right quadrant) is bright only in frames 2-3 (tubelet 1)
@@ -128,7 +165,7 @@ def test_clip_writes_playable_mp4_and_gif(tmp_path, rng):
     assert np.argsort(bright)[-2:].tolist() in ([2, 3], [3, 2])
     assert min(bright[2], bright[3]) > 3 * max(bright[0], bright[5])
     with pytest.raises(ValueError, match=".mp4"):
-        rv.clip(frames, AttentionMap(hot, axis), tmp_path / "a.avi")
+        rv.write_overlay_video(frames, AttentionMap(hot, axis), tmp_path / "a.avi")
 
 
 def test_contact_sheet_and_figures(tmp_path, rng):

@@ -39,6 +39,7 @@ from .metrics import (
 from .relevance import chefer_relevance, gradient_rollout
 from .report import analysis_report
 from .rollout import residual_layers, rollout
+from .spacetime import readout_attention, space_time_rollout
 
 __all__ = [
     "DELIMITERS",
@@ -77,11 +78,13 @@ __all__ = [
     "project_heads",
     "propagate_attention",
     "pruning_curve",
+    "readout_attention",
     "redundant_heads",
     "residual_layers",
     "rollout",
     "save_csv",
     "snap_to_energy",
+    "space_time_rollout",
     "spearman",
     "special_share",
     "top_k_edges",

@@ -6,18 +6,6 @@ rows are distributions, and averages a per-query quantity over the *eligible*
 queries: rows that are not all-zero (masked) and pass the optional boolean
 ``query_mask (Q,)`` (False on padding).  A head without eligible queries
 gets NaN.
-
-A grid gives a :class:`~multiattn.LabelledArray` with dims ``("layer", "head")``
-labelled by ``grid.layers`` and ``grid.heads`` (``("layer",)`` for
-``head_diversity(by_layer=True)``); a plain array gives a plain ndarray.
-
-Example
--------
->>> from multiattn import AttentionGrid, TokenAxis
->>> grid = AttentionGrid(np.full((2, 3, 4, 4), 0.25), TokenAxis(list("abcd")), layers=["l0", "l1"])
->>> entropy = head_entropy(grid, normalized=True)
->>> entropy.dims, entropy.shape, entropy.sel(layer="l1", head=2)
-(('layer', 'head'), (2, 3), 1.0)
 """
 
 from __future__ import annotations
@@ -29,13 +17,10 @@ import numpy as np
 
 from ..axes import Axis, PatchAxis
 from ..grid import AttentionGrid
-from ..labelled import LabelledArray
 from ._arrays import (
     as_distributions,
     axes_of,
     is_causal,
-    label_heads,
-    label_layers,
     mean_over_rows,
     require_self_attention,
     sparse_distributions,
@@ -79,7 +64,7 @@ def head_entropy(
     normalized: bool = False,
     query_mask: Any = None,
     causal: bool | None = None,
-) -> np.ndarray | LabelledArray:
+) -> np.ndarray:
     """Mean entropy of the attention rows of each head, in nats.
 
     ``H_i = -sum_j a_ij log a_ij`` averaged over eligible queries.  With
@@ -101,8 +86,7 @@ def head_entropy(
 
     Returns
     -------
-    ndarray or LabelledArray (L, H)
-        Labelled by the grid's layers and heads for a grid input.
+    ndarray (L, H)
 
     Example
     -------
@@ -128,7 +112,7 @@ def head_entropy(
         allowed = np.minimum(np.arange(n_q) + 1, n_k) if causal else np.full(n_q, n_k)
         eligible = eligible & (allowed > 1)
         ent = ent / np.log(np.maximum(allowed, 2))
-    return label_heads(attn, mean_over_rows(ent, eligible), "head_entropy")
+    return mean_over_rows(ent, eligible)
 
 
 def _sparse_unique(attn: Any) -> bool:
@@ -209,7 +193,7 @@ def attention_distance(
     *,
     pixels: bool = False,
     query_mask: Any = None,
-) -> np.ndarray | LabelledArray:
+) -> np.ndarray:
     """Mean attention distance ``sum_j a_ij * d(i, j)`` of each head.
 
     ``d`` is ``|i - j|`` for plain arrays and token axes, the Euclidean
@@ -233,8 +217,7 @@ def attention_distance(
 
     Returns
     -------
-    ndarray or LabelledArray (L, H)
-        Labelled by the grid's layers and heads for a grid input.
+    ndarray (L, H)
 
     Example
     -------
@@ -243,12 +226,10 @@ def attention_distance(
     array([[0.667]])
     """
     if _sparse_unique(attn):
-        result = _sparse_content_weighted(attn, axis, pixels, lambda dist: dist, query_mask,
-                                          "attention_distance")
-    else:
-        arr, dist = _distances(attn, axis, pixels, "attention_distance")
-        result = _content_weighted(arr, dist, dist, query_mask)
-    return label_heads(attn, result, "attention_distance")
+        return _sparse_content_weighted(attn, axis, pixels, lambda dist: dist, query_mask,
+                                        "attention_distance")
+    arr, dist = _distances(attn, axis, pixels, "attention_distance")
+    return _content_weighted(arr, dist, dist, query_mask)
 
 
 def locality(
@@ -257,7 +238,7 @@ def locality(
     axis: Axis | None = None,
     *,
     query_mask: Any = None,
-) -> np.ndarray | LabelledArray:
+) -> np.ndarray:
     """Share of each row's attention within distance ``k`` of the query (``|i - j| <= k``).
 
     Distances as in :func:`attention_distance` (index for tokens, patch
@@ -275,14 +256,12 @@ def locality(
         return np.where(np.isnan(dist), 0.0, (dist <= k + 1e-9).astype(np.float64))
 
     if _sparse_unique(attn):
-        result = _sparse_content_weighted(attn, axis, False, _within, query_mask, "locality")
-    else:
-        arr, dist = _distances(attn, axis, False, "locality")
-        result = _content_weighted(arr, dist, _within(dist), query_mask)
-    return label_heads(attn, result, "locality")
+        return _sparse_content_weighted(attn, axis, False, _within, query_mask, "locality")
+    arr, dist = _distances(attn, axis, False, "locality")
+    return _content_weighted(arr, dist, _within(dist), query_mask)
 
 
-def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray | LabelledArray:
+def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray:
     """Mean share of each row held by its ``k`` largest weights.
 
     1 for one-hot rows at ``k=1``; ``k / K`` for uniform rows.
@@ -296,10 +275,10 @@ def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray 
     if not 1 <= int(k) <= arr.shape[-1]:
         raise ValueError(f"k must be between 1 and the number of keys {arr.shape[-1]}, got {k}")
     top = -np.partition(-arr, int(k) - 1, axis=-1)[..., : int(k)]
-    return label_heads(attn, mean_over_rows(top.sum(-1), valid_rows(arr, query_mask)), "topk_concentration")
+    return mean_over_rows(top.sum(-1), valid_rows(arr, query_mask))
 
 
-def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.ndarray | LabelledArray:
+def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.ndarray:
     """Mean share of attention that lands on the keys flagged by ``mask``.
 
     Parameters
@@ -324,11 +303,10 @@ def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.nda
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (arr.shape[-1],):
         raise ValueError(f"mask must have shape ({arr.shape[-1]},) (one flag per key), got {mask.shape}")
-    share = mean_over_rows(arr[..., mask].sum(-1), valid_rows(arr, query_mask))
-    return label_heads(attn, share, "special_share")
+    return mean_over_rows(arr[..., mask].sum(-1), valid_rows(arr, query_mask))
 
 
-def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray | LabelledArray:
+def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray:
     """Mean share of attention on the first key (an attention sink / [CLS]).
 
     Example
@@ -337,8 +315,7 @@ def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray | Labelle
     array([[0.7]])
     """
     n_keys = as_distributions(attn).shape[-1]
-    share = special_share(attn, np.arange(n_keys) == 0, query_mask)
-    return label_heads(attn, share, "first_token_share")
+    return special_share(attn, np.arange(n_keys) == 0, query_mask)
 
 
 def delimiter_mask(tokens: Sequence, delimiters: Sequence[str] = DELIMITERS) -> np.ndarray:
@@ -358,7 +335,7 @@ def delimiter_share(
     tokens: Sequence | None = None,
     delimiters: Sequence[str] = DELIMITERS,
     query_mask: Any = None,
-) -> np.ndarray | LabelledArray:
+) -> np.ndarray:
     """Mean share of attention on delimiter tokens ([SEP], ``.``, ``,`` ...).
 
     Token labels come from ``tokens`` or the grid's TokenAxis.
@@ -372,8 +349,7 @@ def delimiter_share(
     labels = token_labels(attn, tokens, n_keys)
     if labels is None:
         raise ValueError("delimiter_share needs token labels: pass tokens= or a grid with a TokenAxis")
-    share = special_share(attn, delimiter_mask(labels, delimiters), query_mask)
-    return label_heads(attn, share, "delimiter_share")
+    return special_share(attn, delimiter_mask(labels, delimiters), query_mask)
 
 
 _METRICS = ("cosine", "js")
@@ -423,7 +399,7 @@ def head_similarity(attn: Any, metric: str = "cosine", query_mask: Any = None) -
 
 def head_diversity(
     attn: Any, metric: str = "cosine", by_layer: bool = False, query_mask: Any = None
-) -> float | np.ndarray | LabelledArray:
+) -> float | np.ndarray:
     """``1 - mean off-diagonal`` :func:`head_similarity`.
 
     0 when all heads are identical; near 1 when they attend to disjoint keys.
@@ -440,8 +416,7 @@ def head_diversity(
     if by_layer:
         if n_h < 2:
             raise ValueError("head diversity within a layer needs at least 2 heads")
-        per_layer = [head_diversity(arr[l : l + 1], metric, query_mask=query_mask) for l in range(n_l)]
-        return label_layers(attn, np.array(per_layer), "head_diversity")
+        return np.array([head_diversity(arr[l : l + 1], metric, query_mask=query_mask) for l in range(n_l)])
     if n_l * n_h < 2:
         raise ValueError("head diversity needs at least 2 heads")
     sim = head_similarity(arr, metric, query_mask)

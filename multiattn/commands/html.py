@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         options["audio"] = load_audio(args.audio)
     if args.video is not None:
         from ..axes import VideoAxis
-        from ..renderers.video import read_video
+        from ..media import read_video
 
         if not Path(args.video).is_file():
             raise FileNotFoundError(f"video file {args.video} does not exist")
@@ -206,8 +206,8 @@ def _media_gallery(out_dir: Path, section: str) -> list[GalleryItem]:
     from ..adapters.video import capture as video_capture
     from ..adapters.whisper import capture as whisper_capture
     from ..adapters.whisper import load_audio
+    from ..media import read_video
     from ..renderers.html import save
-    from ..renderers.video import read_video
     from ..zoo.video import load_moving_shapes, moving_shapes_clip, sample_clip_path
     from ..zoo.whisper import whisper_tiny_en
 

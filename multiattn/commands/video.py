@@ -101,10 +101,10 @@ def _label(amap: Any, model: Any) -> str:
 def _render(frames: Any, amap: Any, out: Path, model: Any, *, alpha: float, normalise: str = "frame",
             boxes: Any = None) -> dict:
     from ..renderers._style import save_figure
-    from ..renderers.video import clip, contact_sheet, frame_timeline
+    from ..renderers.video import contact_sheet, frame_timeline, write_overlay_video
 
     label = _label(amap, model)
-    paths = clip(frames, amap, out, alpha=alpha, label=label, normalise=normalise)
+    paths = write_overlay_video(frames, amap, out, alpha=alpha, label=label, normalise=normalise)
     paths["sheet"] = out.with_name(out.stem + "_sheet.png")
     contact_sheet(frames, amap, paths["sheet"], alpha=alpha, title=label, boxes=boxes, normalise=normalise)
     ax = frame_timeline(amap)
@@ -113,7 +113,7 @@ def _render(frames: Any, amap: Any, out: Path, model: Any, *, alpha: float, norm
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..renderers.video import read_video
+    from ..media import read_video
 
     out = Path(args.out)
     if out.suffix.lower() != ".mp4":
@@ -132,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
 def gallery(out_dir: Path) -> list[GalleryItem]:
     """Moving-shapes model on the committed sample clip: GIF, contact sheet, timeline, frame x frame map."""
     from ..adapters.video import capture, readout_attention, relevance, space_time_rollout
+    from ..media import read_video
     from ..renderers._style import save_figure
-    from ..renderers.video import frame_timeline, read_video, temporal_heatmap
+    from ..renderers.video import frame_timeline, temporal_heatmap
     from ..zoo.video import load_moving_shapes, moving_shapes_clip, sample_clip_path
 
     out_dir = Path(out_dir)

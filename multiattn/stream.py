@@ -23,6 +23,11 @@ Reducers
   (sparse layers: a ``scipy.sparse.csr_array``).
 - :class:`TopK` — the k largest weights per head and query, with their indices.
 
+Dense results are :class:`~multiattn.LabelledArray` objects (arrays that keep
+their labels): the ``layer`` dim is labelled with the names passed to
+:meth:`Reducer.update`, ``head`` with the heads (a fed grid's labels, else
+``"0", "1", ...``) and ``query``/``key`` with a fed grid's axes.
+
 Example
 -------
 >>> from multiattn.analysis import head_entropy
@@ -39,6 +44,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+
+from .labelled import LabelledArray
 
 __all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK", "feed"]
 
@@ -71,11 +78,27 @@ class Reducer:
 
     def __init__(self) -> None:
         self.layers: list[str] = []
+        self._heads: tuple[str, ...] | None = None
+        self._axes: dict[str, Any] = {}
 
     def update(self, layer: str, weights: Any) -> None:
         """Consume one layer: ``(H, Q, K)`` weights or a one-layer sparse AttentionGrid."""
+        from .grid import AttentionGrid
+
+        if isinstance(weights, AttentionGrid):
+            self._heads, self._axes = weights.heads, {"query": weights.query, "key": weights.key}
         self.layers.append(str(layer))
         self._consume(_check_layer(weights))
+
+    def _labelled(self, values: np.ndarray, dims: tuple[str, ...], name: str,
+                  coords: Mapping[str, Any] | None = None) -> LabelledArray | np.ndarray:
+        """``values`` labelled with the fed layer names, the heads and the fed axes where they fit."""
+        known = {"layer": self.layers, "head": self._heads, **self._axes, **(coords or {})}
+        if values.ndim != len(dims) or values.shape[0] != len(self.layers):
+            return values
+        fits = {dim: known[dim] for dim, n in zip(dims, values.shape)
+                if known.get(dim) is not None and len(known[dim]) == n}
+        return LabelledArray(values, dims, fits, name=name)
 
     def _consume(self, weights: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -106,15 +129,26 @@ class LayerMetric(Reducer):
     def _consume(self, weights: Any) -> None:
         self._rows.append(self.metric(weights if _is_grid(weights) else weights[None], **self.kwargs))
 
-    def result(self) -> np.ndarray | dict[str, np.ndarray | None]:
-        """Stacked ``(L, H, ...)``; a dict per key for metrics that return dicts
-        (e.g. ``head_type_scores``), with ``None`` where a score was undefined."""
+    def result(self) -> LabelledArray | dict[str, LabelledArray | None]:
+        """Stacked ``(L, H, ...)`` with dims ``("layer", "head", ...)``; a dict per key for
+        metrics that return dicts (e.g. ``head_type_scores``), with ``None`` where a score
+        was undefined."""
         self._require_layers()
         if isinstance(self._rows[0], dict):
             return {key: None if any(row[key] is None for row in self._rows)
-                    else np.concatenate([np.asarray(row[key]) for row in self._rows])
+                    else self._stack([row[key] for row in self._rows], key)
                     for key in self._rows[0]}
-        return np.concatenate([np.asarray(row) for row in self._rows])
+        return self._stack(self._rows, getattr(self.metric, "__name__", "metric"))
+
+    def _stack(self, rows: list, name: str) -> LabelledArray | np.ndarray:
+        """Concatenate per-layer rows; keep the dims and labels of labelled rows (e.g. a graph's nodes)."""
+        stacked = np.concatenate([np.asarray(row) for row in rows])
+        first = rows[0]
+        if isinstance(first, LabelledArray) and first.dims[:1] == ("layer",):
+            coords = {dim: first.coords[dim] for dim in first.dims[1:]}
+            return self._labelled(stacked, first.dims, first.name or name, coords)
+        dims = ("layer", "head") + tuple(f"dim_{i}" for i in range(2, stacked.ndim))
+        return self._labelled(stacked, dims[: stacked.ndim], name)
 
 
 class HeadMean(Reducer):
@@ -129,9 +163,13 @@ class HeadMean(Reducer):
         self._means.append(weights.reduce("mean", "head") if _is_grid(weights)
                            else weights.mean(0, keepdims=True))
 
-    def result(self) -> np.ndarray | list:
+    def result(self) -> LabelledArray | list:
+        """Dims ``("layer", "head", "query", "key")``, head labelled ``"mean"``."""
         self._require_layers()
-        return list(self._means) if _is_grid(self._means[0]) else np.stack(self._means)
+        if _is_grid(self._means[0]):
+            return list(self._means)
+        return self._labelled(np.stack(self._means), ("layer", "head", "query", "key"), "head_mean",
+                              {"head": ("mean",)})
 
 
 def _sparse_rollout_step(grid: Any, head_fusion: str, residual: float) -> Any:
@@ -173,8 +211,12 @@ class RolloutReducer(Reducer):
         self._product = layer if self._product is None else layer @ self._product
 
     def result(self) -> Any:
+        """Dense: a LabelledArray with dims ``("query", "key")`` (a fed grid's axes); sparse: csr_array."""
         self._require_layers()
-        return self._product
+        if not isinstance(self._product, np.ndarray):
+            return self._product
+        known = {dim: axis for dim, axis in self._axes.items() if len(axis) == self._product.shape[0]}
+        return LabelledArray(self._product, ("query", "key"), known, name="rollout")
 
 
 class TopK(Reducer):
@@ -202,13 +244,16 @@ class TopK(Reducer):
         self._values.append(np.take_along_axis(vals, order, -1))
 
     def result(self) -> dict[str, np.ndarray]:
-        """``{"indices": (L, H, Q, k) int, "values": (L, H, Q, k) float32}``.
+        """``{"indices": (L, H, Q, k) int, "values": (L, H, Q, k) float32}``, dims
+        ``("layer", "head", "query", "rank")``.
 
         For sparse layers a query with fewer than ``k`` incoming edges is padded
         with index ``-1`` and value ``NaN``; ``k`` is not cut to the key count.
         """
         self._require_layers()
-        return {"indices": np.stack(self._indices), "values": np.stack(self._values)}
+        dims = ("layer", "head", "query", "rank")
+        return {name: self._labelled(np.stack(parts), dims, f"top-{self.k} {name}")
+                for name, parts in (("indices", self._indices), ("values", self._values))}
 
 
 def _sparse_top_k(grid: Any, k: int) -> tuple[np.ndarray, np.ndarray]:

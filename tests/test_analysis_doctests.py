@@ -4,7 +4,8 @@ import importlib
 import numpy as np
 import pytest
 
-MODULES = ["_arrays", "diagnostics", "heads", "metrics", "report", "rollout", "synthetic"]
+MODULES = ["_arrays", "diagnostics", "flow", "heads", "metrics", "relevance", "report", "rollout",
+           "synthetic"]
 
 
 @pytest.mark.parametrize("name", MODULES)

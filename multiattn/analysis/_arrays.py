@@ -9,6 +9,7 @@ import numpy as np
 
 from ..axes import Axis, TokenAxis
 from ..grid import AttentionGrid
+from ..labelled import LabelledArray
 
 #: Largest accepted deviation of a row sum from one.
 ROW_TOL = 1e-3
@@ -120,6 +121,48 @@ def axes_of(attn: Any) -> tuple[Axis | None, Axis | None]:
     if isinstance(attn, AttentionGrid):
         return attn.query, attn.key
     return None, None
+
+
+def label_heads(attn: Any, values: Any, name: str) -> Any:
+    """An ``(L, H)`` result of a grid as a LabelledArray over its layers and heads; arrays pass through.
+
+    Example
+    -------
+    >>> from multiattn.axes import TokenAxis
+    >>> grid = AttentionGrid(np.ones((2, 1, 1, 1)), TokenAxis(["a"]), layers=["x", "y"])
+    >>> label_heads(grid, np.zeros((2, 1)), "score").coords
+    {'layer': ('x', 'y'), 'head': ('0',)}
+    >>> type(label_heads(grid.values, np.zeros((2, 1)), "score")).__name__
+    'ndarray'
+    """
+    if not isinstance(attn, AttentionGrid):
+        return values
+    return LabelledArray(values, ("layer", "head"), {"layer": attn.layers, "head": attn.heads}, name=name)
+
+
+def label_layers(attn: Any, values: Any, name: str, *extra: str) -> Any:
+    """A ``(L, ...)`` result of a grid labelled by its layers (``extra`` names the other dims,
+    ``query``/``key`` get the grid's axes); arrays pass through."""
+    if not isinstance(attn, AttentionGrid):
+        return values
+    coords = {"layer": attn.layers, "query": attn.query, "key": attn.key}
+    dims = ("layer", *extra)
+    return LabelledArray(values, dims, {d: coords[d] for d in dims if d in coords}, name=name)
+
+
+def label_positions(attn: Any, values: Any, name: str) -> Any:
+    """A ``(Q, K)`` result of a grid as a LabelledArray over its query and key axes; arrays pass through.
+
+    Example
+    -------
+    >>> from multiattn.axes import TokenAxis
+    >>> grid = AttentionGrid(np.ones((1, 1, 1, 1)), TokenAxis(["a"]))
+    >>> label_positions(grid, np.eye(1), "rollout").coords["key"].labels
+    ('a',)
+    """
+    if not isinstance(attn, AttentionGrid):
+        return values
+    return LabelledArray(values, ("query", "key"), {"query": attn.query, "key": attn.key}, name=name)
 
 
 def valid_rows(arr: np.ndarray, query_mask: Any = None) -> np.ndarray:

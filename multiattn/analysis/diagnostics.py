@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from ..axes import TokenAxis
-from ._arrays import as_distributions, axes_of, is_causal, mean_over_rows, valid_rows
+from ..labelled import LabelledArray
+from ._arrays import as_distributions, axes_of, is_causal, label_heads, mean_over_rows, valid_rows
 from .metrics import head_entropy, head_similarity, special_share
 
 __all__ = ["PAD_TOKENS", "diagnose", "position_bias"]
@@ -49,7 +50,7 @@ def _fit(arr: np.ndarray, predicted: np.ndarray, eligible: np.ndarray) -> np.nda
 _BIAS_KINDS = ("relative", "absolute", "max")
 
 
-def position_bias(attn: Any, kind: str = "max", query_mask: Any = None) -> np.ndarray:
+def position_bias(attn: Any, kind: str = "max", query_mask: Any = None) -> np.ndarray | LabelledArray:
     """Share of each head's attention explained by position alone -> (L, H).
 
     ``relative``: the head's offset profile ``p(d)`` is its mean weight
@@ -89,7 +90,7 @@ def position_bias(attn: Any, kind: str = "max", query_mask: Any = None) -> np.nd
     if kind in ("absolute", "max"):
         mean_row = np.nan_to_num(mean_over_rows(np.moveaxis(arr, 3, 2), eligible[:, :, None, :]))
         scores.append(_fit(arr, mean_row[:, :, None, :] * visible, eligible))
-    return np.fmax.reduce(scores)
+    return label_heads(attn, np.fmax.reduce(scores), f"position_bias ({kind})")
 
 
 def _worst(values: np.ndarray) -> float | None:

@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .rollout import residual_layers
+from ..labelled import LabelledArray
+from ._arrays import label_positions
+from .rollout import _residual_layers
 
 __all__ = ["attention_flow", "flow_error_bound"]
 
@@ -135,7 +137,7 @@ def attention_flow(
     n_jobs: int | None = None,
     scale: int = _DEFAULT_SCALE,
     progress: bool = True,
-) -> np.ndarray:
+) -> np.ndarray | LabelledArray:
     """Exact attention flow from every output token to every input token.
 
     Parameters
@@ -155,15 +157,16 @@ def attention_flow(
 
     Returns
     -------
-    numpy.ndarray (N, N)
+    numpy.ndarray or LabelledArray (N, N)
         Row ``u``: flow from output token ``u`` to each input token, rows summing to 1.
+        For a grid a LabelledArray with dims ``("query", "key")`` over its axes.
 
     Example
     -------
     >>> attention_flow(np.full((2, 1, 3, 3), 1 / 3)).shape
     (3, 3)
     """
-    layers = residual_layers(attn, head_fusion, residual)
+    layers = _residual_layers(attn, head_fusion, residual, 0.0, None)
     if not 1 <= scale < 2**31:
         raise ValueError(f"scale must be in [1, 2**31), got {scale}")
     n_tok = layers.shape[-1]
@@ -192,4 +195,5 @@ def attention_flow(
         values = np.concatenate(parts)
         flows = values.reshape(n_tok, n_tok)
     sums = flows.sum(-1, keepdims=True)
-    return np.divide(flows, sums, out=np.zeros_like(flows), where=sums > 0)
+    flows = np.divide(flows, sums, out=np.zeros_like(flows), where=sums > 0)
+    return label_positions(attn, flows, "attention_flow")

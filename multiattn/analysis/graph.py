@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..grid import AttentionGrid
+from ..labelled import LabelledArray
 
 __all__ = [
     "self_loop_mask",
@@ -46,6 +47,13 @@ def _per_node(grid: AttentionGrid, index: np.ndarray, weights: np.ndarray) -> np
     return out.reshape(weights.shape[:-1] + (n,))
 
 
+def _per_node_labelled(grid: AttentionGrid, values: np.ndarray, name: str, node: str) -> LabelledArray:
+    """``(L, H, N)`` values labelled by the grid's layers, heads and its ``node`` axis (query or key)."""
+    axis = grid.query if node == "query" else grid.key
+    coords = {"layer": grid.layers, "head": grid.heads, node: axis}
+    return LabelledArray(values, ("layer", "head", node), coords, name=name)
+
+
 def _edge_values(grid: AttentionGrid, layer: Any, head: Any) -> np.ndarray:
     """One ``(E,)`` weight vector: a layer and a head (or the mean of the heads)."""
     chosen = grid.select(layer=layer)
@@ -66,7 +74,7 @@ def self_loop_mask(grid: AttentionGrid) -> np.ndarray:
     return edges[0] == edges[1]
 
 
-def incoming_entropy(grid: AttentionGrid) -> np.ndarray:
+def incoming_entropy(grid: AttentionGrid) -> LabelledArray:
     """Shannon entropy (nats) of each node's attention over its incoming edges.
 
     Each target's incoming weights are renormalised to sum to one first.  Uniform
@@ -75,7 +83,8 @@ def incoming_entropy(grid: AttentionGrid) -> np.ndarray:
 
     Returns
     -------
-    array (L, H, N)
+    LabelledArray (L, H, N)
+        Dims ``("layer", "head", "query")`` (the target nodes).
 
     Example
     -------
@@ -93,10 +102,10 @@ def incoming_entropy(grid: AttentionGrid) -> np.ndarray:
     entropy = 0.0 - _per_node(grid, target, plogp)
     has_in = np.bincount(target, minlength=len(grid.query)) > 0
     entropy[..., ~has_in] = np.nan
-    return entropy
+    return _per_node_labelled(grid, entropy, "incoming_entropy", "query")
 
 
-def attention_received(grid: AttentionGrid, *, self_loops: bool = True) -> np.ndarray:
+def attention_received(grid: AttentionGrid, *, self_loops: bool = True) -> LabelledArray:
     """Total attention each node receives: the sum over its outgoing edges (as a source).
 
     With row-stochastic layers the values over all nodes sum to the number of
@@ -111,7 +120,8 @@ def attention_received(grid: AttentionGrid, *, self_loops: bool = True) -> np.nd
 
     Returns
     -------
-    array (L, H, N)
+    LabelledArray (L, H, N)
+        Dims ``("layer", "head", "key")`` (the source nodes).
 
     Example
     -------
@@ -124,7 +134,7 @@ def attention_received(grid: AttentionGrid, *, self_loops: bool = True) -> np.nd
     values = grid.values.astype(np.float64)
     if not self_loops:
         values = np.where(self_loop_mask(grid), 0.0, values)
-    return _per_node(grid, grid.edge_index[0], values)
+    return _per_node_labelled(grid, _per_node(grid, grid.edge_index[0], values), "attention_received", "key")
 
 
 def top_k_edges(grid: AttentionGrid, k: int, *, layer: Any = -1, head: Any = "mean",

@@ -44,6 +44,7 @@ import numpy as np
 from ._arrays import (
     as_distributions,
     is_causal,
+    label_heads,
     mean_over_rows,
     require_self_attention,
     token_labels,
@@ -111,6 +112,7 @@ def head_type_scores(
     dict
         Type name -> ``(L, H)`` float array of scores (see the module
         docstring), plus ``"offset_k"`` -> ``(L, H)`` int array, the best offset.
+        For a grid each is a LabelledArray over its layers and heads.
 
     Example
     -------
@@ -158,7 +160,7 @@ def head_type_scores(
     scores["peaked"] = topk_concentration(arr, 1, query_mask=query_mask)
     scores["local"] = locality(attn, window, query_mask=query_mask)
     scores["offset_k"] = offset_k
-    return scores
+    return {name: label_heads(attn, table, name) for name, table in scores.items()}
 
 
 def _verdict(

@@ -6,6 +6,18 @@ rows are distributions, and averages a per-query quantity over the *eligible*
 queries: rows that are not all-zero (masked) and pass the optional boolean
 ``query_mask (Q,)`` (False on padding).  A head without eligible queries
 gets NaN.
+
+A grid gives a :class:`~multiattn.LabelledArray` with dims ``("layer", "head")``
+labelled by ``grid.layers`` and ``grid.heads`` (``("layer",)`` for
+``head_diversity(by_layer=True)``); a plain array gives a plain ndarray.
+
+Example
+-------
+>>> from multiattn import AttentionGrid, TokenAxis
+>>> grid = AttentionGrid(np.full((2, 3, 4, 4), 0.25), TokenAxis(list("abcd")), layers=["l0", "l1"])
+>>> entropy = head_entropy(grid, normalized=True)
+>>> entropy.dims, entropy.shape, entropy.sel(layer="l1", head=2)
+(('layer', 'head'), (2, 3), 1.0)
 """
 
 from __future__ import annotations
@@ -17,10 +29,13 @@ import numpy as np
 
 from ..axes import Axis, PatchAxis
 from ..grid import AttentionGrid
+from ..labelled import LabelledArray
 from ._arrays import (
     as_distributions,
     axes_of,
     is_causal,
+    label_heads,
+    label_layers,
     mean_over_rows,
     require_self_attention,
     sparse_distributions,
@@ -64,7 +79,7 @@ def head_entropy(
     normalized: bool = False,
     query_mask: Any = None,
     causal: bool | None = None,
-) -> np.ndarray:
+) -> np.ndarray | LabelledArray:
     """Mean entropy of the attention rows of each head, in nats.
 
     ``H_i = -sum_j a_ij log a_ij`` averaged over eligible queries.  With
@@ -86,7 +101,8 @@ def head_entropy(
 
     Returns
     -------
-    ndarray (L, H)
+    ndarray or LabelledArray (L, H)
+        Labelled by the grid's layers and heads for a grid input.
 
     Example
     -------
@@ -112,7 +128,7 @@ def head_entropy(
         allowed = np.minimum(np.arange(n_q) + 1, n_k) if causal else np.full(n_q, n_k)
         eligible = eligible & (allowed > 1)
         ent = ent / np.log(np.maximum(allowed, 2))
-    return mean_over_rows(ent, eligible)
+    return label_heads(attn, mean_over_rows(ent, eligible), "head_entropy")
 
 
 def _sparse_unique(attn: Any) -> bool:
@@ -193,7 +209,7 @@ def attention_distance(
     *,
     pixels: bool = False,
     query_mask: Any = None,
-) -> np.ndarray:
+) -> np.ndarray | LabelledArray:
     """Mean attention distance ``sum_j a_ij * d(i, j)`` of each head.
 
     ``d`` is ``|i - j|`` for plain arrays and token axes, the Euclidean
@@ -217,7 +233,8 @@ def attention_distance(
 
     Returns
     -------
-    ndarray (L, H)
+    ndarray or LabelledArray (L, H)
+        Labelled by the grid's layers and heads for a grid input.
 
     Example
     -------
@@ -226,10 +243,12 @@ def attention_distance(
     array([[0.667]])
     """
     if _sparse_unique(attn):
-        return _sparse_content_weighted(attn, axis, pixels, lambda dist: dist, query_mask,
-                                        "attention_distance")
-    arr, dist = _distances(attn, axis, pixels, "attention_distance")
-    return _content_weighted(arr, dist, dist, query_mask)
+        result = _sparse_content_weighted(attn, axis, pixels, lambda dist: dist, query_mask,
+                                          "attention_distance")
+    else:
+        arr, dist = _distances(attn, axis, pixels, "attention_distance")
+        result = _content_weighted(arr, dist, dist, query_mask)
+    return label_heads(attn, result, "attention_distance")
 
 
 def locality(
@@ -238,7 +257,7 @@ def locality(
     axis: Axis | None = None,
     *,
     query_mask: Any = None,
-) -> np.ndarray:
+) -> np.ndarray | LabelledArray:
     """Share of each row's attention within distance ``k`` of the query (``|i - j| <= k``).
 
     Distances as in :func:`attention_distance` (index for tokens, patch
@@ -256,12 +275,14 @@ def locality(
         return np.where(np.isnan(dist), 0.0, (dist <= k + 1e-9).astype(np.float64))
 
     if _sparse_unique(attn):
-        return _sparse_content_weighted(attn, axis, False, _within, query_mask, "locality")
-    arr, dist = _distances(attn, axis, False, "locality")
-    return _content_weighted(arr, dist, _within(dist), query_mask)
+        result = _sparse_content_weighted(attn, axis, False, _within, query_mask, "locality")
+    else:
+        arr, dist = _distances(attn, axis, False, "locality")
+        result = _content_weighted(arr, dist, _within(dist), query_mask)
+    return label_heads(attn, result, "locality")
 
 
-def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray:
+def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray | LabelledArray:
     """Mean share of each row held by its ``k`` largest weights.
 
     1 for one-hot rows at ``k=1``; ``k / K`` for uniform rows.
@@ -275,10 +296,10 @@ def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray:
     if not 1 <= int(k) <= arr.shape[-1]:
         raise ValueError(f"k must be between 1 and the number of keys {arr.shape[-1]}, got {k}")
     top = -np.partition(-arr, int(k) - 1, axis=-1)[..., : int(k)]
-    return mean_over_rows(top.sum(-1), valid_rows(arr, query_mask))
+    return label_heads(attn, mean_over_rows(top.sum(-1), valid_rows(arr, query_mask)), "topk_concentration")
 
 
-def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.ndarray:
+def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.ndarray | LabelledArray:
     """Mean share of attention that lands on the keys flagged by ``mask``.
 
     Parameters
@@ -303,10 +324,11 @@ def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.nda
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (arr.shape[-1],):
         raise ValueError(f"mask must have shape ({arr.shape[-1]},) (one flag per key), got {mask.shape}")
-    return mean_over_rows(arr[..., mask].sum(-1), valid_rows(arr, query_mask))
+    share = mean_over_rows(arr[..., mask].sum(-1), valid_rows(arr, query_mask))
+    return label_heads(attn, share, "special_share")
 
 
-def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray:
+def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray | LabelledArray:
     """Mean share of attention on the first key (an attention sink / [CLS]).
 
     Example
@@ -315,7 +337,8 @@ def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray:
     array([[0.7]])
     """
     n_keys = as_distributions(attn).shape[-1]
-    return special_share(attn, np.arange(n_keys) == 0, query_mask)
+    share = special_share(attn, np.arange(n_keys) == 0, query_mask)
+    return label_heads(attn, share, "first_token_share")
 
 
 def delimiter_mask(tokens: Sequence, delimiters: Sequence[str] = DELIMITERS) -> np.ndarray:
@@ -335,7 +358,7 @@ def delimiter_share(
     tokens: Sequence | None = None,
     delimiters: Sequence[str] = DELIMITERS,
     query_mask: Any = None,
-) -> np.ndarray:
+) -> np.ndarray | LabelledArray:
     """Mean share of attention on delimiter tokens ([SEP], ``.``, ``,`` ...).
 
     Token labels come from ``tokens`` or the grid's TokenAxis.
@@ -349,7 +372,8 @@ def delimiter_share(
     labels = token_labels(attn, tokens, n_keys)
     if labels is None:
         raise ValueError("delimiter_share needs token labels: pass tokens= or a grid with a TokenAxis")
-    return special_share(attn, delimiter_mask(labels, delimiters), query_mask)
+    share = special_share(attn, delimiter_mask(labels, delimiters), query_mask)
+    return label_heads(attn, share, "delimiter_share")
 
 
 _METRICS = ("cosine", "js")
@@ -399,7 +423,7 @@ def head_similarity(attn: Any, metric: str = "cosine", query_mask: Any = None) -
 
 def head_diversity(
     attn: Any, metric: str = "cosine", by_layer: bool = False, query_mask: Any = None
-) -> float | np.ndarray:
+) -> float | np.ndarray | LabelledArray:
     """``1 - mean off-diagonal`` :func:`head_similarity`.
 
     0 when all heads are identical; near 1 when they attend to disjoint keys.
@@ -416,7 +440,8 @@ def head_diversity(
     if by_layer:
         if n_h < 2:
             raise ValueError("head diversity within a layer needs at least 2 heads")
-        return np.array([head_diversity(arr[l : l + 1], metric, query_mask=query_mask) for l in range(n_l)])
+        per_layer = [head_diversity(arr[l : l + 1], metric, query_mask=query_mask) for l in range(n_l)]
+        return label_layers(attn, np.array(per_layer), "head_diversity")
     if n_l * n_h < 2:
         raise ValueError("head diversity needs at least 2 heads")
     sim = head_similarity(arr, metric, query_mask)

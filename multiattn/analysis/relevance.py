@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import as_dense
+from ..labelled import LabelledArray
+from ._arrays import as_dense, label_positions
 
 __all__ = ["gradient_rollout", "chefer_relevance"]
 
@@ -36,7 +37,7 @@ def _pair(attn: Any, grads: Any) -> tuple[np.ndarray, np.ndarray]:
     return a, g
 
 
-def gradient_rollout(attn: Any, grads: Any, residual: float = 0.5) -> np.ndarray:
+def gradient_rollout(attn: Any, grads: Any, residual: float = 0.5) -> np.ndarray | LabelledArray:
     """Rollout of gradient-weighted attention (``A * dy/dA``, positive part).
 
     For each layer ``l``: ``G = mean_h((A_l * dA_l)^+)``; its rows are scaled to sum
@@ -55,9 +56,10 @@ def gradient_rollout(attn: Any, grads: Any, residual: float = 0.5) -> np.ndarray
 
     Returns
     -------
-    numpy.ndarray
-        ``(N, N)``; row ``i`` tells how much each token contributed to token ``i``
-        at the output.  Read the CLS row for a class explanation.
+    numpy.ndarray or LabelledArray
+        ``(N, N)`` (dims ``("query", "key")`` over a grid's axes); row ``i`` tells
+        how much each token contributed to token ``i`` at the output.  Read the CLS
+        row for a class explanation.
 
     Example
     -------
@@ -78,10 +80,10 @@ def gradient_rollout(attn: Any, grads: Any, residual: float = 0.5) -> np.ndarray
         mixed = residual * eye + (1 - residual) * weighted
         mixed /= mixed.sum(axis=-1, keepdims=True)
         result = mixed @ result
-    return result
+    return label_positions(attn, result, "gradient_rollout")
 
 
-def chefer_relevance(attn: Any, grads: Any, start_layer: int = 0) -> np.ndarray:
+def chefer_relevance(attn: Any, grads: Any, start_layer: int = 0) -> np.ndarray | LabelledArray:
     """Chefer et al. (2021) relevance: ``R = I; R += mean_h((dA * A)^+) @ R`` per layer.
 
     Parameters
@@ -97,8 +99,9 @@ def chefer_relevance(attn: Any, grads: Any, start_layer: int = 0) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray
-        ``(N, N)`` relevance; ``R[0, prefix:]`` is the CLS token's patch relevance.
+    numpy.ndarray or LabelledArray
+        ``(N, N)`` relevance (dims ``("query", "key")`` over a grid's axes);
+        ``R[0, prefix:]`` is the CLS token's patch relevance.
 
     Example
     -------
@@ -115,4 +118,4 @@ def chefer_relevance(attn: Any, grads: Any, start_layer: int = 0) -> np.ndarray:
     for layer in range(start_layer % n_layers, n_layers):
         cam = np.clip(g[layer] * a[layer], 0, None).mean(axis=0)
         relevance = relevance + cam @ relevance
-    return relevance
+    return label_positions(attn, relevance, "chefer_relevance")

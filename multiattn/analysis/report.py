@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..grid import AttentionGrid
+from ..labelled import LabelledArray
 from ._arrays import as_distributions, axes_of
 from .diagnostics import diagnose
 from .heads import head_types
@@ -25,18 +26,23 @@ __all__ = ["analysis_report", "jsonable"]
 
 
 def jsonable(value: Any) -> Any:
-    """Arrays to nested lists, numpy scalars to Python, NaN/inf to None (valid JSON).
+    """Arrays (plain or labelled) to nested lists, numpy scalars to Python, NaN/inf to None (valid JSON).
+
+    A :class:`~multiattn.LabelledArray` becomes its nested list of values (its
+    labels are not written; use its ``to_records()`` for a labelled table).
 
     Example
     -------
     >>> jsonable({"a": np.array([1.0, np.nan]), "b": np.int64(2)})
     {'a': [1.0, None], 'b': 2}
+    >>> jsonable(LabelledArray([[0.5, np.inf]], ("layer", "head")))
+    [[0.5, None]]
     """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, LabelledArray)):
         return jsonable(value.tolist())
     if isinstance(value, (float, np.floating)):
         return float(value) if np.isfinite(value) else None

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..grid import AttentionGrid
-from ._arrays import as_distributions, require_self_attention
+from ..labelled import LabelledArray
+from ._arrays import as_distributions, label_layers, label_positions, require_self_attention
 
 __all__ = ["HEAD_FUSIONS", "rollout"]
 
@@ -43,7 +44,7 @@ def rollout(
     start_layer: int = 0,
     discard_ratio: float = 0.0,
     keep_prefix: int | None = None,
-) -> np.ndarray:
+) -> np.ndarray | LabelledArray:
     """Attention rollout: how much each output position draws on each input position.
 
     For every layer ``l >= start_layer`` the heads are fused (element-wise
@@ -75,10 +76,12 @@ def rollout(
 
     Returns
     -------
-    ndarray (N, N)
-        Row-stochastic rollout matrix (float64).  Build a map for one query
-        with ``AttentionMap(result[q], grid.key)``.  For layers that arrive one
-        at a time use :class:`multiattn.stream.RolloutReducer`.
+    ndarray or LabelledArray (N, N)
+        Row-stochastic rollout matrix (float64).  For a grid a
+        :class:`~multiattn.LabelledArray` with dims ``("query", "key")`` over the
+        grid's axes (``result.row(q)`` is the AttentionMap of query ``q``); for an
+        array an ndarray.  For layers that arrive one at a time use
+        :class:`multiattn.stream.RolloutReducer`.
 
     Raises
     ------
@@ -92,15 +95,19 @@ def rollout(
     >>> r = rollout(attn)
     >>> r.shape, bool(np.allclose(r.sum(1), 1))
     ((4, 4), True)
+    >>> from multiattn import AttentionGrid, TokenAxis
+    >>> labelled = rollout(AttentionGrid(attn, TokenAxis(list("abcd"))))
+    >>> labelled.dims, labelled.coords["key"].labels, labelled.row("b").values.shape
+    (('query', 'key'), ('a', 'b', 'c', 'd'), (4,))
     """
-    layers = residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix)
+    layers = _residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix)
     n_layers = layers.shape[0]
     if not -n_layers <= start_layer < n_layers:
         raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
     result = np.eye(layers.shape[-1])
     for mixed in layers[start_layer % n_layers:]:
         result = mixed @ result
-    return result
+    return label_positions(attn, result, "rollout")
 
 
 def fused_operators(grid: Any, head_fusion: str = "mean") -> list:
@@ -132,7 +139,7 @@ def residual_layers(
     residual: float = 0.5,
     discard_ratio: float = 0.0,
     keep_prefix: int | None = None,
-) -> np.ndarray:
+) -> np.ndarray | LabelledArray:
     """The per-layer matrices rollout multiplies (and attention flow uses as capacities).
 
     Each layer's heads are fused, the smallest weights optionally discarded,
@@ -141,8 +148,9 @@ def residual_layers(
 
     Returns
     -------
-    ndarray (L, N, N)
-        Row-stochastic residual-adjusted attention per layer (float64).
+    ndarray or LabelledArray (L, N, N)
+        Row-stochastic residual-adjusted attention per layer (float64); for a grid
+        a LabelledArray with dims ``("layer", "query", "key")`` (its layers and axes).
 
     Example
     -------
@@ -150,6 +158,13 @@ def residual_layers(
     array([[0.75, 0.25],
            [0.25, 0.75]])
     """
+    layers = _residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix)
+    return label_layers(attn, layers, "residual_layers", "query", "key")
+
+
+def _residual_layers(attn: Any, head_fusion: str, residual: float, discard_ratio: float,
+                     keep_prefix: int | None) -> np.ndarray:
+    """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array."""
     if head_fusion not in HEAD_FUSIONS:
         raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
     if not 0.0 <= residual <= 1.0:

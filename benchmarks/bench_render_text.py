@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from multiattn import AttentionGrid, TokenAxis  # noqa: E402
-from multiattn.renderers._style import DPI, save_figure  # noqa: E402
+from multiattn.renderers.figure import DPI, save_figure  # noqa: E402
 from multiattn.renderers.heatmap import heatmap  # noqa: E402
 from multiattn.renderers.lines import lines_view  # noqa: E402
 from multiattn.renderers.modelview import model_view  # noqa: E402

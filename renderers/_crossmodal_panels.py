@@ -66,7 +66,7 @@ def _draw_patch(ax: Axes, axis: PatchAxis, values: np.ndarray, media: Any, label
         ax.set_yticks([])
         return _patch_centres(axis, None)
     rgb = to_rgb(media)
-    scale = color_scale(axis.to_image(values), cmap="inferno" if values.min() >= 0 else None)
+    scale = color_scale(axis.to_image(values), sequential="inferno")
     overlay_plot(rgb, AttentionMap(values, axis), ax=ax, colorbar=False, upsample="bilinear", alpha=0.55,
                  cmap=scale.cmap, vmin=scale.vmin, vmax=scale.vmax)
     _colorbar_below(ScalarMappable(Normalize(scale.vmin, scale.vmax), cmap=scale.cmap), ax, label,

@@ -13,15 +13,14 @@ import numpy as np
 
 from ..media import to_rgb
 from ._image_pixels import _patch_grid, patch_values_to_pixels
-from ._style import DIVERGING_CMAP, ColorScale, add_colorbar, color_scale, get_axes
+from ._style import ColorScale, add_colorbar, color_scale, get_axes
 
 __all__ = ["overlay", "overlay_plot"]
 
 
 def _scale(grid: np.ndarray, cmap: str | None, vmin: float | None, vmax: float | None) -> ColorScale:
     """Robust 2-98 % limits (symmetric for signed maps) unless fixed; inferno / RdBu_r by default."""
-    signed = bool((grid < 0).any())
-    scale = color_scale(grid, cmap=cmap or (DIVERGING_CMAP if signed else "inferno"))
+    scale = color_scale(grid, cmap=cmap, sequential="inferno")
     if vmin is None and vmax is None:
         return scale
     lo = scale.vmin if vmin is None else float(vmin)

@@ -9,7 +9,8 @@ Every renderer uses these helpers so that all pictures follow the same rules
   centred on zero only for signed data (relevance, differences);
 - every colorbar says what the numbers are and what was normalised;
 - figures are saved at a fixed DPI without timestamps, so the same input
-  gives the same PNG bytes.
+  gives the same PNG bytes (:func:`multiattn.renderers.figure.save_figure`,
+  re-exported here).
 
 Example
 -------
@@ -27,7 +28,6 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -35,6 +35,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
+
+from .figure import DPI, save_figure
 
 __all__ = [
     "DPI",
@@ -48,9 +50,6 @@ __all__ = [
     "get_axes",
     "save_figure",
 ]
-
-DPI = 120
-"""Fixed resolution of every saved figure (dots per inch)."""
 
 SEQUENTIAL_CMAP = "viridis"
 """Default colormap for non-negative values (attention weights)."""
@@ -102,6 +101,11 @@ class ColorScale:
     def clipped(self) -> bool:
         """True when some data lies outside the colour limits."""
         return self.clipped_low or self.clipped_high
+
+    @property
+    def centre_note(self) -> str | None:
+        """``"signed: centred on 0"`` for a signed scale (colorbar note), else None."""
+        return "signed: centred on 0" if self.signed and self.vmin == -self.vmax else None
 
     def describe(self) -> str:
         """One line stating the scale, for titles and captions.
@@ -175,15 +179,19 @@ def robust_limits(values: Any, percentiles: tuple[float, float] = (2.0, 98.0),
     return (vmin, vmax)
 
 
-def choose_cmap(values: Any, cmap: str | None = None) -> str:
-    """Colormap name: ``cmap`` if given, else diverging for signed data, sequential otherwise.
+def choose_cmap(values: Any, cmap: str | None = None, *, sequential: str = SEQUENTIAL_CMAP) -> str:
+    """Colormap name: ``cmap`` if given, else diverging for signed data, ``sequential`` otherwise.
 
     Rainbow maps (jet, hsv, ...) are refused: they invent edges that are not in the data.
+    Renderers whose ``cmap`` parameter defaults to ``None`` get this rule; a renderer
+    with its own sequential map for weights (``"inferno"`` on photos) passes ``sequential``.
 
     Example
     -------
     >>> choose_cmap(np.array([0.1, 0.5])), choose_cmap(np.array([-1.0, 1.0]))
     ('viridis', 'RdBu_r')
+    >>> choose_cmap(np.array([0.1, 0.5]), sequential="inferno")
+    'inferno'
     """
     if cmap is not None:
         if str(cmap) in _RAINBOW:
@@ -192,12 +200,13 @@ def choose_cmap(values: Any, cmap: str | None = None) -> str:
                 "'magma' or 'inferno' for weights, or 'RdBu_r' / 'coolwarm' for signed values"
             )
         return str(cmap)
-    return DIVERGING_CMAP if (_finite_values(values) < 0).any() else SEQUENTIAL_CMAP
+    return DIVERGING_CMAP if (_finite_values(values) < 0).any() else str(sequential)
 
 
 def color_scale(values: Any, *, cmap: str | None = None,
                 limits: tuple[float, float] | None = None,
-                percentiles: tuple[float, float] = (2.0, 98.0)) -> ColorScale:
+                percentiles: tuple[float, float] = (2.0, 98.0),
+                sequential: str = SEQUENTIAL_CMAP) -> ColorScale:
     """Colormap and limits for ``values`` (robust by default), to share across artists.
 
     Parameters
@@ -205,11 +214,15 @@ def color_scale(values: Any, *, cmap: str | None = None,
     values : array_like
         All the data the scale must cover (e.g. every thumbnail of a model view).
     cmap : str, optional
-        Colormap; default chosen by :func:`choose_cmap`.
+        Colormap; default chosen by :func:`choose_cmap` (``sequential`` for
+        non-negative data, RdBu_r for signed data).
     limits : (vmin, vmax), optional
-        Fixed limits, e.g. ``(0, 1)`` for probabilities; default :func:`robust_limits`.
+        Fixed limits, e.g. ``(0, 1)`` for probabilities; default :func:`robust_limits`
+        (symmetric around 0 for signed data).
     percentiles : (low, high)
         Percentiles for the robust limits.
+    sequential : str
+        Colormap for non-negative data when ``cmap`` is None.
 
     Example
     -------
@@ -218,7 +231,7 @@ def color_scale(values: Any, *, cmap: str | None = None,
     """
     arr = _finite_values(values)
     signed = bool((arr < 0).any())
-    name = choose_cmap(arr, cmap)
+    name = choose_cmap(arr, cmap, sequential=sequential)
     if limits is None:
         vmin, vmax = robust_limits(arr, percentiles, signed=signed)
     else:
@@ -286,27 +299,3 @@ def get_axes(ax: Axes | None = None, figsize: tuple[float, float] = (6.0, 5.0)) 
         return ax.get_figure(), ax
     fig, new_ax = plt.subplots(figsize=figsize, dpi=DPI)
     return fig, new_ax
-
-
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = DPI, close: bool = True) -> Path:
-    """Save ``fig`` deterministically (fixed DPI, no timestamp/software metadata) and close it.
-
-    The format follows the suffix (``.png``, ``.svg``, ``.pdf``); parent folders are created.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> fig, ax = get_axes()
-    >>> save_figure(fig, Path(tempfile.mkdtemp()) / "example.png").name
-    'example.png'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
-                "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}.get(suffix[1:])
-    with plt.rc_context({"svg.hashsalt": "multiattn"}):
-        fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=metadata)
-    if close:
-        plt.close(fig)
-    return path

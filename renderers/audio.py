@@ -224,7 +224,7 @@ def word_links(cross: AttentionGrid, audio: Any, sr: int = 16000, *,
 
 
 def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int | str = "mean", *,
-                           ax: Axes | None = None, cmap: str = "viridis",
+                           ax: Axes | None = None, cmap: str | None = None,
                            colorbar: bool = True) -> Axes:
     """Encoder self-attention as a time x time heatmap with both axes in seconds (Axes-level).
 
@@ -238,6 +238,8 @@ def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int
         Head, or the mean over heads.
     ax : Axes, optional
         Where to draw; default a new square figure.
+    cmap : str, optional
+        Colormap; default viridis for weights, RdBu_r centred on 0 for signed values.
 
     Returns
     -------
@@ -264,6 +266,7 @@ def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int
     ax.set_title(f"encoder self-attention, {dim_title('layer', matrix.layer)}, "
                  f"{dim_title('head', matrix.head)}", fontsize=10)
     if colorbar:
-        add_colorbar(mesh, ax, "attention weight", scale=scale, fraction=0.046, pad=0.02,
-                     normalised="softmax over the 30 s window, cropped")
+        add_colorbar(mesh, ax, "value" if scale.signed else "attention weight", scale=scale,
+                     fraction=0.046, pad=0.02,
+                     normalised=scale.centre_note or "softmax over the 30 s window, cropped")
     return ax

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from multiattn.analysis._arrays import as_distributions, axes_of
 from multiattn.analysis.rollout import residual_layers
+from multiattn.grid import AttentionGrid
 
 from ._style import SEQUENTIAL_CMAP, add_colorbar, choose_cmap, get_axes
 
@@ -64,7 +64,7 @@ def flow_edges(
         raise ValueError(f"top_k must be a positive int, got {top_k!r}")
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-    layers = residual_layers(attn, "mean", residual)
+    layers = np.asarray(residual_layers(attn, "mean", residual))  # checks the rows; (L, N, N)
     n_layers, n_tok = layers.shape[0], layers.shape[-1]
     if not -n_tok <= output_token < n_tok:
         raise IndexError(f"output_token {output_token} out of range for {n_tok} tokens")
@@ -131,15 +131,13 @@ def flow_diagram(
     from matplotlib.colors import Normalize
     from matplotlib.patches import PathPatch
 
-    arr = as_distributions(attn)
-    n_layers, n_tok = arr.shape[0], arr.shape[-1]
-    query_axis, _ = axes_of(attn)
+    shares, edges = flow_edges(attn, output_token, top_k=top_k, threshold=threshold, residual=residual)
+    n_layers, n_tok = shares.shape[0] - 1, shares.shape[-1]
     if labels is None:
-        labels = query_axis.labels if query_axis is not None else [str(i) for i in range(n_tok)]
+        labels = attn.query.labels if isinstance(attn, AttentionGrid) else [str(i) for i in range(n_tok)]
     labels = [str(v) for v in labels]
     if len(labels) != n_tok:
         raise ValueError(f"{len(labels)} labels for {n_tok} tokens")
-    shares, edges = flow_edges(arr, output_token, top_k=top_k, threshold=threshold, residual=residual)
     fig, ax = get_axes(ax, figsize=(2.0 + 1.5 * (n_layers + 1), 1.2 + 0.32 * n_tok))
     colormap = plt.get_cmap(choose_cmap(shares, cmap or SEQUENTIAL_CMAP))
     norm = Normalize(0.0, 1.0)

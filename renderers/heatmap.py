@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
+from multiattn._index import resolve_index
 from multiattn.axes import Axis, TokenAxis
 from multiattn.grid import AttentionGrid, AttentionMap
 
@@ -60,21 +61,6 @@ class HeadMatrix:
     normalised: str
 
 
-def _resolve_index(index: Any, labels: tuple[str, ...], name: str) -> int:
-    """Position of ``index`` (int or label) along a dim, with a ValueError naming the valid range."""
-    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
-        pos = int(index)
-        if not -len(labels) <= pos < len(labels):
-            raise ValueError(
-                f"{name}={pos} is out of range: the grid has {len(labels)} {name}s "
-                f"(valid: 0..{len(labels) - 1}, or negative from the end)"
-            )
-        return pos % len(labels)
-    if isinstance(index, str) and index in labels:
-        return labels.index(index)
-    raise ValueError(f"{name}={index!r} is neither an index nor one of the {name} labels {list(labels)}")
-
-
 def dim_title(dim: str, label: str) -> str:
     """``"layer 3"`` for label ``"3"``, but ``"layer.3"`` / ``"layer 3"`` labels stay as they are.
 
@@ -106,7 +92,9 @@ def head_matrix(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0) 
     Raises
     ------
     ValueError
-        Empty grid, or layer/head out of range.
+        Empty grid.
+    multiattn.grid.DimensionIndexError
+        Layer/head out of range or unknown label (an ``IndexError`` and ``KeyError``).
 
     Example
     -------
@@ -120,11 +108,11 @@ def head_matrix(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0) 
         raise TypeError(f"expected an AttentionGrid, got {type(grid).__name__}")
     if grid.n_layers == 0 or grid.n_heads == 0 or len(grid.query) == 0 or len(grid.key) == 0:
         raise ValueError(f"cannot draw an empty grid {grid.shape}: it has no layers, heads or positions")
-    lay = _resolve_index(layer, grid.layers, "layer")
+    lay = resolve_index(layer, grid.layers, "layer")
     if isinstance(head, str) and head == "mean":
         picked = grid.select(layer=lay).reduce("mean", over="head")
     else:
-        picked = grid.select(layer=lay, head=_resolve_index(head, grid.heads, "head"))
+        picked = grid.select(layer=lay, head=resolve_index(head, grid.heads, "head", also=("mean",)))
     values = picked.to_dense().values[0, 0].astype(np.float64)
     return HeadMatrix(values, grid.query, grid.key, picked.layers[0], picked.heads[0],
                       _rows_statement(values))
@@ -208,7 +196,8 @@ class _HeatMapper:
             self.values, self.query, self.key = m.values, m.query, m.key
             self.query_name = _axis_name(m.query, "query")
             self.title = f"{dim_title('layer', m.layer)}, {dim_title('head', m.head)}"
-            self.value_label, self.normalised = "attention weight", m.normalised
+            signed = bool((m.values < 0).any())
+            self.value_label, self.normalised = ("value" if signed else "attention weight"), m.normalised
         else:
             raise TypeError(f"heatmap needs an AttentionGrid or AttentionMap, got {type(data).__name__}")
         self.q_block = int(np.ceil(self.values.shape[0] / max_labels))
@@ -270,13 +259,14 @@ class _HeatMapper:
         ax.set_ylabel(self.query_name)
         ax.set_title(self.title, fontsize=10, parse_math=False)
         if colorbar:
-            add_colorbar(image, ax, self.value_label, normalised=self.normalised, scale=self.scale,
+            notes = "; ".join(n for n in (self.normalised, self.scale.centre_note) if n)
+            add_colorbar(image, ax, self.value_label, normalised=notes, scale=self.scale,
                          fraction=0.046, pad=0.02)
         return ax
 
 
 def heatmap(grid: AttentionGrid | AttentionMap, layer: int | str = 0, head: int | str = 0, *,
-            ax: Axes | None = None, cmap: str | None = "viridis", max_labels: int = 100,
+            ax: Axes | None = None, cmap: str | None = None, max_labels: int = 100,
             limits: tuple[float, float] | None = None, colorbar: bool = True) -> Axes:
     """Draw one attention head as a query x key heatmap (Axes-level).
 
@@ -291,14 +281,17 @@ def heatmap(grid: AttentionGrid | AttentionMap, layer: int | str = 0, head: int 
     ax : Axes, optional
         Where to draw; default a new figure sized to the number of tokens.
     cmap : str, optional
-        Colormap; ``None`` picks viridis for weights and RdBu_r for signed maps.
+        Colormap; default ``None`` picks viridis for non-negative values and, for
+        signed values (relevance, differences), RdBu_r centred on 0 with symmetric
+        limits (the colorbar notes "signed: centred on 0").
     max_labels : int
         Above this many positions per side the matrix is block-reduced to at most
         ``max_labels`` blocks (queries averaged, keys summed, so rows still sum
         to 1), tick labels become sparse and the title states the block size.
     limits : (vmin, vmax), optional
-        Colour limits; default robust (2nd-98th percentile), arrows on the
-        colorbar mark clipped values.
+        Colour limits; default robust (2nd-98th percentile; for signed values
+        ``±`` the 98th percentile of ``|values|``), arrows on the colorbar mark
+        clipped values.
     colorbar : bool
         Add a colorbar labelled with what the values are and how rows are normalised.
 
@@ -310,7 +303,9 @@ def heatmap(grid: AttentionGrid | AttentionMap, layer: int | str = 0, head: int 
     Raises
     ------
     ValueError
-        Empty grid, layer/head out of range, bad ``max_labels`` or ``limits``.
+        Empty grid, bad ``max_labels`` or ``limits``.
+    multiattn.grid.DimensionIndexError
+        Layer/head out of range or unknown label (an ``IndexError`` and ``KeyError``).
 
     Example
     -------

@@ -27,10 +27,11 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
+from multiattn._index import resolve_index
 from multiattn.grid import AttentionGrid
 
 from ._style import get_axes
-from .heatmap import HeadMatrix, _resolve_index, block_labels, block_reduce, dim_title, head_matrix
+from .heatmap import HeadMatrix, block_labels, block_reduce, dim_title, head_matrix
 
 __all__ = ["lines_view"]
 
@@ -122,8 +123,9 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     Raises
     ------
     ValueError
-        Empty grid, layer/head/query out of range, negative weights, ``min_weight``
-        outside [0, 1), ``max_tokens`` < 2.
+        Empty grid, negative weights, ``min_weight`` outside [0, 1), ``max_tokens`` < 2.
+    multiattn.grid.DimensionIndexError
+        Layer/head/query out of range or unknown label (an ``IndexError`` and ``KeyError``).
 
     Example
     -------
@@ -144,7 +146,7 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
             "lines_view draws attention weights, which are non-negative; these values have "
             f"negatives (min {weights.min():.3g}), e.g. relevance or differences: use heatmap() instead"
         )
-    focus = None if query is None else _resolve_index(query, matrix.query.labels, "query")
+    focus = None if query is None else resolve_index(query, matrix.query.labels, "query")
     cols = _columns(matrix, max_tokens, focus)
     weights, q_labels, k_labels, focus = cols.weights, cols.q_labels, cols.k_labels, cols.focus
 

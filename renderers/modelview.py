@@ -75,7 +75,7 @@ def _check_scores(scores: Any, shape: tuple[int, int]) -> np.ndarray | None:
 
 
 def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
-               cmap: str | None = "viridis", limits: tuple[float, float] | None = None,
+               cmap: str | None = None, limits: tuple[float, float] | None = None,
                max_size: int = 48) -> Figure:
     """Layer x head grid of attention thumbnails (figure-level: returns a Figure).
 
@@ -88,7 +88,8 @@ def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
     score_name : str
         What ``scores`` are, stated in the title (e.g. ``"entropy (nats)"``).
     cmap : str, optional
-        Colormap; ``None`` picks viridis for weights, RdBu_r for signed values.
+        Colormap; default ``None`` picks viridis for non-negative weights and RdBu_r
+        centred on 0 with symmetric limits for signed values.
     limits : (vmin, vmax), optional
         Shared colour limits; default robust (2nd-98th percentile over all heads).
     max_size : int
@@ -147,7 +148,9 @@ def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
                     ha="right", va="top", fontsize=6.5,
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     rows_note = "rows sum to 1" if np.allclose(thumbs.sum(-1), 1.0, atol=1e-3) else "rows not normalised"
-    colorbar = add_colorbar(image, axes.ravel().tolist(), "attention weight", normalised=rows_note,
+    label = "value" if scale.signed else "attention weight"
+    notes = "; ".join(n for n in (rows_note, scale.centre_note) if n)
+    colorbar = add_colorbar(image, axes.ravel().tolist(), label, normalised=notes,
                             scale=scale, fraction=0.03, pad=0.015)
     colorbar.ax.yaxis.label.set_fontsize(8 if n_layers >= 3 else 6.5)
     return fig

@@ -6,8 +6,8 @@ import pytest
 from matplotlib.patches import ConnectionPatch, Rectangle
 
 from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
-from multiattn.renderers._style import save_figure
 from multiattn.renderers.crossmodal import side_by_side, similarity_grid
+from multiattn.renderers.figure import save_figure
 
 
 def _lines(fig):

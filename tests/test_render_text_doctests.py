@@ -6,7 +6,7 @@ import importlib
 import matplotlib.pyplot as plt
 import pytest
 
-MODULES = ["_style", "heatmap", "lines", "modelview", "summary"]
+MODULES = ["_style", "figure", "heatmap", "lines", "modelview", "summary"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.axes import Axes
 
 from multiattn import AttentionGrid, AttentionMap, NodeAxis, PatchAxis, TimeAxis, TokenAxis
-from multiattn.renderers._style import save_figure
+from multiattn.renderers.figure import save_figure
 from multiattn.renderers.heatmap import block_reduce, head_matrix, heatmap
 
 from .conftest import random_attention
@@ -115,8 +115,30 @@ def test_attention_map_is_one_row(rng):
 
 def test_signed_map_gets_a_diverging_symmetric_scale():
     relevance = AttentionMap(np.array([-0.5, 0.2, 1.0, 0.1], np.float32), TokenAxis(list("abcd")))
-    im = heatmap(relevance, cmap=None).images[0]
+    ax = heatmap(relevance)  # default cmap=None
+    im = ax.images[0]
     assert im.get_cmap().name == "RdBu_r" and im.norm.vmin == -im.norm.vmax
+    label = _colorbars(ax.figure)[0].get_ylabel()
+    assert label.startswith("value") and "signed: centred on 0" in label
+    plt.close(ax.figure)
+
+
+def test_default_cmap_follows_the_sign_of_the_data(rng):
+    weights = _token_grid(rng)
+    ax = heatmap(weights, layer=0, head=1)
+    assert ax.images[0].get_cmap().name == "viridis" and ax.images[0].norm.vmin >= 0
+    assert "centred" not in _colorbars(ax.figure)[0].get_ylabel()
+    plt.close(ax.figure)
+    diff = AttentionGrid(weights.values[:1] - weights.values[1:], weights.query, check_rows=False)
+    ax = heatmap(diff, layer=0, head="mean")
+    im = ax.images[0]
+    assert im.get_cmap().name == "RdBu_r"
+    assert im.norm.vmin == pytest.approx(-im.norm.vmax) and im.norm.vmax > 0
+    label = _colorbars(ax.figure)[0].get_ylabel()
+    assert label.startswith("value") and "rows not normalised" in label and "centred on 0" in label
+    plt.close(ax.figure)
+    assert heatmap(diff, cmap="magma").images[0].get_cmap().name == "magma"  # explicit cmap wins
+    plt.close("all")
 
 
 def test_non_token_axes_use_axis_labels(rng):
@@ -153,11 +175,11 @@ def test_sparse_graph_grid_is_densified():
 
 def test_bad_input_gives_clear_errors(rng):
     grid = _token_grid(rng)
-    with pytest.raises(ValueError, match=r"layer=5 is out of range: the grid has 2 layers"):
+    with pytest.raises(LookupError, match=r"layer 5 out of range: the grid has 2 layers"):
         heatmap(grid, layer=5)
-    with pytest.raises(ValueError, match=r"head=3 is out of range: the grid has 3 heads"):
+    with pytest.raises(IndexError, match=r"head 3 out of range: the grid has 3 heads \(0, 1, 2\)"):
         heatmap(grid, head=3)
-    with pytest.raises(ValueError, match="neither an index nor one of the head labels"):
+    with pytest.raises(LookupError, match="no head 'max'.*one of the labels or 'mean'"):
         heatmap(grid, head="max")
     with pytest.raises(ValueError, match="max_labels"):
         heatmap(grid, max_labels=1)

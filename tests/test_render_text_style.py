@@ -12,8 +12,8 @@ from multiattn.renderers._style import (
     color_scale,
     get_axes,
     robust_limits,
-    save_figure,
 )
+from multiattn.renderers.figure import DPI, save_figure
 
 
 def test_robust_limits_are_the_2_and_98_percentiles():
@@ -93,3 +93,21 @@ def test_save_figure_is_deterministic_and_closes(tmp_path):
         outputs.append(path.read_bytes())
     assert outputs[0] == outputs[1] and outputs[2] == outputs[3]
     assert outputs[0][:8] == b"\x89PNG\r\n\x1a\n" and b"Software" not in outputs[0]
+    assert b"tIME" not in outputs[0] and b"Date" not in outputs[2]
+
+
+def test_save_figure_is_public_takes_an_axes_and_fixes_the_dpi(tmp_path):
+    from PIL import Image
+
+    import multiattn.renderers._style as style
+    from multiattn.renderers import figure
+
+    assert "save_figure" in figure.__all__ and style.save_figure is save_figure and style.DPI == DPI
+    fig, ax = plt.subplots(figsize=(2, 1), dpi=50)
+    ax.plot([0, 1])
+    path = save_figure(ax, tmp_path / "axes.png")  # an Axes saves its figure
+    assert not plt.fignum_exists(fig.number)
+    with Image.open(path) as png:
+        assert png.info["dpi"] == pytest.approx((DPI, DPI), abs=0.05)  # stored as pixels per metre
+    with pytest.raises(TypeError, match="Figure or Axes"):
+        save_figure("not a figure", tmp_path / "x.png")

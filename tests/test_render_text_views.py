@@ -70,6 +70,16 @@ def test_model_view_has_one_thumbnail_per_head_on_a_shared_scale(grid):
     assert "one colour scale for all heads" in _suptitle(fig) and "toy" in _suptitle(fig)
 
 
+def test_model_view_default_cmap_follows_the_sign(grid):
+    assert {ax.images[0].get_cmap().name for ax in _panels(model_view(grid))} == {"viridis"}
+    diff = AttentionGrid(grid.values - grid.values[::-1], grid.query, check_rows=False)
+    fig = model_view(diff)
+    images = [ax.images[0] for ax in _panels(fig)]
+    assert {im.get_cmap().name for im in images} == {"RdBu_r"}
+    assert all(im.norm.vmin == pytest.approx(-im.norm.vmax) for im in images)
+    assert "centred on 0" in _colorbars(fig)[0].get_ylabel()
+
+
 def test_model_view_annotates_scores(grid):
     scores = np.arange(12, dtype=float).reshape(3, 4) / 10
     scores[2, 3] = np.nan
@@ -178,9 +188,9 @@ def test_lines_view_long_input_is_drawn_in_blocks(rng):
 def test_lines_view_errors(grid):
     with pytest.raises(ValueError, match="min_weight"):
         lines_view(grid, min_weight=1.5)
-    with pytest.raises(ValueError, match="query=99 is out of range"):
+    with pytest.raises(IndexError, match="query 99 out of range"):
         lines_view(grid, query=99)
-    with pytest.raises(ValueError, match="layer=7 is out of range"):
+    with pytest.raises(IndexError, match="layer 7 out of range"):
         lines_view(grid, layer=7)
     signed = AttentionGrid(np.array([[[[-0.5, 1.5], [0.5, 0.5]]]], np.float32), TokenAxis(list("ab")),
                            check_rows=False)

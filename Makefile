@@ -24,8 +24,11 @@ bench: $(STAMP)  ## slow tests (training, full-size models) and the benchmark JS
 	$(PY) -m pytest -q -m slow; rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check .
+lint: $(STAMP)  ## ruff on the Python, eslint on the HTML views' JavaScript (renderers/assets, tests/js)
+	test -d node_modules || npm install --no-audit --no-fund
+	@# both linters always run; the target fails if either finds something
+	rc=0; $(VENV)/bin/ruff check . || rc=1; \
+		npx --no-install eslint renderers/assets tests/js eslint.config.mjs || rc=1; exit $$rc
 
 clean:
 	rm -rf $(VENV) gallery

@@ -72,28 +72,9 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     >>> audio.shape, sr  # doctest: +SKIP
     ((86000,), 16000)
     """
-    import soundfile as sf
+    from .._audio import read_audio
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio file not found: {path}")
-    try:
-        audio, sr = sf.read(path, dtype="float32", always_2d=False)
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise ValueError(
-            f"{path} is not a readable audio file ({err}); pass a WAV/FLAC/OGG file"
-        ) from err
-    return audio, int(sr)
-
-
-def _to_float(audio: np.ndarray) -> np.ndarray:
-    if np.issubdtype(audio.dtype, np.floating):
-        return audio.astype(np.float32, copy=False)
-    if audio.dtype == np.uint8:  # 8-bit WAV is unsigned, centred on 128
-        return (audio.astype(np.float32) - 128.0) / 128.0
-    if np.issubdtype(audio.dtype, np.integer):
-        return audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
-    raise ValueError(f"audio must be a float or integer array, got dtype {audio.dtype}")
+    return read_audio(path)
 
 
 def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
@@ -104,9 +85,10 @@ def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
     audio : array
         ``(samples,)`` mono, or 2-D with channels on the shorter axis (``(samples, channels)``
         as soundfile reads it, or ``(channels, samples)`` as librosa does). Integer PCM is
-        scaled to ``[-1, 1]``.
+        scaled to ``[-1, 1]`` (int16 / 32768, uint8 centred on 128) before channels are mixed;
+        see :mod:`multiattn._audio`, shared with the HTML audio view.
     sr : int
-        Sample rate of ``audio`` in Hz; resampled to 16 kHz with librosa (soxr).
+        Sample rate of ``audio`` in Hz; resampled to 16 kHz with soxr (HQ).
 
     Returns
     -------
@@ -125,20 +107,9 @@ def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
     >>> mono.shape  # doctest: +SKIP
     (16000,)
     """
-    import librosa
+    from .._audio import mono_float32, resample
 
-    arr = np.asarray(audio)
-    if not (isinstance(sr, (int, np.integer)) or float(sr).is_integer()) or int(sr) <= 0:
-        raise ValueError(f"sample rate must be a positive integer in Hz, got {sr!r}")
-    if arr.ndim == 2:
-        arr = arr.mean(axis=int(np.argmin(arr.shape))) if min(arr.shape) > 0 else arr.ravel()
-    elif arr.ndim != 1:
-        raise ValueError(f"audio must be (samples,) or (samples, channels), got shape {arr.shape}")
-    arr = _to_float(arr)
-    if arr.size == 0:
-        raise ValueError("audio is empty (zero samples); pass at least a few milliseconds of sound")
-    if not np.isfinite(arr).all():
-        raise ValueError("audio contains NaN or inf samples; clean or re-read the file")
+    arr, rate = mono_float32(audio, sr)
     peak = float(np.abs(arr).max())
     if peak < _SILENCE_PEAK:
         raise ValueError(
@@ -150,9 +121,7 @@ def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
         notes.append(f"audio is clipped ({clipped:.1%} of samples at full scale); "
                      "timings and transcription may be less accurate")
         warnings.warn(notes[-1], UserWarning, stacklevel=3)
-    if int(sr) != SAMPLE_RATE:
-        arr = librosa.resample(arr, orig_sr=int(sr), target_sr=SAMPLE_RATE, res_type="soxr_hq")
-    return arr.astype(np.float32, copy=False), notes
+    return resample(arr, rate, SAMPLE_RATE), notes
 
 
 def _features(processor: Any, window: np.ndarray) -> Any:

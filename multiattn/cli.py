@@ -1,7 +1,8 @@
-"""Command line: ``multiattn demo|text|... --out DIR``.
+"""Command line: `multiattn text|image|clip|audio|graph|video|... --out PATH`.
 
-The CLI is thin: each sub-command lives in :mod:`multiattn.commands` and
-calls the public API.
+The CLI is thin: each sub-command lives in :mod:`multiattn.commands` and calls the public
+API.  Package errors never show a traceback: they print ``multiattn <cmd>: error: <message>``
+on one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._memory import AttentionTooLargeError
 from .commands import command_modules
+
+__all__ = ["USER_ERRORS", "build_parser", "main"]
+
+#: Errors that mean "bad input or environment", reported in one line (exit 2), never as a traceback.
+USER_ERRORS = (ValueError, TypeError, LookupError, OSError, ImportError, MemoryError, AttentionTooLargeError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,13 +28,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line (KeyError without its quotes)."""
+    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return "; ".join(lines) or type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``multiattn`` console script."""
+    """Entry point of the ``multiattn`` console script; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["text", "hello", "--layer", "9", "--out", "out"])  # doctest: +SKIP
+    multiattn text: error: --layer 9 --head 0 is outside the model's 6 layers x 12 heads
+    2
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, ImportError, MemoryError) as err:
-        print(f"multiattn {args.command}: error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f"multiattn {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
 
 

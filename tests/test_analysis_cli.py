@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from multiattn import AttentionGrid, TokenAxis
+from multiattn._gallery.analyze import render as gallery
 from multiattn.analysis.report import analysis_report
 from multiattn.cli import main
-from multiattn.commands.analyze import gallery
 
 from .conftest import random_attention
 

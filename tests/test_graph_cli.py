@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from multiattn.adapters.graph import capture
+from multiattn.adapters.graph import capture, read_graph
 from multiattn.analysis.graph import group_share
 from multiattn.cli import main
-from multiattn.commands.graph import read_graph
 from multiattn.zoo import graph as zoo
 
 
@@ -112,7 +111,7 @@ def test_retraining_reproduces_committed_weights():
 
 @pytest.mark.slow
 def test_gallery(tmp_path):
-    from multiattn.commands.graph import gallery
+    from multiattn._gallery.graph import render as gallery
 
     items = gallery(tmp_path)
     assert len(items) == 4 and all(item.path.is_file() for item in items)

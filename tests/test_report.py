@@ -2,14 +2,21 @@
 
 from pathlib import Path
 
+from multiattn.adapters.textdepth import text_depth
 from multiattn.cli import main
-from multiattn.commands.html import run_chromium
-from multiattn.commands.report import write_report
+from multiattn.renderers.reportpage import write_report
 from multiattn.zoo.text import load_induction, load_minilm
+
+from ._chromium import run_chromium
+
+
+def _report(model_and_tokenizer, text, path, steps):
+    model, tokenizer = model_and_tokenizer
+    return write_report(text_depth(model, text, processor=tokenizer, steps=steps), path)
 
 
 def test_report_on_language_model_has_every_section(tmp_path):
-    path = write_report(*load_induction(), "cat dog fox owl cat dog fox owl", tmp_path / "r.html", steps=4)
+    path = _report(load_induction(), "cat dog fox owl cat dog fox owl", tmp_path / "r.html", steps=4)
     page = path.read_text()
     for section in ("Diagnostics", "Head types", "Metrics by layer and head", "Model view",
                     "Most important heads", "Is attention explanation?", "Attention flow", "Head clusters"):
@@ -21,7 +28,7 @@ def test_report_on_language_model_has_every_section(tmp_path):
 
 def test_report_escapes_tokens_and_names_encoder_limits(tmp_path):
     payload = "<img src=x onerror=alert(1)>"
-    path = write_report(*load_minilm(), f"The {payload} fox.", tmp_path / "r.html", steps=4)
+    path = _report(load_minilm(), f"The {payload} fox.", tmp_path / "r.html", steps=4)
     page = path.read_text()
     assert payload not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "no language-model head" in page

@@ -4,8 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
+from multiattn._gallery import SECTIONS
+from multiattn._gallery import video as section
 from multiattn.cli import main
-from multiattn.commands import video as cmd
 from multiattn.zoo.video import (
     DIRECTIONS,
     gradient_tile,
@@ -97,8 +98,8 @@ def test_cli_errors(argv, message, tmp_path, capsys):
 
 
 def test_gallery(tmp_path):
-    items = cmd.gallery(tmp_path / "video")
-    assert cmd.GALLERY_ORDER == 60 and len(items) == 4
+    items = section.render(tmp_path / "video")
+    assert SECTIONS.index("graph") < SECTIONS.index("video") < SECTIONS.index("depth") and len(items) == 4
     assert {item.path.suffix for item in items} == {".gif", ".png"}
     for item in items:
         assert item.path.exists() and item.section == "video"

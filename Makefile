@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 		apt-get install -y -qq chromium >/dev/null) || echo "warning: install Debian's chromium for the HTML tests"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@# the library declares lower bounds; this checkout pins the torch build it is tested with (CPU, on disk)
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -e ".[all,dev]"
 	touch $(STAMP)
 

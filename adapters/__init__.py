@@ -1,1 +1,8 @@
-"""Modality adapters: model + media -> AttentionGrid."""
+"""Modality adapters: model + media -> AttentionGrid (installed as ``multiattn.adapters``).
+
+One argument order for every modality: ``capture(model, inputs, *, processor=None, ...)``.
+Most users call :func:`multiattn.capture`, which picks the adapter from the model.
+"""
+
+if __name__ != "multiattn.adapters":  # the checkout folder is not a top-level package
+    raise ImportError("adapters/ is part of multiattn: use `import multiattn.adapters`")

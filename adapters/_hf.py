@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["eager_attention", "require_attentions"]
+__all__ = ["eager_attention", "eval_mode", "require_attentions"]
 
 
 def _configs(model: Any) -> list[Any]:
@@ -27,6 +27,23 @@ def _configs(model: Any) -> list[Any]:
         for name in getattr(config, "sub_configs", {}) or {}:
             stack.append(getattr(config, name, None))
     return seen
+
+
+@contextmanager
+def eval_mode(model: Any) -> Iterator[Any]:
+    """Run a block with ``model.eval()`` (dropout off) and restore its training flag after.
+
+    Example
+    -------
+    >>> with eval_mode(model):  # doctest: +SKIP
+    ...     out = model(**inputs)
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 @contextmanager

@@ -46,7 +46,7 @@ def _prepare(model: Any, tokenizer: Any, text: str, target: int, baseline: str) 
             f"{type(model).__name__} is an encoder-decoder; attributions support encoders and decoders "
             "(BERT, GPT-2 families) only"
         )
-    grid = capture(model, tokenizer, text)
+    grid = capture(model, text, processor=tokenizer)
     axis = grid.query
     ids = list(tokenizer(text)["input_ids"])
     if len(ids) != len(axis):
@@ -103,7 +103,7 @@ def _gradient(scalar: Any, embeds: Any) -> tuple[Any, Any]:
 
 
 def gradient_x_input(
-    model: Any, tokenizer: Any, text: str, *, target: int = 0, baseline: str = "pad"
+    model: Any, text: str, *, processor: Any = None, target: int = 0, baseline: str = "pad"
 ) -> AttentionMap:
     """Gradient x (input - baseline) per token, for the output at position ``target``.
 
@@ -111,10 +111,10 @@ def gradient_x_input(
     ----------
     model : transformers.PreTrainedModel
         A text model (encoder like ``BertModel`` or a model with logits).
-    tokenizer : transformers tokenizer
-        Its tokenizer.
     text : str
         The input.
+    processor : transformers tokenizer
+        Its tokenizer (required).
     target : int
         Output position explained (0 = [CLS]; negative counts from the end).
     baseline : {"pad", "zeros"}
@@ -129,11 +129,11 @@ def gradient_x_input(
     Example
     -------
     >>> from multiattn.zoo.text import load_minilm  # doctest: +SKIP
-    >>> m = gradient_x_input(*load_minilm(), "The cat sat.", target=0)  # doctest: +SKIP
+    >>> m = gradient_x_input(model, "The cat sat.", processor=tokenizer, target=0)  # doctest: +SKIP
     >>> m.values.shape  # doctest: +SKIP
     (6,)
     """
-    return _gradient_x_input(_prepare(model, tokenizer, text, target, baseline), baseline)
+    return _gradient_x_input(_prepare(model, processor, text, target, baseline), baseline)
 
 
 def _gradient_x_input(prep: dict, baseline: str) -> AttentionMap:
@@ -148,13 +148,14 @@ def _gradient_x_input(prep: dict, baseline: str) -> AttentionMap:
 
 
 def integrated_gradients(
-    model: Any, tokenizer: Any, text: str, *, target: int = 0, steps: int = 32, baseline: str = "pad"
+    model: Any, text: str, *, processor: Any = None, target: int = 0, steps: int = 32,
+    baseline: str = "pad",
 ) -> AttentionMap:
     """Integrated gradients per token (Gauss-Legendre quadrature with ``steps`` nodes).
 
     Parameters
     ----------
-    model, tokenizer, text, target, baseline
+    model, text, processor, target, baseline
         As in :func:`gradient_x_input`.
     steps : int
         Quadrature nodes on the straight path from baseline to input (>= 1).
@@ -167,11 +168,11 @@ def integrated_gradients(
 
     Example
     -------
-    >>> m = integrated_gradients(model, tokenizer, "The cat sat.", steps=32)  # doctest: +SKIP
+    >>> m = integrated_gradients(model, "The cat sat.", processor=tokenizer, steps=32)  # doctest: +SKIP
     >>> m.meta["completeness_error"] < 1e-2 * abs(m.meta["f_input"])  # doctest: +SKIP
     True
     """
-    return _integrated_gradients(_prepare(model, tokenizer, text, target, baseline), steps, baseline)
+    return _integrated_gradients(_prepare(model, processor, text, target, baseline), steps, baseline)
 
 
 def _integrated_gradients(prep: dict, steps: int, baseline: str) -> AttentionMap:
@@ -197,14 +198,14 @@ def _integrated_gradients(prep: dict, steps: int, baseline: str) -> AttentionMap
 
 
 def attention_vs_gradient(
-    model: Any, tokenizer: Any, text: str, *, target: int = 0, steps: int = 32,
+    model: Any, text: str, *, processor: Any = None, target: int = 0, steps: int = 32,
     baseline: str = "pad", exclude_special: bool = True,
 ) -> dict:
     """The "is attention explanation?" table for one input: attributions vs attention per layer.
 
     Parameters
     ----------
-    model, tokenizer, text, target, steps, baseline
+    model, text, processor, target, steps, baseline
         As in :func:`integrated_gradients`.
     exclude_special : bool
         Leave special tokens ([CLS], [SEP]) out of the rankings.
@@ -219,11 +220,11 @@ def attention_vs_gradient(
 
     Example
     -------
-    >>> result = attention_vs_gradient(model, tokenizer, "The cat sat on the mat.")  # doctest: +SKIP
+    >>> result = attention_vs_gradient(model, "The cat sat.", processor=tokenizer)  # doctest: +SKIP
     >>> result["table"][0]["map"]  # doctest: +SKIP
     'raw L0'
     """
-    prep = _prepare(model, tokenizer, text, target, baseline)
+    prep = _prepare(model, processor, text, target, baseline)
     gxi = _gradient_x_input(prep, baseline)
     ig = _integrated_gradients(prep, steps, baseline)
     grid = prep["grid"]

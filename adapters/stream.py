@@ -56,7 +56,7 @@ def _capture_timm(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, 
     import torch
     from threadpoolctl import threadpool_limits
 
-    from .vit import timm_attention_hooks
+    from ._timm_hooks import timm_attention_hooks
 
     sink = _ReducerSink(reducers)
     with timm_attention_hooks(model, sink), torch.no_grad(), threadpool_limits(1, user_api="blas"):
@@ -66,24 +66,25 @@ def _capture_timm(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, 
 
 def _capture_timesformer(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, Reducer]) -> list[str]:
     """Divided attention: per layer, the temporal then the spatial step as one-layer sparse grids."""
-    from .video import _axis, _layout, _meta, _temporal_hook, _timesformer_grids
+    from . import _timesformer as _tsf
+    from . import _video_inputs as _vin
 
     if "pixel_values" not in inputs:
         raise ValueError("TimeSformer streaming needs inputs={'pixel_values': (B, T, 3, H, W) tensor}")
-    axis = _axis(_layout(model.config, "timesformer"), inputs["pixel_values"], None)
-    meta = _meta(model, "timesformer", None, readout="cls")
+    axis = _vin.axis(_vin.layout(model.config, "timesformer"), inputs["pixel_values"], None)
+    meta = _vin.meta(model, "timesformer", None, readout="cls")
     n_patches = axis.rows * axis.cols
     seen: list[str] = []
     steps: list = []  # the recompute hook appends probabilities: temporal first, then spatial
 
     def spatial_hook(index: int):
-        recompute = _temporal_hook(steps)
+        recompute = _tsf.temporal_hook(steps)
 
         def hook(module: Any, args: tuple, output: Any) -> Any:
             result = recompute(module, args, output)
             temporal, spatial = steps
             steps.clear()
-            grids = _timesformer_grids([spatial[: axis.n_time]], [temporal[:n_patches]], axis, meta)
+            grids = _tsf.timesformer_grids([spatial[: axis.n_time]], [temporal[:n_patches]], axis, meta)
             for step in ("temporal", "spatial"):
                 seen.append(f"encoder.{index}.{step}")
                 feed(reducers, seen[-1], grids[step])
@@ -92,7 +93,7 @@ def _capture_timesformer(model: Any, inputs: Mapping[str, Any], reducers: Mappin
 
     handles = []
     for index, layer in enumerate(model.base_model.encoder.layer):
-        handles.append(layer.temporal_attention.attention.register_forward_hook(_temporal_hook(steps)))
+        handles.append(layer.temporal_attention.attention.register_forward_hook(_tsf.temporal_hook(steps)))
         handles.append(layer.attention.attention.register_forward_hook(spatial_hook(index)))
     try:
         model(**inputs, output_attentions=False)
@@ -177,8 +178,8 @@ def capture_stream(
     import torch
     from threadpoolctl import threadpool_limits
 
+    from ._vit_layout import is_timm_vit
     from .graph import _graph_layers
-    from .vit import is_timm_vit
 
     if is_timm_vit(model):
         return _capture_timm(model, inputs, reducers)

@@ -23,9 +23,10 @@ import numpy as np
 
 from ..axes import TokenAxis
 from ..grid import AttentionGrid
-from ._hf import eager_attention, require_attentions
+from ..gridset import GridSet
+from ._hf import eager_attention, eval_mode, require_attentions
 
-__all__ = ["TokenOverflowWarning", "capture", "clean_token"]
+__all__ = ["TokenOverflowWarning", "capture", "clean_token", "prepare"]
 
 # Sub-word markers of WordPiece (##), byte-level BPE (Ġ space, Ċ newline, ĉ tab)
 # and SentencePiece (▁ space).
@@ -67,15 +68,14 @@ def clean_token(token: str) -> str:
 
 def capture(
     model: Any,
-    tokenizer: Any = None,
-    text: str | None = None,
-    text_pair: str | None = None,
+    inputs: str | tuple[str, str] | None = None,
     *,
+    processor: Any = None,
     target: str | None = None,
     input_ids: Sequence[int] | None = None,
     attention_mask: Sequence[int] | None = None,
     max_length: int | None = None,
-) -> AttentionGrid | dict[str, AttentionGrid]:
+) -> AttentionGrid | GridSet:
     """Run ``model`` once on ``text`` and return its attention weights.
 
     Parameters
@@ -83,15 +83,14 @@ def capture(
     model : transformers.PreTrainedModel
         Encoder (``BertModel``...), decoder (``GPT2LMHeadModel``...) or
         encoder-decoder (``T5ForConditionalGeneration``, ``BartModel``...).
-    tokenizer : transformers tokenizer, optional
+    inputs : str or (str, str), optional
+        The input text (the encoder input for encoder-decoders), or a sentence pair
+        ``(text, text_pair)`` (``[CLS] text [SEP] text_pair [SEP]``). Character spans of
+        the pair's tokens are shifted by ``len(text) + 1`` so that all spans index
+        ``grid.meta["text"] == text + "\\n" + text_pair``.
+    processor : transformers tokenizer, optional
         The model's tokenizer.  May be None when ``input_ids`` are given; labels
         are then the ids.
-    text : str, optional
-        The input text (the encoder input for encoder-decoders).
-    text_pair : str, optional
-        Second segment (sentence pairs: ``[CLS] text [SEP] text_pair [SEP]``).
-        Character spans of its tokens are shifted by ``len(text) + 1`` so that all
-        spans index ``grid.meta["text"] == text + "\\n" + text_pair``.
     target : str, optional
         Encoder-decoders only, and required there: the target text (or a decoder
         prompt).  The decoder sees it shifted right after its start token, as in
@@ -106,10 +105,10 @@ def capture(
 
     Returns
     -------
-    AttentionGrid or dict
+    AttentionGrid or GridSet
         Encoders and decoders: one self-attention grid ``(L, H, T, T)`` with layers
-        ``"layer.0"``...  Encoder-decoders: ``{"encoder", "decoder", "cross"}``
-        grids with layers ``"encoder.i"``, ``"decoder.i"``, ``"cross.i"``; the cross
+        ``"layer.0"``...  Encoder-decoders: a GridSet ``encoder`` / ``decoder`` / ``cross``
+        of grids with layers ``"encoder.i"``, ``"decoder.i"``, ``"cross.i"``; the cross
         grid has decoder queries and encoder keys.
 
     Raises
@@ -125,51 +124,17 @@ def capture(
     -------
     >>> from multiattn.zoo.text import load_minilm  # doctest: +SKIP
     >>> model, tokenizer = load_minilm()  # doctest: +SKIP
-    >>> grid = capture(model, tokenizer, "The cat sat.")  # doctest: +SKIP
+    >>> grid = capture(model, "The cat sat.", processor=tokenizer)  # doctest: +SKIP
     >>> grid.shape, grid.query.labels  # doctest: +SKIP
     ((6, 12, 6, 6), ('[CLS]', 'the', 'cat', 'sat', '.', '[SEP]'))
     """
     import torch
 
-    config = getattr(model, "config", None)
-    if config is None or not callable(model):
-        raise TypeError(
-            f"capture needs a Hugging Face transformers model with a .config, got {type(model).__name__}"
-        )
-    limit = _model_limit(model, tokenizer, max_length)
-    encoded = _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit)
-    _check_vocab(model, tokenizer, encoded["ids"], "input")
-    meta = {
-        "model": str(getattr(config, "_name_or_path", "") or getattr(config, "model_type", "")),
-        "model_class": type(model).__name__,
-        "source": "multiattn.adapters.text.capture",
-        "text": encoded["text"],
-    }
-    inputs = {
-        "input_ids": torch.tensor([encoded["ids"]]),
-        "attention_mask": torch.tensor([encoded["mask"]]),
-    }
-    # segment ids only for models with a segment embedding (BERT); GPT-2 would add wte[0] to every token
-    if encoded.get("token_type_ids") is not None and hasattr(config, "type_vocab_size"):
-        inputs["token_type_ids"] = torch.tensor([encoded["token_type_ids"]])
-    target_enc = None
-    if getattr(config, "is_encoder_decoder", False):
-        target_enc = _encode_target(model, tokenizer, target)
-        inputs["decoder_input_ids"] = torch.tensor([target_enc["ids"]])
-        meta["target"] = target
-    elif target is not None:
-        raise ValueError(
-            f"target= is only for encoder-decoder models; {type(model).__name__} is not one. "
-            "Put the whole text in `text`."
-        )
-
-    was_training = model.training
-    model.eval()
-    try:
-        with eager_attention(model), torch.no_grad():
-            output = model(**inputs, output_attentions=True, return_dict=True)
-    finally:
-        model.train(was_training)
+    batch, encoded, target_enc, meta = _prepare(
+        model, inputs, processor=processor, target=target, input_ids=input_ids,
+        attention_mask=attention_mask, max_length=max_length)
+    with eval_mode(model), eager_attention(model), torch.no_grad():
+        output = model(**batch, output_attentions=True, return_dict=True)
 
     axis = encoded["axis"]
     keep = np.asarray(encoded["mask"], dtype=bool)
@@ -178,7 +143,7 @@ def capture(
         return _grid(attentions, "layer", axis, axis, keep, keep, "self", meta)
     dec_keep = np.ones(len(target_enc["axis"]), dtype=bool)
     dec_axis = target_enc["axis"]
-    return {
+    return GridSet({
         "encoder": _grid(
             require_attentions(output.encoder_attentions, "encoder", model),
             "encoder", axis, axis, keep, keep, "self", meta,
@@ -191,7 +156,83 @@ def capture(
             require_attentions(output.cross_attentions, "cross", model),
             "cross", dec_axis, axis, dec_keep, keep, "cross", meta,
         ),
+    }, meta=meta)
+
+
+def prepare(model: Any, inputs: str | tuple[str, str] | None = None, *, processor: Any = None,
+            **options: Any) -> dict:
+    """The forward pass's keyword arguments for ``inputs`` (tensors of batch 1).
+
+    The checks and tokenisation of :func:`capture` (same parameters), without the forward;
+    :func:`multiattn.capture_stream` feeds them to the model.
+
+    Example
+    -------
+    >>> prepare(model, "The cat sat.", processor=tokenizer)["input_ids"].shape  # doctest: +SKIP
+    torch.Size([1, 6])
+    """
+    return _prepare(model, inputs, processor=processor, **options)[0]
+
+
+def _prepare(
+    model: Any,
+    inputs: str | tuple[str, str] | None = None,
+    *,
+    processor: Any = None,
+    target: str | None = None,
+    input_ids: Sequence[int] | None = None,
+    attention_mask: Sequence[int] | None = None,
+    max_length: int | None = None,
+) -> tuple[dict, dict, dict | None, dict]:
+    """``(forward kwargs, encoding, target encoding, meta)`` for :func:`capture`."""
+    import torch
+
+    config = getattr(model, "config", None)
+    if config is None or not callable(model):
+        raise TypeError(
+            f"capture needs a Hugging Face transformers model with a .config, got {type(model).__name__}"
+        )
+    text, text_pair = _split_pair(inputs)
+    tokenizer = processor
+    limit = _model_limit(model, tokenizer, max_length)
+    encoded = _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit)
+    _check_vocab(model, tokenizer, encoded["ids"], "input")
+    meta = {
+        "model": str(getattr(config, "_name_or_path", "") or getattr(config, "model_type", "")),
+        "model_class": type(model).__name__,
+        "source": "multiattn.adapters.text.capture",
+        "text": encoded["text"],
     }
+    batch = {
+        "input_ids": torch.tensor([encoded["ids"]]),
+        "attention_mask": torch.tensor([encoded["mask"]]),
+    }
+    # segment ids only for models with a segment embedding (BERT); GPT-2 would add wte[0] to every token
+    if encoded.get("token_type_ids") is not None and hasattr(config, "type_vocab_size"):
+        batch["token_type_ids"] = torch.tensor([encoded["token_type_ids"]])
+    target_enc = None
+    if getattr(config, "is_encoder_decoder", False):
+        target_enc = _encode_target(model, tokenizer, target)
+        batch["decoder_input_ids"] = torch.tensor([target_enc["ids"]])
+        meta["target"] = target
+    elif target is not None:
+        raise ValueError(
+            f"target= is only for encoder-decoder models; {type(model).__name__} is not one. "
+            "Put the whole text in `inputs`."
+        )
+    return batch, encoded, target_enc, meta
+
+
+def _split_pair(inputs: Any) -> tuple[str | None, str | None]:
+    """``"text"`` -> (text, None); ``("text", "pair")`` -> both; anything else is refused."""
+    if inputs is None or isinstance(inputs, str):
+        return inputs, None
+    if isinstance(inputs, (tuple, list)) and len(inputs) == 2 and isinstance(inputs[0], str) \
+            and (inputs[1] is None or isinstance(inputs[1], str)):
+        return inputs[0], inputs[1]
+    raise TypeError(
+        f"text inputs must be a str or a (text, text_pair) tuple of str, got {type(inputs).__name__}"
+    )
 
 
 def _grid(attentions, prefix, query, key, q_keep, k_keep, kind, meta) -> AttentionGrid:

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..axes import TimeAxis, TokenAxis
 from ..grid import AttentionGrid
+from ..gridset import GridSet
 from ._hf import eager_attention, require_attentions
 
 __all__ = [
@@ -40,6 +41,9 @@ __all__ = [
     "prepare_audio",
     "transcribe",
     "capture",
+    "prepare",
+    "audio_input",
+    "align",
 ]
 
 SAMPLE_RATE = 16000
@@ -52,6 +56,9 @@ _SILENCE_PEAK = 1e-4
 _CLIP_FRACTION = 0.01
 _MISMATCH_PROB = 0.1
 _MAX_NEW_TOKENS = 224
+
+#: What the audio functions take: a file path, or a waveform with its sample rate.
+AudioInput = str | Path | tuple[Any, int]
 
 
 def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
@@ -182,16 +189,17 @@ def _greedy(model: Any, encoder_out: Any, max_new_tokens: int) -> list[int]:
     return ids[2:]
 
 
-def transcribe(model: Any, processor: Any, audio: Any, sr: int,
+def transcribe(model: Any, inputs: AudioInput, *, processor: Any = None,
                max_new_tokens: int = _MAX_NEW_TOKENS) -> str:
     """Plain greedy transcription (no attention captured): the baseline of the benchmark.
 
     Example
     -------
-    >>> transcribe(model, processor, audio, 16000)  # doctest: +SKIP
+    >>> transcribe(model, (audio, 16000), processor=processor)  # doctest: +SKIP
     ' The quick brown fox jumps over the lazy dog.'
     """
-    mono, _ = prepare_audio(audio, sr)
+    _check_processor(processor)
+    mono, _ = prepare_audio(*audio_input(inputs))
     pieces = []
     for window in _windows(mono):
         encoder_out = _encode(model, _features(processor, window), attentions=False)
@@ -283,9 +291,9 @@ def _text_tokens(tokenizer: Any, text: str) -> list[int]:
     return tokenizer(" " + cleaned, add_special_tokens=False).input_ids
 
 
-def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = None, *,
+def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
             max_new_tokens: int = _MAX_NEW_TOKENS, keep_encoder: bool = True,
-            progress: bool = True) -> dict[str, AttentionGrid]:
+            progress: bool = True) -> GridSet:
     """Capture Whisper's encoder, decoder and cross-attention for one recording.
 
     Parameters
@@ -293,12 +301,12 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
     model : transformers.WhisperForConditionalGeneration
         E.g. :func:`multiattn.zoo.whisper.whisper_tiny_en`; switched to eager attention for
         the capture and restored afterwards.
+    inputs : path or (waveform, sr)
+        An audio file (any format :func:`load_audio` reads) or a waveform with its sample
+        rate: mono ``(samples,)`` or stereo (mixed down), float or integer PCM, resampled
+        to 16 kHz.
     processor : transformers.WhisperProcessor
-        Gives the log-mel feature extractor and the tokenizer.
-    audio : array
-        Waveform, mono ``(samples,)`` or stereo (mixed down), float or integer PCM.
-    sr : int
-        Its sample rate (resampled to 16 kHz).
+        Required: the log-mel feature extractor and the tokenizer.
     text : str, optional
         Transcript to align (teacher forcing). Default: greedy decoding. For audio longer than
         30 s each window is decoded first and the transcript's words are shared among the
@@ -313,7 +321,7 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
 
     Returns
     -------
-    dict of str to AttentionGrid
+    GridSet
         ``"encoder"`` ``(L, H, T, T)`` over a TimeAxis (20 ms frames); ``"decoder"``
         ``(L, H, N, N)`` over a TokenAxis (``<|startoftranscript|>``, ``<|notimestamps|>``, text
         tokens, ``<|endoftext|>`` per window); ``"cross"`` ``(L, H, N, T)``. Each grid's ``meta``
@@ -328,13 +336,14 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
 
     Example
     -------
-    >>> grids = capture(model, processor, audio, 16000)  # doctest: +SKIP
+    >>> grids = capture(model, (audio, 16000), processor=processor)  # doctest: +SKIP
     >>> grids["cross"].shape  # 4 layers, 6 heads, 14 tokens, 172 frames of 20 ms  # doctest: +SKIP
     (4, 6, 14, 172)
     """
     from tqdm.auto import tqdm
 
-    mono, notes = prepare_audio(audio, sr)
+    _check_processor(processor)
+    mono, notes = prepare_audio(*audio_input(inputs))
     windows = _windows(mono)
     tokenizer = processor.tokenizer
     eot = model.generation_config.eos_token_id
@@ -406,16 +415,109 @@ def capture(model: Any, processor: Any, audio: Any, sr: int, text: str | None = 
             warnings.warn(note, UserWarning, stacklevel=2)
     layers_dec = [f"decoder.{i}" for i in range(model.config.decoder_layers)]
     cropped = "softmax over the 30 s window, cropped to the audio frames (rows sum to <= 1)"
-    grids = {
+    grids = {} if not keep_encoder else {"encoder": AttentionGrid(
+        _block_diagonal([p["encoder"] for p in parts]), time_axis,
+        layers=[f"encoder.{i}" for i in range(model.config.encoder_layers)], kind="self",
+        meta={**meta, "normalized": cropped}, check_rows=False)}
+    grids |= {
         "decoder": AttentionGrid(_block_diagonal([p["decoder"] for p in parts]), token_axis,
                                  layers=layers_dec, kind="self", meta=dict(meta), check_rows=False),
         "cross": AttentionGrid(_block_diagonal([p["cross"] for p in parts]), token_axis, time_axis,
                                layers=layers_dec, kind="cross",
                                meta={**meta, "normalized": cropped}, check_rows=False),
     }
-    if keep_encoder:
-        grids["encoder"] = AttentionGrid(
-            _block_diagonal([p["encoder"] for p in parts]), time_axis,
-            layers=[f"encoder.{i}" for i in range(model.config.encoder_layers)], kind="self",
-            meta={**meta, "normalized": cropped}, check_rows=False)
-    return grids
+    return GridSet(grids, meta=meta)
+
+
+def prepare(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
+            max_new_tokens: int = _MAX_NEW_TOKENS) -> dict:
+    """The forward pass's keyword arguments for one 30 s window: log-mel features and decoder ids.
+
+    The decoder ids are the prompt, the transcript's tokens (``text``) or the greedy
+    decoding, and end-of-text, as :func:`capture` feeds them.
+
+    Example
+    -------
+    >>> batch = prepare(model, "speech.wav", processor=processor)  # doctest: +SKIP
+    >>> batch["input_features"].shape, batch["decoder_input_ids"].shape  # doctest: +SKIP
+    (torch.Size([1, 80, 3000]), torch.Size([1, 14]))
+    """
+    import torch
+
+    _check_processor(processor)
+    mono, _ = prepare_audio(*audio_input(inputs))
+    windows = _windows(mono)
+    if len(windows) > 1:
+        raise ValueError(f"the audio is {len(mono) / SAMPLE_RATE:.1f} s long; streaming takes one 30 s "
+                         "window: cut it, or use capture(..., keep_encoder=False) for long audio")
+    features = _features(processor, windows[0])
+    if text is None:
+        tokens = _greedy(model, _encode(model, features, attentions=False), max_new_tokens)
+    else:
+        tokens = _text_tokens(processor.tokenizer, text)
+    ids = _prompt(model) + tokens + [model.generation_config.eos_token_id]
+    return {"input_features": features, "decoder_input_ids": torch.tensor([ids])}
+
+
+def audio_input(inputs: AudioInput) -> tuple[np.ndarray, int]:
+    """``path`` -> :func:`load_audio`; ``(waveform, sr)`` -> as is; anything else: a clear error.
+
+    Example
+    -------
+    >>> wave, sr = audio_input((np.zeros(1600, np.float32), 16000)); wave.shape, sr
+    ((1600,), 16000)
+    """
+    if isinstance(inputs, (str, Path)):
+        return load_audio(inputs)
+    if isinstance(inputs, (tuple, list)) and len(inputs) == 2 and not isinstance(inputs[1], (list, tuple)):
+        wave, sr = inputs
+        if isinstance(sr, (int, np.integer)) and not isinstance(sr, bool):
+            return np.asarray(wave) if not hasattr(wave, "numpy") else wave.numpy(), int(sr)
+    raise TypeError(
+        "audio inputs must be a file path or a (waveform, sample_rate) pair, e.g. (wave, 16000); "
+        f"got {type(inputs).__name__}" + (" (a bare waveform: add its sample rate)"
+                                           if hasattr(inputs, "shape") else "")
+    )
+
+
+def _check_processor(processor: Any) -> None:
+    if processor is None or not hasattr(processor, "tokenizer"):
+        raise ValueError("Whisper needs its WhisperProcessor (feature extractor + tokenizer): pass "
+                         "processor=...; multiattn.load_model(...) returns it with the model")
+
+
+def align(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
+          snap: bool = True) -> dict[str, Any]:
+    """Word timings of a recording: capture, DTW on the alignment heads, snap onto pauses.
+
+    Parameters
+    ----------
+    model, inputs, processor, text
+        As in :func:`capture`: a path or ``(waveform, sr)``; with ``text`` the transcript is
+        force-aligned, otherwise Whisper decodes it greedily.
+    snap : bool
+        Move word boundaries onto pauses of the waveform
+        (:func:`multiattn.analysis.snap_to_energy`); ``False`` keeps the DTW boundaries.
+
+    Returns
+    -------
+    dict
+        ``"grids"``: the :class:`~multiattn.GridSet` of :func:`capture` (encoder / decoder /
+        cross); ``"words"``: ``[{"word", "start", "end", "confidence", ...}]`` in seconds;
+        ``"audio"``: the mono 16 kHz float32 waveform the times refer to.
+
+    Examples
+    --------
+    >>> result = align(model, "speech.wav", processor=processor)  # doctest: +SKIP
+    >>> [w["word"] for w in result["words"]][:3], result["audio"].dtype  # doctest: +SKIP
+    (['The', 'quick', 'brown'], dtype('float32'))
+    """
+    from ..analysis.alignment import snap_to_energy, word_timings
+
+    audio, sr = audio_input(inputs)
+    grids = capture(model, (audio, sr), processor=processor, text=text)
+    mono, _ = prepare_audio(audio, sr)
+    words = word_timings(grids["cross"])
+    if snap:
+        words = snap_to_energy(words, mono, SAMPLE_RATE)
+    return {"grids": grids, "words": words, "audio": mono}

@@ -60,9 +60,10 @@ def main() -> None:
     deletion_hits, caption_hits, random_rates = [], [], []
     for scene in make_scenes(N_SCENES, SEED):
         content = [w for obj in scene.objects for w in obj]
-        grounding = caption_grounding(model, processor, scene.image, scene.caption,
+        grounding = caption_grounding(model, (scene.image, scene.caption), processor=processor,
                                       alternatives=word_alternatives())
-        deletion_only = word_grounding(model, processor, scene.image, scene.caption, words=content)
+        deletion_only = word_grounding(model, (scene.image, scene.caption), processor=processor,
+                                       words=content)
         caption_map = grounding.pair.image_map.to_image()
         words = [w for w in grounding.words if w.word in content]
         for word, deleted in zip(words, deletion_only):

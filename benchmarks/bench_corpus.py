@@ -60,7 +60,7 @@ def main(n: int = 1000, n_small: int = 100) -> dict:
     metrics = {"entropy": head_entropy, "distance": attention_distance}
 
     def capture_fn(text):
-        return capture(model, tokenizer, text)
+        return capture(model, text, processor=tokenizer)
 
     def streaming(texts):
         return lambda: corpus_statistics(texts, capture_fn, metrics, progress=False)

@@ -30,11 +30,11 @@ def main() -> None:
     model, tokenizer = load_minilm()
     result = {"model": "all-MiniLM-L6-v2", "tokens": len(tokenizer(SENTENCE)["input_ids"])}
     for steps in (4, 8, 32):
-        ig = integrated_gradients(model, tokenizer, SENTENCE, steps=steps)
+        ig = integrated_gradients(model, SENTENCE, processor=tokenizer, steps=steps)
         gap = ig.meta["f_input"] - ig.meta["f_baseline"]
         result[f"ig_completeness_rel_error_{steps}"] = ig.meta["completeness_error"] / abs(gap)
-    t_gxi = best_time(lambda: gradient_x_input(model, tokenizer, SENTENCE))
-    t_ig = best_time(lambda: integrated_gradients(model, tokenizer, SENTENCE, steps=32))
+    t_gxi = best_time(lambda: gradient_x_input(model, SENTENCE, processor=tokenizer))
+    t_ig = best_time(lambda: integrated_gradients(model, SENTENCE, processor=tokenizer, steps=32))
     result["ig32_over_gxi_time"] = t_ig / t_gxi
     batch = tokenizer([SENTENCE] * 8, return_tensors="pt")
 

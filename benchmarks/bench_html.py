@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from multiattn import AttentionGrid
+from multiattn._gallery._browser import run_chromium
 from multiattn.axes import TokenAxis
-from multiattn.commands.html import run_chromium
 from multiattn.renderers.html import save
 
 _PROBE = ("var t0=performance.now();document.getElementById('tab-model').click();"

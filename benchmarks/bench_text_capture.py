@@ -55,7 +55,7 @@ def main() -> None:
             model(**inputs, output_attentions=True)
 
     def run_capture():
-        capture(model, tokenizer, _TEXT)
+        capture(model, _TEXT, processor=tokenizer)
 
     runs = {"forward": forward, "eager_forward": eager_forward, "capture": run_capture}
     for fn in runs.values():  # warm-up

@@ -54,7 +54,7 @@ def _faithfulness(n: int) -> dict:
     correct, area = 0, []
     for _ in range(n):
         image, label, (top, left, bottom, right) = make_shapes_image(rng)
-        grid, grads = capture_with_gradients(model, image, processor, target=label)
+        grid, grads = capture_with_gradients(model, image, processor=processor, target=label)
         correct += grid.meta["predicted"] == label
         inside = np.zeros(image.shape[:2], bool)
         inside[top:bottom, left:right] = True

@@ -53,7 +53,8 @@ def main() -> None:
         audio, sr = load_audio(SPEECH / sample["file"])
         mono, _ = prepare_audio(audio, sr)
         monos.append(mono)
-        cross = capture(model, processor, audio, sr, text=sample["text"], keep_encoder=False)["cross"]
+        cross = capture(model, (audio, sr), processor=processor, text=sample["text"],
+                        keep_encoder=False)["cross"]
         results = {"recipe": word_timings(cross),
                    "recipe_last_half_heads": word_timings(cross, heads=last_half)}
         results["snapped"] = snap_to_energy(results["recipe"], mono, SAMPLE_RATE)
@@ -61,7 +62,7 @@ def main() -> None:
             starts, ends = _errors(words, sample["words"])
             methods[name][0].extend(starts)
             methods[name][1].extend(ends)
-        hypothesis = transcribe(model, processor, audio, sr)
+        hypothesis = transcribe(model, (audio, sr), processor=processor)
         n_ref = len(sample["text"].split())
         edits += word_error_rate(sample["text"], hypothesis) * n_ref
         ref_words += n_ref
@@ -72,10 +73,11 @@ def main() -> None:
     long_audio = long_audio[: int(29.5 * SAMPLE_RATE)]
 
     def align() -> None:
-        grids = capture(model, processor, long_audio, SAMPLE_RATE, progress=False)
+        grids = capture(model, (long_audio, SAMPLE_RATE), processor=processor, progress=False)
         snap_to_energy(word_timings(grids["cross"]), long_audio, SAMPLE_RATE)
 
-    t_transcribe = best_time(lambda: transcribe(model, processor, long_audio, SAMPLE_RATE), REPEATS)
+    t_transcribe = best_time(lambda: transcribe(model, (long_audio, SAMPLE_RATE), processor=processor),
+                             REPEATS)
     t_align = best_time(align, REPEATS)
     print(json.dumps({
         "benchmark": "whisper_word_timings",

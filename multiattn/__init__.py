@@ -1,13 +1,24 @@
 """multiattn: where a model looks, in every modality.
 
-Adapters turn raw attention into an :class:`AttentionGrid`; :mod:`multiattn.analysis`
-computes on grids (or plain ``(L, H, Q, K)`` arrays); :mod:`multiattn.renderers`
-draws them onto the media they came from.
+One way in for every modality: ``capture(model, inputs, processor=...)`` gives an
+:class:`AttentionGrid` (or a :class:`GridSet` of named grids), ``explain(...)`` one
+:class:`AttentionMap`, ``capture_stream(...)`` per-layer summaries without the full tensor;
+``load_model(spec)`` resolves embedded names, local Hugging Face folders and ``timm:NAME``.
+:mod:`multiattn.analysis` computes on grids; :mod:`multiattn.renderers` draws them.
 """
 
+from pathlib import Path as _Path
+
+from ._api import capture, capture_stream, explain, modality
+from ._layout import mount_checkout_folders as _mount
 from ._memory import AttentionTooLargeError
 from .axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
-from .grid import AttentionGrid, AttentionMap, RowSumWarning
+from .grid import AttentionGrid, AttentionMap, DimensionIndexError, RowSumWarning
+from .gridset import GridSet, load
+from .labelled import LabelledArray
+from .models import load_model
+
+_mount(_Path(__file__).resolve().parent)  # source checkout: adapters/ renderers/ beside multiattn/
 
 __version__ = "0.1.0"
 
@@ -15,10 +26,30 @@ __all__ = [
     "AttentionGrid",
     "AttentionMap",
     "AttentionTooLargeError",
+    "GridSet",
+    "DimensionIndexError",
+    "LabelledArray",
     "NodeAxis",
     "PatchAxis",
     "RowSumWarning",
     "TimeAxis",
     "TokenAxis",
     "VideoAxis",
+    "capture",
+    "capture_stream",
+    "explain",
+    "load",
+    "load_model",
+    "modality",
 ]
+
+#: Sub-packages reachable as attributes (``multiattn.analysis.rollout``) without an explicit import.
+_SUBPACKAGES = ("adapters", "analysis", "media", "media_samples", "renderers", "stream", "zoo")
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,16 +14,18 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import _attention_map as _amap
+from ._attention_map import AttentionMap
+from ._index import DimensionIndexError, resolve_index, resolve_indices
 from ._memory import check_fits
 from .axes import Axis, axis_from_dict
 
-__all__ = ["AttentionGrid", "AttentionMap", "RowSumWarning"]
+__all__ = ["AttentionGrid", "AttentionMap", "DimensionIndexError", "RowSumWarning"]
 
 _FORMAT_VERSION = 1
 _ROW_TOL = 1e-3
@@ -33,23 +35,6 @@ class RowSumWarning(UserWarning):
     """Attention rows do not sum to one."""
 
 
-def _finite_float32(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    arr = arr.astype(np.float32, copy=False)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name} contains {int(bad.sum())} non-finite values (NaN/inf), first at index "
-            f"{first}; check the model's dtype (fp16 overflow) or the mask you applied"
-        )
-    return arr
-
-
 def _labels(labels: Iterable | None, n: int, name: str) -> tuple[str, ...]:
     if labels is None:
         return tuple(str(i) for i in range(n))
@@ -57,87 +42,6 @@ def _labels(labels: Iterable | None, n: int, name: str) -> tuple[str, ...]:
     if len(out) != n:
         raise ValueError(f"{len(out)} {name} labels for {n} {name}s in values")
     return out
-
-
-def _pick(index: Any, labels: tuple[str, ...], name: str) -> list[int]:
-    """Resolve int / label / list of either to positions along a dim."""
-    items = index if isinstance(index, (list, tuple, range, np.ndarray)) else [index]
-    out = []
-    for item in items:
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            pos = int(item)
-            if not -len(labels) <= pos < len(labels):
-                raise IndexError(f"{name} {pos} out of range for {len(labels)} {name}s")
-            out.append(pos % len(labels))
-        elif str(item) in labels:
-            out.append(labels.index(str(item)))
-        else:
-            raise KeyError(f"no {name} {item!r}; available: {list(labels)}")
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class AttentionMap:
-    """One distribution (or signed relevance) over an axis.
-
-    Parameters
-    ----------
-    values : array (K,)
-        One value per position of ``axis``.
-    axis : Axis
-        What the positions mean.
-    meta : dict
-        Provenance: which layer/head/method produced it, normalisation.
-
-    Example
-    -------
-    >>> from multiattn.axes import TokenAxis
-    >>> m = AttentionMap([0.2, 0.8], TokenAxis(["a", "b"]))
-    >>> m.top(1)
-    [(1, 'b', 0.800000011920929)]
-    """
-
-    values: np.ndarray
-    axis: Axis
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        arr = _finite_float32(self.values, "AttentionMap values")
-        if arr.ndim != 1 or arr.shape[0] != len(self.axis):
-            raise ValueError(
-                f"AttentionMap values must have shape ({len(self.axis)},) to match its "
-                f"{type(self.axis).__name__}, got {arr.shape}"
-            )
-        object.__setattr__(self, "values", arr)
-        object.__setattr__(self, "meta", dict(self.meta))
-
-    def __len__(self) -> int:
-        return self.values.shape[0]
-
-    @property
-    def signed(self) -> bool:
-        """True when the map has negative values (relevance, differences)."""
-        return bool((self.values < 0).any())
-
-    def top(self, k: int = 5) -> list[tuple[int, str, float]]:
-        """The ``k`` largest positions as ``(index, label, value)``."""
-        order = np.argsort(-self.values, kind="stable")[:k]
-        labels = self.axis.labels
-        return [(int(i), labels[i], float(self.values[i])) for i in order]
-
-    def normalized(self) -> AttentionMap:
-        """Divide by the sum of absolute values (a distribution for non-negative maps)."""
-        total = float(np.abs(self.values).sum())
-        if total == 0:
-            raise ValueError("cannot normalise an all-zero map")
-        meta = {**self.meta, "normalized": "divided by sum of |values|"}
-        return AttentionMap(self.values / total, self.axis, meta)
-
-    def to_image(self) -> np.ndarray:
-        """``(rows, cols)`` patch image (PatchAxis only; prefix dropped)."""
-        if not hasattr(self.axis, "to_image"):
-            raise TypeError(f"to_image needs a PatchAxis, this map is over {type(self.axis).__name__}")
-        return self.axis.to_image(self.values)
 
 
 class AttentionGrid:
@@ -193,7 +97,7 @@ class AttentionGrid:
         if kind not in ("self", "cross"):
             raise ValueError(f"kind must be 'self' or 'cross', got {kind!r}")
         key = query if key is None else key
-        arr = _finite_float32(values, "attention values")
+        arr = _amap.finite_float32(values, "attention values")
         self.meta: dict = dict(meta or {})
         self.kind = kind
         self.query, self.key = query, key
@@ -319,8 +223,8 @@ class AttentionGrid:
         -------
         >>> grid.select(layer="encoder.3", head=[0, 1])  # doctest: +SKIP
         """
-        lay = list(range(self.n_layers)) if layer is None else _pick(layer, self.layers, "layer")
-        hed = list(range(self.n_heads)) if head is None else _pick(head, self.heads, "head")
+        lay = list(range(self.n_layers)) if layer is None else resolve_indices(layer, self.layers, "layer")
+        hed = list(range(self.n_heads)) if head is None else resolve_indices(head, self.heads, "head")
         values = self.values[np.ix_(lay, hed)] if self.is_sparse else self.values[lay][:, hed]
         return self._replace(
             np.ascontiguousarray(values),
@@ -347,13 +251,11 @@ class AttentionGrid:
 
         ``head="mean"`` averages the heads of that layer; pass an index or label for one head.
         """
-        q = _pick(query, self.query.labels, "query")[0] if isinstance(query, str) else int(query)
-        if not -len(self.query) <= q < len(self.query):
-            raise IndexError(f"query {q} out of range for {len(self.query)} positions")
+        q = resolve_index(query, self.query.labels, "query")
         grid = self.select(layer=layer)
         grid = grid.reduce("mean", "head") if head == "mean" else grid.select(head=head)
         dense = grid.to_dense().values[0, 0, q]
-        meta = {"layer": grid.layers[0], "head": grid.heads[0], "query": q % len(self.query)}
+        meta = {"layer": grid.layers[0], "head": grid.heads[0], "query": q}
         return AttentionMap(dense, self.key, meta)
 
     def to_dense(self, limit_bytes: int | None = None) -> AttentionGrid:
@@ -398,24 +300,37 @@ class AttentionGrid:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-        arrays = {"values": self.values, "header": np.array(json.dumps(self._header()))}
-        if self.is_sparse:
-            arrays["edge_index"] = self.edge_index
+        arrays = self._arrays()
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **arrays)
         return path
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The arrays :meth:`save` writes: values, JSON header, edge_index when sparse."""
+        arrays = {"values": self.values, "header": np.array(json.dumps(self._header()))}
+        if self.is_sparse:
+            arrays["edge_index"] = self.edge_index
+        return arrays
 
     @classmethod
     def load(cls, path: str | Path) -> AttentionGrid:
         """Read a grid written by :meth:`save` (``allow_pickle=False``)."""
         with np.load(Path(path), allow_pickle=False) as data:
-            if "header" not in data or "values" not in data:
-                raise ValueError(f"{path} is not a multiattn grid file (missing header/values)")
-            header = json.loads(str(data["header"]))
-            values = data["values"]
-            edge_index = data["edge_index"] if "edge_index" in data else None
+            if "gridset" in data:
+                raise ValueError(f"{path} holds several grids (a GridSet): read it with "
+                                 "multiattn.GridSet.load or multiattn.load")
+            return cls._from_arrays({k: data[k] for k in data.files}, source=str(path))
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> AttentionGrid:
+        """Rebuild a grid from the arrays of :meth:`_arrays` (``source`` names it in errors)."""
+        if "header" not in arrays or "values" not in arrays:
+            raise ValueError(f"{source} is not a multiattn grid file (missing header/values)")
+        header = json.loads(str(arrays["header"]))
+        values = arrays["values"]
+        edge_index = arrays.get("edge_index")
         if header.get("format") != "multiattn.AttentionGrid":
-            raise ValueError(f"{path} is not a multiattn grid file")
+            raise ValueError(f"{source} is not a multiattn grid file")
         query = axis_from_dict(header["query"])
         key = query if header["key"] is None else axis_from_dict(header["key"])
         return cls(values, query, key, layers=header["layers"], heads=header["heads"],

@@ -1,1 +1,4 @@
-"""Renderers: AttentionGrid / AttentionMap -> pictures."""
+"""Renderers: AttentionGrid / AttentionMap -> pictures (installed as ``multiattn.renderers``)."""
+
+if __name__ != "multiattn.renderers":  # the checkout folder is not a top-level package
+    raise ImportError("renderers/ is part of multiattn: use `import multiattn.renderers`")

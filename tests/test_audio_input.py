@@ -108,7 +108,7 @@ def test_long_audio_windows_are_stitched(tiny_whisper, capsys):
     model, processor = tiny_whisper
     impl = model.config._attn_implementation
     audio = np.random.default_rng(0).normal(0, 0.1, int(65.3 * 8000)).astype(np.float32)
-    grids = capture(model, processor, audio, 8000, max_new_tokens=2)
+    grids = capture(model, (audio, 8000), processor=processor, max_new_tokens=2)
     frames = int(np.ceil(65.3 * 50))  # 20 ms frames over the whole file, windows stitched
     cross, encoder, decoder = grids["cross"], grids["encoder"], grids["decoder"]
     assert cross.key.n_frames == frames and encoder.shape == (1, 2, frames, frames)
@@ -126,7 +126,7 @@ def test_long_audio_windows_are_stitched(tiny_whisper, capsys):
     assert model.config._attn_implementation == impl  # eager switched back
     # a transcript over several windows: every word lands in exactly one window, in order
     with pytest.warns(UserWarning, match="does not seem to match"):  # random weights
-        forced = capture(model, processor, audio, 8000, text="one two three four",
+        forced = capture(model, (audio, 8000), processor=processor, text="one two three four",
                          keep_encoder=False, max_new_tokens=2)["cross"]
     assert forced.meta["windows"] == 3 and forced.meta["mode"] == "forced"
     assert forced.meta["text"].split() == ["one", "two", "three", "four"]
@@ -145,6 +145,6 @@ def test_split_transcript_follows_the_decoding():
 def test_capture_rejects_bad_text(tiny_whisper):
     model, processor = tiny_whisper
     with pytest.raises(ValueError, match="text is empty"):
-        capture(model, processor, _tone(), 16000, text="   ")
+        capture(model, (_tone(), 16000), processor=processor, text="   ")
     with pytest.raises(ValueError, match="at most"):
-        capture(model, processor, _tone(), 16000, text="word " * 500)
+        capture(model, (_tone(), 16000), processor=processor, text="word " * 500)

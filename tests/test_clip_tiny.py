@@ -95,7 +95,8 @@ def test_tokenizer_and_processor():
 @pytest.fixture(scope="module")
 def groundings(tiny, scenes):
     alternatives = word_alternatives()
-    return [caption_grounding(*tiny, scene.image, scene.caption, alternatives=alternatives)
+    return [caption_grounding(tiny[0], (scene.image, scene.caption), processor=tiny[1],
+                              alternatives=alternatives)
             for scene in scenes]
 
 
@@ -103,7 +104,8 @@ def test_tiny_clip_prefers_true_caption_over_swapped_binding(tiny, scenes):
     wins = 0
     for scene in scenes:
         (c1, s1), (c2, s2) = scene.objects
-        logits = capture(*tiny, scene.image, [scene.caption, f"a {c2} {s1} and a {c1} {s2}"]).logits
+        logits = capture(tiny[0], (scene.image, [scene.caption, f"a {c2} {s1} and a {c1} {s2}"]),
+                         processor=tiny[1]).meta["logits"]
         wins += logits[0] > logits[1]
     assert wins >= len(scenes) - 1
 

@@ -102,7 +102,7 @@ def test_depth_command_on_induction(tmp_path):
     from multiattn.zoo.text import induction_prompt
 
     args = argparse.Namespace(text=induction_prompt(8, seed=1), model="induction", token=-1, steps=8,
-                              out=str(tmp_path))
+                              out=str(tmp_path), save=None)
     assert depth.run(args) == 0
     names = {p.name for p in tmp_path.iterdir()}
     assert names == {"flow.png", "agreement.png", "agreement.json", "dendrogram.png", "clusters.json",

@@ -42,7 +42,7 @@ def shipped_metrics():
 
     _, tokenizer = load_induction()
     prompt = induction_prompt(16, seed=3)
-    return metrics_by_step({step: capture(model, tokenizer, prompt)
+    return metrics_by_step({step: capture(model, prompt, processor=tokenizer)
                             for step, model in induction_checkpoints().items()})
 
 

@@ -37,7 +37,7 @@ def test_minilm_mean_matches_direct_and_memory_is_constant(minilm):
     alive: list[weakref.ref] = []
 
     def capture_fn(text):
-        grid = capture(model, tokenizer, text)
+        grid = capture(model, text, processor=tokenizer)
         alive.append(weakref.ref(grid))
         return grid
 
@@ -49,7 +49,7 @@ def test_minilm_mean_matches_direct_and_memory_is_constant(minilm):
     # the kept state is the same size for 10 and for 20 inputs
     assert {k: v.nbytes for k, v in half["metrics"]["entropy"].items()} == \
         {k: v.nbytes for k, v in full["metrics"]["entropy"].items()}
-    direct = np.stack([head_entropy(capture(model, tokenizer, text)) for text in SENTENCES])
+    direct = np.stack([head_entropy(capture(model, text, processor=tokenizer)) for text in SENTENCES])
     table = full["metrics"]["entropy"]
     assert full["n_inputs"] == 20 and table["mean"].shape == (6, 12)
     np.testing.assert_allclose(table["mean"], direct.mean(0), rtol=1e-10)

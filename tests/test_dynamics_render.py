@@ -39,7 +39,7 @@ def test_bad_input_is_named():
 
 
 def test_gallery_renders_the_training_dynamics(tmp_path):
-    from multiattn.commands.dynamics import gallery
+    from multiattn._gallery.dynamics import render as gallery
 
     items = gallery(tmp_path)
     assert len(items) == 1 and items[0].path.exists() and items[0].path.stat().st_size > 20_000

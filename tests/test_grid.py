@@ -5,6 +5,7 @@ from multiattn import (
     AttentionGrid,
     AttentionMap,
     AttentionTooLargeError,
+    DimensionIndexError,
     NodeAxis,
     PatchAxis,
     RowSumWarning,
@@ -66,9 +67,29 @@ def test_select_reduce_row(rng):
     row = grid.row(2, layer=0, head=1)
     np.testing.assert_allclose(row.values, values[0, 1, 2])
     np.testing.assert_allclose(grid.row(2, layer=0).values, values[0, :, 2].mean(0), rtol=1e-6)
-    with pytest.raises(KeyError, match="available"):
+    with pytest.raises(KeyError, match=r"no layer 'nope': the grid has 3 layers \(l0, l1, l2\)"):
         grid.select(layer="nope")
     assert grid.values is not sub.values and not grid.values.flags.writeable
+
+
+def test_index_errors_are_one_catchable_type(rng):
+    grid = AttentionGrid(random_attention(rng, (6, 2, 12, 12)), TokenAxis([f"t{i}" for i in range(12)]),
+                         layers=[f"layer.{i}" for i in range(6)])
+    assert grid.select(layer=-1).layers == ("layer.5",)
+    assert grid.row("t3", layer="layer.0", head=-2).meta == {"layer": "layer.0", "head": "0", "query": 3}
+    assert grid.row(-1).meta["query"] == 11
+    with pytest.raises(DimensionIndexError) as info:
+        grid.select(layer=7)
+    message = str(info.value)
+    assert message == "layer 7 out of range: the grid has 6 layers (layer.0, layer.1, layer.2, layer.3, " \
+                      "layer.4, layer.5); valid: 0..5 or -6..-1"
+    assert isinstance(info.value, IndexError) and isinstance(info.value, KeyError)
+    with pytest.raises(LookupError, match=r"query 12 out of range: the grid has 12 queries \(t0 … t11\)"):
+        grid.row(12)
+    with pytest.raises(KeyError, match="no head 'h9'"):
+        grid.select(head=["0", "h9"])
+    with pytest.raises(IndexError, match="no query 'zz'"):
+        grid.row("zz")
 
 
 def test_save_load_roundtrip_dense(tmp_path, rng):

@@ -9,10 +9,10 @@ import numpy as np
 
 from multiattn import AttentionGrid
 from multiattn.axes import NodeAxis, PatchAxis, TokenAxis
-from multiattn.commands.html import run_chromium
 from multiattn.grid import AttentionMap
 from multiattn.renderers.html import to_html
 
+from ._chromium import run_chromium
 from .conftest import random_attention
 
 _ERROR_HOOK = (

@@ -246,7 +246,7 @@ def test_cli_reads_the_clip_for_a_video_grid(tmp_path, rng):
 
 
 def test_video_play_button_advances_frames(tmp_path, rng):
-    from multiattn.commands.html import run_chromium
+    from ._chromium import run_chromium
 
     path = tmp_path / "video.html"
     path.write_text(to_html(_video_grid(rng)), encoding="utf-8")  # 4 fps: a frame every 250 ms

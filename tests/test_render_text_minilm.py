@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from multiattn.renderers._style import save_figure
+from multiattn.renderers.figure import save_figure
 from multiattn.renderers.heatmap import heatmap
 from multiattn.renderers.lines import lines_view
 from multiattn.renderers.modelview import model_view
@@ -19,7 +19,7 @@ def minilm_grid():
     from multiattn.zoo.text import load_minilm
 
     model, tokenizer = load_minilm()
-    return capture(model, tokenizer, SENTENCE)
+    return capture(model, SENTENCE, processor=tokenizer)
 
 
 def test_heatmap_ticks_are_the_captured_tokens(minilm_grid, tmp_path):

@@ -62,7 +62,7 @@ def _tiny_bert(vocab_size=30522, max_positions=64):
 
 def test_minilm_grid_shape_rows_and_labels(minilm):
     model, tokenizer = minilm
-    grid = capture(model, tokenizer, "Tokenization works, mostly.")
+    grid = capture(model, "Tokenization works, mostly.", processor=tokenizer)
     assert isinstance(grid, AttentionGrid)
     labels = grid.query.labels
     assert labels == ("[CLS]", "token", "ization", "works", ",", "mostly", ".", "[SEP]")
@@ -77,7 +77,7 @@ def test_minilm_grid_shape_rows_and_labels(minilm):
 def test_minilm_char_spans_point_into_the_text(minilm):
     model, tokenizer = minilm
     text, pair = "Hello World!", "Second part"
-    grid = capture(model, tokenizer, text, pair)
+    grid = capture(model, (text, pair), processor=tokenizer)
     source = grid.meta["text"]
     assert source == "Hello World!\nSecond part"
     axis = grid.query
@@ -92,7 +92,7 @@ def test_minilm_char_spans_point_into_the_text(minilm):
 def test_layer0_matches_manual_softmax_of_query_key(minilm):
     """Independent reference: softmax(QK^T / sqrt(d)) from the model's own layer-0 weights."""
     model, tokenizer = minilm
-    grid = capture(model, tokenizer, SENTENCE)
+    grid = capture(model, SENTENCE, processor=tokenizer)
     enc = tokenizer(SENTENCE, return_tensors="pt")
     self_attn = model.encoder.layer[0].attention.self
     with torch.no_grad():
@@ -113,13 +113,14 @@ def test_attention_implementation_and_training_flag_restored(minilm):
     assert before != "eager"  # transformers 5 default: sdpa, which returns no weights
     model.train()
     try:
-        grid_train_mode = capture(model, tokenizer, SENTENCE)
+        grid_train_mode = capture(model, SENTENCE, processor=tokenizer)
         assert model.training
     finally:
         model.eval()
     assert model.config._attn_implementation == before
     # dropout was off during the capture: same weights as from eval mode
-    np.testing.assert_allclose(grid_train_mode.values, capture(model, tokenizer, SENTENCE).values, atol=1e-6)
+    np.testing.assert_allclose(grid_train_mode.values, capture(model, SENTENCE, processor=tokenizer).values,
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("sentence", [
@@ -129,7 +130,7 @@ def test_attention_implementation_and_training_flag_restored(minilm):
 ])
 def test_minilm_layer0_head2_is_previous_token_head(minilm, sentence):
     model, tokenizer = minilm
-    rows = head_types(capture(model, tokenizer, sentence))
+    rows = head_types(capture(model, sentence, processor=tokenizer))
     row = next(r for r in rows if r["layer"] == 0 and r["head"] == 2)
     assert row["type"] == "previous_token"
     assert row["score"] > 0.9
@@ -141,8 +142,9 @@ def test_padding_positions_are_dropped(minilm):
     model, tokenizer = minilm
     ids = tokenizer(SENTENCE)["input_ids"]
     pad = tokenizer.pad_token_id
-    padded = capture(model, tokenizer, input_ids=ids + [pad] * 5, attention_mask=[1] * len(ids) + [0] * 5)
-    plain = capture(model, tokenizer, input_ids=ids)
+    padded = capture(model, processor=tokenizer, input_ids=ids + [pad] * 5,
+                     attention_mask=[1] * len(ids) + [0] * 5)
+    plain = capture(model, processor=tokenizer, input_ids=ids)
     assert padded.shape == plain.shape == (6, 12, len(ids), len(ids))
     np.testing.assert_allclose(padded.values, plain.values, atol=1e-5)
     assert "[PAD]" not in padded.query.labels
@@ -151,7 +153,7 @@ def test_padding_positions_are_dropped(minilm):
 
 def test_input_ids_without_tokenizer_label_ids(minilm):
     model, _ = minilm
-    grid = capture(model, None, input_ids=[101, 7592, 2088, 102])
+    grid = capture(model, input_ids=[101, 7592, 2088, 102])
     assert grid.query.labels == ("101", "7592", "2088", "102")
     assert grid.shape == (6, 12, 4, 4)
 
@@ -163,28 +165,28 @@ def test_input_ids_without_tokenizer_label_ids(minilm):
 def test_empty_text_is_rejected(minilm, text):
     model, tokenizer = minilm
     with pytest.raises(ValueError, match="text is empty"):
-        capture(model, tokenizer, text)
+        capture(model, text, processor=tokenizer)
 
 
 def test_text_and_input_ids_are_exclusive(minilm):
     model, tokenizer = minilm
     with pytest.raises(ValueError, match="exactly one"):
-        capture(model, tokenizer, "hi", input_ids=[101, 102])
+        capture(model, "hi", processor=tokenizer, input_ids=[101, 102])
     with pytest.raises(ValueError, match="exactly one"):
-        capture(model, tokenizer)
+        capture(model, processor=tokenizer)
     with pytest.raises(ValueError, match="input_ids is empty"):
-        capture(model, tokenizer, input_ids=[])
+        capture(model, processor=tokenizer, input_ids=[])
     with pytest.raises(ValueError, match="1-D"):
-        capture(model, tokenizer, input_ids=[[101, 102]])
+        capture(model, processor=tokenizer, input_ids=[[101, 102]])
     with pytest.raises(ValueError, match="attention_mask has 1 entries"):
-        capture(model, tokenizer, input_ids=[101, 102], attention_mask=[1])
+        capture(model, processor=tokenizer, input_ids=[101, 102], attention_mask=[1])
 
 
 def test_long_text_is_truncated_with_a_warning_stating_the_drop(minilm):
     model, tokenizer = minilm
     n_tokens = len(tokenizer(SENTENCE)["input_ids"])  # 12 with [CLS] and [SEP]
     with pytest.warns(TokenOverflowWarning, match=f"dropped the last {n_tokens - 8} tokens"):
-        grid = capture(model, tokenizer, SENTENCE, max_length=8)
+        grid = capture(model, SENTENCE, processor=tokenizer, max_length=8)
     assert grid.shape[-1] == 8
     assert grid.query.labels[-1] == "[SEP]"  # truncation keeps the special tokens
 
@@ -193,21 +195,21 @@ def test_default_limit_is_the_models_position_table(minilm):
     _, tokenizer = minilm
     model = _tiny_bert(max_positions=10)
     with pytest.warns(TokenOverflowWarning, match="at most 10"):
-        grid = capture(model, tokenizer, SENTENCE)
+        grid = capture(model, SENTENCE, processor=tokenizer)
     assert grid.shape == (2, 4, 10, 10)
 
 
 def test_max_length_above_model_maximum_is_an_error(minilm):
     model, tokenizer = minilm
     with pytest.raises(ValueError, match="exceeds the model maximum of 512"):
-        capture(model, tokenizer, SENTENCE, max_length=1000)
+        capture(model, SENTENCE, processor=tokenizer, max_length=1000)
 
 
 def test_tokenizer_model_mismatch_is_detected(minilm):
     _, tokenizer = minilm
     small_vocab_model = _tiny_bert(vocab_size=1000)
     with pytest.raises(ValueError, match="does not match BertModel"):
-        capture(small_vocab_model, tokenizer, SENTENCE)
+        capture(small_vocab_model, SENTENCE, processor=tokenizer)
 
 
 def test_model_without_attention_output_is_a_clear_error(minilm):
@@ -223,13 +225,13 @@ def test_model_without_attention_output_is_a_clear_error(minilm):
 
     model.forward = forward_without_weights
     with pytest.raises(RuntimeError, match="returned no self attention weights"):
-        capture(model, tokenizer, SENTENCE)
+        capture(model, SENTENCE, processor=tokenizer)
 
 
 def test_non_hf_model_is_rejected(minilm):
     _, tokenizer = minilm
     with pytest.raises(TypeError, match="Hugging Face"):
-        capture(torch.nn.Linear(2, 2), tokenizer, SENTENCE)
+        capture(torch.nn.Linear(2, 2), SENTENCE, processor=tokenizer)
 
 
 # ---------------------------------------------------------------- GPT-2, BART, T5 (random init)
@@ -241,7 +243,7 @@ def test_gpt2_decoder_is_causal_with_clean_labels(byte_bpe):
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(vocab_size=len(byte_bpe), n_positions=32, n_embd=32, n_layer=3,
                                        n_head=2)).eval()
-    grid = capture(model, byte_bpe, "the cat sat on the mat")
+    grid = capture(model, "the cat sat on the mat", processor=byte_bpe)
     n = len(grid.query)
     assert grid.shape == (3, 2, n, n)
     assert grid.meta["causal"] is True
@@ -262,7 +264,7 @@ def test_bart_returns_encoder_decoder_and_cross_grids(byte_bpe):
                         decoder_ffn_dim=64, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
                         eos_token_id=2, decoder_start_token_id=2)
     model = BartForConditionalGeneration(config).eval()
-    grids = capture(model, byte_bpe, "the cat sat on the mat", target="a dog ran")
+    grids = capture(model, "the cat sat on the mat", processor=byte_bpe, target="a dog ran")
     assert set(grids) == {"encoder", "decoder", "cross"}
     n_src, n_tgt = len(grids["encoder"].query), len(grids["decoder"].query)
     assert grids["encoder"].shape == (2, 4, n_src, n_src)
@@ -285,20 +287,20 @@ def test_t5_labels_drop_sentencepiece_marker_and_target_is_required():
     config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
                       decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
     model = T5ForConditionalGeneration(config).eval()
-    grids = capture(model, tokenizer, "the cat sat on the mat", target="a dog ran")
+    grids = capture(model, "the cat sat on the mat", processor=tokenizer, target="a dog ran")
     assert grids["encoder"].query.labels == ("the", "cat", "sat", "on", "the", "mat", "</s>")
     assert grids["decoder"].query.labels == ("<pad>", "a", "dog", "ran")
     assert grids["cross"].shape == (2, 4, 4, 7)
     with pytest.raises(ValueError, match="encoder-decoder: pass target="):
-        capture(model, tokenizer, "the cat sat")
+        capture(model, "the cat sat", processor=tokenizer)
     with pytest.raises(ValueError, match="target is empty"):
-        capture(model, tokenizer, "the cat sat", target=" ")
+        capture(model, "the cat sat", processor=tokenizer, target=" ")
 
 
 def test_target_on_an_encoder_is_rejected(minilm):
     model, tokenizer = minilm
     with pytest.raises(ValueError, match="only for encoder-decoder"):
-        capture(model, tokenizer, SENTENCE, target="x")
+        capture(model, SENTENCE, processor=tokenizer, target="x")
 
 
 @pytest.mark.parametrize("token, label", [

@@ -19,7 +19,7 @@ def _circuit(model, tokenizer, seeds=(101, 202, 303), length=12):
     """Best layer-1 induction and layer-0 previous-token head types over fresh prompts."""
     found = []
     for seed in seeds:
-        rows = head_types(capture(model, tokenizer, induction_prompt(length, seed=seed)))
+        rows = head_types(capture(model, induction_prompt(length, seed=seed), processor=tokenizer))
         found.append((
             max((r for r in rows if r["layer"] == 1), key=lambda r: r["scores"]["induction"]),
             max((r for r in rows if r["layer"] == 0), key=lambda r: r["scores"]["previous_token"]),
@@ -49,7 +49,7 @@ def test_induction_head_in_layer1_and_previous_token_head_in_layer0(induction):
 def test_no_induction_without_a_repeat(induction):
     """On a sequence without repeats there is nothing to score: induction is None, not a fake number."""
     model, tokenizer = induction
-    rows = head_types(capture(model, tokenizer, " ".join(VOCAB_WORDS[:20])))
+    rows = head_types(capture(model, " ".join(VOCAB_WORDS[:20]), processor=tokenizer))
     assert all(r["scores"]["induction"] is None for r in rows)
 
 
@@ -65,7 +65,7 @@ def test_repeated_half_is_predicted_far_better_than_the_first(induction):
 def test_grid_is_causal_and_labelled_with_words(induction):
     model, tokenizer = induction
     text = induction_prompt(5, seed=1)
-    grid = capture(model, tokenizer, text)
+    grid = capture(model, text, processor=tokenizer)
     assert grid.shape == (2, 4, 11, 11)
     assert grid.query.labels == ("<bos>",) + tuple(text.split())
     assert grid.query.special_mask.tolist() == [True] + [False] * 10

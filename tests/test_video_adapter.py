@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from multiattn import AttentionGrid, AttentionMap, VideoAxis
+from multiattn.adapters import _timesformer as _tsf
 from multiattn.adapters import video as va
 from multiattn.analysis.relevance import chefer_relevance
 from multiattn.analysis.rollout import rollout
@@ -130,7 +131,7 @@ def test_timesformer_matches_hf_spatial_and_keeps_output(timesformer, frames16):
     pixels = va.frames_to_pixel_values(frames16[:8], 224)
     with torch.no_grad():
         plain = timesformer(pixel_values=pixels).logits
-        out, spatial, temporal = va._run_timesformer(timesformer, pixels)
+        out, spatial, temporal = _tsf.run_timesformer(timesformer, pixels)
     torch.testing.assert_close(out.logits, plain)  # the temporal hook recomputes the step exactly
     assert temporal[0].shape == (196, 2, 8, 8) and spatial[0].shape == (8, 2, 197, 197)
     grids = va.capture(timesformer, frames16[:8])
@@ -185,7 +186,7 @@ def test_divided_rollout_equals_dense_product(rng):
     n = len(axis)
     spatial_t = torch.from_numpy(random_attention(rng, (4, 2, 7, 7)))
     temporal_t = torch.from_numpy(random_attention(rng, (6, 2, 4, 4)))
-    grids = va._timesformer_grids([spatial_t, spatial_t.flip(0)], [temporal_t, temporal_t.flip(0)], axis, {})
+    grids = _tsf.timesformer_grids([spatial_t, spatial_t.flip(0)], [temporal_t, temporal_t.flip(0)], axis, {})
     s = grids["spatial"].to_dense().values.mean(1)
     t = grids["temporal"].to_dense().values.mean(1)
     eye = np.eye(n)

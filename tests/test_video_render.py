@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from multiattn import AttentionGrid, AttentionMap, VideoAxis
-from multiattn.adapters.video import _timesformer_grids
+from multiattn.adapters._timesformer import timesformer_grids as _timesformer_grids
 from multiattn.media import read_video
 from multiattn.renderers import video as rv
 from multiattn.renderers._video_encode import write_mp4

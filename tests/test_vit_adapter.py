@@ -95,7 +95,7 @@ def _image(h, w, seed=0):
 )
 def test_capture_shapes_and_prefix(request, name, processor, heads, prefix, grid):
     model = request.getfixturevalue(name)
-    result = vit.capture(model, _image(300, 400), processor)
+    result = vit.capture(model, _image(300, 400), processor=processor)
     n = len(prefix) + grid[0] * grid[1]
     assert result.shape == (2, heads, n, n)
     assert result.query.prefix == prefix and (result.query.rows, result.query.cols) == grid
@@ -113,7 +113,8 @@ def test_hf_capture_restores_attention_implementation(vit_b16):
 
 def test_non_square_input_interpolates_positions(vit_b16):
     by_size = vit.capture(vit_b16, _image(300, 430), size=(224, 320))
-    by_proc = vit.capture(vit_b16, _image(300, 430), ViTImageProcessor(size={"height": 224, "width": 320}))
+    by_proc = vit.capture(vit_b16, _image(300, 430), processor=ViTImageProcessor(size={"height": 224,
+                                                                                       "width": 320}))
     for grid in (by_size, by_proc):
         assert (grid.query.rows, grid.query.cols) == (14, 20)
         assert grid.shape == (2, 12, 281, 281)
@@ -181,13 +182,22 @@ def test_gradients_follow_the_target(request, name):
 
 
 def test_gradients_match_a_directional_derivative(vit_b16):
-    """d logit / dA checked against a finite difference through a perturbed last-layer softmax."""
+    """d logit / dA checked against a finite difference through a perturbed last-layer softmax.
+
+    The numerics are checked in float64 (model and inputs cast to double): a float32
+    difference quotient is too coarse to check a gradient tightly.
+    """
+    import copy
+
     img = _image(224, 224)
-    grid, grads = vit.capture_with_gradients(vit_b16, img, target=2)
-    pixel_values, _ = vit.prepare_image(vit_b16, img)
-    direction = torch.from_numpy(np.random.default_rng(1).normal(size=grads.shape[1:])).float()
-    last = vit_b16.vit.layers[-1].attention
-    eps = 1e-3
+    _, grads32 = vit.capture_with_gradients(vit_b16, img, target=2)
+    model64 = copy.deepcopy(vit_b16).double()
+    grid, grads = vit.capture_with_gradients(model64, img, target=2)
+    np.testing.assert_allclose(grads32, grads, rtol=1e-3, atol=1e-4 * np.abs(grads).max())
+    pixel_values = vit.prepare_image(vit_b16, img)[0].double()
+    direction = torch.from_numpy(np.random.default_rng(1).normal(size=grads.shape[1:]))
+    last = model64.vit.layers[-1].attention
+    eps = 1e-5
 
     def logit(scale):
         def hook(module, args, output):
@@ -199,13 +209,13 @@ def test_gradients_match_a_directional_derivative(vit_b16):
         handle = last.register_forward_hook(hook)
         try:
             with torch.no_grad():
-                return vit_b16(pixel_values=pixel_values).logits[0, 2].item()
+                return model64(pixel_values=pixel_values).logits[0, 2].item()
         finally:
             handle.remove()
 
     numeric = (logit(eps) - logit(-eps)) / (2 * eps)
-    analytic = float((grads[-1] * direction.numpy()).sum())
-    assert numeric == pytest.approx(analytic, rel=2e-2, abs=1e-4)
+    analytic = float((grads[-1].astype(np.float64) * direction.numpy()).sum())
+    assert numeric == pytest.approx(analytic, rel=1e-5)
 
 
 def test_target_by_name_and_bad_targets(vit_b16):
@@ -247,7 +257,7 @@ def test_explain_methods_match_their_definitions(vit_b16):
 # -- patch placement through the real preprocessing ------------------------------------------
 def _assert_hot_patch_round_trip(model, processor, size, hw, patch, margin=4):
     """Paint the pixels our placement gives patch (r, c); the processor must put them in that patch."""
-    grid = vit.capture(model, np.zeros((*hw, 3), np.uint8), processor, size=size)
+    grid = vit.capture(model, np.zeros((*hw, 3), np.uint8), processor=processor, size=size)
     axis = grid.key
     hot = np.zeros(len(axis))
     hot[axis.n_prefix + patch[0] * axis.cols + patch[1]] = 1
@@ -337,7 +347,7 @@ def test_bad_images_are_refused(tmp_path, vit_b16, monkeypatch):
 
 
 def test_huge_array_is_resized(vit_b16):
-    grid = vit.capture(vit_b16, np.zeros((2400, 3600, 3), np.uint8), ViTImageProcessor())
+    grid = vit.capture(vit_b16, np.zeros((2400, 3600, 3), np.uint8), processor=ViTImageProcessor())
     assert grid.query.transform == {"original_size": (2400, 3600), "resize": (224, 224)}
 
 
@@ -347,4 +357,4 @@ def test_bad_models_and_processors(vit_b16):
     with pytest.raises(TypeError, match="Hugging Face image processor"):
         vit.capture(vit_b16, _image(32, 32), processor=lambda im: im)
     with pytest.raises(ValueError, match="not both"):
-        vit.capture(vit_b16, _image(32, 32), ViTImageProcessor(), size=224)
+        vit.capture(vit_b16, _image(32, 32), processor=ViTImageProcessor(), size=224)

@@ -54,7 +54,7 @@ def test_relevance_points_at_the_target(shapes_vit):
     hits = 0
     for _ in range(50):
         image, label, (top, left, bottom, right) = vision.make_shapes_image(rng)
-        patches = explain(model, image, processor, method="relevance", target=label).to_image()
+        patches = explain(model, image, processor=processor, method="relevance", target=label).to_image()
         r, c = np.unravel_index(np.argmax(patches), patches.shape)
         hits += top <= (r + 0.5) * 8 < bottom and left <= (c + 0.5) * 8 < right
     assert hits / 50 >= 0.85
@@ -106,24 +106,25 @@ def test_cli_main_reports_errors(tmp_path, capsys):
 def test_hf_directory_and_timm_weights_load(tmp_path, shapes_vit):
     from safetensors.torch import save_file
 
-    from multiattn.adapters.vit import capture, load_model
+    from multiattn import load_model
+    from multiattn.adapters.vit import capture
 
     model, processor = shapes_vit
     model.save_pretrained(tmp_path / "hf")
     processor.save_pretrained(tmp_path / "hf")
     loaded, loaded_proc = load_model(str(tmp_path / "hf"))
     img = vision.make_shapes_image(np.random.default_rng(0))[0]
-    np.testing.assert_allclose(capture(loaded, img, loaded_proc).values,
-                               capture(model, img, processor).values, atol=1e-6)
+    np.testing.assert_allclose(capture(loaded, img, processor=loaded_proc).values,
+                               capture(model, img, processor=processor).values, atol=1e-6)
     import timm
 
     tiny = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=2)
     save_file(tiny.state_dict(), str(tmp_path / "t.safetensors"))
-    timm_model, none = load_model("timm:vit_tiny_patch16_224", str(tmp_path / "t.safetensors"))
+    timm_model, none = load_model("timm:vit_tiny_patch16_224", weights=str(tmp_path / "t.safetensors"))
     assert none is None and timm_model.head.out_features == 2
     torch.testing.assert_close(timm_model.head.weight, tiny.head.weight)
     with pytest.raises(ValueError, match="do not fit"):
-        load_model("timm:vit_tiny_patch16_384", str(tmp_path / "t.safetensors"))
+        load_model("timm:vit_tiny_patch16_384", weights=str(tmp_path / "t.safetensors"))
     with pytest.raises(FileNotFoundError, match="weights"):
         load_model("timm:vit_tiny_patch16_224")
     with pytest.raises(FileNotFoundError, match="config.json"):
@@ -132,9 +133,9 @@ def test_hf_directory_and_timm_weights_load(tmp_path, shapes_vit):
 
 def test_gallery_renders_every_item(tmp_path):
     """The whole gallery section (13 figures; `multiattn demo --only image` runs it too)."""
-    from multiattn.commands import image as command
+    from multiattn._gallery import image as section
 
-    items = command.gallery(tmp_path / "g")
+    items = section.render(tmp_path / "g")
     assert len(items) >= 8
     for item in items:
         assert Path(item.path).is_file() and item.section == "Images (ViT)"

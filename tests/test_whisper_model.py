@@ -40,13 +40,13 @@ def whisper():
 @pytest.fixture(scope="module")
 def forced_s1(whisper):
     audio, sr = load_audio(SPEECH / "s1.wav")
-    return capture(*whisper, audio, sr, text=_truth("s1.wav")["text"])
+    return capture(whisper[0], (audio, sr), processor=whisper[1], text=_truth("s1.wav")["text"])
 
 
 @pytest.fixture(scope="module")
 def decoded_s3(whisper):
     audio, sr = load_audio(SPEECH / "s3.wav")
-    return capture(*whisper, audio, sr)
+    return capture(whisper[0], (audio, sr), processor=whisper[1])
 
 
 def test_ctranslate2_reader_and_mapping():
@@ -156,7 +156,8 @@ def test_mismatched_transcript_warns(whisper):
     audio, sr = load_audio(SPEECH / "stereo44k.wav")
     assert audio.ndim == 2 and sr == 44100
     with pytest.warns(UserWarning, match="does not seem to match"):
-        grids = capture(*whisper, audio, sr, text="purple bananas sing loudly under water",
+        grids = capture(whisper[0], (audio, sr), processor=whisper[1],
+                        text="purple bananas sing loudly under water",
                         keep_encoder=False)
     assert "encoder" not in grids
     assert grids["cross"].meta["transcript_match"] < 0.1
@@ -165,11 +166,11 @@ def test_mismatched_transcript_warns(whisper):
 
 def test_silence_is_refused(whisper):
     with pytest.raises(ValueError, match="silent"):
-        capture(*whisper, np.zeros(16000, np.float32), 16000)
+        capture(whisper[0], (np.zeros(16000, np.float32), 16000), processor=whisper[1])
 
 
 def test_report_files(forced_s1, tmp_path):
-    from multiattn.commands.audio import write_audio_report
+    from multiattn.renderers.audioreport import write_audio_report
 
     audio, sr = load_audio(SPEECH / "s1.wav")
     words = word_timings(forced_s1["cross"])
@@ -220,7 +221,7 @@ def test_long_forced_alignment_over_windows(whisper):
         offset += len(mono) / 16000
     audio = np.concatenate(pieces)
     text = " ".join(t["text"] for t in truth)
-    grids = capture(*whisper, audio, 16000, text=text, keep_encoder=False)
+    grids = capture(whisper[0], (audio, 16000), processor=whisper[1], text=text, keep_encoder=False)
     assert grids["cross"].meta["windows"] == 2
     timed = snap_to_energy(word_timings(grids["cross"]), audio, 16000)
     assert [w["word"] for w in timed] == text.split()

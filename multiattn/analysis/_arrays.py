@@ -226,3 +226,11 @@ def is_causal(arr: np.ndarray) -> bool:
     """True for square attention whose strictly upper triangle is zero in every head."""
     n_q, n_k = arr.shape[-2:]
     return n_q == n_k and n_q > 1 and not np.triu(arr, k=1).any()
+
+
+def sparse_unique(attn: Any) -> bool:
+    """A sparse grid without repeated (key, query) pairs: its edges are the non-zero entries."""
+    if not isinstance(attn, AttentionGrid) or not attn.is_sparse:
+        return False
+    keys, queries = attn.edge_index
+    return len(np.unique(queries.astype(np.int64) * len(attn.key) + keys)) == len(keys)

@@ -19,7 +19,6 @@ Functions take an :class:`~multiattn.AttentionGrid` whose query axis is a
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +29,8 @@ from scipy.ndimage import median_filter
 from ..axes import TimeAxis, TokenAxis
 from ..grid import AttentionGrid
 from ._arrays import as_dense
+from ._energy import snap_to_energy
+from ._transcript import word_error_rate, words_to_srt
 
 __all__ = [
     "dtw",
@@ -274,88 +275,6 @@ def word_timings(cross: AttentionGrid, heads: Sequence | None = None, medfilt_wi
     return words
 
 
-def _frame_db(audio: np.ndarray, sr: int, hop_s: float) -> tuple[np.ndarray, float]:
-    hop = max(1, int(round(hop_s * sr)))
-    n = len(audio) // hop
-    if n == 0:
-        raise ValueError("audio is shorter than one energy frame")
-    frames = audio[: n * hop].reshape(n, hop).astype(np.float64)
-    rms = np.sqrt((frames**2).mean(axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-10) / max(rms.max(), 1e-10)), hop / sr
-
-
-def _silent_runs(audio: np.ndarray, sr: int, hop_s: float, threshold_db: float,
-                 min_gap_s: float) -> np.ndarray:
-    """``(n, 2)`` start/end seconds of runs of frames quieter than ``threshold_db``."""
-    db, frame_s = _frame_db(audio, sr, hop_s)
-    silent = np.r_[False, db <= threshold_db, False].astype(np.int8)
-    edges = np.flatnonzero(np.diff(silent))
-    runs = edges.reshape(-1, 2) * frame_s
-    return runs[(runs[:, 1] - runs[:, 0]) >= min_gap_s]
-
-
-def snap_to_energy(words: Sequence[dict], audio: Any, sr: int, *, search_s: float = 0.25,
-                   threshold_db: float = -35.0, min_gap_s: float = 0.03,
-                   hop_s: float = 0.005) -> list[dict]:
-    """Move word boundaries onto the pauses of the waveform (short-time energy).
-
-    DTW boundaries have no pauses: a word ends where the next one starts. Here frames of
-    ``hop_s`` whose RMS is more than ``-threshold_db`` dB below the loudest frame are silent;
-    runs of at least ``min_gap_s`` are pauses. The boundary between two words moves onto the
-    nearest pause within ``search_s`` (the first word ends where it begins, the next starts where
-    it ends); the first word starts at the end of the pause before it, the last word ends at the
-    start of the pause after it. Boundaries with no pause nearby stay, so connected speech is
-    left as the recipe found it. Steady background noise louder than the threshold hides pauses.
-
-    Parameters
-    ----------
-    words : sequence of dict
-        Output of :func:`word_timings` (in time order).
-    audio : array (samples,)
-        Mono waveform on the same clock as the word times.
-    sr : int
-        Its sample rate.
-
-    Returns
-    -------
-    list of dict
-        Copies of ``words`` with refined ``start`` / ``end``.
-
-    Example
-    -------
-    >>> audio = np.r_[np.zeros(1600), np.ones(3200), np.zeros(1600), np.ones(3200), np.zeros(800)]
-    >>> words = [{"word": "a", "start": 0.0, "end": 0.32}, {"word": "b", "start": 0.32, "end": 0.6}]
-    >>> [(w["start"], w["end"]) for w in snap_to_energy(words, audio, 16000)]
-    [(0.1, 0.3), (0.4, 0.6)]
-    """
-    arr = np.asarray(audio, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"snap_to_energy needs mono audio (samples,), got shape {arr.shape}")
-    runs = _silent_runs(arr, int(sr), hop_s, threshold_db, min_gap_s)
-    out = [dict(w) for w in words]
-    if not out or runs.size == 0:
-        return out
-
-    def nearest_run(t: float) -> np.ndarray | None:
-        dist = np.maximum(0.0, np.maximum(runs[:, 0] - t, t - runs[:, 1]))
-        best = int(np.argmin(dist))
-        return runs[best] if dist[best] <= search_s else None
-
-    for left, right in zip(out[:-1], out[1:]):
-        run = nearest_run(0.5 * (left["end"] + right["start"]))
-        if run is not None and left["start"] < run[0] and run[1] < right["end"]:
-            left["end"], right["start"] = float(run[0]), float(run[1])
-    before = runs[(runs[:, 1] <= out[0]["end"]) & (runs[:, 1] >= out[0]["start"] - search_s)]
-    if len(before):
-        out[0]["start"] = float(before[-1, 1])
-    after = runs[(runs[:, 0] >= out[-1]["start"]) & (runs[:, 0] <= out[-1]["end"] + search_s)]
-    if len(after):
-        out[-1]["end"] = float(after[0, 0])
-    for word in out:
-        word["start"], word["end"] = round(word["start"], 3), round(word["end"], 3)
-    return out
-
-
 def alignment_metrics(cross: AttentionGrid) -> dict[str, np.ndarray]:
     """How well each cross-attention head aligns text with audio, per ``(layer, head)``.
 
@@ -399,62 +318,3 @@ def alignment_metrics(cross: AttentionGrid) -> dict[str, np.ndarray]:
             "monotonicity": np.mean(monotone, axis=0)}
 
 
-def _srt_time(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d},{ms:03d}"
-
-
-def words_to_srt(words: Sequence[dict], max_words: int = 7, max_gap_s: float = 1.0) -> str:
-    """SubRip subtitles from word timings: cues of at most ``max_words``, split at long pauses.
-
-    Example
-    -------
-    >>> print(words_to_srt([{"word": "hi", "start": 0.5, "end": 0.9}]))
-    1
-    00:00:00,500 --> 00:00:00,900
-    hi
-    <BLANKLINE>
-    """
-    if max_words < 1:
-        raise ValueError(f"max_words must be >= 1, got {max_words}")
-    cues: list[list[dict]] = []
-    for word in words:
-        if (not cues or len(cues[-1]) >= max_words
-                or word["start"] - cues[-1][-1]["end"] > max_gap_s):
-            cues.append([])
-        cues[-1].append(word)
-    blocks = [
-        f"{i}\n{_srt_time(cue[0]['start'])} --> {_srt_time(cue[-1]['end'])}\n"
-        + " ".join(w["word"] for w in cue) + "\n"
-        for i, cue in enumerate(cues, 1)
-    ]
-    return "\n".join(blocks)
-
-
-def _normalised_words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level Levenshtein distance / number of reference words.
-
-    Case and punctuation are ignored (``"Dog."`` matches ``"dog"``).
-
-    Example
-    -------
-    >>> word_error_rate("the quick brown fox", "a quick fox")  # one substitution, one deletion
-    0.5
-    """
-    ref, hyp = _normalised_words(reference), _normalised_words(hypothesis)
-    if not ref:
-        raise ValueError("the reference transcript has no words")
-    dist = np.arange(len(hyp) + 1)
-    for i, word in enumerate(ref, 1):
-        prev = dist.copy()
-        dist[0] = i
-        for j, guess in enumerate(hyp, 1):
-            dist[j] = min(prev[j] + 1, dist[j - 1] + 1, prev[j - 1] + (word != guess))
-    return float(dist[-1] / len(ref))

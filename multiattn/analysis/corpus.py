@@ -91,7 +91,7 @@ def corpus_statistics(
         blank lines are skipped.
     capture_fn : callable
         ``capture_fn(text)`` -> attention (AttentionGrid or array (L, H, Q, K)),
-        e.g. ``lambda t: capture(model, tokenizer, t)``.
+        e.g. ``lambda t: capture(model, t, processor=tokenizer)``.
     metrics : mapping of name -> callable
         ``metric(attention)`` -> ``(L, H)`` values, e.g.
         ``{"entropy": head_entropy, "distance": attention_distance}``.  NaN
@@ -113,7 +113,7 @@ def corpus_statistics(
     Example
     -------
     >>> from multiattn.analysis import head_entropy
-    >>> stats = corpus_statistics(open("sentences.txt"), lambda t: capture(model, tok, t),
+    >>> stats = corpus_statistics(open("sentences.txt"), lambda t: capture(model, t, processor=tok),
     ...                           {"entropy": head_entropy})  # doctest: +SKIP
     >>> save_csv(stats, "baseline.csv")  # doctest: +SKIP
     """

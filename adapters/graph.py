@@ -12,7 +12,7 @@ each target's incoming edges sum to one (PyG's softmax over incoming edges).
 - :func:`from_edges`, :func:`from_dense` and :func:`from_networkx` build the
   same kind of grid from weights you already have.
 
-Self-loop edges are kept; :func:`multiattn.analysis.graph.self_loop_mask`
+Self-loop edges are kept; :func:`multiattn.analysis.edges.self_loop_mask`
 flags them and ``meta["self_loops"]`` counts them.
 """
 
@@ -550,7 +550,7 @@ def graph_data(graph: Any, features: Any, *, group: str | None = None) -> Any:
         Undirected edges are used in both directions; self-loops are dropped (attention
         layers add their own).
     features : array (N, F)
-        Node features in ``graph.nodes`` order (e.g. :func:`multiattn.zoo.graph.structural_features`
+        Node features in ``graph.nodes`` order (e.g. :func:`multiattn.zoo._graph.structural_features`
         for the embedded GATs).
     group : str, optional
         Node attribute with each node's community; names sorted, carried as ``y`` and
@@ -564,7 +564,7 @@ def graph_data(graph: Any, features: Any, *, group: str | None = None) -> Any:
     Examples
     --------
     >>> import networkx as nx
-    >>> from multiattn.zoo.graph import structural_features
+    >>> from multiattn.zoo._graph import structural_features
     >>> g = nx.karate_club_graph()
     >>> data = graph_data(g, structural_features(g), group="club")  # doctest: +SKIP
     >>> data.x.shape, data.edge_index.shape, data.group_names  # doctest: +SKIP

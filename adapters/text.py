@@ -122,7 +122,7 @@ def capture(
 
     Example
     -------
-    >>> from multiattn.zoo.text import load_minilm  # doctest: +SKIP
+    >>> from multiattn.zoo._text import load_minilm  # doctest: +SKIP
     >>> model, tokenizer = load_minilm()  # doctest: +SKIP
     >>> grid = capture(model, "The cat sat.", processor=tokenizer)  # doctest: +SKIP
     >>> grid.shape, grid.query.labels  # doctest: +SKIP

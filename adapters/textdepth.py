@@ -4,7 +4,7 @@
 show, and returns numbers only (the renderers in :mod:`multiattn.renderers.depthreport`
 draw them):
 
-- the "is attention explanation?" table (:func:`multiattn.adapters.attribution.attention_vs_gradient`),
+- the "is attention explanation?" table (:func:`multiattn.adapters.gradients.attention_vs_gradient`),
 - heads clustered by the similarity of their attention over one or more inputs
   (:mod:`multiattn.analysis.clustering`), with their detected types,
 - for language models (a ``lm_head``): Michel et al. (2019) head importance for the
@@ -40,7 +40,7 @@ def text_depth(model: Any, text: str, *, processor: Any = None, target: int = 0,
     -------
     dict
         ``"text"``, ``"target"``; ``"agreement"``: the
-        :func:`~multiattn.adapters.attribution.attention_vs_gradient` result (``table``,
+        :func:`~multiattn.adapters.gradients.attention_vs_gradient` result (``table``,
         ``attributions``, ``maps``, ``grid``); ``"clusters"``: ``similarity``, ``clusters``,
         ``redundant_pairs`` (cosine >= 0.9), ``coords`` + ``explained`` (PCA), ``types``,
         ``inputs``; ``"pruning"``: :func:`lm_pruning` or ``None`` without a ``lm_head``.
@@ -56,7 +56,7 @@ def text_depth(model: Any, text: str, *, processor: Any = None, target: int = 0,
     >>> depth["agreement"]["table"][0]["map"], depth["clusters"]["similarity"].shape  # doctest: +SKIP
     ('raw L0', (72, 72))
     """
-    from .attribution import attention_vs_gradient
+    from .gradients import attention_vs_gradient
     from .text import capture
 
     if not isinstance(text, str) or not text.strip():

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from multiattn.adapters.clip import caption_grounding, word_grounding
-from multiattn.zoo.clip import (
+from multiattn.zoo._clip import (
     COLOURS,
     PATCH_SIZE,
     build_tokenizer,

@@ -53,7 +53,7 @@ def main(n: int = 1000, n_small: int = 100) -> dict:
     from multiattn.adapters.text import capture
     from multiattn.analysis import attention_distance, head_entropy
     from multiattn.analysis.corpus import corpus_statistics
-    from multiattn.zoo.text import load_minilm
+    from multiattn.zoo._text import load_minilm
 
     torch.set_num_threads(1)
     model, tokenizer = load_minilm()

@@ -18,8 +18,8 @@ import torch
 from _timing import best_time
 
 from multiattn.adapters.ablation import ablate_heads, head_importance
-from multiattn.adapters.attribution import gradient_x_input, integrated_gradients
-from multiattn.zoo.text import load_minilm
+from multiattn.adapters.gradients import gradient_x_input, integrated_gradients
+from multiattn.zoo._text import load_minilm
 
 SENTENCE = "The committee will meet on Monday to discuss the budget for next year."
 

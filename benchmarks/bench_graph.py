@@ -9,7 +9,7 @@ Prints one JSON line:
   uniform over the node's edges; ``lift`` = attention - edges per layer.
 - ``draw``: wall time to draw and render to PNG (same positions, same figure
   size and DPI) a GAT layer on SBM graphs of 1 000 and 10 000 nodes with
-  :func:`multiattn.renderers.graph.draw` (all edges, arrows, self-loop rings for
+  :func:`multiattn.renderers.network.draw` (all edges, arrows, self-loop rings for
   1 000 nodes; default large mode, top 3 edges per node, for 10 000) and with
   ``networkx.draw_networkx`` (all edges coloured by weight; arrows as networkx
   draws them by default for directed graphs at 1 000 nodes, ``arrows=False``
@@ -44,10 +44,10 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from multiattn.adapters.graph import capture  # noqa: E402
-from multiattn.analysis.graph import group_share  # noqa: E402
+from multiattn.analysis.edges import group_share  # noqa: E402
 from multiattn.renderers._style import DPI  # noqa: E402
-from multiattn.renderers.graph import draw, node_positions  # noqa: E402
-from multiattn.zoo import graph as zoo  # noqa: E402
+from multiattn.renderers.network import draw, node_positions  # noqa: E402
+from multiattn.zoo import _graph as zoo  # noqa: E402
 
 FIGSIZE = (8.0, 6.0)
 

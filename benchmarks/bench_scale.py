@@ -33,7 +33,7 @@ _MEMORY_CHILD = r"""
 import resource, sys, numpy as np, torch
 from transformers import ViTConfig, ViTModel
 from multiattn.adapters._hf import eager_attention
-from multiattn.adapters.stream import capture_stream
+from multiattn.adapters._stream import capture_stream
 from multiattn.analysis import head_entropy
 from multiattn.stream import LayerMetric, RolloutReducer
 torch.manual_seed(0); torch.set_num_threads(2)
@@ -56,7 +56,7 @@ _TIMESFORMER_CHILD = r"""
 import resource, sys, numpy as np, torch
 from transformers import TimesformerConfig, TimesformerModel
 from multiattn.adapters import video
-from multiattn.adapters.stream import capture_stream
+from multiattn.adapters._stream import capture_stream
 from multiattn.analysis import head_entropy
 from multiattn.stream import LayerMetric, RolloutReducer
 torch.manual_seed(0); torch.set_num_threads(2)
@@ -81,7 +81,7 @@ def capture_overhead() -> dict:
     from transformers import AutoModel, AutoTokenizer
 
     from multiattn.adapters._hf import eager_attention
-    from multiattn.adapters.stream import capture_stream
+    from multiattn.adapters._stream import capture_stream
     from multiattn.analysis import head_entropy
     from multiattn.stream import HeadMean, LayerMetric, RolloutReducer
 

@@ -21,7 +21,7 @@ import torch
 
 from multiattn.adapters._hf import eager_attention
 from multiattn.adapters.text import capture
-from multiattn.zoo.text import load_minilm
+from multiattn.zoo._text import load_minilm
 
 _TEXT = (
     "Attention maps show where a transformer looks when it builds the representation of each token. "

@@ -11,7 +11,7 @@ frame against the union of the object's boxes over its tubelet.  A uniformly
 random peak is the chance baseline (the box's share of the patch centres).
 
 Speed: overlaying a 14x14 map on each of ``F`` 224x224 frames and encoding the
-MP4 (:func:`multiattn.renderers.video.overlay_frames` + OpenCV writer) versus a
+MP4 (:func:`multiattn.renderers.frames.overlay_frames` + OpenCV writer) versus a
 matplotlib-per-frame baseline (imshow frame, imshow map with alpha, draw the
 canvas, grab the pixels, encode), measured in the same process;
 ``overlay_encode_speedup`` = baseline seconds / multiattn seconds.
@@ -55,8 +55,8 @@ def tracking(n: int) -> dict:
     import torch
 
     from multiattn.adapters.video import capture, readout_attention, relevance, space_time_rollout
-    from multiattn.renderers.video import frame_maps
-    from multiattn.zoo.video import load_moving_shapes, moving_shapes_clip
+    from multiattn.renderers.frames import frame_maps
+    from multiattn.zoo._video import load_moving_shapes, moving_shapes_clip
 
     torch.set_num_threads(1)
     model = load_moving_shapes()
@@ -116,7 +116,7 @@ def _matplotlib_frames(frames: np.ndarray, maps: np.ndarray) -> np.ndarray:
 
 
 def speed(n_frames: int) -> dict:
-    from multiattn.renderers.video import overlay_frames
+    from multiattn.renderers.frames import overlay_frames
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, size=(n_frames, 224, 224, 3), dtype=np.uint8)

@@ -37,7 +37,7 @@ def _faithfulness(n: int) -> dict:
     from multiattn.analysis.relevance import chefer_relevance, gradient_rollout
     from multiattn.analysis.rollout import rollout
     from multiattn.renderers.image import patch_values_to_pixels
-    from multiattn.zoo.vision import load_shapes_vit, make_shapes_image
+    from multiattn.zoo._vision import load_shapes_vit, make_shapes_image
 
     torch.set_num_threads(1)
     model, processor = load_shapes_vit()

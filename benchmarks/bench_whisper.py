@@ -20,7 +20,7 @@ from _timing import best_time
 
 from multiattn.adapters.whisper import SAMPLE_RATE, capture, load_audio, prepare_audio, transcribe
 from multiattn.analysis.alignment import snap_to_energy, word_error_rate, word_timings
-from multiattn.zoo.whisper import whisper_tiny_en
+from multiattn.zoo._whisper import whisper_tiny_en
 
 SPEECH = Path(__file__).resolve().parents[1] / "media_samples" / "speech"
 REPEATS = 2

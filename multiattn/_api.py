@@ -186,10 +186,10 @@ def _explain_text(model, inputs, method, target, processor, options):
         raise ValueError(f"text method must be one of {_TEXT_METHODS}, got {method!r}")
     token = 0 if target is None else target
     if method in ("gradient-x-input", "integrated-gradients"):
-        from .adapters import attribution
+        from .adapters import gradients
 
-        func = (attribution.gradient_x_input if method == "gradient-x-input"
-                else attribution.integrated_gradients)
+        func = (gradients.gradient_x_input if method == "gradient-x-input"
+                else gradients.integrated_gradients)
         return func(model, inputs, processor=processor, target=int(token), **options)
     from .analysis import attention_flow, rollout
     from .grid import AttentionMap
@@ -292,7 +292,7 @@ def capture_stream(model: Any, inputs: Any, reducers: Mapping[str, Reducer], *, 
     >>> out["layers"][:2]  # doctest: +SKIP
     ['layer.0', 'layer.1']
     """
-    from .adapters.stream import capture_stream as stream
+    from .adapters._stream import capture_stream as stream
 
     kind = modality(model)
     if kind == "image-text" and include is None:

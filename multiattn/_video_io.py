@@ -104,7 +104,7 @@ def read_video(
 
     Example
     -------
-    >>> from multiattn.zoo.video import sample_clip_path
+    >>> from multiattn.zoo._video import sample_clip_path
     >>> clip = read_video(sample_clip_path(), num_frames=8)  # doctest: +SKIP
     >>> clip.frames.shape, clip.fps  # doctest: +SKIP
     ((8, 128, 128, 3), 4.0)

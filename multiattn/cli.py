@@ -1,6 +1,6 @@
 """Command line: `multiattn text|image|clip|audio|graph|video|... --out PATH`.
 
-The CLI is thin: each sub-command lives in :mod:`multiattn.commands` and calls the public
+The CLI is thin: each sub-command lives in :mod:`multiattn._commands` and calls the public
 API.  Package errors never show a traceback: they print ``multiattn <cmd>: error: <message>``
 on one line and exit with status 2.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._commands import command_modules
 from ._memory import AttentionTooLargeError
-from .commands import command_modules
 
 __all__ = ["USER_ERRORS", "build_parser", "main"]
 

@@ -17,7 +17,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 
-from multiattn.analysis.graph import attention_received, incoming_entropy, self_loop_mask, top_k_edges
+from multiattn.analysis.edges import attention_received, incoming_entropy, self_loop_mask, top_k_edges
 from multiattn.grid import AttentionGrid
 
 from ._graph_layout import LARGE_NODES

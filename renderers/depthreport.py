@@ -27,7 +27,7 @@ def _write_json(path: Path, data: Any) -> Path:
 def _agreement(depth: Mapping, out_dir: Path) -> list[Path]:
     from .figure import save_figure
     from .flow_diagram import flow_diagram
-    from .heads import agreement_table
+    from .population import agreement_table
 
     result = depth["agreement"]
     grid = result["grid"]
@@ -45,7 +45,7 @@ def _agreement(depth: Mapping, out_dir: Path) -> list[Path]:
 
 def _clusters(clusters: Mapping, out_dir: Path) -> list[Path]:
     from .figure import save_figure
-    from .heads import head_dendrogram, head_projection
+    from .population import head_dendrogram, head_projection
 
     n_heads = clusters["n_heads"]
     written = [save_figure(head_dendrogram(clusters["clusters"], n_heads).figure, out_dir / "dendrogram.png")]
@@ -60,7 +60,7 @@ def _clusters(clusters: Mapping, out_dir: Path) -> list[Path]:
 
 def _pruning(pruning: Mapping, out_dir: Path) -> list[Path]:
     from .figure import save_figure
-    from .heads import pruning_plot
+    from .population import pruning_plot
 
     curve = pruning["curve"]
     ax = pruning_plot(curve, "next-token loss (nats)")

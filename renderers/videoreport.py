@@ -63,7 +63,7 @@ def write_video_report(frames: Any, amap: AttentionMap, out: str | Path, *, labe
     ['gif', 'mp4', 'sheet', 'timeline']
     """
     from .figure import save_figure
-    from .video import contact_sheet, frame_timeline, write_overlay_video
+    from .frames import contact_sheet, frame_timeline, write_overlay_video
 
     out = Path(out)
     paths = write_overlay_video(frames, amap, out, alpha=alpha, label=label, normalise=normalise)

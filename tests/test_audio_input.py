@@ -86,7 +86,7 @@ def tiny_whisper():
     """A random-init Whisper with the real tokenizer: fast plumbing tests on long audio."""
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    from multiattn.zoo.whisper import whisper_processor
+    from multiattn.zoo._whisper import whisper_processor
 
     config = WhisperConfig(vocab_size=51864, d_model=16, encoder_layers=1, decoder_layers=2,
                            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,

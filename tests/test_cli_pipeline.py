@@ -8,7 +8,7 @@ from PIL import Image
 
 import multiattn
 from multiattn.cli import main
-from multiattn.zoo.clip import make_scene
+from multiattn.zoo._clip import make_scene
 
 SENTENCE = "cat dog owl cat dog owl"
 

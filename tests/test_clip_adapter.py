@@ -7,7 +7,7 @@ from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcesso
 
 from multiattn.adapters import clip as clip_adapter
 from multiattn.axes import PatchAxis, TokenAxis
-from multiattn.zoo.clip import VOCAB, build_tokenizer
+from multiattn.zoo._clip import VOCAB, build_tokenizer
 
 
 def _random_clip(patch_size: int, image_size: int = 224, layers: int = 12):

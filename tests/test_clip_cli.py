@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from multiattn.cli import main
-from multiattn.zoo.clip import make_scene
+from multiattn.zoo._clip import make_scene
 
 
 def test_clip_command_writes_figure_and_similarity(tmp_path, capsys):

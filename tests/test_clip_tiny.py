@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from multiattn.adapters.clip import caption_grounding, capture
-from multiattn.zoo.clip import (
+from multiattn.zoo._clip import (
     COLOURS,
     IMAGE_MEAN,
     IMAGE_STD,
@@ -143,7 +143,7 @@ def test_training_script_runs_and_writes_loadable_weights(tmp_path):
     from safetensors.torch import load_file
     from transformers import CLIPModel
 
-    from multiattn.zoo.clip import tiny_clip_config
+    from multiattn.zoo._clip import tiny_clip_config
     from multiattn.zoo.train_tiny_clip import train
 
     out = tmp_path / "w.safetensors"

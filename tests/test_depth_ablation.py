@@ -10,7 +10,7 @@ from multiattn.adapters.ablation import ablate_heads, head_importance, head_proj
 
 @pytest.fixture(scope="module")
 def induction():
-    from multiattn.zoo.text import induction_prompt, load_induction
+    from multiattn.zoo._text import induction_prompt, load_induction
 
     torch.set_num_threads(2)
     model, tokenizer = load_induction()

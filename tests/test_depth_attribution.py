@@ -79,14 +79,14 @@ def test_layer_maps_match_rollout_and_flow(rng):
 def minilm():
     import torch
 
-    from multiattn.zoo.text import load_minilm
+    from multiattn.zoo._text import load_minilm
 
     torch.set_num_threads(2)
     return load_minilm()
 
 
 def test_integrated_gradients_completeness(minilm):
-    from multiattn.adapters.attribution import integrated_gradients
+    from multiattn.adapters.gradients import integrated_gradients
 
     ig = integrated_gradients(minilm[0], SENTENCE, processor=minilm[1], target=0, steps=32)
     gap = ig.meta["f_input"] - ig.meta["f_baseline"]
@@ -107,7 +107,7 @@ def test_gradient_x_input_matches_finite_difference(minilm):
 
     import torch
 
-    from multiattn.adapters.attribution import _prepare, gradient_x_input
+    from multiattn.adapters.gradients import _prepare, gradient_x_input
 
     model, tokenizer = minilm
     gxi = gradient_x_input(model, SENTENCE, processor=tokenizer, target=3, baseline="zeros")
@@ -127,7 +127,7 @@ def test_gradient_x_input_matches_finite_difference(minilm):
 
 
 def test_attention_vs_gradient_table_on_minilm(minilm):
-    from multiattn.adapters.attribution import attention_vs_gradient
+    from multiattn.adapters.gradients import attention_vs_gradient
 
     result = attention_vs_gradient(minilm[0], SENTENCE, processor=minilm[1], steps=16)
     table = result["table"]
@@ -142,7 +142,7 @@ def test_attention_vs_gradient_table_on_minilm(minilm):
 
 
 def test_attribution_bad_input(minilm):
-    from multiattn.adapters.attribution import gradient_x_input, integrated_gradients
+    from multiattn.adapters.gradients import gradient_x_input, integrated_gradients
 
     with pytest.raises(ValueError, match="baseline"):
         gradient_x_input(minilm[0], SENTENCE, processor=minilm[1], baseline="blur")
@@ -157,7 +157,7 @@ def test_attribution_bad_input(minilm):
 def test_attribution_refuses_encoder_decoder(minilm):
     from transformers import BartConfig, BartModel
 
-    from multiattn.adapters.attribution import gradient_x_input
+    from multiattn.adapters.gradients import gradient_x_input
 
     config = BartConfig(vocab_size=minilm[1].vocab_size, d_model=16, encoder_layers=1, decoder_layers=1,
                         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=16,

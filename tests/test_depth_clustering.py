@@ -85,7 +85,8 @@ def test_doctests():
     import doctest
 
     from multiattn.analysis import attribution, clustering
-    from multiattn.renderers import flow_diagram, heads
+    from multiattn.renderers import flow_diagram
+    from multiattn.renderers import population as heads
 
     for module in (attribution, clustering, flow_diagram, heads):
         result = doctest.testmod(module, extraglobs={"np": np})

@@ -11,7 +11,7 @@ from multiattn.analysis.rollout import rollout
 from multiattn.axes import TokenAxis
 from multiattn.grid import AttentionGrid
 from multiattn.renderers.flow_diagram import flow_diagram, flow_edges
-from multiattn.renderers.heads import (
+from multiattn.renderers.population import (
     agreement_table,
     head_dendrogram,
     head_labels,
@@ -98,8 +98,8 @@ def test_pruning_and_agreement_figures():
 
 
 def test_depth_command_on_induction(tmp_path):
-    from multiattn.commands import depth
-    from multiattn.zoo.text import induction_prompt
+    from multiattn._commands import depth
+    from multiattn.zoo._text import induction_prompt
 
     args = argparse.Namespace(text=induction_prompt(8, seed=1), model="induction", token=-1, steps=8,
                               out=str(tmp_path), save=None)
@@ -114,7 +114,7 @@ def test_depth_command_on_induction(tmp_path):
 
 
 def test_depth_command_registers():
-    from multiattn.commands import depth
+    from multiattn._commands import depth
 
     parser = argparse.ArgumentParser()
     depth.register(parser.add_subparsers())

@@ -64,7 +64,7 @@ def test_bad_input_is_named(rng):
 
 
 @pytest.mark.parametrize("module", ["multiattn.analysis.dynamics", "multiattn.analysis.corpus",
-                                    "multiattn.renderers.dynamics"])
+                                    "multiattn.renderers.training"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -38,7 +38,7 @@ def test_checkpoints_leave_the_final_weights_bit_identical(tmp_path):
 def shipped_metrics():
     from multiattn.adapters.text import capture
     from multiattn.analysis.dynamics import metrics_by_step
-    from multiattn.zoo.text import induction_checkpoints, induction_prompt, load_induction
+    from multiattn.zoo._text import induction_checkpoints, induction_prompt, load_induction
 
     _, tokenizer = load_induction()
     prompt = induction_prompt(16, seed=3)
@@ -57,7 +57,7 @@ def test_induction_head_forms_across_the_shipped_checkpoints(shipped_metrics):
 
 
 def test_last_checkpoint_is_the_shipped_model():
-    from multiattn.zoo.text import induction_checkpoints, induction_dir, induction_training_loss
+    from multiattn.zoo._text import induction_checkpoints, induction_dir, induction_training_loss
 
     shipped = load_file(induction_dir() / "model.safetensors")
     last = {k: v.detach().numpy() for k, v in induction_checkpoints()[4000].state_dict().items()}

@@ -25,7 +25,7 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def minilm():
-    from multiattn.zoo.text import load_minilm
+    from multiattn.zoo._text import load_minilm
 
     return load_minilm()
 

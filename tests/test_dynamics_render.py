@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from multiattn.cli import main
-from multiattn.renderers.dynamics import dynamics_plot
+from multiattn.renderers.training import dynamics_plot
 
 METRICS = {
     "steps": np.array([0, 100, 200]),

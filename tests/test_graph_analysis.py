@@ -5,7 +5,7 @@ import pytest
 
 from multiattn import AttentionGrid, NodeAxis, TokenAxis
 from multiattn.adapters.graph import from_edges
-from multiattn.analysis.graph import (
+from multiattn.analysis.edges import (
     attention_received,
     group_share,
     head_agreement,

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from multiattn.adapters.graph import capture, read_graph
-from multiattn.analysis.graph import group_share
+from multiattn.analysis.edges import group_share
 from multiattn.cli import main
-from multiattn.zoo import graph as zoo
+from multiattn.zoo import _graph as zoo
 
 
 @pytest.fixture

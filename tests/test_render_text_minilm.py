@@ -16,7 +16,7 @@ SENTENCE = "The quick brown fox jumps over the lazy dog."
 @pytest.fixture(scope="module")
 def minilm_grid():
     from multiattn.adapters.text import capture
-    from multiattn.zoo.text import load_minilm
+    from multiattn.zoo._text import load_minilm
 
     model, tokenizer = load_minilm()
     return capture(model, SENTENCE, processor=tokenizer)

@@ -41,7 +41,7 @@ def test_capture_stream_matches_full_capture():
     from transformers import BertConfig, BertModel
 
     from multiattn.adapters._hf import eager_attention
-    from multiattn.adapters.stream import capture_stream
+    from multiattn.adapters._stream import capture_stream
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
@@ -64,7 +64,7 @@ def test_capture_stream_timm_vit_matches_full_capture():
     import torch
 
     from multiattn.adapters import vit
-    from multiattn.adapters.stream import capture_stream
+    from multiattn.adapters._stream import capture_stream
 
     torch.manual_seed(0)
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, depth=2,
@@ -100,7 +100,7 @@ def test_capture_stream_whisper_cross_attention_matches_full_capture():
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
     from multiattn.adapters._hf import eager_attention
-    from multiattn.adapters.stream import capture_stream
+    from multiattn.adapters._stream import capture_stream
 
     torch.manual_seed(0)
     config = WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
@@ -123,7 +123,7 @@ def test_capture_stream_clip_vision_and_text_towers():
     from transformers import CLIPConfig, CLIPModel
 
     from multiattn.adapters._hf import eager_attention
-    from multiattn.adapters.stream import capture_stream
+    from multiattn.adapters._stream import capture_stream
 
     torch.manual_seed(0)
     small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from multiattn.adapters._stream import capture_stream
 from multiattn.adapters.graph import from_edges
-from multiattn.adapters.stream import capture_stream
 from multiattn.analysis import head_entropy, rollout
-from multiattn.analysis.graph import incoming_entropy, propagate_attention
+from multiattn.analysis.edges import incoming_entropy, propagate_attention
 from multiattn.stream import HeadMean, LayerMetric, RolloutReducer, TopK, feed
 
 

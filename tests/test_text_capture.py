@@ -7,7 +7,7 @@ import torch
 from multiattn import AttentionGrid
 from multiattn.adapters.text import TokenOverflowWarning, capture, clean_token
 from multiattn.analysis import head_types
-from multiattn.zoo.text import load_minilm
+from multiattn.zoo._text import load_minilm
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from multiattn.cli import main
-from multiattn.zoo.text import induction_dir
+from multiattn.zoo._text import induction_dir
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 

@@ -6,7 +6,7 @@ import torch
 
 from multiattn.adapters.text import capture
 from multiattn.analysis import head_types
-from multiattn.zoo.text import induction_prompt, load_induction
+from multiattn.zoo._text import induction_prompt, load_induction
 from multiattn.zoo.train_induction import VOCAB_WORDS, build_tokenizer, make_batch
 
 

@@ -10,7 +10,7 @@ from multiattn.adapters import video as va
 from multiattn.analysis.relevance import chefer_relevance
 from multiattn.analysis.rollout import rollout
 from multiattn.media import sample_frame_indices
-from multiattn.renderers.video import frame_maps
+from multiattn.renderers.frames import frame_maps
 
 from .conftest import random_attention
 
@@ -290,8 +290,8 @@ def test_processor_crop_is_recorded_and_maps_land_on_original_pixels():
     from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor
 
     from multiattn.axes import axis_from_dict
+    from multiattn.renderers.frames import overlay_frames
     from multiattn.renderers.image import patch_values_to_pixels
-    from multiattn.renderers.video import overlay_frames
 
     torch.manual_seed(0)
     model = VideoMAEForVideoClassification(VideoMAEConfig(num_frames=8, image_size=64, patch_size=16,

@@ -7,7 +7,7 @@ import pytest
 from multiattn._gallery import SECTIONS
 from multiattn._gallery import video as section
 from multiattn.cli import main
-from multiattn.zoo.video import (
+from multiattn.zoo._video import (
     DIRECTIONS,
     gradient_tile,
     load_moving_shapes,
@@ -48,7 +48,7 @@ def test_model_classifies_fresh_clips():
 def test_committed_model_tracks_the_object():
     """Every frame's peak of raw, rollout and relevance maps lies in the object's box (fresh clips)."""
     from multiattn.adapters.video import capture, readout_attention, relevance, space_time_rollout
-    from multiattn.renderers.video import frame_maps
+    from multiattn.renderers.frames import frame_maps
 
     model = load_moving_shapes()
     hits = {"raw": [], "rollout": [], "relevance": []}

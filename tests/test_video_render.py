@@ -14,7 +14,7 @@ from PIL import Image
 from multiattn import AttentionGrid, AttentionMap, VideoAxis
 from multiattn.adapters._timesformer import timesformer_grids as _timesformer_grids
 from multiattn.media import read_video
-from multiattn.renderers import video as rv
+from multiattn.renderers import frames as rv
 from multiattn.renderers._video_encode import write_mp4
 from multiattn.renderers.image import overlay
 

@@ -5,8 +5,8 @@ import pytest
 
 @pytest.mark.slow
 def test_training_reaches_high_accuracy(tmp_path):
+    from multiattn.zoo._video import load_moving_shapes
     from multiattn.zoo.train_moving_shapes import train
-    from multiattn.zoo.video import load_moving_shapes
 
     result = train(tmp_path / "ms.safetensors")  # the script's defaults
     assert result["test_accuracy"] >= 0.95

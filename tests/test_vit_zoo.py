@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from multiattn.zoo import vision
+from multiattn.zoo import _vision as vision
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -69,7 +69,7 @@ def test_sample_photos_are_small_and_readable():
 
 
 def test_image_command(tmp_path):
-    from multiattn.commands import image as command
+    from multiattn._commands import image as command
 
     parser = argparse.ArgumentParser()
     command.register(parser.add_subparsers())

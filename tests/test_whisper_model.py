@@ -18,7 +18,7 @@ from multiattn.analysis.alignment import (
     word_error_rate,
     word_timings,
 )
-from multiattn.zoo.whisper import (
+from multiattn.zoo._whisper import (
     ctranslate2_to_hf_state_dict,
     read_ctranslate2,
     whisper_model_dir,

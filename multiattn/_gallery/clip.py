@@ -18,7 +18,7 @@ def render(out_dir: Path) -> list[GalleryItem]:
     from multiattn.renderers.crossmodal import similarity_grid
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.grounding import display_image, grounding_figure
-    from multiattn.zoo.clip import make_scenes, word_alternatives
+    from multiattn.zoo._clip import make_scenes, word_alternatives
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

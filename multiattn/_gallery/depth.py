@@ -31,7 +31,7 @@ def _write(name: str, texts: tuple[str, ...], out_dir: Path, *, token: int, step
 
 def render(out_dir: Path) -> list[GalleryItem]:
     """Depth pictures: MiniLM flow, Spearman table and head clustering; induction-model pruning."""
-    from multiattn.zoo.text import induction_prompt
+    from multiattn.zoo._text import induction_prompt
 
     out_dir = Path(out_dir)
     minilm, induction = out_dir / "minilm", out_dir / "induction"

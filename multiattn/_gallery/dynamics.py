@@ -14,9 +14,9 @@ def dynamics_figure(out_path: Path, prompt_words: int = 16, seed: int = 0) -> tu
     """
     import multiattn
     from multiattn.analysis.dynamics import metrics_by_step
-    from multiattn.renderers.dynamics import dynamics_plot
     from multiattn.renderers.figure import save_figure
-    from multiattn.zoo.text import induction_checkpoints, induction_prompt, induction_training_loss
+    from multiattn.renderers.training import dynamics_plot
+    from multiattn.zoo._text import induction_checkpoints, induction_prompt, induction_training_loss
 
     _, tokenizer = multiattn.load_model("induction")
     prompt = induction_prompt(prompt_words, seed=seed)

@@ -12,10 +12,10 @@ _SECTION = "Graphs (GATv2)"
 def render(out_dir: Path) -> list[GalleryItem]:
     """Karate club drawing, heads x layers, an ego view, and a 10 000-node SBM (about 20 s)."""
     import multiattn
-    from multiattn.analysis.graph import group_share
+    from multiattn.analysis.edges import group_share
     from multiattn.renderers.figure import save_figure
-    from multiattn.renderers.graph import draw, draw_ego, draw_heads, group_positions
-    from multiattn.zoo.graph import karate_gat, sbm_sample, to_data
+    from multiattn.renderers.network import draw, draw_ego, draw_heads, group_positions
+    from multiattn.zoo._graph import karate_gat, sbm_sample, to_data
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -129,7 +129,7 @@ def _video(out_dir: Path) -> list[GalleryItem]:
     import multiattn
     from multiattn.media import read_video
     from multiattn.renderers.html import save
-    from multiattn.zoo.video import moving_shapes_clip, sample_clip_path
+    from multiattn.zoo._video import moving_shapes_clip, sample_clip_path
 
     model, _ = multiattn.load_model("moving-shapes")
     clip = read_video(sample_clip_path(), num_frames=model.config.num_frames)

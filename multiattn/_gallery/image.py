@@ -73,7 +73,7 @@ def _items(out_dir: Path) -> list[GalleryItem]:
     from multiattn.renderers._style import get_axes
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.image import attention_grid_plot, compare_plot, overlay_plot, query_patch_plot
-    from multiattn.zoo.vision import make_shapes_image, sample_photos
+    from multiattn.zoo._vision import make_shapes_image, sample_photos
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model, processor = multiattn.load_model("shapes-vit")

@@ -15,9 +15,9 @@ def render(out_dir: Path) -> list[GalleryItem]:
     from multiattn.analysis import readout_attention, space_time_rollout
     from multiattn.media import read_video
     from multiattn.renderers.figure import save_figure
-    from multiattn.renderers.video import frame_timeline, temporal_heatmap
+    from multiattn.renderers.frames import frame_timeline, temporal_heatmap
     from multiattn.renderers.videoreport import explanation_label, write_video_report
-    from multiattn.zoo.video import moving_shapes_clip, sample_clip_path
+    from multiattn.zoo._video import moving_shapes_clip, sample_clip_path
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,7 @@ from .clustering import cluster_heads, mean_head_similarity, project_heads, redu
 from .corpus import corpus_statistics, save_csv
 from .diagnostics import diagnose, position_bias
 from .dynamics import metrics_by_step, phase_change_step
-from .flow import attention_flow
-from .graph import (
+from .edges import (
     attention_received,
     group_share,
     head_agreement,
@@ -22,6 +21,7 @@ from .graph import (
     propagate_attention,
     top_k_edges,
 )
+from .flow import attention_flow
 from .heads import HEAD_TYPES, head_type_scores, head_types
 from .metrics import (
     DELIMITERS,

@@ -3,7 +3,7 @@
 Jain & Wallace (2019) and Wiegreffe & Pinter (2019) ask whether attention
 weights rank input tokens like gradient-based attributions do.  This module
 compares per-token vectors by Spearman rank correlation (numpy only); the
-gradients themselves come from :mod:`multiattn.adapters.attribution`.
+gradients themselves come from :mod:`multiattn.adapters.gradients`.
 
 Per-layer attention maps of one query (the output token being explained) are
 built from a grid by :func:`layer_attention_maps`: the raw head-mean attention

@@ -7,7 +7,7 @@ input it was made for, so every modality runs the same way::
     grid = multiattn.capture(model, multiattn.zoo.sample("shapes-vit"), processor=processor)
 
 Each loader imports its stack lazily; no library code path needs the zoo.  The modules
-underneath (:mod:`multiattn.zoo.text`, ``vision``, ``clip``, ``whisper``, ``video``,
+underneath (:mod:`multiattn.zoo._text`, ``vision``, ``clip``, ``whisper``, ``video``,
 ``graph``) hold the training scripts and the synthetic data with known ground truth.
 """
 
@@ -75,44 +75,44 @@ def sample(name: str) -> Any:
 
 
 def _minilm() -> tuple[Any, Any]:
-    from .text import load_minilm
+    from ._text import load_minilm
 
     return load_minilm()
 
 
 def _induction() -> tuple[Any, Any]:
-    from .text import load_induction
+    from ._text import load_induction
 
     return load_induction()
 
 
 def _shapes_vit() -> tuple[Any, Any]:
-    from .vision import load_shapes_vit
+    from ._vision import load_shapes_vit
 
     return load_shapes_vit()
 
 
 def _tiny_clip() -> tuple[Any, Any]:
-    from .clip import load_tiny_clip
+    from ._clip import load_tiny_clip
 
     return load_tiny_clip()
 
 
-def _whisper() -> tuple[Any, Any]:
-    from .whisper import whisper_tiny_en
+def _whisper_tiny() -> tuple[Any, Any]:
+    from ._whisper import whisper_tiny_en
 
     return whisper_tiny_en()
 
 
 def _moving_shapes() -> tuple[Any, Any]:
-    from .video import load_moving_shapes
+    from ._video import load_moving_shapes
 
     return load_moving_shapes(), None
 
 
-def _graph(name: str) -> Callable[[], tuple[Any, Any]]:
+def _graph_loader(name: str) -> Callable[[], tuple[Any, Any]]:
     def loader() -> tuple[Any, Any]:
-        from .graph import load as load_graph
+        from ._graph import load as load_graph
 
         return load_graph(name).model, None
 
@@ -121,8 +121,8 @@ def _graph(name: str) -> Callable[[], tuple[Any, Any]]:
 
 def _graph_data(name: str) -> Callable[[], Any]:
     def data() -> Any:
-        from .graph import load as load_graph
-        from .graph import to_data
+        from ._graph import load as load_graph
+        from ._graph import to_data
 
         return to_data(load_graph(name))
 
@@ -132,7 +132,7 @@ def _graph_data(name: str) -> Callable[[], Any]:
 def _shapes_image() -> Any:
     import numpy as np
 
-    from .vision import make_shapes_image
+    from ._vision import make_shapes_image
 
     return make_shapes_image(np.random.default_rng(7))[0]
 
@@ -140,7 +140,7 @@ def _shapes_image() -> Any:
 def _clip_scene() -> Any:
     import numpy as np
 
-    from .clip import make_scene
+    from ._clip import make_scene
 
     scene = make_scene(np.random.default_rng(7))
     return scene.image, [scene.caption, "a green triangle"]
@@ -153,21 +153,21 @@ def _speech() -> Any:
 
 
 def _video_clip() -> Any:
-    from .video import sample_clip_path
+    from ._video import sample_clip_path
 
     return sample_clip_path()
 
 
 def _induction_prompt() -> str:
-    from .text import induction_prompt
+    from ._text import induction_prompt
 
     return induction_prompt(10, seed=3)
 
 
 _LOADERS: dict[str, Callable[[], tuple[Any, Any]]] = {
     "minilm": _minilm, "induction": _induction, "shapes-vit": _shapes_vit, "tiny-clip": _tiny_clip,
-    "whisper-tiny.en": _whisper, "moving-shapes": _moving_shapes,
-    "karate-gat": _graph("karate-gat"), "sbm-gat": _graph("sbm-gat"),
+    "whisper-tiny.en": _whisper_tiny, "moving-shapes": _moving_shapes,
+    "karate-gat": _graph_loader("karate-gat"), "sbm-gat": _graph_loader("sbm-gat"),
 }
 _SAMPLES: dict[str, Callable[[], Any]] = {
     "minilm": lambda: "The cat sat on the mat because it was warm.",

@@ -2,7 +2,7 @@
 
 Run ``nice python -m multiattn.zoo.train_moving_shapes`` (about 3 minutes on
 one core of a busy 2-core machine).  Clips come from
-:func:`multiattn.zoo.video.moving_shapes_clip` (a gradient-shaded tile moving
+:func:`multiattn.zoo._video.moving_shapes_clip` (a gradient-shaded tile moving
 right/left/down/up over static clutter), preprocessed with
 :func:`multiattn.adapters.video.frames_to_pixel_values` exactly as at
 inference.  The weights are written as safetensors with the model config in
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multiattn.zoo.video import DIRECTIONS, moving_shapes_clip, sample_clip_path, weights_path
+from multiattn.zoo._video import DIRECTIONS, moving_shapes_clip, sample_clip_path, weights_path
 
 __all__ = ["CONFIG", "LR", "STEPS", "train", "write_sample_clip"]
 

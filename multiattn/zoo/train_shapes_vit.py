@@ -4,9 +4,9 @@ Usage::
 
     nice python -m multiattn.zoo.train_shapes_vit [--steps 1200] [--out PATH]
 
-Data: :func:`multiattn.zoo.vision.make_shapes_dataset` (seed 0 for training,
+Data: :func:`multiattn.zoo._vision.make_shapes_dataset` (seed 0 for training,
 seed 1 for the held-out accuracy printed at the end).  Model:
-:func:`multiattn.zoo.vision.shapes_vit_config`.  Writes the weights as
+:func:`multiattn.zoo._vision.shapes_vit_config`.  Writes the weights as
 safetensors (about 0.6 MB) to ``media_samples/vit/shapes_vit.safetensors``.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .vision import WEIGHTS_PATH, make_shapes_dataset, shapes_vit_config
+from ._vision import WEIGHTS_PATH, make_shapes_dataset, shapes_vit_config
 
 __all__ = ["to_pixel_values", "train", "main"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multiattn.zoo.clip import (
+from multiattn.zoo._clip import (
     COLOURS,
     IMAGE_MEAN,
     IMAGE_STD,

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from multiattn.renderers.crossmodal import similarity_grid
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.grounding import display_image, grounding_figure
-    from multiattn.zoo.clip import word_alternatives
+    from multiattn.zoo._clip import word_alternatives
 
     out = Path(args.out)
     if out.suffix.lower() not in _SUFFIXES:

@@ -35,10 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import multiattn
     from multiattn.adapters.graph import from_networkx, graph_data, read_graph
-    from multiattn.analysis.graph import group_share
+    from multiattn.analysis.edges import group_share
     from multiattn.renderers.figure import save_figure
-    from multiattn.renderers.graph import draw, draw_ego, draw_heads
-    from multiattn.zoo.graph import structural_features
+    from multiattn.renderers.network import draw, draw_ego, draw_heads
+    from multiattn.zoo._graph import structural_features
 
     graph = read_graph(args.file, directed=args.directed)
     if args.weight is not None:

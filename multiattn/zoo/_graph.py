@@ -21,7 +21,7 @@ the same order (static attention, Brody et al. 2022), so it cannot prefer
 "neighbours like me" for every community at once; GATv2 can.  Both layers have
 the same head count (the second averages its heads), so one grid holds both.
 The trained weights are committed under ``media_samples/graph/`` (a few KB);
-``python -m multiattn.zoo.graph`` retrains them deterministically (seeded,
+``python -m multiattn.zoo._graph`` retrains them deterministically (seeded,
 ``torch.use_deterministic_algorithms``) in under a minute.
 """
 
@@ -313,7 +313,7 @@ def load(name: str) -> GraphSample:
     path = weights_path(name)
     if not path.is_file():
         raise FileNotFoundError(f"weights {path} are missing; rebuild them with "
-                                "`python -m multiattn.zoo.graph`")
+                                "`python -m multiattn.zoo._graph`")
     sample = _TRAINERS[name][1]()
     model = _build(sample.features.shape[1], len(sample.group_names))
     model.load_state_dict(load_file(str(path)))
@@ -334,7 +334,7 @@ def sbm_gat() -> GraphSample:
     return load("sbm-gat")
 
 
-if __name__ == "__main__":  # retrain the committed weights: python -m multiattn.zoo.graph
+if __name__ == "__main__":  # retrain the committed weights: python -m multiattn.zoo._graph
     import torch
 
     torch.set_num_threads(1)

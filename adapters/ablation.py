@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OUTPUT_PROJECTIONS", "ablate_heads", "head_importance", "head_projections", "pruning_curve"]
+__all__ = ["ablate_heads", "head_importance", "pruning_curve"]
 
 #: Name suffixes of attention output projections, one module per layer.
 OUTPUT_PROJECTIONS = ("attention.output.dense", "attn.c_proj", "self_attn.o_proj", "self_attn.out_proj",

@@ -29,7 +29,7 @@ from ..analysis.attribution import attribution_agreement, layer_attention_maps
 from ..grid import AttentionMap
 from .text import capture
 
-__all__ = ["BASELINES", "attention_vs_gradient", "gradient_x_input", "integrated_gradients"]
+__all__ = ["attention_vs_gradient", "gradient_x_input", "integrated_gradients"]
 
 #: Baselines of the attribution path.
 BASELINES = ("pad", "zeros")

@@ -29,8 +29,7 @@ from multiattn.adapters._hf import eval_mode
 from multiattn.axes import NodeAxis
 from multiattn.grid import AttentionGrid
 
-__all__ = ["DIRECTION", "ATTENTION_LAYERS", "GRAPH_FILES", "capture", "from_edges", "from_dense",
-           "from_networkx", "graph_data", "read_graph"]
+__all__ = ["capture", "from_edges", "from_dense", "from_networkx", "graph_data", "read_graph"]
 
 DIRECTION = (
     "edge_index[0] = source (key) -> edge_index[1] = target (query): the target attends to "

@@ -26,7 +26,7 @@ from ..grid import AttentionGrid
 from ..gridset import GridSet
 from ._hf import eager_attention, eval_mode, require_attentions
 
-__all__ = ["TokenOverflowWarning", "capture", "clean_token", "prepare"]
+__all__ = ["TokenOverflowWarning", "capture", "prepare"]
 
 # Sub-word markers of WordPiece (##), byte-level BPE (Ġ space, Ċ newline, ĉ tab)
 # and SentencePiece (▁ space).

@@ -34,7 +34,7 @@ from ._image_input import prepare_image
 from ._timm_hooks import _timm_explicit, timm_attention_hooks
 from ._vit_layout import Layout, is_timm_vit, layout_of
 
-__all__ = ["METHODS", "capture", "capture_with_gradients", "explain", "prepare"]
+__all__ = ["capture", "capture_with_gradients", "explain", "prepare"]
 
 
 #: Explanation methods understood by :func:`explain`.

@@ -33,18 +33,7 @@ from ..grid import AttentionGrid
 from ..gridset import GridSet
 from ._hf import eager_attention, require_attentions
 
-__all__ = [
-    "SAMPLE_RATE",
-    "FRAME_S",
-    "WINDOW_S",
-    "load_audio",
-    "prepare_audio",
-    "transcribe",
-    "capture",
-    "prepare",
-    "audio_input",
-    "align",
-]
+__all__ = ["load_audio", "transcribe", "capture", "prepare", "align"]
 
 SAMPLE_RATE = 16000
 #: Seconds per encoder frame (2 mel hops of 10 ms).

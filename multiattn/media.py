@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._video_io import VideoClip, read_video
 
-__all__ = ["to_rgb", "as_frames", "sample_frame_indices", "VideoClip", "read_video"]
+__all__ = ["to_rgb", "as_frames", "VideoClip", "read_video"]
 
 
 def to_rgb(image: Any, *, channels: str = "RGB") -> np.ndarray:

@@ -47,7 +47,7 @@ import numpy as np
 
 from .labelled import LabelledArray
 
-__all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK", "feed"]
+__all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK"]
 
 
 def _check_layer(weights: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..grid import AttentionMap
 
-__all__ = ["class_caption", "explanation_figure"]
+__all__ = ["explanation_figure"]
 
 
 def class_caption(meta: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure, SubFigure
 
-__all__ = ["DPI", "save_figure"]
+__all__ = ["save_figure"]
 
 DPI = 120
 """Fixed resolution of every saved figure (dots per inch)."""

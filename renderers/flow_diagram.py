@@ -23,7 +23,7 @@ from multiattn.grid import AttentionGrid
 
 from ._style import SEQUENTIAL_CMAP, add_colorbar, choose_cmap, get_axes
 
-__all__ = ["flow_diagram", "flow_edges"]
+__all__ = ["flow_diagram"]
 
 _MAX_WIDTH = 9.0  # points, for an edge carrying the whole output token
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["display_image", "grounding_figure"]
+__all__ = ["grounding_figure"]
 
 
 def display_image(rgb: Any, size: int = 256) -> np.ndarray:

@@ -30,7 +30,7 @@ from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
 
-__all__ = ["HeadMatrix", "head_matrix", "block_reduce", "block_labels", "heatmap", "dim_title"]
+__all__ = ["heatmap"]
 
 _SPECIAL_COLOR = "0.55"
 _ROW_SUM_TOL = 1e-3

@@ -52,11 +52,11 @@ from multiattn.grid import AttentionGrid
 
 from ._html_audio import audio_payload
 from ._html_graph import graph_payload
-from ._html_pack import DEFAULT_MAX_BYTES, pack_rows
+from ._html_pack import DEFAULT_MAX_BYTES
 from ._html_page import PALETTE, document, viridis_lut
 from ._html_payload import image_payload, text_payload, video_payload
 
-__all__ = ["to_html", "save", "repr_html", "pack_rows", "DEFAULT_MAX_BYTES"]
+__all__ = ["to_html", "save"]
 
 _OPTIONS = {
     "text": {"title", "max_bytes", "top_k"},

@@ -34,15 +34,7 @@ from ._image_overlay import _scale, overlay, overlay_plot
 from ._image_pixels import _patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar
 
-__all__ = [
-    "to_rgb",
-    "patch_values_to_pixels",
-    "overlay",
-    "overlay_plot",
-    "attention_grid_plot",
-    "query_patch_plot",
-    "compare_plot",
-]
+__all__ = ["overlay", "overlay_plot", "attention_grid_plot", "query_patch_plot", "compare_plot"]
 
 
 # -- small multiples -----------------------------------------------------------------

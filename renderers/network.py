@@ -41,16 +41,14 @@ from ._graph_draw import (
 )
 from ._graph_layout import (
     LARGE_NODES,
-    LAYOUTS,
     _aspect,
     _check_grid,
     _positions,
-    group_positions,
     node_positions,
 )
 from ._style import DPI, add_colorbar, color_scale, get_axes
 
-__all__ = ["LAYOUTS", "EDGE_CMAP", "node_positions", "group_positions", "draw", "draw_heads", "draw_ego"]
+__all__ = ["node_positions", "draw", "draw_heads", "draw_ego"]
 
 EDGE_CMAP = "magma_r"
 """Sequential edge colormap: light for weak edges (they fade into the page), dark for strong ones."""

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ._style import DIVERGING_CMAP, DPI, add_colorbar, get_axes
 
-__all__ = ["agreement_table", "head_dendrogram", "head_labels", "head_projection", "pruning_plot"]
+__all__ = ["agreement_table", "head_dendrogram", "head_projection", "pruning_plot"]
 
 
 def head_labels(n_layers: int, n_heads: int) -> list[str]:

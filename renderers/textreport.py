@@ -15,7 +15,7 @@ import numpy as np
 
 from ..grid import AttentionGrid
 
-__all__ = ["SHOWCASE_TYPES", "pick_head", "write_text_report"]
+__all__ = ["write_text_report"]
 
 #: Head types worth showing by default (sinks, broad and mixed heads make dull pictures).
 SHOWCASE_TYPES = ("induction", "previous_token", "next_token", "offset", "local", "self")

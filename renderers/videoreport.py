@@ -8,7 +8,7 @@ from typing import Any
 
 from ..grid import AttentionMap
 
-__all__ = ["explanation_label", "write_video_report"]
+__all__ = ["write_video_report"]
 
 
 def explanation_label(amap: AttentionMap, class_names: Mapping[int, str] | None = None) -> str:

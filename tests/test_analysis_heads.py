@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from multiattn import AttentionGrid, TokenAxis
-from multiattn.analysis import HEAD_TYPES, head_type_scores, head_types
+from multiattn.analysis import head_type_scores, head_types
+from multiattn.analysis.heads import HEAD_TYPES
 from multiattn.analysis.synthetic import synthetic_heads
 
 from .conftest import random_attention

@@ -8,7 +8,8 @@ from matplotlib.collections import LineCollection
 
 from multiattn import NodeAxis
 from multiattn.adapters.graph import from_edges, from_networkx
-from multiattn.renderers.network import draw, draw_ego, draw_heads, group_positions, node_positions
+from multiattn.renderers._graph_layout import group_positions
+from multiattn.renderers.network import draw, draw_ego, draw_heads, node_positions
 
 
 @pytest.fixture(autouse=True)

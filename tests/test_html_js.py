@@ -18,8 +18,9 @@ import pytest
 
 from multiattn import AttentionGrid
 from multiattn.axes import NodeAxis, TokenAxis
+from multiattn.renderers._html_pack import pack_rows
 from multiattn.renderers._html_page import SCRIPT_FILES, STYLE_FILES, script
-from multiattn.renderers.html import pack_rows, to_html
+from multiattn.renderers.html import to_html
 
 from .conftest import random_attention
 from .test_html_view import _payload

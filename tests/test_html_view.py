@@ -12,7 +12,8 @@ from multiattn import AttentionGrid
 from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis
 from multiattn.cli import main
 from multiattn.grid import AttentionMap
-from multiattn.renderers.html import pack_rows, repr_html, save, to_html
+from multiattn.renderers._html_pack import pack_rows
+from multiattn.renderers.html import repr_html, save, to_html
 
 from .conftest import random_attention
 

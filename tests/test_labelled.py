@@ -16,11 +16,11 @@ from multiattn.analysis import (
     head_diversity,
     head_entropy,
     head_type_scores,
-    residual_layers,
     rollout,
     topk_concentration,
 )
 from multiattn.analysis.report import jsonable
+from multiattn.analysis.rollout import residual_layers
 from multiattn.labelled import LabelledArray
 from multiattn.stream import HeadMean, LayerMetric, RolloutReducer, TopK, feed
 

@@ -49,7 +49,7 @@ CONFIG = dict(
 def _batch(rng: np.random.Generator, n: int):
     import torch
 
-    from multiattn.adapters.video import frames_to_pixel_values
+    from multiattn.adapters._video_inputs import frames_to_pixel_values
 
     clips = [
         moving_shapes_clip(frames=CONFIG["num_frames"], size=CONFIG["image_size"],

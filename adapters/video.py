@@ -36,6 +36,7 @@ from ..gridset import GridSet
 from . import _timesformer as _tsf
 from . import _video_inputs as _vin
 from ._video_inputs import frames_to_pixel_values
+
 __all__ = ["capture", "explain", "frames_to_pixel_values", "prepare", "relevance"]
 
 #: Explanation methods of :func:`explain`.

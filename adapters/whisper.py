@@ -19,269 +19,25 @@ progress bar) whose frames are stitched onto one time axis.
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..axes import TimeAxis, TokenAxis
+from .._audio import load_audio
+from ..axes import TimeAxis
 from ..grid import AttentionGrid
 from ..gridset import GridSet
-from ._hf import eager_attention, require_attentions
+from . import _whisper_decode as _wd
+from ._hf import require_attentions
+from ._whisper_decode import FRAME_S, SAMPLE_RATE, AudioInput, prepare_audio
 
-__all__ = ["load_audio", "transcribe", "capture", "prepare", "align"]
-
-SAMPLE_RATE = 16000
-#: Seconds per encoder frame (2 mel hops of 10 ms).
-FRAME_S = 0.02
-#: Whisper's input window.
-WINDOW_S = 30.0
-_WINDOW = int(WINDOW_S * SAMPLE_RATE)
-_SILENCE_PEAK = 1e-4
-_CLIP_FRACTION = 0.01
-_MISMATCH_PROB = 0.1
-_MAX_NEW_TOKENS = 224
-
-#: What the audio functions take: a file path, or a waveform with its sample rate.
-AudioInput = str | Path | tuple[Any, int]
-
-
-def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Read an audio file as float32 in ``[-1, 1]``, ``(samples,)`` or ``(samples, channels)``.
-
-    Any format libsndfile reads (WAV 8/16/24/32-bit, float WAV, FLAC, OGG).
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist.
-    ValueError
-        If it is not a readable audio file, naming the file.
-
-    Example
-    -------
-    >>> audio, sr = load_audio("speech.wav")  # doctest: +SKIP
-    >>> audio.shape, sr  # doctest: +SKIP
-    ((86000,), 16000)
-    """
-    from .._audio import read_audio
-
-    return read_audio(path)
-
-
-def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
-    """Mono float32 at 16 kHz, validated; also the warnings raised about it.
-
-    Parameters
-    ----------
-    audio : array
-        ``(samples,)`` mono, or 2-D with channels on the shorter axis (``(samples, channels)``
-        as soundfile reads it, or ``(channels, samples)`` as librosa does). Integer PCM is
-        scaled to ``[-1, 1]`` (int16 / 32768, uint8 centred on 128) before channels are mixed;
-        see :mod:`multiattn._audio`, shared with the HTML audio view.
-    sr : int
-        Sample rate of ``audio`` in Hz; resampled to 16 kHz with soxr (HQ).
-
-    Returns
-    -------
-    audio : ndarray float32 ``(samples,)`` at 16 kHz
-    notes : list of str
-        Warnings issued (clipping), also recorded in the grids' ``meta``.
-
-    Raises
-    ------
-    ValueError
-        Empty audio, NaN/inf samples, more than 2 dims, non-positive ``sr``, or digital silence.
-
-    Example
-    -------
-    >>> mono, notes = prepare_audio(np.zeros((44100, 2)) + 0.1, 44100)  # doctest: +SKIP
-    >>> mono.shape  # doctest: +SKIP
-    (16000,)
-    """
-    from .._audio import mono_float32, resample
-
-    arr, rate = mono_float32(audio, sr)
-    peak = float(np.abs(arr).max())
-    if peak < _SILENCE_PEAK:
-        raise ValueError(
-            f"audio is silent (peak amplitude {peak:.1e}); there is no speech to transcribe or align"
-        )
-    notes = []
-    clipped = float(np.mean(np.abs(arr) >= 0.999 * peak)) if peak >= 0.99 else 0.0
-    if clipped > _CLIP_FRACTION:
-        notes.append(f"audio is clipped ({clipped:.1%} of samples at full scale); "
-                     "timings and transcription may be less accurate")
-        warnings.warn(notes[-1], UserWarning, stacklevel=3)
-    return resample(arr, rate, SAMPLE_RATE), notes
-
-
-def _features(processor: Any, window: np.ndarray) -> Any:
-    return processor.feature_extractor(
-        window, sampling_rate=SAMPLE_RATE, return_tensors="pt"
-    ).input_features
-
-
-def _suppressed(model: Any) -> tuple[list[int], list[int]]:
-    """Tokens never generated (specials, timestamps, the config's list) and not generated first."""
-    generation = model.generation_config
-    eot = generation.eos_token_id
-    specials = range(eot + 1, model.config.vocab_size)
-    always = sorted(set(generation.suppress_tokens or []) | set(specials))
-    begin = sorted(set(generation.begin_suppress_tokens or []) | {eot})
-    return always, begin
-
-
-def _prompt(model: Any) -> list[int]:
-    generation = model.generation_config
-    return [generation.decoder_start_token_id, generation.no_timestamps_token_id]
-
-
-def _encode(model: Any, features: Any, attentions: bool) -> Any:
-    """Run the encoder once; on eager attention when its weights are wanted."""
-    import torch
-
-    if not attentions:
-        with torch.no_grad():
-            return model.model.encoder(features)
-    with eager_attention(model), torch.no_grad():
-        return model.model.encoder(features, output_attentions=True)
-
-
-def _greedy(model: Any, encoder_out: Any, max_new_tokens: int) -> list[int]:
-    """Greedy decoding without timestamps; returns the text token ids (no specials)."""
-    import torch
-
-    always, begin = _suppressed(model)
-    eot = model.generation_config.eos_token_id
-    ids = _prompt(model)
-    with torch.no_grad():
-        past = None
-        step_input = torch.tensor([ids])
-        for step in range(max_new_tokens):
-            out = model(encoder_outputs=encoder_out, decoder_input_ids=step_input,
-                        past_key_values=past, use_cache=True)
-            logits = out.logits[0, -1].clone()
-            logits[always] = -np.inf
-            if step == 0:
-                logits[begin] = -np.inf
-            token = int(logits.argmax())
-            if token == eot:
-                break
-            ids.append(token)
-            past = out.past_key_values
-            step_input = torch.tensor([[token]])
-    return ids[2:]
-
-
-def transcribe(model: Any, inputs: AudioInput, *, processor: Any = None,
-               max_new_tokens: int = _MAX_NEW_TOKENS) -> str:
-    """Plain greedy transcription (no attention captured): the baseline of the benchmark.
-
-    Example
-    -------
-    >>> transcribe(model, (audio, 16000), processor=processor)  # doctest: +SKIP
-    ' The quick brown fox jumps over the lazy dog.'
-    """
-    _check_processor(processor)
-    mono, _ = prepare_audio(*audio_input(inputs))
-    pieces = []
-    for window in _windows(mono):
-        encoder_out = _encode(model, _features(processor, window), attentions=False)
-        pieces.append(processor.tokenizer.decode(_greedy(model, encoder_out, max_new_tokens)))
-    return "".join(pieces)
-
-
-def _windows(mono: np.ndarray) -> list[np.ndarray]:
-    return [mono[i : i + _WINDOW] for i in range(0, len(mono), _WINDOW)]
-
-
-def _forced(model: Any, hidden: Any, tokens: list[int], n_frames: int) -> dict:
-    """Teacher-force ``prompt + tokens + eot``; attention arrays cropped to ``n_frames``."""
-    import torch
-
-    eot = model.generation_config.eos_token_id
-    ids = torch.tensor([_prompt(model) + tokens + [eot]])
-    with eager_attention(model), torch.no_grad():
-        out = model(encoder_outputs=(hidden,), decoder_input_ids=ids, output_attentions=True)
-    dec = require_attentions(out.decoder_attentions, "decoder", model)
-    cross = require_attentions(out.cross_attentions, "cross", model)
-    logprobs = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
-    token_probs = logprobs.gather(1, ids[0, 1:, None])[:, 0].exp().numpy()
-    return {
-        "ids": ids[0].tolist(),
-        "decoder": np.stack([a[0].float().numpy() for a in dec]),
-        "cross": np.stack([a[0, :, :, :n_frames].float().numpy() for a in cross]),
-        # probability of each input token given the ones before it (None for the first)
-        "token_probs": [None] + token_probs.tolist(),
-    }
-
-
-def _normal_word(word: str) -> str:
-    return re.sub(r"[^a-z0-9']", "", word.lower())
-
-
-def _split_transcript(words: list[str], decoded: list[str]) -> list[list[str]]:
-    """Share a transcript's words among windows by matching them to each window's decoding.
-
-    Transcript words matched (difflib) to a decoded word take that word's window; unmatched
-    words follow the window of the matched word before them, so the split stays in order.
-    """
-    hyp = [(_normal_word(w), k) for k, text in enumerate(decoded) for w in text.split()]
-    matcher = difflib.SequenceMatcher(a=[_normal_word(w) for w in words], b=[h for h, _ in hyp],
-                                      autojunk=False)
-    window: list[int | None] = [None] * len(words)
-    for block in matcher.get_matching_blocks():
-        for i in range(block.size):
-            window[block.a + i] = hyp[block.b + i][1]
-    known = [k for k in window if k is not None]
-    current = known[0] if known else 0
-    for i, k in enumerate(window):
-        current = current if k is None else max(current, k)
-        window[i] = current
-    return [[w for w, k in zip(words, window) if k == idx] for idx in range(len(decoded))]
-
-
-def _block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
-    layers, heads = blocks[0].shape[:2]
-    rows = sum(b.shape[2] for b in blocks)
-    cols = sum(b.shape[3] for b in blocks)
-    out = np.zeros((layers, heads, rows, cols), np.float32)
-    r = c = 0
-    for block in blocks:
-        out[:, :, r : r + block.shape[2], c : c + block.shape[3]] = block
-        r, c = r + block.shape[2], c + block.shape[3]
-    return out
-
-
-def _token_axis(tokenizer: Any, ids: list[int], eot: int) -> tuple[TokenAxis, str]:
-    labels, specials, spans, text = [], [], [], ""
-    for token in ids:
-        special = token >= eot
-        piece = tokenizer.decode([token], skip_special_tokens=False)
-        labels.append(piece)
-        specials.append(special)
-        if special:
-            spans.append((0, 0))
-        else:
-            spans.append((len(text), len(text) + len(piece)))
-            text += piece
-    return TokenAxis(labels, special_mask=specials, char_spans=spans), text
-
-
-def _text_tokens(tokenizer: Any, text: str) -> list[int]:
-    cleaned = " ".join(str(text).split())
-    if not cleaned:
-        raise ValueError("text is empty; pass the transcript to align, or text=None to decode")
-    return tokenizer(" " + cleaned, add_special_tokens=False).input_ids
-
+__all__ = ["transcribe", "capture", "prepare", "align"]
 
 def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
-            max_new_tokens: int = _MAX_NEW_TOKENS, keep_encoder: bool = True,
+            max_new_tokens: int = _wd.MAX_NEW_TOKENS, keep_encoder: bool = True,
             progress: bool = True) -> GridSet:
     """Capture Whisper's encoder, decoder and cross-attention for one recording.
 
@@ -333,11 +89,11 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
 
     _check_processor(processor)
     mono, notes = prepare_audio(*audio_input(inputs))
-    windows = _windows(mono)
+    windows = _wd.windows(mono)
     tokenizer = processor.tokenizer
     eot = model.generation_config.eos_token_id
     if text is not None:
-        _text_tokens(tokenizer, text)  # validates: refuses empty text early
+        _wd.text_tokens(tokenizer, text)  # validates: refuses empty text early
     if keep_encoder and len(windows) > 1:
         from .._memory import check_fits
 
@@ -349,7 +105,7 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
     bar = tqdm(windows, desc="whisper windows", unit="window",
                disable=not progress or len(windows) == 1)
     for window in bar:
-        encoder_out = _encode(model, _features(processor, window), attentions=keep_encoder)
+        encoder_out = _wd.encode(model, _wd.features(processor, window), attentions=keep_encoder)
         n_frames = math.ceil(len(window) / (FRAME_S * SAMPLE_RATE))
         enc = None
         if keep_encoder:
@@ -358,17 +114,17 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
         hidden = encoder_out.last_hidden_state
         greedy = None
         if text is None or len(windows) > 1:
-            greedy = _greedy(model, encoder_out, max_new_tokens)
+            greedy = _wd.greedy(model, encoder_out, max_new_tokens)
         encoded.append((hidden, enc, n_frames, greedy))
     if text is None:
         window_tokens = [greedy for *_, greedy in encoded]
     elif len(windows) == 1:
-        window_tokens = [_text_tokens(tokenizer, text)]
+        window_tokens = [_wd.text_tokens(tokenizer, text)]
     else:
         decoded = [tokenizer.decode(greedy) for *_, greedy in encoded]
         window_tokens = [tokenizer(" " + " ".join(words), add_special_tokens=False).input_ids
                          if words else []
-                         for words in _split_transcript(str(text).split(), decoded)]
+                         for words in _wd.split_transcript(str(text).split(), decoded)]
     limit = model.config.max_target_positions - 3
     if any(len(tokens) > limit for tokens in window_tokens):
         raise ValueError(
@@ -377,9 +133,9 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
         )
     parts = []
     for (hidden, enc, n_frames, _), tokens in zip(encoded, window_tokens):
-        parts.append({**_forced(model, hidden, tokens, n_frames), "encoder": enc})
+        parts.append({**_wd.forced(model, hidden, tokens, n_frames), "encoder": enc})
     ids = [i for p in parts for i in p["ids"]]
-    token_axis, decoded_text = _token_axis(tokenizer, ids, eot)
+    token_axis, decoded_text = _wd.token_axis(tokenizer, ids, eot)
     time_axis = TimeAxis(sum(p["cross"].shape[-1] for p in parts), FRAME_S)
     probs = [q for p in parts for q in p["token_probs"]]
     meta = {
@@ -397,7 +153,7 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
     if text is not None:
         text_probs = [q for q, special in zip(probs, token_axis.specials) if not special]
         meta["transcript_match"] = float(np.mean(text_probs)) if text_probs else 0.0
-        if meta["transcript_match"] < _MISMATCH_PROB:
+        if meta["transcript_match"] < _wd.MISMATCH_PROB:
             note = (f"the transcript does not seem to match the speech (mean token probability "
                     f"{meta['transcript_match']:.3f}); word timings will be unreliable")
             meta["notes"].append(note)
@@ -405,21 +161,39 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
     layers_dec = [f"decoder.{i}" for i in range(model.config.decoder_layers)]
     cropped = "softmax over the 30 s window, cropped to the audio frames (rows sum to <= 1)"
     grids = {} if not keep_encoder else {"encoder": AttentionGrid(
-        _block_diagonal([p["encoder"] for p in parts]), time_axis,
+        _wd.block_diagonal([p["encoder"] for p in parts]), time_axis,
         layers=[f"encoder.{i}" for i in range(model.config.encoder_layers)], kind="self",
         meta={**meta, "normalized": cropped}, check_rows=False)}
     grids |= {
-        "decoder": AttentionGrid(_block_diagonal([p["decoder"] for p in parts]), token_axis,
+        "decoder": AttentionGrid(_wd.block_diagonal([p["decoder"] for p in parts]), token_axis,
                                  layers=layers_dec, kind="self", meta=dict(meta), check_rows=False),
-        "cross": AttentionGrid(_block_diagonal([p["cross"] for p in parts]), token_axis, time_axis,
+        "cross": AttentionGrid(_wd.block_diagonal([p["cross"] for p in parts]), token_axis, time_axis,
                                layers=layers_dec, kind="cross",
                                meta={**meta, "normalized": cropped}, check_rows=False),
     }
     return GridSet(grids, meta=meta)
 
 
+def transcribe(model: Any, inputs: AudioInput, *, processor: Any = None,
+               max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> str:
+    """Plain greedy transcription (no attention captured): the baseline of the benchmark.
+
+    Example
+    -------
+    >>> transcribe(model, (audio, 16000), processor=processor)  # doctest: +SKIP
+    ' The quick brown fox jumps over the lazy dog.'
+    """
+    _check_processor(processor)
+    mono, _ = prepare_audio(*audio_input(inputs))
+    pieces = []
+    for window in _wd.windows(mono):
+        encoder_out = _wd.encode(model, _wd.features(processor, window), attentions=False)
+        pieces.append(processor.tokenizer.decode(_wd.greedy(model, encoder_out, max_new_tokens)))
+    return "".join(pieces)
+
+
 def prepare(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
-            max_new_tokens: int = _MAX_NEW_TOKENS) -> dict:
+            max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> dict:
     """The forward pass's keyword arguments for one 30 s window: log-mel features and decoder ids.
 
     The decoder ids are the prompt, the transcript's tokens (``text``) or the greedy
@@ -435,16 +209,16 @@ def prepare(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
 
     _check_processor(processor)
     mono, _ = prepare_audio(*audio_input(inputs))
-    windows = _windows(mono)
+    windows = _wd.windows(mono)
     if len(windows) > 1:
         raise ValueError(f"the audio is {len(mono) / SAMPLE_RATE:.1f} s long; streaming takes one 30 s "
                          "window: cut it, or use capture(..., keep_encoder=False) for long audio")
-    features = _features(processor, windows[0])
+    features = _wd.features(processor, windows[0])
     if text is None:
-        tokens = _greedy(model, _encode(model, features, attentions=False), max_new_tokens)
+        tokens = _wd.greedy(model, _wd.encode(model, features, attentions=False), max_new_tokens)
     else:
-        tokens = _text_tokens(processor.tokenizer, text)
-    ids = _prompt(model) + tokens + [model.generation_config.eos_token_id]
+        tokens = _wd.text_tokens(processor.tokenizer, text)
+    ids = _wd.prompt(model) + tokens + [model.generation_config.eos_token_id]
     return {"input_features": features, "decoder_input_ids": torch.tensor([ids])}
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from _timing import best_time
 
-from multiattn.adapters.whisper import SAMPLE_RATE, capture, load_audio, prepare_audio, transcribe
+from multiattn.adapters.whisper import SAMPLE_RATE, capture, prepare_audio, transcribe
 from multiattn.analysis.alignment import snap_to_energy, word_error_rate, word_timings
+from multiattn.media import load_audio
 from multiattn.zoo._whisper import whisper_tiny_en
 
 SPEECH = Path(__file__).resolve().parents[1] / "media_samples" / "speech"

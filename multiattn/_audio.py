@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_rate", "to_float32", "to_mono", "mono_float32", "resample", "read_audio"]
+__all__ = ["check_rate", "to_float32", "to_mono", "mono_float32", "resample", "load_audio"]
 
 
 def check_rate(sr: Any) -> int:
@@ -159,7 +159,7 @@ def resample(audio: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     return np.pad(out, (0, size - out.size))
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read an audio file as float32 in ``[-1, 1]``, ``(samples,)`` or ``(samples, channels)``.
 
     Any format libsndfile reads (WAV 8/16/24/32-bit and float, FLAC, OGG); libsndfile
@@ -174,7 +174,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
     Example
     -------
-    >>> audio, sr = read_audio("speech.wav")  # doctest: +SKIP
+    >>> audio, sr = load_audio("speech.wav")  # doctest: +SKIP
     """
     import soundfile as sf
 

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._audio import load_audio
 from ._video_io import VideoClip, read_video
 
-__all__ = ["to_rgb", "as_frames", "VideoClip", "read_video"]
+__all__ = ["to_rgb", "as_frames", "load_audio", "VideoClip", "read_video"]
 
 
 def to_rgb(image: Any, *, channels: str = "RGB") -> np.ndarray:

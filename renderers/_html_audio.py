@@ -33,7 +33,7 @@ def mono_16k(audio: Any) -> np.ndarray:
     """``(waveform, sr)`` as float32 mono at 16 kHz in ``[-1, 1]``, checked."""
     if not isinstance(audio, (tuple, list)) or len(audio) != 2:
         raise ValueError("audio must be a (waveform, sample_rate) pair, e.g. "
-                         "audio=multiattn.adapters.whisper.load_audio(path)")
+                         "audio=multiattn.media.load_audio(path)")
     wav, sr = mono_float32(audio[0], audio[1])
     if wav.size / sr > _MAX_AUDIO_S:
         raise ValueError(f"audio is {wav.size / sr:.0f} s long; the HTML view embeds at most "

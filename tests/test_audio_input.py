@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from multiattn.adapters.whisper import (
-    SAMPLE_RATE,
-    _split_transcript,
-    capture,
-    load_audio,
-    prepare_audio,
-)
+from multiattn.adapters._whisper_decode import SAMPLE_RATE, prepare_audio
+from multiattn.adapters._whisper_decode import split_transcript as _split_transcript
+from multiattn.adapters.whisper import capture
+from multiattn.media import load_audio
 
 
 def _tone(seconds=0.5, sr=16000, amp=0.5):

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from multiattn import _audio
-from multiattn._audio import check_rate, mono_float32, read_audio, resample, to_float32, to_mono
+from multiattn._audio import check_rate, load_audio, mono_float32, resample, to_float32, to_mono
 
 
 def _tone(seconds, sr, freq=440.0, amp=0.5):
@@ -91,7 +91,7 @@ def test_read_audio_matches_to_float32_of_the_integers(tmp_path, subtype, dtype)
     ints = (np.array([-1.0, -0.5, 0.0, 0.25, 0.999]) * np.iinfo(dtype).max).astype(dtype)
     path = tmp_path / f"x_{subtype}.wav"
     sf.write(path, ints, 8000, subtype=subtype)
-    wav, sr = read_audio(path)
+    wav, sr = load_audio(path)
     assert sr == 8000 and wav.dtype == np.float32
     np.testing.assert_allclose(wav, to_float32(ints), rtol=0, atol=1e-7)
 
@@ -102,20 +102,20 @@ def test_read_audio_uint8_wav_agrees_with_to_float32(tmp_path):
     with wave.open(str(path)) as f:
         assert f.getsampwidth() == 1
         raw = np.frombuffer(f.readframes(f.getnframes()), np.uint8)
-    wav, _ = read_audio(path)
+    wav, _ = load_audio(path)
     np.testing.assert_array_equal(wav, to_float32(raw))
 
 
 def test_read_audio_keeps_channels_and_names_bad_files(tmp_path):
     path = tmp_path / "stereo.wav"
     sf.write(path, np.stack([_tone(0.1, 8000), np.zeros(800, np.float32)], axis=1), 8000)
-    wav, sr = read_audio(path)
+    wav, sr = load_audio(path)
     assert wav.shape == (800, 2) and sr == 8000
     with pytest.raises(FileNotFoundError, match="not found"):
-        read_audio(tmp_path / "missing.wav")
+        load_audio(tmp_path / "missing.wav")
     (tmp_path / "notes.wav").write_text("not audio")
     with pytest.raises(ValueError, match="not a readable audio file"):
-        read_audio(tmp_path / "notes.wav")
+        load_audio(tmp_path / "notes.wav")
 
 
 def test_whisper_and_html_view_prepare_the_same_samples():

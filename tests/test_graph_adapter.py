@@ -8,7 +8,8 @@ from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, GATv2Conv, TransformerConv
 
 from multiattn import NodeAxis, RowSumWarning
-from multiattn.adapters.graph import DIRECTION, capture, from_dense, from_edges, from_networkx
+from multiattn.adapters._graph_build import DIRECTION
+from multiattn.adapters.graph import capture, from_dense, from_edges, from_networkx
 
 LAYER_TYPES = [GATConv, GATv2Conv, TransformerConv]
 

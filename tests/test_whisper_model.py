@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from multiattn import AttentionGrid, TimeAxis, TokenAxis
-from multiattn.adapters.whisper import capture, load_audio, prepare_audio
+from multiattn.adapters.whisper import capture, prepare_audio
 from multiattn.analysis.alignment import (
     alignment_metrics,
     snap_to_energy,
     word_error_rate,
     word_timings,
 )
+from multiattn.media import load_audio
 from multiattn.zoo._whisper import (
     ctranslate2_to_hf_state_dict,
     read_ctranslate2,

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import multiattn
-    from multiattn.adapters.whisper import align, load_audio
+    from multiattn.adapters.whisper import align
+    from multiattn.media import load_audio
     from multiattn.renderers.audioreport import write_audio_report
 
     audio = load_audio(args.file)  # a bad file fails before the model loads

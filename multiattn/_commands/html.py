@@ -28,9 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multiattn.adapters.whisper import load_audio
     from multiattn.axes import VideoAxis
-    from multiattn.media import read_video, to_rgb
+    from multiattn.media import load_audio, read_video, to_rgb
     from multiattn.renderers.html import save
 
     grid = _common.read_grid(args.path, args.name)

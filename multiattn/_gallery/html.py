@@ -101,7 +101,7 @@ def _best_alignment_head(grid: Any, words: list[dict]) -> tuple[int, int, int]:
 def _audio(out_dir: Path) -> list[GalleryItem]:
     import multiattn
     from multiattn import media_samples
-    from multiattn.adapters.whisper import load_audio
+    from multiattn.media import load_audio
     from multiattn.renderers.html import save
 
     speech = media_samples.path("speech")

@@ -1,0 +1,243 @@
+"""Whisper under capture: audio in, 30 s windows, log-mel features, greedy / forced decoding, token axes."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..axes import TokenAxis
+from ._hf import eager_attention, require_attentions
+
+__all__ = [
+    "AudioInput",
+    "CLIP_FRACTION",
+    "FRAME_S",
+    "MAX_NEW_TOKENS",
+    "MISMATCH_PROB",
+    "SAMPLE_RATE",
+    "SILENCE_PEAK",
+    "WINDOW",
+    "WINDOW_S",
+    "block_diagonal",
+    "encode",
+    "features",
+    "forced",
+    "greedy",
+    "normal_word",
+    "prepare_audio",
+    "prompt",
+    "split_transcript",
+    "suppressed",
+    "text_tokens",
+    "token_axis",
+    "windows",
+]
+
+
+SAMPLE_RATE = 16000
+#: Seconds per encoder frame (2 mel hops of 10 ms).
+FRAME_S = 0.02
+#: Whisper's input window.
+WINDOW_S = 30.0
+WINDOW = int(WINDOW_S * SAMPLE_RATE)
+SILENCE_PEAK = 1e-4
+CLIP_FRACTION = 0.01
+MISMATCH_PROB = 0.1
+MAX_NEW_TOKENS = 224
+
+#: What the audio functions take: a file path, or a waveform with its sample rate.
+AudioInput = str | Path | tuple[Any, int]
+
+
+def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
+    """Mono float32 at 16 kHz, validated; also the warnings raised about it.
+
+    Parameters
+    ----------
+    audio : array
+        ``(samples,)`` mono, or 2-D with channels on the shorter axis (``(samples, channels)``
+        as soundfile reads it, or ``(channels, samples)`` as librosa does). Integer PCM is
+        scaled to ``[-1, 1]`` (int16 / 32768, uint8 centred on 128) before channels are mixed;
+        see :mod:`multiattn._audio`, shared with the HTML audio view.
+    sr : int
+        Sample rate of ``audio`` in Hz; resampled to 16 kHz with soxr (HQ).
+
+    Returns
+    -------
+    audio : ndarray float32 ``(samples,)`` at 16 kHz
+    notes : list of str
+        Warnings issued (clipping), also recorded in the grids' ``meta``.
+
+    Raises
+    ------
+    ValueError
+        Empty audio, NaN/inf samples, more than 2 dims, non-positive ``sr``, or digital silence.
+
+    Example
+    -------
+    >>> mono, notes = prepare_audio(np.zeros((44100, 2)) + 0.1, 44100)  # doctest: +SKIP
+    >>> mono.shape  # doctest: +SKIP
+    (16000,)
+    """
+    from .._audio import mono_float32, resample
+
+    arr, rate = mono_float32(audio, sr)
+    peak = float(np.abs(arr).max())
+    if peak < SILENCE_PEAK:
+        raise ValueError(
+            f"audio is silent (peak amplitude {peak:.1e}); there is no speech to transcribe or align"
+        )
+    notes = []
+    clipped = float(np.mean(np.abs(arr) >= 0.999 * peak)) if peak >= 0.99 else 0.0
+    if clipped > CLIP_FRACTION:
+        notes.append(f"audio is clipped ({clipped:.1%} of samples at full scale); "
+                     "timings and transcription may be less accurate")
+        warnings.warn(notes[-1], UserWarning, stacklevel=3)
+    return resample(arr, rate, SAMPLE_RATE), notes
+
+
+def features(processor: Any, window: np.ndarray) -> Any:
+    return processor.feature_extractor(
+        window, sampling_rate=SAMPLE_RATE, return_tensors="pt"
+    ).input_features
+
+
+def suppressed(model: Any) -> tuple[list[int], list[int]]:
+    """Tokens never generated (specials, timestamps, the config's list) and not generated first."""
+    generation = model.generation_config
+    eot = generation.eos_token_id
+    specials = range(eot + 1, model.config.vocab_size)
+    always = sorted(set(generation.suppress_tokens or []) | set(specials))
+    begin = sorted(set(generation.begin_suppress_tokens or []) | {eot})
+    return always, begin
+
+
+def prompt(model: Any) -> list[int]:
+    generation = model.generation_config
+    return [generation.decoder_start_token_id, generation.no_timestamps_token_id]
+
+
+def encode(model: Any, features: Any, attentions: bool) -> Any:
+    """Run the encoder once; on eager attention when its weights are wanted."""
+    import torch
+
+    if not attentions:
+        with torch.no_grad():
+            return model.model.encoder(features)
+    with eager_attention(model), torch.no_grad():
+        return model.model.encoder(features, output_attentions=True)
+
+
+def greedy(model: Any, encoder_out: Any, max_new_tokens: int) -> list[int]:
+    """Greedy decoding without timestamps; returns the text token ids (no specials)."""
+    import torch
+
+    always, begin = suppressed(model)
+    eot = model.generation_config.eos_token_id
+    ids = prompt(model)
+    with torch.no_grad():
+        past = None
+        step_input = torch.tensor([ids])
+        for step in range(max_new_tokens):
+            out = model(encoder_outputs=encoder_out, decoder_input_ids=step_input,
+                        past_key_values=past, use_cache=True)
+            logits = out.logits[0, -1].clone()
+            logits[always] = -np.inf
+            if step == 0:
+                logits[begin] = -np.inf
+            token = int(logits.argmax())
+            if token == eot:
+                break
+            ids.append(token)
+            past = out.past_key_values
+            step_input = torch.tensor([[token]])
+    return ids[2:]
+
+
+def windows(mono: np.ndarray) -> list[np.ndarray]:
+    return [mono[i : i + WINDOW] for i in range(0, len(mono), WINDOW)]
+
+
+def forced(model: Any, hidden: Any, tokens: list[int], n_frames: int) -> dict:
+    """Teacher-force ``prompt + tokens + eot``; attention arrays cropped to ``n_frames``."""
+    import torch
+
+    eot = model.generation_config.eos_token_id
+    ids = torch.tensor([prompt(model) + tokens + [eot]])
+    with eager_attention(model), torch.no_grad():
+        out = model(encoder_outputs=(hidden,), decoder_input_ids=ids, output_attentions=True)
+    dec = require_attentions(out.decoder_attentions, "decoder", model)
+    cross = require_attentions(out.cross_attentions, "cross", model)
+    logprobs = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
+    token_probs = logprobs.gather(1, ids[0, 1:, None])[:, 0].exp().numpy()
+    return {
+        "ids": ids[0].tolist(),
+        "decoder": np.stack([a[0].float().numpy() for a in dec]),
+        "cross": np.stack([a[0, :, :, :n_frames].float().numpy() for a in cross]),
+        # probability of each input token given the ones before it (None for the first)
+        "token_probs": [None] + token_probs.tolist(),
+    }
+
+
+def normal_word(word: str) -> str:
+    return re.sub(r"[^a-z0-9']", "", word.lower())
+
+
+def split_transcript(words: list[str], decoded: list[str]) -> list[list[str]]:
+    """Share a transcript's words among windows by matching them to each window's decoding.
+
+    Transcript words matched (difflib) to a decoded word take that word's window; unmatched
+    words follow the window of the matched word before them, so the split stays in order.
+    """
+    hyp = [(normal_word(w), k) for k, text in enumerate(decoded) for w in text.split()]
+    matcher = difflib.SequenceMatcher(a=[normal_word(w) for w in words], b=[h for h, _ in hyp],
+                                      autojunk=False)
+    window: list[int | None] = [None] * len(words)
+    for block in matcher.get_matching_blocks():
+        for i in range(block.size):
+            window[block.a + i] = hyp[block.b + i][1]
+    known = [k for k in window if k is not None]
+    current = known[0] if known else 0
+    for i, k in enumerate(window):
+        current = current if k is None else max(current, k)
+        window[i] = current
+    return [[w for w, k in zip(words, window) if k == idx] for idx in range(len(decoded))]
+
+
+def block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
+    layers, heads = blocks[0].shape[:2]
+    rows = sum(b.shape[2] for b in blocks)
+    cols = sum(b.shape[3] for b in blocks)
+    out = np.zeros((layers, heads, rows, cols), np.float32)
+    r = c = 0
+    for block in blocks:
+        out[:, :, r : r + block.shape[2], c : c + block.shape[3]] = block
+        r, c = r + block.shape[2], c + block.shape[3]
+    return out
+
+
+def token_axis(tokenizer: Any, ids: list[int], eot: int) -> tuple[TokenAxis, str]:
+    labels, specials, spans, text = [], [], [], ""
+    for token in ids:
+        special = token >= eot
+        piece = tokenizer.decode([token], skip_special_tokens=False)
+        labels.append(piece)
+        specials.append(special)
+        if special:
+            spans.append((0, 0))
+        else:
+            spans.append((len(text), len(text) + len(piece)))
+            text += piece
+    return TokenAxis(labels, special_mask=specials, char_spans=spans), text
+
+
+def text_tokens(tokenizer: Any, text: str) -> list[int]:
+    cleaned = " ".join(str(text).split())
+    if not cleaned:
+        raise ValueError("text is empty; pass the transcript to align, or text=None to decode")
+    return tokenizer(" " + cleaned, add_special_tokens=False).input_ids

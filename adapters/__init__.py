@@ -6,3 +6,5 @@ Most users call :func:`multiattn.capture`, which picks the adapter from the mode
 
 if __name__ != "multiattn.adapters":  # the checkout folder is not a top-level package
     raise ImportError("adapters/ is part of multiattn: use `import multiattn.adapters`")
+
+__all__: list[str] = []  # the modules are the API: multiattn.adapters.text, .vit, .clip, ...

@@ -44,11 +44,12 @@ from ._graph_layout import (
     _aspect,
     _check_grid,
     _positions,
+    group_positions,
     node_positions,
 )
 from ._style import DPI, add_colorbar, color_scale, get_axes
 
-__all__ = ["node_positions", "draw", "draw_heads", "draw_ego"]
+__all__ = ["node_positions", "group_positions", "draw", "draw_heads", "draw_ego"]
 
 EDGE_CMAP = "magma_r"
 """Sequential edge colormap: light for weak edges (they fade into the page), dark for strong ones."""

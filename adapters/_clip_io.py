@@ -45,7 +45,7 @@ def check_model(model: Any) -> None:
         raise ValueError(
             f"{type(model).__name__} is not a Hugging Face CLIPModel (missing {', '.join(missing)}); "
             "load one with transformers.CLIPModel.from_pretrained(...) or use "
-            "multiattn.zoo._clip.load_tiny_clip()"
+            "multiattn.load_model('tiny-clip')"
         )
 
 

@@ -102,7 +102,7 @@ def word_grounding(
     alternatives : mapping of str to sequence of str, optional
         Replacement words per word (e.g. the other colours for a colour word), used as extra
         counterfactuals; words not in the mapping are contrasted with their deletion only.
-        :func:`multiattn.zoo._clip.word_alternatives` gives them for the tiny CLIP.
+        :func:`multiattn.zoo.word_alternatives` gives them for the tiny CLIP.
     start_layer : int
         First vision layer accumulated by Chefer relevance.
 

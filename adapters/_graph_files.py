@@ -87,7 +87,7 @@ def graph_data(graph: Any, features: Any, *, group: str | None = None) -> Any:
         Undirected edges are used in both directions; self-loops are dropped (attention
         layers add their own).
     features : array (N, F)
-        Node features in ``graph.nodes`` order (e.g. :func:`multiattn.zoo._graph.structural_features`
+        Node features in ``graph.nodes`` order (e.g. :func:`multiattn.zoo.graph_features`
         for the embedded GATs).
     group : str, optional
         Node attribute with each node's community; names sorted, carried as ``y`` and
@@ -101,9 +101,9 @@ def graph_data(graph: Any, features: Any, *, group: str | None = None) -> Any:
     Examples
     --------
     >>> import networkx as nx
-    >>> from multiattn.zoo._graph import structural_features
+    >>> from multiattn.zoo import graph_features
     >>> g = nx.karate_club_graph()
-    >>> data = graph_data(g, structural_features(g), group="club")  # doctest: +SKIP
+    >>> data = graph_data(g, graph_features(g), group="club")  # doctest: +SKIP
     >>> data.x.shape, data.edge_index.shape, data.group_names  # doctest: +SKIP
     (torch.Size([34, 2]), torch.Size([2, 156]), ['Mr. Hi', 'Officer'])
     """

@@ -105,18 +105,18 @@ def _capture_timesformer(model: Any, inputs: Mapping[str, Any], reducers: Mappin
 
 def _capture_graph(model: Any, data: Any, reducers: Mapping[str, Reducer], include: str | None) -> list[str]:
     """PyG layers: each call's alpha as a one-layer sparse grid over the edges it used."""
-    from .graph import _graph_layers, _run_with_layer_hooks, _stack_records
+    from .graph import graph_layers, run_with_layer_hooks, stack_records
 
-    modules = [(name, m) for name, m in _graph_layers(model) if include is None or include in name]
+    modules = [(name, m) for name, m in graph_layers(model) if include is None or include in name]
     if not modules:
         raise ValueError(f"no graph attention layer matching {include!r} in {type(model).__name__}")
     seen: list[str] = []
 
     def on_layer(label: str, edge_index: Any, alpha: Any) -> None:
         seen.append(label)
-        feed(reducers, label, _stack_records([(label, edge_index, alpha)], modules, None, data, model))
+        feed(reducers, label, stack_records([(label, edge_index, alpha)], modules, None, data, model))
 
-    _run_with_layer_hooks(model, data, modules, on_layer)
+    run_with_layer_hooks(model, data, modules, on_layer)
     return seen
 
 
@@ -179,13 +179,13 @@ def capture_stream(
     from threadpoolctl import threadpool_limits
 
     from ._vit_layout import is_timm_vit
-    from .graph import _graph_layers
+    from .graph import graph_layers
 
     if is_timm_vit(model):
         return _capture_timm(model, inputs, reducers)
     # reducers run inside the forward: one BLAS thread, so numpy does not fight torch's pool
     with torch.no_grad(), threadpool_limits(1, user_api="blas"):
-        if _graph_layers(model):
+        if graph_layers(model):
             seen = _capture_graph(model, inputs, reducers, include)
         elif getattr(getattr(model, "config", None), "model_type", None) == "timesformer":
             with eager_attention(model):

@@ -128,7 +128,7 @@ def gradient_x_input(
 
     Example
     -------
-    >>> from multiattn.zoo._text import load_minilm  # doctest: +SKIP
+    >>> model, tokenizer = multiattn.load_model("minilm")  # doctest: +SKIP
     >>> m = gradient_x_input(model, "The cat sat.", processor=tokenizer, target=0)  # doctest: +SKIP
     >>> m.values.shape  # doctest: +SKIP
     (6,)

@@ -39,7 +39,7 @@ ATTENTION_LAYERS = ("GATConv", "GATv2Conv", "TransformerConv")
 
 
 # -- PyTorch Geometric ---------------------------------------------------------------------------
-def _graph_layers(model: Any) -> list[tuple[str, Any]]:
+def graph_layers(model: Any) -> list[tuple[str, Any]]:
     """``(name, module)`` of every PyG attention layer in ``model`` (empty without PyG or such layers)."""
     named = getattr(model, "named_modules", None)
     if named is None or not any(type(m).__module__.startswith("torch_geometric") for _, m in named()):
@@ -51,7 +51,7 @@ def _graph_layers(model: Any) -> list[tuple[str, Any]]:
 
 
 def _attention_modules(model: Any, names: Sequence[str] | None) -> list[tuple[str, Any]]:
-    found = _graph_layers(model)
+    found = graph_layers(model)
     if names is not None:
         wanted = list(names)
         missing = [n for n in wanted if n not in {name for name, _ in found}]
@@ -138,13 +138,13 @@ def capture(model: Any, data: Any, *, layers: Sequence[str] | None = None,
     """
     modules = _attention_modules(model, layers)
     records: list[tuple[str, np.ndarray, np.ndarray]] = []
-    _run_with_layer_hooks(model, data, modules, lambda *record: records.append(record))
+    run_with_layer_hooks(model, data, modules, lambda *record: records.append(record))
     if not records:
         raise ValueError("the model ran but none of its attention layers was called")
-    return _stack_records(records, modules, nodes, data, model)
+    return stack_records(records, modules, nodes, data, model)
 
 
-def _run_with_layer_hooks(model: Any, data: Any, modules: list[tuple[str, Any]],
+def run_with_layer_hooks(model: Any, data: Any, modules: list[tuple[str, Any]],
                          on_layer: Callable[[str, np.ndarray, np.ndarray], None]) -> None:
     """Run the model once (eval, no grad) and call ``on_layer(label, edge_index, alpha)`` per layer call.
 
@@ -177,7 +177,7 @@ def _run_with_layer_hooks(model: Any, data: Any, modules: list[tuple[str, Any]],
             handle.remove()
 
 
-def _stack_records(records: list, modules: list, nodes: NodeAxis | None, data: Any,
+def stack_records(records: list, modules: list, nodes: NodeAxis | None, data: Any,
                    model: Any) -> AttentionGrid:
     labels = [label for label, _, _ in records]
     edges = records[0][1]

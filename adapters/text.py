@@ -122,8 +122,7 @@ def capture(
 
     Example
     -------
-    >>> from multiattn.zoo._text import load_minilm  # doctest: +SKIP
-    >>> model, tokenizer = load_minilm()  # doctest: +SKIP
+    >>> model, tokenizer = multiattn.load_model("minilm")  # doctest: +SKIP
     >>> grid = capture(model, "The cat sat.", processor=tokenizer)  # doctest: +SKIP
     >>> grid.shape, grid.query.labels  # doctest: +SKIP
     ((6, 12, 6, 6), ('[CLS]', 'the', 'cat', 'sat', '.', '[SEP]'))

@@ -44,7 +44,7 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
     Parameters
     ----------
     model : transformers.WhisperForConditionalGeneration
-        E.g. :func:`multiattn.zoo._whisper.whisper_tiny_en`; switched to eager attention for
+        E.g. ``multiattn.load_model("whisper-tiny.en")``; switched to eager attention for
         the capture and restored afterwards.
     inputs : path or (waveform, sr)
         An audio file (any format :func:`load_audio` reads) or a waveform with its sample

@@ -56,9 +56,9 @@ def modality(model: Any) -> str:
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
     if model_type is None:
-        from .adapters.graph import _graph_layers
+        from .adapters.graph import graph_layers
 
-        if _graph_layers(model):
+        if graph_layers(model):
             return "graph"
         raise TypeError(
             f"multiattn cannot tell the modality of a {cls.__name__}: expected a Hugging Face "

@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from multiattn.renderers.crossmodal import similarity_grid
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.grounding import display_image, grounding_figure
-    from multiattn.zoo._clip import word_alternatives
 
     out = Path(args.out)
     if out.suffix.lower() not in _SUFFIXES:
@@ -46,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     model, processor = multiattn.load_model(args.model, modality="image-text")
     grids = multiattn.capture(model, (rgb, captions), processor=processor)
     logits = np.asarray(grids.meta["logits"])
-    alternatives = word_alternatives() if args.model == "tiny-clip" else None  # known for the embedded one
+    # counterfactual words are known for the embedded model only
+    alternatives = multiattn.zoo.word_alternatives() if args.model == "tiny-clip" else None
     grounding = caption_grounding(model, (rgb, captions[int(logits.argmax())]), processor=processor,
                                   alternatives=alternatives)
     paths = [save_figure(grounding_figure(rgb, grounding, top_k=args.top_k), out)]

@@ -38,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     from multiattn.analysis.edges import group_share
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.network import draw, draw_ego, draw_heads
-    from multiattn.zoo._graph import structural_features
 
     graph = read_graph(args.file, directed=args.directed)
     if args.weight is not None:
         grid = from_networkx(graph, args.weight, group=args.group, multi_edges="sum")
     else:
         model, _ = multiattn.load_model(args.model, modality="graph")
-        grid = multiattn.capture(model, graph_data(graph, structural_features(graph), group=args.group))
+        data = graph_data(graph, multiattn.zoo.graph_features(graph), group=args.group)
+        grid = multiattn.capture(model, data)
     if args.heads:
         figure = draw_heads(grid, layout=args.layout, top_k=args.top_k)
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MODELS", "load", "names", "sample"]
+__all__ = ["MODELS", "graph_features", "load", "names", "sample", "word_alternatives"]
 
 #: name -> (modality, what it is).
 MODELS: dict[str, tuple[str, str]] = {
@@ -72,6 +72,27 @@ def sample(name: str) -> Any:
     """
     _check(name)
     return _SAMPLES[name]()
+
+
+def graph_features(graph: Any) -> Any:
+    """Node features the embedded graph models take, for any networkx graph: ``(N, F)`` float32.
+
+    Structural (degree, clustering, ...), so ``karate-gat`` and ``sbm-gat`` run on graphs they
+    were not trained on; ``adapters.graph.graph_data(graph, graph_features(graph))`` is their input.
+    """
+    from ._graph import structural_features
+
+    return structural_features(graph)
+
+
+def word_alternatives() -> dict[str, list[str]]:
+    """Replacement words of the tiny CLIP's vocabulary (colour for colour, shape for shape).
+
+    The counterfactuals :func:`multiattn.adapters.clip.word_grounding` contrasts a word with.
+    """
+    from ._clip import word_alternatives as alternatives
+
+    return alternatives()
 
 
 def _minilm() -> tuple[Any, Any]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .._index import select_named
 from ..analysis.relevance import chefer_relevance
 from ..axes import TokenAxis
 from ..grid import AttentionMap
@@ -129,13 +130,8 @@ def word_grounding(
             f"caption {caption!r} has one word: deleting it leaves no text to compare with; "
             "use relevance() for single-word captions"
         )
-    chosen = all_words
-    if words is not None:
-        wanted = list(words)
-        unknown = [w for w in wanted if w not in {word for word, _ in all_words}]
-        if unknown:
-            raise ValueError(f"words {unknown} do not occur in the caption {caption!r}")
-        chosen = [(w, span) for w, span in all_words if w in wanted]
+    chosen = all_words if words is None else select_named(
+        all_words, words, "word", message="words {missing} do not occur in the caption " + repr(caption))
     counterfactuals = [_counterfactuals(caption, word, span, alternatives) for word, span in chosen]
     flat = [text for group in counterfactuals for text in group]
     text_inputs, _ = _io.tokenize(model, processor, [caption, *flat])

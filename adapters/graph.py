@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from multiattn._index import select_named
 from multiattn.adapters._hf import eval_mode
 from multiattn.axes import NodeAxis
 from multiattn.grid import AttentionGrid
@@ -53,11 +54,7 @@ def graph_layers(model: Any) -> list[tuple[str, Any]]:
 def _attention_modules(model: Any, names: Sequence[str] | None) -> list[tuple[str, Any]]:
     found = graph_layers(model)
     if names is not None:
-        wanted = list(names)
-        missing = [n for n in wanted if n not in {name for name, _ in found}]
-        if missing:
-            raise ValueError(f"no attention layer named {missing}; attention layers: {[n for n, _ in found]}")
-        found = [(name, m) for name, m in found if name in wanted]
+        found = select_named(found, names, "attention layer")
     if not found:
         raise ValueError(
             f"{type(model).__name__} has no attention layer of the supported types {ATTENTION_LAYERS}"

@@ -130,7 +130,7 @@ def capture(
     import torch
 
     batch, encoded, target_enc, meta = _prepare(
-        model, inputs, processor=processor, target=target, input_ids=input_ids,
+        model, inputs, processor, target=target, input_ids=input_ids,
         attention_mask=attention_mask, max_length=max_length)
     with eval_mode(model), eager_attention(model), torch.no_grad():
         output = model(**batch, output_attentions=True, return_dict=True)
@@ -170,20 +170,13 @@ def prepare(model: Any, inputs: str | tuple[str, str] | None = None, *, processo
     >>> prepare(model, "The cat sat.", processor=tokenizer)["input_ids"].shape  # doctest: +SKIP
     torch.Size([1, 6])
     """
-    return _prepare(model, inputs, processor=processor, **options)[0]
+    return _prepare(model, inputs, processor, **options)[0]
 
 
-def _prepare(
-    model: Any,
-    inputs: str | tuple[str, str] | None = None,
-    *,
-    processor: Any = None,
-    target: str | None = None,
-    input_ids: Sequence[int] | None = None,
-    attention_mask: Sequence[int] | None = None,
-    max_length: int | None = None,
-) -> tuple[dict, dict, dict | None, dict]:
-    """``(forward kwargs, encoding, target encoding, meta)`` for :func:`capture`."""
+def _prepare(model: Any, inputs: Any, processor: Any, target: str | None = None,
+             input_ids: Sequence[int] | None = None, attention_mask: Sequence[int] | None = None,
+             max_length: int | None = None) -> tuple[dict, dict, dict | None, dict]:
+    """``(forward kwargs, encoding, target encoding, meta)`` for :func:`capture` (same options)."""
     import torch
 
     config = getattr(model, "config", None)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DimensionIndexError", "resolve_index", "resolve_indices"]
+__all__ = ["DimensionIndexError", "resolve_index", "resolve_indices", "select_named"]
 
 _SHOW_ALL = 8  # list every label up to this many; beyond, first … last
 
@@ -79,3 +79,27 @@ def resolve_indices(index: Any, labels: tuple[str, ...] | list[str], name: str) 
     items = index if isinstance(index, (list, tuple, range, np.ndarray)) else [index]
     labels = labels if isinstance(labels, tuple) else tuple(str(v) for v in labels)
     return [resolve_index(item, labels, name) for item in items]
+
+
+def select_named(items: list[tuple[str, Any]], names: Any, what: str, *,
+                 message: str = "no {what} named {missing}; {what}s: {have}") -> list[tuple[str, Any]]:
+    """The ``(name, item)`` pairs whose name is in ``names``, in ``items`` order.
+
+    ``message`` is formatted with ``what``, ``missing`` and ``have`` when a name is absent.
+
+    Raises
+    ------
+    ValueError
+        A requested name is absent; the message lists the names there are.
+
+    Examples
+    --------
+    >>> select_named([("a", 1), ("b", 2), ("c", 3)], ["c", "a"], "layer")
+    [('a', 1), ('c', 3)]
+    """
+    wanted = list(names)
+    have = [name for name, _ in items]
+    missing = [n for n in wanted if n not in set(have)]
+    if missing:
+        raise ValueError(message.format(what=what, missing=missing, have=have))
+    return [(name, item) for name, item in items if name in wanted]

@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 
 from multiattn import AttentionGrid, PatchAxis, TimeAxis, TokenAxis, VideoAxis
-from multiattn.analysis import (
+from multiattn.analysis.metrics import (
     attention_distance,
     delimiter_share,
     first_token_share,

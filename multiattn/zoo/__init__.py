@@ -56,7 +56,7 @@ def load(name: str) -> tuple[Any, Any]:
     6
     """
     _check(name)
-    return _LOADERS[name]()
+    return _load(name)
 
 
 def sample(name: str) -> Any:
@@ -95,49 +95,24 @@ def word_alternatives() -> dict[str, list[str]]:
     return alternatives()
 
 
-def _minilm() -> tuple[Any, Any]:
-    from ._text import load_minilm
-
-    return load_minilm()
-
-
-def _induction() -> tuple[Any, Any]:
-    from ._text import load_induction
-
-    return load_induction()
+#: name -> (private zoo module, loader); loaders return (model, processor) or the model alone.
+_LOADERS = {
+    "minilm": ("_text", "load_minilm"), "induction": ("_text", "load_induction"),
+    "shapes-vit": ("_vision", "load_shapes_vit"), "tiny-clip": ("_clip", "load_tiny_clip"),
+    "whisper-tiny.en": ("_whisper", "whisper_tiny_en"), "moving-shapes": ("_video", "load_moving_shapes"),
+}
 
 
-def _shapes_vit() -> tuple[Any, Any]:
-    from ._vision import load_shapes_vit
+def _load(name: str) -> tuple[Any, Any]:
+    import importlib
 
-    return load_shapes_vit()
-
-
-def _tiny_clip() -> tuple[Any, Any]:
-    from ._clip import load_tiny_clip
-
-    return load_tiny_clip()
-
-
-def _whisper_tiny() -> tuple[Any, Any]:
-    from ._whisper import whisper_tiny_en
-
-    return whisper_tiny_en()
-
-
-def _moving_shapes() -> tuple[Any, Any]:
-    from ._video import load_moving_shapes
-
-    return load_moving_shapes(), None
-
-
-def _graph_loader(name: str) -> Callable[[], tuple[Any, Any]]:
-    def loader() -> tuple[Any, Any]:
+    if name in ("karate-gat", "sbm-gat"):
         from ._graph import load as load_graph
 
         return load_graph(name).model, None
-
-    return loader
+    module, loader = _LOADERS[name]
+    loaded = getattr(importlib.import_module(f"{__name__}.{module}"), loader)()
+    return loaded if isinstance(loaded, tuple) else (loaded, None)
 
 
 def _graph_data(name: str) -> Callable[[], Any]:
@@ -185,11 +160,6 @@ def _induction_prompt() -> str:
     return induction_prompt(10, seed=3)
 
 
-_LOADERS: dict[str, Callable[[], tuple[Any, Any]]] = {
-    "minilm": _minilm, "induction": _induction, "shapes-vit": _shapes_vit, "tiny-clip": _tiny_clip,
-    "whisper-tiny.en": _whisper_tiny, "moving-shapes": _moving_shapes,
-    "karate-gat": _graph_loader("karate-gat"), "sbm-gat": _graph_loader("sbm-gat"),
-}
 _SAMPLES: dict[str, Callable[[], Any]] = {
     "minilm": lambda: "The cat sat on the mat because it was warm.",
     "induction": _induction_prompt, "shapes-vit": _shapes_image, "tiny-clip": _clip_scene,

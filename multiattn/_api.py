@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+
+    from ._types import AudioInput, FramesInput, GraphInput, ImageInput, Model, Processor
     from .grid import AttentionGrid, AttentionMap
     from .gridset import GridSet
     from .stream import Reducer
@@ -37,7 +40,7 @@ _IMAGE_TEXT_TYPES = {"clip"}
 _AUDIO_TYPES = {"whisper"}
 
 
-def modality(model: Any) -> str:
+def modality(model: Model) -> str:
     """Which adapter a model needs: one of :data:`MODALITIES`.
 
     Raises
@@ -76,7 +79,7 @@ def modality(model: Any) -> str:
     return "text"
 
 
-def _adapter(model: Any) -> Any:
+def _adapter(model: Model) -> ModuleType:
     import importlib
 
     return importlib.import_module(f"multiattn.adapters.{MODALITIES[modality(model)]}")
@@ -91,7 +94,9 @@ def _media(kind: str, inputs: Any) -> Any:
     return inputs
 
 
-def capture(model: Any, inputs: Any, *, processor: Any = None, **options: Any) -> AttentionGrid | GridSet:
+def capture(model: Model,
+            inputs: str | tuple[str, str] | ImageInput | AudioInput | FramesInput | GraphInput, *,
+            processor: Processor = None, **options: Any) -> AttentionGrid | GridSet:
     """Attention of every layer and head of ``model`` on ``inputs``, with coordinates.
 
     Parameters
@@ -128,8 +133,10 @@ def capture(model: Any, inputs: Any, *, processor: Any = None, **options: Any) -
     return adapter.capture(model, _media(kind, inputs), processor=processor, **options)
 
 
-def explain(model: Any, inputs: Any, *, method: str | None = None, target: Any = None,
-            processor: Any = None, **options: Any) -> AttentionMap:
+def explain(model: Model,
+            inputs: str | tuple[str, str] | ImageInput | AudioInput | FramesInput | GraphInput, *,
+            method: str | None = None, target: int | str | None = None,
+            processor: Processor = None, **options: Any) -> AttentionMap:
     """One explanation map over the input's axis (patches, tokens, frames, nodes, time).
 
     Parameters
@@ -260,7 +267,10 @@ _EXPLAIN = {"image": _explain_image, "video": _explain_video, "text": _explain_t
             "image-text": _explain_image_text, "audio": _explain_audio, "graph": _explain_graph}
 
 
-def capture_stream(model: Any, inputs: Any, reducers: Mapping[str, Reducer], *, processor: Any = None,
+def capture_stream(model: Model,
+                   inputs: (str | tuple[str, str] | ImageInput | AudioInput | FramesInput | GraphInput
+                            | Mapping[str, Any]),
+                   reducers: Mapping[str, Reducer], *, processor: Processor = None,
                    include: str | None = None, **options: Any) -> dict[str, Any]:
     """Run ``model`` once on ``inputs`` and stream each layer's attention into ``reducers``.
 
@@ -303,7 +313,8 @@ def capture_stream(model: Any, inputs: Any, reducers: Mapping[str, Reducer], *, 
     return stream(model, forward_inputs, reducers, include=include)
 
 
-def _forward_inputs(kind: str, model: Any, inputs: Any, processor: Any, options: dict) -> Any:
+def _forward_inputs(kind: str, model: Model, inputs: object, processor: Processor,
+                    options: dict) -> Any:
     """The forward pass's keyword arguments for ``inputs`` (each adapter's ``prepare``)."""
     if kind == "graph":
         return inputs

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .axes import Axis
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ._types import ArrayLike
+
 __all__ = ["AttentionMap", "finite_float32"]
 
 
-def finite_float32(values: Any, name: str) -> np.ndarray:
+def finite_float32(values: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)

@@ -61,7 +61,7 @@ def check_rate(sr: Any) -> int:
     return int(sr)
 
 
-def to_float32(audio: Any) -> np.ndarray:
+def to_float32(audio: np.typing.ArrayLike) -> np.ndarray:
     """Samples as float32 in ``[-1, 1]``: integer PCM scaled by its full range, floats passed.
 
     Signed integers are divided by ``2 ** (bits - 1)`` (int16 by 32768, int32 by
@@ -110,7 +110,7 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
     return audio.mean(axis=int(np.argmin(audio.shape)), dtype=np.float64).astype(audio.dtype)
 
 
-def mono_float32(audio: Any, sr: Any) -> tuple[np.ndarray, int]:
+def mono_float32(audio: np.typing.ArrayLike, sr: int | float) -> tuple[np.ndarray, int]:
     """Validated mono float32 samples and their rate: :func:`to_float32`, then :func:`to_mono`.
 
     Raises

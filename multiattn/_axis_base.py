@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from collections.abc import Iterable, Sequence
+
+    from ._types import ArrayLike
 
 __all__ = [
     "Axis",
@@ -16,7 +21,7 @@ __all__ = [
 ]
 
 
-def as_tuple(value: Any) -> tuple:
+def as_tuple(value: Iterable[object] | str | bytes | None) -> tuple:
     if value is None:
         return ()
     if isinstance(value, (str, bytes)):
@@ -24,7 +29,7 @@ def as_tuple(value: Any) -> tuple:
     return tuple(value)
 
 
-def pair(value: Any, name: str) -> tuple[int, int]:
+def pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     if np.isscalar(value):
         return (int(value), int(value))
     pair = tuple(int(v) for v in value)
@@ -33,7 +38,7 @@ def pair(value: Any, name: str) -> tuple[int, int]:
     return pair
 
 
-def check_vector(vec: Any, axis: Axis) -> np.ndarray:
+def check_vector(vec: ArrayLike, axis: Axis) -> np.ndarray:
     arr = np.asarray(vec)
     if arr.ndim != 1 or arr.shape[0] != len(axis):
         raise ValueError(

@@ -7,11 +7,16 @@ processor applied, so maps land on the original pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from ._axis_base import Axis, as_tuple, check_vector, jsonable, pair
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from collections.abc import Sequence
+
+    from ._types import ArrayLike
 
 __all__ = ["PatchAxis", "VideoAxis"]
 
@@ -68,7 +73,8 @@ class PatchAxis(_Prefixed, Axis):
     prefix: tuple[str, ...] = ("CLS",)
     transform: dict = field(default_factory=dict)
 
-    def __init__(self, rows, cols, patch_size, image_size, prefix=("CLS",), transform=None):
+    def __init__(self, rows: int, cols: int, patch_size: int | Sequence[int], image_size: int | Sequence[int],
+                 prefix: Sequence[str] = ("CLS",), transform: dict | None = None) -> None:
         rows, cols = int(rows), int(cols)
         if rows <= 0 or cols <= 0:
             raise ValueError(f"patch grid must be positive, got rows={rows}, cols={cols}")
@@ -98,7 +104,7 @@ class PatchAxis(_Prefixed, Axis):
         out[self.n_prefix :, 1] = c
         return out
 
-    def to_image(self, vec: Any) -> np.ndarray:
+    def to_image(self, vec: ArrayLike) -> np.ndarray:
         """Drop the prefix and reshape a length-N vector to ``(rows, cols)``."""
         arr = check_vector(vec, self)
         return arr[self.n_prefix :].reshape(self.rows, self.cols)
@@ -157,7 +163,8 @@ class VideoAxis(_Prefixed, Axis):
     prefix: tuple[str, ...] = ()
     transform: dict = field(default_factory=dict)
 
-    def __init__(self, frames, rows, cols, tubelet=(1, 16, 16), fps=25.0, prefix=(), transform=None):
+    def __init__(self, frames: int, rows: int, cols: int, tubelet: Sequence[int] = (1, 16, 16),
+                 fps: float = 25.0, prefix: Sequence[str] = (), transform: dict | None = None) -> None:
         tubelet = tuple(int(v) for v in tubelet)
         if len(tubelet) != 3 or min(tubelet) <= 0:
             raise ValueError(f"tubelet must be (t, h, w) positive ints, got {tubelet}")
@@ -224,7 +231,7 @@ class VideoAxis(_Prefixed, Axis):
         out[self.n_prefix :] = np.stack([t, r, c], axis=1)
         return out
 
-    def to_volume(self, vec: Any) -> np.ndarray:
+    def to_volume(self, vec: ArrayLike) -> np.ndarray:
         """Drop the prefix and reshape a length-N vector to ``(n_time, rows, cols)``."""
         arr = check_vector(vec, self)
         return arr[self.n_prefix :].reshape(self.n_time, self.rows, self.cols)

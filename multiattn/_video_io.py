@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import cv2
 
 __all__ = ["VideoClip", "read_video"]
 
@@ -57,7 +60,7 @@ def _fit(frame: np.ndarray, max_side: int | None) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def _count_frames(cap: Any, progress: bool) -> int:
+def _count_frames(cap: cv2.VideoCapture, progress: bool) -> int:
     from tqdm import tqdm
 
     n = 0

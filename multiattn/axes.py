@@ -13,13 +13,16 @@ with :func:`axis_from_dict`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from . import _axis_base as _base
 from ._axis_base import Axis
 from ._spatial_axes import PatchAxis, VideoAxis
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from collections.abc import Sequence
 
 __all__ = [
     "Axis",
@@ -57,7 +60,8 @@ class TokenAxis(Axis):
     specials: tuple[bool, ...] = ()
     char_spans: tuple[tuple[int, int], ...] | None = None
 
-    def __init__(self, labels, special_mask=None, char_spans=None):
+    def __init__(self, labels: Sequence[str], special_mask: Sequence[bool] | np.ndarray | None = None,
+                 char_spans: Sequence[tuple[int, int]] | None = None) -> None:
         labels = tuple(str(t) for t in _base.as_tuple(labels))
         if special_mask is None:
             specials = (False,) * len(labels)
@@ -176,7 +180,8 @@ class NodeAxis(Axis):
     node_labels: tuple[str, ...] | None = None
     groups: tuple[int, ...] | None = None
 
-    def __init__(self, ids, labels=None, groups=None):
+    def __init__(self, ids: Sequence[int | str] | np.ndarray, labels: Sequence[str] | None = None,
+                 groups: Sequence[int] | np.ndarray | None = None) -> None:
         ids = tuple(i.item() if isinstance(i, np.generic) else i for i in _base.as_tuple(ids))
         if len(set(ids)) != len(ids):
             raise ValueError("NodeAxis ids must be unique")

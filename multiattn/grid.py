@@ -15,7 +15,7 @@ import json
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from ._attention_map import AttentionMap
 from ._index import DimensionIndexError, resolve_index, resolve_indices
 from ._memory import check_fits
 from .axes import Axis, axis_from_dict
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ._types import ArrayLike
 
 __all__ = ["AttentionGrid", "AttentionMap", "DimensionIndexError", "RowSumWarning"]
 
@@ -80,7 +83,7 @@ class AttentionGrid:
 
     def __init__(
         self,
-        values: Any,
+        values: ArrayLike,
         query: Axis,
         key: Axis | None = None,
         *,
@@ -88,7 +91,7 @@ class AttentionGrid:
         heads: Sequence | None = None,
         kind: str = "self",
         meta: dict | None = None,
-        edge_index: Any = None,
+        edge_index: ArrayLike | None = None,
         normalize: bool = False,
         check_rows: bool = True,
     ) -> None:
@@ -124,7 +127,7 @@ class AttentionGrid:
                 f"query axis of {want[0]} and key axis of {want[1]} positions, got {arr.shape}{hint}"
             )
 
-    def _check_edges(self, edge_index: Any, arr: np.ndarray) -> np.ndarray:
+    def _check_edges(self, edge_index: ArrayLike, arr: np.ndarray) -> np.ndarray:
         edges = np.asarray(edge_index)
         if edges.ndim != 2 or edges.shape[0] != 2 or not np.issubdtype(edges.dtype, np.integer):
             raise ValueError(f"edge_index must be an integer array of shape (2, E), got {edges.shape}")
@@ -216,7 +219,8 @@ class AttentionGrid:
         return AttentionGrid(values, check_rows=False, **args)
 
     # -- selection and reduction ------------------------------------------
-    def select(self, layer: Any = None, head: Any = None) -> AttentionGrid:
+    def select(self, layer: int | str | Sequence[int | str] | np.ndarray | None = None,
+               head: int | str | Sequence[int | str] | np.ndarray | None = None) -> AttentionGrid:
         """Keep some layers and/or heads (by index or label); dims are kept.
 
         Example
@@ -246,7 +250,7 @@ class AttentionGrid:
         change = {"layers": name} if over == "layer" else {"heads": name}
         return self._replace(values, **change)
 
-    def row(self, query: int | str, layer: Any = -1, head: Any = "mean") -> AttentionMap:
+    def row(self, query: int | str, layer: int | str = -1, head: int | str = "mean") -> AttentionMap:
         """Attention of one query position over the key axis.
 
         ``head="mean"`` averages the heads of that layer; pass an index or label for one head.

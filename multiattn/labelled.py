@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from .axes import Axis
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from numpy.typing import DTypeLike
+
+    from ._attention_map import AttentionMap
+    from ._types import ArrayLike
+    from .grid import AttentionGrid
 
 __all__ = ["LabelledArray"]
 
@@ -140,7 +147,8 @@ class LabelledArray(NDArrayOperatorsMixin):
     ([0.0, 1.0], (1, 1, 2, 2))
     """
 
-    def __init__(self, values: Any, dims: Sequence[str], coords: Mapping[str, Any] | None = None,
+    def __init__(self, values: ArrayLike, dims: Sequence[str],
+                 coords: Mapping[str, Axis | Sequence[str] | None] | None = None,
                  *, name: str = "") -> None:
         arr = np.asarray(values)
         dims = (dims,) if isinstance(dims, str) else tuple(str(d) for d in dims)
@@ -158,7 +166,7 @@ class LabelledArray(NDArrayOperatorsMixin):
         self.name = str(name)
 
     # -- the array protocol -------------------------------------------------
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         if copy is False and dtype is not None and np.dtype(dtype) != self.values.dtype:
             raise ValueError(f"cannot convert {self.values.dtype} to {np.dtype(dtype)} without a copy")
         arr = self.values if dtype is None else self.values.astype(dtype, copy=False)
@@ -253,7 +261,8 @@ class LabelledArray(NDArrayOperatorsMixin):
         if dim not in self.dims:
             raise KeyError(f"no dim {dim!r}; dims are {self.dims}")
 
-    def sel(self, **indexers: Any) -> LabelledArray | Any:
+    def sel(self, **indexers: int | str | Sequence[int | str] | slice | np.ndarray
+            ) -> LabelledArray | int | float | complex:
         """Select along named dims by label or index (ints are indices, strings labels).
 
         A single index or label drops its dim; a list, range or slice keeps it
@@ -293,7 +302,7 @@ class LabelledArray(NDArrayOperatorsMixin):
                             "this result has plain labels")
         return query, key
 
-    def row(self, query: int | str) -> Any:
+    def row(self, query: int | str) -> AttentionMap:
         """One query's row as an :class:`~multiattn.AttentionMap` over the key axis.
 
         Examples
@@ -312,7 +321,7 @@ class LabelledArray(NDArrayOperatorsMixin):
         meta = {"method": self.name, "query": q, "query_label": self.labels("query")[q]}
         return AttentionMap(self.values[q], key_axis, meta)
 
-    def to_grid(self, layer: str | None = None, head: str = "0") -> Any:
+    def to_grid(self, layer: str | None = None, head: str = "0") -> AttentionGrid:
         """A ``(query, key)`` result as an AttentionGrid with one layer and one head.
 
         The layer is labelled ``layer`` (default the result's name); rows are not

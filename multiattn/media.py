@@ -10,7 +10,7 @@ and BGR (OpenCV) inputs are handled in one place.  Video files are read with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,10 +18,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ._audio import load_audio
 from ._video_io import VideoClip, read_video
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from collections.abc import Sequence
+
+    from ._types import ArrayLike
+
 __all__ = ["to_rgb", "as_frames", "load_audio", "VideoClip", "read_video"]
 
 
-def to_rgb(image: Any, *, channels: str = "RGB") -> np.ndarray:
+def to_rgb(image: str | Path | Image.Image | ArrayLike, *, channels: str = "RGB") -> np.ndarray:
     """Convert any image input to a ``uint8`` RGB array ``(H, W, 3)``.
 
     Parameters
@@ -138,7 +143,7 @@ def _over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.round(rgb * a + 255.0 * (1.0 - a)).astype(np.uint8)
 
 
-def as_frames(frames: Any) -> np.ndarray:
+def as_frames(frames: np.ndarray | Sequence[ArrayLike]) -> np.ndarray:
     """Validate a clip and return it as uint8 RGB ``(T, H, W, 3)``.
 
     Accepts an array ``(T, H, W)`` (grayscale), ``(T, H, W, 1|3|4)`` or a list

@@ -16,13 +16,16 @@ error, instead of failing later inside a library.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ._types import Model, Processor
 
 __all__ = ["load_model"]
 
 
 def load_model(spec: str | Path, *, weights: str | Path | None = None,
-               modality: str | None = None) -> tuple[Any, Any]:
+               modality: str | None = None) -> tuple[Model, Processor]:
     """Resolve ``spec`` to ``(model, processor or None)``, offline.
 
     Parameters
@@ -80,7 +83,7 @@ def _unknown(spec: str, modality: str | None) -> str:
             "(models are never downloaded)")
 
 
-def _timm(name: str, weights: str | Path | None) -> tuple[Any, None]:
+def _timm(name: str, weights: str | Path | None) -> tuple[Model, None]:
     import timm
     from safetensors.torch import load_file
 
@@ -98,7 +101,7 @@ def _timm(name: str, weights: str | Path | None) -> tuple[Any, None]:
     return model.eval(), None
 
 
-def _hf_folder(path: Path) -> tuple[Any, Any]:
+def _hf_folder(path: Path) -> tuple[Model, Processor]:
     import transformers
 
     if not (path / "config.json").is_file():
@@ -112,7 +115,7 @@ def _hf_folder(path: Path) -> tuple[Any, Any]:
     return model, _processor(path)
 
 
-def _processor(path: Path) -> Any:
+def _processor(path: Path) -> Processor:
     """The folder's processor, image processor or tokenizer, whichever it has (else None)."""
     import transformers
 

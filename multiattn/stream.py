@@ -41,16 +41,22 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .labelled import LabelledArray
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from scipy import sparse
+
+    from ._types import ArrayLike
+    from .grid import AttentionGrid
+
 __all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK"]
 
 
-def _check_layer(weights: Any) -> Any:
+def _check_layer(weights: ArrayLike | AttentionGrid) -> np.ndarray | AttentionGrid:
     """One layer as a float32 ``(H, Q, K)`` array, or a one-layer sparse grid as is."""
     from .grid import AttentionGrid
 
@@ -69,7 +75,7 @@ def _check_layer(weights: Any) -> Any:
     return arr
 
 
-def _is_grid(weights: Any) -> bool:
+def _is_grid(weights: np.ndarray | AttentionGrid) -> bool:
     return not isinstance(weights, np.ndarray)
 
 
@@ -81,7 +87,7 @@ class Reducer:
         self._heads: tuple[str, ...] | None = None
         self._axes: dict[str, Any] = {}
 
-    def update(self, layer: str, weights: Any) -> None:
+    def update(self, layer: str, weights: ArrayLike | AttentionGrid) -> None:
         """Consume one layer: ``(H, Q, K)`` weights or a one-layer sparse AttentionGrid."""
         from .grid import AttentionGrid
 
@@ -100,7 +106,7 @@ class Reducer:
                 if known.get(dim) is not None and len(known[dim]) == n}
         return LabelledArray(values, dims, fits, name=name)
 
-    def _consume(self, weights: np.ndarray) -> None:  # pragma: no cover - abstract
+    def _consume(self, weights: np.ndarray | AttentionGrid) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def result(self) -> Any:  # pragma: no cover - abstract
@@ -172,7 +178,7 @@ class HeadMean(Reducer):
                               {"head": ("mean",)})
 
 
-def _sparse_rollout_step(grid: Any, head_fusion: str, residual: float) -> Any:
+def _sparse_rollout_step(grid: AttentionGrid, head_fusion: str, residual: float) -> sparse.csr_array:
     """``residual * I + (1 - residual) * A`` with rows renormalised, as a CSR array (heads fused per edge)."""
     from scipy import sparse
 
@@ -210,7 +216,7 @@ class RolloutReducer(Reducer):
             layer = rollout(weights[None], head_fusion=self.head_fusion, residual=self.residual)
         self._product = layer if self._product is None else layer @ self._product
 
-    def result(self) -> Any:
+    def result(self) -> LabelledArray | sparse.csr_array:
         """Dense: a LabelledArray with dims ``("query", "key")`` (a fed grid's axes); sparse: csr_array."""
         self._require_layers()
         if not isinstance(self._product, np.ndarray):
@@ -256,7 +262,7 @@ class TopK(Reducer):
                 for name, parts in (("indices", self._indices), ("values", self._values))}
 
 
-def _sparse_top_k(grid: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _sparse_top_k(grid: AttentionGrid, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per head and query, the ``k`` heaviest incoming edges: ``(H, Q, k)`` key indices and values."""
     keys, queries = grid.edge_index
     n_heads, n_queries = grid.n_heads, len(grid.query)
@@ -273,7 +279,7 @@ def _sparse_top_k(grid: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
     return indices, values
 
 
-def feed(reducers: Mapping[str, Reducer], layer: str, weights: Any) -> None:
+def feed(reducers: Mapping[str, Reducer], layer: str, weights: ArrayLike | AttentionGrid) -> None:
     """Give one layer (``(H, Q, K)`` weights or a one-layer sparse grid) to every reducer."""
     for reducer in reducers.values():
         reducer.update(layer, weights)

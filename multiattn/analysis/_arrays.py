@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,11 +11,16 @@ from ..axes import Axis, TokenAxis
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from typing import TypeGuard
+
+    from .._types import ArrayLike, AttentionInput
+
 #: Largest accepted deviation of a row sum from one.
 ROW_TOL = 1e-3
 
 
-def as_dense(attn: Any, min_ndim: int = 4) -> np.ndarray:
+def as_dense(attn: AttentionGrid | ArrayLike, min_ndim: int = 4) -> np.ndarray:
     """Return float64 ``(L, H, Q, K)`` values from a grid or an array.
 
     2-D ``(Q, K)`` and 3-D ``(H, Q, K)`` arrays gain leading dims of size one.
@@ -42,7 +47,7 @@ def as_dense(attn: Any, min_ndim: int = 4) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
-def as_distributions(attn: Any) -> np.ndarray:
+def as_distributions(attn: AttentionGrid | ArrayLike) -> np.ndarray:
     """Like :func:`as_dense`, but also check that every row is a distribution.
 
     Rows must be non-negative and sum to one (within ``ROW_TOL``).  All-zero
@@ -116,14 +121,15 @@ def sparse_row_sums(grid: AttentionGrid, per_edge: np.ndarray) -> np.ndarray:
     return sums.reshape(n_layers, n_heads, n_q)
 
 
-def axes_of(attn: Any) -> tuple[Axis | None, Axis | None]:
+def axes_of(attn: AttentionInput) -> tuple[Axis | None, Axis | None]:
     """``(query_axis, key_axis)`` of a grid, ``(None, None)`` for a plain array."""
     if isinstance(attn, AttentionGrid):
         return attn.query, attn.key
     return None, None
 
 
-def label_heads(attn: Any, values: Any, name: str) -> Any:
+def label_heads(attn: AttentionInput, values: np.ndarray | LabelledArray,
+                name: str) -> np.ndarray | LabelledArray:
     """An ``(L, H)`` result of a grid as a LabelledArray over its layers and heads; arrays pass through.
 
     Example
@@ -140,17 +146,19 @@ def label_heads(attn: Any, values: Any, name: str) -> Any:
     return LabelledArray(values, ("layer", "head"), {"layer": attn.layers, "head": attn.heads}, name=name)
 
 
-def label_layers(attn: Any, values: Any, name: str, *extra: str) -> Any:
+def label_layers(attn: AttentionInput, values: np.ndarray | LabelledArray, name: str,
+                 *extra: str) -> np.ndarray | LabelledArray:
     """A ``(L, ...)`` result of a grid labelled by its layers (``extra`` names the other dims,
     ``query``/``key`` get the grid's axes); arrays pass through."""
     if not isinstance(attn, AttentionGrid):
         return values
-    coords = {"layer": attn.layers, "query": attn.query, "key": attn.key}
+    coords: dict[str, Axis | Sequence[str]] = {"layer": attn.layers, "query": attn.query, "key": attn.key}
     dims = ("layer", *extra)
     return LabelledArray(values, dims, {d: coords[d] for d in dims if d in coords}, name=name)
 
 
-def label_positions(attn: Any, values: Any, name: str) -> Any:
+def label_positions(attn: AttentionInput, values: np.ndarray | LabelledArray,
+                    name: str) -> np.ndarray | LabelledArray:
     """A ``(Q, K)`` result of a grid as a LabelledArray over its query and key axes; arrays pass through.
 
     Example
@@ -165,7 +173,7 @@ def label_positions(attn: Any, values: Any, name: str) -> Any:
     return LabelledArray(values, ("query", "key"), {"query": attn.query, "key": attn.key}, name=name)
 
 
-def valid_rows(arr: np.ndarray, query_mask: Any = None) -> np.ndarray:
+def valid_rows(arr: np.ndarray, query_mask: ArrayLike | None = None) -> np.ndarray:
     """Boolean ``(L, H, Q)``: rows that are not all-zero and pass ``query_mask``.
 
     ``query_mask`` is a boolean ``(Q,)`` array, True for queries to include
@@ -191,7 +199,7 @@ def mean_over_rows(per_row: np.ndarray, eligible: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def require_self_attention(attn: Any, what: str) -> None:
+def require_self_attention(attn: AttentionGrid | ArrayLike, what: str) -> None:
     """Refuse cross-attention grids and non-square arrays for position-based analyses."""
     if isinstance(attn, AttentionGrid) and attn.kind == "cross":
         raise ValueError(
@@ -209,7 +217,7 @@ def require_self_attention(attn: Any, what: str) -> None:
         raise ValueError(f"{what} needs square (N, N) self-attention, got query x key = {q} x {k}")
 
 
-def token_labels(attn: Any, tokens: Sequence | None, n: int) -> list | None:
+def token_labels(attn: AttentionInput, tokens: Sequence | None, n: int) -> list | None:
     """Token identities from ``tokens`` or a grid's TokenAxis; None when there are none."""
     if tokens is None:
         _, key_axis = axes_of(attn)
@@ -228,7 +236,7 @@ def is_causal(arr: np.ndarray) -> bool:
     return n_q == n_k and n_q > 1 and not np.triu(arr, k=1).any()
 
 
-def sparse_unique(attn: Any) -> bool:
+def sparse_unique(attn: AttentionInput) -> TypeGuard[AttentionGrid]:
     """A sparse grid without repeated (key, query) pairs: its edges are the non-zero entries."""
     if not isinstance(attn, AttentionGrid) or not attn.is_sparse:
         return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +21,11 @@ from ._arrays import (
     valid_rows,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from collections.abc import Callable
+
+    from .._types import ArrayLike, AttentionInput
+
 __all__ = [
     "attention_distance",
     "content_weighted",
@@ -31,7 +36,7 @@ __all__ = [
 ]
 
 
-def position_coords(attn: Any, axis: Axis | None, pixels: bool) -> np.ndarray:
+def position_coords(attn: AttentionInput, axis: Axis | None, pixels: bool) -> np.ndarray:
     """(N, d) coordinates; NaN rows are positions without a place (prefix tokens)."""
     if axis is None:
         query_axis, _ = axes_of(attn)
@@ -47,7 +52,8 @@ def position_coords(attn: Any, axis: Axis | None, pixels: bool) -> np.ndarray:
     return coords
 
 
-def distances(attn: Any, axis: Axis | None, pixels: bool, what: str) -> tuple[np.ndarray, np.ndarray]:
+def distances(attn: AttentionInput, axis: Axis | None, pixels: bool,
+              what: str) -> tuple[np.ndarray, np.ndarray]:
     """Attention array and the (N, N) Euclidean distance matrix (NaN next to prefix tokens)."""
     require_self_attention(attn, what)
     arr = as_distributions(attn)
@@ -58,7 +64,8 @@ def distances(attn: Any, axis: Axis | None, pixels: bool, what: str) -> tuple[np
     return arr, dist
 
 
-def content_weighted(arr: np.ndarray, dist: np.ndarray, per_key: np.ndarray, query_mask: Any) -> np.ndarray:
+def content_weighted(arr: np.ndarray, dist: np.ndarray, per_key: np.ndarray,
+                     query_mask: ArrayLike | None) -> np.ndarray:
     """Mean over content queries of sum_j a_ij f_ij / sum_j a_ij over content keys."""
     content = ~np.isnan(np.diag(dist))
     weights = arr * content[None, None, None, :]
@@ -70,8 +77,9 @@ def content_weighted(arr: np.ndarray, dist: np.ndarray, per_key: np.ndarray, que
     return mean_over_rows(ratio, eligible)
 
 
-def sparse_content_weighted(grid: AttentionGrid, axis: Axis | None, pixels: bool, per_edge: Any,
-                             query_mask: Any, what: str) -> np.ndarray:
+def sparse_content_weighted(grid: AttentionGrid, axis: Axis | None, pixels: bool,
+                            per_edge: Callable[[np.ndarray], np.ndarray],
+                             query_mask: ArrayLike | None, what: str) -> np.ndarray:
     """:func:`content_weighted` straight from a sparse grid's edges (no dense N x N arrays)."""
     require_self_attention(grid, what)
     keys, queries = grid.edge_index
@@ -90,11 +98,11 @@ def sparse_content_weighted(grid: AttentionGrid, axis: Axis | None, pixels: bool
 
 
 def attention_distance(
-    attn: Any,
+    attn: AttentionInput,
     axis: Axis | None = None,
     *,
     pixels: bool = False,
-    query_mask: Any = None,
+    query_mask: ArrayLike | None = None,
 ) -> np.ndarray | LabelledArray:
     """Mean attention distance ``sum_j a_ij * d(i, j)`` of each head.
 
@@ -138,11 +146,11 @@ def attention_distance(
 
 
 def locality(
-    attn: Any,
+    attn: AttentionInput,
     k: float,
     axis: Axis | None = None,
     *,
-    query_mask: Any = None,
+    query_mask: ArrayLike | None = None,
 ) -> np.ndarray | LabelledArray:
     """Share of each row's attention within distance ``k`` of the query (``|i - j| <= k``).
 

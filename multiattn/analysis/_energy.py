@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike
 
 __all__ = [
     "frame_db",
@@ -34,7 +37,7 @@ def silent_runs(audio: np.ndarray, sr: int, hop_s: float, threshold_db: float,
     return runs[(runs[:, 1] - runs[:, 0]) >= min_gap_s]
 
 
-def snap_to_energy(words: Sequence[dict], audio: Any, sr: int, *, search_s: float = 0.25,
+def snap_to_energy(words: Sequence[dict], audio: ArrayLike, sr: int, *, search_s: float = 0.25,
                    threshold_db: float = -35.0, min_gap_s: float = 0.03,
                    hop_s: float = 0.005) -> list[dict]:
     """Move word boundaries onto the pauses of the waveform (short-time energy).

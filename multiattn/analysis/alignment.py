@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -31,6 +31,9 @@ from ..grid import AttentionGrid
 from ._arrays import as_dense
 from ._energy import snap_to_energy
 from ._transcript import word_error_rate, words_to_srt
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike
 
 __all__ = [
     "dtw",
@@ -45,7 +48,7 @@ __all__ = [
 _PUNCTUATION = set(string.punctuation) | {"“", "”", "‘", "’", "、", "。", "，"}
 
 
-def dtw(cost: Any) -> tuple[np.ndarray, np.ndarray]:
+def dtw(cost: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Minimum-cost monotonic path through a cost matrix (Whisper's DTW).
 
     Moves are diagonal ``(i-1, j-1)``, down ``(i-1, j)`` and right ``(i, j-1)``; ties prefer
@@ -105,7 +108,7 @@ def dtw(cost: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.array(rows[::-1]), np.array(cols[::-1])
 
 
-def _check_cross(cross: Any) -> tuple[TokenAxis, TimeAxis]:
+def _check_cross(cross: object) -> tuple[TokenAxis, TimeAxis]:
     if not isinstance(cross, AttentionGrid):
         raise TypeError("word timings need an AttentionGrid (capture(...)['cross']), got "
                         f"{type(cross).__name__}")

@@ -14,13 +14,16 @@ layer (Abnar & Zuidema 2020).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._arrays import as_distributions
 from .flow import attention_flow
 from .rollout import rollout
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike, AttentionInput
 
 __all__ = ["MAP_KINDS", "attribution_agreement", "layer_attention_maps", "spearman"]
 
@@ -40,7 +43,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _vector(values: Any, name: str) -> np.ndarray:
+def _vector(values: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D vector (one value per token), got shape {arr.shape}")
@@ -49,7 +52,7 @@ def _vector(values: Any, name: str) -> np.ndarray:
     return arr
 
 
-def spearman(a: Any, b: Any) -> float:
+def spearman(a: ArrayLike, b: ArrayLike) -> float:
     """Spearman rank correlation of two vectors (ties get average ranks).
 
     Parameters
@@ -83,11 +86,11 @@ def spearman(a: Any, b: Any) -> float:
 
 
 def attribution_agreement(
-    attributions: Mapping[str, Any],
-    attention_maps: Mapping[str, Any],
+    attributions: Mapping[str, ArrayLike],
+    attention_maps: Mapping[str, ArrayLike],
     *,
     absolute: bool = True,
-    exclude: Any = None,
+    exclude: ArrayLike | None = None,
 ) -> list[dict]:
     """Spearman correlation of every attribution with every attention map.
 
@@ -151,7 +154,7 @@ def attribution_agreement(
 
 
 def layer_attention_maps(
-    attn: Any, query: int, *, kinds: tuple[str, ...] = MAP_KINDS, residual: float = 0.5
+    attn: AttentionInput, query: int, *, kinds: tuple[str, ...] = MAP_KINDS, residual: float = 0.5
 ) -> dict[str, np.ndarray]:
     """Attention of one query, per layer: raw head-mean, rollout and flow up to that layer.
 

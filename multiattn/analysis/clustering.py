@@ -10,18 +10,21 @@ indexed layer-major: head ``(l, h)`` is ``l * H + h``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .metrics import head_similarity
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike, AttentionInput
 
 __all__ = ["cluster_heads", "mean_head_similarity", "project_heads", "redundant_heads"]
 
 _LINKAGES = ("average", "complete", "single", "weighted")
 
 
-def _similarity(similarity: Any) -> np.ndarray:
+def _similarity(similarity: ArrayLike) -> np.ndarray:
     sim = np.asarray(similarity, dtype=np.float64)
     if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 2:
         raise ValueError(
@@ -34,7 +37,7 @@ def _similarity(similarity: Any) -> np.ndarray:
     return sim
 
 
-def mean_head_similarity(attns: Iterable[Any], metric: str = "cosine") -> np.ndarray:
+def mean_head_similarity(attns: Iterable[AttentionInput], metric: str = "cosine") -> np.ndarray:
     """Head similarity averaged over several inputs (grids or ``(L, H, N, N)`` arrays).
 
     Example
@@ -53,7 +56,7 @@ def mean_head_similarity(attns: Iterable[Any], metric: str = "cosine") -> np.nda
 
 
 def cluster_heads(
-    similarity: Any, *, n_clusters: int | None = None, threshold: float = 0.5, method: str = "average"
+    similarity: ArrayLike, *, n_clusters: int | None = None, threshold: float = 0.5, method: str = "average"
 ) -> dict:
     """Agglomerative clustering of heads on ``distance = 1 - similarity``.
 
@@ -99,7 +102,7 @@ def cluster_heads(
     return {"linkage": tree, "labels": labels, "order": leaves_list(tree), "distance": distance}
 
 
-def redundant_heads(similarity: Any, n_heads: int, threshold: float = 0.9) -> list[dict]:
+def redundant_heads(similarity: ArrayLike, n_heads: int, threshold: float = 0.9) -> list[dict]:
     """Pairs of heads at least ``threshold`` similar, most similar first.
 
     Parameters
@@ -131,7 +134,7 @@ def redundant_heads(similarity: Any, n_heads: int, threshold: float = 0.9) -> li
             for i, j in pairs]
 
 
-def project_heads(features: Any, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def project_heads(features: ArrayLike, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """PCA of per-head feature vectors (e.g. rows of the similarity matrix, or metric profiles).
 
     Parameters

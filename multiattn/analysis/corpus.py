@@ -23,9 +23,21 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from typing import TypedDict
+
+    from .._types import ArrayLike, AttentionInput
+
+    class CorpusStatistics(TypedDict):
+        """What :func:`corpus_statistics` returns."""
+
+        n_inputs: int
+        #: metric name -> statistic name (``count``, ``mean``, ``std``, ``q05`` ...) -> ``(L, H)``.
+        metrics: dict[str, dict[str, np.ndarray]]
 
 __all__ = ["QUANTILES", "corpus_statistics", "save_csv"]
 
@@ -75,13 +87,13 @@ class _RunningStats:
 
 def corpus_statistics(
     texts: Iterable[str],
-    capture_fn: Callable[[str], Any],
-    metrics: Mapping[str, Callable[[Any], Any]],
+    capture_fn: Callable[[str], AttentionInput],
+    metrics: Mapping[str, Callable[[AttentionInput], ArrayLike]],
     *,
     reservoir: int = 1000,
     seed: int = 0,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> CorpusStatistics:
     """Per-head statistics of ``metrics`` over a stream of inputs, in constant memory.
 
     Parameters
@@ -146,7 +158,7 @@ def corpus_statistics(
     return {"n_inputs": n_inputs, "metrics": {name: stats.result() for name, stats in running.items()}}
 
 
-def save_csv(stats: Mapping[str, Any], path: str | Path) -> Path:
+def save_csv(stats: CorpusStatistics, path: str | Path) -> Path:
     """Write :func:`corpus_statistics` output as CSV: one row per metric, layer and head.
 
     Columns: ``metric, layer, head, count, mean, std, q05, q25, q50, q75, q95``

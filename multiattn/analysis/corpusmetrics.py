@@ -7,7 +7,13 @@ attention grid (or ``(L, H, Q, K)`` array) to an ``(L, H)`` table.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import numpy as np
+
+    from .._types import AttentionInput
+    from ..labelled import LabelledArray
 
 __all__ = ["CORPUS_METRICS", "corpus_metrics"]
 
@@ -20,7 +26,7 @@ CORPUS_METRICS = {
 }
 
 
-def _functions() -> dict[str, Callable[[Any], Any]]:
+def _functions() -> dict[str, Callable[[AttentionInput], np.ndarray | LabelledArray]]:
     from .heads import head_type_scores
     from .metrics import attention_distance, first_token_share, head_entropy
 
@@ -32,7 +38,9 @@ def _functions() -> dict[str, Callable[[Any], Any]]:
     }
 
 
-def corpus_metrics(names: str | Sequence[str]) -> dict[str, Callable[[Any], Any]]:
+def corpus_metrics(
+    names: str | Sequence[str],
+) -> dict[str, Callable[[AttentionInput], np.ndarray | LabelledArray]]:
     """The metric functions for ``names`` (a comma-separated string or a sequence), in order.
 
     Raises

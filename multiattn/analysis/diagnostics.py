@@ -24,7 +24,7 @@ Checks (each per head; a check's ``score`` is its worst head's value):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ..axes import TokenAxis
 from ..labelled import LabelledArray
 from ._arrays import as_distributions, axes_of, is_causal, label_heads, mean_over_rows, valid_rows
 from .metrics import head_entropy, head_similarity, special_share
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike, AttentionInput
 
 __all__ = ["PAD_TOKENS", "diagnose", "position_bias"]
 
@@ -50,7 +53,8 @@ def _fit(arr: np.ndarray, predicted: np.ndarray, eligible: np.ndarray) -> np.nda
 _BIAS_KINDS = ("relative", "absolute", "max")
 
 
-def position_bias(attn: Any, kind: str = "max", query_mask: Any = None) -> np.ndarray | LabelledArray:
+def position_bias(attn: AttentionInput, kind: str = "max",
+                  query_mask: ArrayLike | None = None) -> np.ndarray | LabelledArray:
     """Share of each head's attention explained by position alone -> (L, H).
 
     ``relative``: the head's offset profile ``p(d)`` is its mean weight
@@ -110,7 +114,7 @@ def _count(flags: np.ndarray) -> str:
     return f"{int(flags.sum())} of {flags.size} heads"
 
 
-def _padding_keys(attn: Any, padding_mask: Any, n_keys: int) -> np.ndarray | None:
+def _padding_keys(attn: AttentionInput, padding_mask: ArrayLike | None, n_keys: int) -> np.ndarray | None:
     if padding_mask is None:
         _, key_axis = axes_of(attn)
         if not isinstance(key_axis, TokenAxis):
@@ -217,10 +221,10 @@ def _check_redundant(arr, query_mask, threshold) -> dict:
 
 
 def diagnose(
-    attn: Any,
+    attn: AttentionInput,
     *,
-    padding_mask: Any = None,
-    query_mask: Any = None,
+    padding_mask: ArrayLike | None = None,
+    query_mask: ArrayLike | None = None,
     collapse_threshold: float = 0.7,
     uniform_threshold: float = 0.95,
     padding_threshold: float = 0.01,

@@ -18,13 +18,17 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._arrays import as_dense
 from .heads import head_type_scores
 from .metrics import attention_distance, head_entropy
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import AttentionInput
+    from ..labelled import LabelledArray
 
 __all__ = ["DYNAMICS_METRICS", "metrics_by_step", "phase_change_step"]
 
@@ -33,7 +37,7 @@ DYNAMICS_METRICS = ("entropy", "distance", "induction", "previous_token")
 
 
 def metrics_by_step(
-    grids_by_step: Mapping[int, Any],
+    grids_by_step: Mapping[int, AttentionInput],
     tokens: Sequence | None = None,
     *,
     min_induction_queries: int = 3,
@@ -71,7 +75,7 @@ def metrics_by_step(
     steps = sorted(grids_by_step)
     if any(not isinstance(step, (int, np.integer)) or step < 0 for step in steps):
         raise ValueError(f"training steps must be non-negative integers, got {steps}")
-    rows: dict[str, list[np.ndarray]] = {name: [] for name in DYNAMICS_METRICS}
+    rows: dict[str, list[np.ndarray | LabelledArray]] = {name: [] for name in DYNAMICS_METRICS}
     shape = None
     for step in steps:
         attn = grids_by_step[step]

@@ -9,13 +9,19 @@ numpy / scipy.sparse, so graphs with 10^5 edges never become dense matrices.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from collections.abc import Sequence
+
+    from .._types import ArrayLike
+    from ..axes import Axis
 
 __all__ = [
     "self_loop_mask",
@@ -30,7 +36,7 @@ __all__ = [
 ]
 
 
-def _sparse(grid: Any) -> AttentionGrid:
+def _sparse(grid: object) -> AttentionGrid:
     if not isinstance(grid, AttentionGrid):
         raise TypeError(f"expected a sparse AttentionGrid, got {type(grid).__name__}")
     if not grid.is_sparse:
@@ -50,11 +56,11 @@ def _per_node(grid: AttentionGrid, index: np.ndarray, weights: np.ndarray) -> np
 def _per_node_labelled(grid: AttentionGrid, values: np.ndarray, name: str, node: str) -> LabelledArray:
     """``(L, H, N)`` values labelled by the grid's layers, heads and its ``node`` axis (query or key)."""
     axis = grid.query if node == "query" else grid.key
-    coords = {"layer": grid.layers, "head": grid.heads, node: axis}
+    coords: dict[str, Axis | Sequence[str]] = {"layer": grid.layers, "head": grid.heads, node: axis}
     return LabelledArray(values, ("layer", "head", node), coords, name=name)
 
 
-def _edge_values(grid: AttentionGrid, layer: Any, head: Any) -> np.ndarray:
+def _edge_values(grid: AttentionGrid, layer: int | str, head: int | str) -> np.ndarray:
     """One ``(E,)`` weight vector: a layer and a head (or the mean of the heads)."""
     chosen = grid.select(layer=layer)
     chosen = chosen.reduce("mean", "head") if head == "mean" else chosen.select(head=head)
@@ -137,7 +143,7 @@ def attention_received(grid: AttentionGrid, *, self_loops: bool = True) -> Label
     return _per_node_labelled(grid, _per_node(grid, grid.edge_index[0], values), "attention_received", "key")
 
 
-def top_k_edges(grid: AttentionGrid, k: int, *, layer: Any = -1, head: Any = "mean",
+def top_k_edges(grid: AttentionGrid, k: int, *, layer: int | str = -1, head: int | str = "mean",
                 self_loops: bool = True) -> np.ndarray:
     """Indices of the ``k`` strongest incoming edges of every node.
 
@@ -213,7 +219,8 @@ class GroupShare:
         return self.attention - self.edges
 
 
-def group_share(grid: AttentionGrid, groups: Any = None, *, self_loops: bool = False) -> GroupShare:
+def group_share(grid: AttentionGrid, groups: ArrayLike | None = None, *,
+                self_loops: bool = False) -> GroupShare:
     """How much attention stays inside node groups, against uniform attention on the same edges.
 
     Parameters
@@ -304,7 +311,7 @@ def head_agreement(grid: AttentionGrid) -> np.ndarray:
     return out
 
 
-def layer_matrix(grid: AttentionGrid, layer: Any = -1, head: Any = "mean") -> sp.csr_array:
+def layer_matrix(grid: AttentionGrid, layer: int | str = -1, head: int | str = "mean") -> sp.csr_array:
     """One layer as a sparse ``(N, N)`` matrix ``A[target, source]`` (repeated edges summed).
 
     Example
@@ -320,7 +327,8 @@ def layer_matrix(grid: AttentionGrid, layer: Any = -1, head: Any = "mean") -> sp
     return sp.csr_array((values, (target, source)), shape=(n, n))
 
 
-def propagate_attention(grid: AttentionGrid, *, head: Any = "mean", residual: float = 0.0) -> sp.csr_array:
+def propagate_attention(grid: AttentionGrid, *, head: int | str = "mean",
+                        residual: float = 0.0) -> sp.csr_array:
     """Attention flow through all layers: the graph analogue of attention rollout.
 
     ``P = A_L' ... A_2' A_1'`` with ``A_l' = (1 - residual) A_l + residual I`` and

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -36,6 +36,9 @@ from tqdm.auto import tqdm
 from ..labelled import LabelledArray
 from ._arrays import label_positions
 from .rollout import _residual_layers
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import AttentionInput
 
 __all__ = ["attention_flow", "flow_error_bound"]
 
@@ -130,7 +133,7 @@ def _worker_solve(pairs: list[tuple[int, int]]) -> np.ndarray:
 
 
 def attention_flow(
-    attn: Any,
+    attn: AttentionInput,
     residual: float = 0.5,
     head_fusion: str = "mean",
     *,

@@ -37,7 +37,7 @@ it reaches ``threshold``, else ``mixed`` (score: its highest score of any type).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,6 +51,10 @@ from ._arrays import (
     valid_rows,
 )
 from .metrics import delimiter_mask, head_entropy, locality, topk_concentration
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike, AttentionInput
+    from ..labelled import LabelledArray
 
 __all__ = ["HEAD_TYPES", "SPECIFIC_TYPES", "head_type_scores", "head_types"]
 
@@ -80,14 +84,14 @@ def _induction_targets(tokens: list) -> np.ndarray:
 
 
 def head_type_scores(
-    attn: Any,
+    attn: AttentionInput,
     tokens: Sequence | None = None,
     *,
     window: int = 2,
     max_offset: int | None = None,
     min_induction_queries: int = 3,
-    query_mask: Any = None,
-) -> dict[str, np.ndarray]:
+    query_mask: ArrayLike | None = None,
+) -> dict[str, np.ndarray | LabelledArray]:
     """Score of every head for every type (the full table behind :func:`head_types`).
 
     Parameters
@@ -184,7 +188,7 @@ def _verdict(
 
 
 def head_types(
-    attn: Any,
+    attn: AttentionInput,
     tokens: Sequence | None = None,
     *,
     threshold: float = 0.5,
@@ -193,7 +197,7 @@ def head_types(
     window: int = 2,
     max_offset: int | None = None,
     min_induction_queries: int = 3,
-    query_mask: Any = None,
+    query_mask: ArrayLike | None = None,
 ) -> list[dict]:
     """Classify every head: one row per head with its dominant type and all scores.
 

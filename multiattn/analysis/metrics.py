@@ -23,7 +23,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from ._arrays import (
     valid_rows,
 )
 from ._distance import attention_distance, locality
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike, AttentionInput
 
 __all__ = [
     "DELIMITERS",
@@ -75,9 +78,9 @@ def _row_entropy(arr: np.ndarray) -> np.ndarray:
 
 
 def head_entropy(
-    attn: Any,
+    attn: AttentionInput,
     normalized: bool = False,
-    query_mask: Any = None,
+    query_mask: ArrayLike | None = None,
     causal: bool | None = None,
 ) -> np.ndarray | LabelledArray:
     """Mean entropy of the attention rows of each head, in nats.
@@ -137,7 +140,8 @@ def _sparse_row_entropy(grid: AttentionGrid) -> tuple[np.ndarray, np.ndarray, in
     return -sparse_row_sums(grid, _plogp(values)), sums, len(grid.key)
 
 
-def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray | LabelledArray:
+def topk_concentration(attn: AttentionInput, k: int,
+                       query_mask: ArrayLike | None = None) -> np.ndarray | LabelledArray:
     """Mean share of each row held by its ``k`` largest weights.
 
     1 for one-hot rows at ``k=1``; ``k / K`` for uniform rows.
@@ -154,7 +158,8 @@ def topk_concentration(attn: Any, k: int, query_mask: Any = None) -> np.ndarray 
     return label_heads(attn, mean_over_rows(top.sum(-1), valid_rows(arr, query_mask)), "topk_concentration")
 
 
-def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.ndarray | LabelledArray:
+def special_share(attn: AttentionInput, mask: ArrayLike | None = None,
+                  query_mask: ArrayLike | None = None) -> np.ndarray | LabelledArray:
     """Mean share of attention that lands on the keys flagged by ``mask``.
 
     Parameters
@@ -183,7 +188,8 @@ def special_share(attn: Any, mask: Any = None, query_mask: Any = None) -> np.nda
     return label_heads(attn, share, "special_share")
 
 
-def first_token_share(attn: Any, query_mask: Any = None) -> np.ndarray | LabelledArray:
+def first_token_share(attn: AttentionInput,
+                      query_mask: ArrayLike | None = None) -> np.ndarray | LabelledArray:
     """Mean share of attention on the first key (an attention sink / [CLS]).
 
     Example
@@ -209,10 +215,10 @@ def delimiter_mask(tokens: Sequence, delimiters: Sequence[str] = DELIMITERS) -> 
 
 
 def delimiter_share(
-    attn: Any,
+    attn: AttentionInput,
     tokens: Sequence | None = None,
     delimiters: Sequence[str] = DELIMITERS,
-    query_mask: Any = None,
+    query_mask: ArrayLike | None = None,
 ) -> np.ndarray | LabelledArray:
     """Mean share of attention on delimiter tokens ([SEP], ``.``, ``,`` ...).
 
@@ -234,7 +240,8 @@ def delimiter_share(
 _METRICS = ("cosine", "js")
 
 
-def head_similarity(attn: Any, metric: str = "cosine", query_mask: Any = None) -> np.ndarray:
+def head_similarity(attn: AttentionInput, metric: str = "cosine",
+                    query_mask: ArrayLike | None = None) -> np.ndarray:
     """Pairwise similarity of all heads, flattened layer-major to ``L * H``.
 
     ``cosine``: cosine of the two heads' attention matrices (eligible rows
@@ -277,7 +284,7 @@ def head_similarity(attn: Any, metric: str = "cosine", query_mask: Any = None) -
 
 
 def head_diversity(
-    attn: Any, metric: str = "cosine", by_layer: bool = False, query_mask: Any = None
+    attn: AttentionInput, metric: str = "cosine", by_layer: bool = False, query_mask: ArrayLike | None = None
 ) -> float | np.ndarray | LabelledArray:
     """``1 - mean off-diagonal`` :func:`head_similarity`.
 

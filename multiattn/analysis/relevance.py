@@ -14,17 +14,20 @@ gradient rollout as popularised by J. Gildenblat's ``vit-explain``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..labelled import LabelledArray
 from ._arrays import as_dense, label_positions
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike, AttentionInput
+
 __all__ = ["gradient_rollout", "chefer_relevance"]
 
 
-def _pair(attn: Any, grads: Any) -> tuple[np.ndarray, np.ndarray]:
+def _pair(attn: AttentionInput, grads: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     a = as_dense(attn)
     g = as_dense(grads)
     if a.shape != g.shape:
@@ -37,7 +40,8 @@ def _pair(attn: Any, grads: Any) -> tuple[np.ndarray, np.ndarray]:
     return a, g
 
 
-def gradient_rollout(attn: Any, grads: Any, residual: float = 0.5) -> np.ndarray | LabelledArray:
+def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
+                     residual: float = 0.5) -> np.ndarray | LabelledArray:
     """Rollout of gradient-weighted attention (``A * dy/dA``, positive part).
 
     For each layer ``l``: ``G = mean_h((A_l * dA_l)^+)``; its rows are scaled to sum
@@ -83,7 +87,8 @@ def gradient_rollout(attn: Any, grads: Any, residual: float = 0.5) -> np.ndarray
     return label_positions(attn, result, "gradient_rollout")
 
 
-def chefer_relevance(attn: Any, grads: Any, start_layer: int = 0) -> np.ndarray | LabelledArray:
+def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
+                     start_layer: int = 0) -> np.ndarray | LabelledArray:
     """Chefer et al. (2021) relevance: ``R = I; R += mean_h((dA * A)^+) @ R`` per layer.
 
     Parameters

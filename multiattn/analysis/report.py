@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from .metrics import (
     special_share,
     topk_concentration,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ArrayLike, AttentionInput
 
 __all__ = ["analysis_report", "jsonable"]
 
@@ -52,11 +55,11 @@ def jsonable(value: Any) -> Any:
 
 
 def analysis_report(
-    attn: Any,
+    attn: AttentionInput,
     *,
     tokens: Sequence | None = None,
-    padding_mask: Any = None,
-    query_mask: Any = None,
+    padding_mask: ArrayLike | None = None,
+    query_mask: ArrayLike | None = None,
 ) -> dict:
     """Per-head metrics, head types, head diversity and diagnostics in one dict.
 

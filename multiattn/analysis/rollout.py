@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
 from ._arrays import as_distributions, label_layers, label_positions, require_self_attention
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import AttentionInput
 
 __all__ = ["HEAD_FUSIONS", "rollout"]
 
@@ -28,7 +31,7 @@ def _discard_smallest(fused: np.ndarray, ratio: float, keep_cols: int) -> np.nda
     return out
 
 
-def _protected_columns(attn: Any, keep_prefix: int | None) -> int:
+def _protected_columns(attn: AttentionInput, keep_prefix: int | None) -> int:
     if keep_prefix is not None:
         if keep_prefix < 0:
             raise ValueError(f"keep_prefix must be >= 0, got {keep_prefix}")
@@ -38,7 +41,7 @@ def _protected_columns(attn: Any, keep_prefix: int | None) -> int:
 
 
 def rollout(
-    attn: Any,
+    attn: AttentionInput,
     head_fusion: str = "mean",
     residual: float = 0.5,
     start_layer: int = 0,
@@ -110,7 +113,7 @@ def rollout(
     return label_positions(attn, result, "rollout")
 
 
-def fused_operators(grid: Any, head_fusion: str = "mean") -> list:
+def fused_operators(grid: AttentionGrid, head_fusion: str = "mean") -> list:
     """One ``(Q, K)`` operator per layer of ``grid``, heads fused: float64 arrays, or CSR matrices
     ``A[query, key]`` for a sparse grid (repeated edges summed).
 
@@ -134,7 +137,7 @@ def fused_operators(grid: Any, head_fusion: str = "mean") -> list:
 
 
 def residual_layers(
-    attn: Any,
+    attn: AttentionInput,
     head_fusion: str = "mean",
     residual: float = 0.5,
     discard_ratio: float = 0.0,
@@ -162,7 +165,7 @@ def residual_layers(
     return label_layers(attn, layers, "residual_layers", "query", "key")
 
 
-def _residual_layers(attn: Any, head_fusion: str, residual: float, discard_ratio: float,
+def _residual_layers(attn: AttentionInput, head_fusion: str, residual: float, discard_ratio: float,
                      keep_prefix: int | None) -> np.ndarray:
     """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array."""
     if head_fusion not in HEAD_FUSIONS:

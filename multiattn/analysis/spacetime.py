@@ -12,17 +12,21 @@ sparse steps stay sparse.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..grid import AttentionMap
 from .rollout import fused_operators
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..grid import AttentionGrid
+
 __all__ = ["readout_attention", "space_time_rollout"]
 
 
-def _readout_vector(axis: Any, readout: str | int | None, default: Any = None) -> tuple[np.ndarray, Any]:
+def _readout_vector(axis: Any, readout: str | int | None,
+                    default: str | int | None = None) -> tuple[np.ndarray, str | int]:
     """Start row vector: CLS (``"cls"``), mean over content tokens (``"mean"``) or one token."""
     if readout is None:
         readout = default if default is not None else ("cls" if axis.n_prefix else "mean")
@@ -41,7 +45,7 @@ def _readout_vector(axis: Any, readout: str | int | None, default: Any = None) -
     return start, readout
 
 
-def _readout_map(values: np.ndarray, axis: Any, readout: Any, meta: dict) -> Any:
+def _readout_map(values: np.ndarray, axis: Any, readout: str | int, meta: dict) -> AttentionMap:
     """AttentionMap of a readout row; a content readout token's own entry is zeroed (like a dropped CLS)."""
     values = np.array(values, dtype=np.float64)
     if isinstance(readout, int) and readout >= axis.n_prefix:
@@ -50,7 +54,7 @@ def _readout_map(values: np.ndarray, axis: Any, readout: Any, meta: dict) -> Any
     return AttentionMap(values, axis, {**meta, "readout": readout})
 
 
-def _steps(attention: Any) -> list[Any]:
+def _steps(attention: AttentionGrid | dict[str, AttentionGrid]) -> list[AttentionGrid]:
     """The grids applied within one layer, in forward order (temporal before spatial)."""
     if isinstance(attention, dict):
         missing = {"spatial", "temporal"} - set(attention)
@@ -84,12 +88,12 @@ def _propagate(
 
 
 def readout_attention(
-    attention: Any,
+    attention: AttentionGrid | dict[str, AttentionGrid],
     *,
     layer: int = -1,
     readout: str | int | None = None,
     head_fusion: str = "mean",
-) -> Any:
+) -> AttentionMap:
     """Raw attention one layer's readout pays to every space-time token.
 
     The default readout is the one the model's classifier uses (recorded by
@@ -125,12 +129,12 @@ def readout_attention(
 
 
 def space_time_rollout(
-    attention: Any,
+    attention: AttentionGrid | dict[str, AttentionGrid],
     *,
     readout: str | int | None = None,
     residual: float = 0.5,
     head_fusion: str = "mean",
-) -> Any:
+) -> AttentionMap:
     """Attention rollout (Abnar & Zuidema, 2020) through joint or divided space-time attention.
 
     Each attention step ``A`` (heads fused) becomes ``residual * I + (1 - residual) * A``

@@ -14,7 +14,15 @@ underneath (:mod:`multiattn.zoo._text`, ``vision``, ``clip``, ``whisper``, ``vid
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from pathlib import Path
+
+    import numpy as np
+    from torch_geometric.data import Data
+
+    from .._types import Model, NxGraph, Processor
 
 __all__ = ["MODELS", "graph_features", "load", "names", "sample", "word_alternatives"]
 
@@ -41,7 +49,7 @@ def _check(name: str) -> None:
         raise ValueError(f"unknown embedded model {name!r}; available: {', '.join(MODELS)}")
 
 
-def load(name: str) -> tuple[Any, Any]:
+def load(name: str) -> tuple[Model, Processor]:
     """An embedded model in eval mode and its processor (``None`` where it needs none).
 
     Raises
@@ -59,7 +67,7 @@ def load(name: str) -> tuple[Any, Any]:
     return _load(name)
 
 
-def sample(name: str) -> Any:
+def sample(name: str) -> str | Path | np.ndarray | tuple[np.ndarray, list[str]] | Data:
     """An input the embedded model ``name`` was made for, in the form ``capture`` takes.
 
     Text: a sentence; image: an ``(H, W, 3)`` uint8 array; image-text: ``(image, captions)``;
@@ -74,7 +82,7 @@ def sample(name: str) -> Any:
     return _SAMPLES[name]()
 
 
-def graph_features(graph: Any) -> Any:
+def graph_features(graph: NxGraph) -> np.ndarray:
     """Node features the embedded graph models take, for any networkx graph: ``(N, F)`` float32.
 
     Structural (degree, clustering, ...), so ``karate-gat`` and ``sbm-gat`` run on graphs they
@@ -103,7 +111,7 @@ _LOADERS = {
 }
 
 
-def _load(name: str) -> tuple[Any, Any]:
+def _load(name: str) -> tuple[Model, Processor]:
     import importlib
 
     if name in ("karate-gat", "sbm-gat"):
@@ -115,8 +123,8 @@ def _load(name: str) -> tuple[Any, Any]:
     return loaded if isinstance(loaded, tuple) else (loaded, None)
 
 
-def _graph_data(name: str) -> Callable[[], Any]:
-    def data() -> Any:
+def _graph_data(name: str) -> Callable[[], Data]:
+    def data() -> Data:
         from ._graph import load as load_graph
         from ._graph import to_data
 
@@ -125,7 +133,7 @@ def _graph_data(name: str) -> Callable[[], Any]:
     return data
 
 
-def _shapes_image() -> Any:
+def _shapes_image() -> np.ndarray:
     import numpy as np
 
     from ._vision import make_shapes_image
@@ -133,7 +141,7 @@ def _shapes_image() -> Any:
     return make_shapes_image(np.random.default_rng(7))[0]
 
 
-def _clip_scene() -> Any:
+def _clip_scene() -> tuple[np.ndarray, list[str]]:
     import numpy as np
 
     from ._clip import make_scene
@@ -142,13 +150,13 @@ def _clip_scene() -> Any:
     return scene.image, [scene.caption, "a green triangle"]
 
 
-def _speech() -> Any:
+def _speech() -> Path:
     from .. import media_samples
 
     return media_samples.path("speech", "s1.wav")
 
 
-def _video_clip() -> Any:
+def _video_clip() -> Path:
     from ._video import sample_clip_path
 
     return sample_clip_path()
@@ -160,7 +168,7 @@ def _induction_prompt() -> str:
     return induction_prompt(10, seed=3)
 
 
-_SAMPLES: dict[str, Callable[[], Any]] = {
+_SAMPLES: dict[str, Callable[[], str | Path | np.ndarray | tuple[np.ndarray, list[str]] | Data]] = {
     "minilm": lambda: "The cat sat on the mat because it was warm.",
     "induction": _induction_prompt, "shapes-vit": _shapes_image, "tiny-clip": _clip_scene,
     "whisper-tiny.en": _speech, "moving-shapes": _video_clip,

@@ -319,11 +319,11 @@ class AttentionGrid:
     @classmethod
     def load(cls, path: str | Path) -> AttentionGrid:
         """Read a grid written by :meth:`save` (``allow_pickle=False``)."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            if "gridset" in data:
-                raise ValueError(f"{path} holds several grids (a GridSet): read it with "
-                                 "multiattn.GridSet.load or multiattn.load")
-            return cls._from_arrays({k: data[k] for k in data.files}, source=str(path))
+        arrays = read_npz(path)
+        if "gridset" in arrays:
+            raise ValueError(f"{path} holds several grids (a GridSet): read it with "
+                             "multiattn.GridSet.load or multiattn.load")
+        return cls._from_arrays(arrays, source=str(path))
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> AttentionGrid:
@@ -340,3 +340,37 @@ class AttentionGrid:
         return cls(values, query, key, layers=header["layers"], heads=header["heads"],
                    kind=header["kind"], meta=header["meta"], edge_index=edge_index,
                    check_rows=False)
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` written by multiattn, read without pickle.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not an npz archive (empty, truncated, another format, or arrays that need pickle):
+        one line that names the file and what was expected.
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no grid file {path}")
+    expected = f"{path} is not a multiattn grid file (an .npz written by AttentionGrid.save or GridSet.save)"
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        # numpy falls back to unpickling unknown formats: never suggest that
+        reason = ("the file is empty" if path.stat().st_size == 0 else
+                  "not an npz archive" if "pickle" in str(err) else (str(err) or "unreadable"))
+        raise ValueError(f"{expected}: {reason}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{expected}: it holds one bare array (.npy), not a grid archive")
+    try:
+        with data:
+            return {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        reason = "an array in it needs pickle (never loaded)" if "pickle" in str(err) else str(err)
+        raise ValueError(f"{expected}: {reason or 'unreadable'}") from None

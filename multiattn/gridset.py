@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .grid import AttentionGrid
+from .grid import AttentionGrid, read_npz
 
 __all__ = ["GridSet", "load"]
 
@@ -114,17 +114,21 @@ class GridSet(dict):
     @classmethod
     def load(cls, path: str | Path) -> GridSet:
         """Read a set written by :meth:`save` (``allow_pickle=False``)."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            if "gridset" not in data:
-                raise ValueError(f"{path} is not a multiattn GridSet file (no 'gridset' header); "
-                                 "read single grids with AttentionGrid.load")
+        data = read_npz(path)
+        if "gridset" not in data:
+            raise ValueError(f"{path} is not a multiattn GridSet file (no 'gridset' header); "
+                             "read single grids with AttentionGrid.load")
+        try:
             header = json.loads(str(data["gridset"]))
-            if header.get("format") != _FORMAT:
-                raise ValueError(f"{path} is not a multiattn GridSet file")
-            grids = {}
-            for i, name in enumerate(header["names"]):
-                arrays = {k.split(".", 1)[1]: data[k] for k in data.files if k.startswith(f"g{i}.")}
-                grids[name] = AttentionGrid._from_arrays(arrays, source=f"{path}[{name}]")
+            names = list(header["names"]) if header.get("format") == _FORMAT else None
+        except (json.JSONDecodeError, AttributeError, KeyError, TypeError):
+            names = None
+        if names is None:
+            raise ValueError(f"{path} is not a multiattn GridSet file (its header is not one)")
+        grids = {}
+        for i, name in enumerate(names):
+            arrays = {k.split(".", 1)[1]: data[k] for k in data if k.startswith(f"g{i}.")}
+            grids[name] = AttentionGrid._from_arrays(arrays, source=f"{path}[{name}]")
         return cls(grids, meta=header.get("meta"))
 
 
@@ -135,6 +139,7 @@ def load(path: str | Path) -> AttentionGrid | GridSet:
     --------
     >>> grid = load("attn.npz")  # doctest: +SKIP
     """
-    with np.load(Path(path), allow_pickle=False) as data:
-        is_set = "gridset" in data.files
-    return GridSet.load(path) if is_set else AttentionGrid.load(path)
+    arrays = read_npz(path)
+    if "gridset" in arrays:
+        return GridSet.load(path)
+    return AttentionGrid._from_arrays(arrays, source=str(path))

@@ -237,3 +237,24 @@ def test_zoo_registry_lists_and_refuses():
         multiattn.zoo.load("gpt-5")
     with pytest.raises(FileNotFoundError, match="speech/ holds"):
         multiattn.media_samples.path("speech", "nope.wav")
+
+
+def test_files_that_are_not_grids_get_one_clear_line(tmp_path):
+    import zipfile
+
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "plain.npy", np.zeros(3))
+    np.savez(tmp_path / "objects.npz", values=np.array([{"a": 1}], dtype=object))
+    with zipfile.ZipFile(tmp_path / "truncated.npz", "w") as archive:
+        archive.writestr("values.npy", b"\x93NUMPY garbage")
+    expected = {"junk.npz": "not an npz archive", "empty.npz": "empty", "plain.npy": "bare array",
+                "objects.npz": "needs pickle", "truncated.npz": "not a multiattn grid file"}
+    for name, reason in expected.items():
+        for reader in (multiattn.load, multiattn.AttentionGrid.load, GridSet.load):
+            with pytest.raises(ValueError, match="not a multiattn grid file") as info:
+                reader(tmp_path / name)
+            message = str(info.value)
+            assert reason in message and "allow_pickle" not in message and "\n" not in message
+    with pytest.raises(FileNotFoundError, match="no grid file"):
+        multiattn.load(tmp_path / "missing.npz")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -13,6 +13,12 @@ from ..axes import PatchAxis, TokenAxis
 from ._hf import eager_attention, eval_mode, require_attentions
 from .text import clean_token
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ImageInput, Model, Processor
+
+_Image = TypeVar("_Image")
+_Texts = TypeVar("_Texts")
+
 __all__ = [
     "as_list", "check_model", "check_processor", "check_texts", "differentiable", "eot_positions",
     "image_and_texts", "meta", "pairs", "patch_axis", "pixels", "stack", "tokenize", "towers",
@@ -20,7 +26,7 @@ __all__ = [
 
 
 # -- checks -------------------------------------------------------------------------------
-def image_and_texts(inputs: Any) -> tuple[Any, Any]:
+def image_and_texts(inputs: tuple[_Image, _Texts]) -> tuple[_Image, _Texts]:
     """Split ``(image, texts)``; anything else gets an error that shows the expected shape."""
     if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
         return inputs[0], inputs[1]
@@ -30,13 +36,13 @@ def image_and_texts(inputs: Any) -> tuple[Any, Any]:
     )
 
 
-def check_processor(processor: Any) -> None:
+def check_processor(processor: Processor) -> None:
     if processor is None:
         raise ValueError("CLIP needs its processor (tokenizer + image processor): pass processor=...; "
                          "multiattn.load_model(...) returns it with the model")
 
 
-def check_model(model: Any) -> None:
+def check_model(model: Model) -> None:
     needed = ("vision_model", "text_model", "visual_projection", "text_projection", "logit_scale")
     missing = [name for name in needed if not hasattr(model, name)]
     if not missing and getattr(model.vision_model.embeddings, "class_embedding", None) is None:
@@ -49,7 +55,7 @@ def check_model(model: Any) -> None:
         )
 
 
-def as_list(value: Any, what: str) -> list:
+def as_list(value: object, what: str) -> list:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         return [value]
     if len(value) == 0:
@@ -57,7 +63,7 @@ def as_list(value: Any, what: str) -> list:
     return list(value)
 
 
-def check_texts(texts: Any) -> list[str]:
+def check_texts(texts: object) -> list[str]:
     if texts is None:
         raise ValueError("no text given: pass a caption or a list of captions")
     out = as_list(texts, "text")
@@ -80,7 +86,8 @@ def pairs(n_images: int, n_texts: int) -> list[tuple[int, int]]:
 
 
 # -- inputs ------------------------------------------------------------------------------
-def tokenize(model: Any, processor: Any, texts: list[str]) -> tuple[dict, list[TokenAxis]]:
+def tokenize(model: Model, processor: Processor, texts: list[str],
+             ) -> tuple[dict[str, torch.Tensor], list[TokenAxis]]:
     tokenizer = getattr(processor, "tokenizer", processor)
     fast = bool(getattr(tokenizer, "is_fast", False))
     enc = tokenizer(texts, padding=True, return_tensors="pt", return_offsets_mapping=fast)
@@ -103,7 +110,7 @@ def tokenize(model: Any, processor: Any, texts: list[str]) -> tuple[dict, list[T
     return inputs, axes
 
 
-def eot_positions(model: Any, input_ids: torch.Tensor) -> list[int]:
+def eot_positions(model: Model, input_ids: torch.Tensor) -> list[int]:
     """Where the text tower pools (the same rule as ``CLIPTextTransformer``)."""
     eos = model.text_model.config.eos_token_id
     if eos == 2:  # legacy checkpoints pool at the highest token id
@@ -111,7 +118,7 @@ def eot_positions(model: Any, input_ids: torch.Tensor) -> list[int]:
     return (input_ids == eos).int().argmax(-1).tolist()
 
 
-def pixels(processor: Any, images: list) -> tuple[torch.Tensor, list[dict]]:
+def pixels(processor: Processor, images: list[ImageInput]) -> tuple[torch.Tensor, list[dict]]:
     from ..media import to_rgb
     from ._image_input import run_image_processor
 
@@ -120,7 +127,7 @@ def pixels(processor: Any, images: list) -> tuple[torch.Tensor, list[dict]]:
     return torch.cat([pv for pv, _ in batch]), [t for _, t in batch]
 
 
-def patch_axis(model: Any, pixel_values: torch.Tensor, transform: dict) -> PatchAxis:
+def patch_axis(model: Model, pixel_values: torch.Tensor, transform: dict) -> PatchAxis:
     patch = int(model.config.vision_config.patch_size)
     h, w = pixel_values.shape[-2:]
     return PatchAxis(h // patch, w // patch, patch, (h, w), prefix=("CLS",),
@@ -128,7 +135,7 @@ def patch_axis(model: Any, pixel_values: torch.Tensor, transform: dict) -> Patch
 
 
 @contextmanager
-def differentiable(model: Any) -> Iterator[None]:
+def differentiable(model: Model) -> Iterator[None]:
     """Eager attention, eval mode, gradients on (parameters may be frozen by the caller)."""
     frozen = [p for p in model.parameters() if not p.requires_grad]
     with eval_mode(model):
@@ -142,7 +149,8 @@ def differentiable(model: Any) -> Iterator[None]:
                 p.requires_grad_(False)
 
 
-def towers(model: Any, pixel_values: torch.Tensor, text_inputs: dict) -> tuple:
+def towers(model: Model, pixel_values: torch.Tensor, text_inputs: dict[str, torch.Tensor],
+           ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """Normalised embeddings and attention tuples of both towers (inside the graph)."""
     vis = model.vision_model(pixel_values=pixel_values, output_attentions=True)
     txt = model.text_model(**text_inputs, output_attentions=True)
@@ -155,10 +163,10 @@ def towers(model: Any, pixel_values: torch.Tensor, text_inputs: dict) -> tuple:
     return image_emb, text_emb, vis_att, txt_att
 
 
-def meta(model: Any, **extra: Any) -> dict:
+def meta(model: Model, **extra: Any) -> dict:  # extra: any meta values
     return {"model": str(getattr(model.config, "name_or_path", "") or type(model).__name__), **extra}
 
 
-def stack(attentions: list, row: int, n: int | None = None) -> np.ndarray:
+def stack(attentions: Sequence[torch.Tensor], row: int, n: int | None = None) -> np.ndarray:
     arr = torch.stack([a[row] for a in attentions]).detach().float().numpy()
     return arr if n is None else arr[:, :, :n, :n]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from . import _clip_io as _io
 from ._hf import require_attentions
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .._types import ImageInput, Model, Processor
     from .clip import PairRelevance
 
 __all__ = ["CaptionGrounding", "WordGrounding", "word_grounding"]
@@ -65,10 +66,10 @@ def _counterfactuals(caption: str, word: str, span: tuple[int, int],
 
 
 def word_grounding(
-    model: Any,
-    inputs: tuple[Any, str],
+    model: Model,
+    inputs: tuple[ImageInput, str],
     *,
-    processor: Any = None,
+    processor: Processor = None,
     words: Sequence[str] | None = None,
     alternatives: Mapping[str, Sequence[str]] | None = None,
     start_layer: int = 0,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from multiattn.axes import NodeAxis
 from multiattn.grid import AttentionGrid
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (networkx is imported by the caller)
+    from multiattn._types import ArrayLike, NxGraph
 
 __all__ = [
     "DIRECTION",
@@ -35,7 +38,7 @@ MULTI_EDGES = ("error", "sum", "keep")
 
 
 # -- validation shared by every constructor ----------------------------------------------------
-def check_edge_index(edge_index: Any, num_nodes: int) -> np.ndarray:
+def check_edge_index(edge_index: ArrayLike, num_nodes: int) -> np.ndarray:
     edges = np.asarray(edge_index)
     if edges.ndim != 2 or edges.shape[0] != 2:
         hint = " (transpose it: edge_index.T)" if edges.ndim == 2 and edges.shape[1] == 2 else ""
@@ -60,7 +63,7 @@ def check_edge_index(edge_index: Any, num_nodes: int) -> np.ndarray:
     return edges
 
 
-def alpha_lhe(alpha: Any, n_edges: int) -> np.ndarray:
+def alpha_lhe(alpha: ArrayLike, n_edges: int) -> np.ndarray:
     """Alpha as float32 ``(L, H, E)`` from ``(E,)``, PyG's ``(E, H)`` or ``(L, H, E)``."""
     arr = np.asarray(alpha, dtype=np.float64)
     if arr.ndim == 1:
@@ -122,9 +125,9 @@ def default_nodes(nodes: NodeAxis | None, num_nodes: int | None, edges: np.ndarr
     return NodeAxis(range(int(num_nodes)))
 
 
-def from_edges(edge_index: Any, alpha: Any, *, nodes: NodeAxis | None = None,
+def from_edges(edge_index: ArrayLike, alpha: ArrayLike, *, nodes: NodeAxis | None = None,
                num_nodes: int | None = None, multi_edges: str = "error",
-               layers: Sequence | None = None, normalize: bool = False,
+               layers: Sequence[str] | None = None, normalize: bool = False,
                meta: dict | None = None) -> AttentionGrid:
     """Sparse grid from an ``(edge_index, alpha)`` pair, e.g. a layer's ``return_attention_weights``.
 
@@ -182,7 +185,7 @@ def from_edges(edge_index: Any, alpha: Any, *, nodes: NodeAxis | None = None,
                          meta={**info, **(meta or {})})
 
 
-def from_dense(matrix: Any, *, nodes: NodeAxis | None = None, normalize: bool = False) -> AttentionGrid:
+def from_dense(matrix: ArrayLike, *, nodes: NodeAxis | None = None, normalize: bool = False) -> AttentionGrid:
     """Sparse grid from a dense attention matrix; zero entries are not edges.
 
     Parameters
@@ -227,7 +230,7 @@ def group_codes(values: list) -> tuple[list[int], list[str]]:
     return codes, names
 
 
-def from_networkx(graph: Any, weight: str = "attention", *, group: str | None = None,
+def from_networkx(graph: NxGraph, weight: str = "attention", *, group: str | None = None,
                   label: str | None = None, multi_edges: str = "error",
                   normalize: bool = False) -> AttentionGrid:
     """Sparse grid from a networkx graph whose edges carry an attention attribute.

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (networkx / PyG are imported when used)
+    from torch_geometric.data import Data
+
+    from .._types import ArrayLike, NxGraph, PathInput
 
 __all__ = [
     "GRAPH_FILES",
@@ -21,7 +26,7 @@ GRAPH_FILES = {".graphml": "graphml", ".gml": "gml", ".edgelist": "edgelist", ".
                ".csv": "edgelist", ".tsv": "edgelist"}
 
 
-def read_graph(path: str | Path, *, directed: bool = False) -> Any:
+def read_graph(path: PathInput, *, directed: bool = False) -> NxGraph:
     """Read an edge list, GraphML or GML file (by suffix, see :data:`GRAPH_FILES`) with networkx.
 
     Parameters
@@ -63,7 +68,7 @@ def read_graph(path: str | Path, *, directed: bool = False) -> Any:
     return graph
 
 
-def read_networkx(path: Path, kind: str, directed: bool) -> Any:
+def read_networkx(path: Path, kind: str, directed: bool) -> NxGraph:
     import networkx as nx
 
     try:
@@ -78,7 +83,7 @@ def read_networkx(path: Path, kind: str, directed: bool) -> Any:
         raise ValueError(f"cannot read {path} as {kind}: {err}") from err
 
 
-def graph_data(graph: Any, features: Any, *, group: str | None = None) -> Any:
+def graph_data(graph: NxGraph, features: ArrayLike, *, group: str | None = None) -> Data:
     """A networkx graph and its node features as the PyG ``Data`` :func:`capture` takes.
 
     Parameters

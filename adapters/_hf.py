@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import torch
+    import transformers
+
+    from .._types import Model
 
 __all__ = ["eager_attention", "eval_mode", "require_attentions"]
 
 
-def _configs(model: Any) -> list[Any]:
+def _configs(model: Model) -> list[transformers.PretrainedConfig]:
     """The model's config and every nested sub-config (vision/text/encoder/decoder)."""
-    seen: list[Any] = []
+    seen: list[transformers.PretrainedConfig] = []
     stack = [getattr(model, "config", None)]
     while stack:
         config = stack.pop()
@@ -30,7 +36,7 @@ def _configs(model: Any) -> list[Any]:
 
 
 @contextmanager
-def eval_mode(model: Any) -> Iterator[Any]:
+def eval_mode(model: Model) -> Iterator[Model]:
     """Run a block with ``model.eval()`` (dropout off) and restore its training flag after.
 
     Example
@@ -47,7 +53,7 @@ def eval_mode(model: Any) -> Iterator[Any]:
 
 
 @contextmanager
-def eager_attention(model: Any) -> Iterator[Any]:
+def eager_attention(model: Model) -> Iterator[Model]:
     """Run a block with the model (and its sub-models) on eager attention.
 
     Parameters
@@ -82,7 +88,8 @@ def eager_attention(model: Any) -> Iterator[Any]:
                 config._attn_implementation = impl
 
 
-def require_attentions(attentions: Sequence | None, what: str, model: Any = None) -> list:
+def require_attentions(attentions: Sequence[torch.Tensor | None] | None, what: str,
+                       model: Model | None = None) -> list[torch.Tensor]:
     """Check a captured ``attentions`` tuple is complete; return it as a list.
 
     Raises
@@ -99,4 +106,4 @@ def require_attentions(attentions: Sequence | None, what: str, model: Any = None
             "materialises weights. Load it with attn_implementation='eager' or use a model "
             "whose attention class supports output_attentions."
         )
-    return list(attentions)
+    return list(attentions)  # type: ignore[arg-type]  # None entries were refused above

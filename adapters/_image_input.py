@@ -7,7 +7,7 @@ on the PatchAxis so maps land on the original pixels.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from PIL import Image
 from .._axis_base import pair
 from ..media import to_rgb
 from ._vit_layout import Layout, layout_of
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ImageInput, Model, Processor
 
 __all__ = ["hf_processor_plan", "prepare_image", "run_image_processor"]
 
@@ -35,7 +38,8 @@ def _center(outer: int, inner: int) -> int:
     return int((outer - inner) / 2.0) if inner <= outer else -((inner - outer) // 2)
 
 
-def hf_processor_plan(processor: Any, h: int, w: int) -> tuple[tuple[int, int], tuple[int, ...] | None]:
+def hf_processor_plan(processor: Processor, h: int, w: int,
+                      ) -> tuple[tuple[int, int], tuple[int, ...] | None]:
     size = getattr(processor, "size", None)
     resized = (h, w)
     if getattr(processor, "do_resize", False):
@@ -58,7 +62,7 @@ def hf_processor_plan(processor: Any, h: int, w: int) -> tuple[tuple[int, int], 
     return resized, crop
 
 
-def run_image_processor(processor: Any, rgb: np.ndarray) -> tuple[torch.Tensor, dict]:
+def run_image_processor(processor: Processor, rgb: np.ndarray) -> tuple[torch.Tensor, dict]:
     """Run a Hugging Face image processor and record its resize / crop.
 
     Returns ``(pixel_values, transform)`` where ``transform`` is the PatchAxis
@@ -85,7 +89,8 @@ def run_image_processor(processor: Any, rgb: np.ndarray) -> tuple[torch.Tensor, 
     return pixel_values, {"original_size": (h, w), "resize": resized, "crop": crop}
 
 
-def _default_plan(model: Any, layout: Layout, h: int, w: int, size: Any) -> dict:
+def _default_plan(model: Model, layout: Layout, h: int, w: int,
+                  size: int | tuple[int, int] | None) -> dict:
     if size is not None:
         return {"resize": pair(size, "size"), "crop": None, "norm": _norm_of(model), "resample": "bilinear"}
     if layout.family == "timm":
@@ -107,7 +112,7 @@ def _default_plan(model: Any, layout: Layout, h: int, w: int, size: Any) -> dict
     return {"resize": layout.input_size, "crop": None, "norm": _norm_of(model), "resample": "bilinear"}
 
 
-def _norm_of(model: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _norm_of(model: Model) -> tuple[tuple[float, ...], tuple[float, ...]]:
     cfg = getattr(model, "pretrained_cfg", None)
     if isinstance(cfg, dict) and "mean" in cfg:
         return tuple(cfg["mean"]), tuple(cfg["std"])
@@ -127,7 +132,8 @@ def _apply_plan(rgb: np.ndarray, plan: dict) -> tuple[torch.Tensor, dict]:
 
 
 def prepare_image(
-    model: Any, image: Any, processor: Any = None, *, size: Any = None
+    model: Model, image: ImageInput, processor: Processor = None, *,
+    size: int | tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """Load and preprocess one image; return pixel values and the transform record.
 

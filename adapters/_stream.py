@@ -31,10 +31,17 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..stream import Reducer, feed
 from ._hf import eager_attention
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    import numpy as np
+    import torch
+    from transformers.models.timesformer.modeling_timesformer import TimesformerSelfAttention
+
+    from .._types import GraphInput, Model
 
 __all__ = ["attention_modules", "capture_stream"]
 
@@ -45,13 +52,14 @@ class _ReducerSink:
     def __init__(self, reducers: Mapping[str, Reducer]):
         self.reducers, self.layers = reducers, []
 
-    def append(self, weights: Any) -> None:
+    def append(self, weights: torch.Tensor) -> None:
         name = f"blocks.{len(self.layers)}.attn"
         self.layers.append(name)
         feed(self.reducers, name, weights[0].detach().float().cpu().numpy())
 
 
-def _capture_timm(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, Reducer]) -> dict[str, Any]:
+def _capture_timm(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapping[str, Reducer],
+                  ) -> dict[str, Any]:
     """timm ViTs keep their fused kernel; a hook recomputes softmax(qkᵀ) one layer at a time."""
     import torch
     from threadpoolctl import threadpool_limits
@@ -64,7 +72,8 @@ def _capture_timm(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, 
     return {"layers": sink.layers, **{name: reducer.result() for name, reducer in reducers.items()}}
 
 
-def _capture_timesformer(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, Reducer]) -> list[str]:
+def _capture_timesformer(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapping[str, Reducer],
+                         ) -> list[str]:
     """Divided attention: per layer, the temporal then the spatial step as one-layer sparse grids."""
     from . import _timesformer as _tsf
     from . import _video_inputs as _vin
@@ -80,7 +89,7 @@ def _capture_timesformer(model: Any, inputs: Mapping[str, Any], reducers: Mappin
     def spatial_hook(index: int):
         recompute = _tsf.temporal_hook(steps)
 
-        def hook(module: Any, args: tuple, output: Any) -> Any:
+        def hook(module: TimesformerSelfAttention, args: tuple, output: tuple) -> tuple:
             result = recompute(module, args, output)
             temporal, spatial = steps
             steps.clear()
@@ -103,7 +112,8 @@ def _capture_timesformer(model: Any, inputs: Mapping[str, Any], reducers: Mappin
     return seen
 
 
-def _capture_graph(model: Any, data: Any, reducers: Mapping[str, Reducer], include: str | None) -> list[str]:
+def _capture_graph(model: Model, data: GraphInput, reducers: Mapping[str, Reducer],
+                   include: str | None) -> list[str]:
     """PyG layers: each call's alpha as a one-layer sparse grid over the edges it used."""
     from .graph import graph_layers, run_with_layer_hooks, stack_records
 
@@ -112,7 +122,7 @@ def _capture_graph(model: Any, data: Any, reducers: Mapping[str, Reducer], inclu
         raise ValueError(f"no graph attention layer matching {include!r} in {type(model).__name__}")
     seen: list[str] = []
 
-    def on_layer(label: str, edge_index: Any, alpha: Any) -> None:
+    def on_layer(label: str, edge_index: np.ndarray, alpha: np.ndarray) -> None:
         seen.append(label)
         feed(reducers, label, stack_records([(label, edge_index, alpha)], modules, None, data, model))
 
@@ -120,7 +130,7 @@ def _capture_graph(model: Any, data: Any, reducers: Mapping[str, Reducer], inclu
     return seen
 
 
-def attention_modules(model: Any, include: str | None = None) -> list[tuple[str, Any]]:
+def attention_modules(model: Model, include: str | None = None) -> list[tuple[str, torch.nn.Module]]:
     """Innermost modules whose class name ends in ``Attention`` (one per layer and kind).
 
     Parameters
@@ -142,8 +152,8 @@ def attention_modules(model: Any, include: str | None = None) -> list[tuple[str,
 
 
 def capture_stream(
-    model: Any,
-    inputs: Any,
+    model: Model,
+    inputs: Mapping[str, torch.Tensor] | GraphInput,
     reducers: Mapping[str, Reducer],
     *,
     include: str | None = None,
@@ -197,7 +207,7 @@ def capture_stream(
     return {"layers": seen, **{name: reducer.result() for name, reducer in reducers.items()}}
 
 
-def _capture_hf(model: Any, inputs: Mapping[str, Any], reducers: Mapping[str, Reducer],
+def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapping[str, Reducer],
                 include: str | None) -> list[str]:
     """Hugging Face eager attention modules return their weights; hook and feed them."""
     modules = attention_modules(model, include)

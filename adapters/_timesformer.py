@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..gridset import GridSet
 from . import _video_inputs as _vin
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    from collections.abc import Callable
+
+    import torch
+    from transformers.models.timesformer.modeling_timesformer import TimesformerSelfAttention
+
+    from .._types import Model
+    from ..axes import VideoAxis
+
+    #: A forward hook ``(module, args, output) -> output``.
+    ForwardHook = Callable[[TimesformerSelfAttention, tuple, tuple], tuple]
 
 __all__ = [
     "capture_timesformer",
@@ -18,7 +30,7 @@ __all__ = [
 ]
 
 
-def temporal_hook(store: list) -> Any:
+def temporal_hook(store: list[torch.Tensor]) -> ForwardHook:
     """Forward hook for a TimeSformer temporal ``TimesformerSelfAttention``.
 
     It recomputes the step exactly (``softmax(q k^T * scale) @ v``, dropout is
@@ -26,7 +38,7 @@ def temporal_hook(store: list) -> Any:
     ones the model used and stay in the autograd graph (for relevance).
     """
 
-    def hook(module: Any, args: tuple, output: Any) -> Any:
+    def hook(module: TimesformerSelfAttention, args: tuple, output: tuple) -> tuple:
         hidden = args[0]  # (B * patches, frames, C)
         batch, seq, channels = hidden.shape
         qkv = (module.qkv(hidden).reshape(batch, seq, 3, module.num_heads, channels // module.num_heads)
@@ -39,11 +51,15 @@ def temporal_hook(store: list) -> Any:
     return hook
 
 
-def run_timesformer(model: Any, pixels: Any) -> tuple[Any, list, list]:
-    """Forward with spatial attentions returned and temporal ones hooked."""
+def run_timesformer(model: Model, pixels: torch.Tensor,
+                    ) -> tuple[Any, list[torch.Tensor], list[torch.Tensor]]:
+    """Forward with spatial attentions returned and temporal ones hooked.
+
+    The output is the model's ``ModelOutput`` (``logits`` only for the classification head), hence ``Any``.
+    """
     from multiattn.adapters._hf import eager_attention, require_attentions
 
-    temporal: list = []
+    temporal: list[torch.Tensor] = []
     layers = model.base_model.encoder.layer
     handles = [layer.temporal_attention.attention.register_forward_hook(temporal_hook(temporal))
                for layer in layers]
@@ -57,7 +73,7 @@ def run_timesformer(model: Any, pixels: Any) -> tuple[Any, list, list]:
     return out, spatial, require_attentions(temporal, "temporal", model)
 
 
-def divided_edges(axis: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def divided_edges(axis: VideoAxis) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edge lists (query, key) of the spatial and temporal steps in time-major order.
 
     Spatial edges enumerate, per frame, the ``(1 + N)^2`` (query, key) pairs in
@@ -81,7 +97,8 @@ def divided_edges(axis: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return spatial + temporal
 
 
-def timesformer_grids(spatial: list, temporal: list, axis: Any, meta: dict, cls_self: float = 1.0) -> dict:
+def timesformer_grids(spatial: list[torch.Tensor], temporal: list[torch.Tensor], axis: VideoAxis, meta: dict,
+                      cls_self: float = 1.0) -> GridSet:
     """Build the sparse spatial and temporal grids from per-layer torch tensors.
 
     ``cls_self`` is the CLS row of the temporal step (1: identity for attention;
@@ -110,7 +127,7 @@ def timesformer_grids(spatial: list, temporal: list, axis: Any, meta: dict, cls_
     }, meta=meta)
 
 
-def capture_timesformer(model: Any, pixels: Any, axis: Any, fps: float | None) -> dict:
+def capture_timesformer(model: Model, pixels: torch.Tensor, axis: VideoAxis, fps: float | None) -> GridSet:
     import torch
 
     from multiattn.adapters._hf import eval_mode

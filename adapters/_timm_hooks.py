@@ -10,14 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import torch
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (timm is imported when a model runs)
+    from timm.models.vision_transformer import Attention
+
+    from .._types import Model
 
 __all__ = ["timm_attention_hooks"]
 
 
-def _timm_attention_modules(model: Any) -> list[Any]:
+class _Store(Protocol):
+    """Where the hooks put each block's weights: a list, or any object with ``append``."""
+
+    def append(self, weights: torch.Tensor, /) -> None: ...
+
+
+def _timm_attention_modules(model: Model) -> list[Attention]:
     from timm.models.vision_transformer import Attention
 
     modules = [block.attn for block in model.blocks]
@@ -30,14 +41,14 @@ def _timm_attention_modules(model: Any) -> list[Any]:
     return modules
 
 
-def _timm_qkv(module: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _timm_qkv(module: Attention, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     b, n, _ = x.shape
     qkv = module.qkv(x).reshape(b, n, 3, module.num_heads, module.head_dim).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.unbind(0)
     return module.q_norm(q), module.k_norm(k), v
 
 
-def _timm_weights(module: Any, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+def _timm_weights(module: Attention, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T * scale) exactly as the block's unfused path computes it."""
     return ((q * module.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
 
@@ -49,7 +60,7 @@ def _no_mask(args: tuple, kwargs: dict) -> None:
 
 
 @contextmanager
-def timm_attention_hooks(model: Any, store: Any) -> Iterator[None]:
+def timm_attention_hooks(model: Model, store: _Store) -> Iterator[None]:
     """Recompute each timm block's softmax(qkᵀ) in a forward hook; ``store.append`` gets (B, H, N, N).
 
     The block itself keeps its fused kernel, so outputs are unchanged.  ``store``
@@ -76,7 +87,7 @@ def timm_attention_hooks(model: Any, store: Any) -> Iterator[None]:
 
 
 @contextmanager
-def _timm_explicit(model: Any, store: list) -> Iterator[None]:
+def _timm_explicit(model: Model, store: list[torch.Tensor]) -> Iterator[None]:
     """Run each attention block's unfused formula so its weights sit in the autograd graph."""
 
     def make(module):
@@ -97,7 +108,7 @@ def _timm_explicit(model: Any, store: list) -> Iterator[None]:
 
     modules = _timm_attention_modules(model)
     for module in modules:
-        module.forward = make(module)
+        module.forward = make(module)  # type: ignore[method-assign]  # the unfused path, for this pass
     try:
         yield
     finally:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..media import as_frames, sample_frame_indices
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    import torch
+    import transformers
+
+    from .._types import Model, Processor
+    from ..axes import VideoAxis
 
 __all__ = [
     "FAMILIES",
@@ -30,11 +37,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def frames_to_pixel_values(
-    frames: Any,
+    frames: np.ndarray | Sequence[np.ndarray],
     size: int | tuple[int, int],
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
-) -> Any:
+) -> torch.Tensor:
     """Resize and normalise RGB frames into a ``(1, T, 3, H, W)`` float tensor.
 
     This is the preprocessing used when no Hugging Face processor is given
@@ -76,7 +83,7 @@ def frames_to_pixel_values(
 FAMILIES = ("videomae", "vivit", "timesformer")
 
 
-def family(model: Any) -> str:
+def family(model: Model) -> str:
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type not in FAMILIES:
         raise ValueError(
@@ -86,7 +93,7 @@ def family(model: Any) -> str:
     return model_type
 
 
-def layout(config: Any, family: str) -> dict:
+def layout(config: transformers.PretrainedConfig, family: str) -> dict:
     """Frames, input size, tubelet and prefix of a model, read from its config."""
     size = config.image_size
     height, width = (size, size) if np.isscalar(size) else tuple(size)
@@ -108,7 +115,8 @@ def layout(config: Any, family: str) -> dict:
             "tubelet": tubelet, "prefix": prefix}
 
 
-def inputs(frames: Any, processor: Any, layout: dict, fps: float | None) -> tuple[Any, Any]:
+def inputs(frames: np.ndarray | Sequence[np.ndarray] | torch.Tensor, processor: Processor, layout: dict,
+           fps: float | None) -> tuple[torch.Tensor, VideoAxis]:
     """Model input ``(1, T, 3, H, W)`` and its VideoAxis (with the frames' resize / crop)."""
     import torch
 
@@ -135,7 +143,7 @@ def inputs(frames: Any, processor: Any, layout: dict, fps: float | None) -> tupl
     return pixels, axis(layout, pixels, fps, transform)
 
 
-def preprocess(arr: np.ndarray, processor: Any, layout: dict) -> tuple[Any, dict]:
+def preprocess(arr: np.ndarray, processor: Processor, layout: dict) -> tuple[torch.Tensor, dict]:
     """Run the processor (or the default resize) and record how a frame maps to the model input."""
     height, width = arr.shape[1:3]
     if processor is None:
@@ -158,7 +166,7 @@ def preprocess(arr: np.ndarray, processor: Any, layout: dict) -> tuple[Any, dict
     return pixels, {"original_size": (height, width), "resize": resized, "crop": crop}
 
 
-def axis(layout: dict, pixels: Any, fps: float | None, transform: dict | None = None) -> Any:
+def axis(layout: dict, pixels: torch.Tensor, fps: float | None, transform: dict | None = None) -> VideoAxis:
     from multiattn.axes import VideoAxis
 
     t, ph, pw = layout["tubelet"]
@@ -167,7 +175,7 @@ def axis(layout: dict, pixels: Any, fps: float | None, transform: dict | None = 
                      fps=1.0 if fps is None else fps, prefix=layout["prefix"], transform=transform)
 
 
-def meta(model: Any, family: str, fps: float | None, **extra: Any) -> dict:
+def meta(model: Model, family: str, fps: float | None, **extra: Any) -> dict:  # extra: any meta values
     meta = {"model": getattr(model.config, "_name_or_path", "") or type(model).__name__,
             "family": family, "source": "multiattn.adapters.video.capture"}
     if fps is None:
@@ -183,7 +191,7 @@ def check_memory(n_layers: int, n_heads: int, n_rows: int, n_cols: int, what: st
     check_fits(2 * 4 * n_layers * n_heads * n_rows * n_cols, what)
 
 
-def prediction(model: Any, out: Any) -> dict:
+def prediction(model: Model, out: transformers.utils.ModelOutput) -> dict:
     """``{"predicted": index, "predicted_label": name}`` for classification outputs, else ``{}``."""
     logits = getattr(out, "logits", None)
     if logits is None:

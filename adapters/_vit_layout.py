@@ -7,9 +7,14 @@ config and embeddings), never guessed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .._axis_base import pair
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is not imported here)
+    import torch
+
+    from .._types import Model
 
 __all__ = ["Layout", "is_timm_vit", "layout_of"]
 
@@ -36,13 +41,13 @@ class Layout:
     input_size: tuple[int, int]
 
 
-def is_timm_vit(model: Any) -> bool:
+def is_timm_vit(model: object) -> bool:
     """True for timm VisionTransformer-style models (patch_embed + blocks)."""
     return type(model).__module__.startswith("timm.") and hasattr(model, "patch_embed") \
         and hasattr(model, "blocks")
 
 
-def _hf_embeddings(model: Any) -> Any:
+def _hf_embeddings(model: Model) -> torch.nn.Module:
     for module in model.modules():
         if hasattr(module, "cls_token") and hasattr(module, "patch_embeddings"):
             return module
@@ -52,7 +57,7 @@ def _hf_embeddings(model: Any) -> Any:
     )
 
 
-def layout_of(model: Any) -> Layout:
+def layout_of(model: Model) -> Layout:
     """Read patch size, prefix tokens and input size from a ViT.
 
     Example

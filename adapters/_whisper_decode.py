@@ -5,16 +5,20 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..axes import TokenAxis
 from ._hf import eager_attention, require_attentions
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    import torch
+    from transformers.modeling_outputs import BaseModelOutput
+
+    from .._types import ArrayLike, Model, Processor
+
 __all__ = [
-    "AudioInput",
     "CLIP_FRACTION",
     "FRAME_S",
     "MAX_NEW_TOKENS",
@@ -50,11 +54,7 @@ CLIP_FRACTION = 0.01
 MISMATCH_PROB = 0.1
 MAX_NEW_TOKENS = 224
 
-#: What the audio functions take: a file path, or a waveform with its sample rate.
-AudioInput = str | Path | tuple[Any, int]
-
-
-def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
+def prepare_audio(audio: ArrayLike, sr: int) -> tuple[np.ndarray, list[str]]:
     """Mono float32 at 16 kHz, validated; also the warnings raised about it.
 
     Parameters
@@ -101,13 +101,13 @@ def prepare_audio(audio: Any, sr: int) -> tuple[np.ndarray, list[str]]:
     return resample(arr, rate, SAMPLE_RATE), notes
 
 
-def features(processor: Any, window: np.ndarray) -> Any:
+def features(processor: Processor, window: np.ndarray) -> torch.Tensor:
     return processor.feature_extractor(
         window, sampling_rate=SAMPLE_RATE, return_tensors="pt"
     ).input_features
 
 
-def suppressed(model: Any) -> tuple[list[int], list[int]]:
+def suppressed(model: Model) -> tuple[list[int], list[int]]:
     """Tokens never generated (specials, timestamps, the config's list) and not generated first."""
     generation = model.generation_config
     eot = generation.eos_token_id
@@ -117,12 +117,12 @@ def suppressed(model: Any) -> tuple[list[int], list[int]]:
     return always, begin
 
 
-def prompt(model: Any) -> list[int]:
+def prompt(model: Model) -> list[int]:
     generation = model.generation_config
     return [generation.decoder_start_token_id, generation.no_timestamps_token_id]
 
 
-def encode(model: Any, features: Any, attentions: bool) -> Any:
+def encode(model: Model, features: torch.Tensor, attentions: bool) -> BaseModelOutput:
     """Run the encoder once; on eager attention when its weights are wanted."""
     import torch
 
@@ -133,7 +133,7 @@ def encode(model: Any, features: Any, attentions: bool) -> Any:
         return model.model.encoder(features, output_attentions=True)
 
 
-def greedy(model: Any, encoder_out: Any, max_new_tokens: int) -> list[int]:
+def greedy(model: Model, encoder_out: BaseModelOutput, max_new_tokens: int) -> list[int]:
     """Greedy decoding without timestamps; returns the text token ids (no specials)."""
     import torch
 
@@ -163,7 +163,7 @@ def windows(mono: np.ndarray) -> list[np.ndarray]:
     return [mono[i : i + WINDOW] for i in range(0, len(mono), WINDOW)]
 
 
-def forced(model: Any, hidden: Any, tokens: list[int], n_frames: int) -> dict:
+def forced(model: Model, hidden: torch.Tensor, tokens: list[int], n_frames: int) -> dict:
     """Teacher-force ``prompt + tokens + eot``; attention arrays cropped to ``n_frames``."""
     import torch
 
@@ -221,7 +221,7 @@ def block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def token_axis(tokenizer: Any, ids: list[int], eot: int) -> tuple[TokenAxis, str]:
+def token_axis(tokenizer: Processor, ids: list[int], eot: int) -> tuple[TokenAxis, str]:
     labels, specials, spans, text = [], [], [], ""
     for token in ids:
         special = token >= eot
@@ -236,7 +236,7 @@ def token_axis(tokenizer: Any, ids: list[int], eot: int) -> tuple[TokenAxis, str
     return TokenAxis(labels, special_mask=specials, char_spans=spans), text
 
 
-def text_tokens(tokenizer: Any, text: str) -> list[int]:
+def text_tokens(tokenizer: Processor, text: str) -> list[int]:
     cleaned = " ".join(str(text).split())
     if not cleaned:
         raise ValueError("text is empty; pass the transcript to align, or text=None to decode")

@@ -19,9 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    import torch
+
+    from .._types import ArrayLike, Model
+
+#: What ``loss_fn`` / ``metric_fn`` take besides the model: a dict of model inputs, a tensor of ids...
+Batch = TypeVar("Batch")
 
 __all__ = ["ablate_heads", "head_importance", "pruning_curve"]
 
@@ -30,7 +38,7 @@ OUTPUT_PROJECTIONS = ("attention.output.dense", "attn.c_proj", "self_attn.o_proj
                       "attention.out_lin", "attn.proj")
 
 
-def _n_heads(model: Any, module: Any) -> int:
+def _n_heads(model: Model, module: torch.nn.Module) -> int:
     config = getattr(model, "config", None)
     for source, name in ((config, "num_attention_heads"), (config, "n_head"), (module, "num_heads")):
         value = getattr(source, name, None)
@@ -41,7 +49,7 @@ def _n_heads(model: Any, module: Any) -> int:
     )
 
 
-def head_projections(model: Any) -> tuple[list[Any], int]:
+def head_projections(model: Model) -> tuple[list[torch.nn.Module], int]:
     """The attention output projection of every layer (bottom first) and the heads per layer.
 
     Example
@@ -61,7 +69,7 @@ def head_projections(model: Any) -> tuple[list[Any], int]:
 
 
 @contextmanager
-def _scaled_heads(model: Any, scales: Any) -> Iterator[None]:
+def _scaled_heads(model: Model, scales: torch.Tensor) -> Iterator[None]:
     """Multiply head outputs by ``scales`` (torch tensor ``(L, H)``) inside the forward."""
     projections, n_heads = head_projections(model)
     if tuple(scales.shape) != (len(projections), n_heads):
@@ -70,7 +78,7 @@ def _scaled_heads(model: Any, scales: Any) -> Iterator[None]:
         )
 
     def hook_for(layer: int) -> Callable:
-        def hook(_module: Any, args: tuple) -> tuple:
+        def hook(_module: torch.nn.Module, args: tuple) -> tuple:
             hidden = args[0]
             split = hidden.reshape(*hidden.shape[:-1], n_heads, hidden.shape[-1] // n_heads)
             return ((split * scales[layer][:, None]).reshape(hidden.shape), *args[1:])
@@ -84,7 +92,7 @@ def _scaled_heads(model: Any, scales: Any) -> Iterator[None]:
             handle.remove()
 
 
-def _check_heads(heads: Iterable, shape: tuple[int, int]) -> list[tuple[int, int]]:
+def _check_heads(heads: Iterable[tuple[int, int]], shape: tuple[int, int]) -> list[tuple[int, int]]:
     out = []
     for item in heads:
         try:
@@ -98,7 +106,7 @@ def _check_heads(heads: Iterable, shape: tuple[int, int]) -> list[tuple[int, int
 
 
 @contextmanager
-def ablate_heads(model: Any, heads: Iterable[tuple[int, int]], scale: float = 0.0) -> Iterator[Any]:
+def ablate_heads(model: Model, heads: Iterable[tuple[int, int]], scale: float = 0.0) -> Iterator[Model]:
     """Within the block, multiply the output of each ``(layer, head)`` by ``scale`` (0 = removed).
 
     Parameters
@@ -130,7 +138,7 @@ def ablate_heads(model: Any, heads: Iterable[tuple[int, int]], scale: float = 0.
         yield model
 
 
-def _as_batches(inputs: Any) -> list:
+def _as_batches(inputs: list[Batch] | tuple[Batch, ...] | Batch) -> list[Batch]:
     batches = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if not batches:
         raise ValueError("inputs is empty: give a dict of model inputs or a list of them")
@@ -138,7 +146,8 @@ def _as_batches(inputs: Any) -> list:
 
 
 def head_importance(
-    model: Any, inputs: Any, loss_fn: Callable[[Any, Any], Any], *, normalize_layers: bool = False
+    model: Model, inputs: list[Batch] | tuple[Batch, ...] | Batch,
+    loss_fn: Callable[[Model, Batch], torch.Tensor], *, normalize_layers: bool = False,
 ) -> np.ndarray:
     """Michel et al. (2019) head importance: mean ``|dL/dm_h|`` of a head-mask variable at ``m = 1``.
 
@@ -189,10 +198,10 @@ def head_importance(
 
 
 def pruning_curve(
-    model: Any,
-    inputs: Any,
-    metric_fn: Callable[[Any, Any], float],
-    importance: Any,
+    model: Model,
+    inputs: Batch,
+    metric_fn: Callable[[Model, Batch], float],
+    importance: ArrayLike,
     *,
     n_random: int = 5,
     points: int | None = None,

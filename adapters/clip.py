@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -31,6 +31,9 @@ from ..gridset import GridSet
 from . import _clip_io as _io
 from ._clip_words import CaptionGrounding, WordGrounding, word_grounding
 from ._hf import eager_attention
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ImageInput, Model, Processor
 
 __all__ = [
     "PairRelevance",
@@ -71,7 +74,8 @@ class PairRelevance:
 
 
 # -- public API --------------------------------------------------------------------------
-def capture(model: Any, inputs: tuple[Any, str | Sequence[str]], *, processor: Any = None) -> GridSet:
+def capture(model: Model, inputs: tuple[ImageInput, str | Sequence[str]], *,
+            processor: Processor = None) -> GridSet:
     """Self-attention of both towers for one image and one or several captions.
 
     Parameters
@@ -124,7 +128,8 @@ def capture(model: Any, inputs: tuple[Any, str | Sequence[str]], *, processor: A
                                 "logits": [float(v) for v in logits]})
 
 
-def prepare(model: Any, inputs: tuple[Any, str | Sequence[str]], *, processor: Any = None) -> dict:
+def prepare(model: Model, inputs: tuple[ImageInput, str | Sequence[str]], *,
+            processor: Processor = None) -> dict[str, torch.Tensor]:
     """The forward pass's keyword arguments: ``pixel_values``, ``input_ids``, ``attention_mask``.
 
     Example
@@ -142,10 +147,10 @@ def prepare(model: Any, inputs: tuple[Any, str | Sequence[str]], *, processor: A
 
 
 def relevance(
-    model: Any,
-    inputs: tuple[Any, str | Sequence[str]],
+    model: Model,
+    inputs: tuple[ImageInput | Sequence[ImageInput], str | Sequence[str]],
     *,
-    processor: Any = None,
+    processor: Processor = None,
     start_layer: int = 0,
     text_start_layer: int = 0,
 ) -> list[PairRelevance]:
@@ -220,7 +225,7 @@ def relevance(
 
 
 def caption_grounding(
-    model: Any, inputs: tuple[Any, str], *, processor: Any = None,
+    model: Model, inputs: tuple[ImageInput, str], *, processor: Processor = None,
     alternatives: Mapping[str, Sequence[str]] | None = None, start_layer: int = 0,
 ) -> CaptionGrounding:
     """:func:`relevance` of the (image, caption) pair and :func:`word_grounding` of every word.

@@ -21,7 +21,7 @@ vector at ``target`` projected on its own (fixed) direction at the real input.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,13 +29,20 @@ from ..analysis.attribution import attribution_agreement, layer_attention_maps
 from ..grid import AttentionMap
 from .text import capture
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    from collections.abc import Callable
+
+    import torch
+
+    from .._types import Model, Processor
+
 __all__ = ["attention_vs_gradient", "gradient_x_input", "integrated_gradients"]
 
 #: Baselines of the attribution path.
 BASELINES = ("pad", "zeros")
 
 
-def _prepare(model: Any, tokenizer: Any, text: str, target: int, baseline: str) -> dict:
+def _prepare(model: Model, tokenizer: Processor, text: str, target: int, baseline: str) -> dict:
     """Token ids, embeddings, baseline, the scalar output function and the token axis."""
     import torch
 
@@ -68,7 +75,7 @@ def _prepare(model: Any, tokenizer: Any, text: str, target: int, baseline: str) 
         base = torch.where(special, embeds, pad_embed.expand_as(embeds))
     position = target % len(ids)
 
-    def forward(inputs_embeds: Any) -> Any:
+    def forward(inputs_embeds: torch.Tensor) -> Any:  # the model's ModelOutput; its fields depend on the head
         mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long)
         return model(inputs_embeds=inputs_embeds, attention_mask=mask)
 
@@ -77,7 +84,7 @@ def _prepare(model: Any, tokenizer: Any, text: str, target: int, baseline: str) 
     if getattr(out, "logits", None) is not None:
         klass = int(out.logits[0, position].argmax())
 
-        def scalar(inputs_embeds: Any) -> Any:
+        def scalar(inputs_embeds: torch.Tensor) -> torch.Tensor:
             return forward(inputs_embeds).logits[:, position, klass]
 
         what = f"logit of predicted class {klass} at position {position}"
@@ -85,7 +92,7 @@ def _prepare(model: Any, tokenizer: Any, text: str, target: int, baseline: str) 
         direction = out.last_hidden_state[0, position]
         direction = direction / direction.norm()
 
-        def scalar(inputs_embeds: Any) -> Any:
+        def scalar(inputs_embeds: torch.Tensor) -> torch.Tensor:
             return forward(inputs_embeds).last_hidden_state[:, position] @ direction
 
         what = f"output vector at position {position} projected on its direction"
@@ -93,7 +100,8 @@ def _prepare(model: Any, tokenizer: Any, text: str, target: int, baseline: str) 
             "position": position}
 
 
-def _gradient(scalar: Any, embeds: Any) -> tuple[Any, Any]:
+def _gradient(scalar: Callable[[torch.Tensor], torch.Tensor], embeds: torch.Tensor,
+              ) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     points = embeds.detach().requires_grad_(True)
@@ -103,7 +111,7 @@ def _gradient(scalar: Any, embeds: Any) -> tuple[Any, Any]:
 
 
 def gradient_x_input(
-    model: Any, text: str, *, processor: Any = None, target: int = 0, baseline: str = "pad"
+    model: Model, text: str, *, processor: Processor = None, target: int = 0, baseline: str = "pad"
 ) -> AttentionMap:
     """Gradient x (input - baseline) per token, for the output at position ``target``.
 
@@ -148,7 +156,7 @@ def _gradient_x_input(prep: dict, baseline: str) -> AttentionMap:
 
 
 def integrated_gradients(
-    model: Any, text: str, *, processor: Any = None, target: int = 0, steps: int = 32,
+    model: Model, text: str, *, processor: Processor = None, target: int = 0, steps: int = 32,
     baseline: str = "pad",
 ) -> AttentionMap:
     """Integrated gradients per token (Gauss-Legendre quadrature with ``steps`` nodes).
@@ -198,7 +206,7 @@ def _integrated_gradients(prep: dict, steps: int, baseline: str) -> AttentionMap
 
 
 def attention_vs_gradient(
-    model: Any, text: str, *, processor: Any = None, target: int = 0, steps: int = 32,
+    model: Model, text: str, *, processor: Processor = None, target: int = 0, steps: int = 32,
     baseline: str = "pad", exclude_special: bool = True,
 ) -> dict:
     """The "is attention explanation?" table for one input: attributions vs attention per layer.

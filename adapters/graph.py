@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +32,11 @@ from multiattn.grid import AttentionGrid
 from ._graph_build import from_dense, from_edges, from_networkx
 from ._graph_files import graph_data, read_graph
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch / PyG are imported when a model runs)
+    import torch
+
+    from multiattn._types import GraphInput, Model
+
 __all__ = ["capture", "from_edges", "from_dense", "from_networkx", "graph_data", "read_graph"]
 
 ATTENTION_LAYERS = ("GATConv", "GATv2Conv", "TransformerConv")
@@ -40,7 +45,7 @@ ATTENTION_LAYERS = ("GATConv", "GATv2Conv", "TransformerConv")
 
 
 # -- PyTorch Geometric ---------------------------------------------------------------------------
-def graph_layers(model: Any) -> list[tuple[str, Any]]:
+def graph_layers(model: Model) -> list[tuple[str, torch.nn.Module]]:
     """``(name, module)`` of every PyG attention layer in ``model`` (empty without PyG or such layers)."""
     named = getattr(model, "named_modules", None)
     if named is None or not any(type(m).__module__.startswith("torch_geometric") for _, m in named()):
@@ -51,7 +56,7 @@ def graph_layers(model: Any) -> list[tuple[str, Any]]:
     return [(name or type(m).__name__, m) for name, m in named() if isinstance(m, kinds)]
 
 
-def _attention_modules(model: Any, names: Sequence[str] | None) -> list[tuple[str, Any]]:
+def _attention_modules(model: Model, names: Sequence[str] | None) -> list[tuple[str, torch.nn.Module]]:
     found = graph_layers(model)
     if names is not None:
         found = select_named(found, names, "attention layer")
@@ -62,7 +67,7 @@ def _attention_modules(model: Any, names: Sequence[str] | None) -> list[tuple[st
     return found
 
 
-def _node_axis_of(data: Any, num_nodes: int) -> NodeAxis:
+def _node_axis_of(data: GraphInput, num_nodes: int) -> NodeAxis:
     ids = getattr(data, "node_ids", None)
     labels = getattr(data, "node_labels", None)
     y = getattr(data, "y", None)
@@ -73,7 +78,7 @@ def _node_axis_of(data: Any, num_nodes: int) -> NodeAxis:
     return NodeAxis(range(num_nodes) if ids is None else list(ids), labels=labels, groups=groups)
 
 
-def _call(model: Any, data: Any) -> None:
+def _call(model: Model, data: GraphInput) -> None:
     if isinstance(data, (tuple, list)):
         model(*data)
         return
@@ -88,13 +93,13 @@ def _call(model: Any, data: Any) -> None:
         model(data.x, data.edge_index)
 
 
-def _num_nodes(data: Any) -> int:
+def _num_nodes(data: GraphInput) -> int:
     if isinstance(data, (tuple, list)):
         return int(data[0].size(0))
     return int(data.num_nodes)
 
 
-def capture(model: Any, data: Any, *, layers: Sequence[str] | None = None,
+def capture(model: Model, data: GraphInput, *, layers: Sequence[str] | None = None,
             nodes: NodeAxis | None = None) -> AttentionGrid:
     """Run a PyG model once and record the attention of every graph attention layer.
 
@@ -141,7 +146,7 @@ def capture(model: Any, data: Any, *, layers: Sequence[str] | None = None,
     return stack_records(records, modules, nodes, data, model)
 
 
-def run_with_layer_hooks(model: Any, data: Any, modules: list[tuple[str, Any]],
+def run_with_layer_hooks(model: Model, data: GraphInput, modules: list[tuple[str, torch.nn.Module]],
                          on_layer: Callable[[str, np.ndarray, np.ndarray], None]) -> None:
     """Run the model once (eval, no grad) and call ``on_layer(label, edge_index, alpha)`` per layer call.
 
@@ -154,7 +159,7 @@ def run_with_layer_hooks(model: Any, data: Any, modules: list[tuple[str, Any]],
     calls: dict[str, int] = {}
 
     def _hook_for(name: str):
-        def hook(module: Any, inputs: tuple, out: Any) -> None:
+        def hook(module: torch.nn.Module, inputs: tuple, out: torch.Tensor) -> None:
             edge_index, _size, kwargs = inputs
             if not isinstance(edge_index, torch.Tensor) or edge_index.is_sparse:
                 raise ValueError(f"layer {name} got a sparse adjacency; pass edge_index as a (2, E) "
@@ -174,8 +179,9 @@ def run_with_layer_hooks(model: Any, data: Any, modules: list[tuple[str, Any]],
             handle.remove()
 
 
-def stack_records(records: list, modules: list, nodes: NodeAxis | None, data: Any,
-                   model: Any) -> AttentionGrid:
+def stack_records(records: list[tuple[str, np.ndarray, np.ndarray]],
+                  modules: list[tuple[str, torch.nn.Module]], nodes: NodeAxis | None,
+                  data: GraphInput, model: Model) -> AttentionGrid:
     labels = [label for label, _, _ in records]
     edges = records[0][1]
     heads = {alpha.shape[1] for _, _, alpha in records}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,11 @@ from ..axes import TokenAxis
 from ..grid import AttentionGrid
 from ..gridset import GridSet
 from ._hf import eager_attention, eval_mode, require_attentions
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    import torch
+
+    from .._types import Model, Processor
 
 __all__ = ["TokenOverflowWarning", "capture", "prepare"]
 
@@ -67,10 +72,10 @@ def clean_token(token: str) -> str:
 
 
 def capture(
-    model: Any,
+    model: Model,
     inputs: str | tuple[str, str] | None = None,
     *,
-    processor: Any = None,
+    processor: Processor = None,
     target: str | None = None,
     input_ids: Sequence[int] | None = None,
     attention_mask: Sequence[int] | None = None,
@@ -158,11 +163,13 @@ def capture(
     }, meta=meta)
 
 
-def prepare(model: Any, inputs: str | tuple[str, str] | None = None, *, processor: Any = None,
-            **options: Any) -> dict:
+def prepare(model: Model, inputs: str | tuple[str, str] | None = None, *, processor: Processor = None,
+            **options: Any) -> dict[str, torch.Tensor]:
     """The forward pass's keyword arguments for ``inputs`` (tensors of batch 1).
 
-    The checks and tokenisation of :func:`capture` (same parameters), without the forward;
+    The checks and tokenisation of :func:`capture` (same parameters; ``options`` are its
+    keyword options ``target``, ``input_ids``, ``attention_mask``, ``max_length``, each of
+    its own type), without the forward;
     :func:`multiattn.capture_stream` feeds them to the model.
 
     Example
@@ -173,9 +180,10 @@ def prepare(model: Any, inputs: str | tuple[str, str] | None = None, *, processo
     return _prepare(model, inputs, processor, **options)[0]
 
 
-def _prepare(model: Any, inputs: Any, processor: Any, target: str | None = None,
-             input_ids: Sequence[int] | None = None, attention_mask: Sequence[int] | None = None,
-             max_length: int | None = None) -> tuple[dict, dict, dict | None, dict]:
+def _prepare(model: Model, inputs: str | tuple[str, str] | None, processor: Processor,
+             target: str | None = None, input_ids: Sequence[int] | None = None,
+             attention_mask: Sequence[int] | None = None, max_length: int | None = None,
+             ) -> tuple[dict[str, torch.Tensor], dict, dict | None, dict]:
     """``(forward kwargs, encoding, target encoding, meta)`` for :func:`capture` (same options)."""
     import torch
 
@@ -215,7 +223,7 @@ def _prepare(model: Any, inputs: Any, processor: Any, target: str | None = None,
     return batch, encoded, target_enc, meta
 
 
-def _split_pair(inputs: Any) -> tuple[str | None, str | None]:
+def _split_pair(inputs: object) -> tuple[str | None, str | None]:
     """``"text"`` -> (text, None); ``("text", "pair")`` -> both; anything else is refused."""
     if inputs is None or isinstance(inputs, str):
         return inputs, None
@@ -240,7 +248,7 @@ def _grid(attentions, prefix, query, key, q_keep, k_keep, kind, meta) -> Attenti
                          meta=dict(meta))
 
 
-def _model_limit(model: Any, tokenizer: Any, max_length: int | None) -> int | None:
+def _model_limit(model: Model, tokenizer: Processor, max_length: int | None) -> int | None:
     """The largest number of tokens the model accepts (None: no known limit)."""
     config = model.config
     limits = [
@@ -343,7 +351,7 @@ def _encode_ids(tokenizer, input_ids, attention_mask, limit) -> dict:
     return {"ids": ids, "mask": mask, "axis": TokenAxis(labels, specials), "text": " ".join(labels)}
 
 
-def _encode_target(model: Any, tokenizer: Any, target: str | None) -> dict:
+def _encode_target(model: Model, tokenizer: Processor, target: str | None) -> dict:
     """Decoder input (target shifted right after the start token) and its axis."""
     import torch
 
@@ -369,7 +377,7 @@ def _encode_target(model: Any, tokenizer: Any, target: str | None) -> dict:
     return {"ids": ids, "axis": TokenAxis(tokens, [i in special_ids for i in ids])}
 
 
-def _check_vocab(model: Any, tokenizer: Any, ids: Sequence[int], what: str) -> None:
+def _check_vocab(model: Model, tokenizer: Processor, ids: Sequence[int], what: str) -> None:
     """Token ids beyond the embedding table mean the tokenizer belongs to another model."""
     embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     size = getattr(embeddings, "num_embeddings", None) or getattr(model.config, "vocab_size", None)

@@ -14,12 +14,18 @@ draw them):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    import torch
+
+    from .._types import Model, Processor
+    from ..grid import AttentionGrid
 
 __all__ = ["lm_pruning", "text_depth"]
 
 
-def text_depth(model: Any, text: str, *, processor: Any = None, target: int = 0, steps: int = 32,
+def text_depth(model: Model, text: str, *, processor: Processor = None, target: int = 0, steps: int = 32,
                extra_texts: Sequence[str] = ()) -> dict[str, Any]:
     """Attribution agreement, head clusters and (language models) head pruning for ``text``.
 
@@ -76,7 +82,7 @@ def text_depth(model: Any, text: str, *, processor: Any = None, target: int = 0,
             "pruning": pruning}
 
 
-def _clusters(grids: list) -> dict[str, Any]:
+def _clusters(grids: list[AttentionGrid]) -> dict[str, Any]:
     from ..analysis import head_types
     from ..analysis.clustering import cluster_heads, mean_head_similarity, project_heads, redundant_heads
 
@@ -89,18 +95,18 @@ def _clusters(grids: list) -> dict[str, Any]:
             "types": [row["type"] for row in head_types(grids[0])]}
 
 
-def _lm_loss(model: Any, ids: Any) -> Any:
+def _lm_loss(model: Model, ids: torch.Tensor) -> torch.Tensor:
     return model(input_ids=ids, labels=ids).loss
 
 
-def _lm_metric(model: Any, ids: Any) -> float:
+def _lm_metric(model: Model, ids: torch.Tensor) -> float:
     import torch
 
     with torch.no_grad():
         return float(_lm_loss(model, ids))
 
 
-def lm_pruning(model: Any, texts: Sequence[str], *, processor: Any = None,
+def lm_pruning(model: Model, texts: Sequence[str], *, processor: Processor = None,
                n_random: int = 5) -> dict[str, Any]:
     """Head importance for the next-token loss and the pruning curve of a language model.
 

@@ -18,7 +18,7 @@ time-major order, so ``axis.to_volume(vec)`` gives ``(time, rows, cols)``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +37,13 @@ from . import _timesformer as _tsf
 from . import _video_inputs as _vin
 from ._video_inputs import frames_to_pixel_values
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    from collections.abc import Sequence
+
+    import torch
+
+    from .._types import Model, Processor
+
 __all__ = ["capture", "explain", "frames_to_pixel_values", "prepare", "relevance"]
 
 #: Explanation methods of :func:`explain`.
@@ -46,10 +53,10 @@ METHODS = ("raw", "rollout", "relevance")
 
 
 def capture(
-    model: Any,
-    frames: Any,
+    model: Model,
+    frames: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
     *,
-    processor: Any = None,
+    processor: Processor = None,
     fps: float | None = None,
 ) -> AttentionGrid | GridSet:
     """Run a video transformer on a clip and return its attention with a VideoAxis.
@@ -117,7 +124,8 @@ def capture(
     return AttentionGrid(values, axis, layers=[f"encoder.{i}" for i in range(len(attentions))], meta=meta)
 
 
-def prepare(model: Any, frames: Any, *, processor: Any = None, fps: float | None = None) -> dict:
+def prepare(model: Model, frames: np.ndarray | Sequence[np.ndarray] | torch.Tensor, *,
+            processor: Processor = None, fps: float | None = None) -> dict[str, torch.Tensor]:
     """The forward pass's keyword arguments for a clip: ``{"pixel_values": (1, T, 3, H, W)}``.
 
     Example
@@ -132,7 +140,7 @@ def prepare(model: Any, frames: Any, *, processor: Any = None, fps: float | None
 
 # -- space-time explanations ---------------------------------------------------
 
-def _model_readout(model: Any, family: str) -> str | int:
+def _model_readout(model: Model, family: str) -> str | int:
     """How the classifier reads the sequence: CLS, mean pooling, or token 0 (VideoMAE without pooling)."""
     if family != "videomae":
         return "cls"
@@ -140,10 +148,10 @@ def _model_readout(model: Any, family: str) -> str | int:
 
 
 def relevance(
-    model: Any,
-    frames: Any,
+    model: Model,
+    frames: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
     *,
-    processor: Any = None,
+    processor: Processor = None,
     target: int | None = None,
     fps: float | None = None,
     readout: str | int | None = None,
@@ -226,10 +234,10 @@ def relevance(
 
 
 def explain(
-    model: Any,
-    frames: Any,
+    model: Model,
+    frames: np.ndarray | Sequence[np.ndarray] | torch.Tensor,
     *,
-    processor: Any = None,
+    processor: Processor = None,
     method: str = "raw",
     target: int | None = None,
     fps: float | None = None,

@@ -22,7 +22,7 @@ attention block runs its explicit (unfused) formula for that one pass.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from ._image_input import prepare_image
 from ._timm_hooks import _timm_explicit, timm_attention_hooks
 from ._vit_layout import Layout, is_timm_vit, layout_of
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .._types import ImageInput, Model, Processor
+
 __all__ = ["capture", "capture_with_gradients", "explain", "prepare"]
 
 
@@ -41,7 +44,8 @@ __all__ = ["capture", "capture_with_gradients", "explain", "prepare"]
 METHODS = ("raw", "rollout", "grad-rollout", "relevance")
 
 
-def _hf_forward(model: Any, pixel_values: torch.Tensor, layout: Layout) -> tuple[list, Any]:
+def _hf_forward(model: Model, pixel_values: torch.Tensor, layout: Layout,
+                ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     kwargs = {"pixel_values": pixel_values, "output_attentions": True}
     if tuple(pixel_values.shape[-2:]) != layout.input_size and \
             "interpolate_pos_encoding" in inspect.signature(model.forward).parameters:
@@ -51,23 +55,24 @@ def _hf_forward(model: Any, pixel_values: torch.Tensor, layout: Layout) -> tuple
     return require_attentions(out.attentions, "self", model), getattr(out, "logits", None)
 
 
-def _forward(model: Any, pixel_values: torch.Tensor, layout: Layout, *, explicit: bool) -> tuple[list, Any]:
+def _forward(model: Model, pixel_values: torch.Tensor, layout: Layout, *, explicit: bool,
+             ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     param = next(model.parameters())
     pixel_values = pixel_values.to(device=param.device, dtype=param.dtype)
     if layout.family == "hf":
         return _hf_forward(model, pixel_values, layout)
-    store: list = []
+    store: list[torch.Tensor] = []
     with (_timm_explicit if explicit else timm_attention_hooks)(model, store):
         logits = model(pixel_values)
     return store, logits
 
 
-def _class_names(model: Any) -> dict[int, str]:
+def _class_names(model: Model) -> dict[int, str]:
     id2label = getattr(getattr(model, "config", None), "id2label", None) or {}
     return {int(k): str(v) for k, v in id2label.items()}
 
 
-def _resolve_target(model: Any, logits: Any, target: Any) -> int:
+def _resolve_target(model: Model, logits: torch.Tensor | None, target: int | str | None) -> int:
     if logits is None or logits.ndim != 2:
         raise ValueError(
             f"{type(model).__name__} returns no class logits; gradient explanations need a "
@@ -101,7 +106,7 @@ def _grid(attentions: list, layout: Layout, pixel_values: torch.Tensor, transfor
     return AttentionGrid(values, axis, layers=[f"{name}.{i}" for i in range(len(values))], meta=meta)
 
 
-def _meta(model: Any, logits: Any) -> dict:
+def _meta(model: Model, logits: torch.Tensor | None) -> dict:
     meta = {"model": type(model).__name__, "source": f"multiattn.adapters.vit ({layout_of(model).family})"}
     if logits is not None and logits.ndim == 2:
         pred = int(logits[0].argmax())
@@ -111,7 +116,8 @@ def _meta(model: Any, logits: Any) -> dict:
 
 
 # -- public API -------------------------------------------------------------------------
-def capture(model: Any, image: Any, *, processor: Any = None, size: Any = None) -> AttentionGrid:
+def capture(model: Model, image: ImageInput, *, processor: Processor = None,
+            size: int | tuple[int, int] | None = None) -> AttentionGrid:
     """Attention of every layer and head of a ViT on one image.
 
     Parameters
@@ -144,7 +150,8 @@ def capture(model: Any, image: Any, *, processor: Any = None, size: Any = None) 
     return _grid(attentions, layout, pixel_values, transform, _meta(model, logits))
 
 
-def prepare(model: Any, image: Any, *, processor: Any = None, size: Any = None) -> dict:
+def prepare(model: Model, image: ImageInput, *, processor: Processor = None,
+            size: int | tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
     """The forward pass's keyword arguments for ``image`` (``pixel_values``; ``x`` for timm).
 
     Example
@@ -157,7 +164,8 @@ def prepare(model: Any, image: Any, *, processor: Any = None, size: Any = None) 
 
 
 def capture_with_gradients(
-    model: Any, image: Any, *, processor: Any = None, target: Any = None, size: Any = None
+    model: Model, image: ImageInput, *, processor: Processor = None, target: int | str | None = None,
+    size: int | tuple[int, int] | None = None,
 ) -> tuple[AttentionGrid, np.ndarray]:
     """Attention plus the gradient of one class logit with respect to each attention matrix.
 
@@ -196,13 +204,13 @@ def capture_with_gradients(
 
 
 def explain(
-    model: Any,
-    image: Any,
+    model: Model,
+    image: ImageInput,
     *,
-    processor: Any = None,
+    processor: Processor = None,
     method: str = "relevance",
-    target: Any = None,
-    size: Any = None,
+    target: int | str | None = None,
+    size: int | tuple[int, int] | None = None,
 ) -> AttentionMap:
     """One explanation map of the first prefix token (CLS) over the patches.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,11 +32,16 @@ from ..grid import AttentionGrid
 from ..gridset import GridSet
 from . import _whisper_decode as _wd
 from ._hf import require_attentions
-from ._whisper_decode import FRAME_S, SAMPLE_RATE, AudioInput, prepare_audio
+from ._whisper_decode import FRAME_S, SAMPLE_RATE, prepare_audio
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
+    import torch
+
+    from .._types import AudioInput, Model, Processor
 
 __all__ = ["transcribe", "capture", "prepare", "align"]
 
-def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
+def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
             max_new_tokens: int = _wd.MAX_NEW_TOKENS, keep_encoder: bool = True,
             progress: bool = True) -> GridSet:
     """Capture Whisper's encoder, decoder and cross-attention for one recording.
@@ -174,7 +179,7 @@ def capture(model: Any, inputs: AudioInput, *, processor: Any = None, text: str 
     return GridSet(grids, meta=meta)
 
 
-def transcribe(model: Any, inputs: AudioInput, *, processor: Any = None,
+def transcribe(model: Model, inputs: AudioInput, *, processor: Processor = None,
                max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> str:
     """Plain greedy transcription (no attention captured): the baseline of the benchmark.
 
@@ -192,8 +197,8 @@ def transcribe(model: Any, inputs: AudioInput, *, processor: Any = None,
     return "".join(pieces)
 
 
-def prepare(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
-            max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> dict:
+def prepare(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
+            max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> dict[str, torch.Tensor]:
     """The forward pass's keyword arguments for one 30 s window: log-mel features and decoder ids.
 
     The decoder ids are the prompt, the transcript's tokens (``text``) or the greedy
@@ -243,13 +248,13 @@ def audio_input(inputs: AudioInput) -> tuple[np.ndarray, int]:
     )
 
 
-def _check_processor(processor: Any) -> None:
+def _check_processor(processor: Processor) -> None:
     if processor is None or not hasattr(processor, "tokenizer"):
         raise ValueError("Whisper needs its WhisperProcessor (feature extractor + tokenizer): pass "
                          "processor=...; multiattn.load_model(...) returns it with the model")
 
 
-def align(model: Any, inputs: AudioInput, *, processor: Any = None, text: str | None = None,
+def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
           snap: bool = True) -> dict[str, Any]:
     """Word timings of a recording: capture, DTW on the alignment heads, snap onto pauses.
 

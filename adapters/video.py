@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when
 
     from .._types import Model, Processor
 
-__all__ = ["capture", "explain", "frames_to_pixel_values", "prepare", "relevance"]
+__all__ = ["capture", "explain", "frames_to_pixel_values", "prepare"]
 
 #: Explanation methods of :func:`explain`.
 METHODS = ("raw", "rollout", "relevance")

@@ -14,7 +14,7 @@ from ._layout import mount_checkout_folders as _mount
 from ._memory import AttentionTooLargeError
 from .axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
 from .grid import AttentionGrid, AttentionMap, DimensionIndexError, RowSumWarning
-from .gridset import GridSet, load
+from .gridset import GridSet, load_grids
 from .labelled import LabelledArray
 from .models import load_model
 
@@ -38,7 +38,7 @@ __all__ = [
     "capture",
     "capture_stream",
     "explain",
-    "load",
+    "load_grids",
     "load_model",
     "modality",
 ]

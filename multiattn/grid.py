@@ -329,12 +329,12 @@ class AttentionGrid:
     def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> AttentionGrid:
         """Rebuild a grid from the arrays of :meth:`_arrays` (``source`` names it in errors)."""
         if "header" not in arrays or "values" not in arrays:
-            raise ValueError(f"{source} is not a multiattn grid file (missing header/values)")
+            raise ValueError(f"{source} is not a readable multiattn grid (it has no header/values arrays)")
         header = json.loads(str(arrays["header"]))
         values = arrays["values"]
         edge_index = arrays.get("edge_index")
         if header.get("format") != "multiattn.AttentionGrid":
-            raise ValueError(f"{source} is not a multiattn grid file")
+            raise ValueError(f"{source} is not a readable multiattn grid (its header is not a grid's)")
         query = axis_from_dict(header["query"])
         key = query if header["key"] is None else axis_from_dict(header["key"])
         return cls(values, query, key, layers=header["layers"], heads=header["heads"],
@@ -357,8 +357,10 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no grid file {path}")
-    expected = f"{path} is not a multiattn grid file (an .npz written by AttentionGrid.save or GridSet.save)"
+        raise FileNotFoundError(f"no grid file at {path}: it does not exist (write one with "
+                                "grid.save(path) or a command's --save FILE.npz)")
+    expected = (f"{path} is not a readable multiattn grid (an .npz written by AttentionGrid.save "
+                "or GridSet.save)")
     try:
         data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:

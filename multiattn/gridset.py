@@ -19,7 +19,7 @@ import numpy as np
 
 from .grid import AttentionGrid, read_npz
 
-__all__ = ["GridSet", "load"]
+__all__ = ["GridSet", "load_grids"]
 
 _FORMAT = "multiattn.GridSet"
 
@@ -82,7 +82,7 @@ class GridSet(dict):
         return "GridSet(\n" + "\n".join(rows) + "\n)"
 
     def __reduce__(self):  # no pickling of results (the package never loads pickles)
-        raise TypeError("GridSet is not picklable; use GridSet.save / multiattn.load")
+        raise TypeError("GridSet is not picklable; use GridSet.save / multiattn.load_grids")
 
     def group(self, prefix: str) -> list[AttentionGrid]:
         """The grids named ``prefix.0``, ``prefix.1``... in order (e.g. CLIP's ``text`` grids)."""
@@ -93,7 +93,7 @@ class GridSet(dict):
     def save(self, path: str | Path) -> Path:
         """Write every grid into one ``.npz`` (arrays + JSON headers; no pickle).
 
-        :meth:`load` reads it back; :func:`multiattn.load` reads either a grid or a set.
+        :meth:`load` reads it back; :func:`multiattn.load_grids` reads either a grid or a set.
         """
         path = Path(path)
         if path.suffix != ".npz":
@@ -132,12 +132,12 @@ class GridSet(dict):
         return cls(grids, meta=header.get("meta"))
 
 
-def load(path: str | Path) -> AttentionGrid | GridSet:
+def load_grids(path: str | Path) -> AttentionGrid | GridSet:
     """Read a file written by ``AttentionGrid.save`` or ``GridSet.save`` (never a pickle).
 
     Examples
     --------
-    >>> grid = load("attn.npz")  # doctest: +SKIP
+    >>> grid = load_grids("attn.npz")  # doctest: +SKIP
     """
     arrays = read_npz(path)
     if "gridset" in arrays:

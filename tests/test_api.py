@@ -196,11 +196,11 @@ def test_gridset_is_read_only_and_round_trips(tmp_path, minilm):
         _ = grids["decoder"]
     with pytest.raises(AttributeError, match="grids: encoder, rollout"):
         _ = grids.decoder
-    back = multiattn.load(grids.save(tmp_path / "set"))
+    back = multiattn.load_grids(grids.save(tmp_path / "set"))
     assert isinstance(back, GridSet) and list(back) == ["encoder", "rollout"] and back.meta == {"note": "x"}
     np.testing.assert_array_equal(back.encoder.values, grid.values)
     assert back.encoder.query.labels == grid.query.labels
-    assert isinstance(multiattn.load(grid.save(tmp_path / "one.npz")), multiattn.AttentionGrid)
+    assert isinstance(multiattn.load_grids(grid.save(tmp_path / "one.npz")), multiattn.AttentionGrid)
     with pytest.raises(ValueError, match="GridSet"):
         multiattn.AttentionGrid.load(tmp_path / "set.npz")
 
@@ -249,12 +249,12 @@ def test_files_that_are_not_grids_get_one_clear_line(tmp_path):
     with zipfile.ZipFile(tmp_path / "truncated.npz", "w") as archive:
         archive.writestr("values.npy", b"\x93NUMPY garbage")
     expected = {"junk.npz": "not an npz archive", "empty.npz": "empty", "plain.npy": "bare array",
-                "objects.npz": "needs pickle", "truncated.npz": "not a multiattn grid file"}
+                "objects.npz": "needs pickle", "truncated.npz": "not a readable multiattn grid"}
     for name, reason in expected.items():
-        for reader in (multiattn.load, multiattn.AttentionGrid.load, GridSet.load):
-            with pytest.raises(ValueError, match="not a multiattn grid file") as info:
+        for reader in (multiattn.load_grids, multiattn.AttentionGrid.load, GridSet.load):
+            with pytest.raises(ValueError, match="not a readable multiattn grid") as info:
                 reader(tmp_path / name)
             message = str(info.value)
             assert reason in message and "allow_pickle" not in message and "\n" not in message
     with pytest.raises(FileNotFoundError, match="no grid file"):
-        multiattn.load(tmp_path / "missing.npz")
+        multiattn.load_grids(tmp_path / "missing.npz")

@@ -30,7 +30,7 @@ def saved_text(tmp_path_factory):
 
 
 def test_text_save_equals_the_api_capture(saved_text):
-    saved = multiattn.load(saved_text / "g.npz")
+    saved = multiattn.load_grids(saved_text / "g.npz")
     model, tokenizer = multiattn.load_model("induction")
     direct = multiattn.capture(model, SENTENCE, processor=tokenizer)
     assert isinstance(saved, multiattn.AttentionGrid) and saved.shape == direct.shape == (2, 4, 7, 7)
@@ -57,7 +57,7 @@ def test_gridset_save_and_grid_choice(tmp_path, capsys):
     saved = tmp_path / "clip.npz"
     assert main(["clip", str(image), scene.caption, "a green triangle", "--out", str(tmp_path / "c.png"),
                  "--save", str(saved)]) == 0
-    grids = multiattn.load(saved)
+    grids = multiattn.load_grids(saved)
     assert isinstance(grids, multiattn.GridSet) and list(grids) == ["vision", "text.0", "text.1"]
     model, processor = multiattn.load_model("tiny-clip")
     direct = multiattn.capture(model, (scene.image, [scene.caption, "a green triangle"]), processor=processor)

@@ -70,7 +70,21 @@ def test_the_surface_has_a_ceiling():
     assert len(multiattn.__all__) <= TOP_LEVEL_CEILING, multiattn.__all__
 
 
+#: Names the adapters share on purpose: each modality's module mirrors the verbs with one argument
+#: order (``capture(model, inputs, *, processor=None, ...)``) and a ``prepare`` for streaming.
+SHARED_BY_DESIGN = {"capture", "explain", "prepare"}
+
+
+def test_no_public_name_means_two_things():
+    where = defaultdict(list)
+    for module_name in _surface_modules():
+        for name in importlib.import_module(module_name).__all__:
+            where[name].append(module_name)
+    repeated = {n: ms for n, ms in where.items() if len(ms) > 1 and n not in SHARED_BY_DESIGN}
+    assert not repeated, repeated
+
+
 def test_top_level_has_the_verbs_and_the_core_types():
-    for name in ("capture", "explain", "capture_stream", "load_model", "load", "modality",
+    for name in ("capture", "explain", "capture_stream", "load_model", "load_grids", "modality",
                  "AttentionGrid", "AttentionMap", "GridSet", "LabelledArray"):
         assert name in multiattn.__all__

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -65,23 +63,14 @@ def index_or_name(text: str | None) -> Any:
 def read_grid(path: str, name: str | None = None) -> Any:
     """The grid saved at ``path``; of a GridSet, the grid ``name`` (default ``cross``, else the first).
 
-    Unreadable files become one clear ValueError (``multiattn.load`` lets numpy's errors through).
-
     Examples
     --------
     >>> grid = read_grid("whisper.npz")  # doctest: +SKIP
     grid 'cross' of encoder, decoder, cross
     """
-    from .. import GridSet, load
+    from .. import GridSet, load_grids
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no grid file at {path}: it does not exist (write one with --save FILE.npz "
-                                "or grid.save(path))")
-    try:
-        grids = load(path)
-    except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable multiattn grid (.npz written by AttentionGrid.save or "
-                         f"GridSet.save): {err}") from err
+    grids = load_grids(path)  # missing / unreadable files: one-line errors from the package
     if not isinstance(grids, GridSet):
         if name is not None:
             raise ValueError(f"--grid {name}: {path} holds one grid, not a GridSet")

@@ -10,7 +10,7 @@ never cross them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib import colormaps
@@ -18,15 +18,28 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
-from ..axes import Axis, PatchAxis, TimeAxis, VideoAxis
-from ..grid import AttentionMap
-from ..media import to_rgb
+from multiattn.axes import Axis, PatchAxis, TimeAxis, VideoAxis
+from multiattn.grid import AttentionMap
+from multiattn.media import to_rgb
+
 from ._image_pixels import _pixel_box
 from ._style import SEQUENTIAL_CMAP, ColorScale, add_colorbar, color_scale
 from .image import overlay, overlay_plot, patch_values_to_pixels
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from pathlib import Path
+    from typing import TypeAlias
 
-def _colorbar_below(mappable: Any, ax: Axes, label: str, normalised: str | None,
+    import PIL.Image
+
+    from multiattn._types import ArrayLike
+
+    #: What a left panel draws on: an image (patches), a waveform / spectrogram (time),
+    #: frames (video), or nothing.
+    _Media: TypeAlias = "str | Path | PIL.Image.Image | ArrayLike | None"
+
+
+def _colorbar_below(mappable: ScalarMappable, ax: Axes, label: str, normalised: str | None,
                     scale: ColorScale | None) -> None:
     """Horizontal colorbar under the medium, so lines to the tokens never cross it."""
     bar = add_colorbar(mappable, ax, label, normalised=normalised, scale=scale,
@@ -56,8 +69,8 @@ def _patch_centres(axis: PatchAxis, size: tuple[int, int] | None) -> np.ndarray:
     return points
 
 
-def _draw_patch(ax: Axes, axis: PatchAxis, values: np.ndarray, media: Any, label: str,
-                normalised: str | None) -> np.ndarray:
+def _draw_patch(ax: Axes, axis: PatchAxis, values: np.ndarray, media: _Media,
+                label: str, normalised: str | None) -> np.ndarray:
     if media is None:
         scale = color_scale(axis.to_image(values))
         im = ax.imshow(axis.to_image(values), **scale.imshow_kwargs())
@@ -74,7 +87,7 @@ def _draw_patch(ax: Axes, axis: PatchAxis, values: np.ndarray, media: Any, label
     return _patch_centres(axis, rgb.shape[:2])
 
 
-def _draw_time(ax: Axes, axis: TimeAxis, values: np.ndarray, media: Any, label: str,
+def _draw_time(ax: Axes, axis: TimeAxis, values: np.ndarray, media: _Media, label: str,
                normalised: str | None) -> np.ndarray:
     t0, t1 = float(axis.edges[0]), float(axis.edges[-1])
     times = axis.times
@@ -106,8 +119,8 @@ def _draw_time(ax: Axes, axis: TimeAxis, values: np.ndarray, media: Any, label: 
     return np.column_stack([times, np.full(len(axis), 0.91)])
 
 
-def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: Any, label: str,
-                normalised: str | None) -> np.ndarray:
+def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: _Media,
+                label: str, normalised: str | None) -> np.ndarray:
     volume = axis.to_volume(values)
     scale = color_scale(volume)
     points = np.full((len(axis), 2), np.nan)
@@ -145,7 +158,7 @@ def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: Any, label
     return points
 
 
-def _draw_cells(ax: Axes, axis: Axis, values: np.ndarray, media: Any, label: str,
+def _draw_cells(ax: Axes, axis: Axis, values: np.ndarray, media: _Media, label: str,
                 normalised: str | None) -> np.ndarray:
     if media is not None:
         raise ValueError(f"media is not used for a {type(axis).__name__} key axis; pass media=None")
@@ -160,7 +173,7 @@ def _draw_cells(ax: Axes, axis: Axis, values: np.ndarray, media: Any, label: str
 _PANELS = {PatchAxis: _draw_patch, TimeAxis: _draw_time, VideoAxis: _draw_video}
 
 
-def _draw_medium(ax: Axes, axis: Axis, values: np.ndarray, media: Any, label: str,
+def _draw_medium(ax: Axes, axis: Axis, values: np.ndarray, media: _Media, label: str,
                  normalised: str | None) -> np.ndarray:
     """The left panel for ``axis``'s type (a labelled column of cells for other axes)."""
     draw = next((f for cls, f in _PANELS.items() if isinstance(axis, cls)), _draw_cells)

@@ -9,7 +9,7 @@ converted to data units once the Axes limits are set.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,6 +22,9 @@ from multiattn.grid import AttentionGrid
 
 from ._graph_layout import LARGE_NODES
 from ._style import ColorScale, color_scale
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
 
 _NODE_COLORS = ("group", "received", "entropy")
 
@@ -71,7 +74,7 @@ def _edge_geometry(xy: np.ndarray, source: np.ndarray, target: np.ndarray, *, la
     return np.stack([start, base], axis=1), triangles
 
 
-def _edge_values(grid: AttentionGrid, layer: Any, head: Any) -> tuple[np.ndarray, str, str]:
+def _edge_values(grid: AttentionGrid, layer: int | str, head: int | str) -> tuple[np.ndarray, str, str]:
     chosen = grid.select(layer=layer)
     chosen = chosen.reduce("mean", "head") if head == "mean" else chosen.select(head=head)
     head_text = "mean of heads" if head == "mean" else f"head {chosen.heads[0]}"
@@ -84,7 +87,8 @@ def _group_names(grid: AttentionGrid) -> list[str]:
     return [names[g] if 0 <= g < len(names) else f"group {g}" for g in sorted(set(groups))]
 
 
-def _node_colours(grid: AttentionGrid, mode: Any, layer: Any, head: Any) -> tuple[Any, str | None]:
+def _node_colours(grid: AttentionGrid, mode: str | ArrayLike, layer: int | str,
+                  head: int | str) -> tuple[Any, str | None]:
     """Node colours: (RGBA / colour spec, None) for categories, or (values, colorbar label)."""
     import matplotlib
 
@@ -165,7 +169,8 @@ def _draw_self_loops(ax: Axes, grid: AttentionGrid, values: np.ndarray, xy: np.n
                linewidths=0.4 + 1.4 * ring_strength, zorder=2)
 
 
-def _draw_nodes(ax: Axes, grid: AttentionGrid, xy: np.ndarray, node_color: Any, *, layer: Any, head: Any,
+def _draw_nodes(ax: Axes, grid: AttentionGrid, xy: np.ndarray, node_color: str | ArrayLike, *,
+                layer: int | str, head: int | str,
                 node_size: float, labels: bool, legend: bool) -> tuple[Any, str | None]:
     """Node markers (and labels, group legend); returns (node artist, node colorbar label or None)."""
     import matplotlib
@@ -191,7 +196,8 @@ def _draw_nodes(ax: Axes, grid: AttentionGrid, xy: np.ndarray, node_color: Any, 
     return nodes, colour_label
 
 
-def _plot(ax: Axes, grid: AttentionGrid, *, layer: Any, head: Any, xy: np.ndarray, node_color: Any,
+def _plot(ax: Axes, grid: AttentionGrid, *, layer: int | str, head: int | str, xy: np.ndarray,
+          node_color: str | ArrayLike,
           top_k: int | None, scale: ColorScale, node_size: float, arrows: bool, labels: bool,
           self_loops: bool, legend: bool) -> tuple[LineCollection, Any, str | None]:
     """Draw edges, rings, nodes and labels; returns (edge artist, node artist, node colorbar label)."""

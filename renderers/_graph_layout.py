@@ -7,11 +7,15 @@ are computed once and passed to the ``draw_*`` functions as ``pos=``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from multiattn.grid import AttentionGrid
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike, NxGraph
 
 __all__ = ["LAYOUTS", "node_positions", "group_positions"]
 
@@ -24,14 +28,14 @@ LARGE_NODES = 2000
 _LAYOUT_MAX = {"kamada_kawai": 2000, "spring": 5000}
 
 
-def _check_grid(grid: Any) -> AttentionGrid:
+def _check_grid(grid: object) -> AttentionGrid:
     if not isinstance(grid, AttentionGrid) or not grid.is_sparse:
         raise TypeError("expected a sparse (graph) AttentionGrid; build one with "
                         "multiattn.adapters.graph.capture / from_edges / from_dense / from_networkx")
     return grid
 
 
-def _structure(grid: AttentionGrid) -> Any:
+def _structure(grid: AttentionGrid) -> NxGraph:
     import networkx as nx
 
     graph = nx.Graph()
@@ -90,7 +94,7 @@ def node_positions(grid: AttentionGrid, layout: str | None = None, *, seed: int 
     return _landscape(np.array([pos[i] for i in range(n)], dtype=float))
 
 
-def group_positions(groups: Any, *, spread: float = 0.8) -> np.ndarray:
+def group_positions(groups: ArrayLike, *, spread: float = 0.8) -> np.ndarray:
     """``(N, 2)`` positions that place each group in its own disc, the discs on a circle.
 
     Nodes fill their group's disc on a sunflower (Vogel) spiral in index order:
@@ -158,7 +162,8 @@ def _landscape(xy: np.ndarray) -> np.ndarray:
     return centred @ vt.T
 
 
-def _positions(grid: AttentionGrid, pos: Any, layout: str | None, seed: int) -> np.ndarray:
+def _positions(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, ArrayLike] | None,
+               layout: str | None, seed: int) -> np.ndarray:
     n = len(grid.query)
     if pos is None:
         return node_positions(grid, layout, seed=seed)

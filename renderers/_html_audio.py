@@ -8,8 +8,8 @@ mono, and is embedded as a 16-bit WAV with its log-mel spectrogram (PNG).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from multiattn.grid import AttentionGrid
 
 from ._encode import png_b64, wav_b64
 from ._html_pack import pack_rows, weights_note
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
 
 __all__ = ["AUDIO_SR", "audio_payload", "mono_16k", "check_words", "token_words"]
 
@@ -29,7 +32,7 @@ _SPEC_HEIGHT = 128  # pixels (one per mel band)
 _SPEC_PX_PER_S = 100  # spectrogram columns per second (10 ms hop)
 
 
-def mono_16k(audio: Any) -> np.ndarray:
+def mono_16k(audio: tuple[ArrayLike, int]) -> np.ndarray:
     """``(waveform, sr)`` as float32 mono at 16 kHz in ``[-1, 1]``, checked."""
     if not isinstance(audio, (tuple, list)) or len(audio) != 2:
         raise ValueError("audio must be a (waveform, sample_rate) pair, e.g. "
@@ -53,7 +56,7 @@ def _spectrogram_png(wav: np.ndarray) -> str:
     return png_b64(np.round(rgb * 255).astype(np.uint8))
 
 
-def check_words(words: Any) -> list[dict]:
+def check_words(words: Sequence[Mapping[str, str | float]] | None) -> list[dict]:
     """``[{"word", "start", "end"}]`` (seconds) validated, as plain str / float."""
     out = []
     for i, item in enumerate(words or []):
@@ -102,8 +105,9 @@ def _notes(grid: AttentionGrid, summary: dict, has_audio: bool, unmatched: bool)
     ]
 
 
-def audio_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, audio: Any,
-                  words: Any) -> dict:
+def audio_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None,
+                  audio: tuple[ArrayLike, int] | None,
+                  words: Sequence[Mapping[str, str | float]] | None) -> dict:
     """Tokens -> ``TimeAxis`` attention with the recording, its spectrogram and word spans."""
     axis = grid.key
     words = check_words(words)

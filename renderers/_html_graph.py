@@ -7,8 +7,8 @@ weights relative to the largest weight of each (layer, head).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from multiattn.grid import AttentionGrid
 from ._encode import b64
 from ._html_pack import quantise
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
+
 __all__ = ["graph_payload", "graph_layout"]
 
 _GRAPH_SIZE = 560
@@ -25,7 +28,8 @@ _MAX_GRAPH_NODES = 3000
 _MAX_NODE_LABELS = 80  # draw node labels next to the nodes up to this many nodes
 
 
-def _given_positions(grid: AttentionGrid, pos: Any) -> np.ndarray:
+def _given_positions(grid: AttentionGrid,
+                     pos: ArrayLike | Mapping[Hashable, ArrayLike] | Sequence[ArrayLike]) -> np.ndarray:
     n_nodes = len(grid.query)
     if isinstance(pos, Mapping):
         missing = [i for i in grid.query.ids if i not in pos]
@@ -50,7 +54,7 @@ def _spring_positions(grid: AttentionGrid) -> np.ndarray:
     return np.array([layout[i] for i in range(n_nodes)], dtype=np.float64)
 
 
-def graph_layout(grid: AttentionGrid, pos: Any) -> np.ndarray:
+def graph_layout(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, ArrayLike] | None) -> np.ndarray:
     """``(N, 2)`` float32 node positions in ``[0, 1]``, y pointing down (SVG); spring layout if no ``pos``."""
     coords = _spring_positions(grid) if pos is None else _given_positions(grid, pos)
     low, span = coords.min(axis=0), np.ptp(coords, axis=0)
@@ -79,7 +83,7 @@ def _notes(grid: AttentionGrid, grouped: bool, laid_out: bool) -> list[str]:
     ]
 
 
-def graph_payload(grid: AttentionGrid, pos: Any) -> dict:
+def graph_payload(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, ArrayLike] | None) -> dict:
     """Nodes (SVG circles) and their incoming attention edges, per layer and head."""
     if not isinstance(grid.key, NodeAxis) or grid.key != grid.query:
         raise ValueError("the graph view needs self-attention over one NodeAxis")

@@ -9,15 +9,20 @@ views have their own modules (``_html_graph``, ``_html_audio``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from multiattn.axes import PatchAxis
+from multiattn.axes import PatchAxis, VideoAxis
 from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._encode import b64, jpeg_b64, png_b64
 from ._html_pack import pack_rows, weights_note
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import PIL.Image
+
+    from multiattn._types import ArrayLike
 
 __all__ = ["text_payload", "image_payload", "video_payload", "seen_part"]
 
@@ -48,7 +53,7 @@ def text_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None) -> dict
     }
 
 
-def seen_part(rgb: np.ndarray, axis: PatchAxis) -> Any:
+def seen_part(rgb: np.ndarray, axis: PatchAxis) -> PIL.Image.Image:
     """PIL image of the part of ``rgb`` the model saw: the axis' recorded crop, mapped to its pixels."""
     from PIL import Image
 
@@ -61,7 +66,7 @@ def seen_part(rgb: np.ndarray, axis: PatchAxis) -> Any:
     return pil
 
 
-def _display_image(image: Any, axis: PatchAxis, size: tuple[int, int]) -> str:
+def _display_image(image: ArrayLike, axis: PatchAxis, size: tuple[int, int]) -> str:
     """The part of ``image`` the model saw (crop recorded on the axis) at ``size`` (w, h), PNG base64."""
     from PIL import Image
 
@@ -92,7 +97,7 @@ def _prefix_note(prefix: tuple[str, ...]) -> str:
     return f", prefix {', '.join(prefix)}" if prefix else ""
 
 
-def image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image: Any,
+def image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image: ArrayLike | None,
                   maps: Mapping[str, AttentionMap] | None) -> dict:
     """The image with the attention of a patch (or a prefix token, or an extra map) overlaid."""
     axis = grid.query
@@ -120,7 +125,7 @@ def image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image:
     }
 
 
-def _video_frames(frames: Any, axis: Any, width: int) -> tuple[list[str], int]:
+def _video_frames(frames: ArrayLike, axis: VideoAxis, width: int) -> tuple[list[str], int]:
     """JPEG base64 of each frame (the processor's crop) at ``width``, and the shown height."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.shape[0] != axis.frames or 0 in frames.shape:
@@ -134,7 +139,8 @@ def _video_frames(frames: Any, axis: Any, width: int) -> tuple[list[str], int]:
     return [jpeg_b64(frame, (width, height)) for frame in seen], height
 
 
-def video_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, frames: Any) -> dict:
+def video_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None,
+                  frames: ArrayLike | None) -> dict:
     """Frame slider and play button; the chosen query's attention overlaid on each frame."""
     axis = grid.query
     if grid.key != axis:

@@ -7,13 +7,23 @@ Axes with a colorbar.  Both are re-exported from :mod:`multiattn.renderers.image
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..media import to_rgb
+from multiattn.media import to_rgb
+
 from ._image_pixels import _patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from pathlib import Path
+
+    import PIL.Image
+    from matplotlib.axes import Axes
+
+    from multiattn._types import ArrayLike
+    from multiattn.grid import AttentionMap
 
 __all__ = ["overlay", "overlay_plot"]
 
@@ -49,7 +59,9 @@ def _outline(mask: np.ndarray, width: int) -> np.ndarray:
     return mask & ~binary_erosion(mask, iterations=max(width, 1), border_value=0)
 
 
-def _render(image, attention, *, alpha, cmap, upsample, threshold, vmin, vmax, channels):
+def _render(image: str | Path | PIL.Image.Image | ArrayLike, attention: AttentionMap | ArrayLike, *,
+            alpha: float, cmap: str | None, upsample: str, threshold: float | None, vmin: float | None,
+            vmax: float | None, channels: str) -> tuple[np.ndarray, ColorScale]:
     from matplotlib import colormaps
 
     if not 0 <= alpha <= 1:
@@ -79,8 +91,8 @@ def _render(image, attention, *, alpha, cmap, upsample, threshold, vmin, vmax, c
 
 
 def overlay(
-    image: Any,
-    attention: Any,
+    image: str | Path | PIL.Image.Image | ArrayLike,
+    attention: AttentionMap | ArrayLike,
     *,
     alpha: float = 0.5,
     cmap: str | None = None,
@@ -132,10 +144,10 @@ def overlay(
 
 
 def overlay_plot(
-    image: Any,
-    attention: Any,
+    image: str | Path | PIL.Image.Image | ArrayLike,
+    attention: AttentionMap | ArrayLike,
     *,
-    ax: Any = None,
+    ax: Axes | None = None,
     alpha: float = 0.5,
     cmap: str | None = None,
     upsample: str = "bilinear",
@@ -146,7 +158,7 @@ def overlay_plot(
     colorbar: bool = True,
     label: str = "attention",
     normalised: str | None = None,
-) -> Any:
+) -> Axes:
     """Draw :func:`overlay` on a matplotlib Axes with a colorbar (Axes-level).
 
     Parameters

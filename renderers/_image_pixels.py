@@ -10,12 +10,15 @@ Pixels the model never saw (outside a center crop) are NaN.  A plain 2-D
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from ..grid import AttentionMap
+from multiattn.grid import AttentionMap
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
 
 __all__ = ["patch_values_to_pixels"]
 
@@ -23,7 +26,7 @@ _RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Im
 _ASPECT_TOLERANCE = 0.02
 
 
-def _patch_grid(attention: Any) -> np.ndarray:
+def _patch_grid(attention: AttentionMap | ArrayLike) -> np.ndarray:
     if isinstance(attention, AttentionMap):
         return attention.to_image().astype(np.float64)
     grid = np.asarray(attention, dtype=np.float64)
@@ -37,7 +40,8 @@ def _patch_grid(attention: Any) -> np.ndarray:
     return grid
 
 
-def _pixel_box(attention: Any, height: int, width: int) -> tuple[float, float, float, float]:
+def _pixel_box(attention: AttentionMap | ArrayLike, height: int,
+               width: int) -> tuple[float, float, float, float]:
     """``(top, left, bottom, right)`` of the patch grid in image pixels (floats)."""
     if not isinstance(attention, AttentionMap):
         return 0.0, 0.0, float(height), float(width)
@@ -58,7 +62,7 @@ def _pixel_box(attention: Any, height: int, width: int) -> tuple[float, float, f
 
 
 def patch_values_to_pixels(
-    attention: Any, size: tuple[int, int], *, upsample: str = "bilinear"
+    attention: AttentionMap | ArrayLike, size: tuple[int, int], *, upsample: str = "bilinear"
 ) -> np.ndarray:
     """Upsample a patch map to an image's pixels; NaN where the model saw nothing.
 

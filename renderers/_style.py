@@ -28,7 +28,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,6 +37,11 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 
 from .figure import DPI, save_figure
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.cm import ScalarMappable
+
+    from multiattn._types import ArrayLike
 
 __all__ = [
     "DPI",
@@ -128,7 +133,7 @@ def _pct_text(percentiles: tuple[float, float]) -> str:
     return f"{percentiles[0]:g}-{percentiles[1]:g}th"
 
 
-def _finite_values(values: Any) -> np.ndarray:
+def _finite_values(values: ArrayLike) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64).ravel()
     arr = arr[np.isfinite(arr)]
     if arr.size == 0:
@@ -136,7 +141,7 @@ def _finite_values(values: Any) -> np.ndarray:
     return arr
 
 
-def robust_limits(values: Any, percentiles: tuple[float, float] = (2.0, 98.0),
+def robust_limits(values: ArrayLike, percentiles: tuple[float, float] = (2.0, 98.0),
                   signed: bool | None = None) -> tuple[float, float]:
     """Colour limits from percentiles of the finite values.
 
@@ -179,7 +184,7 @@ def robust_limits(values: Any, percentiles: tuple[float, float] = (2.0, 98.0),
     return (vmin, vmax)
 
 
-def choose_cmap(values: Any, cmap: str | None = None, *, sequential: str = SEQUENTIAL_CMAP) -> str:
+def choose_cmap(values: ArrayLike, cmap: str | None = None, *, sequential: str = SEQUENTIAL_CMAP) -> str:
     """Colormap name: ``cmap`` if given, else diverging for signed data, ``sequential`` otherwise.
 
     Rainbow maps (jet, hsv, ...) are refused: they invent edges that are not in the data.
@@ -203,7 +208,7 @@ def choose_cmap(values: Any, cmap: str | None = None, *, sequential: str = SEQUE
     return DIVERGING_CMAP if (_finite_values(values) < 0).any() else str(sequential)
 
 
-def color_scale(values: Any, *, cmap: str | None = None,
+def color_scale(values: ArrayLike, *, cmap: str | None = None,
                 limits: tuple[float, float] | None = None,
                 percentiles: tuple[float, float] = (2.0, 98.0),
                 sequential: str = SEQUENTIAL_CMAP) -> ColorScale:
@@ -243,7 +248,8 @@ def color_scale(values: Any, *, cmap: str | None = None,
                       percentiles=None if limits is not None else tuple(percentiles))
 
 
-def add_colorbar(mappable: Any, ax: Axes, label: str, *, normalised: str | None = None,
+def add_colorbar(mappable: ScalarMappable, ax: Axes | list[Axes] | tuple[Axes, ...] | np.ndarray,
+                 label: str, *, normalised: str | None = None,
                  scale: ColorScale | None = None, **kwargs: Any) -> Colorbar:
     """Colorbar next to ``ax`` whose label says what the values are and how they were normalised.
 
@@ -251,8 +257,8 @@ def add_colorbar(mappable: Any, ax: Axes, label: str, *, normalised: str | None 
     ----------
     mappable : ScalarMappable
         The image / mesh / collection to describe.
-    ax : Axes
-        Axes (or list of Axes) to take space from.
+    ax : Axes, or list / tuple / array of Axes
+        Axes to take space from.
     label : str
         What the colour encodes, e.g. ``"attention weight"``.
     normalised : str, optional

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..axes import VideoAxis
-from ..grid import AttentionMap
-from ..media import VideoClip, as_frames
+from multiattn.axes import VideoAxis
+from multiattn.grid import AttentionMap
+from multiattn.media import VideoClip, as_frames
+
 from ._style import ColorScale, color_scale
 from ._video_encode import write_gif, write_mp4
 from .image import overlay
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
 
 __all__ = [
     "FOOTER_PX",
@@ -32,7 +37,7 @@ FOOTER_PX = 22
 
 
 # -- maps per frame --------------------------------------------------------------
-def frame_maps(attention: Any, n_frames: int | None = None) -> np.ndarray:
+def frame_maps(attention: AttentionMap | ArrayLike, n_frames: int | None = None) -> np.ndarray:
     """One ``(rows, cols)`` map per input frame.
 
     Parameters
@@ -100,8 +105,8 @@ def clip_scale(maps: np.ndarray, normalise: str, cmap: str | None) -> tuple[np.n
 
 
 def overlay_frames(
-    frames: Any,
-    maps: Any,
+    frames: np.ndarray | Sequence[np.ndarray] | VideoClip,
+    maps: AttentionMap | ArrayLike,
     *,
     alpha: float = 0.5,
     cmap: str | None = None,
@@ -112,7 +117,7 @@ def overlay_frames(
 
     Parameters
     ----------
-    frames : array (T, H, W, 3) uint8 or (T, H, W) grayscale
+    frames : array (T, H, W, 3) uint8 or (T, H, W) grayscale, list of frames, or VideoClip
         The frames the model saw.
     maps : AttentionMap over a VideoAxis or array (T', rows, cols)
         See :func:`frame_maps`.
@@ -146,7 +151,7 @@ def overlay_frames(
     return out, scale, note
 
 
-def check_frames(frames: Any) -> np.ndarray:
+def check_frames(frames: np.ndarray | Sequence[np.ndarray] | VideoClip) -> np.ndarray:
     return as_frames(frames.frames if isinstance(frames, VideoClip) else frames)
 
 
@@ -189,7 +194,7 @@ def footer(width: int, text: str, scale: ColorScale, per_frame: bool) -> np.ndar
 
 
 def annotated(overlaid: np.ndarray, times: np.ndarray, scale: ColorScale, label: str, min_side: int,
-               per_frame: bool):
+               per_frame: bool) -> np.ndarray:
     import cv2
 
     height, width = display_size(*overlaid.shape[1:3], min_side)
@@ -202,8 +207,8 @@ def annotated(overlaid: np.ndarray, times: np.ndarray, scale: ColorScale, label:
 
 
 def write_overlay_video(
-    frames: Any,
-    maps: Any,
+    frames: np.ndarray | Sequence[np.ndarray] | VideoClip,
+    maps: AttentionMap | ArrayLike,
     path: str | Path,
     *,
     fps: float | None = None,
@@ -224,7 +229,7 @@ def write_overlay_video(
 
     Parameters
     ----------
-    frames : array (T, H, W, 3) uint8 or VideoClip
+    frames : array (T, H, W, 3) uint8, list of frames, or VideoClip
         The frames the model saw.
     maps : AttentionMap over a VideoAxis or array (T', rows, cols)
         Attention to overlay (see :func:`frame_maps`).

@@ -9,16 +9,20 @@ covers mel frames ``2k, 2k+1``, i.e. ``20k .. 20(k+1)`` ms: the edges of the gri
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..axes import TimeAxis, TokenAxis
-from ..grid import AttentionGrid
+from multiattn.axes import TimeAxis, TokenAxis
+from multiattn.grid import AttentionGrid
+
 from ._style import DPI, add_colorbar, color_scale, get_axes
 from .heatmap import dim_title, head_matrix
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
 
 __all__ = ["token_attention_over_time", "alignment_strips", "word_links", "self_attention_heatmap"]
 
@@ -27,7 +31,7 @@ _N_FFT = 400
 _WORD_EDGE = "#ff4f4f"
 
 
-def _alignment_heads(cross: AttentionGrid, heads: Sequence | None) -> list[tuple[int, int]]:
+def _alignment_heads(cross: AttentionGrid, heads: Sequence[tuple[int, int]] | None) -> list[tuple[int, int]]:
     if heads is None:
         heads = cross.meta.get("alignment_heads") or [
             (layer, head) for layer in range(cross.n_layers // 2, cross.n_layers)
@@ -35,7 +39,8 @@ def _alignment_heads(cross: AttentionGrid, heads: Sequence | None) -> list[tuple
     return [(int(layer), int(head)) for layer, head in heads]
 
 
-def token_attention_over_time(cross: AttentionGrid, heads: Sequence | None = None) -> np.ndarray:
+def token_attention_over_time(cross: AttentionGrid,
+                              heads: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
     """Cross-attention of the row that *predicts* each token, heads averaged, over audio frames.
 
     Row ``i - 1`` of a Whisper decoder predicts token ``i`` (the rows Whisper's timing recipe
@@ -89,8 +94,8 @@ def _mark_words(ax: Axes, words: Sequence[dict], label: bool) -> None:
                     va="bottom", fontsize=8, transform=ax.get_xaxis_transform(), clip_on=False)
 
 
-def alignment_strips(cross: AttentionGrid, audio: Any, sr: int = 16000, *,
-                     words: Sequence[dict] | None = None, heads: Sequence | None = None,
+def alignment_strips(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
+                     words: Sequence[dict] | None = None, heads: Sequence[tuple[int, int]] | None = None,
                      waveform: bool = True, title: str | None = None,
                      cmap: str = "magma") -> Figure:
     """Spectrogram on top, one cross-attention strip per word (or token) below, one time axis.
@@ -193,8 +198,8 @@ def _log_mel(y: np.ndarray, sr: int) -> np.ndarray:
     return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
 
 
-def word_links(cross: AttentionGrid, audio: Any, sr: int = 16000, *,
-               words: Sequence[dict], heads: Sequence | None = None, top_k: int = 2,
+def word_links(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
+               words: Sequence[dict], heads: Sequence[tuple[int, int]] | None = None, top_k: int = 2,
                max_words: int = 12, title: str | None = None) -> Figure:
     """Words on the right, the spectrogram on the left, lines to each word's strongest frames.
 

@@ -24,7 +24,7 @@ Both are figure-level functions: they return a ``Figure``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib import colormaps
@@ -33,11 +33,19 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 
-from ..axes import Axis
-from ..grid import AttentionGrid
-from ..media import to_rgb
+from multiattn.axes import Axis
+from multiattn.grid import AttentionGrid
+from multiattn.media import to_rgb
+
 from ._crossmodal_panels import _draw_medium, _draw_tokens
 from ._style import DPI, SEQUENTIAL_CMAP, add_colorbar, color_scale
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from pathlib import Path
+
+    import PIL.Image
+
+    from multiattn._types import ArrayLike
 
 __all__ = ["side_by_side", "similarity_grid"]
 
@@ -46,7 +54,8 @@ _MAX_LINE_WIDTH = 5.0
 
 
 # -- validation ---------------------------------------------------------------------------
-def _resolve(weights: Any, query_axis: Axis | None, key_axis: Axis | None) -> tuple[np.ndarray, Axis, Axis]:
+def _resolve(weights: AttentionGrid | ArrayLike, query_axis: Axis | None,
+             key_axis: Axis | None) -> tuple[np.ndarray, Axis, Axis]:
     """Weights as a float (Q, K) array and the two axes (taken from a grid when not given)."""
     if isinstance(weights, AttentionGrid):
         if weights.n_layers != 1 or weights.n_heads != 1:
@@ -72,7 +81,7 @@ def _resolve(weights: Any, query_axis: Axis | None, key_axis: Axis | None) -> tu
     return arr, query_axis, key_axis
 
 
-def _check_vector(values: Any, n: int, name: str) -> np.ndarray:
+def _check_vector(values: ArrayLike, n: int, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
@@ -101,13 +110,13 @@ def _linked(weights: np.ndarray, token_weights: np.ndarray, query_axis: Axis, ke
 
 
 def side_by_side(
-    weights: Any,
+    weights: AttentionGrid | ArrayLike,
     query_axis: Axis | None = None,
     key_axis: Axis | None = None,
     *,
-    media: Any = None,
-    token_weights: Any = None,
-    key_weights: Any = None,
+    media: str | Path | PIL.Image.Image | ArrayLike | None = None,
+    token_weights: ArrayLike | None = None,
+    key_weights: ArrayLike | None = None,
     top_k: int = 3,
     max_tokens: int = 6,
     min_share: float = 0.5,
@@ -206,8 +215,8 @@ def side_by_side(
 
 
 def similarity_grid(
-    scores: Any,
-    images: Sequence[Any],
+    scores: ArrayLike,
+    images: Sequence[str | Path | PIL.Image.Image | ArrayLike],
     captions: Sequence[str],
     *,
     label: str = "similarity logit",

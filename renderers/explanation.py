@@ -7,14 +7,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..grid import AttentionMap
+from multiattn.grid import AttentionMap
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from pathlib import Path
+
+    import PIL.Image
+    from matplotlib.figure import Figure
+
+    from multiattn._types import ArrayLike
 
 __all__ = ["explanation_figure"]
 
 
-def class_caption(meta: Mapping[str, Any]) -> str:
+def class_caption(meta: Mapping[str, object]) -> str:
     """Which class a ViT map explains, from its ``meta``.
 
     Examples
@@ -29,8 +37,9 @@ def class_caption(meta: Mapping[str, Any]) -> str:
     return f"predicted class {meta.get('predicted_label', '?')!r}"
 
 
-def explanation_figure(image: Any, maps: Mapping[str, AttentionMap], *, upsample: str = "bilinear",
-                       threshold: float | None = None, shared_scale: bool = False) -> Any:
+def explanation_figure(image: str | Path | PIL.Image.Image | ArrayLike, maps: Mapping[str, AttentionMap], *,
+                       upsample: str = "bilinear", threshold: float | None = None,
+                       shared_scale: bool = False) -> Figure:
     """Figure-level: one overlay with a colorbar, or the image beside every map (``compare_plot``).
 
     Parameters

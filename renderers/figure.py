@@ -17,11 +17,14 @@ Example
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure, SubFigure
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.axes import Axes
 
 __all__ = ["save_figure"]
 
@@ -35,7 +38,7 @@ _NO_METADATA = {
 }
 
 
-def _as_figure(fig: Any) -> Figure:
+def _as_figure(fig: object) -> Figure:
     if isinstance(fig, SubFigure):
         fig = fig.figure
     if isinstance(fig, Figure):
@@ -45,13 +48,14 @@ def _as_figure(fig: Any) -> Figure:
     raise TypeError(f"save_figure needs a matplotlib Figure or Axes, got {type(fig).__name__}")
 
 
-def save_figure(fig: Figure | Any, path: str | Path, *, dpi: int = DPI, close: bool = True) -> Path:
+def save_figure(fig: Figure | SubFigure | Axes, path: str | Path, *, dpi: int = DPI,
+                close: bool = True) -> Path:
     """Save ``fig`` deterministically (fixed DPI, no timestamp/software metadata) and close it.
 
     Parameters
     ----------
-    fig : Figure or Axes
-        What to save; an Axes saves the figure it belongs to.
+    fig : Figure, SubFigure or Axes
+        What to save; a SubFigure or an Axes saves the figure it belongs to.
     path : str or Path
         Output file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``)
         and parent folders are created.

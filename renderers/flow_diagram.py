@@ -13,7 +13,7 @@ Edge width and colour are the share of the output token carried by the edge.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -23,13 +23,18 @@ from multiattn.grid import AttentionGrid
 
 from ._style import SEQUENTIAL_CMAP, add_colorbar, choose_cmap, get_axes
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.path import Path as MplPath
+
+    from multiattn._types import AttentionInput
+
 __all__ = ["flow_diagram"]
 
 _MAX_WIDTH = 9.0  # points, for an edge carrying the whole output token
 
 
 def flow_edges(
-    attn: Any, output_token: int, *, top_k: int = 3, threshold: float = 0.02, residual: float = 0.5
+    attn: AttentionInput, output_token: int, *, top_k: int = 3, threshold: float = 0.02, residual: float = 0.5
 ) -> tuple[np.ndarray, list[tuple[int, int, int, float]]]:
     """Shares of the output token per level and the edges the diagram draws.
 
@@ -81,7 +86,7 @@ def flow_edges(
     return shares, edges
 
 
-def _edge_path(x0: float, y0: float, x1: float, y1: float) -> Any:
+def _edge_path(x0: float, y0: float, x1: float, y1: float) -> MplPath:
     from matplotlib.path import Path as MplPath
 
     mid = (x0 + x1) / 2
@@ -90,7 +95,7 @@ def _edge_path(x0: float, y0: float, x1: float, y1: float) -> Any:
 
 
 def flow_diagram(
-    attn: Any,
+    attn: AttentionInput,
     output_token: int,
     *,
     top_k: int = 3,

@@ -11,16 +11,25 @@ footer with its time and the scale.  Video files are read with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..axes import VideoAxis
-from ..grid import AttentionGrid, AttentionMap
+from multiattn.axes import VideoAxis
+from multiattn.grid import AttentionGrid, AttentionMap
+
 from ._style import add_colorbar, color_scale, get_axes
 from ._video_overlay import frame_maps, overlay_frames, write_overlay_video
 from .figure import save_figure
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from multiattn._types import ArrayLike
+    from multiattn.media import VideoClip
 
 __all__ = [
     "frame_maps",
@@ -33,8 +42,8 @@ __all__ = [
 
 # -- figures ---------------------------------------------------------------------------
 def contact_sheet(
-    frames: Any,
-    maps: Any,
+    frames: np.ndarray | Sequence[np.ndarray] | VideoClip,
+    maps: AttentionMap | ArrayLike,
     path: str | Path | None = None,
     *,
     fps: float | None = None,
@@ -43,8 +52,8 @@ def contact_sheet(
     normalise: str = "clip",
     title: str | None = None,
     max_frames: int = 8,
-    boxes: Any = None,
-) -> Any:
+    boxes: ArrayLike | None = None,
+) -> Figure:
     """Figure-level: frames in a row with attention overlaid, their times and one colorbar.
 
     Parameters
@@ -119,8 +128,8 @@ def _time_shares(attention: AttentionMap) -> np.ndarray:
 def frame_timeline(
     maps: AttentionMap | dict[str, AttentionMap],
     *,
-    ax: Any = None,
-) -> Any:
+    ax: Axes | None = None,
+) -> Axes:
     """Axes-level: share of the map each temporal token (frame or tubelet) receives, over time.
 
     Parameters
@@ -159,7 +168,7 @@ def frame_timeline(
     return ax
 
 
-def _time_matrix(grid: AttentionGrid, layer: Any) -> np.ndarray:
+def _time_matrix(grid: AttentionGrid, layer: int | str) -> np.ndarray:
     """``(T, T)``: for queries at time ``i``, mean share of attention on keys at time ``j``."""
     axis = grid.query
     if not isinstance(axis, VideoAxis) or grid.key != axis:
@@ -183,10 +192,10 @@ def _time_matrix(grid: AttentionGrid, layer: Any) -> np.ndarray:
 def temporal_heatmap(
     attention: AttentionGrid | dict[str, AttentionGrid],
     *,
-    layer: Any = -1,
-    ax: Any = None,
+    layer: int | str = -1,
+    ax: Axes | None = None,
     cmap: str | None = None,
-) -> Any:
+) -> Axes:
     """Axes-level: frame x frame attention (query time vs key time) of one layer.
 
     For queries in temporal position ``i`` the share of their attention that

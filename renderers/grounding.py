@@ -7,14 +7,20 @@ carries, and lines from each important word to the top patches of its own map.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.figure import Figure
+
+    from multiattn._types import ArrayLike
+    from multiattn.adapters.clip import CaptionGrounding
 
 __all__ = ["grounding_figure"]
 
 
-def display_image(rgb: Any, size: int = 256) -> np.ndarray:
+def display_image(rgb: ArrayLike, size: int = 256) -> np.ndarray:
     """Upscale a small image (nearest) so overlays and lines are legible; big ones stay.
 
     Examples
@@ -27,7 +33,8 @@ def display_image(rgb: Any, size: int = 256) -> np.ndarray:
     return np.kron(rgb, np.ones((factor, factor, 1), dtype=rgb.dtype)) if factor > 1 else rgb
 
 
-def grounding_figure(rgb: Any, grounding: Any, *, top_k: int = 3, display_size: int = 256) -> Any:
+def grounding_figure(rgb: ArrayLike, grounding: CaptionGrounding, *, top_k: int = 3,
+                     display_size: int = 256) -> Figure:
     """Figure-level: image relevance of a caption, its words, and lines from words to patches.
 
     Words are coloured and sized by the logit they carry (logit minus the mean logit of the

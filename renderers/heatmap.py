@@ -19,7 +19,6 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -185,7 +184,7 @@ def _axis_name(axis: Axis, role: str) -> str:
 class _HeatMapper:
     """Resolve matrix, labels, downsampling and colour scale, then draw on an Axes."""
 
-    def __init__(self, data: AttentionGrid | AttentionMap, layer: Any, head: Any,
+    def __init__(self, data: AttentionGrid | AttentionMap, layer: int | str, head: int | str,
                  max_labels: int, cmap: str | None, limits: tuple[float, float] | None) -> None:
         if isinstance(max_labels, bool) or not isinstance(max_labels, (int, np.integer)) or max_labels < 2:
             raise ValueError(f"max_labels must be an int >= 2, got {max_labels!r}")

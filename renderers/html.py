@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
 from multiattn.grid import AttentionGrid
@@ -55,6 +55,28 @@ from ._html_graph import graph_payload
 from ._html_pack import DEFAULT_MAX_BYTES
 from ._html_page import PALETTE, document, viridis_lut
 from ._html_payload import image_payload, text_payload, video_payload
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from collections.abc import Hashable, Mapping, Sequence
+    from typing import TypedDict
+
+    from typing_extensions import Unpack
+
+    from multiattn._types import ArrayLike
+    from multiattn.grid import AttentionMap
+
+    class HtmlOptions(TypedDict, total=False):
+        """The keyword options of :func:`to_html` / :func:`save`; which view takes which: ``_OPTIONS``."""
+
+        title: str
+        max_bytes: int
+        top_k: int | None
+        image: ArrayLike  # uint8 RGB (H, W, 3) the patches cover
+        maps: Mapping[str, AttentionMap]
+        pos: ArrayLike | Mapping[Hashable, ArrayLike]  # (N, 2) or {node id: (x, y)}
+        audio: tuple[ArrayLike, int]  # (waveform, sample_rate)
+        words: Sequence[Mapping[str, str | float]]  # [{"word", "start", "end"}], seconds
+        frames: ArrayLike  # uint8 (T, H, W, 3)
 
 __all__ = ["to_html", "save"]
 
@@ -95,7 +117,7 @@ def _view_of(grid: AttentionGrid) -> str:
     )
 
 
-def _checked_options(grid: AttentionGrid, options: dict) -> str:
+def _checked_options(grid: AttentionGrid, options: HtmlOptions) -> str:
     """The view of ``grid``, after rejecting unknown options, negative weights and a bad ``top_k``."""
     if not isinstance(grid, AttentionGrid):
         raise TypeError(f"to_html takes an AttentionGrid, got {type(grid).__name__}")
@@ -111,7 +133,7 @@ def _checked_options(grid: AttentionGrid, options: dict) -> str:
     return view
 
 
-def _payload(view: str, grid: AttentionGrid, options: dict) -> dict:
+def _payload(view: str, grid: AttentionGrid, options: HtmlOptions) -> dict:
     if view == "graph":
         return graph_payload(grid, options.get("pos"))
     max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))
@@ -125,7 +147,7 @@ def _payload(view: str, grid: AttentionGrid, options: dict) -> dict:
     return video_payload(grid, max_bytes, top_k, options.get("frames"))
 
 
-def to_html(obj: AttentionGrid, **options: Any) -> str:
+def to_html(obj: AttentionGrid, **options: Unpack[HtmlOptions]) -> str:
     """A complete, self-contained HTML document showing ``obj`` interactively.
 
     Parameters
@@ -168,7 +190,7 @@ def to_html(obj: AttentionGrid, **options: Any) -> str:
     return document(payload, title)
 
 
-def save(obj: AttentionGrid, path: str | Path, **options: Any) -> Path:
+def save(obj: AttentionGrid, path: str | Path, **options: Unpack[HtmlOptions]) -> Path:
     """Write :func:`to_html` of ``obj`` to ``path`` (``.html`` added if missing).
 
     Example

@@ -24,21 +24,33 @@ re-exported from their own modules.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..grid import AttentionMap
-from ..media import to_rgb
+from multiattn.grid import AttentionMap
+from multiattn.media import to_rgb
+
 from ._image_overlay import _scale, overlay, overlay_plot
 from ._image_pixels import _patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from pathlib import Path
+
+    import PIL.Image
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from multiattn._types import ArrayLike
+    from multiattn.grid import AttentionGrid
 
 __all__ = ["overlay", "overlay_plot", "attention_grid_plot", "query_patch_plot", "compare_plot"]
 
 
 # -- small multiples -----------------------------------------------------------------
-def _panel_grid(n: int, ncols: int | None, size: float, aspect: float) -> tuple[Any, np.ndarray]:
+def _panel_grid(n: int, ncols: int | None, size: float, aspect: float) -> tuple[Figure, np.ndarray]:
     import matplotlib.pyplot as plt
 
     from ._style import DPI
@@ -52,7 +64,8 @@ def _panel_grid(n: int, ncols: int | None, size: float, aspect: float) -> tuple[
     return fig, axes.ravel()[:n]
 
 
-def _shared_colorbar(fig: Any, axes: Any, scale: ColorScale, label: str, normalised: str | None) -> None:
+def _shared_colorbar(fig: Figure, axes: Sequence[Axes] | np.ndarray, scale: ColorScale, label: str,
+                     normalised: str | None) -> None:
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
@@ -63,7 +76,7 @@ def _shared_colorbar(fig: Any, axes: Any, scale: ColorScale, label: str, normali
     bar.ax.yaxis.label.set_fontsize(8)
 
 
-def _check_patch_grid(grid: Any) -> None:
+def _check_patch_grid(grid: object) -> None:
     from ..axes import PatchAxis
     from ..grid import AttentionGrid
 
@@ -72,18 +85,18 @@ def _check_patch_grid(grid: Any) -> None:
 
 
 def attention_grid_plot(
-    image: Any,
-    grid: Any,
+    image: str | Path | PIL.Image.Image | ArrayLike,
+    grid: AttentionGrid,
     *,
     over: str = "head",
-    layer: Any = -1,
+    layer: int | str = -1,
     query: int | str = 0,
     ncols: int | None = 6,
     alpha: float = 0.6,
     cmap: str | None = None,
     upsample: str = "nearest",
     size: float = 2.0,
-) -> Any:
+) -> Figure:
     """Small multiples of one query's attention on the image, per head or per layer (figure-level).
 
     Parameters
@@ -138,17 +151,17 @@ def attention_grid_plot(
 
 
 def query_patch_plot(
-    image: Any,
-    grid: Any,
+    image: str | Path | PIL.Image.Image | ArrayLike,
+    grid: AttentionGrid,
     patch: tuple[int, int],
     *,
-    layer: Any = -1,
-    head: Any = "mean",
-    ax: Any = None,
+    layer: int | str = -1,
+    head: int | str = "mean",
+    ax: Axes | None = None,
     alpha: float = 0.6,
     cmap: str | None = None,
     upsample: str = "nearest",
-) -> Any:
+) -> Axes:
     """"Where does this patch look": one patch's attention, with the query patch outlined (Axes-level).
 
     Parameters
@@ -197,8 +210,8 @@ def query_patch_plot(
 
 
 def compare_plot(
-    image: Any,
-    maps: dict[str, Any],
+    image: str | Path | PIL.Image.Image | ArrayLike,
+    maps: Mapping[str, AttentionMap | ArrayLike],
     *,
     shared_scale: bool = False,
     alpha: float = 0.6,
@@ -207,7 +220,7 @@ def compare_plot(
     threshold: float | None = None,
     size: float = 2.6,
     title: str | None = None,
-) -> Any:
+) -> Figure:
     """The image next to several explanation maps, side by side (figure-level).
 
     Parameters
@@ -268,7 +281,7 @@ def compare_plot(
     return fig
 
 
-def _scaled_map(amap: Any, factor: float) -> Any:
+def _scaled_map(amap: AttentionMap | ArrayLike, factor: float) -> AttentionMap | np.ndarray:
     """The positive part of a map times ``factor``, keeping its axis."""
     if isinstance(amap, AttentionMap):
         return AttentionMap(np.clip(amap.values, 0, None) * factor, amap.axis, amap.meta)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -33,6 +33,9 @@ from multiattn.grid import AttentionGrid
 from ._style import get_axes
 from .heatmap import HeadMatrix, block_labels, block_reduce, dim_title, head_matrix
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.typing import ColorType
+
 __all__ = ["lines_view"]
 
 _SPECIAL_COLOR = "0.55"
@@ -43,7 +46,7 @@ _LEGEND_WEIGHTS = (0.1, 0.5, 1.0)
 _X_QUERY, _X_KEY, _GAP = 0.0, 1.0, 0.03
 
 
-def _line_style(weights: np.ndarray, color: Any,
+def _line_style(weights: np.ndarray, color: ColorType,
                 fade: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """RGBA colours (opacity = weight, optionally faded) and widths for lines of ``weights``."""
     rgba = np.tile(to_rgba(color), (len(weights), 1))
@@ -90,7 +93,7 @@ def _label_column(ax: Axes, labels: tuple[str, ...], special: np.ndarray, x: flo
 
 def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *, ax: Axes | None = None,
                min_weight: float = 0.02, query: int | str | None = None, max_tokens: int = 120,
-               color: Any = "tab:blue", highlight_color: Any = "tab:orange") -> Axes:
+               color: ColorType = "tab:blue", highlight_color: ColorType = "tab:orange") -> Axes:
     """Draw one head as weighted lines from query tokens (left) to key tokens (right).
 
     Parameters

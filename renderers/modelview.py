@@ -17,7 +17,7 @@ Example
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,6 +27,9 @@ from multiattn.grid import AttentionGrid
 
 from ._style import DPI, add_colorbar, color_scale
 from .heatmap import block_reduce, dim_title
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
 
 __all__ = ["model_view"]
 
@@ -62,7 +65,7 @@ def _title(grid: AttentionGrid, score_name: str | None, note: str, width_inches:
     return "\n".join(textwrap.fill(line, chars) for line in lines)
 
 
-def _check_scores(scores: Any, shape: tuple[int, int]) -> np.ndarray | None:
+def _check_scores(scores: ArrayLike | None, shape: tuple[int, int]) -> np.ndarray | None:
     if scores is None:
         return None
     arr = np.asarray(scores, dtype=np.float64)
@@ -74,7 +77,7 @@ def _check_scores(scores: Any, shape: tuple[int, int]) -> np.ndarray | None:
     return arr
 
 
-def model_view(grid: AttentionGrid, scores: Any = None, score_name: str = "", *,
+def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name: str = "", *,
                cmap: str | None = None, limits: tuple[float, float] | None = None,
                max_size: int = 48) -> Figure:
     """Layer x head grid of attention thumbnails (figure-level: returns a Figure).

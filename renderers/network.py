@@ -20,7 +20,8 @@ panel; the edge / ring / node primitives live in ``renderers._graph_draw``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -49,6 +50,11 @@ from ._graph_layout import (
 )
 from ._style import DPI, add_colorbar, color_scale, get_axes
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.typing import ColorType
+
+    from multiattn._types import ArrayLike
+
 __all__ = ["node_positions", "group_positions", "draw", "draw_heads", "draw_ego"]
 
 EDGE_CMAP = "magma_r"
@@ -59,8 +65,10 @@ _LABEL_MAX = 60
 _EDGE_NORMALISED = "per-node softmax over incoming edges"
 
 
-def _defaults(grid: AttentionGrid, node_color: Any, top_k: int | None, node_size: float | None,
-              arrows: bool | None, labels: bool | None) -> tuple[Any, int | None, float, bool, bool]:
+def _defaults(grid: AttentionGrid, node_color: str | ArrayLike | None, top_k: int | None,
+              node_size: float | None, arrows: bool | None,
+              labels: bool | None) -> tuple[Any, int | None, float, bool, bool]:
+    # the colour comes back as given (or a default name): Any so that draw_heads keeps its str
     n = len(grid.query)
     large = n > LARGE_NODES
     if node_color is None:
@@ -74,8 +82,9 @@ def _defaults(grid: AttentionGrid, node_color: Any, top_k: int | None, node_size
             (n <= _LABEL_MAX) if labels is None else bool(labels))
 
 
-def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = None,
-         layout: str | None = None, seed: int = 0, ax: Axes | None = None, node_color: Any = None,
+def draw(grid: AttentionGrid, layer: int | str = 0, head: int | str = "mean", *,
+         pos: ArrayLike | Mapping[Hashable, ArrayLike] | None = None, layout: str | None = None,
+         seed: int = 0, ax: Axes | None = None, node_color: str | ArrayLike | None = None,
          top_k: int | None = None, node_size: float | None = None, edge_cmap: str = EDGE_CMAP,
          edge_limits: tuple[float, float] | None = None, arrows: bool | None = None,
          labels: bool | None = None, self_loops: bool = True, legend: bool = True,
@@ -160,8 +169,10 @@ def draw(grid: AttentionGrid, layer: Any = 0, head: Any = "mean", *, pos: Any = 
     return ax
 
 
-def draw_heads(grid: AttentionGrid, *, layers: Any = None, heads: Any = None, pos: Any = None,
-               layout: str | None = None, seed: int = 0, node_color: Any = None,
+def draw_heads(grid: AttentionGrid, *, layers: int | str | Sequence[int | str] | None = None,
+               heads: int | str | Sequence[int | str] | None = None,
+               pos: ArrayLike | Mapping[Hashable, ArrayLike] | None = None, layout: str | None = None,
+               seed: int = 0, node_color: str | None = None,
                top_k: int | None = None, node_size: float | None = None, edge_cmap: str = EDGE_CMAP,
                arrows: bool | None = None, labels: bool = False, self_loops: bool = True,
                panel_size: float = 3.4) -> Figure:
@@ -227,9 +238,9 @@ def draw_heads(grid: AttentionGrid, *, layers: Any = None, heads: Any = None, po
     return fig
 
 
-def draw_ego(grid: AttentionGrid, node: Any, layer: Any = -1, head: Any = "mean", *,
+def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: int | str = "mean", *,
              ax: Axes | None = None, top_k: int | None = 12, edge_cmap: str = EDGE_CMAP,
-             node_color: Any = None, colorbar: bool = True) -> Axes:
+             node_color: ColorType | None = None, colorbar: bool = True) -> Axes:
     """One node's incoming attention: the node in the centre, its sources around it (Axes-level).
 
     Sources are placed on a circle clockwise from the top in decreasing order of

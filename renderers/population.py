@@ -6,13 +6,16 @@ Heads are indexed layer-major (``(l, h)`` is ``l * H + h``) and labelled ``"L{l}
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._style import DIVERGING_CMAP, DPI, add_colorbar, get_axes
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
 
 __all__ = ["agreement_table", "head_dendrogram", "head_projection", "pruning_plot"]
 
@@ -28,7 +31,7 @@ def head_labels(n_layers: int, n_heads: int) -> list[str]:
     return [f"L{layer}H{head}" for layer in range(n_layers) for head in range(n_heads)]
 
 
-def head_dendrogram(clusters: Mapping[str, Any], n_heads: int, *, ax: Axes | None = None) -> Axes:
+def head_dendrogram(clusters: Mapping[str, ArrayLike], n_heads: int, *, ax: Axes | None = None) -> Axes:
     """Dendrogram of :func:`multiattn.analysis.clustering.cluster_heads`, leaves labelled ``L{l}H{h}``.
 
     Leaves are coloured by layer (the colour legend is the layer number in the label).
@@ -60,7 +63,7 @@ def head_dendrogram(clusters: Mapping[str, Any], n_heads: int, *, ax: Axes | Non
     return ax
 
 
-def head_projection(coords: Any, n_heads: int, head_types: Sequence[str], *,
+def head_projection(coords: ArrayLike, n_heads: int, head_types: Sequence[str], *,
                     explained: Sequence[float] | None = None) -> Figure:
     """Two panels of the same 2-D head projection: coloured by layer, and by detected type (figure-level).
 
@@ -117,7 +120,7 @@ def head_projection(coords: Any, n_heads: int, head_types: Sequence[str], *,
     return fig
 
 
-def pruning_plot(curve: Mapping[str, Any], metric_name: str, *, ax: Axes | None = None) -> Axes:
+def pruning_plot(curve: Mapping[str, ArrayLike], metric_name: str, *, ax: Axes | None = None) -> Axes:
     """Metric vs fraction of heads removed: importance order against random orders (mean and range).
 
     ``curve`` is the dict of :func:`multiattn.adapters.ablation.pruning_curve`.
@@ -149,7 +152,7 @@ def pruning_plot(curve: Mapping[str, Any], metric_name: str, *, ax: Axes | None 
     return ax
 
 
-def agreement_table(table: Sequence[Mapping[str, Any]], *, ax: Axes | None = None) -> Axes:
+def agreement_table(table: Sequence[Mapping[str, str | float]], *, ax: Axes | None = None) -> Axes:
     """Heatmap of the attention-vs-attribution Spearman table (rows: maps, columns: attributions).
 
     ``table`` is the output of :func:`multiattn.analysis.attribution.attribution_agreement`.

@@ -12,11 +12,14 @@ import base64
 import html
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn.grid import AttentionGrid
 
 __all__ = ["write_report"]
 
@@ -32,13 +35,13 @@ def _img(path: Path, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _num(value: Any, fmt: str = ".3g") -> str:
+def _num(value: float | None, fmt: str = ".3g") -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
@@ -54,7 +57,7 @@ def _important_heads(depth_dir: Path, top: int = 8) -> str:
             + _img(depth_dir / "pruning.png", "pruning curve"))
 
 
-def _summary(grid: Any, text: str, metrics: dict) -> str:
+def _summary(grid: AttentionGrid, text: str, metrics: dict) -> str:
     esc = html.escape
     return (f"<h1>multiattn report</h1><p><b>Model</b>: {esc(str(metrics['model']))} "
             f"({esc(str(metrics['model_class']))}), {grid.n_layers} layers × {grid.n_heads} heads, "
@@ -62,7 +65,7 @@ def _summary(grid: Any, text: str, metrics: dict) -> str:
             f"<p>Tokens: {' '.join('<code>' + esc(t) + '</code>' for t in grid.query.labels)}</p>")
 
 
-def _page(grid: Any, text: str, token: int, metrics: dict, agreement: dict, text_dir: Path,
+def _page(grid: AttentionGrid, text: str, token: int, metrics: dict, agreement: dict, text_dir: Path,
           depth_dir: Path) -> str:
     types = [[r["layer"], r["head"], r["type"], _num(r["score"], ".2f")] for r in metrics["head_types"]]
     diagnostics = [[d["check"], _num(d["score"]), d["verdict"]] for d in metrics["diagnostics"]]

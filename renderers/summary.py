@@ -17,7 +17,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,6 +28,9 @@ from matplotlib.patches import Patch
 
 from ._style import DPI, ColorScale, add_colorbar, color_scale
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from multiattn._types import ArrayLike
+
 __all__ = ["head_summary"]
 
 _MAX_ANNOTATED_CELLS = 400
@@ -37,7 +40,7 @@ _NAN_COLOR = "0.85"
 _CELL_INCHES = 0.5
 
 
-def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def _check_metrics(metrics: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
     if not isinstance(metrics, Mapping):
         raise TypeError("metrics must be a dict of name -> (layers, heads) array, "
                         f"got {type(metrics).__name__}")
@@ -149,10 +152,10 @@ def _type_panel(ax: Axes, index: np.ndarray, scores: np.ndarray, names: list[str
         text.set_parse_math(False)
 
 
-def head_summary(metrics: Mapping[str, Any] | None = None,
+def head_summary(metrics: Mapping[str, ArrayLike] | None = None,
                  head_types: Iterable[Mapping[str, Any]] | None = None, *,
-                 layer_labels: Iterable[Any] | None = None,
-                 head_labels: Iterable[Any] | None = None) -> Figure:
+                 layer_labels: Iterable[object] | None = None,
+                 head_labels: Iterable[object] | None = None) -> Figure:
     """Small multiples of per-head metrics and head types (figure-level: returns a Figure).
 
     Parameters
@@ -166,7 +169,7 @@ def head_summary(metrics: Mapping[str, Any] | None = None,
         :func:`multiattn.analysis.head_types`); drawn as a categorical map with
         a legend.  With several rows for one head, the highest score wins.
     layer_labels, head_labels : sequence, optional
-        Tick labels; default indices.
+        Tick labels (any values, shown with ``str``); default indices.
 
     Returns
     -------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..grid import AttentionGrid
+from multiattn.grid import AttentionGrid
 
 __all__ = ["write_text_report"]
 

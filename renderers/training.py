@@ -20,7 +20,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,6 +29,9 @@ from matplotlib.figure import Figure
 from multiattn.analysis.dynamics import phase_change_step
 
 from ._style import DPI
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.axes import Axes
 
 __all__ = ["dynamics_plot"]
 
@@ -51,7 +54,7 @@ def _smoothed(loss: np.ndarray, width: int) -> np.ndarray:
     return (cumsum[idx] - cumsum[start]) / (idx - start)
 
 
-def _plot_loss(ax: Any, loss: np.ndarray) -> None:
+def _plot_loss(ax: Axes, loss: np.ndarray) -> None:
     steps = np.arange(len(loss))
     ax.plot(steps, loss, color="0.75", lw=0.6, label="per step")
     ax.plot(steps, _smoothed(loss, _SMOOTH_STEPS), color="black", lw=1.5,
@@ -61,7 +64,7 @@ def _plot_loss(ax: Any, loss: np.ndarray) -> None:
     ax.legend(loc="upper right", fontsize=8, frameon=False)
 
 
-def _plot_score(ax: Any, steps: np.ndarray, values: np.ndarray, name: str) -> None:
+def _plot_score(ax: Axes, steps: np.ndarray, values: np.ndarray, name: str) -> None:
     n_layers, n_heads = values.shape[1:]
     colors = plt.get_cmap("tab10")
     for layer in range(n_layers):
@@ -80,7 +83,7 @@ def _plot_score(ax: Any, steps: np.ndarray, values: np.ndarray, name: str) -> No
 
 
 def dynamics_plot(
-    metrics: Mapping[str, Any],
+    metrics: Mapping[str, np.ndarray],
     loss: Sequence[float] | np.ndarray | None = None,
     *,
     scores: Sequence[str] = ("induction", "previous_token", "entropy"),
@@ -91,7 +94,7 @@ def dynamics_plot(
 
     Parameters
     ----------
-    metrics : dict
+    metrics : dict of str -> ndarray
         Output of :func:`~multiattn.analysis.dynamics.metrics_by_step`:
         ``"steps"`` (S,) and ``(S, L, H)`` arrays.
     loss : sequence of float, optional

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..grid import AttentionMap
+from multiattn.grid import AttentionMap
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import numpy as np
+
+    from multiattn._types import ArrayLike
+    from multiattn.media import VideoClip
 
 __all__ = ["write_video_report"]
 
@@ -30,13 +36,14 @@ def explanation_label(amap: AttentionMap, class_names: Mapping[int, str] | None 
     return f"{amap.meta['method']} - class {names.get(index, index)}"
 
 
-def write_video_report(frames: Any, amap: AttentionMap, out: str | Path, *, label: str = "",
-                       alpha: float = 0.5, normalise: str = "frame", boxes: Any = None) -> dict[str, Path]:
+def write_video_report(frames: np.ndarray | Sequence[np.ndarray] | VideoClip, amap: AttentionMap,
+                       out: str | Path, *, label: str = "", alpha: float = 0.5, normalise: str = "frame",
+                       boxes: ArrayLike | None = None) -> dict[str, Path]:
     """Write ``out`` (.mp4), the GIF beside it, ``<stem>_sheet.png`` and ``<stem>_timeline.png``.
 
     Parameters
     ----------
-    frames : array (T, H, W, 3) uint8
+    frames : array (T, H, W, 3) uint8, list of frames, or VideoClip
         The frames the model saw (``read_video(path, num_frames=...).frames``).
     amap : AttentionMap
         A map over the clip's VideoAxis (:func:`multiattn.explain` of a video model).

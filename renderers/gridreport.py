@@ -21,7 +21,7 @@ def write_analysis(grid: AttentionGrid, out_dir: str | Path) -> list[Path]:
     Parameters
     ----------
     grid : AttentionGrid
-        Any modality's grid (e.g. ``multiattn.load("g.npz")``).
+        Any modality's grid (e.g. ``multiattn.load_grids("g.npz")``).
     out_dir : str or Path
         Created if missing.
 
@@ -32,7 +32,7 @@ def write_analysis(grid: AttentionGrid, out_dir: str | Path) -> list[Path]:
 
     Examples
     --------
-    >>> [p.name for p in write_analysis(multiattn.load("g.npz"), "out")]  # doctest: +SKIP
+    >>> [p.name for p in write_analysis(multiattn.load_grids("g.npz"), "out")]  # doctest: +SKIP
     ['analysis.json', 'summary.png']
     """
     from ..analysis.report import analysis_report

@@ -1,7 +1,7 @@
 """Analysis in depth of one text input: attributions vs attention, head clusters, head pruning.
 
 :func:`text_depth` runs the model for everything ``multiattn depth`` and ``multiattn report``
-show, and returns numbers only (the renderers in :mod:`multiattn.renderers.depthreport`
+show, and returns numbers only (the renderers in :mod:`multiattn.renderers.writers`
 draw them):
 
 - the "is attention explanation?" table (:func:`multiattn.adapters.gradients.attention_vs_gradient`),

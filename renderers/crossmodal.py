@@ -38,6 +38,7 @@ from multiattn.grid import AttentionGrid
 from multiattn.media import to_rgb
 
 from ._crossmodal_panels import _draw_medium, _draw_tokens
+from ._grounding import display_image, grounding_figure
 from ._style import DPI, SEQUENTIAL_CMAP, add_colorbar, color_scale
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -47,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from multiattn._types import ArrayLike
 
-__all__ = ["side_by_side", "similarity_grid"]
+__all__ = ["grounding_figure", "side_by_side", "similarity_grid"]
 
 _LINE_COLOURS = colormaps["tab10"].colors
 _MAX_LINE_WIDTH = 5.0
@@ -299,7 +300,7 @@ def similarity_grid(
     for i in range(n_img):
         thumb = fig.add_axes((box.x0 + i * cell_w + (cell_w - thumb_h * height / width) / 2,
                               box.y1 + 0.1 / height, thumb_h * height / width, thumb_h))
-        thumb.imshow(to_rgb(images[i]))
+        thumb.imshow(display_image(to_rgb(images[i]), 128))  # small images upscaled (nearest)
         thumb.set_xticks([])
         thumb.set_yticks([])
         thumb.set_title(f"image {i}", fontsize=8)

@@ -32,6 +32,7 @@ import numpy as np
 from multiattn.grid import AttentionMap
 from multiattn.media import to_rgb
 
+from ._explanation import explanation_figure
 from ._image_overlay import _scale, overlay, overlay_plot
 from ._image_pixels import _patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar
@@ -46,7 +47,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from multiattn._types import ArrayLike
     from multiattn.grid import AttentionGrid
 
-__all__ = ["overlay", "overlay_plot", "attention_grid_plot", "query_patch_plot", "compare_plot"]
+__all__ = [
+    "attention_grid_plot", "compare_plot", "explanation_figure", "overlay", "overlay_plot",
+    "query_patch_plot",
+]
 
 
 # -- small multiples -----------------------------------------------------------------

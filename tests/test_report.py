@@ -4,7 +4,7 @@ from pathlib import Path
 
 from multiattn.adapters.textdepth import text_depth
 from multiattn.cli import main
-from multiattn.renderers.reportpage import write_report
+from multiattn.renderers.writers import write_report
 from multiattn.zoo._text import load_induction, load_minilm
 
 from ._chromium import run_chromium

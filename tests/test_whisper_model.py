@@ -171,7 +171,7 @@ def test_silence_is_refused(whisper):
 
 
 def test_report_files(forced_s1, tmp_path):
-    from multiattn.renderers.audioreport import write_audio_report
+    from multiattn.renderers.writers import write_audio_report
 
     audio, sr = load_audio(SPEECH / "s1.wav")
     words = word_timings(forced_s1["cross"])

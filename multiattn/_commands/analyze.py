@@ -2,7 +2,7 @@
 
 Reads a grid or a GridSet (``--save`` of any capturing command, ``grid.save(path)``), writes
 ``analysis.json`` and, for self-attention, ``summary.png``
-(:func:`multiattn.renderers.gridreport.write_analysis`), and prints the diagnostics' verdicts.
+(:func:`multiattn.renderers.writers.write_analysis`), and prints the diagnostics' verdicts.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multiattn.renderers.gridreport import write_analysis
+    from multiattn.renderers.writers import write_analysis
 
     report_path, *pictures = write_analysis(_common.read_grid(args.path, args.name), args.out)
     for check in json.loads(report_path.read_text())["diagnostics"]:

@@ -2,7 +2,7 @@
 
 Writes ``strips.png`` (spectrogram + one cross-attention strip per word), ``encoder.png``,
 ``words.json`` (``[{"word", "start", "end", "confidence"}]`` in seconds) and ``words.srt``
-(:func:`multiattn.renderers.audioreport.write_audio_report`).  With ``--text`` the transcript
+(:func:`multiattn.renderers.writers.write_audio_report`).  With ``--text`` the transcript
 is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's DTW recipe,
 then snap onto pauses (``--raw-timings`` keeps the recipe's boundaries).
 """
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import multiattn
     from multiattn.adapters.whisper import align
     from multiattn.media import load_audio
-    from multiattn.renderers.audioreport import write_audio_report
+    from multiattn.renderers.writers import write_audio_report
 
     audio = load_audio(args.file)  # a bad file fails before the model loads
     model, processor = multiattn.load_model(args.model, modality="audio")

@@ -34,9 +34,8 @@ def run(args: argparse.Namespace) -> int:
     import multiattn
     from multiattn.adapters.clip import caption_grounding
     from multiattn.media import to_rgb
-    from multiattn.renderers.crossmodal import similarity_grid
+    from multiattn.renderers.crossmodal import grounding_figure, similarity_grid
     from multiattn.renderers.figure import save_figure
-    from multiattn.renderers.grounding import display_image, grounding_figure
 
     out = Path(args.out)
     if out.suffix.lower() not in _SUFFIXES:
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                                   alternatives=alternatives)
     paths = [save_figure(grounding_figure(rgb, grounding, top_k=args.top_k), out)]
     if len(captions) > 1:
-        table = similarity_grid(logits[None, :], [display_image(rgb)], captions,
+        table = similarity_grid(logits[None, :], [rgb], captions,
                                 title="similarity of each caption")
         paths.append(save_figure(table, out.with_name(f"{out.stem}_similarity{out.suffix}")))
     for path in paths:

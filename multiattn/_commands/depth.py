@@ -1,7 +1,7 @@
 """``multiattn depth "a sentence" --out DIR``: analysis in depth for one input.
 
 Runs :func:`multiattn.adapters.textdepth.text_depth` and writes its pictures
-(:func:`multiattn.renderers.depthreport.write_depth_report`): ``flow.png`` (attention flow
+(:func:`multiattn.renderers.writers.write_depth_report`): ``flow.png`` (attention flow
 into one output token), ``agreement.png`` + ``.json`` (gradient attributions vs attention,
 Spearman), ``dendrogram.png``, ``clusters.json``, ``projection.png`` (heads clustered and
 projected) and, for language models, ``pruning.png`` + ``importance.json``.
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import multiattn
     from multiattn.adapters.textdepth import text_depth
-    from multiattn.renderers.depthreport import write_depth_report
+    from multiattn.renderers.writers import write_depth_report
 
     model, tokenizer = multiattn.load_model(args.model, modality="text")
     depth = text_depth(model, args.text, processor=tokenizer, target=args.token, steps=args.steps)

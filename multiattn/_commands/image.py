@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import multiattn
-    from multiattn.renderers.explanation import explanation_figure
     from multiattn.renderers.figure import save_figure
+    from multiattn.renderers.image import explanation_figure
 
     model, processor = multiattn.load_model(args.model, weights=args.weights, modality="image")
     target = _common.index_or_name(args.target)

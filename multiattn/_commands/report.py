@@ -1,7 +1,7 @@
 """``multiattn report --model M --input TEXT --out report.html``: one self-contained report.
 
 The text and depth analyses of one input on one offline HTML page
-(:func:`multiattn.renderers.reportpage.write_report`): model summary, head types,
+(:func:`multiattn.renderers.writers.write_report`): model summary, head types,
 diagnostics, metrics by layer and head, the model view, the most important heads
 (language models), the attention-vs-gradient table, the flow diagram and head clusters.
 """
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import multiattn
     from multiattn.adapters.textdepth import text_depth
-    from multiattn.renderers.reportpage import write_report
+    from multiattn.renderers.writers import write_report
 
     model, tokenizer = multiattn.load_model(args.model, modality="text")
     depth = text_depth(model, args.input, processor=tokenizer, target=args.token, steps=args.steps)

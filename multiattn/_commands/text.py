@@ -2,7 +2,7 @@
 
 Writes ``heatmap.png`` and ``lines.png`` (one head: ``--layer/--head``, default the head with
 the strongest positional or induction pattern), ``model_view.png``, ``summary.png`` and
-``metrics.json`` (:func:`multiattn.renderers.textreport.write_text_report`).
+``metrics.json`` (:func:`multiattn.renderers.writers.write_text_report`).
 Encoder-decoders (``--target``) get one set per part, prefixed ``encoder_``, ``decoder_``, ``cross_``.
 """
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import multiattn
-    from multiattn.renderers.textreport import write_text_report
+    from multiattn.renderers.writers import write_text_report
 
     model, tokenizer = multiattn.load_model(args.model, modality="text")
     grids = multiattn.capture(model, (args.text, args.pair), processor=tokenizer, target=args.target,

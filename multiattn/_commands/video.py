@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import multiattn
     from multiattn.media import read_video
-    from multiattn.renderers.videoreport import explanation_label, write_video_report
+    from multiattn.renderers.writers import explanation_label, write_video_report
 
     if Path(args.out).suffix.lower() != ".mp4":
         raise ValueError(f"--out must be an .mp4 path, got {args.out!r}")

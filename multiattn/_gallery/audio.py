@@ -17,8 +17,8 @@ def render(out_dir: Path) -> list[GalleryItem]:
     from multiattn import media_samples
     from multiattn.adapters.whisper import align
     from multiattn.renderers.audio import word_links
-    from multiattn.renderers.audioreport import write_audio_report
     from multiattn.renderers.figure import save_figure
+    from multiattn.renderers.writers import write_audio_report
 
     out_dir = Path(out_dir)
     sample = media_samples.path("speech", f"{_SAMPLE}.wav")

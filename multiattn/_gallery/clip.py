@@ -15,9 +15,8 @@ def render(out_dir: Path) -> list[GalleryItem]:
     """Side-by-side figures on held-out synthetic scenes and two similarity tables."""
     import multiattn
     from multiattn.adapters.clip import caption_grounding
-    from multiattn.renderers.crossmodal import similarity_grid
+    from multiattn.renderers.crossmodal import grounding_figure, similarity_grid
     from multiattn.renderers.figure import save_figure
-    from multiattn.renderers.grounding import display_image, grounding_figure
     from multiattn.zoo._clip import make_scenes, word_alternatives
 
     out_dir = Path(out_dir)
@@ -40,14 +39,14 @@ def render(out_dir: Path) -> list[GalleryItem]:
     captions = [scene.caption, f"a {c2} {s1} and a {c1} {s2}", f"a {c1} {s2} and a {c2} {s1}",
                 f"a {c1} {s1}", f"a {c2} {s2}"]
     logits = np.asarray(multiattn.capture(model, (scene.image, captions), processor=processor).meta["logits"])
-    path = save_figure(similarity_grid(logits[None, :], [display_image(scene.image, 128)], captions,
+    path = save_figure(similarity_grid(logits[None, :], [scene.image], captions,
                                        title="one image, five captions"), out_dir / "captions_vs_image.png")
     items.append(GalleryItem(_SECTION, "One image against several captions", path,
                              "Similarity logits; swapped colours or shapes should score lower than the "
                              "true caption."))
     rows = [multiattn.capture(model, (s.image, [scene.caption]), processor=processor).meta["logits"]
             for s in scenes]
-    path = save_figure(similarity_grid(np.stack(rows), [display_image(s.image, 128) for s in scenes],
+    path = save_figure(similarity_grid(np.stack(rows), [s.image for s in scenes],
                                        [scene.caption], title="several images, one caption"),
                        out_dir / "images_vs_caption.png")
     items.append(GalleryItem(_SECTION, "Several images against one caption", path,

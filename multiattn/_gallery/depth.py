@@ -22,7 +22,7 @@ _SECTION = "Analysis in depth"
 def _write(name: str, texts: tuple[str, ...], out_dir: Path, *, token: int, steps: int) -> None:
     import multiattn
     from multiattn.adapters.textdepth import text_depth
-    from multiattn.renderers.depthreport import write_depth_report
+    from multiattn.renderers.writers import write_depth_report
 
     model, tokenizer = multiattn.load_model(name)
     depth = text_depth(model, texts[0], processor=tokenizer, target=token, steps=steps, extra_texts=texts[1:])

@@ -11,7 +11,7 @@ def render(out_dir: Path) -> list[GalleryItem]:
     """The report for one MiniLM sentence (opens offline in any browser)."""
     import multiattn
     from multiattn.adapters.textdepth import text_depth
-    from multiattn.renderers.reportpage import write_report
+    from multiattn.renderers.writers import write_report
 
     model, tokenizer = multiattn.load_model("minilm")
     depth = text_depth(model, "The quick brown fox jumps over the lazy dog.", processor=tokenizer,

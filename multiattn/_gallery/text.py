@@ -23,7 +23,7 @@ def render(out_dir: Path) -> list[GalleryItem]:
     from multiattn.analysis.textmetrics import text_metrics
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.heatmap import heatmap
-    from multiattn.renderers.textreport import write_text_report
+    from multiattn.renderers.writers import write_text_report
 
     out_dir = Path(out_dir)
     model, tokenizer = multiattn.load_model("minilm")

@@ -16,7 +16,7 @@ def render(out_dir: Path) -> list[GalleryItem]:
     from multiattn.media import read_video
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.frames import frame_timeline, temporal_heatmap
-    from multiattn.renderers.videoreport import explanation_label, write_video_report
+    from multiattn.renderers.writers import explanation_label, write_video_report
     from multiattn.zoo._video import moving_shapes_clip, sample_clip_path
 
     out_dir = Path(out_dir)

@@ -116,8 +116,8 @@ def write_report(depth: Mapping[str, Any], out_path: str | Path) -> Path:
     >>> write_report(text_depth(model, "The cat sat.", processor=tok), "report.html")  # doctest: +SKIP
     PosixPath('report.html')
     """
-    from .depthreport import write_depth_report
-    from .textreport import write_text_report
+    from ._write_depth import write_depth_report
+    from ._write_text import write_text_report
 
     grid = depth["agreement"]["grid"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from multiattn._types import ArrayLike
     from multiattn.media import VideoClip
 
-__all__ = ["write_video_report"]
+__all__ = ["explanation_label", "write_video_report"]
 
 
 def explanation_label(amap: AttentionMap, class_names: Mapping[int, str] | None = None) -> str:

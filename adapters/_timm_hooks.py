@@ -87,7 +87,7 @@ def timm_attention_hooks(model: Model, store: _Store) -> Iterator[None]:
 
 
 @contextmanager
-def _timm_explicit(model: Model, store: list[torch.Tensor]) -> Iterator[None]:
+def timm_explicit(model: Model, store: list[torch.Tensor]) -> Iterator[None]:
     """Run each attention block's unfused formula so its weights sit in the autograd graph."""
 
     def make(module):

@@ -22,15 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analysis.rollout import fused_operators
-from ..analysis.spacetime import (
-    _propagate,
-    _readout_map,
-    _readout_vector,
-    _steps,
-    readout_attention,
-    space_time_rollout,
-)
+from ..analysis.spacetime import readout_attention, space_time_relevance, space_time_rollout
 from ..grid import AttentionGrid, AttentionMap
 from ..gridset import GridSet
 from . import _timesformer as _tsf
@@ -222,15 +214,13 @@ def relevance(
         n_layers = len(spatial)
         for cam in cams[:n_layers]:
             cam[:, :, 0, :] *= axis.n_time  # undo the CLS mean over frames: dL/dA_eff = T dL/dA_t
-        grids = _tsf.timesformer_grids(cams[:n_layers], cams[n_layers:], axis, meta, cls_self=0.0)
-        steps = _steps(grids)
+        steps = _tsf.timesformer_grids(cams[:n_layers], cams[n_layers:], axis, meta, cls_self=0.0)
     else:
         values = np.stack([c[0].float().numpy() for c in cams])
-        steps = [AttentionGrid(values, axis, check_rows=False)]
-    per_layer = [list(ops) for ops in zip(*(fused_operators(step, "mean") for step in steps))]
-    start, name = _readout_vector(axis, readout, meta["readout"])
-    row = _propagate(start, per_layer, 1.0, 1.0, normalise=False)
-    return _readout_map(row, axis, name, {**meta, "method": "relevance (Chefer 2021)", "target": target})
+        steps = AttentionGrid(values, axis, check_rows=False, meta=meta)
+    amap = space_time_relevance(steps, readout)
+    amap.meta["target"] = target
+    return amap
 
 
 def explain(

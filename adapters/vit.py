@@ -31,7 +31,7 @@ from ..axes import PatchAxis
 from ..grid import AttentionGrid, AttentionMap
 from ._hf import eager_attention, eval_mode, require_attentions
 from ._image_input import prepare_image
-from ._timm_hooks import _timm_explicit, timm_attention_hooks
+from ._timm_hooks import timm_attention_hooks, timm_explicit
 from ._vit_layout import Layout, is_timm_vit, layout_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -62,7 +62,7 @@ def _forward(model: Model, pixel_values: torch.Tensor, layout: Layout, *, explic
     if layout.family == "hf":
         return _hf_forward(model, pixel_values, layout)
     store: list[torch.Tensor] = []
-    with (_timm_explicit if explicit else timm_attention_hooks)(model, store):
+    with (timm_explicit if explicit else timm_attention_hooks)(model, store):
         logits = model(pixel_values)
     return store, logits
 

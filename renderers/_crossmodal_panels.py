@@ -22,7 +22,7 @@ from multiattn.axes import Axis, PatchAxis, TimeAxis, VideoAxis
 from multiattn.grid import AttentionMap
 from multiattn.media import to_rgb
 
-from ._image_pixels import _pixel_box
+from ._image_pixels import pixel_box
 from ._style import SEQUENTIAL_CMAP, ColorScale, add_colorbar, color_scale
 from .image import overlay, overlay_plot, patch_values_to_pixels
 
@@ -143,7 +143,7 @@ def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: _Media,
         ax.imshow(strip)
         im = ScalarMappable(Normalize(scale.vmin, scale.vmax), cmap=scale.cmap)
         height, width = frames.shape[1:3]
-        top, left, bottom, right = _pixel_box(placed[0], height, width)  # the processor's crop, if any
+        top, left, bottom, right = pixel_box(placed[0], height, width)  # the processor's crop, if any
         cell = ((bottom - top) / axis.rows, (right - left) / axis.cols)
         origin = (top, left)
     t, r, c = np.unravel_index(np.arange(axis.n_time * axis.rows * axis.cols), volume.shape)
@@ -173,7 +173,7 @@ def _draw_cells(ax: Axes, axis: Axis, values: np.ndarray, media: _Media, label: 
 _PANELS = {PatchAxis: _draw_patch, TimeAxis: _draw_time, VideoAxis: _draw_video}
 
 
-def _draw_medium(ax: Axes, axis: Axis, values: np.ndarray, media: _Media, label: str,
+def draw_medium(ax: Axes, axis: Axis, values: np.ndarray, media: _Media, label: str,
                  normalised: str | None) -> np.ndarray:
     """The left panel for ``axis``'s type (a labelled column of cells for other axes)."""
     draw = next((f for cls, f in _PANELS.items() if isinstance(axis, cls)), _draw_cells)
@@ -181,7 +181,7 @@ def _draw_medium(ax: Axes, axis: Axis, values: np.ndarray, media: _Media, label:
 
 
 # -- right panel: tokens --------------------------------------------------------------------
-def _draw_tokens(ax: Axes, axis: Axis, token_weights: np.ndarray, label: str) -> np.ndarray:
+def draw_tokens(ax: Axes, axis: Axis, token_weights: np.ndarray, label: str) -> np.ndarray:
     """Tokens in a column, boxes coloured and text sized by weight; returns (Q, 2) anchors."""
     scale = color_scale(token_weights, cmap=SEQUENTIAL_CMAP, percentiles=(0, 100))
     cmap, norm = colormaps[scale.cmap], Normalize(scale.vmin, scale.vmax)

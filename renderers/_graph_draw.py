@@ -29,14 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 _NODE_COLORS = ("group", "received", "entropy")
 
 
-def _points_to_data(ax: Axes) -> float:
+def points_to_data(ax: Axes) -> float:
     """Data units per typographic point along x (limits must be set)."""
     x0, x1 = ax.get_xlim()
     width_pt = ax.get_position().width * ax.get_figure().get_figwidth() * 72.0
     return abs(x1 - x0) / max(width_pt, 1.0)
 
 
-def _set_limits(ax: Axes, xy: np.ndarray) -> None:
+def set_limits(ax: Axes, xy: np.ndarray) -> None:
     """Limits around ``xy`` with the Axes box's aspect ratio, so equal aspect wastes no space."""
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     span = np.maximum(hi - lo, 1e-9) * 1.12
@@ -51,7 +51,7 @@ def _set_limits(ax: Axes, xy: np.ndarray) -> None:
     ax.set_axis_off()
 
 
-def _edge_geometry(xy: np.ndarray, source: np.ndarray, target: np.ndarray, *, lane: float,
+def edge_geometry(xy: np.ndarray, source: np.ndarray, target: np.ndarray, *, lane: float,
                    gap: float, head: np.ndarray | None,
                    source_gap: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Segments ``(E, 2, 2)`` shifted right by ``lane`` and stopped ``gap`` short of the target
@@ -74,7 +74,7 @@ def _edge_geometry(xy: np.ndarray, source: np.ndarray, target: np.ndarray, *, la
     return np.stack([start, base], axis=1), triangles
 
 
-def _edge_values(grid: AttentionGrid, layer: int | str, head: int | str) -> tuple[np.ndarray, str, str]:
+def edge_values(grid: AttentionGrid, layer: int | str, head: int | str) -> tuple[np.ndarray, str, str]:
     chosen = grid.select(layer=layer)
     chosen = chosen.reduce("mean", "head") if head == "mean" else chosen.select(head=head)
     head_text = "mean of heads" if head == "mean" else f"head {chosen.heads[0]}"
@@ -87,7 +87,7 @@ def _group_names(grid: AttentionGrid) -> list[str]:
     return [names[g] if 0 <= g < len(names) else f"group {g}" for g in sorted(set(groups))]
 
 
-def _node_colours(grid: AttentionGrid, mode: str | ArrayLike, layer: int | str,
+def node_colours(grid: AttentionGrid, mode: str | ArrayLike, layer: int | str,
                   head: int | str) -> tuple[Any, str | None]:
     """Node colours: (RGBA / colour spec, None) for categories, or (values, colorbar label)."""
     import matplotlib
@@ -118,7 +118,7 @@ def _node_colours(grid: AttentionGrid, mode: str | ArrayLike, layer: int | str,
     return values, "node value"
 
 
-def _edge_artists(ax: Axes, segments: np.ndarray, triangles: np.ndarray | None, colours: np.ndarray,
+def edge_artists(ax: Axes, segments: np.ndarray, triangles: np.ndarray | None, colours: np.ndarray,
                   widths: Any, weights: np.ndarray, scale: ColorScale, norm: Normalize,
                   **line_kwargs: Any) -> LineCollection:
     """Add edge lines (and arrowheads) coloured per edge; the returned artist feeds a colorbar."""
@@ -140,7 +140,7 @@ def _draw_edges(ax: Axes, grid: AttentionGrid, values: np.ndarray, keep: np.ndar
     keep = keep[np.argsort(values[keep], kind="stable")]  # strong edges on top
     source, target = grid.edge_index[0, keep], grid.edge_index[1, keep]
     weights = values[keep]
-    per_pt = _points_to_data(ax)
+    per_pt = points_to_data(ax)
     norm = Normalize(scale.vmin, scale.vmax, clip=True)
     strength = np.ma.filled(norm(weights), 0.0)
     colours = matplotlib.colormaps[scale.cmap](strength)
@@ -149,9 +149,9 @@ def _draw_edges(ax: Axes, grid: AttentionGrid, values: np.ndarray, keep: np.ndar
     widths = (0.1 + 0.7 * strength) if large else (0.4 + 2.6 * strength)
     radius_pt = np.sqrt(node_size) / 2
     heads = (2.5 + 2.5 * strength) * per_pt if arrows else None
-    segments, triangles = _edge_geometry(xy, source, target, lane=1.2 * per_pt if arrows else 0.0,
+    segments, triangles = edge_geometry(xy, source, target, lane=1.2 * per_pt if arrows else 0.0,
                                          gap=(radius_pt + 1.0) * per_pt, head=heads)
-    return _edge_artists(ax, segments, triangles, colours, widths, weights, scale, norm, capstyle="butt")
+    return edge_artists(ax, segments, triangles, colours, widths, weights, scale, norm, capstyle="butt")
 
 
 def _draw_self_loops(ax: Axes, grid: AttentionGrid, values: np.ndarray, xy: np.ndarray,
@@ -175,7 +175,7 @@ def _draw_nodes(ax: Axes, grid: AttentionGrid, xy: np.ndarray, node_color: str |
     """Node markers (and labels, group legend); returns (node artist, node colorbar label or None)."""
     import matplotlib
 
-    colour, colour_label = _node_colours(grid, node_color, layer, head)
+    colour, colour_label = node_colours(grid, node_color, layer, head)
     node_kwargs: dict[str, Any] = {"s": node_size, "zorder": 3, "edgecolors": "white",
                                    "linewidths": 0.5 if node_size >= 20 else 0.0}
     if colour_label is None:
@@ -190,21 +190,21 @@ def _draw_nodes(ax: Axes, grid: AttentionGrid, xy: np.ndarray, node_color: str |
             ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=4,
                     color="black" if colour_label else "white")
     if legend and isinstance(node_color, str) and node_color == "group":
-        ax.legend(handles=_group_handles(grid), loc="upper left", bbox_to_anchor=(0.0, 0.0),
+        ax.legend(handles=group_handles(grid), loc="upper left", bbox_to_anchor=(0.0, 0.0),
                   fontsize=7, frameon=False, title="node group", title_fontsize=7,
                   ncols=min(len(_group_names(grid)), 6))
     return nodes, colour_label
 
 
-def _plot(ax: Axes, grid: AttentionGrid, *, layer: int | str, head: int | str, xy: np.ndarray,
+def draw_graph_parts(ax: Axes, grid: AttentionGrid, *, layer: int | str, head: int | str, xy: np.ndarray,
           node_color: str | ArrayLike,
           top_k: int | None, scale: ColorScale, node_size: float, arrows: bool, labels: bool,
           self_loops: bool, legend: bool) -> tuple[LineCollection, Any, str | None]:
     """Draw edges, rings, nodes and labels; returns (edge artist, node artist, node colorbar label)."""
-    values, _, _ = _edge_values(grid, layer, head)
+    values, _, _ = edge_values(grid, layer, head)
     keep = (np.sort(top_k_edges(grid, top_k, layer=layer, head=head, self_loops=False))
             if top_k else np.flatnonzero(~self_loop_mask(grid)))
-    _set_limits(ax, xy)
+    set_limits(ax, xy)
     lines = _draw_edges(ax, grid, values, keep, xy, scale, node_size=node_size, arrows=arrows)
     if self_loops and len(xy) <= LARGE_NODES:
         _draw_self_loops(ax, grid, values, xy, scale, node_size=node_size)
@@ -213,7 +213,7 @@ def _plot(ax: Axes, grid: AttentionGrid, *, layer: int | str, head: int | str, x
     return lines, nodes, colour_label
 
 
-def _group_handles(grid: AttentionGrid) -> list[Line2D]:
+def group_handles(grid: AttentionGrid) -> list[Line2D]:
     import matplotlib
 
     palette = matplotlib.colormaps["tab10"]

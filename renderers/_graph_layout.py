@@ -28,7 +28,7 @@ LARGE_NODES = 2000
 _LAYOUT_MAX = {"kamada_kawai": 2000, "spring": 5000}
 
 
-def _check_grid(grid: object) -> AttentionGrid:
+def check_graph_grid(grid: object) -> AttentionGrid:
     if not isinstance(grid, AttentionGrid) or not grid.is_sparse:
         raise TypeError("expected a sparse (graph) AttentionGrid; build one with "
                         "multiattn.adapters.graph.capture / from_edges / from_dense / from_networkx")
@@ -73,7 +73,7 @@ def node_positions(grid: AttentionGrid, layout: str | None = None, *, seed: int 
     """
     import networkx as nx
 
-    grid = _check_grid(grid)
+    grid = check_graph_grid(grid)
     n = len(grid.query)
     layout = layout or ("spring" if n <= LARGE_NODES else "spectral")
     if layout not in LAYOUTS:
@@ -162,7 +162,7 @@ def _landscape(xy: np.ndarray) -> np.ndarray:
     return centred @ vt.T
 
 
-def _positions(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, ArrayLike] | None,
+def resolve_positions(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, ArrayLike] | None,
                layout: str | None, seed: int) -> np.ndarray:
     n = len(grid.query)
     if pos is None:
@@ -179,7 +179,7 @@ def _positions(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, ArrayLike
     return arr
 
 
-def _aspect(xy: np.ndarray) -> float:
+def axes_aspect(xy: np.ndarray) -> float:
     """Height / width of the layout, clipped to [0.45, 1.2], for sizing new figures."""
     span = np.ptp(xy, axis=0) if len(xy) > 1 else np.ones(2)
     return float(np.clip(span[1] / max(span[0], 1e-9), 0.45, 1.2))

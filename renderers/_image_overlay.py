@@ -13,7 +13,7 @@ import numpy as np
 
 from multiattn.media import to_rgb
 
-from ._image_pixels import _patch_grid, patch_values_to_pixels
+from ._image_pixels import patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 __all__ = ["overlay", "overlay_plot"]
 
 
-def _scale(grid: np.ndarray, cmap: str | None, vmin: float | None, vmax: float | None) -> ColorScale:
+def overlay_scale(grid: np.ndarray, cmap: str | None, vmin: float | None, vmax: float | None) -> ColorScale:
     """Robust 2-98 % limits (symmetric for signed maps) unless fixed; inferno / RdBu_r by default."""
     scale = color_scale(grid, cmap=cmap, sequential="inferno")
     if vmin is None and vmax is None:
@@ -67,8 +67,8 @@ def _render(image: str | Path | PIL.Image.Image | ArrayLike, attention: Attentio
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     rgb = to_rgb(image, channels=channels)
-    grid = _patch_grid(attention)
-    scale = _scale(grid, cmap, vmin, vmax)
+    grid = patch_grid(attention)
+    scale = overlay_scale(grid, cmap, vmin, vmax)
     lo, hi = scale.vmin, scale.vmax
     pixels = patch_values_to_pixels(attention, rgb.shape[:2], upsample=upsample)
     seen = np.isfinite(pixels)

@@ -26,7 +26,7 @@ _RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Im
 _ASPECT_TOLERANCE = 0.02
 
 
-def _patch_grid(attention: AttentionMap | ArrayLike) -> np.ndarray:
+def patch_grid(attention: AttentionMap | ArrayLike) -> np.ndarray:
     if isinstance(attention, AttentionMap):
         return attention.to_image().astype(np.float64)
     grid = np.asarray(attention, dtype=np.float64)
@@ -40,7 +40,7 @@ def _patch_grid(attention: AttentionMap | ArrayLike) -> np.ndarray:
     return grid
 
 
-def _pixel_box(attention: AttentionMap | ArrayLike, height: int,
+def pixel_box(attention: AttentionMap | ArrayLike, height: int,
                width: int) -> tuple[float, float, float, float]:
     """``(top, left, bottom, right)`` of the patch grid in image pixels (floats)."""
     if not isinstance(attention, AttentionMap):
@@ -90,8 +90,8 @@ def patch_values_to_pixels(
     if upsample not in _RESAMPLE:
         raise ValueError(f"upsample must be one of {sorted(_RESAMPLE)}, got {upsample!r}")
     height, width = int(size[0]), int(size[1])
-    grid = _patch_grid(attention)
-    top, left, bottom, right = _pixel_box(attention, height, width)
+    grid = patch_grid(attention)
+    top, left, bottom, right = pixel_box(attention, height, width)
     out = np.full((height, width), np.nan)
     if upsample == "nearest":
         rows = np.floor((np.arange(height) + 0.5 - top) / (bottom - top) * grid.shape[0]).astype(int)

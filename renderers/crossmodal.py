@@ -37,7 +37,7 @@ from multiattn.axes import Axis
 from multiattn.grid import AttentionGrid
 from multiattn.media import to_rgb
 
-from ._crossmodal_panels import _draw_medium, _draw_tokens
+from ._crossmodal_panels import draw_medium, draw_tokens
 from ._grounding import display_image, grounding_figure
 from ._style import DPI, SEQUENTIAL_CMAP, add_colorbar, color_scale
 
@@ -190,8 +190,8 @@ def side_by_side(
                                                                     "key_weights")
     fig, (ax_media, ax_tok) = plt.subplots(1, 2, figsize=figsize, dpi=DPI, layout="constrained",
                                            gridspec_kw={"width_ratios": [1.6, 0.8], "wspace": 0.08})
-    key_points = _draw_medium(ax_media, key_axis, keys, media, label, normalised)
-    tok_points = _draw_tokens(ax_tok, query_axis, tok, token_label)
+    key_points = draw_medium(ax_media, key_axis, keys, media, label, normalised)
+    tok_points = draw_tokens(ax_tok, query_axis, tok, token_label)
     links = _linked(positive, tok, query_axis, key_axis, int(max_tokens), int(top_k), float(min_share))
     w_max = max((positive[q, k] for q, ks in links for k in ks), default=1.0)
     handles = []

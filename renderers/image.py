@@ -33,8 +33,8 @@ from multiattn.grid import AttentionMap
 from multiattn.media import to_rgb
 
 from ._explanation import explanation_figure
-from ._image_overlay import _scale, overlay, overlay_plot
-from ._image_pixels import _patch_grid, patch_values_to_pixels
+from ._image_overlay import overlay, overlay_plot, overlay_scale
+from ._image_pixels import patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -144,7 +144,7 @@ def attention_grid_plot(
         titles = list(grid.layers)
         what = f"{grid.query.labels[maps[0].meta['query']]} attention, mean of heads"
     patch_maps = [m.to_image() for m in maps]
-    scale = _scale(np.stack(patch_maps), cmap, None, None)
+    scale = overlay_scale(np.stack(patch_maps), cmap, None, None)
     fig, axes = _panel_grid(len(maps), ncols, size, rgb.shape[1] / rgb.shape[0])
     for ax, amap, title in zip(axes, maps, titles):
         overlay_plot(rgb, amap, ax=ax, alpha=alpha, cmap=scale.cmap, upsample=upsample,
@@ -255,7 +255,7 @@ def compare_plot(
     if not maps:
         raise ValueError("maps is empty: pass {title: map} for at least one method")
     rgb = to_rgb(image)
-    grids = {name: _patch_grid(m) for name, m in maps.items()}
+    grids = {name: patch_grid(m) for name, m in maps.items()}
     if shared_scale:
         shares = {}
         for name, g in grids.items():
@@ -264,7 +264,7 @@ def compare_plot(
                 raise ValueError(f"map {name!r} has no positive mass to share")
             shares[name] = total
         pooled = np.concatenate([np.clip(g, 0, None).ravel() / shares[n] for n, g in grids.items()])
-        scale = _scale(pooled, cmap, None, None)
+        scale = overlay_scale(pooled, cmap, None, None)
     fig, axes = _panel_grid(len(maps) + 1, None, size, rgb.shape[1] / rgb.shape[0])
     axes[0].imshow(rgb)
     axes[0].set_title("image", fontsize=9)

@@ -31,22 +31,22 @@ from matplotlib.figure import Figure
 from multiattn.grid import AttentionGrid
 
 from ._graph_draw import (
-    _edge_artists,
-    _edge_geometry,
-    _edge_values,
-    _group_handles,
-    _node_colours,
-    _plot,
-    _points_to_data,
-    _set_limits,
+    draw_graph_parts,
+    edge_artists,
+    edge_geometry,
+    edge_values,
+    group_handles,
+    node_colours,
+    points_to_data,
+    set_limits,
 )
 from ._graph_layout import (
     LARGE_NODES,
-    _aspect,
-    _check_grid,
-    _positions,
+    axes_aspect,
+    check_graph_grid,
     group_positions,
     node_positions,
+    resolve_positions,
 )
 from ._style import DPI, add_colorbar, color_scale, get_axes
 
@@ -145,15 +145,15 @@ def draw(grid: AttentionGrid, layer: int | str = 0, head: int | str = "mean", *,
     >>> ax.get_title().startswith("layer 0")
     True
     """
-    grid = _check_grid(grid)
+    grid = check_graph_grid(grid)
     node_color, top_k, size, arrows, labels = _defaults(grid, node_color, top_k, node_size, arrows, labels)
-    xy = _positions(grid, pos, layout, seed)
-    values, layer_label, head_text = _edge_values(grid, layer, head)
+    xy = resolve_positions(grid, pos, layout, seed)
+    values, layer_label, head_text = edge_values(grid, layer, head)
     scale = color_scale(values, cmap=edge_cmap, limits=edge_limits)
-    fig, ax = get_axes(ax, figsize=(8.0, 1.6 + 6.4 * _aspect(xy)))
-    lines, nodes, node_label = _plot(ax, grid, layer=layer, head=head, xy=xy, node_color=node_color,
-                                     top_k=top_k, scale=scale, node_size=size, arrows=arrows,
-                                     labels=labels, self_loops=self_loops, legend=legend)
+    fig, ax = get_axes(ax, figsize=(8.0, 1.6 + 6.4 * axes_aspect(xy)))
+    lines, nodes, node_label = draw_graph_parts(
+        ax, grid, layer=layer, head=head, xy=xy, node_color=node_color, top_k=top_k, scale=scale,
+        node_size=size, arrows=arrows, labels=labels, self_loops=self_loops, legend=legend)
     if colorbar:
         add_colorbar(lines, ax, "edge: attention weight", normalised=_EDGE_NORMALISED, scale=scale,
                      fraction=0.04, pad=0.02, shrink=0.8)
@@ -207,28 +207,28 @@ def draw_heads(grid: AttentionGrid, *, layers: int | str | Sequence[int | str] |
     """
     import matplotlib.pyplot as plt
 
-    grid = _check_grid(grid).select(layer=layers, head=heads)
+    grid = check_graph_grid(grid).select(layer=layers, head=heads)
     if node_color is None:
         node_color = "group" if grid.query.groups is not None else "lightsteelblue"
     if not isinstance(node_color, str) or node_color in ("received", "entropy"):
         raise ValueError("draw_heads colours nodes by 'group' or one colour (each panel would need its "
                          "own node colorbar otherwise); use draw() for node_color='received'")
     node_color, top_k, size, arrows, _ = _defaults(grid, node_color, top_k, node_size, arrows, False)
-    xy = _positions(grid, pos, layout, seed)
+    xy = resolve_positions(grid, pos, layout, seed)
     scale = color_scale(grid.values, cmap=edge_cmap)
     fig, axes = plt.subplots(grid.n_layers, grid.n_heads, squeeze=False, dpi=DPI,
                              figsize=(panel_size * grid.n_heads + 1.2,
-                                      (panel_size * _aspect(xy) + 0.5) * grid.n_layers + 1.0))
+                                      (panel_size * axes_aspect(xy) + 0.5) * grid.n_layers + 1.0))
     lines = None
     for li in range(grid.n_layers):
         for hi in range(grid.n_heads):
             ax = axes[li, hi]
-            lines, _, _ = _plot(ax, grid, layer=li, head=hi, xy=xy, node_color=node_color,
+            lines, _, _ = draw_graph_parts(ax, grid, layer=li, head=hi, xy=xy, node_color=node_color,
                                 top_k=top_k, scale=scale, node_size=size * 0.3, arrows=arrows,
                                 labels=labels, self_loops=self_loops, legend=False)
             ax.set_title(f"layer {grid.layers[li]} · head {grid.heads[hi]}", fontsize=9)
     if node_color == "group":
-        fig.legend(handles=_group_handles(grid), loc="lower center", ncols=6, fontsize=8,
+        fig.legend(handles=group_handles(grid), loc="lower center", ncols=6, fontsize=8,
                    frameon=False, title="node group", title_fontsize=8)
     add_colorbar(lines, list(axes.ravel()), "attention weight", normalised=_EDGE_NORMALISED,
                  scale=scale, fraction=0.03, pad=0.02)
@@ -279,7 +279,7 @@ def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: 
     """
     import matplotlib
 
-    grid = _check_grid(grid)
+    grid = check_graph_grid(grid)
     labels = grid.query.labels
     if isinstance(node, str):
         if node not in labels:
@@ -289,7 +289,7 @@ def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: 
         index = int(node)
     if not 0 <= index < len(labels):
         raise IndexError(f"node {node} out of range for {len(labels)} nodes")
-    values, layer_label, head_text = _edge_values(grid, layer, head)
+    values, layer_label, head_text = edge_values(grid, layer, head)
     source, target = grid.edge_index
     incoming = np.flatnonzero((target == index) & (source != index))
     if incoming.size == 0:
@@ -303,21 +303,21 @@ def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: 
     ring = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     scale = color_scale(values[shown], cmap=edge_cmap, limits=(0.0, max(float(values[shown].max()), 1e-9)))
     fig, ax = get_axes(ax, figsize=(6.5, 6.0))
-    _set_limits(ax, np.vstack([ring * 1.25, [[0.0, 0.0]]]))
+    set_limits(ax, np.vstack([ring * 1.25, [[0.0, 0.0]]]))
     cmap = matplotlib.colormaps[scale.cmap]
     norm = Normalize(scale.vmin, scale.vmax, clip=True)
     strength = np.ma.filled(norm(values[shown]), 0.0)
-    per_pt = _points_to_data(ax)
-    segments, triangles = _edge_geometry(np.vstack([[0.0, 0.0], ring]), np.arange(1, shown.size + 1),
+    per_pt = points_to_data(ax)
+    segments, triangles = edge_geometry(np.vstack([[0.0, 0.0], ring]), np.arange(1, shown.size + 1),
                                          np.zeros(shown.size, int), lane=0.0, gap=17 * per_pt,
                                          source_gap=12 * per_pt, head=(5 + 5 * strength) * per_pt)
-    lines = _edge_artists(ax, segments, triangles, cmap(strength), 0.8 + 5 * strength, values[shown], scale,
+    lines = edge_artists(ax, segments, triangles, cmap(strength), 0.8 + 5 * strength, values[shown], scale,
                           norm)
     node_color = node_color or ("group" if grid.query.groups is not None else "lightsteelblue")
     if node_color == "group":
         if grid.query.groups is None:
             raise ValueError("node_color='group' needs node groups (NodeAxis(groups=...))")
-        colours, _ = _node_colours(grid, "group", layer, head)
+        colours, _ = node_colours(grid, "group", layer, head)
     else:
         colours = np.array([matplotlib.colors.to_rgba(node_color)] * len(labels))
     members = np.concatenate([[index], source[shown]])
@@ -334,7 +334,7 @@ def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: 
                 ha="center", va="top", fontsize=8, zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     if node_color == "group":
-        ax.legend(handles=_group_handles(grid), loc="lower left", fontsize=7, frameon=False,
+        ax.legend(handles=group_handles(grid), loc="lower left", fontsize=7, frameon=False,
                   title="node group", title_fontsize=7)
     if colorbar:
         add_colorbar(lines, ax, "attention weight", normalised=_EDGE_NORMALISED, scale=scale,

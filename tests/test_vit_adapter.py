@@ -26,6 +26,7 @@ from transformers import (
 
 from multiattn import AttentionMap
 from multiattn.adapters import vit
+from multiattn.adapters._timm_hooks import timm_explicit
 from multiattn.analysis.rollout import rollout
 from multiattn.renderers.image import patch_values_to_pixels, to_rgb
 
@@ -149,7 +150,7 @@ def test_timm_hook_matches_unfused_path(timm_reg):
     hooked, explicit = [], []
     with torch.no_grad(), vit.timm_attention_hooks(timm_reg, hooked):
         fused_logits = timm_reg(x)
-    with torch.no_grad(), vit._timm_explicit(timm_reg, explicit):
+    with torch.no_grad(), timm_explicit(timm_reg, explicit):
         explicit_logits = timm_reg(x)
     assert "forward" not in vars(timm_reg.blocks[0].attn)  # patch removed
     torch.testing.assert_close(explicit_logits, fused_logits, atol=1e-5, rtol=1e-5)

@@ -35,7 +35,7 @@ from .metrics import (
 from .relevance import chefer_relevance, gradient_rollout
 from .report import analysis_report
 from .rollout import rollout
-from .spacetime import readout_attention, space_time_rollout
+from .spacetime import readout_attention, space_time_relevance, space_time_rollout
 
 __all__ = [
     "alignment_metrics",
@@ -68,6 +68,7 @@ __all__ = [
     "redundant_heads",
     "rollout",
     "snap_to_energy",
+    "space_time_relevance",
     "space_time_rollout",
     "special_share",
     "top_k_edges",

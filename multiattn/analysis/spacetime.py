@@ -22,7 +22,7 @@ from .rollout import fused_operators
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..grid import AttentionGrid
 
-__all__ = ["readout_attention", "space_time_rollout"]
+__all__ = ["readout_attention", "space_time_relevance", "space_time_rollout"]
 
 
 def _readout_vector(axis: Any, readout: str | int | None,
@@ -182,3 +182,42 @@ def space_time_rollout(
     meta = {"method": "rollout", "residual": residual, "head_fusion": head_fusion,
             "steps": "temporal then spatial" if len(steps) > 1 else "joint"}
     return _readout_map(values, steps[0].query, name, meta)
+
+
+def space_time_relevance(cams: AttentionGrid | dict[str, AttentionGrid],
+                         readout: str | int | None = None) -> AttentionMap:
+    """Chefer relevance over space-time tokens from per-step ``(dA * A)^+`` grids.
+
+    ``R = prod_l (I + mean_h cam_l)`` (last layer on the left; TimeSformer: temporal then
+    spatial step of each layer, as in the forward pass), read out at the classifier's row: the
+    rule of :func:`multiattn.analysis.chefer_relevance` for joint and divided attention.  The
+    gradients come from the adapter (``multiattn.adapters.video`` computes them); this part is
+    numpy.
+
+    Parameters
+    ----------
+    cams : AttentionGrid or {"spatial": grid, "temporal": grid}
+        Positive part of gradient x attention per layer and head, over one VideoAxis.
+    readout : "cls", "mean" or int, optional
+        Row of ``R``; default ``meta["readout"]`` of the grid (the row the classifier reads).
+
+    Returns
+    -------
+    AttentionMap
+        Non-negative relevance over the VideoAxis.
+
+    Examples
+    --------
+    >>> from multiattn import AttentionGrid, VideoAxis
+    >>> axis = VideoAxis(frames=2, rows=1, cols=2, tubelet=(1, 1, 1), fps=1.0, prefix=("CLS",))
+    >>> cam = np.zeros((1, 1, 5, 5)); cam[0, 0, 0, 3] = 1.0
+    >>> amap = space_time_relevance(AttentionGrid(cam, axis, check_rows=False, meta={"readout": "cls"}))
+    >>> amap.values.round(2).tolist()  # CLS keeps the identity; relevance on token 3
+    [1.0, 0.0, 0.0, 1.0, 0.0]
+    """
+    steps = _steps(cams)
+    axis, meta = steps[0].query, dict(steps[0].meta)
+    per_layer = [list(ops) for ops in zip(*(fused_operators(step, "mean") for step in steps))]
+    start, name = _readout_vector(axis, readout, meta.get("readout"))
+    row = _propagate(start, per_layer, 1.0, 1.0, normalise=False)
+    return _readout_map(row, axis, name, {**meta, "method": "relevance (Chefer 2021)"})

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ..labelled import LabelledArray
 from ._arrays import label_positions
-from .rollout import _residual_layers
+from .rollout import residual_layers
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import AttentionInput
@@ -169,7 +169,7 @@ def attention_flow(
     >>> attention_flow(np.full((2, 1, 3, 3), 1 / 3)).shape
     (3, 3)
     """
-    layers = _residual_layers(attn, head_fusion, residual, 0.0, None)
+    layers = np.asarray(residual_layers(attn, head_fusion, residual))  # the capacities, unlabelled
     if not 1 <= scale < 2**31:
         raise ValueError(f"scale must be in [1, 2**31), got {scale}")
     n_tok = layers.shape[-1]

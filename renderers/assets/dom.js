@@ -89,8 +89,20 @@
     return im;
   }
 
+  /** The canvas of an image or video view with its side panel (colour bar, status line). */
+  function canvasPanel(mount, D, id, label, cmap, fmt) {
+    var wrap = el("div", {"class": "ma-head"}); mount.appendChild(wrap);
+    var canvas = el("canvas", {"class": "ma-image", width: D.width, height: D.height, tabindex: "0", id: id,
+      "aria-label": label});
+    wrap.appendChild(canvas);
+    var panel = el("div", {"class": "ma-panel"}); wrap.appendChild(panel);
+    var bar = colorbar("", 1, cmap, fmt); panel.appendChild(bar.node);
+    var status = el("p", {id: "ma-status"}, ""); panel.appendChild(status);
+    return {canvas: canvas, panel: panel, bar: bar, status: status};
+  }
+
   root.MultiattnDom = {
     el: el, svgEl: svgEl, select: select, selected: selected, colorbar: colorbar, header: header,
-    layerHead: layerHead, paintLut: paintLut, image: image
+    layerHead: layerHead, paintLut: paintLut, image: image, canvasPanel: canvasPanel
   };
 })(this);

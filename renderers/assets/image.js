@@ -3,7 +3,7 @@
  */
 (function (root) {
   "use strict";
-  var core = root.MultiattnCore, dom = root.MultiattnDom, el = dom.el, fmt = core.fmt;
+  var core = root.MultiattnCore, dom = root.MultiattnDom, fmt = core.fmt;
 
   function overlay(ctx, v, P, R, C, cmap, width, height) {
     var mx = core.maxOf(v, P), cw = width / C, ch = height / R;
@@ -23,13 +23,9 @@
       D.prefix.map(function (p) { return "attention of " + p; }), D.maps.map(function (m) { return m.name; }));
     var mapSel = dom.select("map", sources, false), sel = dom.layerHead(controls, D, mapSel);
     if (P > 0) { mapSel.sel.value = "1"; }
-    var wrap = el("div", {"class": "ma-head"}); mount.appendChild(wrap);
-    var canvas = el("canvas", {"class": "ma-image", width: D.width, height: D.height, tabindex: "0", id: "ma-image",
-      "aria-label": "image with attention overlay; arrow keys move the query patch"});
-    wrap.appendChild(canvas);
-    var panel = el("div", {"class": "ma-panel"}); wrap.appendChild(panel);
-    var bar = dom.colorbar("", 1, cmap, fmt); panel.appendChild(bar.node);
-    var status = el("p", {id: "ma-status"}, ""); panel.appendChild(status);
+    var view = dom.canvasPanel(mount, D, "ma-image", "image with attention overlay; arrow keys move the query patch",
+      cmap, fmt);
+    var canvas = view.canvas, bar = view.bar, status = view.status;
     var query = P + Math.floor(R / 2) * C + Math.floor(C / 2), ready = false, pinned = false, img = null;
 
     function current() {

@@ -39,13 +39,9 @@
     var mapSel = dom.select("query", ["hovered / clicked patch"].concat(D.prefix), false), sel = dom.layerHead(controls, D, mapSel);
     if (P > 0) { mapSel.sel.value = "1"; }
     var ui = controlsRow(mount, F);
-    var wrap = el("div", {"class": "ma-head"}); mount.appendChild(wrap);
-    var canvas = el("canvas", {"class": "ma-image", width: D.width, height: D.height, tabindex: "0", id: "ma-video",
-      "aria-label": "video frame with attention overlay; arrow keys move the query patch"});
-    wrap.appendChild(canvas);
-    var panel = el("div", {"class": "ma-panel"}); wrap.appendChild(panel);
-    var bar = dom.colorbar("", 1, cmap, fmt); panel.appendChild(bar.node);
-    var status = el("p", {id: "ma-status"}, ""); panel.appendChild(status);
+    var view = dom.canvasPanel(mount, D, "ma-video",
+      "video frame with attention overlay; arrow keys move the query patch", cmap, fmt);
+    var canvas = view.canvas, bar = view.bar, status = view.status;
     var imgs = (D.frames || []).map(function (b64) { return dom.image(b64, "jpeg", function () { draw(); }); });
     var slot0 = Math.floor(F / TT / 2), query = P + slot0 * R * C + Math.floor(R / 2) * C + Math.floor(C / 2);
     var pinned = false, timer = null;

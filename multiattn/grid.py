@@ -44,7 +44,33 @@ def _labels(labels: Iterable | None, n: int, name: str) -> tuple[str, ...]:
     out = tuple(str(v) for v in labels)
     if len(out) != n:
         raise ValueError(f"{len(out)} {name} labels for {n} {name}s in values")
+    repeated = sorted({label for label in out if out.count(label) > 1})
+    if repeated:
+        raise ValueError(f"{name} labels must be unique (selecting by label would be ambiguous); "
+                         f"repeated: {repeated}")
     return out
+
+
+#: What each header field of a saved grid must be (checked before any array is used).
+_HEADER_TYPES = {"format": str, "version": int, "kind": str, "layers": list, "heads": list,
+                 "query": dict, "key": (dict, type(None)), "meta": dict}
+
+
+def _check_header(header: object, source: str) -> dict:
+    """The parsed header of a grid file, or a one-line ValueError naming what is wrong."""
+    if not isinstance(header, dict) or header.get("format") != "multiattn.AttentionGrid":
+        raise ValueError(f"{source} is not a readable multiattn grid (its header is not a grid's)")
+    version = header.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > _FORMAT_VERSION:
+        raise ValueError(f"{source} was written by a newer multiattn (grid format version {version}; this "
+                         f"version reads up to {_FORMAT_VERSION}): upgrade multiattn to read it")
+    for field, kind in _HEADER_TYPES.items():
+        if field not in header:
+            raise ValueError(f"{source} is not a readable multiattn grid (its header lacks {field!r})")
+        if not isinstance(header[field], kind) or isinstance(header[field], bool):
+            raise ValueError(f"{source} is not a readable multiattn grid (header field {field!r} is a "
+                             f"{type(header[field]).__name__})")
+    return header
 
 
 class AttentionGrid:
@@ -330,13 +356,19 @@ class AttentionGrid:
         """Rebuild a grid from the arrays of :meth:`_arrays` (``source`` names it in errors)."""
         if "header" not in arrays or "values" not in arrays:
             raise ValueError(f"{source} is not a readable multiattn grid (it has no header/values arrays)")
-        header = json.loads(str(arrays["header"]))
+        try:
+            header = json.loads(str(arrays["header"]))
+        except json.JSONDecodeError:
+            raise ValueError(f"{source} is not a readable multiattn grid (its header is not JSON)") from None
+        header = _check_header(header, source)
         values = arrays["values"]
         edge_index = arrays.get("edge_index")
-        if header.get("format") != "multiattn.AttentionGrid":
-            raise ValueError(f"{source} is not a readable multiattn grid (its header is not a grid's)")
-        query = axis_from_dict(header["query"])
-        key = query if header["key"] is None else axis_from_dict(header["key"])
+        try:
+            query = axis_from_dict(header["query"])
+            key = query if header["key"] is None else axis_from_dict(header["key"])
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(f"{source} is not a readable multiattn grid (bad axis in its header: "
+                             f"{str(err).splitlines()[0]})") from None
         return cls(values, query, key, layers=header["layers"], heads=header["heads"],
                    kind=header["kind"], meta=header["meta"], edge_index=edge_index,
                    check_rows=False)
@@ -372,7 +404,18 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise ValueError(f"{expected}: it holds one bare array (.npy), not a grid archive")
     try:
         with data:
+            check_fits(sum(_declared_nbytes(data, key) for key in data.files), f"the arrays of {path.name}")
             return {key: data[key] for key in data.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
         reason = "an array in it needs pickle (never loaded)" if "pickle" in str(err) else str(err)
         raise ValueError(f"{expected}: {reason or 'unreadable'}") from None
+
+
+def _declared_nbytes(data: np.lib.npyio.NpzFile, key: str) -> int:
+    """Bytes an npz member will take, from its .npy header alone (nothing is allocated)."""
+    with data.zip.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = reader(member)
+    return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from multiattn.grid import AttentionMap
 
+from .figure import plain_text
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from pathlib import Path
 
@@ -37,6 +39,7 @@ def class_caption(meta: Mapping[str, object]) -> str:
     return f"predicted class {meta.get('predicted_label', '?')!r}"
 
 
+@plain_text
 def explanation_figure(image: str | Path | PIL.Image.Image | ArrayLike, maps: Mapping[str, AttentionMap], *,
                        upsample: str = "bilinear", threshold: float | None = None,
                        shared_scale: bool = False) -> Figure:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .figure import plain_text
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.figure import Figure
 
@@ -33,6 +35,7 @@ def display_image(rgb: ArrayLike, size: int = 256) -> np.ndarray:
     return np.kron(rgb, np.ones((factor, factor, 1), dtype=rgb.dtype)) if factor > 1 else rgb
 
 
+@plain_text
 def grounding_figure(rgb: ArrayLike, grounding: CaptionGrounding, *, top_k: int = 3,
                      display_size: int = 256) -> Figure:
     """Figure-level: image relevance of a caption, its words, and lines from words to patches.

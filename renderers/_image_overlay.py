@@ -15,6 +15,7 @@ from multiattn.media import to_rgb
 
 from ._image_pixels import patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from pathlib import Path
@@ -143,6 +144,7 @@ def overlay(
     return out
 
 
+@plain_text
 def overlay_plot(
     image: str | Path | PIL.Image.Image | ArrayLike,
     attention: AttentionMap | ArrayLike,

@@ -19,6 +19,7 @@ from multiattn.axes import TimeAxis, TokenAxis
 from multiattn.grid import AttentionGrid
 
 from ._style import DPI, add_colorbar, color_scale, get_axes
+from .figure import plain_text
 from .heatmap import dim_title, head_matrix
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -94,6 +95,7 @@ def _mark_words(ax: Axes, words: Sequence[dict], label: bool) -> None:
                     va="bottom", fontsize=8, transform=ax.get_xaxis_transform(), clip_on=False)
 
 
+@plain_text
 def alignment_strips(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
                      words: Sequence[dict] | None = None, heads: Sequence[tuple[int, int]] | None = None,
                      waveform: bool = True, title: str | None = None,
@@ -198,6 +200,7 @@ def _log_mel(y: np.ndarray, sr: int) -> np.ndarray:
     return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
 
 
+@plain_text
 def word_links(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
                words: Sequence[dict], heads: Sequence[tuple[int, int]] | None = None, top_k: int = 2,
                max_words: int = 12, title: str | None = None) -> Figure:
@@ -228,6 +231,7 @@ def word_links(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
                         figsize=(11.0, 4.8))
 
 
+@plain_text
 def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int | str = "mean", *,
                            ax: Axes | None = None, cmap: str | None = None,
                            colorbar: bool = True) -> Axes:

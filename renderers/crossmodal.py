@@ -40,6 +40,7 @@ from multiattn.media import to_rgb
 from ._crossmodal_panels import draw_medium, draw_tokens
 from ._grounding import display_image, grounding_figure
 from ._style import DPI, SEQUENTIAL_CMAP, add_colorbar, color_scale
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from pathlib import Path
@@ -110,6 +111,7 @@ def _linked(weights: np.ndarray, token_weights: np.ndarray, query_axis: Axis, ke
     return out
 
 
+@plain_text
 def side_by_side(
     weights: AttentionGrid | ArrayLike,
     query_axis: Axis | None = None,
@@ -215,6 +217,7 @@ def side_by_side(
     return fig
 
 
+@plain_text
 def similarity_grid(
     scores: ArrayLike,
     images: Sequence[str | Path | PIL.Image.Image | ArrayLike],

@@ -16,8 +16,10 @@ Example
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import matplotlib.pyplot as plt
 from matplotlib.artist import Artist
@@ -27,6 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.axes import Axes
 
 __all__ = ["save_figure"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DPI = 120
 """Fixed resolution of every saved figure (dots per inch)."""
@@ -70,6 +75,7 @@ def save_figure(fig: Figure | SubFigure | Axes, path: str | Path, *, dpi: int = 
         The path written.
     """
     figure = _as_figure(fig)
+    plain_text_artists(figure)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = _NO_METADATA.get(path.suffix.lower()[1:])
@@ -78,3 +84,26 @@ def save_figure(fig: Figure | SubFigure | Axes, path: str | Path, *, dpi: int = 
     if close:
         plt.close(figure)
     return path
+
+
+def plain_text_artists(figure: Figure | SubFigure) -> None:
+    """Draw every text of ``figure`` as plain text: a ``$`` in a token, caption, word or node label
+    is a character, never matplotlib mathtext (which fails on ``$\\macro$``)."""
+    from matplotlib.text import Text
+
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
+
+
+def plain_text(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for renderers: the Axes / Figure they return draw every string as plain text."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        out = func(*args, **kwargs)
+        figure = out if isinstance(out, (Figure, SubFigure)) else getattr(out, "figure", None)
+        if figure is not None:
+            plain_text_artists(figure)
+        return out
+
+    return wrapper

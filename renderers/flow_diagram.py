@@ -22,6 +22,7 @@ from multiattn.analysis.rollout import residual_layers
 from multiattn.grid import AttentionGrid
 
 from ._style import SEQUENTIAL_CMAP, add_colorbar, choose_cmap, get_axes
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.path import Path as MplPath
@@ -94,6 +95,7 @@ def _edge_path(x0: float, y0: float, x1: float, y1: float) -> MplPath:
                    [MplPath.MOVETO, MplPath.CURVE4, MplPath.CURVE4, MplPath.CURVE4])
 
 
+@plain_text
 def flow_diagram(
     attn: AttentionInput,
     output_token: int,

@@ -22,7 +22,7 @@ from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._style import add_colorbar, color_scale, get_axes
 from ._video_overlay import frame_maps, overlay_frames, write_overlay_video
-from .figure import save_figure
+from .figure import plain_text, save_figure
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.axes import Axes
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 # -- figures ---------------------------------------------------------------------------
+@plain_text
 def contact_sheet(
     frames: np.ndarray | Sequence[np.ndarray] | VideoClip,
     maps: AttentionMap | ArrayLike,
@@ -125,6 +126,7 @@ def _time_shares(attention: AttentionMap) -> np.ndarray:
     return per_time / total if total > 0 else per_time
 
 
+@plain_text
 def frame_timeline(
     maps: AttentionMap | dict[str, AttentionMap],
     *,
@@ -189,6 +191,7 @@ def _time_matrix(grid: AttentionGrid, layer: int | str) -> np.ndarray:
     return out / (axis.rows * axis.cols)
 
 
+@plain_text
 def temporal_heatmap(
     attention: AttentionGrid | dict[str, AttentionGrid],
     *,

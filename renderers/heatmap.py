@@ -28,6 +28,7 @@ from multiattn.axes import Axis, TokenAxis
 from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
+from .figure import plain_text
 
 __all__ = ["heatmap"]
 
@@ -264,6 +265,7 @@ class _HeatMapper:
         return ax
 
 
+@plain_text
 def heatmap(grid: AttentionGrid | AttentionMap, layer: int | str = 0, head: int | str = 0, *,
             ax: Axes | None = None, cmap: str | None = None, max_labels: int = 100,
             limits: tuple[float, float] | None = None, colorbar: bool = True) -> Axes:

@@ -36,6 +36,7 @@ from ._explanation import explanation_figure
 from ._image_overlay import overlay, overlay_plot, overlay_scale
 from ._image_pixels import patch_grid, patch_values_to_pixels
 from ._style import ColorScale, add_colorbar
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from pathlib import Path
@@ -88,6 +89,7 @@ def _check_patch_grid(grid: object) -> None:
         raise TypeError("expected an AttentionGrid over a PatchAxis (from multiattn.adapters.vit.capture)")
 
 
+@plain_text
 def attention_grid_plot(
     image: str | Path | PIL.Image.Image | ArrayLike,
     grid: AttentionGrid,
@@ -154,6 +156,7 @@ def attention_grid_plot(
     return fig
 
 
+@plain_text
 def query_patch_plot(
     image: str | Path | PIL.Image.Image | ArrayLike,
     grid: AttentionGrid,
@@ -213,6 +216,7 @@ def query_patch_plot(
     return ax
 
 
+@plain_text
 def compare_plot(
     image: str | Path | PIL.Image.Image | ArrayLike,
     maps: Mapping[str, AttentionMap | ArrayLike],

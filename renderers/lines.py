@@ -31,6 +31,7 @@ from multiattn._index import resolve_index
 from multiattn.grid import AttentionGrid
 
 from ._style import get_axes
+from .figure import plain_text
 from .heatmap import HeadMatrix, block_labels, block_reduce, dim_title, head_matrix
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -91,6 +92,7 @@ def _label_column(ax: Axes, labels: tuple[str, ...], special: np.ndarray, x: flo
                 bbox={"fc": "#ffe9a8", "ec": "none", "pad": 1.0} if i == bold else None)
 
 
+@plain_text
 def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *, ax: Axes | None = None,
                min_weight: float = 0.02, query: int | str | None = None, max_tokens: int = 120,
                color: ColorType = "tab:blue", highlight_color: ColorType = "tab:orange") -> Axes:

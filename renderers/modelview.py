@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from multiattn.grid import AttentionGrid
 
 from ._style import DPI, add_colorbar, color_scale
+from .figure import plain_text
 from .heatmap import block_reduce, dim_title
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -77,6 +78,7 @@ def _check_scores(scores: ArrayLike | None, shape: tuple[int, int]) -> np.ndarra
     return arr
 
 
+@plain_text
 def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name: str = "", *,
                cmap: str | None = None, limits: tuple[float, float] | None = None,
                max_size: int = 48) -> Figure:

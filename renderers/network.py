@@ -49,6 +49,7 @@ from ._graph_layout import (
     resolve_positions,
 )
 from ._style import DPI, add_colorbar, color_scale, get_axes
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.typing import ColorType
@@ -82,6 +83,7 @@ def _defaults(grid: AttentionGrid, node_color: str | ArrayLike | None, top_k: in
             (n <= _LABEL_MAX) if labels is None else bool(labels))
 
 
+@plain_text
 def draw(grid: AttentionGrid, layer: int | str = 0, head: int | str = "mean", *,
          pos: ArrayLike | Mapping[Hashable, ArrayLike] | None = None, layout: str | None = None,
          seed: int = 0, ax: Axes | None = None, node_color: str | ArrayLike | None = None,
@@ -169,6 +171,7 @@ def draw(grid: AttentionGrid, layer: int | str = 0, head: int | str = "mean", *,
     return ax
 
 
+@plain_text
 def draw_heads(grid: AttentionGrid, *, layers: int | str | Sequence[int | str] | None = None,
                heads: int | str | Sequence[int | str] | None = None,
                pos: ArrayLike | Mapping[Hashable, ArrayLike] | None = None, layout: str | None = None,
@@ -238,6 +241,7 @@ def draw_heads(grid: AttentionGrid, *, layers: int | str | Sequence[int | str] |
     return fig
 
 
+@plain_text
 def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: int | str = "mean", *,
              ax: Axes | None = None, top_k: int | None = 12, edge_cmap: str = EDGE_CMAP,
              node_color: ColorType | None = None, colorbar: bool = True) -> Axes:

@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._style import DIVERGING_CMAP, DPI, add_colorbar, get_axes
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from multiattn._types import ArrayLike
@@ -31,6 +32,7 @@ def head_labels(n_layers: int, n_heads: int) -> list[str]:
     return [f"L{layer}H{head}" for layer in range(n_layers) for head in range(n_heads)]
 
 
+@plain_text
 def head_dendrogram(clusters: Mapping[str, ArrayLike], n_heads: int, *, ax: Axes | None = None) -> Axes:
     """Dendrogram of :func:`multiattn.analysis.clustering.cluster_heads`, leaves labelled ``L{l}H{h}``.
 
@@ -63,6 +65,7 @@ def head_dendrogram(clusters: Mapping[str, ArrayLike], n_heads: int, *, ax: Axes
     return ax
 
 
+@plain_text
 def head_projection(coords: ArrayLike, n_heads: int, head_types: Sequence[str], *,
                     explained: Sequence[float] | None = None) -> Figure:
     """Two panels of the same 2-D head projection: coloured by layer, and by detected type (figure-level).
@@ -120,6 +123,7 @@ def head_projection(coords: ArrayLike, n_heads: int, head_types: Sequence[str], 
     return fig
 
 
+@plain_text
 def pruning_plot(curve: Mapping[str, ArrayLike], metric_name: str, *, ax: Axes | None = None) -> Axes:
     """Metric vs fraction of heads removed: importance order against random orders (mean and range).
 
@@ -152,6 +156,7 @@ def pruning_plot(curve: Mapping[str, ArrayLike], metric_name: str, *, ax: Axes |
     return ax
 
 
+@plain_text
 def agreement_table(table: Sequence[Mapping[str, str | float]], *, ax: Axes | None = None) -> Axes:
     """Heatmap of the attention-vs-attribution Spearman table (rows: maps, columns: attributions).
 

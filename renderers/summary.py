@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ._style import DPI, ColorScale, add_colorbar, color_scale
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from multiattn._types import ArrayLike
@@ -152,6 +153,7 @@ def _type_panel(ax: Axes, index: np.ndarray, scores: np.ndarray, names: list[str
         text.set_parse_math(False)
 
 
+@plain_text
 def head_summary(metrics: Mapping[str, ArrayLike] | None = None,
                  head_types: Iterable[Mapping[str, Any]] | None = None, *,
                  layer_labels: Iterable[object] | None = None,

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from multiattn.analysis.dynamics import phase_change_step
 
 from ._style import DPI
+from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.axes import Axes
@@ -82,6 +83,7 @@ def _plot_score(ax: Axes, steps: np.ndarray, values: np.ndarray, name: str) -> N
     ax.legend(loc="best", fontsize=8, frameon=False)
 
 
+@plain_text
 def dynamics_plot(
     metrics: Mapping[str, np.ndarray],
     loss: Sequence[float] | np.ndarray | None = None,

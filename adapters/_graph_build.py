@@ -272,6 +272,10 @@ def from_networkx(graph: NxGraph, weight: str = "attention", *, group: str | Non
                 "pass weight= the name of the edge attribute that holds the attention"
             )
         w = np.atleast_1d(np.asarray(attrs[weight], dtype=np.float64))
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError(f"edge {u!r} -> {v!r} has {weight!r} = {attrs[weight]!r}: attention weights are "
+                             "finite and non-negative (signed scores are not attention; draw them as a "
+                             "plain weighted graph)")
         rows.append((index[u], index[v]))
         weights.append(w)
         if not graph.is_directed() and u != v:

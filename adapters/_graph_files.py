@@ -76,9 +76,7 @@ def read_networkx(path: Path, kind: str, directed: bool) -> NxGraph:
             return nx.read_graphml(path)
         if kind == "gml":
             return nx.read_gml(path, label="label")
-        delimiter = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
-        return nx.read_edgelist(path, delimiter=delimiter, data=False,
-                                create_using=nx.DiGraph if directed else nx.Graph)
+        return read_edge_list(path, directed)
     except (nx.NetworkXError, SyntaxError, ValueError, TypeError, IndexError, KeyError) as err:
         raise ValueError(f"cannot read {path} as {kind}: {err}") from err
 
@@ -132,3 +130,66 @@ def graph_data(graph: NxGraph, features: ArrayLike, *, group: str | None = None)
         data.y = torch.tensor([data.group_names.index(str(v)) for v in values], dtype=torch.int64)
     data.node_ids = nodes
     return data
+
+
+#: Column names that mark the first row of an edge list as a header, not an edge.
+HEADER_WORDS = {"source", "target", "from", "to", "src", "dst", "u", "v", "node1", "node2", "head", "tail",
+                "weight", "attention", "alpha", "value"}
+
+
+def read_edge_list(path: Path, directed: bool) -> NxGraph:
+    """An edge list (whitespace, ``.csv`` or ``.tsv``): ``u v [value ...]`` per line, ``#`` comments.
+
+    A first row of column names (``source,target[,weight]`` ...) is a header, not an edge; named
+    extra columns become numeric edge attributes (a third unnamed column is ``weight``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "g.csv"
+    >>> _ = f.write_text("source,target,attention\na,b,0.7\nb,c,0.3\n")
+    >>> g = read_edge_list(f, directed=True)
+    >>> sorted(g.edges(data=True))
+    [('a', 'b', {'attention': 0.7}), ('b', 'c', {'attention': 0.3})]
+    """
+    import csv
+
+    import networkx as nx
+
+    delimiter = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
+    with path.open(encoding="utf-8", errors="strict", newline="") as handle:
+        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    rows = ([row for row in csv.reader(lines, delimiter=delimiter)] if delimiter
+            else [line.split() for line in lines])
+    rows = [[cell.strip() for cell in row] for row in rows if row]
+    names: list[str] = []
+    if rows and len(rows[0]) >= 2 and {cell.lower() for cell in rows[0]} <= HEADER_WORDS:
+        names, rows = [cell.lower() for cell in rows[0][2:]], rows[1:]
+    graph = nx.DiGraph() if directed else nx.Graph()
+    for number, row in enumerate(rows, start=2 if names else 1):
+        if len(row) < 2:
+            raise ValueError(f"line {number} has {len(row)} column; an edge needs 'source target'")
+        extra = row[2:]
+        if extra and extra[0].startswith("{"):  # networkx's own `u v {'weight': 0.5}` lines
+            graph.add_edge(row[0], row[1], **_literal_attrs(" ".join(extra), number))
+            continue
+        keys = names[: len(extra)] if names else (["weight"] if len(extra) == 1 else [])
+        try:
+            attrs = {key: float(value) for key, value in zip(keys, extra)}
+        except ValueError:
+            raise ValueError(f"line {number}: {extra} are not numbers (columns {keys})") from None
+        graph.add_edge(row[0], row[1], **attrs)
+    return graph
+
+
+def _literal_attrs(text: str, number: int) -> dict:
+    """Edge attributes written as a Python dict literal (parsed as a literal, never evaluated)."""
+    import ast
+
+    try:
+        attrs = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        attrs = None
+    if not isinstance(attrs, dict):
+        raise ValueError(f"line {number}: {text!r} is not an edge attribute dict")
+    return attrs

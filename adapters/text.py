@@ -283,6 +283,8 @@ def _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit) -> dic
     for name, value in (("text", text), ("text_pair", text_pair)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError(f"{name} is empty (or not a string): give at least one word, got {value!r}")
+        if value is not None and not any(ch.isprintable() and not ch.isspace() for ch in value):
+            raise ValueError(f"{name} holds only control characters ({value!r}): give at least one word")
     kwargs = {"return_special_tokens_mask": True, "return_token_type_ids": True}
     full = tokenizer(text, text_pair, **kwargs)
     n_tokens = len(full["input_ids"])

@@ -100,6 +100,12 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
     -------
     >>> to_mono(np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)).tolist()
     [0.5, 0.5, 0.5]
+
+    Channels that cancel each other (one phase-inverted) keep the loudest channel instead of
+    mixing down to silence:
+
+    >>> to_mono(np.array([[0.5, -0.5], [-0.25, 0.25], [0.125, -0.125]], np.float32)).tolist()
+    [0.5, -0.25, 0.125]
     """
     if audio.ndim == 1:
         return audio
@@ -107,7 +113,13 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
         raise ValueError(f"audio must be (samples,) or (samples, channels), got shape {audio.shape}")
     if min(audio.shape) == 0:
         return audio.ravel()
-    return audio.mean(axis=int(np.argmin(audio.shape)), dtype=np.float64).astype(audio.dtype)
+    channel_axis = int(np.argmin(audio.shape))
+    mixed = audio.mean(axis=channel_axis, dtype=np.float64)
+    loudest = np.abs(audio).max(axis=1 - channel_axis)
+    if np.abs(mixed).max() < 1e-3 * max(float(loudest.max()), 1e-12):
+        # the channels cancel (one is phase-inverted): the mixdown would be silence, keep the loudest
+        return np.take(audio, int(loudest.argmax()), axis=channel_axis)
+    return mixed.astype(audio.dtype)
 
 
 def mono_float32(audio: np.typing.ArrayLike, sr: int | float) -> tuple[np.ndarray, int]:

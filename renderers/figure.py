@@ -77,6 +77,12 @@ def save_figure(fig: Figure | SubFigure | Axes, path: str | Path, *, dpi: int = 
     figure = _as_figure(fig)
     plain_text_artists(figure)
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name inside it, e.g. {path / 'attention.png'}")
+    supported = figure.canvas.get_supported_filetypes()
+    if path.suffix.lower()[1:] not in supported:
+        raise ValueError(f"cannot write {path.name!r}: the file type comes from the suffix; use one of "
+                         f"{', '.join('.' + k for k in sorted(supported))}")
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = _NO_METADATA.get(path.suffix.lower()[1:])
     with plt.rc_context({"svg.hashsalt": "multiattn"}):

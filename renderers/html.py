@@ -180,6 +180,8 @@ def to_html(obj: AttentionGrid, **options: Unpack[HtmlOptions]) -> str:
     >>> to_html(grid, title="demo").startswith("<!DOCTYPE html>")
     True
     """
+    if isinstance(obj, AttentionGrid) and 0 in obj.shape:
+        raise ValueError(f"the grid is empty (shape {obj.shape}): there is no attention to show")
     view = _checked_options(obj, options)
     payload = _payload(view, obj, options)
     model = obj.meta.get("model") or obj.meta.get("model_id")

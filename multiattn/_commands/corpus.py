@@ -32,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from multiattn.analysis.corpusmetrics import corpus_metrics
 
     path = _common.existing(args.file, "text file", "; pass a text file with one input per line")
+    try:  # fail before the model loads, naming the file
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text (byte {err.start}): give a text file with one input "
+                         "per line") from None
     metrics = corpus_metrics(args.metrics)
     model, tokenizer = multiattn.load_model(args.model, modality="text")
     def capture(text: str):

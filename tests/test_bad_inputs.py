@@ -1,0 +1,98 @@
+"""Bad or unusual inputs get one line from the package or the right result (issue 18 cases).
+
+Every CLI case asserts exit status 2, a single stderr line, and no traceback.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import networkx as nx  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from multiattn import AttentionGrid, TokenAxis  # noqa: E402
+from multiattn.adapters.graph import from_networkx, read_graph  # noqa: E402
+from multiattn.adapters.whisper import prepare_audio  # noqa: E402
+from multiattn.cli import main  # noqa: E402
+from multiattn.renderers.html import to_html  # noqa: E402
+
+
+def _one_line_error(capsys, command: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    ours = [line for line in err.splitlines() if line.startswith("multiattn ")]  # not library progress bars
+    assert len(ours) == 1 and ours[0].startswith(f"multiattn {command}: error: "), err
+    return ours[0]
+
+
+def test_csv_header_is_not_an_edge_and_its_columns_are_attributes(tmp_path, capsys):
+    path = tmp_path / "edges.csv"
+    path.write_text("source,target,attention\na,b,0.7\nc,b,0.3\nb,a,1.0\nb,c,1.0\n")
+    graph = read_graph(path, directed=True)
+    assert sorted(graph.nodes) == ["a", "b", "c"]  # no node called "source"
+    assert graph.edges["a", "b"]["attention"] == pytest.approx(0.7)
+    out = tmp_path / "g.png"
+    assert main(["graph", str(path), "--directed", "--weight", "attention", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_networkx_written_edge_lists_keep_their_data(tmp_path):
+    graph = nx.Graph()
+    graph.add_edge("x", "y", attention=0.25)
+    nx.write_edgelist(graph, tmp_path / "g.edgelist")
+    assert read_graph(tmp_path / "g.edgelist").edges["x", "y"]["attention"] == 0.25
+
+
+def test_negative_edge_weights_are_not_drawn_as_attention():
+    graph = nx.DiGraph()
+    graph.add_edge(0, 1, attention=-0.3)
+    with pytest.raises(ValueError, match=r"has 'attention' = -0\.3: attention weights are finite"):
+        from_networkx(graph)
+
+
+def test_out_that_is_a_folder_or_has_no_picture_suffix(tmp_path, capsys):
+    edges = tmp_path / "e.txt"
+    edges.write_text("0 1\n1 2\n2 0\n")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["graph", str(edges), "--out", str(folder)]) == 2
+    assert "is a folder; give a file name inside it" in _one_line_error(capsys, "graph")
+    assert not (tmp_path / "out.png").exists()
+    assert main(["graph", str(edges), "--out", str(tmp_path / "picture.xyz")]) == 2
+    assert ".png" in _one_line_error(capsys, "graph")
+
+
+def test_text_of_control_characters_is_refused(capsys):
+    from multiattn import load_model
+
+    model, tokenizer = load_model("minilm")
+    with pytest.raises(ValueError, match="only control characters"):
+        from multiattn import capture
+
+        capture(model, "\x00", processor=tokenizer)
+    assert main(["text", "\x00\x01", "--out", "unused"]) == 2
+    assert "only control characters" in _one_line_error(capsys, "text")
+
+
+def test_phase_inverted_stereo_is_not_silence():
+    t = np.arange(16000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    mono, _ = prepare_audio(np.stack([tone, -tone], axis=1), 16000)
+    np.testing.assert_allclose(mono, tone, atol=1e-6)
+
+
+def test_empty_grid_in_the_html_view():
+    empty = AttentionGrid(np.zeros((1, 1, 0, 0), np.float32), TokenAxis([]))
+    with pytest.raises(ValueError, match=r"the grid is empty \(shape \(1, 1, 0, 0\)\)"):
+        to_html(empty)
+
+
+def test_binary_corpus_file_is_named_before_the_model_loads(tmp_path, capsys):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(b"\xff\xfe\x00\x81binary")
+    assert main(["corpus", str(path), "--out", str(tmp_path / "s.csv")]) == 2
+    err = _one_line_error(capsys, "corpus")
+    assert "corpus.txt is not UTF-8 text" in err

@@ -22,6 +22,8 @@ USER_ERRORS = (ValueError, TypeError, LookupError, OSError, ImportError, MemoryE
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every discovered sub-command."""
     parser = argparse.ArgumentParser(prog="multiattn", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in command_modules():
         module.register(sub)
@@ -48,8 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as err:
+        if args.debug:
+            raise
         print(f"multiattn {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except Exception as err:  # anything else is a bug in multiattn, not the user's input
+        if args.debug:
+            raise
+        print(f"multiattn {args.command}: internal error ({type(err).__name__}: {_one_line(err)}); this is a "
+              "bug in multiattn: please report it with the command you ran (rerun with `multiattn --debug "
+              f"{args.command} ...` for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

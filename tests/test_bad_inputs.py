@@ -96,3 +96,18 @@ def test_binary_corpus_file_is_named_before_the_model_loads(tmp_path, capsys):
     assert main(["corpus", str(path), "--out", str(tmp_path / "s.csv")]) == 2
     err = _one_line_error(capsys, "corpus")
     assert "corpus.txt is not UTF-8 text" in err
+
+
+def test_an_unexpected_error_is_a_short_bug_report_and_debug_shows_the_traceback(monkeypatch, capsys):
+    from multiattn._commands import analyze
+
+    def broken(args):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(analyze, "run", broken)
+    assert main(["analyze", "x.npz", "--out", "o"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (RuntimeError: something inside broke)" in err
+    assert "--debug" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError, match="something inside broke"):
+        main(["--debug", "analyze", "x.npz", "--out", "o"])

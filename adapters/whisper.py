@@ -255,7 +255,7 @@ def _check_processor(processor: Processor) -> None:
 
 
 def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
-          snap: bool = True) -> dict[str, Any]:
+          snap: bool = True, keep_encoder: bool | None = None) -> dict[str, Any]:
     """Word timings of a recording: capture, DTW on the alignment heads, snap onto pauses.
 
     Parameters
@@ -266,6 +266,10 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     snap : bool
         Move word boundaries onto pauses of the waveform
         (:func:`multiattn.analysis.snap_to_energy`); ``False`` keeps the DTW boundaries.
+    keep_encoder : bool, optional
+        Keep the encoder self-attention grid.  Default: when it fits in memory (it grows with
+        the square of the audio length); otherwise it is skipped with a note in
+        ``result["notes"]`` and the word timings are computed all the same.
 
     Returns
     -------
@@ -283,9 +287,28 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     from ..analysis.alignment import snap_to_energy, word_timings
 
     audio, sr = audio_input(inputs)
-    grids = capture(model, (audio, sr), processor=processor, text=text)
     mono, _ = prepare_audio(audio, sr)
+    notes = []
+    if keep_encoder is None:
+        keep_encoder = _encoder_fits(model, len(mono))
+        if not keep_encoder:
+            notes.append(f"the encoder self-attention of {len(mono) / SAMPLE_RATE:.0f} s of audio does not "
+                         "fit in memory; it was skipped (word timings use the cross-attention only)")
+    grids = capture(model, (audio, sr), processor=processor, text=text, keep_encoder=keep_encoder)
     words = word_timings(grids["cross"])
     if snap:
         words = snap_to_energy(words, mono, SAMPLE_RATE)
-    return {"grids": grids, "words": words, "audio": mono}
+    return {"grids": grids, "words": words, "audio": mono, "notes": notes}
+
+
+def _encoder_fits(model: Model, n_samples: int) -> bool:
+    """Whether the stitched encoder grid of ``n_samples`` of 16 kHz audio fits the memory guard."""
+    from .._memory import AttentionTooLargeError, check_fits
+
+    frames = math.ceil(n_samples / (FRAME_S * SAMPLE_RATE))
+    heads = model.config.encoder_layers * model.config.encoder_attention_heads
+    try:
+        check_fits(4 * heads * frames**2, "encoder attention")
+    except AttentionTooLargeError:
+        return False
+    return True

@@ -111,3 +111,15 @@ def test_an_unexpected_error_is_a_short_bug_report_and_debug_shows_the_traceback
     assert "--debug" in err and "Traceback" not in err
     with pytest.raises(RuntimeError, match="something inside broke"):
         main(["--debug", "analyze", "x.npz", "--out", "o"])
+
+
+def test_long_audio_skips_the_encoder_grid_instead_of_refusing(monkeypatch):
+    from types import SimpleNamespace
+
+    from multiattn import _memory
+    from multiattn.adapters import whisper
+
+    model = SimpleNamespace(config=SimpleNamespace(encoder_layers=4, encoder_attention_heads=6))
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 2 * 1024**3)  # a 2 GiB machine
+    assert whisper._encoder_fits(model, 30 * 16000)          # 30 s: 24 heads x 1500^2 x 4 B = 0.2 GB
+    assert not whisper._encoder_fits(model, 210 * 16000)     # 3.5 min: 10.6 GB, so skipped with a note

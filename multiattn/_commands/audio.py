@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     audio = load_audio(args.file)  # a bad file fails before the model loads
     model, processor = multiattn.load_model(args.model, modality="audio")
     result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings)
-    if not result["words"]:
-        print("no words found: Whisper decoded no text from this audio")
+    for note in result["notes"] + ([] if result["words"] else ["no words found: Whisper decoded no text"]):
+        print(f"note: {note}")
     _common.emit(write_audio_report(result, args.out))
     _common.save(result["grids"], args.save)
     return 0

@@ -132,7 +132,8 @@ def read_video(
         n_source = _count_frames(cap, progress and estimate > _LONG_CLIP)
         if n_source == 0:
             raise ValueError(f"{path} has 0 decodable frames (empty or corrupt video)")
-        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        cap.release()  # reopen rather than seek: seeking back fails on some short clips
+        cap = cv2.VideoCapture(str(path))
         wanted = np.arange(n_source) if num_frames is None else sample_frame_indices(n_source, num_frames)
         needed = set(wanted.tolist())
         decoded: dict[int, np.ndarray] = {}

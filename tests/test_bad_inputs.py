@@ -123,3 +123,16 @@ def test_long_audio_skips_the_encoder_grid_instead_of_refusing(monkeypatch):
     monkeypatch.setattr(_memory, "available_bytes", lambda: 2 * 1024**3)  # a 2 GiB machine
     assert whisper._encoder_fits(model, 30 * 16000)          # 30 s: 24 heads x 1500^2 x 4 B = 0.2 GB
     assert not whisper._encoder_fits(model, 210 * 16000)     # 3.5 min: 10.6 GB, so skipped with a note
+
+
+def test_a_one_frame_video_is_read(tmp_path):
+    from multiattn.media import read_video
+    from multiattn.renderers._video_encode import write_mp4
+
+    ramp = np.linspace(0, 255, 64, dtype=np.uint8)  # smooth content: H.264 keeps it close
+    frame = np.stack([np.broadcast_to(ramp, (64, 64)), np.broadcast_to(ramp[:, None], (64, 64)),
+                      np.full((64, 64), 128, np.uint8)], axis=-1)[None]
+    clip = read_video(write_mp4(frame, tmp_path / "one.mp4", fps=8))
+    assert clip.frames.shape == (1, 64, 64, 3) and clip.fps == 8
+    assert np.abs(clip.frames.astype(int) - frame.astype(int)).mean() < 6  # lossy H.264
+    assert read_video(tmp_path / "one.mp4", num_frames=4).frames.shape == (4, 64, 64, 3)  # repeated

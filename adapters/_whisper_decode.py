@@ -222,17 +222,42 @@ def block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
 
 
 def token_axis(tokenizer: Processor, ids: list[int], eot: int) -> tuple[TokenAxis, str]:
+    """Token labels and the decoded text.
+
+    Byte-level BPE splits a non-ASCII character over several tokens, each of which decodes to
+    U+FFFD on its own; such tokens are decoded together, the text goes to the first token of the
+    group and the rest get empty labels, so words stay whole ("café", not "caf��").
+    """
     labels, specials, spans, text = [], [], [], ""
-    for token in ids:
+    pending: list[int] = []  # indices of tokens whose bytes do not decode yet
+
+    def flush() -> None:
+        nonlocal text
+        piece = tokenizer.decode([ids[i] for i in pending], skip_special_tokens=False)
+        first = pending[0]
+        labels[first] = piece
+        spans[first] = (len(text), len(text) + len(piece))
+        for i in pending[1:]:
+            spans[i] = (len(text) + len(piece), len(text) + len(piece))
+        text += piece
+        pending.clear()
+
+    for index, token in enumerate(ids):
         special = token >= eot
-        piece = tokenizer.decode([token], skip_special_tokens=False)
-        labels.append(piece)
         specials.append(special)
+        labels.append("")
+        spans.append((0, 0))
         if special:
-            spans.append((0, 0))
-        else:
-            spans.append((len(text), len(text) + len(piece)))
-            text += piece
+            if pending:
+                flush()
+            labels[index] = tokenizer.decode([token], skip_special_tokens=False)
+            continue
+        pending.append(index)
+        decoded = tokenizer.decode([ids[i] for i in pending], skip_special_tokens=False)
+        if "\ufffd" not in decoded or len(pending) >= 8:  # complete (or hopeless) byte sequence
+            flush()
+    if pending:
+        flush()
     return TokenAxis(labels, special_mask=specials, char_spans=spans), text
 
 

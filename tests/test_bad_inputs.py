@@ -136,3 +136,23 @@ def test_a_one_frame_video_is_read(tmp_path):
     assert clip.frames.shape == (1, 64, 64, 3) and clip.fps == 8
     assert np.abs(clip.frames.astype(int) - frame.astype(int)).mean() < 6  # lossy H.264
     assert read_video(tmp_path / "one.mp4", num_frames=4).frames.shape == (4, 64, 64, 3)  # repeated
+
+
+def test_non_ascii_transcript_words_stay_whole():
+    from multiattn import TimeAxis
+    from multiattn.adapters._whisper_decode import token_axis
+    from multiattn.analysis import word_timings
+    from multiattn.zoo._whisper import whisper_processor
+
+    tokenizer = whisper_processor().tokenizer
+    sot, eot = tokenizer.convert_tokens_to_ids("<|startoftranscript|>"), tokenizer.eos_token_id
+    ids = [sot, *tokenizer(" the café résumé 日本", add_special_tokens=False).input_ids, eot]
+    axis, text = token_axis(tokenizer, ids, eot)
+    assert text == " the café résumé 日本" and "\ufffd" not in "".join(axis.labels)
+    frames = 40
+    values = np.zeros((1, 1, len(ids), frames), np.float32)
+    for row in range(len(ids)):  # a monotonic alignment: token i looks at frames around 3 i
+        values[0, 0, row, min(3 * row, frames - 1)] = 1.0
+    cross = AttentionGrid(values, axis, TimeAxis(frames, 0.02), kind="cross",
+                          meta={"alignment_heads": [[0, 0]]})
+    assert [w["word"] for w in word_timings(cross)] == ["the", "café", "résumé", "日本"]

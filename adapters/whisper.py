@@ -298,7 +298,30 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     words = word_timings(grids["cross"])
     if snap:
         words = snap_to_energy(words, mono, SAMPLE_RATE)
+    misfit = _transcript_misfit(words, len(mono) / SAMPLE_RATE) if text is not None else None
+    if misfit:
+        notes.append(misfit)
+        warnings.warn(misfit, UserWarning, stacklevel=2)
     return {"grids": grids, "words": words, "audio": mono, "notes": notes}
+
+
+#: Faster than any read speech (fast speakers reach ~4.5 words/s): the transcript holds words not spoken.
+_MAX_WORDS_PER_S = 6.5
+#: Share of words the alignment squeezed into under 30 ms: the transcript does not fit the audio.
+_MAX_SQUEEZED_SHARE = 0.25
+
+
+def _transcript_misfit(words: list[dict], duration_s: float) -> str | None:
+    """A sentence saying why a forced transcript does not fit the audio, or None when it does."""
+    if not words or duration_s <= 0:
+        return None
+    rate = len(words) / duration_s
+    squeezed = sum((w["end"] - w["start"]) < 0.03 for w in words) / len(words)
+    if rate <= _MAX_WORDS_PER_S and squeezed <= _MAX_SQUEEZED_SHARE:
+        return None
+    return (f"the transcript does not fit the audio: {len(words)} words in {duration_s:.1f} s "
+            f"({rate:.1f} words/s), {squeezed:.0%} of them squeezed under 30 ms; word timings are unreliable "
+            "(is it the transcript of this recording?)")
 
 
 def _encoder_fits(model: Model, n_samples: int) -> bool:

@@ -156,3 +156,18 @@ def test_non_ascii_transcript_words_stay_whole():
     cross = AttentionGrid(values, axis, TimeAxis(frames, 0.02), kind="cross",
                           meta={"alignment_heads": [[0, 0]]})
     assert [w["word"] for w in word_timings(cross)] == ["the", "café", "résumé", "日本"]
+
+
+def test_a_transcript_that_does_not_fit_the_audio_is_reported():
+    import json
+
+    from multiattn import load_model, media_samples
+    from multiattn.adapters.whisper import align
+
+    model, processor = load_model("whisper-tiny.en")
+    truth = json.loads(media_samples.path("speech", "ground_truth.json").read_text())[1]
+    wav = media_samples.path("speech", truth["file"])
+    assert align(model, wav, processor=processor, text=truth["text"])["notes"] == []
+    with pytest.warns(UserWarning, match="the transcript does not fit the audio"):
+        long = align(model, wav, processor=processor, text=" ".join([truth["text"]] * 4))
+    assert len(long["notes"]) == 1 and "words/s" in long["notes"][0]

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _attention_map as _amap
 from ._attention_map import AttentionMap
+from ._grid_io import check_header, read_npz
 from ._index import DimensionIndexError, resolve_index, resolve_indices
 from ._memory import check_fits
 from .axes import Axis, axis_from_dict
@@ -49,28 +50,6 @@ def _labels(labels: Iterable | None, n: int, name: str) -> tuple[str, ...]:
         raise ValueError(f"{name} labels must be unique (selecting by label would be ambiguous); "
                          f"repeated: {repeated}")
     return out
-
-
-#: What each header field of a saved grid must be (checked before any array is used).
-_HEADER_TYPES = {"format": str, "version": int, "kind": str, "layers": list, "heads": list,
-                 "query": dict, "key": (dict, type(None)), "meta": dict}
-
-
-def _check_header(header: object, source: str) -> dict:
-    """The parsed header of a grid file, or a one-line ValueError naming what is wrong."""
-    if not isinstance(header, dict) or header.get("format") != "multiattn.AttentionGrid":
-        raise ValueError(f"{source} is not a readable multiattn grid (its header is not a grid's)")
-    version = header.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > _FORMAT_VERSION:
-        raise ValueError(f"{source} was written by a newer multiattn (grid format version {version}; this "
-                         f"version reads up to {_FORMAT_VERSION}): upgrade multiattn to read it")
-    for field, kind in _HEADER_TYPES.items():
-        if field not in header:
-            raise ValueError(f"{source} is not a readable multiattn grid (its header lacks {field!r})")
-        if not isinstance(header[field], kind) or isinstance(header[field], bool):
-            raise ValueError(f"{source} is not a readable multiattn grid (header field {field!r} is a "
-                             f"{type(header[field]).__name__})")
-    return header
 
 
 class AttentionGrid:
@@ -360,7 +339,7 @@ class AttentionGrid:
             header = json.loads(str(arrays["header"]))
         except json.JSONDecodeError:
             raise ValueError(f"{source} is not a readable multiattn grid (its header is not JSON)") from None
-        header = _check_header(header, source)
+        header = check_header(header, source, _FORMAT_VERSION)
         values = arrays["values"]
         edge_index = arrays.get("edge_index")
         try:
@@ -372,50 +351,3 @@ class AttentionGrid:
         return cls(values, query, key, layers=header["layers"], heads=header["heads"],
                    kind=header["kind"], meta=header["meta"], edge_index=edge_index,
                    check_rows=False)
-
-
-def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` written by multiattn, read without pickle.
-
-    Raises
-    ------
-    FileNotFoundError
-        No such file.
-    ValueError
-        Not an npz archive (empty, truncated, another format, or arrays that need pickle):
-        one line that names the file and what was expected.
-    """
-    import zipfile
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no grid file at {path}: it does not exist (write one with "
-                                "grid.save(path) or a command's --save FILE.npz)")
-    expected = (f"{path} is not a readable multiattn grid (an .npz written by AttentionGrid.save "
-                "or GridSet.save)")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-        # numpy falls back to unpickling unknown formats: never suggest that
-        reason = ("the file is empty" if path.stat().st_size == 0 else
-                  "not an npz archive" if "pickle" in str(err) else (str(err) or "unreadable"))
-        raise ValueError(f"{expected}: {reason}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{expected}: it holds one bare array (.npy), not a grid archive")
-    try:
-        with data:
-            check_fits(sum(_declared_nbytes(data, key) for key in data.files), f"the arrays of {path.name}")
-            return {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
-        reason = "an array in it needs pickle (never loaded)" if "pickle" in str(err) else str(err)
-        raise ValueError(f"{expected}: {reason or 'unreadable'}") from None
-
-
-def _declared_nbytes(data: np.lib.npyio.NpzFile, key: str) -> int:
-    """Bytes an npz member will take, from its .npy header alone (nothing is allocated)."""
-    with data.zip.open(f"{key}.npy") as member:
-        version = np.lib.format.read_magic(member)
-        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                  else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = reader(member)
-    return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .grid import AttentionGrid, read_npz
+from ._grid_io import read_npz
+from .grid import AttentionGrid
 
 __all__ = ["GridSet", "load_grids"]
 

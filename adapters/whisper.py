@@ -103,9 +103,8 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         from .._memory import check_fits
 
         frames = math.ceil(len(mono) / (FRAME_S * SAMPLE_RATE))
-        heads = model.config.encoder_layers * model.config.encoder_attention_heads
-        check_fits(4 * heads * frames**2, f"stitched encoder attention over {frames} frames "
-                   "(pass keep_encoder=False to skip it)")
+        check_fits(_encoder_nbytes(model, len(mono)),
+                   f"stitched encoder attention over {frames} frames (pass keep_encoder=False to skip it)")
     encoded = []
     bar = tqdm(windows, desc="whisper windows", unit="window",
                disable=not progress or len(windows) == 1)
@@ -324,14 +323,18 @@ def _transcript_misfit(words: list[dict], duration_s: float) -> str | None:
             "(is it the transcript of this recording?)")
 
 
+def _encoder_nbytes(model: Model, n_samples: int) -> int:
+    """Bytes of the stitched float32 encoder grid of ``n_samples`` of 16 kHz audio."""
+    frames = math.ceil(n_samples / (FRAME_S * SAMPLE_RATE))
+    return 4 * model.config.encoder_layers * model.config.encoder_attention_heads * frames**2
+
+
 def _encoder_fits(model: Model, n_samples: int) -> bool:
     """Whether the stitched encoder grid of ``n_samples`` of 16 kHz audio fits the memory guard."""
     from .._memory import AttentionTooLargeError, check_fits
 
-    frames = math.ceil(n_samples / (FRAME_S * SAMPLE_RATE))
-    heads = model.config.encoder_layers * model.config.encoder_attention_heads
     try:
-        check_fits(4 * heads * frames**2, "encoder attention")
+        check_fits(_encoder_nbytes(model, n_samples), "encoder attention")
     except AttentionTooLargeError:
         return False
     return True

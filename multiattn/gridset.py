@@ -60,10 +60,6 @@ class GridSet(dict):
         super().__init__(grids)
         self.meta = dict(meta or {})
 
-    @property
-    def _grids(self) -> dict[str, AttentionGrid]:
-        return dict(self.items())
-
     def __missing__(self, name: str) -> AttentionGrid:
         raise KeyError(f"no grid {name!r} in this GridSet; it holds {', '.join(self)}")
 
@@ -87,8 +83,8 @@ class GridSet(dict):
 
     def group(self, prefix: str) -> list[AttentionGrid]:
         """The grids named ``prefix.0``, ``prefix.1``... in order (e.g. CLIP's ``text`` grids)."""
-        names = [n for n in self._grids if n.rpartition(".")[0] == prefix and n.rpartition(".")[2].isdigit()]
-        return [self._grids[n] for n in sorted(names, key=lambda n: int(n.rpartition(".")[2]))]
+        names = [n for n in self if n.rpartition(".")[0] == prefix and n.rpartition(".")[2].isdigit()]
+        return [self[n] for n in sorted(names, key=lambda n: int(n.rpartition(".")[2]))]
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -100,10 +96,10 @@ class GridSet(dict):
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         arrays: dict[str, np.ndarray] = {}
-        for i, grid in enumerate(self._grids.values()):
+        for i, grid in enumerate(self.values()):
             for key, arr in grid._arrays().items():
                 arrays[f"g{i}.{key}"] = arr
-        header = {"format": _FORMAT, "version": 1, "names": list(self._grids), "meta": self.meta}
+        header = {"format": _FORMAT, "version": 1, "names": list(self), "meta": self.meta}
         try:
             arrays["gridset"] = np.array(json.dumps(header))
         except TypeError as err:
@@ -115,7 +111,11 @@ class GridSet(dict):
     @classmethod
     def load(cls, path: str | Path) -> GridSet:
         """Read a set written by :meth:`save` (``allow_pickle=False``)."""
-        data = read_npz(path)
+        return cls._from_arrays(read_npz(path), str(path))
+
+    @classmethod
+    def _from_arrays(cls, data: dict[str, np.ndarray], path: str) -> GridSet:
+        """Rebuild a set from the arrays of its file (``path`` names it in errors)."""
         if "gridset" not in data:
             raise ValueError(f"{path} is not a multiattn GridSet file (no 'gridset' header); "
                              "read single grids with AttentionGrid.load")
@@ -140,7 +140,7 @@ def load_grids(path: str | Path) -> AttentionGrid | GridSet:
     --------
     >>> grid = load_grids("attn.npz")  # doctest: +SKIP
     """
-    arrays = read_npz(path)
+    arrays = read_npz(path)  # read once: a set or a single grid
     if "gridset" in arrays:
-        return GridSet.load(path)
+        return GridSet._from_arrays(arrays, str(path))
     return AttentionGrid._from_arrays(arrays, source=str(path))

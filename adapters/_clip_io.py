@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import torch
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from ..axes import PatchAxis, TokenAxis
 from ._hf import eager_attention, eval_mode, require_attentions
 from .text import clean_token
@@ -30,7 +32,7 @@ def image_and_texts(inputs: tuple[_Image, _Texts]) -> tuple[_Image, _Texts]:
     """Split ``(image, texts)``; anything else gets an error that shows the expected shape."""
     if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
         return inputs[0], inputs[1]
-    raise TypeError(
+    raise MultiattnTypeError(
         "image-text inputs must be a pair (image, captions), e.g. (\"photo.jpg\", [\"a cat\", \"a dog\"]); "
         f"got {type(inputs).__name__}"
     )
@@ -38,7 +40,8 @@ def image_and_texts(inputs: tuple[_Image, _Texts]) -> tuple[_Image, _Texts]:
 
 def check_processor(processor: Processor) -> None:
     if processor is None:
-        raise ValueError("CLIP needs its processor (tokenizer + image processor): pass processor=...; "
+        raise MultiattnValueError(
+            "CLIP needs its processor (tokenizer + image processor): pass processor=...; "
                          "multiattn.load_model(...) returns it with the model")
 
 
@@ -48,7 +51,7 @@ def check_model(model: Model) -> None:
     if not missing and getattr(model.vision_model.embeddings, "class_embedding", None) is None:
         missing.append("vision_model.embeddings.class_embedding")
     if missing:
-        raise ValueError(
+        raise MultiattnValueError(
             f"{type(model).__name__} is not a Hugging Face CLIPModel (missing {', '.join(missing)}); "
             "load one with transformers.CLIPModel.from_pretrained(...) or use "
             "multiattn.load_model('tiny-clip')"
@@ -59,19 +62,19 @@ def as_list(value: object, what: str) -> list:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         return [value]
     if len(value) == 0:
-        raise ValueError(f"no {what} given: pass at least one")
+        raise MultiattnValueError(f"no {what} given: pass at least one")
     return list(value)
 
 
 def check_texts(texts: object) -> list[str]:
     if texts is None:
-        raise ValueError("no text given: pass a caption or a list of captions")
+        raise MultiattnValueError("no text given: pass a caption or a list of captions")
     out = as_list(texts, "text")
     for i, text in enumerate(out):
         if not isinstance(text, str):
-            raise ValueError(f"text {i} must be a string, got {type(text).__name__}")
+            raise MultiattnValueError(f"text {i} must be a string, got {type(text).__name__}")
         if not text.strip():
-            raise ValueError(f"text {i} is empty; give every caption at least one word")
+            raise MultiattnValueError(f"text {i} is empty; give every caption at least one word")
     return out
 
 
@@ -79,7 +82,7 @@ def pairs(n_images: int, n_texts: int) -> list[tuple[int, int]]:
     if n_images == 1 or n_texts == 1 or n_images == n_texts:
         n = max(n_images, n_texts)
         return [(0 if n_images == 1 else k, 0 if n_texts == 1 else k) for k in range(n)]
-    raise ValueError(
+    raise MultiattnValueError(
         f"mismatched batch sizes: {n_images} images and {n_texts} texts; pass one image with "
         "several texts, several images with one text, or equally many of both (paired in order)"
     )
@@ -95,7 +98,7 @@ def tokenize(model: Model, processor: Processor, texts: list[str],
     lengths = enc["attention_mask"].sum(1).tolist()
     for text, n in zip(texts, lengths):
         if n > limit:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"caption {text[:40]!r}... has {n} tokens but the text encoder holds at most {limit} "
                 "(max_position_embeddings); shorten the caption"
             )

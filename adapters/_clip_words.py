@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from .._index import select_named
 from ..analysis.relevance import chefer_relevance
 from ..axes import TokenAxis
@@ -59,7 +61,7 @@ def _counterfactuals(caption: str, word: str, span: tuple[int, int],
     out = [" ".join((caption[:start] + caption[end:]).split())]
     for alt in (alternatives or {}).get(word, ()):
         if not isinstance(alt, str) or not alt.strip():
-            raise ValueError(f"alternatives for {word!r} must be non-empty strings, got {alt!r}")
+            raise MultiattnValueError(f"alternatives for {word!r} must be non-empty strings, got {alt!r}")
         if alt != word:
             out.append(caption[:start] + alt + caption[end:])
     return out
@@ -123,11 +125,11 @@ def word_grounding(
     _io.check_model(model)
     _io.check_processor(processor)
     if not isinstance(caption, str):
-        raise TypeError(f"word_grounding explains one caption (a str), got {type(caption).__name__}")
+        raise MultiattnTypeError(f"word_grounding explains one caption (a str), got {type(caption).__name__}")
     (caption,) = _io.check_texts([caption])
     all_words = _words(caption)
     if len(all_words) < 2:
-        raise ValueError(
+        raise MultiattnValueError(
             f"caption {caption!r} has one word: deleting it leaves no text to compare with; "
             "use relevance() for single-word captions"
         )

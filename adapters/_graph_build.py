@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from multiattn.axes import NodeAxis
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (networkx is imported by the caller)
@@ -42,20 +43,20 @@ def check_edge_index(edge_index: ArrayLike, num_nodes: int) -> np.ndarray:
     edges = np.asarray(edge_index)
     if edges.ndim != 2 or edges.shape[0] != 2:
         hint = " (transpose it: edge_index.T)" if edges.ndim == 2 and edges.shape[1] == 2 else ""
-        raise ValueError(f"edge_index must have shape (2, E), got {edges.shape}{hint}")
+        raise MultiattnValueError(f"edge_index must have shape (2, E), got {edges.shape}{hint}")
     if edges.size and not np.issubdtype(edges.dtype, np.integer):
         if not np.array_equal(edges, np.round(edges)):
-            raise ValueError(f"edge_index must hold integer node indices, got dtype {edges.dtype}")
+            raise MultiattnValueError(f"edge_index must hold integer node indices, got dtype {edges.dtype}")
     edges = edges.astype(np.int64)
     if num_nodes <= 0:
-        raise ValueError("empty graph: it has no nodes; pass a graph with at least one node")
+        raise MultiattnValueError("empty graph: it has no nodes; pass a graph with at least one node")
     if edges.shape[1] == 0:
-        raise ValueError("the graph has no edges, so no node attends to any other; add edges "
+        raise MultiattnValueError("the graph has no edges, so no node attends to any other; add edges "
                          "(graph attention layers add self-loops: add_self_loops=True)")
     bad = np.flatnonzero((edges < 0).any(axis=0) | (edges >= num_nodes).any(axis=0))
     if bad.size:
         e = int(bad[0])
-        raise ValueError(
+        raise MultiattnValueError(
             f"{bad.size} edges refer to missing nodes, first edge {e}: {edges[0, e]} -> {edges[1, e]} "
             f"but the graph has {num_nodes} nodes (indices 0..{num_nodes - 1}); pass num_nodes= or "
             "nodes= covering every node, or drop those edges"
@@ -70,22 +71,23 @@ def alpha_lhe(alpha: ArrayLike, n_edges: int) -> np.ndarray:
         arr = arr[None, None, :]
     elif arr.ndim == 2:
         if arr.shape[0] != n_edges and arr.shape[1] == n_edges:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"alpha of shape {arr.shape} looks like (heads, E); a 2-D alpha is read in PyG's "
                 "(E, heads) layout: pass alpha.T"
             )
         arr = arr.T[None]
     elif arr.ndim != 3:
-        raise ValueError(f"alpha must be (E,), (E, heads) or (layers, heads, E), got shape {arr.shape}")
+        raise MultiattnValueError(
+            f"alpha must be (E,), (E, heads) or (layers, heads, E), got shape {arr.shape}")
     if arr.shape[-1] != n_edges:
-        raise ValueError(
+        raise MultiattnValueError(
             f"alpha has {arr.shape[-1]} values per head but edge_index has {n_edges} edges; they "
             "must match one to one (did the layer add self-loops? use the edge_index it returned)"
         )
     bad = ~np.isfinite(arr)
     if bad.any():
         layer, head, edge = (int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
+        raise MultiattnValueError(
             f"alpha has {int(bad.sum())} NaN/inf values, first at layer {layer}, head {head}, "
             f"edge {edge}; check the model's inputs (NaN features) and dtype"
         )
@@ -95,7 +97,7 @@ def alpha_lhe(alpha: ArrayLike, n_edges: int) -> np.ndarray:
 def merge_multi_edges(edges: np.ndarray, values: np.ndarray, policy: str,
                        num_nodes: int) -> tuple[np.ndarray, np.ndarray, int]:
     if policy not in MULTI_EDGES:
-        raise ValueError(f"multi_edges must be one of {MULTI_EDGES}, got {policy!r}")
+        raise MultiattnValueError(f"multi_edges must be one of {MULTI_EDGES}, got {policy!r}")
     keys = edges[0] * num_nodes + edges[1]
     uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     n_dup = keys.size - uniq.size
@@ -103,7 +105,7 @@ def merge_multi_edges(edges: np.ndarray, values: np.ndarray, policy: str,
         return edges, values, n_dup
     if policy == "error":
         dup = np.setdiff1d(np.arange(keys.size), first)[0]
-        raise ValueError(
+        raise MultiattnValueError(
             f"{n_dup} repeated edges (multi-edges), first {edges[0, dup]} -> {edges[1, dup]}; "
             "pass multi_edges='sum' to merge them (what message passing does) or 'keep'"
         )
@@ -116,9 +118,9 @@ def merge_multi_edges(edges: np.ndarray, values: np.ndarray, policy: str,
 def default_nodes(nodes: NodeAxis | None, num_nodes: int | None, edges: np.ndarray) -> NodeAxis:
     if nodes is not None:
         if not isinstance(nodes, NodeAxis):
-            raise TypeError(f"nodes must be a NodeAxis, got {type(nodes).__name__}")
+            raise MultiattnTypeError(f"nodes must be a NodeAxis, got {type(nodes).__name__}")
         if num_nodes is not None and num_nodes != len(nodes):
-            raise ValueError(f"num_nodes={num_nodes} but nodes has {len(nodes)} entries")
+            raise MultiattnValueError(f"num_nodes={num_nodes} but nodes has {len(nodes)} entries")
         return nodes
     if num_nodes is None:
         num_nodes = int(edges.max()) + 1 if edges.size else 0
@@ -205,14 +207,14 @@ def from_dense(matrix: ArrayLike, *, nodes: NodeAxis | None = None, normalize: b
     """
     arr = np.asarray(matrix, dtype=np.float64)
     if arr.ndim < 2 or arr.ndim > 4 or arr.shape[-1] != arr.shape[-2]:
-        raise ValueError(f"matrix must be square (N, N), (H, N, N) or (L, H, N, N), got {arr.shape}")
+        raise MultiattnValueError(f"matrix must be square (N, N), (H, N, N) or (L, H, N, N), got {arr.shape}")
     while arr.ndim < 4:
         arr = arr[None]
     if not np.isfinite(arr).all():
-        raise ValueError("matrix contains NaN/inf values; fix them before building a graph grid")
+        raise MultiattnValueError("matrix contains NaN/inf values; fix them before building a graph grid")
     n = arr.shape[-1]
     if n == 0:
-        raise ValueError("empty graph: the matrix has no nodes")
+        raise MultiattnValueError("empty graph: the matrix has no nodes")
     target, source = np.nonzero((arr != 0).any(axis=(0, 1)))
     edges = np.stack([source, target])
     return from_edges(edges, arr[..., target, source], nodes=nodes, num_nodes=n, normalize=normalize,
@@ -262,18 +264,19 @@ def from_networkx(graph: NxGraph, weight: str = "attention", *, group: str | Non
     """
     order = list(graph.nodes)
     if not order:
-        raise ValueError("empty graph: it has no nodes")
+        raise MultiattnValueError("empty graph: it has no nodes")
     index = {node: i for i, node in enumerate(order)}
     rows, weights = [], []
     for u, v, attrs in graph.edges(data=True):
         if weight not in attrs:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"edge {u!r} -> {v!r} has no {weight!r} attribute (it has {sorted(attrs)}); "
                 "pass weight= the name of the edge attribute that holds the attention"
             )
         w = np.atleast_1d(np.asarray(attrs[weight], dtype=np.float64))
         if not np.isfinite(w).all() or (w < 0).any():
-            raise ValueError(f"edge {u!r} -> {v!r} has {weight!r} = {attrs[weight]!r}: attention weights are "
+            raise MultiattnValueError(
+                f"edge {u!r} -> {v!r} has {weight!r} = {attrs[weight]!r}: attention weights are "
                              "finite and non-negative (signed scores are not attention; draw them as a "
                              "plain weighted graph)")
         rows.append((index[u], index[v]))
@@ -282,15 +285,17 @@ def from_networkx(graph: NxGraph, weight: str = "attention", *, group: str | Non
             rows.append((index[v], index[u]))
             weights.append(w)
     if not rows:
-        raise ValueError("the graph has no edges, so no node attends to any other")
+        raise MultiattnValueError("the graph has no edges, so no node attends to any other")
     if len({w.shape for w in weights}) != 1:
-        raise ValueError(f"edges carry {weight!r} values of different lengths (heads); they must agree")
+        raise MultiattnValueError(
+            f"edges carry {weight!r} values of different lengths (heads); they must agree")
     node_attrs = [graph.nodes[node] for node in order]
 
     def _attr(name: str) -> list:
         missing = [order[i] for i, attrs in enumerate(node_attrs) if name not in attrs]
         if missing:
-            raise ValueError(f"{len(missing)} nodes lack the {name!r} attribute, first {missing[0]!r}")
+            raise MultiattnValueError(
+                f"{len(missing)} nodes lack the {name!r} attribute, first {missing[0]!r}")
         return [attrs[name] for attrs in node_attrs]
 
     meta: dict = {"source": f"networkx.{type(graph).__name__}", "weight_attribute": weight}

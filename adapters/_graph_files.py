@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only (networkx / PyG are imported when used)
     from torch_geometric.data import Data
 
@@ -56,15 +58,16 @@ def read_graph(path: PathInput, *, directed: bool = False) -> NxGraph:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"graph file {path} does not exist")
+        raise MultiattnFileNotFoundError(f"graph file {path} does not exist")
     kind = GRAPH_FILES.get(path.suffix.lower())
     if kind is None:
-        raise ValueError(f"unknown graph file type {path.suffix!r}; use one of {sorted(GRAPH_FILES)}")
+        raise MultiattnValueError(
+            f"unknown graph file type {path.suffix!r}; use one of {sorted(GRAPH_FILES)}")
     if path.stat().st_size == 0:
-        raise ValueError(f"graph file {path} is empty")
+        raise MultiattnValueError(f"graph file {path} is empty")
     graph = read_networkx(path, kind, directed)
     if graph.number_of_nodes() == 0:
-        raise ValueError(f"graph file {path} holds no nodes")
+        raise MultiattnValueError(f"graph file {path} holds no nodes")
     return graph
 
 
@@ -78,7 +81,7 @@ def read_networkx(path: Path, kind: str, directed: bool) -> NxGraph:
             return nx.read_gml(path, label="label")
         return read_edge_list(path, directed)
     except (nx.NetworkXError, SyntaxError, ValueError, TypeError, IndexError, KeyError) as err:
-        raise ValueError(f"cannot read {path} as {kind}: {err}") from err
+        raise MultiattnValueError(f"cannot read {path} as {kind}: {err}") from err
 
 
 def graph_data(graph: NxGraph, features: ArrayLike, *, group: str | None = None) -> Data:
@@ -114,7 +117,7 @@ def graph_data(graph: NxGraph, features: ArrayLike, *, group: str | None = None)
     from torch_geometric.data import Data
 
     if graph.number_of_edges() == 0:
-        raise ValueError("the graph has no edges: there is no attention to draw")
+        raise MultiattnValueError("the graph has no edges: there is no attention to draw")
     nodes = list(graph.nodes)
     index = {node: i for i, node in enumerate(nodes)}
     pairs = np.array([(index[u], index[v]) for u, v in graph.edges() if u != v], dtype=np.int64)
@@ -125,7 +128,7 @@ def graph_data(graph: NxGraph, features: ArrayLike, *, group: str | None = None)
     if group is not None:
         values = [graph.nodes[n].get(group) for n in nodes]
         if any(v is None for v in values):
-            raise ValueError(f"some nodes have no {group!r} attribute")
+            raise MultiattnValueError(f"some nodes have no {group!r} attribute")
         data.group_names = sorted({str(v) for v in values})
         data.y = torch.tensor([data.group_names.index(str(v)) for v in values], dtype=torch.int64)
     data.node_ids = nodes
@@ -168,7 +171,7 @@ def read_edge_list(path: Path, directed: bool) -> NxGraph:
     graph = nx.DiGraph() if directed else nx.Graph()
     for number, row in enumerate(rows, start=2 if names else 1):
         if len(row) < 2:
-            raise ValueError(f"line {number} has {len(row)} column; an edge needs 'source target'")
+            raise MultiattnValueError(f"line {number} has {len(row)} column; an edge needs 'source target'")
         extra = row[2:]
         if extra and extra[0].startswith("{"):  # networkx's own `u v {'weight': 0.5}` lines
             graph.add_edge(row[0], row[1], **_literal_attrs(" ".join(extra), number))
@@ -177,7 +180,7 @@ def read_edge_list(path: Path, directed: bool) -> NxGraph:
         try:
             attrs = {key: float(value) for key, value in zip(keys, extra)}
         except ValueError:
-            raise ValueError(f"line {number}: {extra} are not numbers (columns {keys})") from None
+            raise MultiattnValueError(f"line {number}: {extra} are not numbers (columns {keys})") from None
         graph.add_edge(row[0], row[1], **attrs)
     return graph
 
@@ -191,5 +194,5 @@ def _literal_attrs(text: str, number: int) -> dict:
     except (ValueError, SyntaxError):
         attrs = None
     if not isinstance(attrs, dict):
-        raise ValueError(f"line {number}: {text!r} is not an edge attribute dict")
+        raise MultiattnValueError(f"line {number}: {text!r} is not an edge attribute dict")
     return attrs

@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from multiattn.errors import MultiattnRuntimeError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
     import transformers
@@ -100,7 +102,7 @@ def require_attentions(attentions: Sequence[torch.Tensor | None] | None, what: s
     """
     name = type(model).__name__ if model is not None else "the model"
     if not attentions or any(a is None for a in attentions):
-        raise RuntimeError(
+        raise MultiattnRuntimeError(
             f"{name} returned no {what} attention weights. multiattn switches Hugging Face models "
             "to eager attention for the capture; this model may use a custom kernel that never "
             "materialises weights. Load it with attn_implementation='eager' or use a model "

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from .._axis_base import pair
 from ..media import to_rgb
 from ._vit_layout import Layout, layout_of
@@ -44,7 +46,7 @@ def hf_processor_plan(processor: Processor, h: int, w: int,
     resized = (h, w)
     if getattr(processor, "do_resize", False):
         if size is None:
-            raise ValueError(f"{type(processor).__name__} resizes but has no size attribute")
+            raise MultiattnValueError(f"{type(processor).__name__} resizes but has no size attribute")
         if getattr(size, "shortest_edge", None) and getattr(size, "longest_edge", None):
             from transformers.image_utils import get_size_with_aspect_ratio
 
@@ -54,7 +56,7 @@ def hf_processor_plan(processor: Processor, h: int, w: int,
         elif getattr(size, "height", None) and getattr(size, "width", None):
             resized = (size.height, size.width)
         else:
-            raise ValueError(f"unsupported resize rule {size} in {type(processor).__name__}")
+            raise MultiattnValueError(f"unsupported resize rule {size} in {type(processor).__name__}")
     crop = None
     if getattr(processor, "do_center_crop", False):
         ch, cw = processor.crop_size.height, processor.crop_size.width
@@ -73,7 +75,7 @@ def run_image_processor(processor: Processor, rgb: np.ndarray) -> tuple[torch.Te
     >>> pixels, transform = run_image_processor(processor, rgb)  # doctest: +SKIP
     """
     if not callable(processor) or not hasattr(processor, "do_resize"):
-        raise TypeError(
+        raise MultiattnTypeError(
             f"processor must be a Hugging Face image processor, got {type(processor).__name__}; "
             "for other preprocessing pass processor=None (timm: the model's pretrained_cfg is used)"
         )
@@ -82,7 +84,7 @@ def run_image_processor(processor: Processor, rgb: np.ndarray) -> tuple[torch.Te
     pixel_values = processor(images=Image.fromarray(rgb), return_tensors="pt")["pixel_values"]
     final = tuple(crop[2:]) if crop else resized
     if tuple(pixel_values.shape[-2:]) != final:
-        raise ValueError(
+        raise MultiattnValueError(
             f"cannot tell how {type(processor).__name__} mapped a {h}x{w} image to "
             f"{tuple(pixel_values.shape[-2:])} (expected {final}); patch placement would be wrong"
         )
@@ -168,12 +170,12 @@ def prepare_image(
     rgb = to_rgb(image)
     h, w = rgb.shape[:2]
     if h < layout.patch_size[0] or w < layout.patch_size[1]:
-        raise ValueError(
+        raise MultiattnValueError(
             f"image of {h}x{w} pixels is smaller than one {layout.patch_size[0]}x{layout.patch_size[1]} "
             "patch; attention maps of such an image are meaningless. Use a larger image."
         )
     if processor is not None:
         if size is not None:
-            raise ValueError("pass either a processor or size=..., not both")
+            raise MultiattnValueError("pass either a processor or size=..., not both")
         return run_image_processor(processor, rgb)
     return _apply_plan(rgb, _default_plan(model, layout, h, w, size))

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
+
 from ..stream import Reducer, feed
 from ._hf import eager_attention
 
@@ -79,7 +81,8 @@ def _capture_timesformer(model: Model, inputs: Mapping[str, torch.Tensor], reduc
     from . import _video_inputs as _vin
 
     if "pixel_values" not in inputs:
-        raise ValueError("TimeSformer streaming needs inputs={'pixel_values': (B, T, 3, H, W) tensor}")
+        raise MultiattnValueError(
+            "TimeSformer streaming needs inputs={'pixel_values': (B, T, 3, H, W) tensor}")
     axis = _vin.axis(_vin.layout(model.config, "timesformer"), inputs["pixel_values"], None)
     meta = _vin.meta(model, "timesformer", None, readout="cls")
     n_patches = axis.rows * axis.cols
@@ -119,7 +122,7 @@ def _capture_graph(model: Model, data: GraphInput, reducers: Mapping[str, Reduce
 
     modules = [(name, m) for name, m in graph_layers(model) if include is None or include in name]
     if not modules:
-        raise ValueError(f"no graph attention layer matching {include!r} in {type(model).__name__}")
+        raise MultiattnValueError(f"no graph attention layer matching {include!r} in {type(model).__name__}")
     seen: list[str] = []
 
     def on_layer(label: str, edge_index: np.ndarray, alpha: np.ndarray) -> None:
@@ -203,7 +206,7 @@ def capture_stream(
         else:
             seen = _capture_hf(model, inputs, reducers, include)
     if not seen:
-        raise RuntimeError("the forward pass produced no attention; check the inputs")
+        raise MultiattnRuntimeError("the forward pass produced no attention; check the inputs")
     return {"layers": seen, **{name: reducer.result() for name, reducer in reducers.items()}}
 
 
@@ -212,7 +215,7 @@ def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapp
     """Hugging Face eager attention modules return their weights; hook and feed them."""
     modules = attention_modules(model, include)
     if not modules:
-        raise ValueError(
+        raise MultiattnValueError(
             f"found no attention modules in {type(model).__name__}"
             + (f" matching {include!r}" if include else "")
             + "; streaming needs Hugging Face attention modules (class names ending in 'Attention')"
@@ -223,7 +226,7 @@ def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapp
         def hook(_module, _args, output):
             weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
             if weights is None or weights.dim() != 4:
-                raise RuntimeError(f"{name} returned no attention weights under eager attention")
+                raise MultiattnRuntimeError(f"{name} returned no attention weights under eager attention")
             seen.append(name)
             feed(reducers, name, weights[0].detach().float().cpu().numpy())
             return (output[0], None) + tuple(output[2:])

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import torch
 
+from multiattn.errors import MultiattnTypeError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only (timm is imported when a model runs)
     from timm.models.vision_transformer import Attention
 
@@ -34,7 +36,7 @@ def _timm_attention_modules(model: Model) -> list[Attention]:
     modules = [block.attn for block in model.blocks]
     for module in modules:
         if not isinstance(module, Attention):
-            raise TypeError(
+            raise MultiattnTypeError(
                 f"timm block attention {type(module).__name__} is not timm's ViT Attention; "
                 "only VisionTransformer-style blocks are supported"
             )

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..media import as_frames, sample_frame_indices
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
@@ -86,7 +88,7 @@ FAMILIES = ("videomae", "vivit", "timesformer")
 def family(model: Model) -> str:
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type not in FAMILIES:
-        raise ValueError(
+        raise MultiattnValueError(
             f"unsupported video model {type(model).__name__} (model_type={model_type!r}); "
             f"supported Hugging Face families: {', '.join(FAMILIES)}"
         )
@@ -105,7 +107,7 @@ def layout(config: transformers.PretrainedConfig, family: str) -> dict:
         prefix = ("CLS",)
     else:
         if config.attention_type != "divided_space_time":
-            raise ValueError(
+            raise MultiattnValueError(
                 f"TimeSformer attention_type {config.attention_type!r} is not supported; "
                 "multiattn captures the 'divided_space_time' models"
             )
@@ -124,14 +126,14 @@ def inputs(frames: np.ndarray | Sequence[np.ndarray] | torch.Tensor, processor: 
     if isinstance(frames, torch.Tensor):
         pixels = frames if frames.ndim == 5 else frames[None]
         if pixels.ndim != 5:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"pixel_values must be (1, T, 3, H, W) or (T, 3, H, W), got {tuple(frames.shape)}"
             )
     else:
         arr = as_frames(frames)
         need = layout["frames"]
         if arr.shape[0] < need:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"the model needs {need} frames but the clip has {arr.shape[0]}; read a longer clip "
                 f"or sample with repetition (sample_frame_indices(n, {need}) repeats frames)"
             )
@@ -139,7 +141,8 @@ def inputs(frames: np.ndarray | Sequence[np.ndarray] | torch.Tensor, processor: 
             arr = arr[sample_frame_indices(arr.shape[0], need)]
         pixels, transform = preprocess(arr, processor, layout)
     if pixels.shape[1] != layout["frames"]:
-        raise ValueError(f"the model needs {layout['frames']} frames, pixel_values has {pixels.shape[1]}")
+        raise MultiattnValueError(
+            f"the model needs {layout['frames']} frames, pixel_values has {pixels.shape[1]}")
     return pixels, axis(layout, pixels, fps, transform)
 
 
@@ -158,7 +161,7 @@ def preprocess(arr: np.ndarray, processor: Processor, layout: dict) -> tuple[tor
         resized, crop = None, None
     final = tuple(crop[2:]) if crop else resized
     if final != tuple(pixels.shape[-2:]):
-        raise ValueError(
+        raise MultiattnValueError(
             f"cannot tell how {type(processor).__name__} mapped {height}x{width} frames to "
             f"{tuple(pixels.shape[-2:])}; maps would land on the wrong pixels. Preprocess the frames "
             "yourself and pass pixel_values (a tensor), or pass processor=None"

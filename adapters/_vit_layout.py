@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from multiattn.errors import MultiattnTypeError
+
 from .._axis_base import pair
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is not imported here)
@@ -51,7 +53,7 @@ def _hf_embeddings(model: Model) -> torch.nn.Module:
     for module in model.modules():
         if hasattr(module, "cls_token") and hasattr(module, "patch_embeddings"):
             return module
-    raise TypeError(
+    raise MultiattnTypeError(
         f"{type(model).__name__} has no ViT embeddings module (cls_token + patch_embeddings); "
         "supported: Hugging Face ViT, DeiT, DINOv2 (with registers) and timm VisionTransformer"
     )
@@ -71,7 +73,7 @@ def layout_of(model: Model) -> Layout:
             prefix.append("DIST")
         prefix += [f"REG{i}" for i in range(int(getattr(model, "num_reg_tokens", 0) or 0))]
         if len(prefix) != model.num_prefix_tokens:
-            raise TypeError(
+            raise MultiattnTypeError(
                 f"cannot name the {model.num_prefix_tokens} prefix tokens of {type(model).__name__} "
                 f"(found {prefix}); unsupported timm variant"
             )
@@ -86,7 +88,7 @@ def layout_of(model: Model) -> Layout:
         prefix += [f"REG{i}" for i in range(0 if registers is None else registers.shape[1])]
         return Layout("hf", pair(emb.patch_embeddings.patch_size, "patch_size"), tuple(prefix),
                       pair(model.config.image_size, "image_size"))
-    raise TypeError(
+    raise MultiattnTypeError(
         f"unsupported model {type(model).__name__}: pass a Hugging Face ViT / DeiT / DINOv2 model "
         "or a timm VisionTransformer"
     )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError, MultiattnWarning
+
 from ..axes import TokenAxis
 from ._hf import eager_attention, require_attentions
 
@@ -89,7 +91,7 @@ def prepare_audio(audio: ArrayLike, sr: int) -> tuple[np.ndarray, list[str]]:
     arr, rate = mono_float32(audio, sr)
     peak = float(np.abs(arr).max())
     if peak < SILENCE_PEAK:
-        raise ValueError(
+        raise MultiattnValueError(
             f"audio is silent (peak amplitude {peak:.1e}); there is no speech to transcribe or align"
         )
     notes = []
@@ -97,7 +99,7 @@ def prepare_audio(audio: ArrayLike, sr: int) -> tuple[np.ndarray, list[str]]:
     if clipped > CLIP_FRACTION:
         notes.append(f"audio is clipped ({clipped:.1%} of samples at full scale); "
                      "timings and transcription may be less accurate")
-        warnings.warn(notes[-1], UserWarning, stacklevel=3)
+        warnings.warn(notes[-1], MultiattnWarning, stacklevel=3)
     return resample(arr, rate, SAMPLE_RATE), notes
 
 
@@ -264,5 +266,5 @@ def token_axis(tokenizer: Processor, ids: list[int], eot: int) -> tuple[TokenAxi
 def text_tokens(tokenizer: Processor, text: str) -> list[int]:
     cleaned = " ".join(str(text).split())
     if not cleaned:
-        raise ValueError("text is empty; pass the transcript to align, or text=None to decode")
+        raise MultiattnValueError("text is empty; pass the transcript to align, or text=None to decode")
     return tokenizer(" " + cleaned, add_special_tokens=False).input_ids

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
     import torch
 
@@ -44,7 +46,7 @@ def _n_heads(model: Model, module: torch.nn.Module) -> int:
         value = getattr(source, name, None)
         if isinstance(value, int) and value > 0:
             return value
-    raise ValueError(
+    raise MultiattnValueError(
         f"cannot tell the number of heads of {type(model).__name__}: no config.num_attention_heads"
     )
 
@@ -61,7 +63,7 @@ def head_projections(model: Model) -> tuple[list[torch.nn.Module], int]:
     found = [module for name, module in model.named_modules()
              if name.endswith(OUTPUT_PROJECTIONS) and "crossattention" not in name]
     if not found:
-        raise ValueError(
+        raise MultiattnValueError(
             f"found no attention output projection in {type(model).__name__} (looked for modules named "
             f"*{', *'.join(OUTPUT_PROJECTIONS)}); this architecture is not supported yet"
         )
@@ -73,7 +75,7 @@ def _scaled_heads(model: Model, scales: torch.Tensor) -> Iterator[None]:
     """Multiply head outputs by ``scales`` (torch tensor ``(L, H)``) inside the forward."""
     projections, n_heads = head_projections(model)
     if tuple(scales.shape) != (len(projections), n_heads):
-        raise ValueError(
+        raise MultiattnValueError(
             f"head scales must have shape {(len(projections), n_heads)}, got {tuple(scales.shape)}"
         )
 
@@ -98,9 +100,10 @@ def _check_heads(heads: Iterable[tuple[int, int]], shape: tuple[int, int]) -> li
         try:
             layer, head = (int(v) for v in item)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"heads must be (layer, head) pairs, got {item!r}") from err
+            raise MultiattnValueError(f"heads must be (layer, head) pairs, got {item!r}") from err
         if not (0 <= layer < shape[0] and 0 <= head < shape[1]):
-            raise ValueError(f"head {(layer, head)} out of range for {shape[0]} layers x {shape[1]} heads")
+            raise MultiattnValueError(
+                f"head {(layer, head)} out of range for {shape[0]} layers x {shape[1]} heads")
         out.append((layer, head))
     return out
 
@@ -141,7 +144,7 @@ def ablate_heads(model: Model, heads: Iterable[tuple[int, int]], scale: float = 
 def _as_batches(inputs: list[Batch] | tuple[Batch, ...] | Batch) -> list[Batch]:
     batches = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if not batches:
-        raise ValueError("inputs is empty: give a dict of model inputs or a list of them")
+        raise MultiattnValueError("inputs is empty: give a dict of model inputs or a list of them")
     return batches
 
 
@@ -187,7 +190,7 @@ def head_importance(
         with torch.enable_grad(), _scaled_heads(model, mask):
             loss = loss_fn(model, batch)
             if not torch.is_tensor(loss) or loss.numel() != 1:
-                raise ValueError("loss_fn must return a scalar tensor (one number with a gradient)")
+                raise MultiattnValueError("loss_fn must return a scalar tensor (one number with a gradient)")
             (grad,) = torch.autograd.grad(loss, mask)
         total += grad.abs().numpy()
     scores = total / len(batches)
@@ -244,11 +247,12 @@ def pruning_curve(
     projections, n_heads = head_projections(model)
     scores = np.asarray(importance, dtype=np.float64)
     if scores.shape != (len(projections), n_heads):
-        raise ValueError(f"importance must have shape {(len(projections), n_heads)}, got {scores.shape}")
+        raise MultiattnValueError(
+            f"importance must have shape {(len(projections), n_heads)}, got {scores.shape}")
     if not np.isfinite(scores).all():
-        raise ValueError("importance contains NaN or inf")
+        raise MultiattnValueError("importance contains NaN or inf")
     if n_random < 0:
-        raise ValueError(f"n_random must be >= 0, got {n_random}")
+        raise MultiattnValueError(f"n_random must be >= 0, got {n_random}")
     n_total = scores.size
     counts = np.arange(n_total + 1) if points is None else np.unique(np.linspace(0, n_total, points).round())
     counts = counts.astype(int)

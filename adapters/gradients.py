@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnIndexError, MultiattnValueError
+
 from ..analysis.attribution import attribution_agreement, layer_attention_maps
 from ..grid import AttentionMap
 from .text import capture
@@ -47,9 +49,9 @@ def _prepare(model: Model, tokenizer: Processor, text: str, target: int, baselin
     import torch
 
     if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+        raise MultiattnValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     if getattr(model.config, "is_encoder_decoder", False):
-        raise ValueError(
+        raise MultiattnValueError(
             f"{type(model).__name__} is an encoder-decoder; attributions support encoders and decoders "
             "(BERT, GPT-2 families) only"
         )
@@ -57,9 +59,10 @@ def _prepare(model: Model, tokenizer: Processor, text: str, target: int, baselin
     axis = grid.query
     ids = list(tokenizer(text)["input_ids"])
     if len(ids) != len(axis):
-        raise ValueError(f"text has {len(ids)} tokens, more than the model accepts ({len(axis)}); shorten it")
+        raise MultiattnValueError(
+            f"text has {len(ids)} tokens, more than the model accepts ({len(axis)}); shorten it")
     if not -len(ids) <= target < len(ids):
-        raise IndexError(f"target {target} out of range for {len(ids)} tokens {list(axis.labels)}")
+        raise MultiattnIndexError(f"target {target} out of range for {len(ids)} tokens {list(axis.labels)}")
     input_ids = torch.tensor([ids])
     with torch.no_grad():
         embeds = model.get_input_embeddings()(input_ids)
@@ -68,7 +71,8 @@ def _prepare(model: Model, tokenizer: Processor, text: str, target: int, baselin
     else:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else model.config.pad_token_id
         if pad is None:
-            raise ValueError("the tokenizer has no [PAD] token for baseline='pad'; use baseline='zeros'")
+            raise MultiattnValueError(
+                "the tokenizer has no [PAD] token for baseline='pad'; use baseline='zeros'")
         special = torch.tensor(axis.special_mask)[None, :, None]
         with torch.no_grad():
             pad_embed = model.get_input_embeddings()(torch.tensor([[pad]]))
@@ -187,7 +191,7 @@ def _integrated_gradients(prep: dict, steps: int, baseline: str) -> AttentionMap
     import torch
 
     if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+        raise MultiattnValueError(f"steps must be a positive int, got {steps!r}")
     embeds, base = prep["embeds"], prep["base"]
     nodes, weights = np.polynomial.legendre.leggauss(steps)
     alphas = torch.tensor((nodes + 1) / 2, dtype=embeds.dtype)[:, None, None]

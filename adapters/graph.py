@@ -27,6 +27,7 @@ import numpy as np
 from multiattn._index import select_named
 from multiattn.adapters._hf import eval_mode
 from multiattn.axes import NodeAxis
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._graph_build import from_dense, from_edges, from_networkx
@@ -61,7 +62,7 @@ def _attention_modules(model: Model, names: Sequence[str] | None) -> list[tuple[
     if names is not None:
         found = select_named(found, names, "attention layer")
     if not found:
-        raise ValueError(
+        raise MultiattnValueError(
             f"{type(model).__name__} has no attention layer of the supported types {ATTENTION_LAYERS}"
         )
     return found
@@ -83,7 +84,7 @@ def _call(model: Model, data: GraphInput) -> None:
         model(*data)
         return
     if not (hasattr(data, "x") and hasattr(data, "edge_index")):
-        raise TypeError("data must be a torch_geometric Data (with x and edge_index) or a tuple of "
+        raise MultiattnTypeError("data must be a torch_geometric Data (with x and edge_index) or a tuple of "
                         f"forward arguments, got {type(data).__name__}")
     params = [p for p in inspect.signature(model.forward).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -142,7 +143,7 @@ def capture(model: Model, data: GraphInput, *, layers: Sequence[str] | None = No
     records: list[tuple[str, np.ndarray, np.ndarray]] = []
     run_with_layer_hooks(model, data, modules, lambda *record: records.append(record))
     if not records:
-        raise ValueError("the model ran but none of its attention layers was called")
+        raise MultiattnValueError("the model ran but none of its attention layers was called")
     return stack_records(records, modules, nodes, data, model)
 
 
@@ -162,7 +163,7 @@ def run_with_layer_hooks(model: Model, data: GraphInput, modules: list[tuple[str
         def hook(module: torch.nn.Module, inputs: tuple, out: torch.Tensor) -> None:
             edge_index, _size, kwargs = inputs
             if not isinstance(edge_index, torch.Tensor) or edge_index.is_sparse:
-                raise ValueError(f"layer {name} got a sparse adjacency; pass edge_index as a (2, E) "
+                raise MultiattnValueError(f"layer {name} got a sparse adjacency; pass edge_index as a (2, E) "
                                  "LongTensor to capture attention")
             alpha = module._alpha if "alpha" not in kwargs else kwargs["alpha"]
             calls[name] = calls.get(name, 0) + 1
@@ -186,13 +187,13 @@ def stack_records(records: list[tuple[str, np.ndarray, np.ndarray]],
     edges = records[0][1]
     heads = {alpha.shape[1] for _, _, alpha in records}
     if len(heads) != 1:
-        raise ValueError(
+        raise MultiattnValueError(
             f"layers have different head counts {[a.shape[1] for _, _, a in records]} ({labels}); "
             "capture them separately with layers=[name]"
         )
     for label, other, _ in records[1:]:
         if other.shape != edges.shape or not np.array_equal(other, edges):
-            raise ValueError(
+            raise MultiattnValueError(
                 f"layer {label} used a different edge list than {labels[0]} ({other.shape[1]} vs "
                 f"{edges.shape[1]} edges); capture them separately with layers=[name]"
             )

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnRuntimeError, MultiattnTypeError, MultiattnValueError, MultiattnWarning
+
 from ..axes import TokenAxis
 from ..grid import AttentionGrid
 from ..gridset import GridSet
@@ -39,7 +41,7 @@ _MARKERS = {"Ġ": " ", "▁": " ", "Ċ": "\\n", "ĉ": "\\t"}
 _UNBOUNDED = 10**6  # tokenizers without a limit report a huge model_max_length
 
 
-class TokenOverflowWarning(UserWarning):
+class TokenOverflowWarning(MultiattnWarning):
     """The text had more tokens than the model accepts and was truncated."""
 
 
@@ -189,7 +191,7 @@ def _prepare(model: Model, inputs: str | tuple[str, str] | None, processor: Proc
 
     config = getattr(model, "config", None)
     if config is None or not callable(model):
-        raise TypeError(
+        raise MultiattnTypeError(
             f"capture needs a Hugging Face transformers model with a .config, got {type(model).__name__}"
         )
     text, text_pair = _split_pair(inputs)
@@ -216,7 +218,7 @@ def _prepare(model: Model, inputs: str | tuple[str, str] | None, processor: Proc
         batch["decoder_input_ids"] = torch.tensor([target_enc["ids"]])
         meta["target"] = target
     elif target is not None:
-        raise ValueError(
+        raise MultiattnValueError(
             f"target= is only for encoder-decoder models; {type(model).__name__} is not one. "
             "Put the whole text in `inputs`."
         )
@@ -230,7 +232,7 @@ def _split_pair(inputs: object) -> tuple[str | None, str | None]:
     if isinstance(inputs, (tuple, list)) and len(inputs) == 2 and isinstance(inputs[0], str) \
             and (inputs[1] is None or isinstance(inputs[1], str)):
         return inputs[0], inputs[1]
-    raise TypeError(
+    raise MultiattnTypeError(
         f"text inputs must be a str or a (text, text_pair) tuple of str, got {type(inputs).__name__}"
     )
 
@@ -240,7 +242,7 @@ def _grid(attentions, prefix, query, key, q_keep, k_keep, kind, meta) -> Attenti
     stacked = np.stack([a[0].detach().float().cpu().numpy() for a in attentions])
     values = stacked[:, :, q_keep][:, :, :, k_keep]
     if values.size == 0:
-        raise RuntimeError(f"the {prefix} attention capture is empty (shape {values.shape})")
+        raise MultiattnRuntimeError(f"the {prefix} attention capture is empty (shape {values.shape})")
     layers = [f"{prefix}.{i}" for i in range(values.shape[0])]
     if kind == "self":  # a decoder's mask leaves the upper triangle exactly zero
         meta = {**meta, "causal": bool(not np.triu(values, 1).any())}
@@ -261,9 +263,9 @@ def _model_limit(model: Model, tokenizer: Processor, max_length: int | None) -> 
     if max_length is None:
         return model_max
     if int(max_length) < 1:
-        raise ValueError(f"max_length must be a positive number of tokens, got {max_length}")
+        raise MultiattnValueError(f"max_length must be a positive number of tokens, got {max_length}")
     if model_max is not None and max_length > model_max:
-        raise ValueError(
+        raise MultiattnValueError(
             f"max_length={max_length} exceeds the model maximum of {model_max} tokens; "
             f"pass max_length <= {model_max}"
         )
@@ -273,18 +275,20 @@ def _model_limit(model: Model, tokenizer: Processor, max_length: int | None) -> 
 def _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit) -> dict:
     """Token ids, mask, display axis and source text of the (first) input."""
     if (text is None) == (input_ids is None):
-        raise ValueError("pass exactly one of `text` (with a tokenizer) or `input_ids`")
+        raise MultiattnValueError("pass exactly one of `text` (with a tokenizer) or `input_ids`")
     if input_ids is not None:
         return _encode_ids(tokenizer, input_ids, attention_mask, limit)
     if tokenizer is None:
-        raise ValueError("a tokenizer is needed to capture from `text`; or pass input_ids=[...]")
+        raise MultiattnValueError("a tokenizer is needed to capture from `text`; or pass input_ids=[...]")
     if attention_mask is not None:
-        raise ValueError("attention_mask goes with input_ids; the tokenizer builds it for `text`")
+        raise MultiattnValueError("attention_mask goes with input_ids; the tokenizer builds it for `text`")
     for name, value in (("text", text), ("text_pair", text_pair)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ValueError(f"{name} is empty (or not a string): give at least one word, got {value!r}")
+            raise MultiattnValueError(
+                f"{name} is empty (or not a string): give at least one word, got {value!r}")
         if value is not None and not any(ch.isprintable() and not ch.isspace() for ch in value):
-            raise ValueError(f"{name} holds only control characters ({value!r}): give at least one word")
+            raise MultiattnValueError(
+                f"{name} holds only control characters ({value!r}): give at least one word")
     kwargs = {"return_special_tokens_mask": True, "return_token_type_ids": True}
     full = tokenizer(text, text_pair, **kwargs)
     n_tokens = len(full["input_ids"])
@@ -324,18 +328,18 @@ def _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit) -> dic
 def _encode_ids(tokenizer, input_ids, attention_mask, limit) -> dict:
     array = np.asarray(input_ids)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer) and array.size:
-        raise ValueError(
+        raise MultiattnValueError(
             f"input_ids must be one sequence (1-D) of ints, got shape {array.shape} dtype {array.dtype}; "
             "capture one text at a time"
         )
     ids = [int(i) for i in array]
     if not ids:
-        raise ValueError("input_ids is empty: give at least one token id")
+        raise MultiattnValueError("input_ids is empty: give at least one token id")
     mask = [1] * len(ids) if attention_mask is None else [int(m) for m in attention_mask]
     if len(mask) != len(ids):
-        raise ValueError(f"attention_mask has {len(mask)} entries but input_ids has {len(ids)}")
+        raise MultiattnValueError(f"attention_mask has {len(mask)} entries but input_ids has {len(ids)}")
     if not any(mask):
-        raise ValueError("attention_mask is all zeros: every position would be padding")
+        raise MultiattnValueError("attention_mask is all zeros: every position would be padding")
     if limit is not None and len(ids) > limit:
         warnings.warn(
             f"input_ids has {len(ids)} tokens but the model accepts at most {limit}: dropped the last "
@@ -358,17 +362,18 @@ def _encode_target(model: Model, tokenizer: Processor, target: str | None) -> di
     import torch
 
     if target is None or tokenizer is None:
-        raise ValueError(
+        raise MultiattnValueError(
             f"{type(model).__name__} is an encoder-decoder: pass target='...' (the target text "
             "or a decoder prompt) and the tokenizer, so the decoder has tokens to attend from"
         )
     if not isinstance(target, str) or not target.strip():
-        raise ValueError(f"target is empty: give the target text or a decoder prompt, got {target!r}")
+        raise MultiattnValueError(
+            f"target is empty: give the target text or a decoder prompt, got {target!r}")
     labels = tokenizer(text_target=target)["input_ids"]
     _check_vocab(model, tokenizer, labels, "target")
     prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
     if not callable(prepare):
-        raise ValueError(
+        raise MultiattnValueError(
             f"{type(model).__name__} cannot build decoder inputs from a target text "
             "(no prepare_decoder_input_ids_from_labels)"
         )
@@ -388,7 +393,7 @@ def _check_vocab(model: Model, tokenizer: Processor, ids: Sequence[int], what: s
     worst = max(ids)
     if worst >= size or min(ids) < 0:
         tok_name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
-        raise ValueError(
+        raise MultiattnValueError(
             f"{what} token id {worst if worst >= size else min(ids)} is outside the model's vocabulary "
             f"of {size} ids: the tokenizer ({tok_name}) does not match {type(model).__name__} "
             f"({getattr(model.config, '_name_or_path', '')}); load both from the same checkpoint"

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from multiattn.errors import MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
     import torch
 
@@ -66,13 +68,14 @@ def text_depth(model: Model, text: str, *, processor: Processor = None, target: 
     from .text import capture
 
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("the input text is empty; give a sentence")
+        raise MultiattnValueError("the input text is empty; give a sentence")
     grid = capture(model, text, processor=processor)
     if not hasattr(grid, "values"):
-        raise ValueError("analysis in depth covers encoders and decoders; encoder-decoder models are "
+        raise MultiattnValueError(
+            "analysis in depth covers encoders and decoders; encoder-decoder models are "
                          "not supported (use multiattn text with --target)")
     if not -len(grid.query) <= target < len(grid.query):
-        raise ValueError(f"token {target} is outside the {len(grid.query)} tokens of the input")
+        raise MultiattnValueError(f"token {target} is outside the {len(grid.query)} tokens of the input")
     agreement = attention_vs_gradient(model, text, processor=processor, target=target, steps=steps)
     grids = [agreement["grid"]] + [capture(model, t, processor=processor) for t in extra_texts]
     pruning = None

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..analysis.spacetime import readout_attention, space_time_relevance, space_time_rollout
 from ..grid import AttentionGrid, AttentionMap
 from ..gridset import GridSet
@@ -186,7 +188,7 @@ def relevance(
 
     family = _vin.family(model)
     if not hasattr(model, "classifier"):
-        raise ValueError(
+        raise MultiattnValueError(
             f"relevance needs a ...ForVideoClassification model, got {type(model).__name__}"
         )
     layout = _vin.layout(model.config, family)
@@ -205,7 +207,7 @@ def relevance(
         n_classes = logits.shape[0]
         target = int(logits.argmax()) if target is None else int(target)
         if not 0 <= target < n_classes:
-            raise ValueError(f"target class {target} out of range for {n_classes} classes")
+            raise MultiattnValueError(f"target class {target} out of range for {n_classes} classes")
         model.zero_grad(set_to_none=True)
         logits[target].backward()
     cams = [(t.grad * t).clamp(min=0).detach() for t in tensors]
@@ -257,11 +259,11 @@ def explain(
     (8, 8, 8)
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise MultiattnValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "relevance":
         return relevance(model, frames, processor=processor, target=target, fps=fps)
     if target is not None:
-        raise ValueError(f"method {method!r} does not depend on a target class; drop target=")
+        raise MultiattnValueError(f"method {method!r} does not depend on a target class; drop target=")
     grid = capture(model, frames, processor=processor, fps=fps)
     amap = readout_attention(grid) if method == "raw" else space_time_rollout(grid)
     head = grid["spatial"] if isinstance(grid, dict) else grid

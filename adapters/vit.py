@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
+
 from ..axes import PatchAxis
 from ..grid import AttentionGrid, AttentionMap
 from ._hf import eager_attention, eval_mode, require_attentions
@@ -74,7 +76,7 @@ def _class_names(model: Model) -> dict[int, str]:
 
 def _resolve_target(model: Model, logits: torch.Tensor | None, target: int | str | None) -> int:
     if logits is None or logits.ndim != 2:
-        raise ValueError(
+        raise MultiattnValueError(
             f"{type(model).__name__} returns no class logits; gradient explanations need a "
             "classification head (e.g. ViTForImageClassification or a timm model with num_classes > 0)"
         )
@@ -84,10 +86,10 @@ def _resolve_target(model: Model, logits: torch.Tensor | None, target: int | str
     if isinstance(target, str):
         by_name = {v.lower(): k for k, v in _class_names(model).items()}
         if target.lower() not in by_name:
-            raise ValueError(f"unknown class {target!r}; known: {sorted(by_name)[:20]}")
+            raise MultiattnValueError(f"unknown class {target!r}; known: {sorted(by_name)[:20]}")
         return by_name[target.lower()]
     if not 0 <= int(target) < n_classes:
-        raise ValueError(f"target class {target} out of range for {n_classes} classes")
+        raise MultiattnValueError(f"target class {target} out of range for {n_classes} classes")
     return int(target)
 
 
@@ -98,7 +100,7 @@ def _grid(attentions: list, layout: Layout, pixel_values: torch.Tensor, transfor
     axis = PatchAxis(rows, cols, layout.patch_size, (h, w), prefix=layout.prefix, transform=transform)
     values = np.stack([a[0].detach().float().cpu().numpy() for a in attentions])
     if values.shape[-1] != len(axis):
-        raise RuntimeError(
+        raise MultiattnRuntimeError(
             f"captured {values.shape[-1]} tokens but the layout gives {len(axis)} "
             f"({len(layout.prefix)} prefix + {rows}x{cols} patches); unsupported model variant"
         )
@@ -196,7 +198,7 @@ def capture_with_gradients(
         index = _resolve_target(model, logits, target)
         grads = torch.autograd.grad(logits[0, index], attentions, allow_unused=True)
     if any(g is None for g in grads):
-        raise RuntimeError(f"{type(model).__name__}: some attention matrices are not in the graph")
+        raise MultiattnRuntimeError(f"{type(model).__name__}: some attention matrices are not in the graph")
     meta = _meta(model, logits)
     meta.update(target=index, target_label=_class_names(model).get(index, str(index)))
     grid = _grid(attentions, layout, pixel_values, transform, meta)
@@ -242,10 +244,10 @@ def explain(
     from ..analysis.rollout import rollout
 
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise MultiattnValueError(f"method must be one of {METHODS}, got {method!r}")
     if method in ("raw", "rollout"):
         if target is not None:
-            raise ValueError(f"method {method!r} does not depend on a target class; drop target=")
+            raise MultiattnValueError(f"method {method!r} does not depend on a target class; drop target=")
         grid = capture(model, image, processor=processor, size=size)
         if method == "raw":
             values = grid.values[-1].mean(axis=0)[0]

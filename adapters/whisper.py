@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError, MultiattnWarning
+
 from .._audio import load_audio
 from ..axes import TimeAxis
 from ..grid import AttentionGrid
@@ -131,7 +133,7 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
                          for words in _wd.split_transcript(str(text).split(), decoded)]
     limit = model.config.max_target_positions - 3
     if any(len(tokens) > limit for tokens in window_tokens):
-        raise ValueError(
+        raise MultiattnValueError(
             f"transcript has {max(map(len, window_tokens))} tokens for one 30 s window; "
             f"Whisper's decoder takes at most {limit}"
         )
@@ -161,7 +163,7 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
             note = (f"the transcript does not seem to match the speech (mean token probability "
                     f"{meta['transcript_match']:.3f}); word timings will be unreliable")
             meta["notes"].append(note)
-            warnings.warn(note, UserWarning, stacklevel=2)
+            warnings.warn(note, MultiattnWarning, stacklevel=2)
     layers_dec = [f"decoder.{i}" for i in range(model.config.decoder_layers)]
     cropped = "softmax over the 30 s window, cropped to the audio frames (rows sum to <= 1)"
     grids = {} if not keep_encoder else {"encoder": AttentionGrid(
@@ -215,7 +217,8 @@ def prepare(model: Model, inputs: AudioInput, *, processor: Processor = None, te
     mono, _ = prepare_audio(*audio_input(inputs))
     windows = _wd.windows(mono)
     if len(windows) > 1:
-        raise ValueError(f"the audio is {len(mono) / SAMPLE_RATE:.1f} s long; streaming takes one 30 s "
+        raise MultiattnValueError(
+            f"the audio is {len(mono) / SAMPLE_RATE:.1f} s long; streaming takes one 30 s "
                          "window: cut it, or use capture(..., keep_encoder=False) for long audio")
     features = _wd.features(processor, windows[0])
     if text is None:
@@ -240,7 +243,7 @@ def audio_input(inputs: AudioInput) -> tuple[np.ndarray, int]:
         wave, sr = inputs
         if isinstance(sr, (int, np.integer)) and not isinstance(sr, bool):
             return np.asarray(wave) if not hasattr(wave, "numpy") else wave.numpy(), int(sr)
-    raise TypeError(
+    raise MultiattnTypeError(
         "audio inputs must be a file path or a (waveform, sample_rate) pair, e.g. (wave, 16000); "
         f"got {type(inputs).__name__}" + (" (a bare waveform: add its sample rate)"
                                            if hasattr(inputs, "shape") else "")
@@ -249,7 +252,7 @@ def audio_input(inputs: AudioInput) -> tuple[np.ndarray, int]:
 
 def _check_processor(processor: Processor) -> None:
     if processor is None or not hasattr(processor, "tokenizer"):
-        raise ValueError("Whisper needs its WhisperProcessor (feature extractor + tokenizer): pass "
+        raise MultiattnValueError("Whisper needs its WhisperProcessor (feature extractor + tokenizer): pass "
                          "processor=...; multiattn.load_model(...) returns it with the model")
 
 
@@ -300,7 +303,7 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     misfit = _transcript_misfit(words, len(mono) / SAMPLE_RATE) if text is not None else None
     if misfit:
         notes.append(misfit)
-        warnings.warn(misfit, UserWarning, stacklevel=2)
+        warnings.warn(misfit, MultiattnWarning, stacklevel=2)
     return {"grids": grids, "words": words, "audio": mono, "notes": notes}
 
 

@@ -11,9 +11,9 @@ from pathlib import Path as _Path
 
 from ._api import capture, capture_stream, explain, modality
 from ._layout import mount_checkout_folders as _mount
-from ._memory import AttentionTooLargeError
 from .axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
-from .grid import AttentionGrid, AttentionMap, DimensionIndexError, RowSumWarning
+from .errors import AttentionTooLargeError, DimensionIndexError, MultiattnError
+from .grid import AttentionGrid, AttentionMap, RowSumWarning
 from .gridset import GridSet, load_grids
 from .labelled import LabelledArray
 from .models import load_model
@@ -29,6 +29,7 @@ __all__ = [
     "GridSet",
     "DimensionIndexError",
     "LabelledArray",
+    "MultiattnError",
     "NodeAxis",
     "PatchAxis",
     "RowSumWarning",

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from multiattn.errors import MultiattnIndexError, MultiattnTypeError, MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
 
@@ -63,7 +65,7 @@ def modality(model: Model) -> str:
 
         if graph_layers(model):
             return "graph"
-        raise TypeError(
+        raise MultiattnTypeError(
             f"multiattn cannot tell the modality of a {cls.__name__}: expected a Hugging Face "
             "transformers model, a timm ViT or a model with PyG attention layers "
             "(GATConv, GATv2Conv, TransformerConv)"
@@ -128,7 +130,7 @@ def capture(model: Model,
     adapter = _adapter(model)
     if kind == "graph":
         if processor is not None:
-            raise ValueError("graph models take no processor; pass the Data as inputs")
+            raise MultiattnValueError("graph models take no processor; pass the Data as inputs")
         return adapter.capture(model, inputs, **options)
     return adapter.capture(model, _media(kind, inputs), processor=processor, **options)
 
@@ -190,7 +192,7 @@ _TEXT_METHODS = ("rollout", "flow", "gradient-x-input", "integrated-gradients")
 def _explain_text(model, inputs, method, target, processor, options):
     method = method or "rollout"
     if method not in _TEXT_METHODS:
-        raise ValueError(f"text method must be one of {_TEXT_METHODS}, got {method!r}")
+        raise MultiattnValueError(f"text method must be one of {_TEXT_METHODS}, got {method!r}")
     token = 0 if target is None else target
     if method in ("gradient-x-input", "integrated-gradients"):
         from .adapters import gradients
@@ -203,7 +205,7 @@ def _explain_text(model, inputs, method, target, processor, options):
 
     grid = capture(model, inputs, processor=processor, **options)
     if not hasattr(grid, "values"):
-        raise ValueError(f"{method} needs one self-attention grid; {type(model).__name__} gives "
+        raise MultiattnValueError(f"{method} needs one self-attention grid; {type(model).__name__} gives "
                          f"{', '.join(grid)}: capture() and analyse the part you want")
     matrix = rollout(grid) if method == "rollout" else attention_flow(grid)
     row = int(grid.query.index(token)) if isinstance(token, str) else int(token)
@@ -216,18 +218,18 @@ def _explain_image_text(model, inputs, method, target, processor, options):
     from .adapters import clip
 
     if (method or "relevance") != "relevance":
-        raise ValueError(f"image-text method must be 'relevance', got {method!r}")
+        raise MultiattnValueError(f"image-text method must be 'relevance', got {method!r}")
     pairs = clip.relevance(model, inputs, processor=processor, **options)
     if target is None:
         best = max(pairs, key=lambda p: p.logit)
     elif isinstance(target, str):
         matches = [p for p in pairs if p.caption == target]
         if not matches:
-            raise ValueError(f"target caption {target!r} is not among {[p.caption for p in pairs]}")
+            raise MultiattnValueError(f"target caption {target!r} is not among {[p.caption for p in pairs]}")
         best = matches[0]
     else:
         if not -len(pairs) <= int(target) < len(pairs):
-            raise IndexError(f"target {target} out of range for {len(pairs)} captions")
+            raise MultiattnIndexError(f"target {target} out of range for {len(pairs)} captions")
         best = pairs[int(target)]
     return best.image_map
 
@@ -236,9 +238,9 @@ def _explain_audio(model, inputs, method, target, processor, options):
     from .grid import AttentionMap
 
     if (method or "cross") != "cross":
-        raise ValueError(f"audio method must be 'cross', got {method!r}")
+        raise MultiattnValueError(f"audio method must be 'cross', got {method!r}")
     if target is None:
-        raise ValueError("audio explain needs target= (a decoder token position); for word "
+        raise MultiattnValueError("audio explain needs target= (a decoder token position); for word "
                          "timings use multiattn.analysis.word_timings(capture(...)['cross'])")
     cross = capture(model, inputs, processor=processor, keep_encoder=False, **options)["cross"]
     heads = cross.meta.get("alignment_heads") or []
@@ -253,9 +255,9 @@ def _explain_audio(model, inputs, method, target, processor, options):
 
 def _explain_graph(model, inputs, method, target, processor, options):
     if (method or "raw") != "raw":
-        raise ValueError(f"graph method must be 'raw', got {method!r}")
+        raise MultiattnValueError(f"graph method must be 'raw', got {method!r}")
     if target is None:
-        raise ValueError("graph explain needs target= (the node whose incoming attention to show)")
+        raise MultiattnValueError("graph explain needs target= (the node whose incoming attention to show)")
     grid = capture(model, inputs, **options)
     amap = grid.row(target, layer=-1, head="mean")
     amap.meta.update(method="raw", values=f"attention node {target} pays its neighbours, "
@@ -306,7 +308,8 @@ def capture_stream(model: Model,
 
     kind = modality(model)
     if kind == "image-text" and include is None:
-        raise ValueError("CLIP's two towers give layers of different sizes: stream one at a time with "
+        raise MultiattnValueError(
+            "CLIP's two towers give layers of different sizes: stream one at a time with "
                          "include='vision_model' or include='text_model'")
     forward_inputs = inputs if isinstance(inputs, Mapping) else _forward_inputs(
         kind, model, _media(kind, inputs), processor, options)

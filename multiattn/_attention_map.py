@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from .axes import Axis
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -20,12 +22,12 @@ def finite_float32(values: ArrayLike, name: str) -> np.ndarray:
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
-        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        raise MultiattnTypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     arr = arr.astype(np.float32, copy=False)
     bad = ~np.isfinite(arr)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
+        raise MultiattnValueError(
             f"{name} contains {int(bad.sum())} non-finite values (NaN/inf), first at index "
             f"{first}; check the model's dtype (fp16 overflow) or the mask you applied"
         )
@@ -60,7 +62,7 @@ class AttentionMap:
     def __post_init__(self):
         arr = finite_float32(self.values, "AttentionMap values")
         if arr.ndim != 1 or arr.shape[0] != len(self.axis):
-            raise ValueError(
+            raise MultiattnValueError(
                 f"AttentionMap values must have shape ({len(self.axis)},) to match its "
                 f"{type(self.axis).__name__}, got {arr.shape}"
             )
@@ -85,12 +87,13 @@ class AttentionMap:
         """Divide by the sum of absolute values (a distribution for non-negative maps)."""
         total = float(np.abs(self.values).sum())
         if total == 0:
-            raise ValueError("cannot normalise an all-zero map")
+            raise MultiattnValueError("cannot normalise an all-zero map")
         meta = {**self.meta, "normalized": "divided by sum of |values|"}
         return AttentionMap(self.values / total, self.axis, meta)
 
     def to_image(self) -> np.ndarray:
         """``(rows, cols)`` patch image (PatchAxis only; prefix dropped)."""
         if not hasattr(self.axis, "to_image"):
-            raise TypeError(f"to_image needs a PatchAxis, this map is over {type(self.axis).__name__}")
+            raise MultiattnTypeError(
+                f"to_image needs a PatchAxis, this map is over {type(self.axis).__name__}")
         return self.axis.to_image(self.values)

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MissingDependencyError, MultiattnFileNotFoundError, MultiattnValueError
+
 __all__ = ["check_rate", "to_float32", "to_mono", "mono_float32", "resample", "load_audio"]
 
 
@@ -57,7 +59,7 @@ def check_rate(sr: Any) -> int:
     except (TypeError, ValueError):
         whole = False
     if isinstance(sr, bool) or not whole or int(sr) <= 0:
-        raise ValueError(f"sample rate must be a positive integer in Hz, got {sr!r}")
+        raise MultiattnValueError(f"sample rate must be a positive integer in Hz, got {sr!r}")
     return int(sr)
 
 
@@ -81,7 +83,7 @@ def to_float32(audio: np.typing.ArrayLike) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating):
         return arr.astype(np.float32, copy=False)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"audio must be float or integer PCM samples, got dtype {arr.dtype}")
+        raise MultiattnValueError(f"audio must be float or integer PCM samples, got dtype {arr.dtype}")
     half = float(2 ** (8 * arr.dtype.itemsize - 1))
     if np.issubdtype(arr.dtype, np.unsignedinteger):  # 8-bit WAV is unsigned, centred on 128
         return ((arr.astype(np.float64) - half) / half).astype(np.float32)
@@ -110,7 +112,7 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
     if audio.ndim == 1:
         return audio
     if audio.ndim != 2:
-        raise ValueError(f"audio must be (samples,) or (samples, channels), got shape {audio.shape}")
+        raise MultiattnValueError(f"audio must be (samples,) or (samples, channels), got shape {audio.shape}")
     if min(audio.shape) == 0:
         return audio.ravel()
     channel_axis = int(np.argmin(audio.shape))
@@ -139,10 +141,11 @@ def mono_float32(audio: np.typing.ArrayLike, sr: int | float) -> tuple[np.ndarra
     rate = check_rate(sr)
     wav = to_mono(to_float32(audio))
     if wav.size == 0:
-        raise ValueError("audio is empty (zero samples); pass a non-empty waveform of a few "
+        raise MultiattnValueError("audio is empty (zero samples); pass a non-empty waveform of a few "
                          "milliseconds at least")
     if not np.isfinite(wav).all():
-        raise ValueError("audio contains NaN or inf samples; clean it (np.nan_to_num) or re-read the file")
+        raise MultiattnValueError(
+            "audio contains NaN or inf samples; clean it (np.nan_to_num) or re-read the file")
     return wav, rate
 
 
@@ -163,7 +166,7 @@ def resample(audio: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     try:
         import soxr
     except ImportError as err:  # pragma: no cover - soxr comes with the whisper extra (librosa)
-        raise ImportError("resampling audio needs soxr: pip install 'multiattn[whisper]'") from err
+        raise MissingDependencyError("resampling audio needs soxr: pip install 'multiattn[whisper]'") from err
     out = np.asarray(soxr.resample(audio, int(sr), int(target_sr), quality="HQ"), dtype=np.float32)
     size = int(ceil(audio.size * int(target_sr) / int(sr)))
     if out.size >= size:
@@ -192,9 +195,10 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"audio file not found: {path}")
+        raise MultiattnFileNotFoundError(f"audio file not found: {path}")
     try:
         audio, sr = sf.read(path, dtype="float32", always_2d=False)
     except (RuntimeError, sf.LibsndfileError) as err:
-        raise ValueError(f"{path} is not a readable audio file ({err}); pass a WAV/FLAC/OGG file") from err
+        raise MultiattnValueError(
+            f"{path} is not a readable audio file ({err}); pass a WAV/FLAC/OGG file") from err
     return audio, int(sr)

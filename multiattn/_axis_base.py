@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from collections.abc import Iterable, Sequence
 
@@ -34,14 +36,14 @@ def pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
         return (int(value), int(value))
     pair = tuple(int(v) for v in value)
     if len(pair) != 2:
-        raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}")
+        raise MultiattnValueError(f"{name} must be an int or a (height, width) pair, got {value!r}")
     return pair
 
 
 def check_vector(vec: ArrayLike, axis: Axis) -> np.ndarray:
     arr = np.asarray(vec)
     if arr.ndim != 1 or arr.shape[0] != len(axis):
-        raise ValueError(
+        raise MultiattnValueError(
             f"expected a vector of length {len(axis)} for {type(axis).__name__}, "
             f"got shape {arr.shape}; pass one row of the attention matrix"
         )

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 from ._memory import check_fits
 
 __all__ = ["HEADER_TYPES", "check_header", "read_npz"]
@@ -19,16 +21,19 @@ HEADER_TYPES = {"format": str, "version": int, "kind": str, "layers": list, "hea
 def check_header(header: object, source: str, format_version: int) -> dict:
     """The parsed header of a grid file, or a one-line ValueError naming what is wrong."""
     if not isinstance(header, dict) or header.get("format") != "multiattn.AttentionGrid":
-        raise ValueError(f"{source} is not a readable multiattn grid (its header is not a grid's)")
+        raise MultiattnValueError(f"{source} is not a readable multiattn grid (its header is not a grid's)")
     version = header.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > format_version:
-        raise ValueError(f"{source} was written by a newer multiattn (grid format version {version}; this "
+        raise MultiattnValueError(
+            f"{source} was written by a newer multiattn (grid format version {version}; this "
                          f"version reads up to {format_version}): upgrade multiattn to read it")
     for field, kind in HEADER_TYPES.items():
         if field not in header:
-            raise ValueError(f"{source} is not a readable multiattn grid (its header lacks {field!r})")
+            raise MultiattnValueError(
+                f"{source} is not a readable multiattn grid (its header lacks {field!r})")
         if not isinstance(header[field], kind) or isinstance(header[field], bool):
-            raise ValueError(f"{source} is not a readable multiattn grid (header field {field!r} is a "
+            raise MultiattnValueError(
+                f"{source} is not a readable multiattn grid (header field {field!r} is a "
                              f"{type(header[field]).__name__})")
     return header
 
@@ -48,7 +53,7 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no grid file at {path}: it does not exist (write one with "
+        raise MultiattnFileNotFoundError(f"no grid file at {path}: it does not exist (write one with "
                                 "grid.save(path) or a command's --save FILE.npz)")
     expected = (f"{path} is not a readable multiattn grid (an .npz written by AttentionGrid.save "
                 "or GridSet.save)")
@@ -58,16 +63,16 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         # numpy falls back to unpickling unknown formats: never suggest that
         reason = ("the file is empty" if path.stat().st_size == 0 else
                   "not an npz archive" if "pickle" in str(err) else (str(err) or "unreadable"))
-        raise ValueError(f"{expected}: {reason}") from None
+        raise MultiattnValueError(f"{expected}: {reason}") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{expected}: it holds one bare array (.npy), not a grid archive")
+        raise MultiattnValueError(f"{expected}: it holds one bare array (.npy), not a grid archive")
     try:
         with data:
             check_fits(sum(declared_nbytes(data, key) for key in data.files), f"the arrays of {path.name}")
             return {key: data[key] for key in data.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
         reason = "an array in it needs pickle (never loaded)" if "pickle" in str(err) else str(err)
-        raise ValueError(f"{expected}: {reason or 'unreadable'}") from None
+        raise MultiattnValueError(f"{expected}: {reason or 'unreadable'}") from None
 
 
 def declared_nbytes(data: np.lib.npyio.NpzFile, key: str) -> int:

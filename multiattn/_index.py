@@ -12,7 +12,7 @@ Example
 >>> resolve_index(7, ("layer.0", "layer.1"), "layer")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-multiattn._index.DimensionIndexError: layer 7 out of range: the grid has 2 layers (layer.0, layer.1); ...
+multiattn.errors.DimensionIndexError: layer 7 out of range: the grid has 2 layers (layer.0, layer.1); ...
 """
 
 from __future__ import annotations
@@ -21,16 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import DimensionIndexError, MultiattnValueError
+
 __all__ = ["DimensionIndexError", "resolve_index", "resolve_indices", "select_named"]
 
 _SHOW_ALL = 8  # list every label up to this many; beyond, first … last
-
-
-class DimensionIndexError(IndexError, KeyError):
-    """A layer, head or position index / label that the grid does not have."""
-
-    # KeyError quotes its message (repr); keep the plain one-line message.
-    __str__ = BaseException.__str__
 
 
 def _plural(name: str) -> str:
@@ -101,5 +96,5 @@ def select_named(items: list[tuple[str, Any]], names: Any, what: str, *,
     have = [name for name, _ in items]
     missing = [n for n in wanted if n not in set(have)]
     if missing:
-        raise ValueError(message.format(what=what, missing=missing, have=have))
+        raise MultiattnValueError(message.format(what=what, missing=missing, have=have))
     return [(name, item) for name, item in items if name in wanted]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 
+from multiattn.errors import AttentionTooLargeError
+
 __all__ = ["AttentionTooLargeError", "available_bytes", "check_fits", "DEFAULT_FRACTION"]
 
 #: Fraction of the currently available memory one dense array may take.
 DEFAULT_FRACTION = 0.5
-
-
-class AttentionTooLargeError(MemoryError):
-    """Raised instead of allocating an attention array that would not fit."""
 
 
 def available_bytes() -> int:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ._axis_base import Axis, as_tuple, check_vector, jsonable, pair
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -77,7 +79,7 @@ class PatchAxis(_Prefixed, Axis):
                  prefix: Sequence[str] = ("CLS",), transform: dict | None = None) -> None:
         rows, cols = int(rows), int(cols)
         if rows <= 0 or cols <= 0:
-            raise ValueError(f"patch grid must be positive, got rows={rows}, cols={cols}")
+            raise MultiattnValueError(f"patch grid must be positive, got rows={rows}, cols={cols}")
         object.__setattr__(self, "rows", rows)
         object.__setattr__(self, "cols", cols)
         object.__setattr__(self, "patch_size", pair(patch_size, "patch_size"))
@@ -121,7 +123,7 @@ def _normalise_transform(transform: dict | None) -> dict:
     allowed = {"original_size", "resize", "crop"}
     unknown = set(transform) - allowed
     if unknown:
-        raise ValueError(f"unknown transform keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise MultiattnValueError(f"unknown transform keys {sorted(unknown)}; allowed: {sorted(allowed)}")
     return {k: tuple(int(v) for v in transform[k]) for k in transform if transform[k] is not None}
 
 
@@ -167,13 +169,13 @@ class VideoAxis(_Prefixed, Axis):
                  fps: float = 25.0, prefix: Sequence[str] = (), transform: dict | None = None) -> None:
         tubelet = tuple(int(v) for v in tubelet)
         if len(tubelet) != 3 or min(tubelet) <= 0:
-            raise ValueError(f"tubelet must be (t, h, w) positive ints, got {tubelet}")
+            raise MultiattnValueError(f"tubelet must be (t, h, w) positive ints, got {tubelet}")
         if int(frames) <= 0 or int(frames) % tubelet[0]:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"frames={frames} must be a positive multiple of the tubelet length {tubelet[0]}"
             )
         if int(rows) <= 0 or int(cols) <= 0 or not float(fps) > 0:
-            raise ValueError(f"rows, cols and fps must be positive, got {rows}, {cols}, {fps}")
+            raise MultiattnValueError(f"rows, cols and fps must be positive, got {rows}, {cols}, {fps}")
         object.__setattr__(self, "frames", int(frames))
         object.__setattr__(self, "rows", int(rows))
         object.__setattr__(self, "cols", int(cols))

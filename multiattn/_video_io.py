@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import cv2
 
@@ -119,19 +121,20 @@ def read_video(
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"video file not found: {path}")
+        raise MultiattnFileNotFoundError(f"video file not found: {path}")
     if num_frames is not None and num_frames <= 0:
-        raise ValueError(f"num_frames must be positive, got {num_frames}")
+        raise MultiattnValueError(f"num_frames must be positive, got {num_frames}")
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
-            raise ValueError(f"cannot decode {path}: not a video OpenCV can read (corrupt or unknown codec)")
+            raise MultiattnValueError(
+                f"cannot decode {path}: not a video OpenCV can read (corrupt or unknown codec)")
         source_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         source_fps = source_fps if np.isfinite(source_fps) and source_fps > 0 else 25.0
         estimate = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         n_source = _count_frames(cap, progress and estimate > _LONG_CLIP)
         if n_source == 0:
-            raise ValueError(f"{path} has 0 decodable frames (empty or corrupt video)")
+            raise MultiattnValueError(f"{path} has 0 decodable frames (empty or corrupt video)")
         cap.release()  # reopen rather than seek: seeking back fails on some short clips
         cap = cv2.VideoCapture(str(path))
         wanted = np.arange(n_source) if num_frames is None else sample_frame_indices(n_source, num_frames)
@@ -152,7 +155,8 @@ def read_video(
         cap.release()
     missing = sorted(needed - set(decoded))
     if missing:
-        raise ValueError(f"{path}: frames {missing[:5]} could not be decoded (truncated or corrupt video)")
+        raise MultiattnValueError(
+            f"{path}: frames {missing[:5]} could not be decoded (truncated or corrupt video)")
     frames = np.stack([_bgr_to_rgb(decoded[i]) for i in wanted.tolist()])
     stride = n_source / len(wanted)
     return VideoClip(frames, source_fps / stride, source_fps, wanted)

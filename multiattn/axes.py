@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from . import _axis_base as _base
 from ._axis_base import Axis
 from ._spatial_axes import PatchAxis, VideoAxis
@@ -68,14 +70,14 @@ class TokenAxis(Axis):
         else:
             specials = tuple(bool(s) for s in _base.as_tuple(special_mask))
         if len(specials) != len(labels):
-            raise ValueError(
+            raise MultiattnValueError(
                 f"special_mask has {len(specials)} entries but there are {len(labels)} labels"
             )
         spans = None
         if char_spans is not None:
             spans = tuple((int(a), int(b)) for a, b in char_spans)
             if len(spans) != len(labels):
-                raise ValueError(
+                raise MultiattnValueError(
                     f"char_spans has {len(spans)} entries but there are {len(labels)} labels"
                 )
         object.__setattr__(self, "token_labels", labels)
@@ -128,7 +130,7 @@ class TimeAxis(Axis):
 
     def __post_init__(self):
         if int(self.n_frames) < 0 or not self.hop_s > 0:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"TimeAxis needs n_frames >= 0 and hop_s > 0, got {self.n_frames}, {self.hop_s}"
             )
         object.__setattr__(self, "n_frames", int(self.n_frames))
@@ -184,15 +186,15 @@ class NodeAxis(Axis):
                  groups: Sequence[int] | np.ndarray | None = None) -> None:
         ids = tuple(i.item() if isinstance(i, np.generic) else i for i in _base.as_tuple(ids))
         if len(set(ids)) != len(ids):
-            raise ValueError("NodeAxis ids must be unique")
+            raise MultiattnValueError("NodeAxis ids must be unique")
         if labels is not None:
             labels = tuple(str(v) for v in labels)
             if len(labels) != len(ids):
-                raise ValueError(f"{len(labels)} labels for {len(ids)} nodes")
+                raise MultiattnValueError(f"{len(labels)} labels for {len(ids)} nodes")
         if groups is not None:
             groups = tuple(int(g) for g in groups)
             if len(groups) != len(ids):
-                raise ValueError(f"{len(groups)} groups for {len(ids)} nodes")
+                raise MultiattnValueError(f"{len(groups)} groups for {len(ids)} nodes")
         object.__setattr__(self, "ids", ids)
         object.__setattr__(self, "node_labels", labels)
         object.__setattr__(self, "groups", groups)
@@ -229,6 +231,6 @@ def axis_from_dict(data: dict) -> Axis:
     data = dict(data)
     kind = data.pop("type", None)
     if kind not in _AXIS_TYPES:
-        raise ValueError(f"unknown axis type {kind!r}; known: {sorted(_AXIS_TYPES)}")
+        raise MultiattnValueError(f"unknown axis type {kind!r}; known: {sorted(_AXIS_TYPES)}")
     return _AXIS_TYPES[kind](**data)
 

@@ -11,12 +11,14 @@ import argparse
 import sys
 
 from ._commands import command_modules
-from ._memory import AttentionTooLargeError
+from .errors import MultiattnError
 
 __all__ = ["USER_ERRORS", "build_parser", "main"]
 
-#: Errors that mean "bad input or environment", reported in one line (exit 2), never as a traceback.
-USER_ERRORS = (ValueError, TypeError, LookupError, OSError, ImportError, MemoryError, AttentionTooLargeError)
+#: Errors that mean "bad input or environment", reported in one line (exit 2), never as a traceback:
+#: the package's own family, and OS / missing-module / out-of-memory errors of the environment.
+#: Anything else is a bug in multiattn (exit 3, short report; the traceback with ``--debug``).
+USER_ERRORS = (MultiattnError, OSError, ImportError, MemoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:

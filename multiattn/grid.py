@@ -19,23 +19,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError, MultiattnWarning
+
 from . import _attention_map as _amap
 from ._attention_map import AttentionMap
 from ._grid_io import check_header, read_npz
-from ._index import DimensionIndexError, resolve_index, resolve_indices
+from ._index import resolve_index, resolve_indices
 from ._memory import check_fits
 from .axes import Axis, axis_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ._types import ArrayLike
 
-__all__ = ["AttentionGrid", "AttentionMap", "DimensionIndexError", "RowSumWarning"]
+__all__ = ["AttentionGrid", "AttentionMap", "RowSumWarning"]
 
 _FORMAT_VERSION = 1
 _ROW_TOL = 1e-3
 
 
-class RowSumWarning(UserWarning):
+class RowSumWarning(MultiattnWarning):
     """Attention rows do not sum to one."""
 
 
@@ -44,10 +46,10 @@ def _labels(labels: Iterable | None, n: int, name: str) -> tuple[str, ...]:
         return tuple(str(i) for i in range(n))
     out = tuple(str(v) for v in labels)
     if len(out) != n:
-        raise ValueError(f"{len(out)} {name} labels for {n} {name}s in values")
+        raise MultiattnValueError(f"{len(out)} {name} labels for {n} {name}s in values")
     repeated = sorted({label for label in out if out.count(label) > 1})
     if repeated:
-        raise ValueError(f"{name} labels must be unique (selecting by label would be ambiguous); "
+        raise MultiattnValueError(f"{name} labels must be unique (selecting by label would be ambiguous); "
                          f"repeated: {repeated}")
     return out
 
@@ -101,9 +103,9 @@ class AttentionGrid:
         check_rows: bool = True,
     ) -> None:
         if not isinstance(query, Axis) or (key is not None and not isinstance(key, Axis)):
-            raise TypeError("query and key must be Axis objects (TokenAxis, PatchAxis, ...)")
+            raise MultiattnTypeError("query and key must be Axis objects (TokenAxis, PatchAxis, ...)")
         if kind not in ("self", "cross"):
-            raise ValueError(f"kind must be 'self' or 'cross', got {kind!r}")
+            raise MultiattnValueError(f"kind must be 'self' or 'cross', got {kind!r}")
         key = query if key is None else key
         arr = _amap.finite_float32(values, "attention values")
         self.meta: dict = dict(meta or {})
@@ -127,7 +129,7 @@ class AttentionGrid:
         want = (len(self.query), len(self.key))
         if arr.ndim != 4 or arr.shape[2:] != want:
             hint = " (add missing dims with values[None, None])" if arr.ndim < 4 else ""
-            raise ValueError(
+            raise MultiattnValueError(
                 f"dense attention must have shape (layers, heads, {want[0]}, {want[1]}) to match "
                 f"query axis of {want[0]} and key axis of {want[1]} positions, got {arr.shape}{hint}"
             )
@@ -135,15 +137,16 @@ class AttentionGrid:
     def _check_edges(self, edge_index: ArrayLike, arr: np.ndarray) -> np.ndarray:
         edges = np.asarray(edge_index)
         if edges.ndim != 2 or edges.shape[0] != 2 or not np.issubdtype(edges.dtype, np.integer):
-            raise ValueError(f"edge_index must be an integer array of shape (2, E), got {edges.shape}")
+            raise MultiattnValueError(
+                f"edge_index must be an integer array of shape (2, E), got {edges.shape}")
         if arr.ndim != 3 or arr.shape[2] != edges.shape[1]:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"sparse attention values must have shape (layers, heads, {edges.shape[1]}) "
                 f"for {edges.shape[1]} edges, got {arr.shape}"
             )
         if edges.size and (edges.min() < 0 or edges[0].max() >= len(self.key)
                            or edges[1].max() >= len(self.query)):
-            raise ValueError(
+            raise MultiattnValueError(
                 f"edge_index refers to nodes outside the axes ({len(self.key)} sources, "
                 f"{len(self.query)} targets)"
             )
@@ -174,7 +177,7 @@ class AttentionGrid:
 
     def _normalised(self, arr: np.ndarray) -> np.ndarray:
         if (arr < 0).any():
-            raise ValueError("cannot renormalise rows with negative values")
+            raise MultiattnValueError("cannot renormalise rows with negative values")
         if self.edge_index is None:
             sums = arr.sum(axis=-1, keepdims=True)
             return np.divide(arr, sums, out=np.zeros_like(arr), where=sums > 0)
@@ -245,10 +248,10 @@ class AttentionGrid:
         """Fuse heads or layers with ``mean``, ``max`` or ``min``; the dim is kept with size 1."""
         funcs = {"mean": np.mean, "max": np.max, "min": np.min}
         if how not in funcs:
-            raise ValueError(f"how must be one of {sorted(funcs)}, got {how!r}")
+            raise MultiattnValueError(f"how must be one of {sorted(funcs)}, got {how!r}")
         dims = {"layer": 0, "head": 1}
         if over not in dims:
-            raise ValueError(f"over must be 'layer' or 'head', got {over!r}")
+            raise MultiattnValueError(f"over must be 'layer' or 'head', got {over!r}")
         values = funcs[how](self.values, axis=dims[over], keepdims=True).astype(np.float32)
         labels = self.layers if over == "layer" else self.heads
         name = [f"{how}({labels[0]}..{labels[-1]})"]
@@ -326,7 +329,7 @@ class AttentionGrid:
         """Read a grid written by :meth:`save` (``allow_pickle=False``)."""
         arrays = read_npz(path)
         if "gridset" in arrays:
-            raise ValueError(f"{path} holds several grids (a GridSet): read it with "
+            raise MultiattnValueError(f"{path} holds several grids (a GridSet): read it with "
                              "multiattn.GridSet.load or multiattn.load")
         return cls._from_arrays(arrays, source=str(path))
 
@@ -334,11 +337,13 @@ class AttentionGrid:
     def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> AttentionGrid:
         """Rebuild a grid from the arrays of :meth:`_arrays` (``source`` names it in errors)."""
         if "header" not in arrays or "values" not in arrays:
-            raise ValueError(f"{source} is not a readable multiattn grid (it has no header/values arrays)")
+            raise MultiattnValueError(
+                f"{source} is not a readable multiattn grid (it has no header/values arrays)")
         try:
             header = json.loads(str(arrays["header"]))
         except json.JSONDecodeError:
-            raise ValueError(f"{source} is not a readable multiattn grid (its header is not JSON)") from None
+            raise MultiattnValueError(
+                f"{source} is not a readable multiattn grid (its header is not JSON)") from None
         header = check_header(header, source, _FORMAT_VERSION)
         values = arrays["values"]
         edge_index = arrays.get("edge_index")
@@ -346,7 +351,7 @@ class AttentionGrid:
             query = axis_from_dict(header["query"])
             key = query if header["key"] is None else axis_from_dict(header["key"])
         except (TypeError, ValueError, KeyError) as err:
-            raise ValueError(f"{source} is not a readable multiattn grid (bad axis in its header: "
+            raise MultiattnValueError(f"{source} is not a readable multiattn grid (bad axis in its header: "
                              f"{str(err).splitlines()[0]})") from None
         return cls(values, query, key, layers=header["layers"], heads=header["heads"],
                    kind=header["kind"], meta=header["meta"], edge_index=edge_index,

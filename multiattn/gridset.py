@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnKeyError, MultiattnTypeError, MultiattnValueError
+
 from ._grid_io import read_npz
 from .grid import AttentionGrid
 
@@ -51,17 +53,18 @@ class GridSet(dict):
 
     def __init__(self, grids: Mapping[str, AttentionGrid], meta: Mapping[str, Any] | None = None):
         if not grids:
-            raise ValueError("a GridSet needs at least one grid")
+            raise MultiattnValueError("a GridSet needs at least one grid")
         for name, grid in grids.items():
             if not isinstance(name, str) or not name:
-                raise TypeError(f"GridSet names must be non-empty strings, got {name!r}")
+                raise MultiattnTypeError(f"GridSet names must be non-empty strings, got {name!r}")
             if not isinstance(grid, AttentionGrid):
-                raise TypeError(f"GridSet[{name!r}] must be an AttentionGrid, got {type(grid).__name__}")
+                raise MultiattnTypeError(
+                    f"GridSet[{name!r}] must be an AttentionGrid, got {type(grid).__name__}")
         super().__init__(grids)
         self.meta = dict(meta or {})
 
     def __missing__(self, name: str) -> AttentionGrid:
-        raise KeyError(f"no grid {name!r} in this GridSet; it holds {', '.join(self)}")
+        raise MultiattnKeyError(f"no grid {name!r} in this GridSet; it holds {', '.join(self)}")
 
     def __getattr__(self, name: str) -> AttentionGrid:
         if name in self:
@@ -69,7 +72,7 @@ class GridSet(dict):
         raise AttributeError(f"GridSet has no grid or attribute {name!r}; grids: {', '.join(self)}")
 
     def _read_only(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("a GridSet is read-only; build a new one: GridSet({**old, name: grid})")
+        raise MultiattnTypeError("a GridSet is read-only; build a new one: GridSet({**old, name: grid})")
 
     __setitem__ = __delitem__ = _read_only  # type: ignore[assignment]
     clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
@@ -79,7 +82,7 @@ class GridSet(dict):
         return "GridSet(\n" + "\n".join(rows) + "\n)"
 
     def __reduce__(self):  # no pickling of results (the package never loads pickles)
-        raise TypeError("GridSet is not picklable; use GridSet.save / multiattn.load_grids")
+        raise MultiattnTypeError("GridSet is not picklable; use GridSet.save / multiattn.load_grids")
 
     def group(self, prefix: str) -> list[AttentionGrid]:
         """The grids named ``prefix.0``, ``prefix.1``... in order (e.g. CLIP's ``text`` grids)."""
@@ -103,7 +106,7 @@ class GridSet(dict):
         try:
             arrays["gridset"] = np.array(json.dumps(header))
         except TypeError as err:
-            raise TypeError(f"GridSet meta must be JSON-serialisable: {err}") from None
+            raise MultiattnTypeError(f"GridSet meta must be JSON-serialisable: {err}") from None
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **arrays)
         return path
@@ -117,7 +120,7 @@ class GridSet(dict):
     def _from_arrays(cls, data: dict[str, np.ndarray], path: str) -> GridSet:
         """Rebuild a set from the arrays of its file (``path`` names it in errors)."""
         if "gridset" not in data:
-            raise ValueError(f"{path} is not a multiattn GridSet file (no 'gridset' header); "
+            raise MultiattnValueError(f"{path} is not a multiattn GridSet file (no 'gridset' header); "
                              "read single grids with AttentionGrid.load")
         try:
             header = json.loads(str(data["gridset"]))
@@ -125,7 +128,7 @@ class GridSet(dict):
         except (json.JSONDecodeError, AttributeError, KeyError, TypeError):
             names = None
         if names is None:
-            raise ValueError(f"{path} is not a multiattn GridSet file (its header is not one)")
+            raise MultiattnValueError(f"{path} is not a multiattn GridSet file (its header is not one)")
         grids = {}
         for i, name in enumerate(names):
             arrays = {k.split(".", 1)[1]: data[k] for k in data if k.startswith(f"g{i}.")}

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
+from multiattn.errors import MultiattnIndexError, MultiattnKeyError, MultiattnTypeError, MultiattnValueError
+
 from .axes import Axis
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -42,12 +44,12 @@ def _coord(labels: Any, n: int, dim: str) -> Axis | tuple[str, ...]:
         return tuple(str(i) for i in range(n))
     if isinstance(labels, Axis):
         if len(labels) != n:
-            raise ValueError(f"dim {dim!r} has {n} positions but its {type(labels).__name__} "
+            raise MultiattnValueError(f"dim {dim!r} has {n} positions but its {type(labels).__name__} "
                              f"has {len(labels)}")
         return labels
     out = tuple(str(v) for v in labels)
     if len(out) != n:
-        raise ValueError(f"dim {dim!r} has {n} positions but {len(out)} labels were given")
+        raise MultiattnValueError(f"dim {dim!r} has {n} positions but {len(out)} labels were given")
     return out
 
 
@@ -55,12 +57,12 @@ def _position(item: Any, labels: tuple[str, ...], dim: str) -> int:
     """One position along ``dim`` from an index (negative counts from the end) or a label."""
     if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
         if not -len(labels) <= int(item) < len(labels):
-            raise IndexError(f"{dim} {int(item)} out of range for {len(labels)} positions")
+            raise MultiattnIndexError(f"{dim} {int(item)} out of range for {len(labels)} positions")
         return int(item) % len(labels)
     if str(item) in labels:
         return labels.index(str(item))
     shown = list(labels[:10]) + (["..."] if len(labels) > 10 else [])
-    raise KeyError(f"no {dim} {item!r}; labels: {shown}")
+    raise MultiattnKeyError(f"no {dim} {item!r}; labels: {shown}")
 
 
 def _positions(index: Any, labels: tuple[str, ...], dim: str) -> int | list[int]:
@@ -153,13 +155,13 @@ class LabelledArray(NDArrayOperatorsMixin):
         arr = np.asarray(values)
         dims = (dims,) if isinstance(dims, str) else tuple(str(d) for d in dims)
         if len(dims) != arr.ndim:
-            raise ValueError(f"{len(dims)} dims {dims} for an array of shape {arr.shape}")
+            raise MultiattnValueError(f"{len(dims)} dims {dims} for an array of shape {arr.shape}")
         if len(set(dims)) != len(dims):
-            raise ValueError(f"dims must be distinct, got {dims}")
+            raise MultiattnValueError(f"dims must be distinct, got {dims}")
         coords = dict(coords or {})
         unknown = set(coords) - set(dims)
         if unknown:
-            raise ValueError(f"coords for unknown dims {sorted(unknown)}; dims are {dims}")
+            raise MultiattnValueError(f"coords for unknown dims {sorted(unknown)}; dims are {dims}")
         self.values = arr
         self.dims = dims
         self.coords = {dim: _coord(coords.get(dim), n, dim) for dim, n in zip(dims, arr.shape)}
@@ -168,7 +170,8 @@ class LabelledArray(NDArrayOperatorsMixin):
     # -- the array protocol -------------------------------------------------
     def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         if copy is False and dtype is not None and np.dtype(dtype) != self.values.dtype:
-            raise ValueError(f"cannot convert {self.values.dtype} to {np.dtype(dtype)} without a copy")
+            raise MultiattnValueError(
+                f"cannot convert {self.values.dtype} to {np.dtype(dtype)} without a copy")
         arr = self.values if dtype is None else self.values.astype(dtype, copy=False)
         return arr.copy() if copy else arr
 
@@ -259,7 +262,7 @@ class LabelledArray(NDArrayOperatorsMixin):
 
     def _check_dim(self, dim: str) -> None:
         if dim not in self.dims:
-            raise KeyError(f"no dim {dim!r}; dims are {self.dims}")
+            raise MultiattnKeyError(f"no dim {dim!r}; dims are {self.dims}")
 
     def sel(self, **indexers: int | str | Sequence[int | str] | slice | np.ndarray
             ) -> LabelledArray | int | float | complex:
@@ -295,10 +298,10 @@ class LabelledArray(NDArrayOperatorsMixin):
 
     def _axes(self, what: str) -> tuple[Axis, Axis]:
         if self.dims != ("query", "key"):
-            raise ValueError(f"{what} needs dims ('query', 'key'), this result has {self.dims}")
+            raise MultiattnValueError(f"{what} needs dims ('query', 'key'), this result has {self.dims}")
         query, key = self.coords["query"], self.coords["key"]
         if not isinstance(key, Axis):
-            raise TypeError(f"{what} needs an Axis on 'key' (results of an AttentionGrid have one); "
+            raise MultiattnTypeError(f"{what} needs an Axis on 'key' (results of an AttentionGrid have one); "
                             "this result has plain labels")
         return query, key
 
@@ -340,7 +343,7 @@ class LabelledArray(NDArrayOperatorsMixin):
 
         query_axis, key_axis = self._axes("to_grid")
         if not isinstance(query_axis, Axis):
-            raise TypeError("to_grid needs an Axis on 'query'; this result has plain labels")
+            raise MultiattnTypeError("to_grid needs an Axis on 'query'; this result has plain labels")
         kind = "self" if query_axis is key_axis or bool(query_axis == key_axis) else "cross"
         return AttentionGrid(self.values[None, None], query_axis, key_axis,
                              layers=[layer or self.name or "0"], heads=[head], kind=kind,

@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ._types import Model, Processor
 
@@ -61,11 +63,12 @@ def load_model(spec: str | Path, *, weights: str | Path | None = None,
     elif Path(spec_text).is_dir():
         model, processor = _hf_folder(Path(spec_text))
     else:
-        raise ValueError(_unknown(spec_text, modality))
+        raise MultiattnValueError(_unknown(spec_text, modality))
     if modality is not None:
         found = modality_of(model)
         if found != modality:
-            raise ValueError(f"{spec_text} is a {found} model ({type(model).__name__}), not {modality}; "
+            raise MultiattnValueError(
+                f"{spec_text} is a {found} model ({type(model).__name__}), not {modality}; "
                              f"use the `multiattn` subcommand for {found}")
     return model, processor
 
@@ -88,7 +91,7 @@ def _timm(name: str, weights: str | Path | None) -> tuple[Model, None]:
     from safetensors.torch import load_file
 
     if weights is None or not Path(weights).is_file():
-        raise FileNotFoundError("timm models need local weights: pass --weights FILE.safetensors "
+        raise MultiattnFileNotFoundError("timm models need local weights: pass --weights FILE.safetensors "
                                 f"(got {weights})")
     state = load_file(str(weights))
     head = state.get("head.weight")
@@ -96,7 +99,7 @@ def _timm(name: str, weights: str | Path | None) -> tuple[Model, None]:
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
-        raise ValueError(f"the weights in {weights} do not fit the timm architecture {name!r}: "
+        raise MultiattnValueError(f"the weights in {weights} do not fit the timm architecture {name!r}: "
                          f"{str(err).splitlines()[0]}") from None
     return model.eval(), None
 
@@ -105,7 +108,7 @@ def _hf_folder(path: Path) -> tuple[Model, Processor]:
     import transformers
 
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path} has no config.json; is it a Hugging Face model folder?")
+        raise MultiattnFileNotFoundError(f"{path} has no config.json; is it a Hugging Face model folder?")
     config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
     architectures = getattr(config, "architectures", None) or []
     cls = getattr(transformers, architectures[0], None) if architectures else None

@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from .labelled import LabelledArray
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -62,16 +64,17 @@ def _check_layer(weights: ArrayLike | AttentionGrid) -> np.ndarray | AttentionGr
 
     if isinstance(weights, AttentionGrid):
         if weights.n_layers != 1:
-            raise ValueError(f"a reducer takes one layer at a time, got a grid with {weights.n_layers} "
+            raise MultiattnValueError(
+                f"a reducer takes one layer at a time, got a grid with {weights.n_layers} "
                              "layers; feed grid.select(layer=i) for each layer")
         if weights.is_sparse:
             return weights  # values were checked finite when the grid was built
         weights = weights.values[0]
     arr = np.asarray(weights, dtype=np.float32)
     if arr.ndim != 3:
-        raise ValueError(f"a reducer takes one layer of weights shaped (H, Q, K), got {arr.shape}")
+        raise MultiattnValueError(f"a reducer takes one layer of weights shaped (H, Q, K), got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError("layer weights contain NaN or inf")
+        raise MultiattnValueError("layer weights contain NaN or inf")
     return arr
 
 
@@ -114,7 +117,7 @@ class Reducer:
 
     def _require_layers(self) -> None:
         if not self.layers:
-            raise ValueError(f"{type(self).__name__} has seen no layer; did the capture run?")
+            raise MultiattnValueError(f"{type(self).__name__} has seen no layer; did the capture run?")
 
 
 class LayerMetric(Reducer):
@@ -185,9 +188,9 @@ def _sparse_rollout_step(grid: AttentionGrid, head_fusion: str, residual: float)
     from .analysis.rollout import fused_operators
 
     if not 0.0 <= residual <= 1.0:
-        raise ValueError(f"residual must be in [0, 1], got {residual}")
+        raise MultiattnValueError(f"residual must be in [0, 1], got {residual}")
     if len(grid.query) != len(grid.key):
-        raise ValueError("rollout needs self-attention (as many queries as keys)")
+        raise MultiattnValueError("rollout needs self-attention (as many queries as keys)")
     attention = fused_operators(grid, head_fusion)[0]
     step = residual * sparse.identity(len(grid.query), format="csr") + (1.0 - residual) * attention
     sums = np.asarray(step.sum(axis=1)).ravel()
@@ -231,7 +234,7 @@ class TopK(Reducer):
     def __init__(self, k: int = 5) -> None:
         super().__init__()
         if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+            raise MultiattnValueError(f"k must be >= 1, got {k}")
         self.k = k
         self._indices: list[np.ndarray] = []
         self._values: list[np.ndarray] = []

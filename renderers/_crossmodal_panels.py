@@ -19,6 +19,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
 from multiattn.axes import Axis, PatchAxis, TimeAxis, VideoAxis
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionMap
 from multiattn.media import to_rgb
 
@@ -105,7 +106,7 @@ def _draw_time(ax: Axes, axis: TimeAxis, values: np.ndarray, media: _Media, labe
     elif arr.ndim == 2 and arr.size:
         ax.imshow(arr, origin="lower", aspect="auto", cmap="gray_r", extent=(t0, t1, 0.0, 0.8))
     else:
-        raise ValueError(
+        raise MultiattnValueError(
             f"media for a TimeAxis must be a waveform (samples,) or a spectrogram (freq, frames) spanning "
             f"the axis' {t1 - t0:.2f} s, got shape {arr.shape}"
         )
@@ -132,7 +133,7 @@ def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: _Media,
     else:
         frames = np.asarray(media)
         if frames.ndim != 4 or frames.shape[0] != axis.frames:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"media for a VideoAxis must be the {axis.frames} frames the model saw, "
                 f"shape ({axis.frames}, H, W, 3); got {frames.shape}"
             )
@@ -161,7 +162,7 @@ def _draw_video(ax: Axes, axis: VideoAxis, values: np.ndarray, media: _Media,
 def _draw_cells(ax: Axes, axis: Axis, values: np.ndarray, media: _Media, label: str,
                 normalised: str | None) -> np.ndarray:
     if media is not None:
-        raise ValueError(f"media is not used for a {type(axis).__name__} key axis; pass media=None")
+        raise MultiattnValueError(f"media is not used for a {type(axis).__name__} key axis; pass media=None")
     scale = color_scale(values)
     im = ax.imshow(values[:, None], aspect="auto", **scale.imshow_kwargs())
     ax.set_yticks(range(len(axis)), axis.labels, fontsize=8)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionMap
 
 from .figure import plain_text
@@ -72,7 +73,7 @@ def explanation_figure(image: str | Path | PIL.Image.Image | ArrayLike, maps: Ma
     from .image import compare_plot, overlay_plot
 
     if not maps:
-        raise ValueError("maps is empty: give at least one {method: AttentionMap}")
+        raise MultiattnValueError("maps is empty: give at least one {method: AttentionMap}")
     first = next(iter(maps.values()))
     caption = class_caption(maps.get("relevance", first).meta)
     if len(maps) > 1:

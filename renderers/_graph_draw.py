@@ -18,6 +18,7 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 
 from multiattn.analysis.edges import attention_received, incoming_entropy, self_loop_mask, top_k_edges
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._graph_layout import LARGE_NODES
@@ -96,7 +97,7 @@ def node_colours(grid: AttentionGrid, mode: str | ArrayLike, layer: int | str,
     if isinstance(mode, str) and mode in _NODE_COLORS:
         if mode == "group":
             if grid.query.groups is None:
-                raise ValueError("node_color='group' needs node groups (NodeAxis(groups=...)); "
+                raise MultiattnValueError("node_color='group' needs node groups (NodeAxis(groups=...)); "
                                  "use node_color='received' or a colour")
             groups = np.asarray(grid.query.groups)
             codes = np.searchsorted(np.unique(groups), groups)
@@ -108,12 +109,13 @@ def node_colours(grid: AttentionGrid, mode: str | ArrayLike, layer: int | str,
         return incoming_entropy(one)[0, 0], "entropy of incoming attention (nats)"
     if isinstance(mode, str):
         if not matplotlib.colors.is_color_like(mode):
-            raise ValueError(f"node_color must be one of {_NODE_COLORS}, a matplotlib colour, or one "
+            raise MultiattnValueError(
+                f"node_color must be one of {_NODE_COLORS}, a matplotlib colour, or one "
                              f"value per node; got {mode!r}")
         return mode, None
     values = np.asarray(mode, dtype=float)
     if values.shape != (n,):
-        raise ValueError(f"node_color must be {_NODE_COLORS}, a colour, or one value per node "
+        raise MultiattnValueError(f"node_color must be {_NODE_COLORS}, a colour, or one value per node "
                          f"(shape ({n},)), got shape {values.shape}")
     return values, "node value"
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -30,7 +31,7 @@ _LAYOUT_MAX = {"kamada_kawai": 2000, "spring": 5000}
 
 def check_graph_grid(grid: object) -> AttentionGrid:
     if not isinstance(grid, AttentionGrid) or not grid.is_sparse:
-        raise TypeError("expected a sparse (graph) AttentionGrid; build one with "
+        raise MultiattnTypeError("expected a sparse (graph) AttentionGrid; build one with "
                         "multiattn.adapters.graph.capture / from_edges / from_dense / from_networkx")
     return grid
 
@@ -77,10 +78,11 @@ def node_positions(grid: AttentionGrid, layout: str | None = None, *, seed: int 
     n = len(grid.query)
     layout = layout or ("spring" if n <= LARGE_NODES else "spectral")
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r} (or pass pos=...)")
+        raise MultiattnValueError(f"layout must be one of {LAYOUTS}, got {layout!r} (or pass pos=...)")
     limit = _LAYOUT_MAX.get(layout)
     if limit is not None and n > limit:
-        raise ValueError(f"layout={layout!r} is limited to {limit} nodes (it is quadratic in the node "
+        raise MultiattnValueError(
+            f"layout={layout!r} is limited to {limit} nodes (it is quadratic in the node "
                          f"count); this graph has {n}: use layout='spectral' or pass pos=...")
     if n <= 2:
         return np.array([[0.0, 0.0], [1.0, 0.0]])[:n]
@@ -116,7 +118,7 @@ def group_positions(groups: ArrayLike, *, spread: float = 0.8) -> np.ndarray:
     """
     groups = np.asarray(groups)
     if groups.ndim != 1 or groups.size == 0:
-        raise ValueError(f"groups must be a non-empty 1-D array, got shape {groups.shape}")
+        raise MultiattnValueError(f"groups must be a non-empty 1-D array, got shape {groups.shape}")
     names, codes = np.unique(groups, return_inverse=True)
     angle = np.pi / 2 - 2 * np.pi * np.arange(names.size) / names.size
     centres = np.stack([np.cos(angle), np.sin(angle)], axis=1) if names.size > 1 else np.zeros((1, 2))
@@ -170,11 +172,11 @@ def resolve_positions(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, Ar
     if isinstance(pos, dict):
         missing = [i for i in grid.query.ids if i not in pos]
         if missing:
-            raise ValueError(f"pos has no position for {len(missing)} nodes, first {missing[0]!r}")
+            raise MultiattnValueError(f"pos has no position for {len(missing)} nodes, first {missing[0]!r}")
         pos = [pos[i] for i in grid.query.ids]
     arr = np.asarray(pos, dtype=float)
     if arr.shape != (n, 2) or not np.isfinite(arr).all():
-        raise ValueError(f"pos must be finite (N, 2) = ({n}, 2) positions or a dict by node id, "
+        raise MultiattnValueError(f"pos must be finite (N, 2) = ({n}, 2) positions or a dict by node id, "
                          f"got shape {arr.shape}")
     return arr
 

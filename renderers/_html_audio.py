@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from multiattn._audio import mono_float32, resample
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._encode import png_b64, wav_b64
@@ -35,11 +36,11 @@ _SPEC_PX_PER_S = 100  # spectrogram columns per second (10 ms hop)
 def mono_16k(audio: tuple[ArrayLike, int]) -> np.ndarray:
     """``(waveform, sr)`` as float32 mono at 16 kHz in ``[-1, 1]``, checked."""
     if not isinstance(audio, (tuple, list)) or len(audio) != 2:
-        raise ValueError("audio must be a (waveform, sample_rate) pair, e.g. "
+        raise MultiattnValueError("audio must be a (waveform, sample_rate) pair, e.g. "
                          "audio=multiattn.media.load_audio(path)")
     wav, sr = mono_float32(audio[0], audio[1])
     if wav.size / sr > _MAX_AUDIO_S:
-        raise ValueError(f"audio is {wav.size / sr:.0f} s long; the HTML view embeds at most "
+        raise MultiattnValueError(f"audio is {wav.size / sr:.0f} s long; the HTML view embeds at most "
                          f"{_MAX_AUDIO_S:.0f} s: cut the recording (and its grid) first")
     return np.clip(resample(wav, sr, AUDIO_SR), -1.0, 1.0)
 
@@ -61,11 +62,12 @@ def check_words(words: Sequence[Mapping[str, str | float]] | None) -> list[dict]
     out = []
     for i, item in enumerate(words or []):
         if not isinstance(item, Mapping) or not {"word", "start", "end"} <= set(item):
-            raise ValueError(f"words[{i}] must be a mapping with 'word', 'start' and 'end' (seconds), "
+            raise MultiattnValueError(
+                f"words[{i}] must be a mapping with 'word', 'start' and 'end' (seconds), "
                              f"got {item!r}")
         start, end = float(item["start"]), float(item["end"])
         if not (np.isfinite(start) and np.isfinite(end) and 0 <= start <= end):
-            raise ValueError(f"words[{i}] ({item['word']!r}) needs finite 0 <= start <= end, "
+            raise MultiattnValueError(f"words[{i}] ({item['word']!r}) needs finite 0 <= start <= end, "
                              f"got {start}, {end}")
         out.append({"word": str(item["word"]), "start": start, "end": end})
     return out

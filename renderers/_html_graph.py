@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from multiattn.axes import NodeAxis
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._encode import b64
@@ -34,11 +35,11 @@ def _given_positions(grid: AttentionGrid,
     if isinstance(pos, Mapping):
         missing = [i for i in grid.query.ids if i not in pos]
         if missing:
-            raise ValueError(f"pos has no position for {len(missing)} nodes, e.g. {missing[:3]}")
+            raise MultiattnValueError(f"pos has no position for {len(missing)} nodes, e.g. {missing[:3]}")
         pos = [pos[i] for i in grid.query.ids]
     coords = np.asarray(pos, dtype=np.float64)
     if coords.shape != (n_nodes, 2) or not np.isfinite(coords).all():
-        raise ValueError(f"pos must hold finite (x, y) for each of the {n_nodes} nodes, "
+        raise MultiattnValueError(f"pos must hold finite (x, y) for each of the {n_nodes} nodes, "
                          f"got shape {coords.shape}")
     return coords
 
@@ -86,11 +87,11 @@ def _notes(grid: AttentionGrid, grouped: bool, laid_out: bool) -> list[str]:
 def graph_payload(grid: AttentionGrid, pos: ArrayLike | Mapping[Hashable, ArrayLike] | None) -> dict:
     """Nodes (SVG circles) and their incoming attention edges, per layer and head."""
     if not isinstance(grid.key, NodeAxis) or grid.key != grid.query:
-        raise ValueError("the graph view needs self-attention over one NodeAxis")
+        raise MultiattnValueError("the graph view needs self-attention over one NodeAxis")
     grid = _as_sparse(grid)
     n_nodes = len(grid.query)
     if n_nodes > _MAX_GRAPH_NODES:
-        raise ValueError(f"the graph view draws at most {_MAX_GRAPH_NODES} nodes, this graph has "
+        raise MultiattnValueError(f"the graph view draws at most {_MAX_GRAPH_NODES} nodes, this graph has "
                          f"{n_nodes}; take a subgraph (e.g. an ego network) first")
     flat = grid.values.reshape(grid.n_layers * grid.n_heads, -1)
     scale = flat.max(axis=1).astype(np.float32) if flat.size else np.zeros(len(flat), np.float32)

@@ -16,6 +16,8 @@ from importlib import resources
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ._encode import b64
 
 __all__ = ["SCRIPT_FILES", "STYLE_FILES", "PALETTE", "asset", "script", "style", "script_json",
@@ -43,7 +45,8 @@ def asset(name: str) -> str:
     text = resources.files("multiattn.renderers").joinpath("assets", name).read_text(encoding="utf-8")
     closer = _CLOSERS[name[name.rindex("."):]]
     if closer in text.lower() or "<!--" in text:
-        raise ValueError(f"renderers/assets/{name} contains {closer!r} or '<!--': it cannot be inlined")
+        raise MultiattnValueError(
+            f"renderers/assets/{name} contains {closer!r} or '<!--': it cannot be inlined")
     return text
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from multiattn.axes import PatchAxis, VideoAxis
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._encode import b64, jpeg_b64, png_b64
@@ -74,9 +75,9 @@ def _display_image(image: ArrayLike, axis: PatchAxis, size: tuple[int, int]) -> 
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"image must be an (H, W, 3) RGB array, got shape {arr.shape}")
+        raise MultiattnValueError(f"image must be an (H, W, 3) RGB array, got shape {arr.shape}")
     if arr.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 RGB, got dtype {arr.dtype}; convert with "
+        raise MultiattnValueError(f"image must be uint8 RGB, got dtype {arr.dtype}; convert with "
                          "(img * 255).astype(np.uint8) for images in [0, 1]")
     return png_b64(np.asarray(seen_part(arr, axis).resize(size, Image.LANCZOS)))
 
@@ -85,7 +86,7 @@ def _extra_maps(maps: Mapping[str, AttentionMap] | None, n_positions: int) -> li
     extra = []
     for name, amap in (maps or {}).items():
         if not isinstance(amap, AttentionMap) or len(amap) != n_positions:
-            raise ValueError(f"maps[{name!r}] must be an AttentionMap over the grid's {n_positions} "
+            raise MultiattnValueError(f"maps[{name!r}] must be an AttentionMap over the grid's {n_positions} "
                              "positions (e.g. rollout of the same capture)")
         values = np.abs(amap.values) if amap.signed else amap.values
         extra.append({"name": str(name) + (" (|values|)" if amap.signed else ""),
@@ -102,7 +103,7 @@ def image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image:
     """The image with the attention of a patch (or a prefix token, or an extra map) overlaid."""
     axis = grid.query
     if grid.key != axis:
-        raise ValueError("the image view needs self-attention over one PatchAxis (query == key)")
+        raise MultiattnValueError("the image view needs self-attention over one PatchAxis (query == key)")
     extra = _extra_maps(maps, len(axis))
     weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
     height, width = axis.image_size
@@ -129,10 +130,10 @@ def _video_frames(frames: ArrayLike, axis: VideoAxis, width: int) -> tuple[list[
     """JPEG base64 of each frame (the processor's crop) at ``width``, and the shown height."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.shape[0] != axis.frames or 0 in frames.shape:
-        raise ValueError(f"frames must be a uint8 (T, H, W, 3) array with T = {axis.frames} (the "
+        raise MultiattnValueError(f"frames must be a uint8 (T, H, W, 3) array with T = {axis.frames} (the "
                          f"frames the model saw), got shape {frames.shape}")
     if frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 RGB, got dtype {frames.dtype}; convert with "
+        raise MultiattnValueError(f"frames must be uint8 RGB, got dtype {frames.dtype}; convert with "
                          "(frames * 255).astype(np.uint8) for values in [0, 1]")
     seen = [np.asarray(seen_part(frame, axis.frame_axis)) for frame in frames]
     height = int(round(width * seen[0].shape[0] / seen[0].shape[1]))
@@ -144,14 +145,14 @@ def video_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None,
     """Frame slider and play button; the chosen query's attention overlaid on each frame."""
     axis = grid.query
     if grid.key != axis:
-        raise ValueError("the video view needs self-attention over one VideoAxis (query == key)")
+        raise MultiattnValueError("the video view needs self-attention over one VideoAxis (query == key)")
     width = _VIDEO_WIDTH
     height = int(round(width * axis.rows / axis.cols))
     images = None
     if frames is not None:
         images, height = _video_frames(frames, axis, width)
     if axis.frames > _MAX_VIDEO_FRAMES:
-        raise ValueError(f"the video view shows at most {_MAX_VIDEO_FRAMES} frames, this axis has "
+        raise MultiattnValueError(f"the video view shows at most {_MAX_VIDEO_FRAMES} frames, this axis has "
                          f"{axis.frames}; subsample the clip first")
     weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
     return {

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
 from multiattn.media import to_rgb
 
 from ._image_pixels import patch_grid, patch_values_to_pixels
@@ -42,7 +43,7 @@ def overlay_scale(grid: np.ndarray, cmap: str | None, vmin: float | None, vmax: 
 def _mass_mask(grid: np.ndarray, threshold: float) -> np.ndarray:
     """Patches holding the top ``threshold`` share of the (positive) mass, as DINO shows it."""
     if not 0 < threshold <= 1:
-        raise ValueError(f"threshold is a share of the map's mass in (0, 1], got {threshold}")
+        raise MultiattnValueError(f"threshold is a share of the map's mass in (0, 1], got {threshold}")
     pos = np.clip(grid, 0, None).ravel()
     total = pos.sum()
     if total == 0:
@@ -66,7 +67,7 @@ def _render(image: str | Path | PIL.Image.Image | ArrayLike, attention: Attentio
     from matplotlib import colormaps
 
     if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise MultiattnValueError(f"alpha must be in [0, 1], got {alpha}")
     rgb = to_rgb(image, channels=channels)
     grid = patch_grid(attention)
     scale = overlay_scale(grid, cmap, vmin, vmax)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionMap
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -31,12 +32,12 @@ def patch_grid(attention: AttentionMap | ArrayLike) -> np.ndarray:
         return attention.to_image().astype(np.float64)
     grid = np.asarray(attention, dtype=np.float64)
     if grid.ndim != 2 or grid.size == 0:
-        raise ValueError(
+        raise MultiattnValueError(
             f"attention must be an AttentionMap over a PatchAxis or a 2-D (rows, cols) array, "
             f"got shape {grid.shape}"
         )
     if not np.isfinite(grid).all():
-        raise ValueError("attention contains NaN or inf values")
+        raise MultiattnValueError("attention contains NaN or inf values")
     return grid
 
 
@@ -52,7 +53,7 @@ def pixel_box(attention: AttentionMap | ArrayLike, height: int,
     if "original_size" in t:
         oh, ow = t["original_size"]
         if abs((height / width) / (oh / ow) - 1) > _ASPECT_TOLERANCE:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"the map was captured on a {oh}x{ow} image but the image given is {height}x{width} "
                 "(different aspect ratio); pass the image the map was computed on"
             )
@@ -88,7 +89,7 @@ def patch_values_to_pixels(
     array([1., 1., 0., 0.])
     """
     if upsample not in _RESAMPLE:
-        raise ValueError(f"upsample must be one of {sorted(_RESAMPLE)}, got {upsample!r}")
+        raise MultiattnValueError(f"upsample must be one of {sorted(_RESAMPLE)}, got {upsample!r}")
     height, width = int(size[0]), int(size[1])
     grid = patch_grid(attention)
     top, left, bottom, right = pixel_box(attention, height, width)

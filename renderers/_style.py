@@ -36,6 +36,8 @@ from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from .figure import DPI, save_figure
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -137,7 +139,7 @@ def _finite_values(values: ArrayLike) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64).ravel()
     arr = arr[np.isfinite(arr)]
     if arr.size == 0:
-        raise ValueError("no finite values to colour: the data is empty or all NaN/inf")
+        raise MultiattnValueError("no finite values to colour: the data is empty or all NaN/inf")
     return arr
 
 
@@ -169,7 +171,7 @@ def robust_limits(values: ArrayLike, percentiles: tuple[float, float] = (2.0, 98
     """
     low, high = percentiles
     if not 0 <= low < high <= 100:
-        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
+        raise MultiattnValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
     arr = _finite_values(values)
     if signed is None:
         signed = bool((arr < 0).any())
@@ -200,7 +202,7 @@ def choose_cmap(values: ArrayLike, cmap: str | None = None, *, sequential: str =
     """
     if cmap is not None:
         if str(cmap) in _RAINBOW:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"cmap={cmap!r} is a rainbow map that distorts magnitudes; use 'viridis', "
                 "'magma' or 'inferno' for weights, or 'RdBu_r' / 'coolwarm' for signed values"
             )
@@ -242,7 +244,7 @@ def color_scale(values: ArrayLike, *, cmap: str | None = None,
     else:
         vmin, vmax = (float(v) for v in limits)
         if not vmin < vmax:
-            raise ValueError(f"limits must be (vmin, vmax) with vmin < vmax, got {limits}")
+            raise MultiattnValueError(f"limits must be (vmin, vmax) with vmin < vmax, got {limits}")
     return ColorScale(name, vmin, vmax, signed,
                       clipped_low=bool(arr.min() < vmin), clipped_high=bool(arr.max() > vmax),
                       percentiles=None if limits is not None else tuple(percentiles))
@@ -301,7 +303,7 @@ def get_axes(ax: Axes | None = None, figsize: tuple[float, float] = (6.0, 5.0)) 
     """
     if ax is not None:
         if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+            raise MultiattnTypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
         return ax.get_figure(), ax
     fig, new_ax = plt.subplots(figsize=figsize, dpi=DPI)
     return fig, new_ax

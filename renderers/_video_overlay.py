@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from multiattn.axes import VideoAxis
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionMap
 from multiattn.media import VideoClip, as_frames
 
@@ -64,25 +65,25 @@ def frame_maps(attention: AttentionMap | ArrayLike, n_frames: int | None = None)
     if isinstance(attention, AttentionMap):
         axis = attention.axis
         if not isinstance(axis, VideoAxis):
-            raise TypeError(f"frame_maps needs a map over a VideoAxis, got {type(axis).__name__}")
+            raise MultiattnTypeError(f"frame_maps needs a map over a VideoAxis, got {type(axis).__name__}")
         volume = axis.to_volume(attention.values).astype(np.float64)
         per_token = axis.tubelet[0]
         if n_frames is not None and n_frames != axis.frames:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"the map covers {axis.frames} frames but {n_frames} were given; pass the frames "
                 "the model saw (the same uniform sample)"
             )
     else:
         volume = np.asarray(attention, dtype=np.float64)
         if volume.ndim != 3 or volume.size == 0:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"maps must be an AttentionMap or a (T, rows, cols) array, got shape {volume.shape}"
             )
         if not np.isfinite(volume).all():
-            raise ValueError("maps contain NaN or inf values")
+            raise MultiattnValueError("maps contain NaN or inf values")
         n_frames = volume.shape[0] if n_frames is None else n_frames
         if n_frames % volume.shape[0]:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"{volume.shape[0]} maps cannot be spread evenly over {n_frames} frames; "
                 "pass one map per frame or per equal group of frames"
             )
@@ -93,7 +94,7 @@ def frame_maps(attention: AttentionMap | ArrayLike, n_frames: int | None = None)
 def clip_scale(maps: np.ndarray, normalise: str, cmap: str | None) -> tuple[np.ndarray, ColorScale, str]:
     """Scale per-frame maps: one robust scale for the clip, or each frame divided by its max |value|."""
     if normalise not in ("clip", "frame"):
-        raise ValueError(f"normalise must be 'clip' or 'frame', got {normalise!r}")
+        raise MultiattnValueError(f"normalise must be 'clip' or 'frame', got {normalise!r}")
     signed = bool((maps < 0).any())
     cmap = cmap or (None if signed else "inferno")  # inferno for weights, diverging (RdBu_r) when signed
     if normalise == "clip":
@@ -265,11 +266,12 @@ def write_overlay_video(
     """
     path = Path(path)
     if path.suffix.lower() != ".mp4":
-        raise ValueError(f"write_overlay_video writes an .mp4 (and a .gif next to it), got {path.name!r}")
+        raise MultiattnValueError(
+            f"write_overlay_video writes an .mp4 (and a .gif next to it), got {path.name!r}")
     if fps is None:
         fps = maps.axis.fps if isinstance(maps, AttentionMap) and isinstance(maps.axis, VideoAxis) else 8.0
     if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise MultiattnValueError(f"fps must be positive, got {fps}")
     overlaid, scale, note = overlay_frames(frames, maps, alpha=alpha, cmap=cmap, upsample=upsample,
                                            normalise=normalise)
     shown = annotated(overlaid, np.arange(len(overlaid)) / fps, scale, label, min_side,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from multiattn.errors import MultiattnIndexError
 from multiattn.grid import AttentionGrid
 
 __all__ = ["write_text_report"]
@@ -49,7 +50,7 @@ def _title(grid: AttentionGrid, report: Mapping, layer: int, head: int) -> str:
 
 def _check_head(grid: AttentionGrid, layer: int, head: int) -> None:
     if not (-grid.n_layers <= layer < grid.n_layers and -grid.n_heads <= head < grid.n_heads):
-        raise IndexError(f"--layer {layer} --head {head} is outside the model's "
+        raise MultiattnIndexError(f"--layer {layer} --head {head} is outside the model's "
                          f"{grid.n_layers} layers x {grid.n_heads} heads")
 
 

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from multiattn.axes import TimeAxis, TokenAxis
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._style import DPI, add_colorbar, color_scale, get_axes
@@ -59,12 +60,13 @@ def token_attention_over_time(cross: AttentionGrid,
     (12, 284)
     """
     if not isinstance(cross.query, TokenAxis) or not isinstance(cross.key, TimeAxis):
-        raise ValueError("expected a cross-attention grid with a TokenAxis query and a TimeAxis key, "
+        raise MultiattnValueError(
+            "expected a cross-attention grid with a TokenAxis query and a TimeAxis key, "
                          f"got {type(cross.query).__name__} x {type(cross.key).__name__}")
     picked = _alignment_heads(cross, heads)
     bad = [h for h in picked if not (0 <= h[0] < cross.n_layers and 0 <= h[1] < cross.n_heads)]
     if bad:
-        raise ValueError(f"heads {bad} outside the grid's {cross.n_layers} x {cross.n_heads}")
+        raise MultiattnValueError(f"heads {bad} outside the grid's {cross.n_layers} x {cross.n_heads}")
     values = np.mean([cross.values[layer, head] for layer, head in picked], axis=0)
     values = values / np.maximum(values.sum(axis=1, keepdims=True), 1e-12)
     out = np.zeros_like(values)
@@ -79,7 +81,7 @@ def _word_rows(tokens: TokenAxis, attention: np.ndarray,
         text_idx = np.flatnonzero(~tokens.special_mask)
         return [tokens.labels[i].strip() for i in text_idx], attention[text_idx]
     if any("tokens" not in w for w in words):
-        raise ValueError("words need their 'tokens' (indices into the grid's tokens) as "
+        raise MultiattnValueError("words need their 'tokens' (indices into the grid's tokens) as "
                          "word_timings returns them; pass words=None for one strip per token")
     rows = np.stack([attention[list(w["tokens"])].sum(axis=0) for w in words])
     rows /= np.maximum(rows.sum(axis=1, keepdims=True), 1e-12)
@@ -139,11 +141,11 @@ def alignment_strips(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
 
     y = np.asarray(audio, dtype=np.float32)
     if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"alignment_strips needs mono audio (samples,), got shape {y.shape}")
+        raise MultiattnValueError(f"alignment_strips needs mono audio (samples,), got shape {y.shape}")
     attention = token_attention_over_time(cross, heads)
     labels, rows = _word_rows(cross.query, attention, words)
     if not labels:
-        raise ValueError("the grid has no text tokens to draw strips for")
+        raise MultiattnValueError("the grid has no text tokens to draw strips for")
     time_axis: TimeAxis = cross.key
     end_s = float(time_axis.edges[-1])
     n_top = 2 if waveform else 1
@@ -218,7 +220,7 @@ def word_links(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
 
     y = np.asarray(audio, dtype=np.float32)
     if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"word_links needs mono audio (samples,), got shape {y.shape}")
+        raise MultiattnValueError(f"word_links needs mono audio (samples,), got shape {y.shape}")
     labels, rows = _word_rows(cross.query, token_attention_over_time(cross, heads), words)
     time_axis: TimeAxis = cross.key
     samples = int(round(float(time_axis.edges[-1]) * sr))
@@ -259,7 +261,7 @@ def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int
     >>> ax = self_attention_heatmap(grids["encoder"], layer=0, head=2)  # doctest: +SKIP
     """
     if not isinstance(grid.query, TimeAxis) or not isinstance(grid.key, TimeAxis):
-        raise ValueError("self_attention_heatmap needs a grid with TimeAxis queries and keys "
+        raise MultiattnValueError("self_attention_heatmap needs a grid with TimeAxis queries and keys "
                          f"(capture(...)['encoder']), got {type(grid.query).__name__} x "
                          f"{type(grid.key).__name__}")
     matrix = head_matrix(grid, layer, head)

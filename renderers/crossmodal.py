@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 
 from multiattn.axes import Axis
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 from multiattn.media import to_rgb
 
@@ -61,7 +62,7 @@ def _resolve(weights: AttentionGrid | ArrayLike, query_axis: Axis | None,
     """Weights as a float (Q, K) array and the two axes (taken from a grid when not given)."""
     if isinstance(weights, AttentionGrid):
         if weights.n_layers != 1 or weights.n_heads != 1:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"side_by_side draws one (Q, K) matrix but the grid has {weights.n_layers} layers and "
                 f"{weights.n_heads} heads; pick one first, e.g. grid.select(layer=-1).reduce('mean', "
                 "over='head')"
@@ -70,25 +71,26 @@ def _resolve(weights: AttentionGrid | ArrayLike, query_axis: Axis | None,
         key_axis = weights.key if key_axis is None else key_axis
         weights = weights.to_dense().values[0, 0]
     if not isinstance(query_axis, Axis) or not isinstance(key_axis, Axis):
-        raise TypeError("query_axis and key_axis must be Axis objects (TokenAxis, PatchAxis, TimeAxis ...)")
+        raise MultiattnTypeError(
+            "query_axis and key_axis must be Axis objects (TokenAxis, PatchAxis, TimeAxis ...)")
     arr = np.asarray(weights, dtype=np.float64)
     want = (len(query_axis), len(key_axis))
     if arr.shape != want:
-        raise ValueError(
+        raise MultiattnValueError(
             f"weights must have shape (len(query_axis), len(key_axis)) = {want}, got {arr.shape}; "
             "rows are the tokens drawn on the right, columns the positions of the medium"
         )
     if not np.isfinite(arr).all():
-        raise ValueError("weights contain NaN or inf values")
+        raise MultiattnValueError("weights contain NaN or inf values")
     return arr, query_axis, key_axis
 
 
 def _check_vector(values: ArrayLike, n: int, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+        raise MultiattnValueError(f"{name} must have shape ({n},), got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf values")
+        raise MultiattnValueError(f"{name} contains NaN or inf values")
     return arr
 
 
@@ -182,9 +184,10 @@ def side_by_side(
 
     arr, query_axis, key_axis = _resolve(weights, query_axis, key_axis)
     if int(top_k) < 1 or int(max_tokens) < 1:
-        raise ValueError(f"top_k and max_tokens must be >= 1, got {top_k}, {max_tokens}")
+        raise MultiattnValueError(f"top_k and max_tokens must be >= 1, got {top_k}, {max_tokens}")
     if not 0 <= min_share <= 1:
-        raise ValueError(f"min_share is a fraction of the largest token weight in [0, 1], got {min_share}")
+        raise MultiattnValueError(
+            f"min_share is a fraction of the largest token weight in [0, 1], got {min_share}")
     positive = np.clip(arr, 0, None)
     tok = positive.sum(1) if token_weights is None else _check_vector(token_weights, len(query_axis),
                                                                       "token_weights")
@@ -268,12 +271,12 @@ def similarity_grid(
     captions = [str(c) for c in captions]
     images = list(images)
     if arr.ndim != 2 or arr.shape != (len(images), len(captions)) or arr.size == 0:
-        raise ValueError(
+        raise MultiattnValueError(
             f"scores must have shape (n_images, n_captions) = ({len(images)}, {len(captions)}) "
             f"and be non-empty, got {arr.shape}"
         )
     if not np.isfinite(arr).all():
-        raise ValueError("scores contain NaN or inf values")
+        raise MultiattnValueError("scores contain NaN or inf values")
     n_img, n_cap = arr.shape
     table = arr.T  # captions down, images across
     width = 2.9 + n_img * thumb_size * 1.1 + 1.3

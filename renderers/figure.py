@@ -25,6 +25,8 @@ import matplotlib.pyplot as plt
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure, SubFigure
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.axes import Axes
 
@@ -50,7 +52,7 @@ def _as_figure(fig: object) -> Figure:
         return fig
     if isinstance(fig, Artist) and isinstance(fig.get_figure(), (Figure, SubFigure)):
         return _as_figure(fig.get_figure())  # an Axes (what the Axes-level renderers return)
-    raise TypeError(f"save_figure needs a matplotlib Figure or Axes, got {type(fig).__name__}")
+    raise MultiattnTypeError(f"save_figure needs a matplotlib Figure or Axes, got {type(fig).__name__}")
 
 
 def save_figure(fig: Figure | SubFigure | Axes, path: str | Path, *, dpi: int = DPI,
@@ -78,10 +80,12 @@ def save_figure(fig: Figure | SubFigure | Axes, path: str | Path, *, dpi: int = 
     plain_text_artists(figure)
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; give a file name inside it, e.g. {path / 'attention.png'}")
+        raise MultiattnValueError(
+            f"{path} is a folder; give a file name inside it, e.g. {path / 'attention.png'}")
     supported = figure.canvas.get_supported_filetypes()
     if path.suffix.lower()[1:] not in supported:
-        raise ValueError(f"cannot write {path.name!r}: the file type comes from the suffix; use one of "
+        raise MultiattnValueError(
+            f"cannot write {path.name!r}: the file type comes from the suffix; use one of "
                          f"{', '.join('.' + k for k in sorted(supported))}")
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = _NO_METADATA.get(path.suffix.lower()[1:])

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from multiattn.analysis.rollout import residual_layers
+from multiattn.errors import MultiattnIndexError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._style import SEQUENTIAL_CMAP, add_colorbar, choose_cmap, get_axes
@@ -67,13 +68,13 @@ def flow_edges(
     ((3, 3), (1, 0, 0))
     """
     if not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+        raise MultiattnValueError(f"top_k must be a positive int, got {top_k!r}")
     if not 0.0 <= threshold < 1.0:
-        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+        raise MultiattnValueError(f"threshold must be in [0, 1), got {threshold}")
     layers = np.asarray(residual_layers(attn, "mean", residual))  # checks the rows; (L, N, N)
     n_layers, n_tok = layers.shape[0], layers.shape[-1]
     if not -n_tok <= output_token < n_tok:
-        raise IndexError(f"output_token {output_token} out of range for {n_tok} tokens")
+        raise MultiattnIndexError(f"output_token {output_token} out of range for {n_tok} tokens")
     shares = np.zeros((n_layers + 1, n_tok))
     shares[-1, output_token % n_tok] = 1.0
     edges = []
@@ -144,7 +145,7 @@ def flow_diagram(
         labels = attn.query.labels if isinstance(attn, AttentionGrid) else [str(i) for i in range(n_tok)]
     labels = [str(v) for v in labels]
     if len(labels) != n_tok:
-        raise ValueError(f"{len(labels)} labels for {n_tok} tokens")
+        raise MultiattnValueError(f"{len(labels)} labels for {n_tok} tokens")
     fig, ax = get_axes(ax, figsize=(2.0 + 1.5 * (n_layers + 1), 1.2 + 0.32 * n_tok))
     colormap = plt.get_cmap(choose_cmap(shares, cmap or SEQUENTIAL_CMAP))
     norm = Normalize(0.0, 1.0)

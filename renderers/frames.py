@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from multiattn.axes import VideoAxis
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._style import add_colorbar, color_scale, get_axes
@@ -119,7 +120,7 @@ def contact_sheet(
 def _time_shares(attention: AttentionMap) -> np.ndarray:
     axis = attention.axis
     if not isinstance(axis, VideoAxis):
-        raise TypeError(f"frame_timeline needs maps over a VideoAxis, got {type(axis).__name__}")
+        raise MultiattnTypeError(f"frame_timeline needs maps over a VideoAxis, got {type(axis).__name__}")
     volume = axis.to_volume(attention.values).astype(np.float64)
     per_time = volume.sum(axis=(1, 2))
     total = np.abs(per_time).sum()
@@ -153,7 +154,7 @@ def frame_timeline(
     """
     named = maps if isinstance(maps, dict) else {maps.meta.get("method", "attention"): maps}
     if not named:
-        raise ValueError("frame_timeline needs at least one map")
+        raise MultiattnValueError("frame_timeline needs at least one map")
     _, ax = get_axes(ax, figsize=(6.0, 3.0))
     for i, (name, amap) in enumerate(named.items()):
         shares = _time_shares(amap)
@@ -174,7 +175,7 @@ def _time_matrix(grid: AttentionGrid, layer: int | str) -> np.ndarray:
     """``(T, T)``: for queries at time ``i``, mean share of attention on keys at time ``j``."""
     axis = grid.query
     if not isinstance(axis, VideoAxis) or grid.key != axis:
-        raise TypeError("temporal_heatmap needs a self-attention grid over one VideoAxis")
+        raise MultiattnTypeError("temporal_heatmap needs a self-attention grid over one VideoAxis")
     sel = grid.select(layer=layer).reduce("mean", over="head")
     times = np.full(len(axis), -1)
     times[axis.n_prefix:] = np.arange(len(axis) - axis.n_prefix) // (axis.rows * axis.cols)

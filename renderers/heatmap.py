@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 
 from multiattn._index import resolve_index
 from multiattn.axes import Axis, TokenAxis
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._style import ColorScale, add_colorbar, color_scale, get_axes
@@ -93,7 +94,7 @@ def head_matrix(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0) 
     ------
     ValueError
         Empty grid.
-    multiattn.grid.DimensionIndexError
+    multiattn.errors.DimensionIndexError
         Layer/head out of range or unknown label (an ``IndexError`` and ``KeyError``).
 
     Example
@@ -105,9 +106,10 @@ def head_matrix(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0) 
     ((3, 3), '1', 'mean(0..3)', 'rows sum to 1')
     """
     if not isinstance(grid, AttentionGrid):
-        raise TypeError(f"expected an AttentionGrid, got {type(grid).__name__}")
+        raise MultiattnTypeError(f"expected an AttentionGrid, got {type(grid).__name__}")
     if grid.n_layers == 0 or grid.n_heads == 0 or len(grid.query) == 0 or len(grid.key) == 0:
-        raise ValueError(f"cannot draw an empty grid {grid.shape}: it has no layers, heads or positions")
+        raise MultiattnValueError(
+            f"cannot draw an empty grid {grid.shape}: it has no layers, heads or positions")
     lay = resolve_index(layer, grid.layers, "layer")
     if isinstance(head, str) and head == "mean":
         picked = grid.select(layer=lay).reduce("mean", over="head")
@@ -136,7 +138,7 @@ def block_reduce(values: np.ndarray, query_block: int, key_block: int) -> np.nda
            [0.5, 0.5]])
     """
     if query_block < 1 or key_block < 1:
-        raise ValueError(f"block sizes must be >= 1, got {query_block}, {key_block}")
+        raise MultiattnValueError(f"block sizes must be >= 1, got {query_block}, {key_block}")
     q_starts = _block_starts(values.shape[0], query_block)
     k_starts = _block_starts(values.shape[1], key_block)
     summed = np.add.reduceat(np.add.reduceat(values, q_starts, axis=0), k_starts, axis=1)
@@ -188,7 +190,7 @@ class _HeatMapper:
     def __init__(self, data: AttentionGrid | AttentionMap, layer: int | str, head: int | str,
                  max_labels: int, cmap: str | None, limits: tuple[float, float] | None) -> None:
         if isinstance(max_labels, bool) or not isinstance(max_labels, (int, np.integer)) or max_labels < 2:
-            raise ValueError(f"max_labels must be an int >= 2, got {max_labels!r}")
+            raise MultiattnValueError(f"max_labels must be an int >= 2, got {max_labels!r}")
         if isinstance(data, AttentionMap):
             self._from_map(data)
         elif isinstance(data, AttentionGrid):
@@ -199,7 +201,8 @@ class _HeatMapper:
             signed = bool((m.values < 0).any())
             self.value_label, self.normalised = ("value" if signed else "attention weight"), m.normalised
         else:
-            raise TypeError(f"heatmap needs an AttentionGrid or AttentionMap, got {type(data).__name__}")
+            raise MultiattnTypeError(
+                f"heatmap needs an AttentionGrid or AttentionMap, got {type(data).__name__}")
         self.q_block = int(np.ceil(self.values.shape[0] / max_labels))
         self.k_block = int(np.ceil(self.values.shape[1] / max_labels))
         if self.q_block > 1 or self.k_block > 1:
@@ -213,7 +216,7 @@ class _HeatMapper:
 
     def _from_map(self, amap: AttentionMap) -> None:
         if len(amap) == 0:
-            raise ValueError("cannot draw an empty AttentionMap (0 positions)")
+            raise MultiattnValueError("cannot draw an empty AttentionMap (0 positions)")
         self.values = amap.values.astype(np.float64)[None, :]
         q = amap.meta.get("query")
         self.query = TokenAxis([f"query {q}" if q is not None else "map"])
@@ -305,7 +308,7 @@ def heatmap(grid: AttentionGrid | AttentionMap, layer: int | str = 0, head: int 
     ------
     ValueError
         Empty grid, bad ``max_labels`` or ``limits``.
-    multiattn.grid.DimensionIndexError
+    multiattn.errors.DimensionIndexError
         Layer/head out of range or unknown label (an ``IndexError`` and ``KeyError``).
 
     Example

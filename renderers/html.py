@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from multiattn.axes import NodeAxis, PatchAxis, TimeAxis, TokenAxis, VideoAxis
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._html_audio import audio_payload
@@ -91,7 +92,7 @@ _OPTIONS = {
 
 def _check_non_negative(grid: AttentionGrid) -> None:
     if grid.values.size and float(grid.values.min()) < 0:
-        raise ValueError(
+        raise MultiattnValueError(
             "HTML views draw non-negative attention weights, but this grid has negative values "
             f"(min {float(grid.values.min()):.3g}); pass signed relevance maps to the static "
             "renderers, or take abs() first"
@@ -109,7 +110,7 @@ def _view_of(grid: AttentionGrid) -> str:
         return "audio"
     if isinstance(grid.query, VideoAxis):
         return "video"
-    raise ValueError(
+    raise MultiattnValueError(
         f"no HTML view for {type(grid.query).__name__} -> {type(grid.key).__name__} grids yet; "
         "supported: TokenAxis (text), PatchAxis (image), NodeAxis (graph), TokenAxis -> TimeAxis "
         "(audio cross-attention), VideoAxis (video). Use the static renderers (e.g. "
@@ -120,16 +121,16 @@ def _view_of(grid: AttentionGrid) -> str:
 def _checked_options(grid: AttentionGrid, options: HtmlOptions) -> str:
     """The view of ``grid``, after rejecting unknown options, negative weights and a bad ``top_k``."""
     if not isinstance(grid, AttentionGrid):
-        raise TypeError(f"to_html takes an AttentionGrid, got {type(grid).__name__}")
+        raise MultiattnTypeError(f"to_html takes an AttentionGrid, got {type(grid).__name__}")
     view = _view_of(grid)
     unknown = set(options) - _OPTIONS[view]
     if unknown:
-        raise TypeError(f"unknown options for the {view} view: {sorted(unknown)}; "
+        raise MultiattnTypeError(f"unknown options for the {view} view: {sorted(unknown)}; "
                         f"allowed: {sorted(_OPTIONS[view])}")
     _check_non_negative(grid)
     top_k = options.get("top_k")
     if top_k is not None and int(top_k) < 1:
-        raise ValueError(f"top_k must be a positive number of keys per row, got {top_k}")
+        raise MultiattnValueError(f"top_k must be a positive number of keys per row, got {top_k}")
     return view
 
 
@@ -181,7 +182,7 @@ def to_html(obj: AttentionGrid, **options: Unpack[HtmlOptions]) -> str:
     True
     """
     if isinstance(obj, AttentionGrid) and 0 in obj.shape:
-        raise ValueError(f"the grid is empty (shape {obj.shape}): there is no attention to show")
+        raise MultiattnValueError(f"the grid is empty (shape {obj.shape}): there is no attention to show")
     view = _checked_options(obj, options)
     payload = _payload(view, obj, options)
     model = obj.meta.get("model") or obj.meta.get("model_id")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionMap
 from multiattn.media import to_rgb
 
@@ -86,7 +87,8 @@ def _check_patch_grid(grid: object) -> None:
     from ..grid import AttentionGrid
 
     if not isinstance(grid, AttentionGrid) or not isinstance(grid.key, PatchAxis):
-        raise TypeError("expected an AttentionGrid over a PatchAxis (from multiattn.adapters.vit.capture)")
+        raise MultiattnTypeError(
+            "expected an AttentionGrid over a PatchAxis (from multiattn.adapters.vit.capture)")
 
 
 @plain_text
@@ -134,7 +136,7 @@ def attention_grid_plot(
     """
     _check_patch_grid(grid)
     if over not in ("head", "layer"):
-        raise ValueError(f"over must be 'head' or 'layer', got {over!r}")
+        raise MultiattnValueError(f"over must be 'head' or 'layer', got {over!r}")
     rgb = to_rgb(image)
     if over == "head":
         sub = grid.select(layer=layer)
@@ -200,7 +202,7 @@ def query_patch_plot(
     axis = grid.query
     r, c = (int(v) for v in patch)
     if not (0 <= r < axis.rows and 0 <= c < axis.cols):
-        raise ValueError(f"patch {patch} outside the {axis.rows}x{axis.cols} patch grid")
+        raise MultiattnValueError(f"patch {patch} outside the {axis.rows}x{axis.cols} patch grid")
     rgb = to_rgb(image)
     amap = grid.row(axis.n_prefix + r * axis.cols + c, layer=layer, head=head)
     heads = "mean of heads" if head == "mean" else f"head {amap.meta['head']}"
@@ -257,7 +259,7 @@ def compare_plot(
     >>> fig = compare_plot(img, {"rollout": m1, "relevance": m2}, shared_scale=True)  # doctest: +SKIP
     """
     if not maps:
-        raise ValueError("maps is empty: pass {title: map} for at least one method")
+        raise MultiattnValueError("maps is empty: pass {title: map} for at least one method")
     rgb = to_rgb(image)
     grids = {name: patch_grid(m) for name, m in maps.items()}
     if shared_scale:
@@ -265,7 +267,7 @@ def compare_plot(
         for name, g in grids.items():
             total = np.clip(g, 0, None).sum()
             if total <= 0:
-                raise ValueError(f"map {name!r} has no positive mass to share")
+                raise MultiattnValueError(f"map {name!r} has no positive mass to share")
             shares[name] = total
         pooled = np.concatenate([np.clip(g, 0, None).ravel() / shares[n] for n, g in grids.items()])
         scale = overlay_scale(pooled, cmap, None, None)

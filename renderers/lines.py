@@ -28,6 +28,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
 from multiattn._index import resolve_index
+from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._style import get_axes
@@ -129,7 +130,7 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     ------
     ValueError
         Empty grid, negative weights, ``min_weight`` outside [0, 1), ``max_tokens`` < 2.
-    multiattn.grid.DimensionIndexError
+    multiattn.errors.DimensionIndexError
         Layer/head/query out of range or unknown label (an ``IndexError`` and ``KeyError``).
 
     Example
@@ -141,13 +142,13 @@ def lines_view(grid: AttentionGrid, layer: int | str = 0, head: int | str = 0, *
     [3.5, 1.95, 1.95]
     """
     if not 0.0 <= float(min_weight) < 1.0:
-        raise ValueError(f"min_weight must be in [0, 1), got {min_weight}")
+        raise MultiattnValueError(f"min_weight must be in [0, 1), got {min_weight}")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, (int, np.integer)) or max_tokens < 2:
-        raise ValueError(f"max_tokens must be an int >= 2, got {max_tokens!r}")
+        raise MultiattnValueError(f"max_tokens must be an int >= 2, got {max_tokens!r}")
     matrix = head_matrix(grid, layer, head)
     weights = matrix.values
     if (weights < 0).any():
-        raise ValueError(
+        raise MultiattnValueError(
             "lines_view draws attention weights, which are non-negative; these values have "
             f"negatives (min {weights.min():.3g}), e.g. relevance or differences: use heatmap() instead"
         )

@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._style import DPI, add_colorbar, color_scale
@@ -71,7 +72,7 @@ def _check_scores(scores: ArrayLike | None, shape: tuple[int, int]) -> np.ndarra
         return None
     arr = np.asarray(scores, dtype=np.float64)
     if arr.shape != shape:
-        raise ValueError(
+        raise MultiattnValueError(
             f"scores must have one value per head, shape (layers, heads) = {shape}, got {arr.shape}; "
             "e.g. multiattn.analysis.head_entropy(grid)"
         )
@@ -120,11 +121,12 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
     ('layer 0', 'head 0')
     """
     if not isinstance(grid, AttentionGrid):
-        raise TypeError(f"model_view needs an AttentionGrid, got {type(grid).__name__}")
+        raise MultiattnTypeError(f"model_view needs an AttentionGrid, got {type(grid).__name__}")
     if grid.n_layers == 0 or grid.n_heads == 0 or len(grid.query) == 0 or len(grid.key) == 0:
-        raise ValueError(f"cannot draw an empty grid {grid.shape}: it has no layers, heads or positions")
+        raise MultiattnValueError(
+            f"cannot draw an empty grid {grid.shape}: it has no layers, heads or positions")
     if isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 2:
-        raise ValueError(f"max_size must be an int >= 2, got {max_size!r}")
+        raise MultiattnValueError(f"max_size must be an int >= 2, got {max_size!r}")
     score_grid = _check_scores(scores, (grid.n_layers, grid.n_heads))
     thumbs, note = _thumbnails(grid, max_size)
     scale = color_scale(thumbs, cmap=cmap, limits=limits)

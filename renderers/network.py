@@ -28,6 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from multiattn.errors import MultiattnIndexError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._graph_draw import (
@@ -77,7 +78,7 @@ def _defaults(grid: AttentionGrid, node_color: str | ArrayLike | None, top_k: in
     if top_k is None and large:
         top_k = _LARGE_TOP_K
     if top_k is not None and int(top_k) < 1:
-        raise ValueError(f"top_k must be at least 1 (or None for all edges), got {top_k}")
+        raise MultiattnValueError(f"top_k must be at least 1 (or None for all edges), got {top_k}")
     size = float(node_size) if node_size is not None else float(np.clip(6000.0 / n, 1.0, 220.0))
     return (node_color, top_k, size, (not large) if arrows is None else bool(arrows),
             (n <= _LABEL_MAX) if labels is None else bool(labels))
@@ -214,7 +215,8 @@ def draw_heads(grid: AttentionGrid, *, layers: int | str | Sequence[int | str] |
     if node_color is None:
         node_color = "group" if grid.query.groups is not None else "lightsteelblue"
     if not isinstance(node_color, str) or node_color in ("received", "entropy"):
-        raise ValueError("draw_heads colours nodes by 'group' or one colour (each panel would need its "
+        raise MultiattnValueError(
+            "draw_heads colours nodes by 'group' or one colour (each panel would need its "
                          "own node colorbar otherwise); use draw() for node_color='received'")
     node_color, top_k, size, arrows, _ = _defaults(grid, node_color, top_k, node_size, arrows, False)
     xy = resolve_positions(grid, pos, layout, seed)
@@ -287,17 +289,17 @@ def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: 
     labels = grid.query.labels
     if isinstance(node, str):
         if node not in labels:
-            raise ValueError(f"no node labelled {node!r}; labels include {list(labels[:10])}")
+            raise MultiattnValueError(f"no node labelled {node!r}; labels include {list(labels[:10])}")
         index = labels.index(node)
     else:
         index = int(node)
     if not 0 <= index < len(labels):
-        raise IndexError(f"node {node} out of range for {len(labels)} nodes")
+        raise MultiattnIndexError(f"node {node} out of range for {len(labels)} nodes")
     values, layer_label, head_text = edge_values(grid, layer, head)
     source, target = grid.edge_index
     incoming = np.flatnonzero((target == index) & (source != index))
     if incoming.size == 0:
-        raise ValueError(f"node {labels[index]!r} has no incoming edges besides a self-loop; "
+        raise MultiattnValueError(f"node {labels[index]!r} has no incoming edges besides a self-loop; "
                          "pick a node with neighbours")
     incoming = incoming[np.argsort(-values[incoming], kind="stable")]
     shown = incoming[:top_k] if top_k else incoming
@@ -320,7 +322,7 @@ def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: 
     node_color = node_color or ("group" if grid.query.groups is not None else "lightsteelblue")
     if node_color == "group":
         if grid.query.groups is None:
-            raise ValueError("node_color='group' needs node groups (NodeAxis(groups=...))")
+            raise MultiattnValueError("node_color='group' needs node groups (NodeAxis(groups=...))")
         colours, _ = node_colours(grid, "group", layer, head)
     else:
         colours = np.array([matplotlib.colors.to_rgba(node_color)] * len(labels))

@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from multiattn.errors import MultiattnValueError
+
 from ._style import DIVERGING_CMAP, DPI, add_colorbar, get_axes
 from .figure import plain_text
 
@@ -51,7 +53,7 @@ def head_dendrogram(clusters: Mapping[str, ArrayLike], n_heads: int, *, ax: Axes
     tree = np.asarray(clusters["linkage"])
     n_total = tree.shape[0] + 1
     if n_total % n_heads:
-        raise ValueError(f"{n_total} heads in the clustering is not a multiple of n_heads={n_heads}")
+        raise MultiattnValueError(f"{n_total} heads in the clustering is not a multiple of n_heads={n_heads}")
     labels = head_labels(n_total // n_heads, n_heads)
     fig, ax = get_axes(ax, figsize=(max(6.0, 0.16 * n_total + 2), 4.2))
     dendrogram(tree, labels=labels, ax=ax, color_threshold=0, above_threshold_color="0.35",
@@ -95,9 +97,9 @@ def head_projection(coords: ArrayLike, n_heads: int, head_types: Sequence[str], 
 
     xy = np.asarray(coords, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2:
-        raise ValueError(f"coords must be (n_heads, 2), got {xy.shape}")
+        raise MultiattnValueError(f"coords must be (n_heads, 2), got {xy.shape}")
     if len(head_types) != xy.shape[0] or xy.shape[0] % n_heads:
-        raise ValueError(
+        raise MultiattnValueError(
             f"{len(head_types)} head types and {xy.shape[0]} points for {n_heads} heads per layer"
         )
     n_layers = xy.shape[0] // n_heads
@@ -140,7 +142,7 @@ def pruning_plot(curve: Mapping[str, ArrayLike], metric_name: str, *, ax: Axes |
     ordered = np.asarray(curve["by_importance"], dtype=np.float64)
     random = np.asarray(curve["random"], dtype=np.float64).reshape(-1, fraction.size)
     if ordered.shape != fraction.shape:
-        raise ValueError(f"by_importance has shape {ordered.shape}, fraction {fraction.shape}")
+        raise MultiattnValueError(f"by_importance has shape {ordered.shape}, fraction {fraction.shape}")
     fig, ax = get_axes(ax, figsize=(6.0, 4.0))
     ax.plot(100 * fraction, ordered, "o-", color="tab:blue", label="least important removed first")
     if random.shape[0]:
@@ -169,10 +171,10 @@ def agreement_table(table: Sequence[Mapping[str, str | float]], *, ax: Axes | No
     ['raw L0', 'raw L1']
     """
     if not table:
-        raise ValueError("the agreement table is empty")
+        raise MultiattnValueError("the agreement table is empty")
     columns = [k for k in table[0] if k != "map"]
     if not columns:
-        raise ValueError("the agreement table has no attribution columns")
+        raise MultiattnValueError("the agreement table has no attribution columns")
     values = np.array([[float(row[c]) for c in columns] for row in table])
     fig, ax = get_axes(ax, figsize=(2.2 + 1.6 * len(columns), 1.2 + 0.3 * len(table)))
     image = ax.imshow(values, cmap=DIVERGING_CMAP, vmin=-1, vmax=1, aspect="auto")

@@ -26,6 +26,8 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from ._style import DPI, ColorScale, add_colorbar, color_scale
 from .figure import plain_text
 
@@ -43,24 +45,25 @@ _CELL_INCHES = 0.5
 
 def _check_metrics(metrics: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
     if not isinstance(metrics, Mapping):
-        raise TypeError("metrics must be a dict of name -> (layers, heads) array, "
+        raise MultiattnTypeError("metrics must be a dict of name -> (layers, heads) array, "
                         f"got {type(metrics).__name__}")
     out: dict[str, np.ndarray] = {}
     for name, values in metrics.items():
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 2 or 0 in arr.shape:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"metric {name!r} must be a non-empty (layers, heads) array, got shape {arr.shape}; "
                 "per-layer vectors need a head axis: values[:, None]"
             )
         if np.isinf(arr).any():
-            raise ValueError(f"metric {name!r} contains inf; use NaN for values that cannot be computed")
+            raise MultiattnValueError(
+                f"metric {name!r} contains inf; use NaN for values that cannot be computed")
         if not np.isfinite(arr).any():
-            raise ValueError(f"metric {name!r} is all NaN: nothing to draw")
+            raise MultiattnValueError(f"metric {name!r} is all NaN: nothing to draw")
         out[str(name)] = arr
     shapes = {name: arr.shape for name, arr in out.items()}
     if len(set(shapes.values())) > 1:
-        raise ValueError(f"all metrics must have the same (layers, heads) shape, got {shapes}")
+        raise MultiattnValueError(f"all metrics must have the same (layers, heads) shape, got {shapes}")
     return out
 
 
@@ -71,23 +74,24 @@ def _type_table(head_types: Iterable[Mapping[str, Any]],
     for n, row in enumerate(head_types):
         missing = {"layer", "head", "type", "score"} - set(row)
         if missing:
-            raise ValueError(f"head_types row {n} lacks {sorted(missing)}; each row needs layer, head, "
+            raise MultiattnValueError(
+                f"head_types row {n} lacks {sorted(missing)}; each row needs layer, head, "
                              "type and score (as returned by multiattn.analysis.head_types)")
         layer, head = row["layer"], row["head"]
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (layer, head)):
-            raise ValueError(f"head_types row {n}: layer and head must be integer indices, "
+            raise MultiattnValueError(f"head_types row {n}: layer and head must be integer indices, "
                              f"got {layer!r}, {head!r}")
         score = np.nan if row["score"] is None else float(row["score"])
         key = (int(layer), int(head))
         if key not in best or score > best[key][1]:
             best[key] = (str(row["type"]), score)
     if not best:
-        raise ValueError("head_types is empty: pass None to leave out the head-type panel")
+        raise MultiattnValueError("head_types is empty: pass None to leave out the head-type panel")
     if shape is None:
         shape = (max(k[0] for k in best) + 1, max(k[1] for k in best) + 1)
     outside = [k for k in best if not (0 <= k[0] < shape[0] and 0 <= k[1] < shape[1])]
     if outside:
-        raise ValueError(f"head_types refers to (layer, head) {outside[:3]} outside the metrics' "
+        raise MultiattnValueError(f"head_types refers to (layer, head) {outside[:3]} outside the metrics' "
                          f"(layers, heads) shape {shape}")
     names = [_NO_TYPE] + sorted({kind for kind, _ in best.values()})
     index = np.zeros(shape, dtype=int)
@@ -193,7 +197,8 @@ def head_summary(metrics: Mapping[str, ArrayLike] | None = None,
     """
     panels = _check_metrics(metrics or {})
     if not panels and head_types is None:
-        raise ValueError("nothing to draw: pass metrics (name -> (layers, heads) array) and/or head_types")
+        raise MultiattnValueError(
+            "nothing to draw: pass metrics (name -> (layers, heads) array) and/or head_types")
     shape = next(iter(panels.values())).shape if panels else None
     types = None if head_types is None else _type_table(head_types, shape)
     shape = shape if shape is not None else types[0].shape
@@ -201,7 +206,7 @@ def head_summary(metrics: Mapping[str, ArrayLike] | None = None,
     for given, n, name in ((layer_labels, shape[0], "layer"), (head_labels, shape[1], "head")):
         text = [str(v) for v in range(n)] if given is None else [str(v) for v in given]
         if len(text) != n:
-            raise ValueError(f"{len(text)} {name}_labels for {n} {name}s")
+            raise MultiattnValueError(f"{len(text)} {name}_labels for {n} {name}s")
         labels.append(text)
 
     n_panels = len(panels) + (types is not None)

@@ -27,6 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from multiattn.analysis.dynamics import phase_change_step
+from multiattn.errors import MultiattnValueError
 
 from ._style import DPI
 from .figure import plain_text
@@ -113,15 +114,15 @@ def dynamics_plot(
     matplotlib.figure.Figure
     """
     if "steps" not in metrics:
-        raise ValueError("metrics need 'steps': pass the output of metrics_by_step")
+        raise MultiattnValueError("metrics need 'steps': pass the output of metrics_by_step")
     missing = [name for name in scores if name not in metrics]
     if missing or not scores:
-        raise ValueError(f"scores {missing or list(scores)} not in metrics (available: "
+        raise MultiattnValueError(f"scores {missing or list(scores)} not in metrics (available: "
                          f"{sorted(k for k in metrics if k != 'steps')})")
     steps = np.asarray(metrics["steps"])
     loss_values = None if loss is None else np.asarray(loss, dtype=np.float64)
     if loss_values is not None and (loss_values.ndim != 1 or not np.isfinite(loss_values).all()):
-        raise ValueError("loss must be a 1-D sequence of finite numbers, one per training step")
+        raise MultiattnValueError("loss must be a 1-D sequence of finite numbers, one per training step")
     n_panels = len(scores) + (loss_values is not None)
     fig, axes = plt.subplots(n_panels, 1, figsize=(7.5, 1.9 * n_panels + 0.6), dpi=DPI, sharex=True,
                              squeeze=False)

@@ -151,4 +151,6 @@ def test_core_module_imports_no_audio_library_at_import_time():
     source = open(_audio.__file__, encoding="utf-8").read()
     top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert top_level == ["from __future__ import annotations", "from math import ceil",
-                         "from pathlib import Path", "from typing import Any", "import numpy as np"]
+                         "from pathlib import Path", "from typing import Any", "import numpy as np",
+                         "from multiattn.errors import MissingDependencyError, MultiattnFileNotFoundError, "
+                         "MultiattnValueError"]

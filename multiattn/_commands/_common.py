@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 __all__ = ["add_model", "add_save", "emit", "existing", "index_or_name", "read_grid", "save"]
 
 
@@ -45,7 +47,7 @@ def emit(paths: Iterable[Path]) -> None:
 def existing(path: str, what: str, hint: str = "") -> Path:
     """``path`` as a Path; FileNotFoundError ``"<what> <path> does not exist<hint>"`` otherwise."""
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{what} {path} does not exist{hint}")
+        raise MultiattnFileNotFoundError(f"{what} {path} does not exist{hint}")
     return Path(path)
 
 
@@ -73,7 +75,7 @@ def read_grid(path: str, name: str | None = None) -> Any:
     grids = load_grids(path)  # missing / unreadable files: one-line errors from the package
     if not isinstance(grids, GridSet):
         if name is not None:
-            raise ValueError(f"--grid {name}: {path} holds one grid, not a GridSet")
+            raise MultiattnValueError(f"--grid {name}: {path} holds one grid, not a GridSet")
         return grids
     name = name or ("cross" if "cross" in grids else next(iter(grids)))
     print(f"grid {name!r} of {', '.join(grids)}")

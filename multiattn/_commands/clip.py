@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from multiattn.errors import MultiattnValueError
+
 from . import _common
 
 __all__ = ["register", "run"]
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() not in _SUFFIXES:
-        raise ValueError(f"--out must end in {', '.join(_SUFFIXES[:-1])} or {_SUFFIXES[-1]}, got {out}")
+        raise MultiattnValueError(
+            f"--out must end in {', '.join(_SUFFIXES[:-1])} or {_SUFFIXES[-1]}, got {out}")
     rgb, captions = to_rgb(args.image), list(args.captions)
     model, processor = multiattn.load_model(args.model, modality="image-text")
     grids = multiattn.capture(model, (rgb, captions), processor=processor)

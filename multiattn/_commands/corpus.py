@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from multiattn.errors import MultiattnValueError
+
 from . import _common
 
 __all__ = ["register", "run"]
@@ -35,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     try:  # fail before the model loads, naming the file
         path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text (byte {err.start}): give a text file with one input "
+        raise MultiattnValueError(
+            f"{path} is not UTF-8 text (byte {err.start}): give a text file with one input "
                          "per line") from None
     metrics = corpus_metrics(args.metrics)
     model, tokenizer = multiattn.load_model(args.model, modality="text")

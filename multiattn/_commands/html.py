@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from multiattn.errors import MultiattnValueError
+
 from . import _common
 
 __all__ = ["register", "run"]
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         options["audio"] = load_audio(_common.existing(args.audio, "audio file"))
     if args.video is not None:
         if not isinstance(grid.query, VideoAxis):
-            raise ValueError(f"--video needs a grid over a VideoAxis, this one is over "
+            raise MultiattnValueError(f"--video needs a grid over a VideoAxis, this one is over "
                              f"{type(grid.query).__name__}")
         clip = read_video(_common.existing(args.video, "video file"), num_frames=grid.query.frames)
         options["frames"] = clip.frames

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from multiattn.errors import MultiattnValueError
+
 from . import _common
 
 __all__ = ["register", "run"]
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from multiattn.renderers.writers import explanation_label, write_video_report
 
     if Path(args.out).suffix.lower() != ".mp4":
-        raise ValueError(f"--out must be an .mp4 path, got {args.out!r}")
+        raise MultiattnValueError(f"--out must be an .mp4 path, got {args.out!r}")
     model, processor = multiattn.load_model(args.model, modality="video")
     clip = read_video(args.clip, num_frames=model.config.num_frames)
     amap = multiattn.explain(model, clip.frames, processor=processor, method=args.method, target=args.target,

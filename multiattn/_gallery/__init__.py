@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from html import escape  # not `import html`: the section module html would shadow it
 from pathlib import Path
 
+from multiattn.errors import MultiattnValueError
+
 __all__ = ["SECTIONS", "GalleryItem", "render", "write_index"]
 
 #: Section names in gallery order (``multiattn demo --only NAME ...``).
@@ -36,7 +38,7 @@ class GalleryItem:
 def _check(only: Sequence[str] | None) -> list[str]:
     unknown = [name for name in only or () if name not in SECTIONS]
     if unknown:
-        raise ValueError(f"unknown demo section(s) {', '.join(map(repr, unknown))}; "
+        raise MultiattnValueError(f"unknown demo section(s) {', '.join(map(repr, unknown))}; "
                          f"choose from {', '.join(SECTIONS)}")
     return [name for name in SECTIONS if not only or name in only]
 

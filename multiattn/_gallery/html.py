@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from . import GalleryItem
 from ._browser import MISSING, hover, screenshot
 
@@ -90,7 +92,7 @@ def _best_alignment_head(grid: Any, words: list[dict]) -> tuple[int, int, int]:
     Needs one text token per word (true for the gallery sentence)."""
     tokens = [i for i, label in enumerate(grid.query.labels) if label.strip() and not label.startswith("<|")]
     if [grid.query.labels[i].strip() for i in tokens] != [w["word"] for w in words]:
-        raise ValueError("the gallery sentence must give one Whisper token per word")
+        raise MultiattnValueError("the gallery sentence must give one Whisper token per word")
     peaks = grid.key.times[grid.values[:, :, tokens].argmax(axis=-1)]  # (L, H, words)
     starts, ends = (np.array([w[k] for w in words]) for k in ("start", "end"))
     hits = ((peaks >= starts) & (peaks <= ends)).sum(axis=-1)

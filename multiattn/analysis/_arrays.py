@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from ..axes import Axis, TokenAxis
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
@@ -32,13 +34,15 @@ def as_dense(attn: AttentionGrid | ArrayLike, min_ndim: int = 4) -> np.ndarray:
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
-        raise TypeError(f"attention must be a numeric array or an AttentionGrid, got dtype {arr.dtype}")
+        raise MultiattnTypeError(
+            f"attention must be a numeric array or an AttentionGrid, got dtype {arr.dtype}")
     if arr.ndim < 2 or arr.ndim > 4:
-        raise ValueError(f"attention must be (L, H, Q, K), (H, Q, K) or (Q, K); got shape {arr.shape}")
+        raise MultiattnValueError(
+            f"attention must be (L, H, Q, K), (H, Q, K) or (Q, K); got shape {arr.shape}")
     bad = ~np.isfinite(arr)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
+        raise MultiattnValueError(
             f"attention contains {int(bad.sum())} NaN or inf values (first at index {first}); "
             "check the model's dtype (fp16 overflow) or the mask applied before the softmax"
         )
@@ -61,7 +65,7 @@ def as_distributions(attn: AttentionGrid | ArrayLike) -> np.ndarray:
     """
     arr = as_dense(attn)
     if arr.shape[-1] == 0 or arr.shape[-2] == 0:
-        raise ValueError(f"attention has no queries or no keys: shape {arr.shape}")
+        raise MultiattnValueError(f"attention has no queries or no keys: shape {arr.shape}")
     check_rows(bool((arr < 0).any()), arr.sum(-1))
     return arr
 
@@ -69,14 +73,14 @@ def as_distributions(attn: AttentionGrid | ArrayLike) -> np.ndarray:
 def check_rows(has_negative: bool, sums: np.ndarray) -> None:
     """Refuse negative weights and rows (``sums (L, H, Q)``) that are neither 0 nor 1."""
     if has_negative:
-        raise ValueError(
+        raise MultiattnValueError(
             "attention has negative values; analyses need attention weights "
             "(softmax outputs), not scores or signed relevance"
         )
     bad = (np.abs(sums - 1.0) > ROW_TOL) & (sums > 0)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
+        raise MultiattnValueError(
             f"{int(bad.sum())} attention rows do not sum to 1 (first at (layer, head, query)="
             f"{where}: {sums[where]:.4f}); renormalise with attn / attn.sum(-1, keepdims=True) "
             "or build the grid with normalize=True"
@@ -95,7 +99,7 @@ def sparse_distributions(grid: AttentionGrid) -> tuple[np.ndarray, np.ndarray]:
     [[[1.0, 1.0]]]
     """
     if len(grid.query) == 0 or len(grid.key) == 0:
-        raise ValueError(f"attention has no queries or no keys: {len(grid.query)} x {len(grid.key)}")
+        raise MultiattnValueError(f"attention has no queries or no keys: {len(grid.query)} x {len(grid.key)}")
     values = grid.values.astype(np.float64)
     sums = sparse_row_sums(grid, values)
     check_rows(bool((values < 0).any()), sums)
@@ -183,7 +187,7 @@ def valid_rows(arr: np.ndarray, query_mask: ArrayLike | None = None) -> np.ndarr
     if query_mask is not None:
         mask = np.asarray(query_mask)
         if mask.shape != (arr.shape[2],):
-            raise ValueError(
+            raise MultiattnValueError(
                 f"query_mask must have shape ({arr.shape[2]},) (one flag per query), got {mask.shape}"
             )
         valid = valid & mask.astype(bool)
@@ -202,7 +206,7 @@ def mean_over_rows(per_row: np.ndarray, eligible: np.ndarray) -> np.ndarray:
 def require_self_attention(attn: AttentionGrid | ArrayLike, what: str) -> None:
     """Refuse cross-attention grids and non-square arrays for position-based analyses."""
     if isinstance(attn, AttentionGrid) and attn.kind == "cross":
-        raise ValueError(
+        raise MultiattnValueError(
             f"{what} needs self-attention (query and key are the same sequence); this grid is "
             "cross-attention: analyse each attention row instead"
         )
@@ -214,7 +218,7 @@ def require_self_attention(attn: AttentionGrid | ArrayLike, what: str) -> None:
             return  # as_dense names the shape problem
         q, k = shape[-2], shape[-1]
     if q != k:
-        raise ValueError(f"{what} needs square (N, N) self-attention, got query x key = {q} x {k}")
+        raise MultiattnValueError(f"{what} needs square (N, N) self-attention, got query x key = {q} x {k}")
 
 
 def token_labels(attn: AttentionInput, tokens: Sequence | None, n: int) -> list | None:
@@ -226,7 +230,7 @@ def token_labels(attn: AttentionInput, tokens: Sequence | None, n: int) -> list 
         tokens = key_axis.labels
     tokens = list(np.asarray(tokens).tolist())
     if len(tokens) != n:
-        raise ValueError(f"{len(tokens)} tokens given for {n} positions; pass one token per key")
+        raise MultiattnValueError(f"{len(tokens)} tokens given for {n} positions; pass one token per key")
     return tokens
 
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..axes import Axis, PatchAxis
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
@@ -47,7 +49,8 @@ def position_coords(attn: AttentionInput, axis: Axis | None, pixels: bool) -> np
     coords = np.asarray(axis.coords(), dtype=np.float64)
     if pixels:
         if not isinstance(axis, PatchAxis):
-            raise ValueError(f"pixels=True needs a PatchAxis (patch_size), got {type(axis).__name__}")
+            raise MultiattnValueError(
+                f"pixels=True needs a PatchAxis (patch_size), got {type(axis).__name__}")
         coords = coords * np.asarray(axis.patch_size, dtype=np.float64)
     return coords
 
@@ -59,7 +62,8 @@ def distances(attn: AttentionInput, axis: Axis | None, pixels: bool,
     arr = as_distributions(attn)
     coords = position_coords(attn, axis, pixels)
     if coords.shape[0] != arr.shape[-1]:
-        raise ValueError(f"axis has {coords.shape[0]} positions but attention has {arr.shape[-1]} keys")
+        raise MultiattnValueError(
+            f"axis has {coords.shape[0]} positions but attention has {arr.shape[-1]} keys")
     dist = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1))
     return arr, dist
 
@@ -86,7 +90,8 @@ def sparse_content_weighted(grid: AttentionGrid, axis: Axis | None, pixels: bool
     values, sums = sparse_distributions(grid)
     coords = position_coords(grid, axis, pixels)
     if coords.shape[0] != len(grid.key):
-        raise ValueError(f"axis has {coords.shape[0]} positions but attention has {len(grid.key)} keys")
+        raise MultiattnValueError(
+            f"axis has {coords.shape[0]} positions but attention has {len(grid.key)} keys")
     dist = np.sqrt(((coords[queries] - coords[keys]) ** 2).sum(-1))  # NaN next to prefix tokens
     content = ~np.isnan(coords).any(-1)
     weights = values * content[keys]
@@ -164,7 +169,7 @@ def locality(
     array([[0.625]])
     """
     if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
+        raise MultiattnValueError(f"k must be >= 0, got {k}")
     def _within(dist: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(dist), 0.0, (dist <= k + 1e-9).astype(np.float64))
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import ArrayLike
 
@@ -21,7 +23,7 @@ def frame_db(audio: np.ndarray, sr: int, hop_s: float) -> tuple[np.ndarray, floa
     hop = max(1, int(round(hop_s * sr)))
     n = len(audio) // hop
     if n == 0:
-        raise ValueError("audio is shorter than one energy frame")
+        raise MultiattnValueError("audio is shorter than one energy frame")
     frames = audio[: n * hop].reshape(n, hop).astype(np.float64)
     rms = np.sqrt((frames**2).mean(axis=1))
     return 20 * np.log10(np.maximum(rms, 1e-10) / max(rms.max(), 1e-10)), hop / sr
@@ -73,7 +75,7 @@ def snap_to_energy(words: Sequence[dict], audio: ArrayLike, sr: int, *, search_s
     """
     arr = np.asarray(audio, dtype=np.float64)
     if arr.ndim != 1:
-        raise ValueError(f"snap_to_energy needs mono audio (samples,), got shape {arr.shape}")
+        raise MultiattnValueError(f"snap_to_energy needs mono audio (samples,), got shape {arr.shape}")
     runs = silent_runs(arr, int(sr), hop_s, threshold_db, min_gap_s)
     out = [dict(w) for w in words]
     if not out or runs.size == 0:

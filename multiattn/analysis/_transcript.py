@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 __all__ = [
     "normalised_words",
     "srt_time",
@@ -35,7 +37,7 @@ def words_to_srt(words: Sequence[dict], max_words: int = 7, max_gap_s: float = 1
     <BLANKLINE>
     """
     if max_words < 1:
-        raise ValueError(f"max_words must be >= 1, got {max_words}")
+        raise MultiattnValueError(f"max_words must be >= 1, got {max_words}")
     cues: list[list[dict]] = []
     for word in words:
         if (not cues or len(cues[-1]) >= max_words
@@ -66,7 +68,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     """
     ref, hyp = normalised_words(reference), normalised_words(hypothesis)
     if not ref:
-        raise ValueError("the reference transcript has no words")
+        raise MultiattnValueError("the reference transcript has no words")
     dist = np.arange(len(hyp) + 1)
     for i, word in enumerate(ref, 1):
         prev = dist.copy()

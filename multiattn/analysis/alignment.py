@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.ndimage import median_filter
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from ..axes import TimeAxis, TokenAxis
 from ..grid import AttentionGrid
 from ._arrays import as_dense
@@ -73,9 +75,9 @@ def dtw(cost: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """
     x = np.asarray(cost, dtype=np.float64)
     if x.ndim != 2 or 0 in x.shape:
-        raise ValueError(f"dtw needs a non-empty 2-D cost matrix, got shape {x.shape}")
+        raise MultiattnValueError(f"dtw needs a non-empty 2-D cost matrix, got shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError("dtw cost matrix contains NaN or inf")
+        raise MultiattnValueError("dtw cost matrix contains NaN or inf")
     n, m = x.shape
     acc = np.full((n + 1, m + 1), np.inf)
     acc[0, 0] = 0.0
@@ -110,10 +112,10 @@ def dtw(cost: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_cross(cross: object) -> tuple[TokenAxis, TimeAxis]:
     if not isinstance(cross, AttentionGrid):
-        raise TypeError("word timings need an AttentionGrid (capture(...)['cross']), got "
+        raise MultiattnTypeError("word timings need an AttentionGrid (capture(...)['cross']), got "
                         f"{type(cross).__name__}")
     if not isinstance(cross.query, TokenAxis) or not isinstance(cross.key, TimeAxis):
-        raise ValueError(
+        raise MultiattnValueError(
             "word timings need a cross-attention grid with a TokenAxis query and a TimeAxis key, "
             f"got {type(cross.query).__name__} x {type(cross.key).__name__}"
         )
@@ -129,7 +131,7 @@ def _head_indices(cross: AttentionGrid, heads: Sequence | None) -> list[tuple[in
     out = [(int(layer), int(head)) for layer, head in heads]
     bad = [h for h in out if not (0 <= h[0] < cross.n_layers and 0 <= h[1] < cross.n_heads)]
     if not out or bad:
-        raise ValueError(f"alignment heads {bad or out} are outside the grid's "
+        raise MultiattnValueError(f"alignment heads {bad or out} are outside the grid's "
                          f"{cross.n_layers} layers x {cross.n_heads} heads")
     return out
 
@@ -146,7 +148,7 @@ def _segments(tokens: TokenAxis) -> list[tuple[int, int]]:
             start = None
     for a, b in runs:
         if a == 0 or b >= len(special):
-            raise ValueError(
+            raise MultiattnValueError(
                 "each run of text tokens must sit between special tokens (the row before the "
                 "first text token predicts it; the last row predicts <|endoftext|>)"
             )
@@ -179,17 +181,17 @@ def alignment_matrix(cross: AttentionGrid, heads: Sequence | None = None,
     (11, 284)
     """
     if medfilt_width < 1 or medfilt_width % 2 == 0:
-        raise ValueError(f"medfilt_width must be a positive odd number, got {medfilt_width}")
+        raise MultiattnValueError(f"medfilt_width must be a positive odd number, got {medfilt_width}")
     _check_cross(cross)
     values = as_dense(cross)
     picked = np.stack([values[layer, head] for layer, head in _head_indices(cross, heads)])
     picked = picked[:, rows if rows is not None else slice(None)]
     if picked.shape[1] < 1:
-        raise ValueError("no token rows selected for the alignment matrix")
+        raise MultiattnValueError("no token rows selected for the alignment matrix")
     cols = picked.sum(axis=(0, 1)) > 0
     picked = picked[:, :, cols]
     if picked.shape[2] == 0:
-        raise ValueError("the selected rows put no weight on any audio frame")
+        raise MultiattnValueError("the selected rows put no weight on any audio frame")
     picked = picked / np.maximum(picked.sum(axis=-1, keepdims=True), 1e-12)
     mean = picked.mean(axis=1, keepdims=True)
     std = picked.std(axis=1, keepdims=True)
@@ -248,7 +250,7 @@ def word_timings(cross: AttentionGrid, heads: Sequence | None = None, medfilt_wi
     tokens, time_axis = _check_cross(cross)
     probs = token_probs if token_probs is not None else cross.meta.get("token_probs")
     if probs is not None and len(probs) != len(tokens):
-        raise ValueError(f"token_probs has {len(probs)} entries for {len(tokens)} tokens")
+        raise MultiattnValueError(f"token_probs has {len(probs)} entries for {len(tokens)} tokens")
     words: list[dict] = []
     for a, b in _segments(tokens):
         matrix = alignment_matrix(cross, heads, medfilt_width, rows=slice(a - 1, b))
@@ -316,7 +318,7 @@ def alignment_metrics(cross: AttentionGrid) -> dict[str, np.ndarray]:
         steps = np.diff(peaks, axis=-1)
         monotone.append((steps >= 0).mean(-1) if steps.shape[-1] else np.ones(peaks.shape[:2]))
     if not entropy:
-        raise ValueError("the grid has no text tokens to measure alignment on")
+        raise MultiattnValueError("the grid has no text tokens to measure alignment on")
     return {"entropy": np.mean(entropy, axis=0), "coverage": np.mean(coverage, axis=0),
             "monotonicity": np.mean(monotone, axis=0)}
 

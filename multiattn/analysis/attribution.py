@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnIndexError, MultiattnValueError
+
 from ._arrays import as_distributions
 from .flow import attention_flow
 from .rollout import rollout
@@ -46,9 +48,9 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 def _vector(values: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D vector (one value per token), got shape {arr.shape}")
+        raise MultiattnValueError(f"{name} must be a 1-D vector (one value per token), got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf; check the gradients / attention it came from")
+        raise MultiattnValueError(f"{name} contains NaN or inf; check the gradients / attention it came from")
     return arr
 
 
@@ -77,9 +79,10 @@ def spearman(a: ArrayLike, b: ArrayLike) -> float:
     """
     x, y = _vector(a, "a"), _vector(b, "b")
     if x.shape != y.shape:
-        raise ValueError(f"spearman needs vectors of equal length, got {x.shape[0]} and {y.shape[0]}")
+        raise MultiattnValueError(
+            f"spearman needs vectors of equal length, got {x.shape[0]} and {y.shape[0]}")
     if x.size < 2:
-        raise ValueError(f"spearman needs at least 2 values, got {x.size}")
+        raise MultiattnValueError(f"spearman needs at least 2 values, got {x.size}")
     rx, ry = _ranks(x) - (x.size + 1) / 2.0, _ranks(y) - (y.size + 1) / 2.0
     denom = np.sqrt((rx @ rx) * (ry @ ry))
     return float(np.clip((rx @ ry) / denom, -1.0, 1.0)) if denom > 0 else float("nan")
@@ -126,12 +129,13 @@ def attribution_agreement(
     [{'map': 'raw L0', 'grad': 0.5}]
     """
     if not attributions or not attention_maps:
-        raise ValueError("attribution_agreement needs at least one attribution and one attention map")
+        raise MultiattnValueError(
+            "attribution_agreement needs at least one attribution and one attention map")
     attrs = {name: _vector(v, f"attribution {name!r}") for name, v in attributions.items()}
     maps = {name: _vector(v, f"attention map {name!r}") for name, v in attention_maps.items()}
     lengths = {v.size for v in [*attrs.values(), *maps.values()]}
     if len(lengths) != 1:
-        raise ValueError(
+        raise MultiattnValueError(
             f"attributions and attention maps must cover the same tokens, got lengths {sorted(lengths)}"
         )
     n = lengths.pop()
@@ -139,10 +143,11 @@ def attribution_agreement(
     if exclude is not None:
         mask = np.asarray(exclude)
         if mask.dtype != bool or mask.shape != (n,):
-            raise ValueError(f"exclude must be a boolean mask of shape ({n},), got {mask.dtype} {mask.shape}")
+            raise MultiattnValueError(
+                f"exclude must be a boolean mask of shape ({n},), got {mask.dtype} {mask.shape}")
         keep = ~mask
     if keep.sum() < 2:
-        raise ValueError(f"only {int(keep.sum())} positions left after excluding; need at least 2")
+        raise MultiattnValueError(f"only {int(keep.sum())} positions left after excluding; need at least 2")
     rows = []
     for map_name, weights in maps.items():
         row: dict = {"map": map_name}
@@ -183,11 +188,11 @@ def layer_attention_maps(
     """
     unknown = set(kinds) - set(MAP_KINDS)
     if unknown or not kinds:
-        raise ValueError(f"kinds must be a non-empty subset of {MAP_KINDS}, got {kinds}")
+        raise MultiattnValueError(f"kinds must be a non-empty subset of {MAP_KINDS}, got {kinds}")
     arr = as_distributions(attn)
     n_layers, n_tok = arr.shape[0], arr.shape[-1]
     if not -n_tok <= query < n_tok:
-        raise IndexError(f"query {query} out of range for {n_tok} tokens")
+        raise MultiattnIndexError(f"query {query} out of range for {n_tok} tokens")
     q = query % n_tok
     builders = {
         "raw": lambda layer: arr[layer].mean(0)[q],

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from .metrics import head_similarity
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -27,13 +29,13 @@ _LINKAGES = ("average", "complete", "single", "weighted")
 def _similarity(similarity: ArrayLike) -> np.ndarray:
     sim = np.asarray(similarity, dtype=np.float64)
     if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 2:
-        raise ValueError(
+        raise MultiattnValueError(
             f"similarity must be a square (heads, heads) matrix with >= 2 heads, got {sim.shape}"
         )
     if not np.isfinite(sim).all():
-        raise ValueError("similarity contains NaN or inf (a head with no eligible rows?)")
+        raise MultiattnValueError("similarity contains NaN or inf (a head with no eligible rows?)")
     if not np.allclose(sim, sim.T, atol=1e-6):
-        raise ValueError("similarity must be symmetric; average it with its transpose first")
+        raise MultiattnValueError("similarity must be symmetric; average it with its transpose first")
     return sim
 
 
@@ -48,10 +50,10 @@ def mean_head_similarity(attns: Iterable[AttentionInput], metric: str = "cosine"
     """
     sims = [head_similarity(attn, metric) for attn in attns]
     if not sims:
-        raise ValueError("mean_head_similarity needs at least one input")
+        raise MultiattnValueError("mean_head_similarity needs at least one input")
     shapes = {s.shape for s in sims}
     if len(shapes) != 1:
-        raise ValueError(f"inputs come from models with different head counts: {sorted(shapes)}")
+        raise MultiattnValueError(f"inputs come from models with different head counts: {sorted(shapes)}")
     return np.mean(sims, axis=0)
 
 
@@ -88,14 +90,14 @@ def cluster_heads(
     from scipy.spatial.distance import squareform
 
     if method not in _LINKAGES:
-        raise ValueError(f"method must be one of {_LINKAGES}, got {method!r}")
+        raise MultiattnValueError(f"method must be one of {_LINKAGES}, got {method!r}")
     sim = _similarity(similarity)
     distance = np.clip(1.0 - sim, 0.0, None)
     np.fill_diagonal(distance, 0.0)
     tree = linkage(squareform(distance, checks=False), method=method)
     if n_clusters is not None:
         if not 1 <= n_clusters <= sim.shape[0]:
-            raise ValueError(f"n_clusters must be in [1, {sim.shape[0]}], got {n_clusters}")
+            raise MultiattnValueError(f"n_clusters must be in [1, {sim.shape[0]}], got {n_clusters}")
         labels = fcluster(tree, n_clusters, criterion="maxclust")
     else:
         labels = fcluster(tree, threshold, criterion="distance")
@@ -126,7 +128,8 @@ def redundant_heads(similarity: ArrayLike, n_heads: int, threshold: float = 0.9)
     """
     sim = _similarity(similarity)
     if n_heads < 1 or sim.shape[0] % n_heads:
-        raise ValueError(f"{sim.shape[0]} heads in similarity is not a multiple of n_heads={n_heads}")
+        raise MultiattnValueError(
+            f"{sim.shape[0]} heads in similarity is not a multiple of n_heads={n_heads}")
     rows, cols = np.triu_indices(sim.shape[0], k=1)
     keep = sim[rows, cols] >= threshold
     pairs = sorted(zip(rows[keep], cols[keep]), key=lambda p: -sim[p])
@@ -160,11 +163,11 @@ def project_heads(features: ArrayLike, n_components: int = 2) -> tuple[np.ndarra
     """
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"features must be (n_heads, d) with >= 2 heads, got {x.shape}")
+        raise MultiattnValueError(f"features must be (n_heads, d) with >= 2 heads, got {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError("features contain NaN or inf")
+        raise MultiattnValueError("features contain NaN or inf")
     if not 1 <= n_components <= min(x.shape):
-        raise ValueError(f"n_components must be in [1, {min(x.shape)}], got {n_components}")
+        raise MultiattnValueError(f"n_components must be in [1, {min(x.shape)}], got {n_components}")
     centred = x - x.mean(0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
     axes = vt[:n_components]

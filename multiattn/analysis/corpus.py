@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from typing import TypedDict
 
@@ -58,7 +60,7 @@ class _RunningStats:
 
     def add(self, values: np.ndarray, name: str) -> None:
         if values.shape != self.shape:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"metric {name!r} gave shape {values.shape} on input {self.seen}, {self.shape} before: "
                 "every input must go through the same model (same layers and heads)"
             )
@@ -132,29 +134,30 @@ def corpus_statistics(
     from tqdm import tqdm
 
     if not metrics:
-        raise ValueError("metrics is empty: pass {name: metric}, e.g. {'entropy': head_entropy}")
+        raise MultiattnValueError("metrics is empty: pass {name: metric}, e.g. {'entropy': head_entropy}")
     if reservoir < 1:
-        raise ValueError(f"reservoir must be at least 1 input, got {reservoir}")
+        raise MultiattnValueError(f"reservoir must be at least 1 input, got {reservoir}")
     rng = np.random.default_rng(seed)
     running: dict[str, _RunningStats] = {}
     n_inputs = 0
     for text in tqdm(texts, desc="corpus", unit="input", disable=not progress):
         if not isinstance(text, str):
-            raise TypeError(f"inputs must be strings, got {type(text).__name__} at input {n_inputs}")
+            raise MultiattnTypeError(f"inputs must be strings, got {type(text).__name__} at input {n_inputs}")
         if not text.strip():
             continue
         attn = capture_fn(text.rstrip("\n"))
         for name, metric in metrics.items():
             values = np.asarray(metric(attn), dtype=np.float64)
             if values.ndim != 2:
-                raise ValueError(f"metric {name!r} must return (layers, heads) values, got {values.shape}")
+                raise MultiattnValueError(
+                    f"metric {name!r} must return (layers, heads) values, got {values.shape}")
             if name not in running:
                 running[name] = _RunningStats(values.shape, reservoir, rng)
             running[name].add(values, name)
         del attn  # nothing of the input outlives this iteration
         n_inputs += 1
     if n_inputs == 0:
-        raise ValueError("no inputs: the text source is empty (or only blank lines)")
+        raise MultiattnValueError("no inputs: the text source is empty (or only blank lines)")
     return {"n_inputs": n_inputs, "metrics": {name: stats.result() for name, stats in running.items()}}
 
 
@@ -170,7 +173,7 @@ def save_csv(stats: CorpusStatistics, path: str | Path) -> Path:
     PosixPath('baseline.csv')
     """
     if "metrics" not in stats:
-        raise ValueError("stats must be the output of corpus_statistics (a dict with 'metrics')")
+        raise MultiattnValueError("stats must be the output of corpus_statistics (a dict with 'metrics')")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = ["count", "mean", "std"] + [f"q{round(q * 100):02d}" for q in QUANTILES]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from multiattn.errors import MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import numpy as np
 
@@ -52,14 +54,15 @@ def corpus_metrics(
     --------
     >>> list(corpus_metrics("entropy, previous_token"))
     ['entropy', 'previous_token']
-    >>> corpus_metrics("speed")
+    >>> corpus_metrics("speed")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown metrics ['speed']; choose from entropy, distance, first_token, previous_token
+    multiattn.errors.MultiattnValueError: unknown metrics ['speed']; choose from entropy, ..., previous_token
     """
     chosen = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
     table = _functions()
     unknown = [name for name in chosen if name not in table]
     if unknown or not chosen:
-        raise ValueError(f"unknown metrics {unknown or names!r}; choose from {', '.join(CORPUS_METRICS)}")
+        raise MultiattnValueError(
+            f"unknown metrics {unknown or names!r}; choose from {', '.join(CORPUS_METRICS)}")
     return {name: table[name] for name in chosen}

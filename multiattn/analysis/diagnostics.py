@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..axes import TokenAxis
 from ..labelled import LabelledArray
 from ._arrays import as_distributions, axes_of, is_causal, label_heads, mean_over_rows, valid_rows
@@ -74,11 +76,11 @@ def position_bias(attn: AttentionInput, kind: str = "max",
     array([[0.85]])
     """
     if kind not in _BIAS_KINDS:
-        raise ValueError(f"kind must be one of {_BIAS_KINDS}, got {kind!r}")
+        raise MultiattnValueError(f"kind must be one of {_BIAS_KINDS}, got {kind!r}")
     arr = as_distributions(attn)
     n_q, n = arr.shape[-2:]
     if n_q != n:
-        raise ValueError(f"position bias needs square self-attention, got {n_q} x {n}")
+        raise MultiattnValueError(f"position bias needs square self-attention, got {n_q} x {n}")
     eligible = valid_rows(arr, query_mask)
     visible = np.tril(np.ones((n, n))) if is_causal(arr) else np.ones((n, n))
     scores = []
@@ -123,7 +125,8 @@ def _padding_keys(attn: AttentionInput, padding_mask: ArrayLike | None, n_keys: 
         return mask if mask.any() else None
     mask = np.asarray(padding_mask, dtype=bool)
     if mask.shape != (n_keys,):
-        raise ValueError(f"padding_mask must have shape ({n_keys},) (True on padding keys), got {mask.shape}")
+        raise MultiattnValueError(
+            f"padding_mask must have shape ({n_keys},) (True on padding keys), got {mask.shape}")
     return mask
 
 

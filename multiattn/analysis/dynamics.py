@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ._arrays import as_dense
 from .heads import head_type_scores
 from .metrics import attention_distance, head_entropy
@@ -71,17 +73,18 @@ def metrics_by_step(
     ((1, 2, 4), 1.0)
     """
     if not grids_by_step:
-        raise ValueError("grids_by_step is empty: pass {step: attention} for at least one checkpoint")
+        raise MultiattnValueError(
+            "grids_by_step is empty: pass {step: attention} for at least one checkpoint")
     steps = sorted(grids_by_step)
     if any(not isinstance(step, (int, np.integer)) or step < 0 for step in steps):
-        raise ValueError(f"training steps must be non-negative integers, got {steps}")
+        raise MultiattnValueError(f"training steps must be non-negative integers, got {steps}")
     rows: dict[str, list[np.ndarray | LabelledArray]] = {name: [] for name in DYNAMICS_METRICS}
     shape = None
     for step in steps:
         attn = grids_by_step[step]
         step_shape = as_dense(attn).shape
         if shape is not None and step_shape != shape:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"attention at step {step} has shape {step_shape}, step {steps[0]} has {shape}: "
                 "capture every checkpoint on the same input"
             )
@@ -107,7 +110,7 @@ def phase_change_step(
     10
     """
     if score not in metrics or "steps" not in metrics:
-        raise ValueError(f"metrics need 'steps' and {score!r} (the output of metrics_by_step)")
+        raise MultiattnValueError(f"metrics need 'steps' and {score!r} (the output of metrics_by_step)")
     best = np.nanmax(np.where(np.isnan(metrics[score]), -np.inf, metrics[score]), axis=(1, 2))
     reached = np.flatnonzero(best >= threshold)
     return int(metrics["steps"][reached[0]]) if reached.size else None

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
+
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
 
@@ -38,9 +40,9 @@ __all__ = [
 
 def _sparse(grid: object) -> AttentionGrid:
     if not isinstance(grid, AttentionGrid):
-        raise TypeError(f"expected a sparse AttentionGrid, got {type(grid).__name__}")
+        raise MultiattnTypeError(f"expected a sparse AttentionGrid, got {type(grid).__name__}")
     if not grid.is_sparse:
-        raise ValueError("this analysis needs a sparse (graph) grid; build one with "
+        raise MultiattnValueError("this analysis needs a sparse (graph) grid; build one with "
                          "multiattn.adapters.graph.from_dense(values) or capture()")
     return grid
 
@@ -174,7 +176,7 @@ def top_k_edges(grid: AttentionGrid, k: int, *, layer: int | str = -1, head: int
     [3, 1]
     """
     if int(k) < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise MultiattnValueError(f"k must be at least 1, got {k}")
     grid = _sparse(grid)
     values = _edge_values(grid, layer, head)
     target = grid.edge_index[1]
@@ -250,10 +252,10 @@ def group_share(grid: AttentionGrid, groups: ArrayLike | None = None, *,
     n = len(grid.query)
     groups = grid.query.groups if groups is None else groups
     if groups is None:
-        raise ValueError("no node groups: pass groups=[...] or build the NodeAxis with groups=")
+        raise MultiattnValueError("no node groups: pass groups=[...] or build the NodeAxis with groups=")
     groups = np.asarray(groups)
     if groups.shape != (n,):
-        raise ValueError(f"groups must have one entry per node, shape ({n},), got {groups.shape}")
+        raise MultiattnValueError(f"groups must have one entry per node, shape ({n},), got {groups.shape}")
     source, target = grid.edge_index
     counted = np.ones(source.size, bool) if self_loops else source != target
     same = (groups[source] == groups[target]) & counted
@@ -266,7 +268,8 @@ def group_share(grid: AttentionGrid, groups: ArrayLike | None = None, *,
     per_node_edges = np.divide(n_same, n_all, out=np.full(n, np.nan), where=n_all > 0)
     has = n_all > 0
     if not has.any():
-        raise ValueError("no node has counted incoming edges (only self-loops?); pass self_loops=True")
+        raise MultiattnValueError(
+            "no node has counted incoming edges (only self-loops?); pass self_loops=True")
     return GroupShare(
         attention=np.nanmean(per_node[..., has], axis=-1),
         edges=float(per_node_edges[has].mean()),
@@ -364,7 +367,7 @@ def propagate_attention(grid: AttentionGrid, *, head: int | str = "mean",
     """
     grid = _sparse(grid)
     if not 0.0 <= float(residual) < 1.0:
-        raise ValueError(f"residual must be in [0, 1), got {residual}")
+        raise MultiattnValueError(f"residual must be in [0, 1), got {residual}")
     n = len(grid.query)
     identity = sp.identity(n, format="csr")
     flow = identity

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
+from multiattn.errors import MultiattnValueError
+
 from ..labelled import LabelledArray
 from ._arrays import label_positions
 from .rollout import residual_layers
@@ -171,7 +173,7 @@ def attention_flow(
     """
     layers = np.asarray(residual_layers(attn, head_fusion, residual))  # the capacities, unlabelled
     if not 1 <= scale < 2**31:
-        raise ValueError(f"scale must be in [1, 2**31), got {scale}")
+        raise MultiattnValueError(f"scale must be in [1, 2**31), got {scale}")
     n_tok = layers.shape[-1]
     if layers.shape[0] == 1:
         flows = layers[0].copy()

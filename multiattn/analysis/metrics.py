@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
 from ._arrays import (
@@ -153,7 +155,7 @@ def topk_concentration(attn: AttentionInput, k: int,
     """
     arr = as_distributions(attn)
     if not 1 <= int(k) <= arr.shape[-1]:
-        raise ValueError(f"k must be between 1 and the number of keys {arr.shape[-1]}, got {k}")
+        raise MultiattnValueError(f"k must be between 1 and the number of keys {arr.shape[-1]}, got {k}")
     top = -np.partition(-arr, int(k) - 1, axis=-1)[..., : int(k)]
     return label_heads(attn, mean_over_rows(top.sum(-1), valid_rows(arr, query_mask)), "topk_concentration")
 
@@ -179,11 +181,13 @@ def special_share(attn: AttentionInput, mask: ArrayLike | None = None,
     if mask is None:
         _, key_axis = axes_of(attn)
         if key_axis is None:
-            raise ValueError("pass mask= (one bool per key) for a plain array; grids use key.special_mask")
+            raise MultiattnValueError(
+                "pass mask= (one bool per key) for a plain array; grids use key.special_mask")
         mask = key_axis.special_mask
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (arr.shape[-1],):
-        raise ValueError(f"mask must have shape ({arr.shape[-1]},) (one flag per key), got {mask.shape}")
+        raise MultiattnValueError(
+            f"mask must have shape ({arr.shape[-1]},) (one flag per key), got {mask.shape}")
     share = mean_over_rows(arr[..., mask].sum(-1), valid_rows(arr, query_mask))
     return label_heads(attn, share, "special_share")
 
@@ -232,7 +236,8 @@ def delimiter_share(
     n_keys = as_distributions(attn).shape[-1]
     labels = token_labels(attn, tokens, n_keys)
     if labels is None:
-        raise ValueError("delimiter_share needs token labels: pass tokens= or a grid with a TokenAxis")
+        raise MultiattnValueError(
+            "delimiter_share needs token labels: pass tokens= or a grid with a TokenAxis")
     share = special_share(attn, delimiter_mask(labels, delimiters), query_mask)
     return label_heads(attn, share, "delimiter_share")
 
@@ -262,7 +267,7 @@ def head_similarity(attn: AttentionInput, metric: str = "cosine",
            [0., 1.]])
     """
     if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+        raise MultiattnValueError(f"metric must be one of {_METRICS}, got {metric!r}")
     arr = as_distributions(attn)
     n_l, n_h, n_q, n_k = arr.shape
     eligible = valid_rows(arr, query_mask).reshape(n_l * n_h, n_q)
@@ -301,11 +306,11 @@ def head_diversity(
     n_l, n_h = arr.shape[:2]
     if by_layer:
         if n_h < 2:
-            raise ValueError("head diversity within a layer needs at least 2 heads")
+            raise MultiattnValueError("head diversity within a layer needs at least 2 heads")
         per_layer = [head_diversity(arr[l : l + 1], metric, query_mask=query_mask) for l in range(n_l)]
         return label_layers(attn, np.array(per_layer), "head_diversity")
     if n_l * n_h < 2:
-        raise ValueError("head diversity needs at least 2 heads")
+        raise MultiattnValueError("head diversity needs at least 2 heads")
     sim = head_similarity(arr, metric, query_mask)
     off = ~np.eye(len(sim), dtype=bool)
     return float(1.0 - np.nanmean(sim[off]))

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..labelled import LabelledArray
 from ._arrays import as_dense, label_positions
 
@@ -31,12 +33,12 @@ def _pair(attn: AttentionInput, grads: ArrayLike) -> tuple[np.ndarray, np.ndarra
     a = as_dense(attn)
     g = as_dense(grads)
     if a.shape != g.shape:
-        raise ValueError(
+        raise MultiattnValueError(
             f"attention {a.shape} and gradients {g.shape} must have the same (L, H, N, N) shape; "
             "pass the gradient of each attention matrix in the same layer order"
         )
     if a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"self-attention must be square (N, N) per head, got {a.shape[-2:]}")
+        raise MultiattnValueError(f"self-attention must be square (N, N) per head, got {a.shape[-2:]}")
     return a, g
 
 
@@ -72,7 +74,7 @@ def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
     array([1., 1., 1.])
     """
     if not 0 <= residual < 1:
-        raise ValueError(f"residual must be in [0, 1), got {residual}")
+        raise MultiattnValueError(f"residual must be in [0, 1), got {residual}")
     a, g = _pair(attn, grads)
     n = a.shape[-1]
     eye = np.eye(n)
@@ -118,7 +120,7 @@ def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
     a, g = _pair(attn, grads)
     n_layers = a.shape[0]
     if not -n_layers <= start_layer < n_layers:
-        raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
+        raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
     relevance = np.eye(a.shape[-1])
     for layer in range(start_layer % n_layers, n_layers):
         cam = np.clip(g[layer] * a[layer], 0, None).mean(axis=0)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
 from ._arrays import as_distributions, label_layers, label_positions, require_self_attention
@@ -34,7 +36,7 @@ def _discard_smallest(fused: np.ndarray, ratio: float, keep_cols: int) -> np.nda
 def _protected_columns(attn: AttentionInput, keep_prefix: int | None) -> int:
     if keep_prefix is not None:
         if keep_prefix < 0:
-            raise ValueError(f"keep_prefix must be >= 0, got {keep_prefix}")
+            raise MultiattnValueError(f"keep_prefix must be >= 0, got {keep_prefix}")
         return int(keep_prefix)
     n_prefix = getattr(attn.key, "n_prefix", None) if isinstance(attn, AttentionGrid) else None
     return max(1, n_prefix or 0)
@@ -106,7 +108,7 @@ def rollout(
     layers = _residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix)
     n_layers = layers.shape[0]
     if not -n_layers <= start_layer < n_layers:
-        raise ValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
+        raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
     result = np.eye(layers.shape[-1])
     for mixed in layers[start_layer % n_layers:]:
         result = mixed @ result
@@ -127,7 +129,7 @@ def fused_operators(grid: AttentionGrid, head_fusion: str = "mean") -> list:
     from scipy import sparse
 
     if head_fusion not in HEAD_FUSIONS:
-        raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
+        raise MultiattnValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
     fused = getattr(np, head_fusion)(grid.values, axis=1)
     if not grid.is_sparse:
         return list(fused.astype(np.float64))
@@ -169,11 +171,11 @@ def _residual_layers(attn: AttentionInput, head_fusion: str, residual: float, di
                      keep_prefix: int | None) -> np.ndarray:
     """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array."""
     if head_fusion not in HEAD_FUSIONS:
-        raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
+        raise MultiattnValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
     if not 0.0 <= residual <= 1.0:
-        raise ValueError(f"residual must be in [0, 1], got {residual}")
+        raise MultiattnValueError(f"residual must be in [0, 1], got {residual}")
     if not 0.0 <= discard_ratio < 1.0:
-        raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
+        raise MultiattnValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
     keep_cols = _protected_columns(attn, keep_prefix)
     require_self_attention(attn, "rollout")
     arr = as_distributions(attn)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 from ..grid import AttentionMap
 from .rollout import fused_operators
 
@@ -33,7 +35,8 @@ def _readout_vector(axis: Any, readout: str | int | None,
     start = np.zeros(len(axis))
     if readout == "cls":
         if not axis.n_prefix:
-            raise ValueError("this axis has no CLS token; use readout='mean' (mean pooling) or a token index")
+            raise MultiattnValueError(
+                "this axis has no CLS token; use readout='mean' (mean pooling) or a token index")
         start[0] = 1.0
     elif readout == "mean":
         start[axis.n_prefix:] = 1.0 / (len(axis) - axis.n_prefix)
@@ -41,7 +44,8 @@ def _readout_vector(axis: Any, readout: str | int | None,
         readout = int(readout) % len(axis)
         start[readout] = 1.0
     else:
-        raise ValueError(f"readout must be 'cls', 'mean' or a token index < {len(axis)}, got {readout!r}")
+        raise MultiattnValueError(
+            f"readout must be 'cls', 'mean' or a token index < {len(axis)}, got {readout!r}")
     return start, readout
 
 
@@ -59,12 +63,12 @@ def _steps(attention: AttentionGrid | dict[str, AttentionGrid]) -> list[Attentio
     if isinstance(attention, dict):
         missing = {"spatial", "temporal"} - set(attention)
         if missing:
-            raise ValueError(
+            raise MultiattnValueError(
                 f"divided attention needs 'spatial' and 'temporal' grids; missing {sorted(missing)}"
             )
         steps = [attention["temporal"], attention["spatial"]]
         if steps[0].query != steps[1].query or steps[0].layers != steps[1].layers:
-            raise ValueError("the spatial and temporal grids must share their VideoAxis and layers")
+            raise MultiattnValueError("the spatial and temporal grids must share their VideoAxis and layers")
         return steps
     return [attention]
 
@@ -173,7 +177,7 @@ def space_time_rollout(
     """
 
     if not 0.0 <= residual < 1.0:
-        raise ValueError(f"residual must be in [0, 1), got {residual}")
+        raise MultiattnValueError(f"residual must be in [0, 1), got {residual}")
     steps = _steps(attention)
     operators = [fused_operators(step, head_fusion) for step in steps]
     per_layer = [list(ops) for ops in zip(*operators)]

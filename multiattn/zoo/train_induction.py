@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from multiattn.errors import MultiattnValueError
+
 __all__ = ["VOCAB_WORDS", "SEQ_LEN", "build_tokenizer", "make_batch", "train"]
 
 #: The model's words (one token each); short so that heatmap labels stay readable.
@@ -184,7 +186,8 @@ def train(
     from transformers import GPT2LMHeadModel
 
     if checkpoint_every is not None and checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be a positive number of steps got {checkpoint_every}")
+        raise MultiattnValueError(
+            f"checkpoint_every must be a positive number of steps got {checkpoint_every}")
     checkpoint_dir = Path(out_dir) / "checkpoints"
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # tiny model: a second thread only adds contention

@@ -23,15 +23,19 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when
 __all__ = [
     "CLIP_FRACTION",
     "FRAME_S",
+    "HOP",
     "MAX_NEW_TOKENS",
     "MISMATCH_PROB",
+    "N_MEL_FRAMES",
     "SAMPLE_RATE",
     "SILENCE_PEAK",
     "WINDOW",
     "WINDOW_S",
     "block_diagonal",
+    "check_model",
     "encode",
     "features",
+    "window_features",
     "forced",
     "greedy",
     "normal_word",
@@ -104,9 +108,47 @@ def prepare_audio(audio: ArrayLike, sr: int) -> tuple[np.ndarray, list[str]]:
 
 
 def features(processor: Processor, window: np.ndarray) -> torch.Tensor:
+    """Log-mel features of one window as Hugging Face computes them (waveform zero-padded to 30 s)."""
     return processor.feature_extractor(
         window, sampling_rate=SAMPLE_RATE, return_tensors="pt"
     ).input_features
+
+
+#: Mel frames per second (10 ms hop) and per 30 s window.
+HOP = 160
+N_MEL_FRAMES = WINDOW // HOP
+
+
+def window_features(processor: Processor, mono: np.ndarray) -> list[torch.Tensor]:
+    """Log-mel features of each 30 s window, padded as openai-whisper pads them.
+
+    openai-whisper computes the log-mel spectrogram of the whole recording followed by 30 s
+    of zeros (one dynamic-range clamp for the file) and pads each window's *spectrogram*
+    with zeros up to 3000 frames (``transcribe.py``: ``log_mel_spectrogram(audio,
+    padding=N_SAMPLES)``, ``pad_or_trim(mel_segment, N_FRAMES)``); Hugging Face pads the
+    *waveform* instead, which changes the features of the padding and so the attention.
+
+    Returns
+    -------
+    list of torch.Tensor ``(1, n_mels, 3000)``, one per window of :func:`windows`.
+
+    Example
+    -------
+    >>> [f.shape for f in window_features(processor, np.zeros(16000 * 40))]  # doctest: +SKIP
+    [torch.Size([1, 80, 3000]), torch.Size([1, 80, 3000])]
+    """
+    import torch
+
+    padded = np.concatenate([np.asarray(mono, np.float32), np.zeros(WINDOW, np.float32)])
+    mel = processor.feature_extractor(padded, sampling_rate=SAMPLE_RATE, return_tensors="pt",
+                                      padding="longest", truncation=False).input_features
+    content = len(mono) // HOP  # openai-whisper: mel.shape[-1] - N_FRAMES
+    out = []
+    for seek in range(0, len(mono), WINDOW):
+        start = seek // HOP
+        segment = mel[:, :, start : min(start + N_MEL_FRAMES, content)]
+        out.append(torch.nn.functional.pad(segment, (0, N_MEL_FRAMES - segment.shape[-1])))
+    return out
 
 
 def suppressed(model: Model) -> tuple[list[int], list[int]]:
@@ -120,8 +162,21 @@ def suppressed(model: Model) -> tuple[list[int], list[int]]:
 
 
 def prompt(model: Model) -> list[int]:
+    """``[<|startoftranscript|>, <|notimestamps|>]``; a fresh ``generation_config`` lacks the second.
+
+    Whisper's vocabulary ends with 1501 timestamp tokens right after ``<|notimestamps|>``
+    (50362 in tiny.en's 51864, 50363 in the multilingual 51865, 50364 in large-v3's 51866).
+    """
     generation = model.generation_config
-    return [generation.decoder_start_token_id, generation.no_timestamps_token_id]
+    no_timestamps = getattr(generation, "no_timestamps_token_id", None)
+    if no_timestamps is None:
+        no_timestamps = model.config.vocab_size - 1502
+        if no_timestamps <= (generation.eos_token_id or 0):
+            raise MultiattnValueError(
+                f"generation_config has no no_timestamps_token_id and vocab_size {model.config.vocab_size} "
+                "is not Whisper's; set model.generation_config.no_timestamps_token_id = "
+                "processor.tokenizer.convert_tokens_to_ids('<|notimestamps|>')")
+    return [generation.decoder_start_token_id, no_timestamps]
 
 
 def encode(model: Model, features: torch.Tensor, attentions: bool) -> BaseModelOutput:
@@ -146,8 +201,8 @@ def greedy(model: Model, encoder_out: BaseModelOutput, max_new_tokens: int) -> l
         past = None
         step_input = torch.tensor([ids])
         for step in range(max_new_tokens):
-            out = model(encoder_outputs=encoder_out, decoder_input_ids=step_input,
-                        past_key_values=past, use_cache=True)
+            out = model(encoder_outputs=encoder_out, decoder_input_ids=step_input, cache=past,
+                        use_cache=True)
             logits = out.logits[0, -1].clone()
             logits[always] = -np.inf
             if step == 0:
@@ -156,9 +211,22 @@ def greedy(model: Model, encoder_out: BaseModelOutput, max_new_tokens: int) -> l
             if token == eot:
                 break
             ids.append(token)
-            past = out.past_key_values
+            past = out.cache
             step_input = torch.tensor([[token]])
     return ids[2:]
+
+
+def check_model(model: Model) -> None:
+    """Refuse anything but a Whisper encoder-decoder, naming the adapter that takes it."""
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type != "whisper" or not hasattr(model, "generation_config"):
+        speech = model_type in ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat")
+        raise MultiattnValueError(
+            f"the Whisper adapter takes a WhisperForConditionalGeneration, got {type(model).__name__} "
+            f"(model_type={model_type!r}); "
+            + ("a speech encoder has no decoder to align text with: use multiattn.capture(model, audio) "
+               "or multiattn.adapters.speech.capture for its encoder self-attention" if speech else
+               "multiattn.capture(model, inputs) picks the adapter of a model"))
 
 
 def windows(mono: np.ndarray) -> list[np.ndarray]:

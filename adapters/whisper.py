@@ -94,6 +94,7 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
     """
     from tqdm.auto import tqdm
 
+    _wd.check_model(model)
     _check_processor(processor)
     mono, notes = prepare_audio(*audio_input(inputs))
     windows = _wd.windows(mono)
@@ -108,10 +109,10 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         check_fits(_encoder_nbytes(model, len(mono)),
                    f"stitched encoder attention over {frames} frames (pass keep_encoder=False to skip it)")
     encoded = []
-    bar = tqdm(windows, desc="whisper windows", unit="window",
-               disable=not progress or len(windows) == 1)
-    for window in bar:
-        encoder_out = _wd.encode(model, _wd.features(processor, window), attentions=keep_encoder)
+    bar = tqdm(list(zip(windows, _wd.window_features(processor, mono))), desc="whisper windows",
+               unit="window", disable=not progress or len(windows) == 1)
+    for window, window_mel in bar:
+        encoder_out = _wd.encode(model, window_mel, attentions=keep_encoder)
         n_frames = math.ceil(len(window) / (FRAME_S * SAMPLE_RATE))
         enc = None
         if keep_encoder:
@@ -189,11 +190,12 @@ def transcribe(model: Model, inputs: AudioInput, *, processor: Processor = None,
     >>> transcribe(model, (audio, 16000), processor=processor)  # doctest: +SKIP
     ' The quick brown fox jumps over the lazy dog.'
     """
+    _wd.check_model(model)
     _check_processor(processor)
     mono, _ = prepare_audio(*audio_input(inputs))
     pieces = []
-    for window in _wd.windows(mono):
-        encoder_out = _wd.encode(model, _wd.features(processor, window), attentions=False)
+    for window_mel in _wd.window_features(processor, mono):
+        encoder_out = _wd.encode(model, window_mel, attentions=False)
         pieces.append(processor.tokenizer.decode(_wd.greedy(model, encoder_out, max_new_tokens)))
     return "".join(pieces)
 
@@ -213,6 +215,7 @@ def prepare(model: Model, inputs: AudioInput, *, processor: Processor = None, te
     """
     import torch
 
+    _wd.check_model(model)
     _check_processor(processor)
     mono, _ = prepare_audio(*audio_input(inputs))
     windows = _wd.windows(mono)
@@ -220,7 +223,7 @@ def prepare(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         raise MultiattnValueError(
             f"the audio is {len(mono) / SAMPLE_RATE:.1f} s long; streaming takes one 30 s "
                          "window: cut it, or use capture(..., keep_encoder=False) for long audio")
-    features = _wd.features(processor, windows[0])
+    features = _wd.window_features(processor, mono)[0]
     if text is None:
         tokens = _wd.greedy(model, _wd.encode(model, features, attentions=False), max_new_tokens)
     else:

@@ -51,11 +51,14 @@ _PUNCTUATION = set(string.punctuation) | {"“", "”", "‘", "’", "、", "�
 
 
 def dtw(cost: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum-cost monotonic path through a cost matrix (Whisper's DTW).
+    """Minimum-cost monotonic path through a cost matrix (Whisper's DTW, via librosa).
 
-    Moves are diagonal ``(i-1, j-1)``, down ``(i-1, j)`` and right ``(i, j-1)``; ties prefer
-    right, then down, as openai/whisper's ``dtw_cpu`` does. The path starts at ``(0, 0)`` and ends
-    at ``(N-1, M-1)``.
+    Moves are diagonal ``(i-1, j-1)``, down ``(i-1, j)`` and right ``(i, j-1)``, all of weight 1,
+    as in openai/whisper's ``dtw_cpu``; the path starts at ``(0, 0)`` and ends at ``(N-1, M-1)``.
+    :func:`librosa.sequence.dtw` (numba) computes it. Only exact ties are resolved differently:
+    a tie of the diagonal with another move goes to the diagonal in librosa, to the right move
+    in Whisper; it matters only where several paths cost exactly the same (not seen on real
+    attention, where ``tests/test_whisper_recipe.py`` checks the words equal Whisper's).
 
     Parameters
     ----------
@@ -73,41 +76,16 @@ def dtw(cost: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     >>> rows.tolist(), cols.tolist()
     ([0, 1, 1], [0, 1, 2])
     """
+    from librosa.sequence import dtw as librosa_dtw
+
     x = np.asarray(cost, dtype=np.float64)
     if x.ndim != 2 or 0 in x.shape:
         raise MultiattnValueError(f"dtw needs a non-empty 2-D cost matrix, got shape {x.shape}")
     if not np.isfinite(x).all():
         raise MultiattnValueError("dtw cost matrix contains NaN or inf")
-    n, m = x.shape
-    acc = np.full((n + 1, m + 1), np.inf)
-    acc[0, 0] = 0.0
-    trace = np.zeros((n + 1, m + 1), dtype=np.int8)
-    for i in range(1, n + 1):
-        # the right-move dependency inside a row is sequential; the other two are vectorised
-        diag, down = acc[i - 1, :-1], acc[i - 1, 1:]
-        row = x[i - 1]
-        for j in range(1, m + 1):
-            c0, c1, c2 = diag[j - 1], down[j - 1], acc[i, j - 1]
-            if c0 < c1 and c0 < c2:
-                acc[i, j], trace[i, j] = row[j - 1] + c0, 0
-            elif c1 < c0 and c1 < c2:
-                acc[i, j], trace[i, j] = row[j - 1] + c1, 1
-            else:
-                acc[i, j], trace[i, j] = row[j - 1] + c2, 2
-    trace[0, :], trace[:, 0] = 2, 1
-    rows, cols = [], []
-    i, j = n, m
-    while i > 0 or j > 0:
-        rows.append(i - 1)
-        cols.append(j - 1)
-        step = trace[i, j]
-        if step == 0:
-            i, j = i - 1, j - 1
-        elif step == 1:
-            i -= 1
-        else:
-            j -= 1
-    return np.array(rows[::-1]), np.array(cols[::-1])
+    _, path = librosa_dtw(C=np.ascontiguousarray(x), backtrack=True)  # steps: diagonal, right, down
+    path = path[::-1]
+    return path[:, 0].astype(np.int64), path[:, 1].astype(np.int64)
 
 
 def _check_cross(cross: object) -> tuple[TokenAxis, TimeAxis]:
@@ -156,7 +134,8 @@ def _segments(tokens: TokenAxis) -> list[tuple[int, int]]:
 
 
 def alignment_matrix(cross: AttentionGrid, heads: Sequence | None = None,
-                     medfilt_width: int = 7, rows: slice | None = None) -> np.ndarray:
+                     medfilt_width: int = 7, rows: slice | None = None,
+                     keep: slice | None = None) -> np.ndarray:
     """Whisper's alignment matrix: heads renormalised, z-scored over tokens, filtered, averaged.
 
     Parameters
@@ -168,7 +147,12 @@ def alignment_matrix(cross: AttentionGrid, heads: Sequence | None = None,
     medfilt_width : int
         Odd width (frames) of the median filter along time; 1 disables it.
     rows : slice, optional
-        Token rows to use (default all); columns with no weight in these rows are dropped.
+        Token rows to standardise over (default all); columns with no weight in these rows
+        are dropped.
+    keep : slice, optional
+        Rows of the result to return, relative to ``rows`` (default all). Whisper standardises
+        over every row of the window (``<|startoftranscript|>`` .. ``<|endoftext|>``) and then
+        keeps the rows that predict the text and ``<|endoftext|>``: ``keep=slice(1, -1)``.
 
     Returns
     -------
@@ -198,7 +182,27 @@ def alignment_matrix(cross: AttentionGrid, heads: Sequence | None = None,
     picked = (picked - mean) / np.where(std > 0, std, 1.0)
     if medfilt_width > 1 and picked.shape[2] > medfilt_width // 2:
         picked = median_filter(picked, size=(1, 1, medfilt_width), mode="mirror")
-    return picked.mean(axis=0)
+    return picked.mean(axis=0)[keep if keep is not None else slice(None)]
+
+
+def _window_rows(values: np.ndarray, tokens: TokenAxis, a: int, b: int,
+                 frames: np.ndarray) -> tuple[int, int]:
+    """First and last row of the window around text tokens ``[a, b)``, as Whisper standardises it.
+
+    The special tokens right before the text (``<|startoftranscript|>``, ``<|notimestamps|>``)
+    and the ``<|endoftext|>`` row after it, as long as they attend to the window's frames (rows
+    of another window of a stitched grid do not).
+    """
+    special = tokens.special_mask
+
+    def attends(row: int) -> bool:
+        return bool(values[:, :, row, frames].sum() > 0)
+
+    first = a - 1
+    while first > 0 and special[first - 1] and attends(first - 1):
+        first -= 1
+    last = b if b < len(special) and attends(b) else b - 1
+    return first, last
 
 
 def _is_punctuation(text: str) -> bool:
@@ -252,9 +256,12 @@ def word_timings(cross: AttentionGrid, heads: Sequence | None = None, medfilt_wi
     if probs is not None and len(probs) != len(tokens):
         raise MultiattnValueError(f"token_probs has {len(probs)} entries for {len(tokens)} tokens")
     words: list[dict] = []
+    values = as_dense(cross)
     for a, b in _segments(tokens):
-        matrix = alignment_matrix(cross, heads, medfilt_width, rows=slice(a - 1, b))
-        frames = np.flatnonzero(as_dense(cross)[:, :, a - 1 : b].sum(axis=(0, 1, 2)) > 0)
+        frames = np.flatnonzero(values[:, :, a - 1 : b].sum(axis=(0, 1, 2)) > 0)
+        first, last = _window_rows(values, tokens, a, b, frames)
+        matrix = alignment_matrix(cross, heads, medfilt_width, rows=slice(first, last + 1),
+                                  keep=slice(a - 1 - first, b - first))
         path_rows, path_cols = dtw(-matrix)
         jumps = np.diff(path_rows, prepend=-1) > 0
         entry = frames[path_cols[jumps]]  # frame where the path enters each row

@@ -20,13 +20,17 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .._types import Model
 
-__all__ = ["eager_attention", "eval_mode", "require_attentions"]
+__all__ = ["attention_layers", "eager_attention", "eval_mode", "has_attention", "recorded_attentions",
+           "require_attentions"]
 
 
 def _configs(model: Model) -> list[transformers.PretrainedConfig]:
-    """The model's config and every nested sub-config (vision/text/encoder/decoder)."""
+    """Every config the model reads: its own, each sub-model's (``model.encoder.config`` of T5 is
+    a copy) and every nested sub-config (``text_config``, ``vision_config``...)."""
     seen: list[transformers.PretrainedConfig] = []
-    stack = [getattr(model, "config", None)]
+    modules = model.modules() if hasattr(model, "modules") else ()
+    stack = [getattr(model, "config", None)] + [getattr(m, "config", None) for m in modules]
+    stack.reverse()  # pop the model's own config first
     while stack:
         config = stack.pop()
         if config is None or any(config is c for c in seen):
@@ -109,3 +113,99 @@ def require_attentions(attentions: Sequence[torch.Tensor | None] | None, what: s
             "whose attention class supports output_attentions."
         )
     return list(attentions)  # type: ignore[arg-type]  # None entries were refused above
+
+
+def _record_specs(owner: torch.nn.Module) -> list[tuple[str, type | None, str | None, str | None, int]]:
+    """``(key, target_class, class_name, layer_name, index)`` of a sub-model's attention recorders."""
+    from transformers.utils.output_capturing import OutputRecorder
+
+    specs = []
+    for key, entries in (getattr(owner, "_can_record_outputs", None) or {}).items():
+        if "attention" not in key:
+            continue
+        for spec in entries if isinstance(entries, list) else [entries]:
+            if isinstance(spec, OutputRecorder):
+                specs.append((key, spec.target_class, spec.class_name, spec.layer_name, spec.index))
+            else:
+                named = isinstance(spec, str)
+                specs.append((key, None if named else spec, spec if named else None, None, 1))
+    return specs
+
+
+def _matches(module: torch.nn.Module, name: str, spec: tuple) -> bool:
+    _key, target, class_name, layer_name, _index = spec
+    if not ((target is not None and isinstance(module, target))
+            or (class_name is not None and name.endswith(class_name))):
+        return False
+    return layer_name is None or f".{layer_name.strip('.')}." in f".{name}."
+
+
+def recorded_attentions(model: Model) -> list[tuple[str, str, torch.nn.Module, int]]:
+    """Where the model's own output recorders read attention weights, in module order.
+
+    Transformers >= 5 collects ``output_attentions`` by hooking the modules named in each
+    sub-model's ``_can_record_outputs``; this lists the same places: ``(key, dotted name, module,
+    index into the module's output tuple)`` with ``key`` ``"attentions"`` / ``"cross_attentions"``.
+    Empty for models without recorders (older-style code).
+
+    Example
+    -------
+    >>> [(key, name, index) for key, name, _, index in recorded_attentions(t5)][:1]  # doctest: +SKIP
+    [('attentions', 'encoder.block.0.layer.0', -1)]
+    """
+    from transformers import PreTrainedModel
+
+    found: list[tuple[str, str, torch.nn.Module, int]] = []
+
+    def walk(module: torch.nn.Module, name: str, specs: list) -> None:
+        for child_name, child in module.named_children():
+            path = f"{name}.{child_name}" if name else child_name
+            walk(child, path, _record_specs(child) if isinstance(child, PreTrainedModel) else specs)
+        for spec in specs:
+            if _matches(module, name, spec):
+                found.append((spec[0], name, module, spec[4]))
+
+    walk(model, "", _record_specs(model))
+    order = {id(m): i for i, m in enumerate(model.modules())}
+    return sorted(found, key=lambda item: order[id(item[2])])
+
+
+def attention_layers(model: Model, n_captured: int) -> list[int] | None:
+    """The model's own layer index of each captured self-attention (None: plain ``0..L-1``).
+
+    Hybrid models (Qwen3-Next, LFM2, Jamba...) interleave attention with linear-attention,
+    convolution or state-space layers; their ``output_attentions`` holds only the attention
+    layers, so ``layer.1`` must stay model layer 1.  The index is the first integer in the
+    attention module's dotted path (``model.layers.3.self_attn`` -> 3).
+
+    Example
+    -------
+    >>> attention_layers(qwen3_next_model, 1)  # doctest: +SKIP
+    [1]
+    """
+    import re
+
+    names = [name for key, name, _, _ in recorded_attentions(model) if key == "attentions"]
+    indices = []
+    for name in names:
+        match = re.search(r"(?:^|\.)(\d+)(?:\.|$)", name)
+        if match is None:
+            return None
+        indices.append(int(match.group(1)))
+    if len(indices) != n_captured or any(b <= a for a, b in zip(indices, indices[1:])):
+        return None
+    return indices
+
+
+def has_attention(model: Model) -> bool:
+    """Whether any module of the model computes attention (recorded, or a class named *Attention*).
+
+    Example
+    -------
+    >>> has_attention(mamba_model)  # doctest: +SKIP
+    False
+    """
+    if recorded_attentions(model):
+        return True
+    return any("attention" in type(m).__name__.lower() for m in model.modules()) if hasattr(
+        model, "modules") else False

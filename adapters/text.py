@@ -26,7 +26,8 @@ from multiattn.errors import MultiattnRuntimeError, MultiattnTypeError, Multiatt
 from ..axes import TokenAxis
 from ..grid import AttentionGrid
 from ..gridset import GridSet
-from ._hf import eager_attention, eval_mode, require_attentions
+from . import _text_grid
+from ._hf import attention_layers, eager_attention, eval_mode, require_attentions
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
     import torch
@@ -82,6 +83,7 @@ def capture(
     input_ids: Sequence[int] | None = None,
     attention_mask: Sequence[int] | None = None,
     max_length: int | None = None,
+    normalize: bool = False,
 ) -> AttentionGrid | GridSet:
     """Run ``model`` once on ``text`` and return its attention weights.
 
@@ -109,6 +111,11 @@ def capture(
     max_length : int, optional
         Token limit (default: the model's maximum).  Longer input is truncated
         with a :class:`TokenOverflowWarning` stating how many tokens were dropped.
+    normalize : bool
+        Renormalise every row to sum to 1 (recorded in ``meta["normalized"]``).  Off by
+        default: the grid holds the model's own weights.  Models with attention sinks
+        (gpt-oss) report the sink's share instead: ``meta["sink_mass"]`` ``(L, H, Q)`` with
+        rows + sink = 1.
 
     Returns
     -------
@@ -116,7 +123,8 @@ def capture(
         Encoders and decoders: one self-attention grid ``(L, H, T, T)`` with layers
         ``"layer.0"``...  Encoder-decoders: a GridSet ``encoder`` / ``decoder`` / ``cross``
         of grids with layers ``"encoder.i"``, ``"decoder.i"``, ``"cross.i"``; the cross
-        grid has decoder queries and encoder keys.
+        grid has decoder queries and encoder keys.  Layer labels are the model's own layer
+        indices: a hybrid model whose layer 1 is its only attention layer gives ``"layer.1"``.
 
     Raises
     ------
@@ -126,6 +134,12 @@ def capture(
         model do not match), a missing ``target`` for an encoder-decoder.
     RuntimeError
         The model returned no attention weights.
+    UnsupportedModelError
+        A model without attention layers (Mamba), a forward without ``output_attentions``,
+        layers over different token counts (Funnel).
+    AttentionTooLargeError
+        The grids would not fit in memory (estimated from the config and the token count,
+        before the forward): stream summaries with :func:`multiattn.capture_stream`.
 
     Example
     -------
@@ -139,6 +153,8 @@ def capture(
     batch, encoded, target_enc, meta = _prepare(
         model, inputs, processor, target=target, input_ids=input_ids,
         attention_mask=attention_mask, max_length=max_length)
+    n_target = None if target_enc is None else len(target_enc["ids"])
+    _text_grid.check_memory(model, len(encoded["ids"]), n_target)
     with eval_mode(model), eager_attention(model), torch.no_grad():
         output = model(**batch, output_attentions=True, return_dict=True)
 
@@ -146,22 +162,16 @@ def capture(
     keep = np.asarray(encoded["mask"], dtype=bool)
     if target_enc is None:
         attentions = require_attentions(getattr(output, "attentions", None), "self", model)
-        return _grid(attentions, "layer", axis, axis, keep, keep, "self", meta)
+        return _grid(attentions, "layer", (axis, axis), (keep, keep), "self", meta, model, normalize,
+                     attention_layers(model, len(attentions)))
     dec_keep = np.ones(len(target_enc["axis"]), dtype=bool)
     dec_axis = target_enc["axis"]
+    parts = {"encoder": (output.encoder_attentions, (axis, axis), (keep, keep), "self"),
+             "decoder": (output.decoder_attentions, (dec_axis, dec_axis), (dec_keep, dec_keep), "self"),
+             "cross": (output.cross_attentions, (dec_axis, axis), (dec_keep, keep), "cross")}
     return GridSet({
-        "encoder": _grid(
-            require_attentions(output.encoder_attentions, "encoder", model),
-            "encoder", axis, axis, keep, keep, "self", meta,
-        ),
-        "decoder": _grid(
-            require_attentions(output.decoder_attentions, "decoder", model),
-            "decoder", dec_axis, dec_axis, dec_keep, dec_keep, "self", meta,
-        ),
-        "cross": _grid(
-            require_attentions(output.cross_attentions, "cross", model),
-            "cross", dec_axis, axis, dec_keep, keep, "cross", meta,
-        ),
+        name: _grid(require_attentions(raw, name, model), name, axes, keeps, kind, meta, model, normalize)
+        for name, (raw, axes, keeps, kind) in parts.items()
     }, meta=meta)
 
 
@@ -194,6 +204,7 @@ def _prepare(model: Model, inputs: str | tuple[str, str] | None, processor: Proc
         raise MultiattnTypeError(
             f"capture needs a Hugging Face transformers model with a .config, got {type(model).__name__}"
         )
+    _text_grid.check_capturable(model)
     text, text_pair = _split_pair(inputs)
     tokenizer = processor
     limit = _model_limit(model, tokenizer, max_length)
@@ -237,17 +248,33 @@ def _split_pair(inputs: object) -> tuple[str | None, str | None]:
     )
 
 
-def _grid(attentions, prefix, query, key, q_keep, k_keep, kind, meta) -> AttentionGrid:
-    """Stack per-layer ``(1, H, Q, K)`` tensors, drop padding, wrap in a grid."""
-    stacked = np.stack([a[0].detach().float().cpu().numpy() for a in attentions])
-    values = stacked[:, :, q_keep][:, :, :, k_keep]
+def _grid(attentions, prefix, axes, keeps, kind, meta, model, normalize, layer_ids=None) -> AttentionGrid:
+    """Per-layer ``(1, H, Q, K)`` tensors into one float32 array (one layer copied at a time),
+    padding dropped, sinks reported, wrapped in a grid labelled with the model's layer indices."""
+    (query, key), (q_keep, k_keep) = axes, keeps
+    _text_grid.check_shapes(attentions, len(q_keep), len(k_keep), model, prefix)
+    n_heads = int(attentions[0].shape[1])
+    values = np.empty((len(attentions), n_heads, int(q_keep.sum()), int(k_keep.sum())), dtype=np.float32)
+    padded = not (q_keep.all() and k_keep.all())
+    upper = np.triu(np.ones(values.shape[2:], dtype=bool), 1) if kind == "self" else None
+    causal = kind == "self"
+    for i, layer in enumerate(attentions):
+        array = _text_grid.layer_array(layer, len(q_keep), len(k_keep))
+        values[i] = array[:, q_keep][:, :, k_keep] if padded else array
+        causal = causal and not values[i][:, upper].any()  # a decoder's mask leaves the upper triangle 0
     if values.size == 0:
         raise MultiattnRuntimeError(f"the {prefix} attention capture is empty (shape {values.shape})")
-    layers = [f"{prefix}.{i}" for i in range(values.shape[0])]
-    if kind == "self":  # a decoder's mask leaves the upper triangle exactly zero
-        meta = {**meta, "causal": bool(not np.triu(values, 1).any())}
+    layers = [f"{prefix}.{i}" for i in (layer_ids or range(values.shape[0]))]
+    meta = dict(meta)
+    if kind == "self":
+        meta["causal"] = bool(causal)
+    sink = _text_grid.sink_mass(model, values)
+    if sink is not None:
+        meta["sink_mass"] = sink.tolist()
+        meta["sink"] = ("a learned per-head sink logit takes part in the softmax but is no token: "
+                        "meta['sink_mass'] (layer, head, query) is its share, rows + sink = 1")
     return AttentionGrid(values, query, None if key is query else key, layers=layers, kind=kind,
-                         meta=dict(meta))
+                         meta=meta, normalize=normalize, check_rows=sink is None)
 
 
 def _model_limit(model: Model, tokenizer: Processor, max_length: int | None) -> int | None:

@@ -6,7 +6,7 @@ import os
 
 from multiattn.errors import AttentionTooLargeError
 
-__all__ = ["AttentionTooLargeError", "available_bytes", "check_fits", "DEFAULT_FRACTION"]
+__all__ = ["AttentionTooLargeError", "available_bytes", "check_fits", "human", "DEFAULT_FRACTION"]
 
 #: Fraction of the currently available memory one dense array may take.
 DEFAULT_FRACTION = 0.5
@@ -24,7 +24,8 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _human(n: float) -> str:
+def human(n: float) -> str:
+    """A byte count for messages: ``human(16 * 2**30) == '16.0 GB'``."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             return f"{n:.1f} {unit}"
@@ -32,7 +33,12 @@ def _human(n: float) -> str:
     return f"{n:.1f} TB"  # pragma: no cover
 
 
-def check_fits(nbytes: int, what: str, limit_bytes: int | None = None) -> None:
+_ADVICE = ("Select fewer layers/heads first (grid.select(layer=..., head=...)), "
+           "reduce heads (grid.reduce('mean', over='head')), or capture with a streaming "
+           "reducer instead of the full grid; pass limit_bytes=... to raise the limit.")
+
+
+def check_fits(nbytes: int, what: str, limit_bytes: int | None = None, *, advice: str | None = None) -> None:
     """Raise :class:`AttentionTooLargeError` if ``nbytes`` exceeds the limit.
 
     Parameters
@@ -43,6 +49,8 @@ def check_fits(nbytes: int, what: str, limit_bytes: int | None = None) -> None:
         Description used in the message, e.g. ``"dense grid (12, 12, 4096, 4096)"``.
     limit_bytes : int, optional
         Explicit limit; default ``DEFAULT_FRACTION`` of :func:`available_bytes`.
+    advice : str, optional
+        What the caller can do instead (default: select, reduce or stream a grid).
 
     Example
     -------
@@ -51,8 +59,7 @@ def check_fits(nbytes: int, what: str, limit_bytes: int | None = None) -> None:
     limit = int(DEFAULT_FRACTION * available_bytes()) if limit_bytes is None else int(limit_bytes)
     if nbytes > limit:
         raise AttentionTooLargeError(
-            f"{what} needs {_human(nbytes)} but the limit is {_human(limit)}. "
-            "Select fewer layers/heads first (grid.select(layer=..., head=...)), "
-            "reduce heads (grid.reduce('mean', over='head')), or capture with a streaming "
-            "reducer instead of the full grid; pass limit_bytes=... to raise the limit."
+            f"{what} needs {human(nbytes)} but the limit is {human(limit)}"
+            f"{f' ({DEFAULT_FRACTION:.0%} of the memory available now)' if limit_bytes is None else ''}. "
+            f"{advice or _ADVICE}"
         )

@@ -130,7 +130,7 @@ def default_nodes(nodes: NodeAxis | None, num_nodes: int | None, edges: np.ndarr
 def from_edges(edge_index: ArrayLike, alpha: ArrayLike, *, nodes: NodeAxis | None = None,
                num_nodes: int | None = None, multi_edges: str = "error",
                layers: Sequence[str] | None = None, normalize: bool = False,
-               meta: dict | None = None) -> AttentionGrid:
+               meta: dict | None = None, check_rows: bool = True) -> AttentionGrid:
     """Sparse grid from an ``(edge_index, alpha)`` pair, e.g. a layer's ``return_attention_weights``.
 
     Parameters
@@ -153,6 +153,9 @@ def from_edges(edge_index: ArrayLike, alpha: ArrayLike, *, nodes: NodeAxis | Non
         Renormalise each target's incoming weights to sum to one.
     meta : dict, optional
         Extra provenance merged into the grid's ``meta``.
+    check_rows : bool
+        Warn when a target's weights do not sum to one; False for layers whose rows do
+        not by design (e.g. HGTConv's softmax across edge types), said in ``meta``.
 
     Returns
     -------
@@ -184,7 +187,7 @@ def from_edges(edge_index: ArrayLike, alpha: ArrayLike, *, nodes: NodeAxis | Non
         "multi_edges": {"count": n_dup, "policy": multi_edges},
     }
     return AttentionGrid(values, axis, edge_index=edges, layers=layers, normalize=normalize,
-                         meta={**info, **(meta or {})})
+                         meta={**info, **(meta or {})}, check_rows=check_rows)
 
 
 def from_dense(matrix: ArrayLike, *, nodes: NodeAxis | None = None, normalize: bool = False) -> AttentionGrid:

@@ -5,10 +5,16 @@ A graph grid stores ``edge_index (2, E)`` and ``values (L, H, E)``:
 (query) of each edge; the target attends to the source, and the weights of
 each target's incoming edges sum to one (PyG's softmax over incoming edges).
 
-- :func:`capture` records every ``GATConv`` / ``GATv2Conv`` / ``TransformerConv``
-  of a PyG model through a ``propagate`` forward hook: the recorded alpha is
-  the tensor the layer itself multiplies its messages with, on the edge list
-  it really used (self-loops added by the layer included).
+- :func:`capture` records every attention layer of a PyG model (``GATConv``,
+  ``GATv2Conv``, ``TransformerConv``, ``SuperGATConv``, ``RGATConv``, ``AGNNConv``,
+  ``HGTConv``, ``GPSConv``'s attention block; ``HeteroConv`` / ``to_hetero`` of
+  them): the recorded alpha is the tensor the layer itself weights its messages
+  with, on the edge list it really used (self-loops added by the layer included).
+  The model is called the way its forward takes the data (``edge_attr``,
+  ``edge_type``, ``batch`` passed when the forward has them).  Heterogeneous
+  graphs give a :class:`~multiattn.GridSet` with one grid per edge type; a batch
+  of graphs records each node's graph (:func:`split_graphs`).  Layers without
+  attention are refused with :class:`~multiattn.errors.UnsupportedModelError`.
 - :func:`from_edges`, :func:`from_dense` and :func:`from_networkx` build the
   same kind of grid from weights you already have.
 
@@ -18,7 +24,7 @@ flags them and ``meta["self_loops"]`` counts them.
 
 from __future__ import annotations
 
-import inspect
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -27,45 +33,55 @@ import numpy as np
 from multiattn._index import select_named
 from multiattn.adapters._hf import eval_mode
 from multiattn.axes import NodeAxis
-from multiattn.errors import MultiattnTypeError, MultiattnValueError
+from multiattn.errors import MultiattnValueError, MultiattnWarning, UnsupportedModelError
 from multiattn.grid import AttentionGrid
 
+from ._graph_batch import batch_meta, split_graphs
 from ._graph_build import from_dense, from_edges, from_networkx
+from ._graph_call import call_model, is_hetero
 from ._graph_files import graph_data, read_graph
+from ._graph_layers import READINGS, LayerCall, recording, refusal, rows_sum_to_one, scan
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch / PyG are imported when a model runs)
     import torch
 
     from multiattn._types import GraphInput, Model
+    from multiattn.gridset import GridSet
 
-__all__ = ["capture", "from_edges", "from_dense", "from_networkx", "graph_data", "read_graph"]
+__all__ = ["capture", "from_edges", "from_dense", "from_networkx", "graph_data", "read_graph", "split_graphs"]
 
-ATTENTION_LAYERS = ("GATConv", "GATv2Conv", "TransformerConv")
+ATTENTION_LAYERS = tuple(READINGS)
 """PyG layer classes whose attention :func:`capture` records."""
 
 
-
 # -- PyTorch Geometric ---------------------------------------------------------------------------
-def graph_layers(model: Model) -> list[tuple[str, torch.nn.Module]]:
-    """``(name, module)`` of every PyG attention layer in ``model`` (empty without PyG or such layers)."""
+def is_pyg_model(model: Model) -> bool:
+    """True when ``model`` holds a PyTorch Geometric module (so the graph adapter reads it)."""
     named = getattr(model, "named_modules", None)
-    if named is None or not any(type(m).__module__.startswith("torch_geometric") for _, m in named()):
+    return named is not None and any(type(m).__module__.startswith("torch_geometric") for _, m in named())
+
+
+def graph_layers(model: Model) -> list[tuple[str, torch.nn.Module]]:
+    """``(name, module)`` of every PyG attention layer in ``model`` (empty without PyG or such layers).
+
+    For ``GPSConv`` the module is its ``attn`` block (named ``<gps>.attn``).
+    """
+    if not is_pyg_model(model):
         return []  # not a PyG model: no need to import torch_geometric (slow) at all
-    from torch_geometric.nn import GATConv, GATv2Conv, TransformerConv
-
-    kinds = (GATConv, GATv2Conv, TransformerConv)
-    return [(name or type(m).__name__, m) for name, m in named() if isinstance(m, kinds)]
+    return scan(model)[0]
 
 
-def _attention_modules(model: Model, names: Sequence[str] | None) -> list[tuple[str, torch.nn.Module]]:
-    found = graph_layers(model)
+def _attention_modules(model: Model, names: Sequence[str] | None) -> tuple[list, list]:
+    if not is_pyg_model(model):
+        raise UnsupportedModelError(
+            f"{type(model).__name__} has no attention layer: it holds no PyTorch Geometric layer; the "
+            f"graph adapter reads PyG attention layers ({', '.join(ATTENTION_LAYERS)})")
+    found, refused, plain = scan(model)
+    if not found:
+        raise refusal(model, refused, plain)
     if names is not None:
         found = select_named(found, names, "attention layer")
-    if not found:
-        raise MultiattnValueError(
-            f"{type(model).__name__} has no attention layer of the supported types {ATTENTION_LAYERS}"
-        )
-    return found
+    return found, refused
 
 
 def _node_axis_of(data: GraphInput, num_nodes: int) -> NodeAxis:
@@ -79,59 +95,61 @@ def _node_axis_of(data: GraphInput, num_nodes: int) -> NodeAxis:
     return NodeAxis(range(num_nodes) if ids is None else list(ids), labels=labels, groups=groups)
 
 
-def _call(model: Model, data: GraphInput) -> None:
-    if isinstance(data, (tuple, list)):
-        model(*data)
-        return
-    if not (hasattr(data, "x") and hasattr(data, "edge_index")):
-        raise MultiattnTypeError("data must be a torch_geometric Data (with x and edge_index) or a tuple of "
-                        f"forward arguments, got {type(data).__name__}")
-    params = [p for p in inspect.signature(model.forward).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(params) == 1:
-        model(data)
-    else:
-        model(data.x, data.edge_index)
-
-
 def _num_nodes(data: GraphInput) -> int:
     if isinstance(data, (tuple, list)):
         return int(data[0].size(0))
     return int(data.num_nodes)
 
 
+def _batch_of(data: GraphInput) -> np.ndarray | None:
+    if isinstance(data, (tuple, list)) or "batch" not in data.keys():
+        return None
+    return data.batch.detach().cpu().numpy()
+
+
 def capture(model: Model, data: GraphInput, *, layers: Sequence[str] | None = None,
-            nodes: NodeAxis | None = None) -> AttentionGrid:
+            nodes: NodeAxis | None = None, limit_bytes: int | None = None) -> AttentionGrid | GridSet:
     """Run a PyG model once and record the attention of every graph attention layer.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A model containing ``GATConv``, ``GATv2Conv`` or ``TransformerConv`` layers
-        (or one such layer).  It runs in ``eval()`` mode (dropout acts on alpha)
-        under ``torch.no_grad()``; its training flag is restored afterwards.
-    data : torch_geometric.data.Data or tuple
-        A ``Data`` with ``x`` and ``edge_index`` (the model is called as
-        ``model(data)`` if its forward takes one argument, else
-        ``model(data.x, data.edge_index)``), or the tuple of forward arguments.
+        A model containing attention layers (:data:`ATTENTION_LAYERS`, also inside
+        ``HeteroConv`` or a ``to_hetero`` model), or one such layer.  It runs in
+        ``eval()`` mode (dropout acts on alpha) under ``torch.no_grad()``; its
+        training flag is restored afterwards.
+    data : torch_geometric.data.Data, Batch, HeteroData or tuple
+        The model is called as ``model(data)`` if its forward takes one argument;
+        otherwise each forward parameter named like a field of the data gets it
+        (``x``, ``edge_index``, ``edge_attr``, ``edge_type``, ``batch``...;
+        ``x_dict``, ``edge_index_dict``... for a ``HeteroData``).  A tuple is the
+        forward's positional arguments.
     layers : sequence of str, optional
         Module names (``model.named_modules()``) to record; default all.
     nodes : NodeAxis, optional
-        Node ids / labels / groups.  Default: ``data.node_ids`` and
-        ``data.node_labels`` when present, groups from an integer ``data.y``
+        Node ids / labels / groups (homogeneous graphs).  Default: ``data.node_ids``
+        and ``data.node_labels`` when present, groups from an integer ``data.y``
         (named by ``data.group_names`` if set, kept in ``meta["group_names"]``).
+    limit_bytes : int, optional
+        Memory limit for dense attention blocks (GPSConv); default half the free memory.
 
     Returns
     -------
-    AttentionGrid
-        Sparse: ``edge_index (2, E)`` as used by the layers (self-loops they
-        added included), ``values (L, H, E)`` with one layer per recorded call.
+    AttentionGrid or GridSet
+        Sparse: ``edge_index (2, E)`` as used by the layers (self-loops they added
+        included), ``values (L, H, E)`` with one layer per recorded call.  A batch of
+        graphs keeps each node's graph in ``meta["batch"]`` (see :func:`split_graphs`).
+        Heterogeneous data gives a GridSet with one grid per edge type
+        (``"src__rel__dst"``, query = ``dst`` nodes, key = ``src`` nodes).
 
     Raises
     ------
+    UnsupportedModelError
+        No attention layer (the message says what the layers are instead), or a layer
+        whose attention cannot be read faithfully (with the reason).
     ValueError
-        No supported layer; layers with different head counts or edge lists
-        (capture them separately with ``layers=``); a sparse-tensor adjacency.
+        Layers with different head counts or edge lists (capture them separately with
+        ``layers=``); a forward parameter the data lacks; the model failing on the data.
 
     Example
     -------
@@ -139,12 +157,42 @@ def capture(model: Model, data: GraphInput, *, layers: Sequence[str] | None = No
     >>> grid.shape                   # doctest: +SKIP
     (2, 4, 190)
     """
-    modules = _attention_modules(model, layers)
-    records: list[tuple[str, np.ndarray, np.ndarray]] = []
-    run_with_layer_hooks(model, data, modules, lambda *record: records.append(record))
-    if not records:
+    modules, refused = _attention_modules(model, layers)
+    calls: list[LayerCall] = []
+    _run(model, data, modules, calls.append, limit_bytes)
+    if not calls:
         raise MultiattnValueError("the model ran but none of its attention layers was called")
-    return stack_records(records, modules, nodes, data, model)
+    if refused:
+        warnings.warn(f"{len(refused)} layers were not captured: " + "; ".join(
+            f"{name} ({cls}): {reason}" for name, cls, reason in refused), MultiattnWarning, stacklevel=2)
+    if is_hetero(data):
+        from ._graph_hetero import hetero_grids
+
+        result = hetero_grids(calls, data, model)
+        if refused:
+            result.meta["skipped_layers"] = [name for name, _, _ in refused]
+        return result
+    grid = _stack(_labelled(calls), nodes, data, model)
+    if refused:
+        grid.meta["skipped_layers"] = [name for name, _, _ in refused]
+    return grid
+
+
+def _run(model: Model, data: GraphInput, modules: list[tuple[str, torch.nn.Module]],
+         on_call: Callable[[LayerCall], None], limit_bytes: int | None = None) -> None:
+    import torch
+
+    with eval_mode(model), torch.no_grad(), recording(modules, on_call, limit_bytes):
+        call_model(model, data)
+
+
+def _labelled(calls: list[LayerCall]) -> list[tuple[str, LayerCall]]:
+    counts: dict[str, int] = {}
+    out = []
+    for call in calls:
+        counts[call.name] = counts.get(call.name, 0) + 1
+        out.append((call.name if counts[call.name] == 1 else f"{call.name}#{counts[call.name]}", call))
+    return out
 
 
 def run_with_layer_hooks(model: Model, data: GraphInput, modules: list[tuple[str, torch.nn.Module]],
@@ -152,65 +200,68 @@ def run_with_layer_hooks(model: Model, data: GraphInput, modules: list[tuple[str
     """Run the model once (eval, no grad) and call ``on_layer(label, edge_index, alpha)`` per layer call.
 
     ``alpha`` is ``(E, H)`` as the layer computed it; a layer called twice is
-    labelled ``name#2``.  Used by :func:`capture` (which keeps every call) and
-    by streaming capture (which summarises and drops each call).
+    labelled ``name#2``.  Used by streaming capture (which summarises and drops each call).
     """
-    import torch
+    if is_hetero(data):
+        raise UnsupportedModelError("streaming a heterogeneous graph is not supported; use "
+                                    "graph.capture, which returns one grid per edge type")
+    counts: dict[str, int] = {}
 
-    calls: dict[str, int] = {}
+    def on_call(call: LayerCall) -> None:
+        counts[call.name] = counts.get(call.name, 0) + 1
+        label = call.name if counts[call.name] == 1 else f"{call.name}#{counts[call.name]}"
+        on_layer(label, call.edge_index, call.alpha)
 
-    def _hook_for(name: str):
-        def hook(module: torch.nn.Module, inputs: tuple, out: torch.Tensor) -> None:
-            edge_index, _size, kwargs = inputs
-            if not isinstance(edge_index, torch.Tensor) or edge_index.is_sparse:
-                raise MultiattnValueError(f"layer {name} got a sparse adjacency; pass edge_index as a (2, E) "
-                                 "LongTensor to capture attention")
-            alpha = module._alpha if "alpha" not in kwargs else kwargs["alpha"]
-            calls[name] = calls.get(name, 0) + 1
-            label = name if calls[name] == 1 else f"{name}#{calls[name]}"
-            on_layer(label, edge_index.detach().cpu().numpy(), alpha.detach().cpu().numpy())
-        return hook
+    _run(model, data, modules, on_call)
 
-    handles = [m.register_propagate_forward_hook(_hook_for(name)) for name, m in modules]
-    try:
-        with eval_mode(model), torch.no_grad():
-            _call(model, data)
-    finally:
-        for handle in handles:
-            handle.remove()
+
+def check_same_edges(labels: list[str], edges: list[np.ndarray], alphas: list[np.ndarray]) -> None:
+    """Refuse stacking layer calls with different head counts or edge lists into one grid."""
+    heads = [alpha.shape[1] for alpha in alphas]
+    if len(set(heads)) != 1:
+        raise MultiattnValueError(
+            f"layers have different head counts {heads} ({labels}); capture them separately with "
+            "layers=[name]")
+    for label, other in zip(labels[1:], edges[1:]):
+        if other.shape != edges[0].shape or not np.array_equal(other, edges[0]):
+            raise MultiattnValueError(
+                f"layer {label} used a different edge list than {labels[0]} ({other.shape[1]} vs "
+                f"{edges[0].shape[1]} edges); capture them separately with layers=[name]")
+
+
+def _stack(entries: list[tuple[str, LayerCall]], nodes: NodeAxis | None, data: GraphInput,
+           model: Model) -> AttentionGrid:
+    labels = [label for label, _ in entries]
+    calls = [call for _, call in entries]
+    check_same_edges(labels, [c.edge_index for c in calls], [c.alpha for c in calls])
+    values = np.stack([c.alpha.T for c in calls])
+    axis = nodes if nodes is not None else _node_axis_of(data, _num_nodes(data))
+    meta = {
+        "source": "torch_geometric",
+        "model": type(model).__name__,
+        "layer_types": [type(c.module).__name__ for c in calls],
+        "self_loops_added": [bool(getattr(c.module, "add_self_loops", False)) for c in calls],
+        "normalized": calls[0].normalized,
+        **batch_meta(_batch_of(data), len(axis)),
+    }
+    if getattr(data, "group_names", None) is not None:
+        meta["group_names"] = [str(name) for name in data.group_names]
+    return from_edges(calls[0].edge_index, values, nodes=axis, num_nodes=len(axis), multi_edges="keep",
+                      layers=labels, meta=meta, check_rows=all(rows_sum_to_one(c.normalized) for c in calls))
 
 
 def stack_records(records: list[tuple[str, np.ndarray, np.ndarray]],
                   modules: list[tuple[str, torch.nn.Module]], nodes: NodeAxis | None,
                   data: GraphInput, model: Model) -> AttentionGrid:
-    labels = [label for label, _, _ in records]
-    edges = records[0][1]
-    heads = {alpha.shape[1] for _, _, alpha in records}
-    if len(heads) != 1:
-        raise MultiattnValueError(
-            f"layers have different head counts {[a.shape[1] for _, _, a in records]} ({labels}); "
-            "capture them separately with layers=[name]"
-        )
-    for label, other, _ in records[1:]:
-        if other.shape != edges.shape or not np.array_equal(other, edges):
-            raise MultiattnValueError(
-                f"layer {label} used a different edge list than {labels[0]} ({other.shape[1]} vs "
-                f"{edges.shape[1]} edges); capture them separately with layers=[name]"
-            )
-    values = np.stack([alpha.T for _, _, alpha in records])
-    axis = nodes if nodes is not None else _node_axis_of(data, _num_nodes(data))
+    """One grid from ``(label, edge_index, alpha (E, H))`` records of :func:`run_with_layer_hooks`."""
     by_name = dict(modules)
-    meta = {
-        "source": "torch_geometric",
-        "model": type(model).__name__,
-        "layer_types": [type(by_name[label.split("#")[0]]).__name__ for label in labels],
-        "self_loops_added": [bool(getattr(by_name[label.split("#")[0]], "add_self_loops", False))
-                             for label in labels],
-        "normalized": "softmax over each target's incoming edges (computed by the layer)",
-    }
-    if getattr(data, "group_names", None) is not None:
-        meta["group_names"] = [str(name) for name in data.group_names]
-    return from_edges(edges, values, nodes=axis, num_nodes=len(axis), multi_edges="keep",
-                      layers=labels, meta=meta)
+    entries = []
+    for label, edges, alpha in records:
+        module = by_name[label.split("#")[0]]
+        note = LayerCall(label, module, edges, alpha).normalized
+        if type(module).__name__ == "MultiheadAttention":
+            from ._graph_layers import DENSE_NOTE
 
-
+            note = DENSE_NOTE
+        entries.append((label, LayerCall(label, module, edges, alpha, note)))
+    return _stack(entries, nodes, data, model)

@@ -10,7 +10,7 @@ timm, PyG) are imported only when a call needs them, so ``import multiattn`` sta
 | ``"text"`` | ``str`` or ``(text, pair)`` | AttentionGrid; encoder-decoders: GridSet encoder/decoder/cross |
 | ``"image"`` | path, PIL image, ``(H, W, 3)`` array or pixel tensor | AttentionGrid over a PatchAxis |
 | ``"image-text"`` | ``(image, caption or captions)`` | GridSet vision / text.0 ... |
-| ``"audio"`` | path or ``(waveform, sr)`` | GridSet encoder / decoder / cross |
+| ``"audio"`` | path or ``(waveform, sr)`` | Whisper: GridSet encoder / decoder / cross; wav2vec2: a grid |
 | ``"video"`` | path, frames, pixels | AttentionGrid; TimeSformer: GridSet spatial / temporal |
 | ``"graph"`` | a PyG ``Data`` (or the forward's argument tuple) | sparse AttentionGrid |
 """
@@ -40,6 +40,8 @@ MODALITIES = {"text": "text", "image": "vit", "image-text": "clip", "audio": "wh
 _VIDEO_TYPES = {"videomae", "vivit", "timesformer"}
 _IMAGE_TEXT_TYPES = {"clip"}
 _AUDIO_TYPES = {"whisper"}
+#: Speech encoders (no decoder): modality "audio", adapter :mod:`multiattn.adapters.speech`.
+_SPEECH_TYPES = {"wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat"}
 
 
 def modality(model: Model) -> str:
@@ -72,7 +74,7 @@ def modality(model: Model) -> str:
         )
     if model_type in _IMAGE_TEXT_TYPES:
         return "image-text"
-    if model_type in _AUDIO_TYPES:
+    if model_type in _AUDIO_TYPES or model_type in _SPEECH_TYPES:
         return "audio"
     if model_type in _VIDEO_TYPES:
         return "video"
@@ -84,6 +86,8 @@ def modality(model: Model) -> str:
 def _adapter(model: Model) -> ModuleType:
     import importlib
 
+    if getattr(getattr(model, "config", None), "model_type", None) in _SPEECH_TYPES:
+        return importlib.import_module("multiattn.adapters.speech")
     return importlib.import_module(f"multiattn.adapters.{MODALITIES[modality(model)]}")
 
 
@@ -239,6 +243,10 @@ def _explain_audio(model, inputs, method, target, processor, options):
 
     if (method or "cross") != "cross":
         raise MultiattnValueError(f"audio method must be 'cross', got {method!r}")
+    if getattr(model.config, "model_type", None) in _SPEECH_TYPES:
+        raise MultiattnValueError(
+            f"{type(model).__name__} is a speech encoder with no decoder, so there is no token to explain; "
+            "use multiattn.capture(model, audio) for its encoder self-attention over time")
     if target is None:
         raise MultiattnValueError("audio explain needs target= (a decoder token position); for word "
                          "timings use multiattn.analysis.word_timings(capture(...)['cross'])")
@@ -307,6 +315,10 @@ def capture_stream(model: Model,
     from .adapters._stream import capture_stream as stream
 
     kind = modality(model)
+    if getattr(getattr(model, "config", None), "model_type", None) == "wavlm":
+        raise MultiattnValueError(
+            "WavLM's attention modules return the mean over heads, so streaming would feed it as every "
+            "head; use multiattn.capture(model, audio), which recomputes each head")
     if kind == "image-text" and include is None:
         raise MultiattnValueError(
             "CLIP's two towers give layers of different sizes: stream one at a time with "

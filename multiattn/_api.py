@@ -12,7 +12,7 @@ timm, PyG) are imported only when a call needs them, so ``import multiattn`` sta
 | ``"image-text"`` | ``(image, caption or captions)`` | GridSet vision / text.0 ... |
 | ``"audio"`` | path or ``(waveform, sr)`` | Whisper: GridSet encoder / decoder / cross; wav2vec2: a grid |
 | ``"video"`` | path, frames, pixels | AttentionGrid; TimeSformer: GridSet spatial / temporal |
-| ``"graph"`` | a PyG ``Data`` (or the forward's argument tuple) | sparse AttentionGrid |
+| ``"graph"`` | PyG ``Data`` / ``Batch`` / ``HeteroData`` (or forward args) | sparse grid; hetero: GridSet |
 """
 
 from __future__ import annotations
@@ -63,14 +63,14 @@ def modality(model: Model) -> str:
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
     if model_type is None:
-        from .adapters.graph import graph_layers
+        from .adapters.graph import ATTENTION_LAYERS, is_pyg_model
 
-        if graph_layers(model):
+        if is_pyg_model(model):  # the graph adapter refuses PyG models without attention, saying so
             return "graph"
         raise MultiattnTypeError(
             f"multiattn cannot tell the modality of a {cls.__name__}: expected a Hugging Face "
             "transformers model, a timm ViT or a model with PyG attention layers "
-            "(GATConv, GATv2Conv, TransformerConv)"
+            f"({', '.join(ATTENTION_LAYERS)})"
         )
     if model_type in _IMAGE_TEXT_TYPES:
         return "image-text"
@@ -266,7 +266,13 @@ def _explain_graph(model, inputs, method, target, processor, options):
         raise MultiattnValueError(f"graph method must be 'raw', got {method!r}")
     if target is None:
         raise MultiattnValueError("graph explain needs target= (the node whose incoming attention to show)")
+    from .gridset import GridSet
+
     grid = capture(model, inputs, **options)
+    if isinstance(grid, GridSet):
+        raise MultiattnValueError(
+            f"explain on a heterogeneous graph needs one edge type ({', '.join(grid)}): use "
+            "multiattn.capture(model, data)[name].row(node)")
     amap = grid.row(target, layer=-1, head="mean")
     amap.meta.update(method="raw", values=f"attention node {target} pays its neighbours, "
                      f"{grid.layers[-1]}, mean of heads")

@@ -236,13 +236,16 @@ def word_links(cross: AttentionGrid, audio: ArrayLike, sr: int = 16000, *,
 @plain_text
 def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int | str = "mean", *,
                            ax: Axes | None = None, cmap: str | None = None,
-                           colorbar: bool = True) -> Axes:
+                           colorbar: bool = True, audio: ArrayLike | None = None,
+                           sr: int = 16000) -> Axes:
     """Encoder self-attention as a time x time heatmap with both axes in seconds (Axes-level).
 
     Parameters
     ----------
     grid : AttentionGrid
-        ``capture(...)["encoder"]`` (TimeAxis on both sides).
+        ``capture(...)["encoder"]`` of Whisper, or the grid of a speech encoder
+        (:func:`multiattn.adapters.speech.capture`: wav2vec2, HuBERT, WavLM...): TimeAxis on
+        both sides.
     layer : int or str
         Layer index or label.
     head : int, str or "mean"
@@ -251,6 +254,11 @@ def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int
         Where to draw; default a new square figure.
     cmap : str, optional
         Colormap; default viridis for weights, RdBu_r centred on 0 for signed values.
+    audio : array (samples,), optional
+        The mono waveform the grid was computed on: its log-mel spectrogram is drawn above
+        the heatmap on the same key-time axis (seconds).
+    sr : int
+        Sample rate of ``audio``.
 
     Returns
     -------
@@ -259,6 +267,7 @@ def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int
     Example
     -------
     >>> ax = self_attention_heatmap(grids["encoder"], layer=0, head=2)  # doctest: +SKIP
+    >>> ax = self_attention_heatmap(speech_grid, audio=mono, sr=16000)  # doctest: +SKIP
     """
     if not isinstance(grid.query, TimeAxis) or not isinstance(grid.key, TimeAxis):
         raise MultiattnValueError("self_attention_heatmap needs a grid with TimeAxis queries and keys "
@@ -274,10 +283,29 @@ def self_attention_heatmap(grid: AttentionGrid, layer: int | str = -1, head: int
     ax.set_aspect("equal")
     ax.set_xlabel("key time (s)")
     ax.set_ylabel("query time (s)")
-    ax.set_title(f"encoder self-attention, {dim_title('layer', matrix.layer)}, "
-                 f"{dim_title('head', matrix.head)}", fontsize=10)
+    title = (f"encoder self-attention, {dim_title('layer', matrix.layer)}, "
+             f"{dim_title('head', matrix.head)}")
+    top = ax if audio is None else _spectrogram_above(ax, audio, sr, (grid.key.edges[0], grid.key.edges[-1]))
+    top.set_title(title, fontsize=10)
     if colorbar:
         add_colorbar(mesh, ax, "value" if scale.signed else "attention weight", scale=scale,
-                     fraction=0.046, pad=0.02,
-                     normalised=scale.centre_note or "softmax over the 30 s window, cropped")
+                     fraction=0.046, pad=0.02, normalised=scale.centre_note or grid.meta.get(
+                         "normalized", "softmax over the 30 s window, cropped"))
     return ax
+
+
+def _spectrogram_above(ax: Axes, audio: ArrayLike, sr: int, span: tuple[float, float]) -> Axes:
+    """The log-mel spectrogram in a strip above ``ax``, on its x axis (key time in seconds)."""
+    import librosa.display
+
+    y = np.asarray(audio, dtype=np.float32)
+    if y.ndim != 1 or y.size == 0:
+        raise MultiattnValueError(f"self_attention_heatmap needs mono audio (samples,), got shape {y.shape}")
+    strip = ax.inset_axes((0.0, 1.03, 1.0, 0.28), sharex=ax)
+    librosa.display.specshow(_log_mel(y, sr), sr=sr, hop_length=_HOP, x_axis="time", y_axis="mel",
+                             ax=strip, cmap="gray_r")
+    strip.set_xlim(*span)
+    strip.set_xlabel("")
+    strip.set_ylabel("mel (Hz)", fontsize=7)
+    strip.tick_params(labelbottom=False, labelsize=7)
+    return strip

@@ -206,3 +206,21 @@ def test_streaming_a_wav2vec2_matches_capture(wave):
     out = multiattn.capture_stream(model, (wave, 16000), {"mean": HeadMean()})
     assert len(out["layers"]) == 2
     np.testing.assert_allclose(np.asarray(out["mean"])[:, 0], grid.values.mean(1), atol=1e-5)
+
+
+def test_heatmap_draws_the_spectrogram_on_the_key_time_axis(tmp_path):
+    from multiattn.adapters._whisper_decode import prepare_audio
+    from multiattn.renderers.audio import self_attention_heatmap
+    from multiattn.renderers.figure import save_figure
+
+    model = build("Hubert", convs={})
+    grid = speech.capture(model, SPEECH / "s1.wav")
+    mono, _ = prepare_audio(*load_audio(SPEECH / "s1.wav"))
+    ax = self_attention_heatmap(grid, audio=mono, sr=16000)
+    strip = [child for child in ax.child_axes if child.get_ylabel().startswith("mel")]
+    assert len(strip) == 1 and strip[0].get_xlim() == ax.get_xlim() == (grid.key.edges[0], grid.key.edges[-1])
+    assert strip[0].get_title().startswith("encoder self-attention")
+    assert "rows sum to 1" in ax.figure.axes[-1].get_ylabel()  # the colorbar states the grid's normalisation
+    assert save_figure(ax.figure, tmp_path / "enc.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="mono audio"):
+        self_attention_heatmap(grid, audio=np.zeros((2, 10)))

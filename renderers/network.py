@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from multiattn._types import ArrayLike
 
-__all__ = ["node_positions", "group_positions", "draw", "draw_heads", "draw_ego"]
+__all__ = ["node_positions", "group_positions", "draw", "draw_heads", "draw_ego", "draw_hetero"]
 
 EDGE_CMAP = "magma_r"
 """Sequential edge colormap: light for weak edges (they fade into the page), dark for strong ones."""
@@ -349,3 +349,27 @@ def draw_ego(grid: AttentionGrid, node: int | str, layer: int | str = -1, head: 
     ax.set_title(f"incoming attention of node {labels[index]} — layer {layer_label}, {head_text}\n"
                  f"sources clockwise from the top by weight{rest}", fontsize=9)
     return ax
+
+
+@plain_text
+def draw_hetero(grids: Mapping[str, AttentionGrid], layer: int | str = -1, head: int | str = "mean",
+                **kwargs: Any) -> Axes:
+    """Draw every edge type of a heterogeneous capture on one graph (Axes-level).
+
+    Nodes are coloured and shaped by node type; the edges of all types share one colour
+    scale (attention weight) and differ by line style.  ``grids`` is the GridSet
+    ``multiattn.adapters.graph.capture`` returns for a ``HeteroData`` (one grid per edge
+    type); keyword arguments (``pos``, ``seed``, ``ax``, ``edge_cmap``, ``edge_limits``,
+    ``node_size``, ``labels``, ``colorbar``, ``title``) are those of
+    ``renderers._network_hetero.draw_hetero``; unknown ones are refused.
+
+    Examples
+    --------
+    >>> grids = multiattn.capture(hetero_model, hetero_data)  # doctest: +SKIP
+    >>> ax = draw_hetero(grids, layer=-1)  # doctest: +SKIP
+    >>> ax.get_title().startswith("layer")  # doctest: +SKIP
+    True
+    """
+    from ._network_hetero import draw_hetero as _draw_hetero
+
+    return _draw_hetero(grids, layer, head, **kwargs)

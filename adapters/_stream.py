@@ -30,7 +30,8 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
@@ -45,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when
 
     from .._types import GraphInput, Model
 
-__all__ = ["attention_modules", "capture_stream"]
+__all__ = ["attention_modules", "capture_stream", "hf_attention_hooks"]
 
 
 class _ReducerSink:
@@ -133,25 +134,45 @@ def _capture_graph(model: Model, data: GraphInput, reducers: Mapping[str, Reduce
     return seen
 
 
-def attention_modules(model: Model, include: str | None = None) -> list[tuple[str, torch.nn.Module]]:
-    """Innermost modules whose class name ends in ``Attention`` (one per layer and kind).
+def attention_modules(model: Model, include: str | None = None) -> list[tuple[str, torch.nn.Module, int]]:
+    """The modules whose output holds each layer's attention weights: ``(name, module, index)``.
+
+    Where the model declares them (transformers >= 5 ``_can_record_outputs``: the modules and
+    the output index its own ``output_attentions`` reads, e.g. index -1 of T5's layers, whose
+    index 1 is the position bias), those; otherwise the innermost modules whose class name ends
+    in ``Attention``, weights at index 1.
 
     Parameters
     ----------
     model : torch.nn.Module
     include : str, optional
-        Keep only modules whose dotted name contains this text (e.g. ``"encoder"``,
-        ``"encoder_attn"`` for Whisper / BART cross-attention).
+        Keep only modules whose dotted path has this component (or run of components):
+        ``"encoder"`` keeps ``encoder.layers.0.self_attn`` but not the decoder's
+        ``decoder.layers.0.encoder_attn``; ``"encoder_attn"`` keeps BART / Whisper cross-attention.
+
+    Example
+    -------
+    >>> [(name, index) for name, _, index in attention_modules(t5, include="decoder")][:2]  # doctest: +SKIP
+    [('decoder.block.0.layer.0', -1), ('decoder.block.0.layer.1', -1)]
     """
-    found = []
-    for name, module in model.named_modules():
-        if not type(module).__name__.endswith("Attention"):
-            continue
-        nested = any(type(child).__name__.endswith("Attention") for _, child in module.named_modules()
-                     if child is not module)
-        if not nested and (include is None or include in name):
-            found.append((name, module))
-    return found
+    from ._hf import recorded_attentions
+
+    found = [(name, module, index) for _, name, module, index in recorded_attentions(model)]
+    if not found:
+        for name, module in model.named_modules():
+            if not type(module).__name__.endswith("Attention"):
+                continue
+            nested = any(type(child).__name__.endswith("Attention") for _, child in module.named_modules()
+                         if child is not module)
+            if not nested:
+                found.append((name, module, 1))
+    return [entry for entry in found if include is None or _has_component(entry[0], include)]
+
+
+def _has_component(name: str, include: str) -> bool:
+    """``include``'s dotted components appear in a row among ``name``'s (not a substring match)."""
+    parts, wanted = name.split("."), include.strip(".").split(".")
+    return any(parts[i:i + len(wanted)] == wanted for i in range(len(parts) - len(wanted) + 1))
 
 
 def capture_stream(
@@ -174,8 +195,9 @@ def capture_stream(
         the tuple of forward arguments), as for :func:`multiattn.adapters.graph.capture`.
     reducers : mapping of name -> Reducer
     include : str, optional
-        Restrict to attention modules whose name contains this text (e.g.
-        ``"encoder_attn"`` for Whisper cross-attention, ``"conv2"`` for one GAT layer).
+        Restrict to attention modules whose dotted path has this component (e.g.
+        ``"encoder"``, ``"encoder_attn"`` for Whisper cross-attention); for PyG models, whose
+        name contains this text (``"conv2"`` for one GAT layer).
 
     Returns
     -------
@@ -191,9 +213,14 @@ def capture_stream(
     import torch
     from threadpoolctl import threadpool_limits
 
+    from ._swin import is_swin, swin_stream
     from ._vit_layout import is_timm_vit
     from .graph import graph_layers
 
+    if is_swin(model):  # every window of every block, mapped onto its stage grid (adapters._swin)
+        with threadpool_limits(1, user_api="blas"):
+            seen = swin_stream(model, inputs, reducers)
+        return {"layers": seen, **{name: reducer.result() for name, reducer in reducers.items()}}
     if is_timm_vit(model):
         return _capture_timm(model, inputs, reducers)
     # reducers run inside the forward: one BLAS thread, so numpy does not fight torch's pool
@@ -222,21 +249,44 @@ def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapp
         )
     seen: list[str] = []
 
-    def _hook(name: str):
+    def on_layer(name: str, weights: torch.Tensor) -> None:
+        seen.append(name)
+        feed(reducers, name, weights[0].detach().float().cpu().numpy())
+
+    with hf_attention_hooks(modules, on_layer, drop=True), eager_attention(model):
+        model(**inputs, output_attentions=False)
+    return seen
+
+
+@contextmanager
+def hf_attention_hooks(modules: list[tuple[str, torch.nn.Module, int]],
+                       on_layer: Callable[[str, torch.Tensor], None], *,
+                       drop: bool = False, strict: bool = True) -> Iterator[None]:
+    """Forward hooks on eager attention ``modules``: ``on_layer(name, weights (B, H, Q, K))`` per call.
+
+    ``modules`` come from :func:`attention_modules` (``index``: where the weights sit in the output).
+
+    ``drop=True`` replaces the weights in the module's output by ``None`` (nothing keeps them);
+    the monitor (:mod:`multiattn.monitor`) leaves the output alone.  Hooks are removed on exit.
+    """
+    def _hook(name: str, index: int):
         def hook(_module, _args, output):
-            weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
+            weights = output[index] if isinstance(output, tuple) and len(output) > 1 else None
             if weights is None or weights.dim() != 4:
+                if not strict:  # the monitor: a forward it does not sample runs on a fused kernel
+                    return None
                 raise MultiattnRuntimeError(f"{name} returned no attention weights under eager attention")
-            seen.append(name)
-            feed(reducers, name, weights[0].detach().float().cpu().numpy())
-            return (output[0], None) + tuple(output[2:])
+            on_layer(name, weights)
+            if not drop:
+                return None
+            kept = list(output)
+            kept[index] = None
+            return tuple(kept)
         return hook
 
-    handles = [module.register_forward_hook(_hook(name)) for name, module in modules]
+    handles = [module.register_forward_hook(_hook(name, index)) for name, module, index in modules]
     try:
-        with eager_attention(model):
-            model(**inputs, output_attentions=False)
+        yield
     finally:
         for handle in handles:
             handle.remove()
-    return seen

@@ -399,12 +399,16 @@ def _encode_target(model: Model, tokenizer: Processor, target: str | None) -> di
     labels = tokenizer(text_target=target)["input_ids"]
     _check_vocab(model, tokenizer, labels, "target")
     prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
-    if not callable(prepare):
+    start = getattr(model.config, "decoder_start_token_id", None)
+    if callable(prepare):
+        ids = prepare(labels=torch.tensor([labels]))[0].tolist()
+    elif isinstance(start, int):  # base models (T5Model): shift right after the start token
+        ids = [start, *labels[:-1]]
+    else:
         raise MultiattnValueError(
-            f"{type(model).__name__} cannot build decoder inputs from a target text "
-            "(no prepare_decoder_input_ids_from_labels)"
+            f"{type(model).__name__} cannot build decoder inputs from a target text (no "
+            "prepare_decoder_input_ids_from_labels and no config.decoder_start_token_id)"
         )
-    ids = prepare(labels=torch.tensor([labels]))[0].tolist()
     special_ids = set(tokenizer.all_special_ids)
     special_ids.add(model.config.decoder_start_token_id)
     tokens = [clean_token(t) for t in tokenizer.convert_ids_to_tokens(ids)]

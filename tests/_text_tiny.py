@@ -62,3 +62,20 @@ def _base_class(config):
 
     name = MODEL_MAPPING_NAMES[config.model_type]
     return getattr(transformers, name if isinstance(name, str) else name[0])
+
+
+WORDS = "the cat sat on a mat dog ran far away big red".split()
+
+
+def word_tokenizer():
+    """A word-level tokenizer over ``WORDS`` (ids 3..) with <pad>=0, <s>=1, </s>=2: fits vocab 100."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<pad>", "<s>", "</s>", "<unk>", *WORDS])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.post_processor = processors.TemplateProcessing(single="<s> $A </s>",
+                                                        special_tokens=[("<s>", 1), ("</s>", 2)])
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>",
+                                   eos_token="</s>", unk_token="<unk>")

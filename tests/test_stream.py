@@ -138,3 +138,82 @@ def test_capture_stream_clip_vision_and_text_towers():
         streamed = capture_stream(model, inputs, {"r": RolloutReducer()}, include=tower)
         assert len(streamed["layers"]) == 2 and all(tower in name for name in streamed["layers"])
         np.testing.assert_allclose(streamed["r"], rollout(np.stack([a[0].numpy() for a in full])), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- encoder-decoders (issue 16)
+def _seq2seq(family):
+    import torch
+
+    from ._text_tiny import tiny_model
+
+    model = tiny_model(family)
+    inputs = {"input_ids": torch.tensor([[5, 6, 7, 8, 9, 10]]),
+              "decoder_input_ids": torch.tensor([[0, 5, 6]])}
+    return model, inputs
+
+
+def _eager_reference(model, inputs):
+    import copy
+
+    import torch
+
+    ref = copy.deepcopy(model)
+    ref.set_attn_implementation("eager")
+    with torch.no_grad():
+        return ref(**inputs, output_attentions=True)
+
+
+@pytest.mark.parametrize("family", ["t5", "bart"])
+def test_stream_feeds_weights_not_position_bias_and_leaves_the_output_alone(family):
+    import torch
+
+    from multiattn.adapters._stream import capture_stream
+
+    model, inputs = _seq2seq(family)
+    with torch.no_grad():
+        plain = model(**inputs).last_hidden_state
+    during = []
+    hook = model.register_forward_hook(lambda _m, _a, out: during.append(out.last_hidden_state))
+    out = capture_stream(model, inputs, {"entropy": LayerMetric(head_entropy)})
+    hook.remove()
+    np.testing.assert_allclose(during[0].numpy(), plain.numpy(), atol=1e-5)
+    ref = _eager_reference(model, inputs)
+    # forward order: encoder 0, 1, then per decoder layer its self- and its cross-attention
+    order = [*ref.encoder_attentions, ref.decoder_attentions[0], ref.cross_attentions[0],
+             ref.decoder_attentions[1], ref.cross_attentions[1]]
+    expected = np.stack([head_entropy(a[0].numpy()[None])[0] for a in order])
+    assert len(out["layers"]) == 6
+    np.testing.assert_allclose(out["entropy"], expected, rtol=1e-5, atol=1e-6)
+    assert model.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("family, cross", [("t5", "layer.1"), ("bart", "encoder_attn")])
+def test_include_encoder_matches_path_components_not_the_decoders_encoder_attn(family, cross):
+    from multiattn.adapters._stream import attention_modules, capture_stream
+
+    model, inputs = _seq2seq(family)
+    out = capture_stream(model, inputs, {"mean": HeadMean()}, include="encoder")
+    assert len(out["layers"]) == 2 and all(name.startswith("encoder.") for name in out["layers"])
+    ref = _eager_reference(model, inputs)
+    encoder = np.stack([a[0].numpy().mean(0, keepdims=True) for a in ref.encoder_attentions])
+    np.testing.assert_allclose(out["mean"], encoder, rtol=1e-5, atol=1e-7)
+    decoder_cross = [name for name, _, _ in attention_modules(model, include="decoder") if cross in name]
+    assert len(decoder_cross) == 2
+
+
+def test_include_on_a_whisper_like_model_keeps_the_encoder_only():
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from multiattn.adapters._stream import capture_stream
+
+    torch.manual_seed(0)
+    config = WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+                           decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                           num_mel_bins=8, max_source_positions=25, vocab_size=60,
+                           pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
+    model = WhisperForConditionalGeneration(config).eval()
+    inputs = {"input_features": torch.randn(1, 8, 50), "decoder_input_ids": torch.tensor([[1, 5, 7, 9]])}
+    out = capture_stream(model, inputs, {"mean": HeadMean()}, include="encoder")
+    assert out["layers"] == ["model.encoder.layers.0.self_attn", "model.encoder.layers.1.self_attn"]
+    assert out["mean"].shape == (2, 1, 25, 25)

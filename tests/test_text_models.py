@@ -157,3 +157,52 @@ def test_forward_without_output_attentions_is_refused():
 
     with pytest.raises(UnsupportedModelError, match="output_attentions"):
         capture(Wrapped(), input_ids=IDS)
+
+
+# ---------------------------------------------------------------- encoder-decoders: every config restored
+def _all_configs(model):
+    """Every config object reachable from the model: sub-models' and nested sub-configs."""
+    found, stack = [], [getattr(m, "config", None) for m in model.modules()]
+    while stack:
+        config = stack.pop()
+        if config is None or any(config is c for c in found):
+            continue
+        found.append(config)
+        stack.extend(getattr(config, name, None) for name in getattr(config, "sub_configs", {}) or {})
+    return found
+
+
+@pytest.mark.parametrize("family, n_configs", [("t5", 3), ("bart", 1), ("pegasus", 1)])
+def test_every_sub_config_gets_its_attention_implementation_back(family, n_configs):
+    from ._text_tiny import word_tokenizer
+
+    model = tiny_model(family)
+    before = [(c, c._attn_implementation) for c in _all_configs(model)]
+    assert len(before) >= n_configs and all(impl != "eager" for _, impl in before)
+    grids = capture(model, "the cat sat on a mat", processor=word_tokenizer(), target="a dog ran")
+    assert [(c, c._attn_implementation) for c in _all_configs(model)] == before
+    ref = _eager_reference_seq2seq(model, grids)
+    for name, expected in ref.items():
+        np.testing.assert_allclose(grids[name].values, expected, atol=1e-6)
+        np.testing.assert_allclose(grids[name].values.sum(-1), 1.0, atol=1e-5)
+
+
+def _eager_reference_seq2seq(model, grids):
+    import copy
+
+    from ._text_tiny import word_tokenizer
+
+    tok = word_tokenizer()
+    ref = copy.deepcopy(model)
+    for sub in ref.modules():  # composite models (EncoderDecoderModel) do not pass it on
+        if hasattr(sub, "set_attn_implementation"):
+            sub.set_attn_implementation("eager")
+    ids = torch.tensor([tok("the cat sat on a mat")["input_ids"]])
+    labels = torch.tensor([tok(text_target="a dog ran")["input_ids"]])
+    start = torch.tensor([[ref.config.decoder_start_token_id]])
+    with torch.no_grad():  # teacher forcing: the target shifted right after the start token
+        out = ref(input_ids=ids, decoder_input_ids=torch.cat([start, labels[:, :-1]], 1),
+                  output_attentions=True)
+    stack = lambda layers: np.stack([a[0].numpy() for a in layers])  # noqa: E731
+    return {"encoder": stack(out.encoder_attentions), "decoder": stack(out.decoder_attentions),
+            "cross": stack(out.cross_attentions)}

@@ -22,7 +22,7 @@ from ._vit_layout import Layout, layout_of
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import ImageInput, Model, Processor
 
-__all__ = ["hf_processor_plan", "prepare_image", "run_image_processor"]
+__all__ = ["hf_processor_plan", "pixel_tensor", "prepare_image", "run_image_processor"]
 
 _IMAGENET_STANDARD = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 _RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
@@ -97,7 +97,7 @@ def _default_plan(model: Model, layout: Layout, h: int, w: int,
         return {"resize": pair(size, "size"), "crop": None, "norm": _norm_of(model), "resample": "bilinear"}
     if layout.family == "timm":
         cfg = getattr(model, "pretrained_cfg", {}) or {}
-        target = pair(cfg.get("input_size", (3, *layout.input_size))[1:], "input_size")
+        target = layout.input_size  # the model's own size (create_model(img_size=96)), not the cfg's
         crop_pct = float(cfg.get("crop_pct") or 1.0)
         resample = cfg.get("interpolation", "bicubic")
         if cfg.get("crop_mode", "center") == "center" and crop_pct < 1.0:
@@ -133,9 +133,30 @@ def _apply_plan(rgb: np.ndarray, plan: dict) -> tuple[torch.Tensor, dict]:
     return pixel_values[None], {"original_size": (h, w), "resize": (rh, rw), "crop": plan["crop"]}
 
 
+def pixel_tensor(pixels: torch.Tensor, layout: Layout, transform: dict | None,
+                 ) -> tuple[torch.Tensor, dict]:
+    """A ``(1, 3, H, W)`` / ``(3, H, W)`` tensor the caller preprocessed, used as is.
+
+    ``transform`` (``original_size`` / ``resize`` / ``crop``) states what the caller did, so maps
+    land on the original pixels; without it the map is in model-input pixels.
+    """
+    x = pixels[None] if pixels.ndim == 3 else pixels
+    if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise MultiattnValueError(
+            f"pixel tensor must be (1, 3, H, W) or (3, H, W) (one preprocessed RGB image), "
+            f"got {tuple(pixels.shape)}")
+    h, w = (int(v) for v in x.shape[-2:])
+    if h < layout.patch_size[0] or w < layout.patch_size[1]:
+        raise MultiattnValueError(f"pixel tensor of {h}x{w} is smaller than one patch {layout.patch_size}")
+    record = {"original_size": (h, w), "resize": (h, w), "crop": None, **(transform or {})}
+    record["preprocessed"] = "pixel tensor preprocessed by the caller" + (
+        f" (stated transform {transform})" if transform else " (no transform stated: model-input pixels)")
+    return x.float(), record
+
+
 def prepare_image(
     model: Model, image: ImageInput, processor: Processor = None, *,
-    size: int | tuple[int, int] | None = None,
+    size: int | tuple[int, int] | None = None, transform: dict | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """Load and preprocess one image; return pixel values and the transform record.
 
@@ -145,14 +166,18 @@ def prepare_image(
         Used for its patch size and, without a processor, its preprocessing facts
         (timm ``pretrained_cfg``: input size, crop_pct, interpolation, mean/std;
         Hugging Face: ``config.image_size`` with mean = std = 0.5).
-    image : path, PIL image or array
+    image : path, PIL image, array or pixel tensor
         Anything :func:`multiattn.media.to_rgb` accepts (EXIF rotation
-        applied; grayscale / RGBA / palette / 16-bit converted).
+        applied; grayscale / RGBA / palette / 16-bit converted), or a ``(1, 3, H, W)``
+        tensor already preprocessed by the caller (used as is).
     processor : transformers image processor, optional
         Run as is; its resize / center crop is recorded.
     size : int or (height, width), optional
         Without a processor: resize straight to this size (non-square inputs such
         as ``(224, 320)``; position embeddings are interpolated).
+    transform : dict, optional
+        With a pixel tensor: the ``original_size`` / ``resize`` / ``crop`` the caller applied
+        (recorded on the axis so maps land on the original pixels).
 
     Returns
     -------
@@ -167,6 +192,13 @@ def prepare_image(
     (torch.Size([1, 3, 224, 320]), (224, 320))
     """
     layout = layout_of(model)
+    if isinstance(image, torch.Tensor):
+        if processor is not None or size is not None:
+            raise MultiattnValueError("a pixel tensor is already preprocessed: drop processor= / size=")
+        return pixel_tensor(image, layout, transform)
+    if transform is not None:
+        raise MultiattnValueError(
+            "transform= describes a pixel tensor's preprocessing; pass a tensor or drop it")
     rgb = to_rgb(image)
     h, w = rgb.shape[:2]
     if h < layout.patch_size[0] or w < layout.patch_size[1]:

@@ -21,19 +21,22 @@ attention block runs its explicit (unfused) formula for that one pass.
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
+from multiattn.errors import MultiattnRuntimeError, MultiattnValueError, UnsupportedModelError
 
 from ..axes import PatchAxis
 from ..grid import AttentionGrid, AttentionMap
-from ._hf import eager_attention, eval_mode, require_attentions
+from ..gridset import GridSet
+from ._hf import eval_mode
 from ._image_input import prepare_image
-from ._timm_hooks import timm_attention_hooks, timm_explicit
+from ._swin import is_swin, swin_capture, swin_prepare
+from ._timm_hooks import check_count, timm_attention_hooks, timm_explicit
+from ._vit_hf import hf_vision_forward, naflex_inputs
 from ._vit_layout import Layout, is_timm_vit, layout_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -46,27 +49,19 @@ __all__ = ["capture", "capture_with_gradients", "explain", "prepare"]
 METHODS = ("raw", "rollout", "grad-rollout", "relevance")
 
 
-def _hf_forward(model: Model, pixel_values: torch.Tensor, layout: Layout,
-                ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-    kwargs = {"pixel_values": pixel_values, "output_attentions": True}
-    if tuple(pixel_values.shape[-2:]) != layout.input_size and \
-            "interpolate_pos_encoding" in inspect.signature(model.forward).parameters:
-        kwargs["interpolate_pos_encoding"] = True
-    with eager_attention(model):
-        out = model(**kwargs)
-    return require_attentions(out.attentions, "self", model), getattr(out, "logits", None)
-
-
 def _forward(model: Model, pixel_values: torch.Tensor, layout: Layout, *, explicit: bool,
-             ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+             mask_ratio: float | None = None) -> tuple[list[torch.Tensor], torch.Tensor | None, dict]:
     param = next(model.parameters())
     pixel_values = pixel_values.to(device=param.device, dtype=param.dtype)
     if layout.family == "hf":
-        return _hf_forward(model, pixel_values, layout)
+        return hf_vision_forward(model, pixel_values, layout, mask_ratio=mask_ratio)
     store: list[torch.Tensor] = []
     with (timm_explicit if explicit else timm_attention_hooks)(model, store):
         logits = model(pixel_values)
-    return store, logits
+    check_count(model, store)
+    if getattr(model, "num_classes", None) == 0:  # a feature extractor: its output is no class score
+        logits = None
+    return store, logits, {}
 
 
 def _class_names(model: Model) -> dict[int, str]:
@@ -77,8 +72,9 @@ def _class_names(model: Model) -> dict[int, str]:
 def _resolve_target(model: Model, logits: torch.Tensor | None, target: int | str | None) -> int:
     if logits is None or logits.ndim != 2:
         raise MultiattnValueError(
-            f"{type(model).__name__} returns no class logits; gradient explanations need a "
-            "classification head (e.g. ViTForImageClassification or a timm model with num_classes > 0)"
+            f"{type(model).__name__} has no classification head (a backbone), so there is no class to "
+            "explain; use method='raw' or 'rollout' (target-free), or a model with a head "
+            "(e.g. ViTForImageClassification, a timm model with num_classes > 0)"
         )
     n_classes = logits.shape[-1]
     if target is None:
@@ -95,31 +91,52 @@ def _resolve_target(model: Model, logits: torch.Tensor | None, target: int | str
 
 def _grid(attentions: list, layout: Layout, pixel_values: torch.Tensor, transform: dict,
           meta: dict) -> AttentionGrid:
+    values = np.stack([a[0].detach().float().cpu().numpy() for a in attentions])
+    return grid_from_values(values, layout, pixel_values, transform, meta)
+
+
+def grid_from_values(values: np.ndarray, layout: Layout, pixel_values: torch.Tensor, transform: dict,
+                     meta: dict) -> AttentionGrid:
+    """The ``(L, H, N, N)`` values over the PatchAxis of ``pixel_values`` (token count checked)."""
     h, w = (int(v) for v in pixel_values.shape[-2:])
     rows, cols = h // layout.patch_size[0], w // layout.patch_size[1]
+    transform = {k: v for k, v in transform.items() if k != "preprocessed"}
     axis = PatchAxis(rows, cols, layout.patch_size, (h, w), prefix=layout.prefix, transform=transform)
-    values = np.stack([a[0].detach().float().cpu().numpy() for a in attentions])
     if values.shape[-1] != len(axis):
         raise MultiattnRuntimeError(
             f"captured {values.shape[-1]} tokens but the layout gives {len(axis)} "
             f"({len(layout.prefix)} prefix + {rows}x{cols} patches); unsupported model variant"
         )
     name = "encoder" if layout.family == "hf" else "blocks"
-    return AttentionGrid(values, axis, layers=[f"{name}.{i}" for i in range(len(values))], meta=meta)
+    return AttentionGrid(values, axis, layers=[f"{name}.{i}" for i in range(len(values))], meta=meta,
+                         check_rows="masked_patches" not in meta)
 
 
-def _meta(model: Model, logits: torch.Tensor | None) -> dict:
-    meta = {"model": type(model).__name__, "source": f"multiattn.adapters.vit ({layout_of(model).family})"}
+def _meta(model: Model, logits: torch.Tensor | None, extra: dict, transform: dict) -> dict:
+    meta = {"model": type(model).__name__, "source": f"multiattn.adapters.vit ({layout_of(model).family})",
+            **extra}
+    if "preprocessed" in transform:
+        meta["notes"] = [*meta.get("notes", []), transform["preprocessed"]]
     if logits is not None and logits.ndim == 2:
         pred = int(logits[0].argmax())
         meta["predicted"] = pred
         meta["predicted_label"] = _class_names(model).get(pred, str(pred))
+    else:
+        meta["head"] = "none (backbone: no class scores)"
     return meta
+
+
+def _reader(axis: PatchAxis) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+    """The row that reads the image out: the first prefix token, or (no prefix, e.g. SigLIP) the mean row."""
+    if axis.n_prefix:
+        return axis.prefix[0], lambda m: m[0]
+    return "the mean of all patches (no CLS token)", lambda m: m.mean(axis=0)
 
 
 # -- public API -------------------------------------------------------------------------
 def capture(model: Model, image: ImageInput, *, processor: Processor = None,
-            size: int | tuple[int, int] | None = None) -> AttentionGrid:
+            size: int | tuple[int, int] | None = None, transform: dict | None = None,
+            mask_ratio: float | None = None) -> AttentionGrid | GridSet:
     """Attention of every layer and head of a ViT on one image.
 
     Parameters
@@ -132,12 +149,18 @@ def capture(model: Model, image: ImageInput, *, processor: Processor = None,
         Preprocessing to apply (its resize / center crop is recorded on the axis).
     size : int or (height, width), optional
         Without a processor: resize the image straight to this size.
+    transform : dict, optional
+        With a pixel tensor ``(1, 3, H, W)``: the resize / crop the caller applied.
+    mask_ratio : float, optional
+        ViT-MAE only: masking ratio for the capture (default the model's; ``0.0`` keeps every
+        patch).  The masking noise is seeded, so captures repeat.
 
     Returns
     -------
     AttentionGrid
         ``(L, H, N, N)`` with ``N = len(prefix) + rows * cols`` over a PatchAxis;
-        ``meta`` holds the predicted class when the model has a head.
+        ``meta`` holds the predicted class when the model has a head.  Swin: a GridSet of one
+        block-sparse grid per stage (see :mod:`multiattn.adapters._swin`).
 
     Example
     -------
@@ -145,15 +168,19 @@ def capture(model: Model, image: ImageInput, *, processor: Processor = None,
     >>> grid.shape, grid.query.prefix  # doctest: +SKIP
     ((12, 12, 197, 197), ('CLS',))
     """
+    if is_swin(model):
+        return swin_capture(model, image, processor=processor, size=size, transform=transform)
     layout = layout_of(model)
-    pixel_values, transform = prepare_image(model, image, processor, size=size)
+    pixel_values, record = prepare_image(model, image, processor, size=size, transform=transform)
     with eval_mode(model), torch.no_grad():
-        attentions, logits = _forward(model, pixel_values, layout, explicit=False)
-    return _grid(attentions, layout, pixel_values, transform, _meta(model, logits))
+        attentions, logits, extra = _forward(model, pixel_values, layout, explicit=False,
+                                             mask_ratio=mask_ratio)
+    return _grid(attentions, layout, pixel_values, record, _meta(model, logits, extra, record))
 
 
 def prepare(model: Model, image: ImageInput, *, processor: Processor = None,
-            size: int | tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+            size: int | tuple[int, int] | None = None, transform: dict | None = None,
+            ) -> dict[str, torch.Tensor]:
     """The forward pass's keyword arguments for ``image`` (``pixel_values``; ``x`` for timm).
 
     Example
@@ -161,13 +188,19 @@ def prepare(model: Model, image: ImageInput, *, processor: Processor = None,
     >>> prepare(model, "cat.jpg", processor=processor)["pixel_values"].shape  # doctest: +SKIP
     torch.Size([1, 3, 224, 224])
     """
-    pixel_values, _ = prepare_image(model, image, processor, size=size)
-    return {"x": pixel_values} if is_timm_vit(model) else {"pixel_values": pixel_values}
+    if is_swin(model):
+        return swin_prepare(model, image, processor=processor, size=size, transform=transform)
+    pixel_values, _ = prepare_image(model, image, processor, size=size, transform=transform)
+    if is_timm_vit(model):
+        return {"x": pixel_values}
+    if layout_of(model).kind == "naflex":
+        return naflex_inputs(pixel_values, layout_of(model).patch_size[0])
+    return {"pixel_values": pixel_values}
 
 
 def capture_with_gradients(
     model: Model, image: ImageInput, *, processor: Processor = None, target: int | str | None = None,
-    size: int | tuple[int, int] | None = None,
+    size: int | tuple[int, int] | None = None, transform: dict | None = None,
 ) -> tuple[AttentionGrid, np.ndarray]:
     """Attention plus the gradient of one class logit with respect to each attention matrix.
 
@@ -191,17 +224,21 @@ def capture_with_gradients(
     >>> grads.shape == grid.shape  # doctest: +SKIP
     True
     """
+    if is_swin(model):
+        raise UnsupportedModelError(
+            f"{type(model).__name__}: gradient explanations of Swin's windowed stages are not supported; "
+            "use multiattn.capture (one block-sparse grid per stage) or method='raw'")
     layout = layout_of(model)
-    pixel_values, transform = prepare_image(model, image, processor, size=size)
+    pixel_values, record = prepare_image(model, image, processor, size=size, transform=transform)
     with eval_mode(model), torch.enable_grad():
-        attentions, logits = _forward(model, pixel_values, layout, explicit=True)
+        attentions, logits, extra = _forward(model, pixel_values, layout, explicit=True)
         index = _resolve_target(model, logits, target)
         grads = torch.autograd.grad(logits[0, index], attentions, allow_unused=True)
     if any(g is None for g in grads):
         raise MultiattnRuntimeError(f"{type(model).__name__}: some attention matrices are not in the graph")
-    meta = _meta(model, logits)
+    meta = _meta(model, logits, extra, record)
     meta.update(target=index, target_label=_class_names(model).get(index, str(index)))
-    grid = _grid(attentions, layout, pixel_values, transform, meta)
+    grid = _grid(attentions, layout, pixel_values, record, meta)
     return grid, np.stack([g[0].float().cpu().numpy() for g in grads])
 
 
@@ -213,12 +250,16 @@ def explain(
     method: str = "relevance",
     target: int | str | None = None,
     size: int | tuple[int, int] | None = None,
+    transform: dict | None = None,
 ) -> AttentionMap:
     """One explanation map of the first prefix token (CLS) over the patches.
 
+    Models without a prefix token (SigLIP's vision tower pools with an attention head) read
+    out as the mean of all query rows; ``meta["values"]`` says which.
+
     Parameters
     ----------
-    model, image, processor, size
+    model, image, processor, size, transform
         As in :func:`capture`.
     method : {"raw", "rollout", "grad-rollout", "relevance"}
         ``raw``: last layer's CLS attention, mean of heads; ``rollout``:
@@ -248,20 +289,27 @@ def explain(
     if method in ("raw", "rollout"):
         if target is not None:
             raise MultiattnValueError(f"method {method!r} does not depend on a target class; drop target=")
-        grid = capture(model, image, processor=processor, size=size)
+        grid = capture(model, image, processor=processor, size=size, transform=transform)
+        if isinstance(grid, GridSet):
+            raise UnsupportedModelError(
+                f"{type(model).__name__} is hierarchical (Swin stages): no single token reads the image "
+                "out; use multiattn.capture and draw a stage, e.g. grids['stage.0']")
+        reader, rows = _reader(grid.query)
         if method == "raw":
-            values = grid.values[-1].mean(axis=0)[0]
-            what = f"CLS attention, {grid.layers[-1]}, mean of heads (rows sum to 1)"
+            values = rows(grid.values[-1].mean(axis=0))
+            what = f"{reader} attention, {grid.layers[-1]}, mean of heads (rows sum to 1)"
         else:
-            values = rollout(grid)[0]
-            what = "attention rollout of CLS (mean of heads, residual 0.5; rows sum to 1)"
+            values = rows(np.asarray(rollout(grid)))
+            what = f"attention rollout of {reader} (mean of heads, residual 0.5; rows sum to 1)"
     else:
-        grid, grads = capture_with_gradients(model, image, processor=processor, target=target, size=size)
+        grid, grads = capture_with_gradients(model, image, processor=processor, target=target, size=size,
+                                             transform=transform)
+        reader, rows = _reader(grid.query)
         if method == "grad-rollout":
-            values = gradient_rollout(grid, grads)[0]
-            what = f"gradient rollout of CLS for class {grid.meta['target_label']!r}"
+            values = rows(np.asarray(gradient_rollout(grid, grads)))
+            what = f"gradient rollout of {reader} for class {grid.meta['target_label']!r}"
         else:
-            values = chefer_relevance(grid, grads)[0]
-            what = f"Chefer relevance of CLS for class {grid.meta['target_label']!r}"
+            values = rows(np.asarray(chefer_relevance(grid, grads)))
+            what = f"Chefer relevance of {reader} for class {grid.meta['target_label']!r}"
     meta = {**grid.meta, "method": method, "values": what}
     return AttentionMap(values, grid.key, meta)

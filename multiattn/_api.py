@@ -38,7 +38,11 @@ MODALITIES = {"text": "text", "image": "vit", "image-text": "clip", "audio": "wh
               "video": "video", "graph": "graph"}
 
 _VIDEO_TYPES = {"videomae", "vivit", "timesformer"}
-_IMAGE_TEXT_TYPES = {"clip"}
+_IMAGE_TEXT_TYPES = {"clip", "siglip", "siglip2", "chinese_clip", "altclip", "vision-text-dual-encoder",
+                     "owlvit", "owlv2"}
+#: Vision models whose config also has a vocabulary (masked-image-modelling codebooks) or no image_size.
+_IMAGE_TYPES = {"beit", "data2vec-vision", "siglip2_vision_model", "convnext", "convnextv2", "resnet",
+                "regnet", "efficientnet", "mobilenet_v2", "swin", "swinv2", "dinov3_vit"}
 _AUDIO_TYPES = {"whisper"}
 #: Speech encoders (no decoder): modality "audio", adapter :mod:`multiattn.adapters.speech`.
 _SPEECH_TYPES = {"wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat"}
@@ -78,7 +82,8 @@ def modality(model: Model) -> str:
         return "audio"
     if model_type in _VIDEO_TYPES:
         return "video"
-    if hasattr(config, "image_size") and hasattr(config, "patch_size") and not hasattr(config, "vocab_size"):
+    patches = hasattr(config, "image_size") and hasattr(config, "patch_size")
+    if model_type in _IMAGE_TYPES or (patches and not hasattr(config, "vocab_size")):
         return "image"
     return "text"
 

@@ -1,0 +1,192 @@
+"""Sweep: random-init small configs of every vision family multiattn supports (or refuses).
+
+For each family: layer / head / token counts incl. prefix tokens, rows sum to 1, the model's
+output unchanged by the capture, the attention implementation restored in every sub-config,
+and the values equal to an independent eager computation (a separate eager copy of the
+Hugging Face model; timm's own unfused formula, read where the block applies it).
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import timm
+import torch
+import transformers as T
+
+import multiattn
+from multiattn.adapters import vit
+from multiattn.errors import UnsupportedModelError
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+_V = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=32,
+          patch_size=8)
+
+#: name -> (builder, prefix, expected patch grid)
+HF = {
+    "vit": (lambda: T.ViTForImageClassification(T.ViTConfig(**_V, num_labels=3)), ("CLS",), (4, 4)),
+    "deit": (lambda: T.DeiTForImageClassificationWithTeacher(T.DeiTConfig(**_V)), ("CLS", "DIST"), (4, 4)),
+    "dinov2": (lambda: T.Dinov2Model(T.Dinov2Config(**_V)), ("CLS",), (4, 4)),
+    "dinov2-reg": (lambda: T.Dinov2WithRegistersModel(
+        T.Dinov2WithRegistersConfig(**_V, num_register_tokens=2)), ("CLS", "REG0", "REG1"), (4, 4)),
+    "dinov3": (lambda: T.DINOv3ViTModel(T.DINOv3ViTConfig(**_V, num_register_tokens=2)),
+               ("CLS", "REG0", "REG1"), (4, 4)),
+    "beit": (lambda: T.BeitModel(T.BeitConfig(**_V, use_relative_position_bias=True)), ("CLS",), (4, 4)),
+    "data2vec": (lambda: T.Data2VecVisionModel(T.Data2VecVisionConfig(**_V, use_relative_position_bias=True)),
+                 ("CLS",), (4, 4)),
+    "clip-vision": (lambda: T.CLIPVisionModel(T.CLIPVisionConfig(**_V)), ("CLS",), (4, 4)),
+    "siglip-vision": (lambda: T.SiglipVisionModel(T.SiglipVisionConfig(**_V)), (), (4, 4)),
+    "siglip2-vision": (lambda: T.Siglip2VisionModel(T.Siglip2VisionConfig(
+        **{k: v for k, v in _V.items() if k != "image_size"}, num_patches=16)), (), (4, 4)),
+}
+
+
+def _image(h=40, w=48, seed=0):
+    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+def _impls(model):
+    from multiattn.adapters._hf import _configs
+
+    return [getattr(c, "_attn_implementation", None) for c in _configs(model)]
+
+
+def _hf_reference(model, kwargs):
+    """A separate copy loaded on eager attention: its own output_attentions."""
+    ref = type(model)._from_config(model.config, attn_implementation="eager").eval()
+    ref.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        return ref(**kwargs, output_attentions=True)
+
+
+@pytest.mark.parametrize("name", list(HF))
+def test_hf_vision_family(name):
+    build, prefix, (rows, cols) = HF[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    before = _impls(model)
+    kwargs = vit.prepare(model, _image())
+    with torch.no_grad():
+        out0 = model(**kwargs)
+    grid = multiattn.capture(model, _image())
+    assert _impls(model) == before
+    assert grid.query.prefix == prefix
+    assert (grid.query.rows, grid.query.cols) == (rows, cols)
+    assert grid.shape == (2, 2, len(prefix) + rows * cols, len(prefix) + rows * cols)
+    np.testing.assert_allclose(grid.values.sum(-1), 1.0, atol=1e-5)
+    with torch.no_grad():
+        out1 = model(**kwargs)
+    key = "logits" if hasattr(out0, "logits") else "last_hidden_state"
+    torch.testing.assert_close(getattr(out0, key), getattr(out1, key))
+    ref = _hf_reference(model, kwargs)
+    expected = np.stack([a[0].numpy() for a in ref.attentions])
+    np.testing.assert_allclose(grid.values, expected, atol=1e-6)
+
+
+def test_vit_mae_masked_tokens_land_on_their_patches():
+    torch.manual_seed(0)
+    model = T.ViTMAEModel(T.ViTMAEConfig(**_V, mask_ratio=0.75)).eval()
+    grid = vit.capture(model, _image())
+    again = vit.capture(model, _image())
+    np.testing.assert_array_equal(grid.values, again.values)  # seeded masking: captures repeat
+    masked = grid.meta["masked_patches"]
+    assert len(masked) == 12 and grid.shape == (2, 2, 17, 17)
+    kept = sorted(set(range(16)) - set(masked))
+    cols = grid.values[..., [1 + i for i in masked]]
+    assert np.all(cols == 0) and np.all(grid.values[..., [1 + i for i in masked], :] == 0)
+    np.testing.assert_allclose(grid.values[:, :, [0, *[1 + i for i in kept]]].sum(-1), 1.0, atol=1e-5)
+    # the same noise through an eager copy: its token t is patch argsort(noise)[t]
+    from multiattn.adapters._vit_hf import _mae_noise
+
+    noise = _mae_noise(model, 16)
+    ref = _hf_reference(model, {"pixel_values": vit.prepare(model, _image())["pixel_values"], "noise": noise})
+    order = [0, *[1 + int(i) for i in torch.argsort(noise[0])[:4]]]
+    mapped = grid.values[-1][:, order][:, :, order]
+    np.testing.assert_allclose(mapped, ref.attentions[-1][0].numpy(), atol=1e-6)
+    full = vit.capture(model, _image(), mask_ratio=0.0)
+    assert "masked_patches" in full.meta and full.meta["masked_patches"] == []
+    np.testing.assert_allclose(full.values.sum(-1), 1.0, atol=1e-5)
+    assert model.config.mask_ratio == 0.75
+
+
+#: timm name -> (create_model kwargs, prefix, grid)
+TIMM = {
+    "vit": ("vit_tiny_patch16_224", dict(img_size=64, num_classes=3), ("CLS",), (4, 4)),
+    "vit-reg": ("vit_small_patch16_224", dict(img_size=64, reg_tokens=2, embed_dim=64, num_heads=2),
+                ("CLS", "REG0", "REG1"), (4, 4)),
+    "deit-dist": ("deit_tiny_distilled_patch16_224", dict(img_size=64), ("CLS", "DIST"), (4, 4)),
+    "eva02": ("eva02_tiny_patch14_224", dict(img_size=56), ("CLS",), (4, 4)),
+    "beit": ("beit_base_patch16_224", dict(img_size=64, embed_dim=64, num_heads=2), ("CLS",), (4, 4)),
+    "vit-96": ("vit_tiny_patch16_224", dict(img_size=96), ("CLS",), (6, 6)),
+}
+
+
+def _timm_reference(model, x):
+    """timm's own unfused formula on a copy: the weights as the block hands them to attn_drop."""
+    ref = copy.deepcopy(model)
+    seen = []
+    handles = []
+    for name, module in ref.named_modules():
+        if name.endswith(".attn") and hasattr(module, "fused_attn"):
+            module.fused_attn = False
+            handles.append(module.attn_drop.register_forward_hook(lambda _m, _a, out: seen.append(out[0])))
+    with torch.no_grad():
+        out = ref(x)
+    return out, np.stack([s.numpy() for s in seen])
+
+
+@pytest.mark.parametrize("name", list(TIMM))
+def test_timm_family(name):
+    arch, kwargs, prefix, (rows, cols) = TIMM[name]
+    torch.manual_seed(0)
+    model = timm.create_model(arch, pretrained=False, depth=2, **kwargs).eval()
+    x = vit.prepare(model, _image())["x"]
+    with torch.no_grad():
+        out0 = model(x)
+    grid = multiattn.capture(model, _image())
+    assert grid.query.prefix == prefix and (grid.query.rows, grid.query.cols) == (rows, cols)
+    assert grid.n_layers == 2 and len(grid.query) == len(prefix) + rows * cols
+    np.testing.assert_allclose(grid.values.sum(-1), 1.0, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), out0)
+    from multiattn.adapters._timm_hooks import timm_attention_modules
+
+    assert all(m.fused_attn for m in timm_attention_modules(model))
+    ref_out, expected = _timm_reference(model, x)
+    np.testing.assert_allclose(grid.values, expected, atol=1e-5)
+    torch.testing.assert_close(ref_out, out0, atol=1e-5, rtol=1e-5)
+
+
+def test_timm_uses_the_models_own_size_and_no_feature_index_as_class():
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=96, depth=1, num_classes=0)
+    grid = vit.capture(model, _image(200, 300))
+    assert grid.query.image_size == (96, 96)
+    assert "predicted" not in grid.meta and grid.meta["head"].startswith("none")
+    with pytest.raises(ValueError, match="no classification head"):
+        vit.explain(model, _image(), method="relevance")
+    assert vit.explain(model, _image(), method="rollout").values.shape == (37,)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: T.ConvNextModel(T.ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2)),
+    lambda: T.ResNetModel(T.ResNetConfig(hidden_sizes=[8, 16], depths=[1, 1], embedding_size=8)),
+], ids=["convnext", "resnet"])
+def test_convolutional_models_are_refused_with_no_attention(build):
+    with pytest.raises(UnsupportedModelError, match="no attention"):
+        multiattn.capture(build().eval(), _image())
+
+
+def test_pixel_tensor_input_is_used_as_is_and_recorded():
+    torch.manual_seed(0)
+    model = T.ViTModel(T.ViTConfig(**_V)).eval()
+    pixels = torch.randn(1, 3, 32, 32)
+    grid = multiattn.capture(model, pixels)
+    ref = _hf_reference(model, {"pixel_values": pixels})
+    np.testing.assert_allclose(grid.values, np.stack([a[0].numpy() for a in ref.attentions]), atol=1e-6)
+    assert any("pixel tensor" in n for n in grid.meta["notes"])
+    stated = vit.capture(model, pixels, transform={"original_size": (64, 80), "resize": (32, 40),
+                                                   "crop": (0, 4, 32, 32)})
+    assert stated.query.transform["original_size"] == (64, 80)
+    with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
+        vit.capture(model, torch.randn(2, 3, 32, 32))

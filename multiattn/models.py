@@ -119,10 +119,11 @@ def _hf_folder(path: Path) -> tuple[Model, Processor]:
 
 
 def _processor(path: Path) -> Processor:
-    """The folder's processor, image processor or tokenizer, whichever it has (else None)."""
+    """The folder's processor, image processor, tokenizer or feature extractor, whichever it has."""
     import transformers
 
-    for loader in (transformers.AutoProcessor, transformers.AutoImageProcessor, transformers.AutoTokenizer):
+    for loader in (transformers.AutoProcessor, transformers.AutoImageProcessor, transformers.AutoTokenizer,
+                   transformers.AutoFeatureExtractor):  # a speech encoder's folder without a tokenizer
         try:
             return loader.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError, KeyError, TypeError):

@@ -5,6 +5,11 @@ Writes ``strips.png`` (spectrogram + one cross-attention strip per word), ``enco
 (:func:`multiattn.renderers.writers.write_audio_report`).  With ``--text`` the transcript
 is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's DTW recipe,
 then snap onto pauses (``--raw-timings`` keeps the recipe's boundaries).
+
+``--model DIR`` may also be a wav2vec2-family folder (wav2vec2, HuBERT, WavLM, Data2VecAudio,
+UniSpeech): such an encoder has no decoder, so there is nothing to align; the command writes
+``encoder.png`` (its self-attention, last layer, mean of heads, under the spectrogram) and
+refuses ``--text`` in one line.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("audio", help="Whisper attention on a speech file: strips, words.json, SRT")
+    p = sub.add_parser("audio", help="Whisper attention on a speech file: strips, words.json, SRT "
+                                     "(a wav2vec2-family --model: its encoder self-attention)")
     p.add_argument("file", help="audio file (WAV/FLAC/OGG, any sample rate, mono or stereo)")
     p.add_argument("--text", default=None, help="transcript to force-align (default: decode)")
     p.add_argument("--raw-timings", action="store_true",
@@ -36,9 +42,36 @@ def run(args: argparse.Namespace) -> int:
 
     audio = load_audio(args.file)  # a bad file fails before the model loads
     model, processor = multiattn.load_model(args.model, modality="audio")
+    if getattr(model.config, "model_type", None) != "whisper":
+        return _speech_encoder(args, model, processor, audio)
     result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings)
     for note in result["notes"] + ([] if result["words"] else ["no words found: Whisper decoded no text"]):
         print(f"note: {note}")
     _common.emit(write_audio_report(result, args.out))
     _common.save(result["grids"], args.save)
+    return 0
+
+
+def _speech_encoder(args: argparse.Namespace, model: object, processor: object, audio: tuple) -> int:
+    """A wav2vec2-family encoder: its self-attention under the spectrogram (no decoder, no words)."""
+    from pathlib import Path
+
+    from multiattn.adapters._whisper_decode import prepare_audio
+    from multiattn.adapters.speech import capture
+    from multiattn.errors import MultiattnValueError
+    from multiattn.renderers.audio import self_attention_heatmap
+    from multiattn.renderers.figure import save_figure
+
+    name = type(model).__name__
+    if args.text is not None:
+        raise MultiattnValueError(f"{name} is a speech encoder with no decoder: there is no transcript to "
+                                  "align, drop --text (or use a Whisper --model for word timings)")
+    grid = capture(model, audio, processor=processor)
+    print(f"note: {name} has no decoder: writing its encoder self-attention only (no words, no alignment)")
+    mono, _ = prepare_audio(*audio)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ax = self_attention_heatmap(grid, layer=-1, head="mean", audio=mono, sr=16000)
+    _common.emit([save_figure(ax.figure, out / "encoder.png")])
+    _common.save(grid, args.save)
     return 0

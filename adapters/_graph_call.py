@@ -14,6 +14,8 @@ __all__ = ["call_model", "forward_arguments", "is_hetero"]
 
 #: Forward parameter names that mean "the whole graph object" when the forward takes one argument.
 _WHOLE = ("data", "batch_data", "graph", "g", "inputs", "sample")
+#: Parameter names that show a forward takes the graph's fields one by one.
+_GRAPH_ARGS = {"x", "edge_index", "x_dict", "edge_index_dict", "adj", "adj_t"}
 
 
 def is_hetero(data: GraphInput) -> bool:
@@ -70,7 +72,8 @@ def forward_arguments(model: Model, data: GraphInput) -> tuple[tuple, dict, str]
     if not params:  # forward(*args, **kwargs), e.g. HeteroConv: features and edges by position
         return _by_position(data)
     required = [p for p in params if p.default is p.empty]
-    if len(params) == 1 or (len(required) == 1 and required[0].name in _WHOLE):
+    names = {p.name for p in params}
+    if len(params) == 1 or (len(required) == 1 and (required[0].name in _WHOLE or not names & _GRAPH_ARGS)):
         return (data,), {}, "model(data)"
     suffix = "_dict" if is_hetero(data) else ""
     kwargs, missing = {}, []
@@ -78,6 +81,10 @@ def forward_arguments(model: Model, data: GraphInput) -> tuple[tuple, dict, str]
         found, value = _field(data, p.name)
         if found:
             kwargs[p.name] = value
+        elif p.name == "batch" and p.default is p.empty and not is_hetero(data):  # one graph: all in graph 0
+            import torch
+
+            kwargs[p.name] = torch.zeros(int(data.num_nodes), dtype=torch.long, device=data.x.device)
         elif p.default is p.empty:
             missing.append(p.name)
     if missing and not kwargs and len(required) == 2:  # forward(feats, adj): the classic order

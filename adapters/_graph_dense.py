@@ -57,4 +57,5 @@ def dense_call(name: str, module: Any, args: tuple, kwargs: dict, limit_bytes: i
     weights = weights.detach().float().cpu().numpy()  # (B, H, N, N)
     alpha = np.concatenate([weights[b, :, :n, :n].reshape(weights.shape[1], n * n)
                             for b, n in enumerate(counts)], axis=1)
-    return LayerCall(name, module, pairs_of_graphs(counts), alpha.T, DENSE_NOTE)
+    total = int(counts.sum())
+    return LayerCall(name, module, pairs_of_graphs(counts), alpha.T, DENSE_NOTE, sizes=(total, total))

@@ -18,7 +18,7 @@ from multiattn.grid import AttentionGrid
 from multiattn.gridset import GridSet
 
 from ._graph_build import DIRECTION
-from ._graph_layers import LayerCall, rows_sum_to_one
+from ._graph_layers import LayerCall, check_sizes, rows_sum_to_one
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from multiattn._types import GraphInput, Model
@@ -93,8 +93,10 @@ def _grid(edge_type: tuple, entries: list, axes: dict[str, NodeAxis], model: Mod
 
     labels = [label for label, _ in entries]
     calls = [call for _, call in entries]
-    check_same_edges(labels, [c.edge_index for c in calls], [c.alpha for c in calls])
     src, _, dst = edge_type
+    for label, call in entries:
+        check_sizes(call, label, len(axes[src]), len(axes[dst]))
+    check_same_edges(labels, [c.edge_index for c in calls], [c.alpha for c in calls])
     edges = calls[0].edge_index
     sums_to_one = all(rows_sum_to_one(c.normalized) for c in calls)
     meta = {

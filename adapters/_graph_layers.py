@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from multiattn._types import Model
 
-__all__ = ["LayerCall", "READINGS", "REFUSED", "recording", "refusal", "rows_sum_to_one", "scan"]
+__all__ = ["LayerCall", "READINGS", "REFUSED", "check_sizes", "recording", "refusal", "rows_sum_to_one",
+           "scan"]
 
 READINGS = {"GATConv": "kwarg", "GATv2Conv": "kwarg", "TransformerConv": "stored", "RGATConv": "stored",
             "SuperGATConv": "softmax", "AGNNConv": "softmax", "HGTConv": "softmax", "GPSConv": "dense"}
@@ -68,6 +69,7 @@ class LayerCall:
     alpha: np.ndarray
     normalized: str = _NORMALISED
     edge_type: tuple | None = None
+    sizes: tuple[int, int] | None = None  # (source, target) node counts the layer ran on
 
 
 def _reading(module: torch.nn.Module) -> tuple[str | None, str | None]:
@@ -208,6 +210,7 @@ class _Recorder:
         self.modules, self.on_call, self.limit_bytes = modules, on_call, limit_bytes
         self.taps: list[list] = []
         self.hetero_args: dict[int, dict] = {}
+        self.sizes: dict[int, tuple[int, int] | None] = {}
         self.handles: list[Any] = []
 
     def __enter__(self) -> _Recorder:
@@ -215,6 +218,7 @@ class _Recorder:
             if isinstance(module, _mha()):
                 self.handles.append(module.register_forward_hook(self._dense(name), with_kwargs=True))
                 continue
+            self.handles.append(module.register_forward_pre_hook(self._keep_sizes, with_kwargs=True))
             self.handles.append(module.register_propagate_forward_pre_hook(self._pre))
             self.handles.append(module.register_propagate_forward_hook(self._post(name)))
             if type(module).__name__ == "HGTConv":
@@ -230,6 +234,9 @@ class _Recorder:
 
     def _keep_dict(self, module: Any, args: tuple, kwargs: dict) -> None:
         self.hetero_args[id(module)] = args[1] if len(args) > 1 else kwargs.get("edge_index_dict")
+
+    def _keep_sizes(self, module: Any, args: tuple, kwargs: dict) -> None:
+        self.sizes[id(module)] = _node_counts(args[0] if args else kwargs.get("x"))
 
     def _pre(self, module: Any, inputs: tuple) -> None:
         self.taps.append([])
@@ -253,7 +260,7 @@ class _Recorder:
                 for call in _split_hgt(name, module, edges, arr, self.hetero_args.pop(id(module), None)):
                     self.on_call(call)
                 return
-            self.on_call(LayerCall(name, module, edges, arr, _note(module)))
+            self.on_call(LayerCall(name, module, edges, arr, _note(module), sizes=self.sizes.get(id(module))))
         return hook
 
     def _dense(self, name: str) -> Callable:
@@ -262,6 +269,26 @@ class _Recorder:
 
             self.on_call(dense_call(name, module, args, kwargs, self.limit_bytes))
         return hook
+
+
+def _node_counts(x: Any) -> tuple[int, int] | None:
+    """``(source, target)`` node counts of a layer's ``x`` (a tensor, or PyG's bipartite pair)."""
+    if isinstance(x, (tuple, list)) and len(x) == 2:
+        src, dst = (getattr(part, "shape", None) for part in x)
+        if src is None or dst is None:
+            return None
+        return int(src[0]), int(dst[0])
+    shape = getattr(x, "shape", None)
+    return None if shape is None or len(shape) == 0 else (int(shape[0]), int(shape[0]))
+
+
+def check_sizes(call: LayerCall, label: str, n_source: int, n_target: int) -> None:
+    """Refuse a layer that ran on other nodes than the axes name (pooling, sampling inside the model)."""
+    if call.sizes is not None and call.sizes != (n_source, n_target):
+        raise UnsupportedModelError(
+            f"layer {label} ran on {call.sizes[0]} source / {call.sizes[1]} target nodes but the data has "
+            f"{n_source} / {n_target} (pooling, sampling or a bipartite call inside the model): its node "
+            "indices are not the data's; capture the layers before it with layers=[...]")
 
 
 def _split_hgt(name: str, module: Any, edges: np.ndarray, alpha: np.ndarray,

@@ -40,7 +40,7 @@ from ._graph_batch import batch_meta, split_graphs
 from ._graph_build import from_dense, from_edges, from_networkx
 from ._graph_call import call_model, is_hetero
 from ._graph_files import graph_data, read_graph
-from ._graph_layers import READINGS, LayerCall, recording, refusal, rows_sum_to_one, scan
+from ._graph_layers import READINGS, LayerCall, check_sizes, recording, refusal, rows_sum_to_one, scan
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch / PyG are imported when a model runs)
     import torch
@@ -233,9 +233,11 @@ def _stack(entries: list[tuple[str, LayerCall]], nodes: NodeAxis | None, data: G
            model: Model) -> AttentionGrid:
     labels = [label for label, _ in entries]
     calls = [call for _, call in entries]
+    axis = nodes if nodes is not None else _node_axis_of(data, _num_nodes(data))
+    for label, call in entries:
+        check_sizes(call, label, len(axis), len(axis))
     check_same_edges(labels, [c.edge_index for c in calls], [c.alpha for c in calls])
     values = np.stack([c.alpha.T for c in calls])
-    axis = nodes if nodes is not None else _node_axis_of(data, _num_nodes(data))
     meta = {
         "source": "torch_geometric",
         "model": type(model).__name__,

@@ -379,3 +379,41 @@ def test_skipped_layers_are_warned_and_listed():
         grid = capture(Mixed(), _data())
     assert grid.layers == ("gat",) and grid.meta["skipped_layers"] == ["gps"]
     assert any("Performer" in str(w.message) for w in caught)
+
+
+def test_pooling_inside_the_model_is_refused_not_mislabelled():
+    from torch_geometric.nn import TopKPooling, global_mean_pool
+
+    class Pooled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.pool, self.c2 = GATConv(F_IN, 4), TopKPooling(4, ratio=0.5), GATConv(4, 4)
+
+        def forward(self, x, edge_index, batch):
+            x = self.c1(x, edge_index)
+            x, edge_index, _, batch, _, _ = self.pool(x, edge_index, batch=batch)
+            return global_mean_pool(self.c2(x, edge_index), batch)
+
+    torch.manual_seed(0)
+    model, data = Pooled(), _data()  # a single graph: the required batch is all zeros
+    with pytest.raises(UnsupportedModelError, match="layer c2 ran on 5 source / 5 target nodes but the data"):
+        capture(model, data)
+    assert capture(model, data, layers=["c1"]).layers == ("c1",)
+
+
+def test_forward_arguments_follow_the_signature():
+    from multiattn.adapters._graph_call import forward_arguments
+
+    class WholeBatch(torch.nn.Module):
+        def forward(self, batch, flag=False):
+            return batch
+
+    class Named(torch.nn.Module):
+        def forward(self, x, edge_index, edge_weight=None, edge_attr=None):
+            return x
+
+    data = _data(edge_dim=2)
+    assert forward_arguments(WholeBatch(), data)[2] == "model(data)"
+    _, kwargs, how = forward_arguments(Named(), data)
+    assert sorted(kwargs) == ["edge_attr", "edge_index", "x"] and kwargs["edge_attr"] is data.edge_attr
+    assert how == "model(x=data.x, edge_index=data.edge_index, edge_attr=data.edge_attr)"

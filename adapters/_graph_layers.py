@@ -5,8 +5,8 @@ Each supported layer class has one *reading*:
 - ``"kwarg"`` (GATConv, GATv2Conv): the alpha the layer passes to ``propagate``;
 - ``"stored"`` (TransformerConv, RGATConv): the ``_alpha`` the layer keeps for
   ``return_attention_weights``, read right after ``propagate``;
-- ``"softmax"`` (SuperGATConv, AGNNConv, HGTConv): the one ``softmax`` the layer's
-  ``message`` computes during ``propagate`` (these layers do not return alpha);
+- ``"softmax"`` (SuperGATConv, AGNNConv, HGTConv, GeneralConv(attention=True)): the one
+  ``softmax`` the layer's ``message`` computes during ``propagate`` (they do not return alpha);
 - ``"dense"`` (GPSConv): its ``torch.nn.MultiheadAttention`` block, dense over the nodes
   of each graph, recomputed with ``need_weights=True`` beside the real call (whose
   output is left untouched).
@@ -29,12 +29,15 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from multiattn._types import Model
 
-__all__ = ["LayerCall", "READINGS", "REFUSED", "check_sizes", "recording", "refusal", "rows_sum_to_one",
-           "scan"]
+__all__ = ["LayerCall", "READINGS", "REFUSED", "SUPPORTED_NAMES", "check_sizes", "recording", "refusal",
+           "rows_sum_to_one", "scan"]
 
 READINGS = {"GATConv": "kwarg", "GATv2Conv": "kwarg", "TransformerConv": "stored", "RGATConv": "stored",
             "SuperGATConv": "softmax", "AGNNConv": "softmax", "HGTConv": "softmax", "GPSConv": "dense"}
 """Supported PyG layer classes and how their attention is read."""
+
+SUPPORTED_NAMES = (*READINGS, "GeneralConv(attention=True)")
+"""The supported layers as a user would name them (in messages and docs)."""
 
 REFUSED = {
     "FusedGATConv": "its dgNN kernel computes alpha inside one fused operator and never returns it; "
@@ -72,8 +75,22 @@ class LayerCall:
     sizes: tuple[int, int] | None = None  # (source, target) node counts the layer ran on
 
 
+#: Layers whose attention is an option: (attribute that switches it on, reading or refusal reason).
+_OPTIONAL = {
+    "GeneralConv": ("attention", "softmax"),
+    "HypergraphConv": ("use_attention", "its attention is over node-hyperedge incidences, not node-node "
+                                        "edges; not read yet"),
+}
+
+
 def _reading(module: torch.nn.Module) -> tuple[str | None, str | None]:
     """``(reading, None)``, ``(None, reason)`` for a refused class, or ``(None, None)``."""
+    name = type(module).__name__
+    if name in _OPTIONAL and type(module).__module__.startswith("torch_geometric"):
+        switch, what = _OPTIONAL[name]
+        if not getattr(module, switch, False):
+            return None, None
+        return (what, None) if what in ("softmax",) else (None, what)
     for cls in type(module).__mro__:
         if not cls.__module__.startswith("torch_geometric"):
             continue
@@ -125,7 +142,7 @@ def _mha() -> type:
 
 def refusal(model: Model, refused: list, plain: list) -> UnsupportedModelError:
     """The error for a model with no readable attention layer, saying what it has instead."""
-    supported = ", ".join(READINGS)
+    supported = ", ".join(SUPPORTED_NAMES)
     if refused:
         name, cls, reason = refused[0]
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""

@@ -40,7 +40,7 @@ from ._graph_batch import batch_meta, split_graphs
 from ._graph_build import from_dense, from_edges, from_networkx
 from ._graph_call import call_model, is_hetero
 from ._graph_files import graph_data, read_graph
-from ._graph_layers import READINGS, LayerCall, check_sizes, recording, refusal, rows_sum_to_one, scan
+from ._graph_layers import SUPPORTED_NAMES, LayerCall, check_sizes, recording, refusal, rows_sum_to_one, scan
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch / PyG are imported when a model runs)
     import torch
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only (torch / PyG are import
 
 __all__ = ["capture", "from_edges", "from_dense", "from_networkx", "graph_data", "read_graph", "split_graphs"]
 
-ATTENTION_LAYERS = tuple(READINGS)
+ATTENTION_LAYERS = SUPPORTED_NAMES
 """PyG layer classes whose attention :func:`capture` records."""
 
 

@@ -417,3 +417,20 @@ def test_forward_arguments_follow_the_signature():
     _, kwargs, how = forward_arguments(Named(), data)
     assert sorted(kwargs) == ["edge_attr", "edge_index", "x"] and kwargs["edge_attr"] is data.edge_attr
     assert how == "model(x=data.x, edge_index=data.edge_index, edge_attr=data.edge_attr)"
+
+
+def test_general_conv_attention_option():
+    from torch_geometric.nn import GeneralConv
+
+    torch.manual_seed(0)
+    data = _data()
+    with pytest.raises(UnsupportedModelError, match="has no attention"):
+        capture(GeneralConv(F_IN, 4), data)
+    conv = GeneralConv(F_IN, 4, heads=2, attention=True)
+    grid = _output_unchanged(conv, lambda: conv(data.x, data.edge_index), lambda: capture(conv, data))
+    with torch.no_grad():
+        msg = conv.lin_msg(data.x[data.edge_index[0]]).view(-1, 2, 4)
+        scores = torch.nn.functional.leaky_relu((msg * conv.att_msg).sum(-1), 0.2)
+    assert grid.shape == (1, 2, E)
+    np.testing.assert_allclose(grid.values[0], _softmax(scores.numpy(), data.edge_index[1].numpy(), N).T,
+                               atol=1e-6)

@@ -1,12 +1,18 @@
 """Head ablation, head importance (Michel et al. 2019) and pruning curves, by hooks.
 
-Every head's output is scaled just before the attention output projection
-(``attention.output.dense`` in BERT, ``attn.c_proj`` in GPT-2,
-``self_attn.o_proj`` / ``out_proj`` in Llama / Whisper / BART, ``attn.proj`` in
-timm ViTs; self-attention only): that projection's input is the concatenation of the heads'
-outputs, ``(batch, tokens, heads * head_dim)``, so a forward pre-hook can
-multiply head ``h`` by ``m_h``.  No ``head_mask`` argument is needed (newer
-transformers versions dropped it).
+Every head's output is scaled just before the attention output projection, the Linear
+(or GPT-2 ``Conv1D``) that consumes the concatenated heads ``(batch, tokens, heads * head_dim)``,
+so a forward pre-hook can multiply head ``h`` by ``m_h``.  It is found the same way in every
+family: from each self-attention module (where the model's own ``output_attentions`` reads it,
+else the innermost ``*Attention`` class), the attention block of that layer (the path up to the
+component after the layer index: ``encoder.layer.3.attention``, ``block.3.layer.0``,
+``h.3.self_attention``) holds q/k/v first and the output projection last, so it is the block's
+last-defined projection whose input splits into the heads (``attention.output.dense`` in BERT,
+``attn.c_proj`` in GPT-2, ``attention.dense`` in GPT-NeoX / ALBERT, ``self_attention.dense`` in
+Falcon / Bloom, ``attn.out_proj`` in GPT-J, ``attn.Wo`` in ModernBERT, ``SelfAttention.o`` in T5,
+``self_attn.o_proj`` in Llama, ``attn.proj`` in timm ViTs; self-attention only; ALBERT's one
+shared layer is hooked once per use).  No ``head_mask`` argument is needed (newer transformers
+versions dropped it).
 
 - :func:`ablate_heads`: ``m_h = 0`` for chosen heads inside a ``with`` block.
 - :func:`head_importance`: ``I_h = mean over inputs of |dL/dm_h|`` at ``m = 1``
@@ -35,14 +41,11 @@ Batch = TypeVar("Batch")
 
 __all__ = ["ablate_heads", "head_importance", "pruning_curve"]
 
-#: Name suffixes of attention output projections, one module per layer.
-OUTPUT_PROJECTIONS = ("attention.output.dense", "attn.c_proj", "self_attn.o_proj", "self_attn.out_proj",
-                      "attention.out_lin", "attn.proj")
-
-
 def _n_heads(model: Model, module: torch.nn.Module) -> int:
     config = getattr(model, "config", None)
-    for source, name in ((config, "num_attention_heads"), (config, "n_head"), (module, "num_heads")):
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for source, name in ((config, "num_attention_heads"), (config, "n_head"), (config, "num_heads"),
+                         (module, "num_heads")):
         value = getattr(source, name, None)
         if isinstance(value, int) and value > 0:
             return value
@@ -51,8 +54,69 @@ def _n_heads(model: Model, module: torch.nn.Module) -> int:
     )
 
 
+def _self_attentions(model: Model) -> list[tuple[str, torch.nn.Module]]:
+    """Each self-attention module (cross-attention left out), bottom first."""
+    from ._hf import recorded_attentions
+    from ._stream import attention_modules
+
+    if hasattr(model, "config"):
+        recorded = [(name, module) for key, name, module, _ in recorded_attentions(model)
+                    if key == "attentions"]
+        if recorded:
+            return recorded
+    cross = ("cross", "encoder_attn", "encdec")
+    return [(name, module) for name, module, _ in attention_modules(model)
+            if not any(word in name.lower() or word in type(module).__name__.lower() for word in cross)]
+
+
+def _widths(module: torch.nn.Module) -> tuple[int, int] | None:
+    """``(in, out)`` of a Linear or of GPT-2's Conv1D (weight ``(in, out)``), else None."""
+    import torch
+
+    if isinstance(module, torch.nn.Linear):
+        return module.in_features, module.out_features
+    if type(module).__name__ == "Conv1D" and getattr(module, "weight", None) is not None:
+        return int(module.weight.shape[0]), int(module.weight.shape[1])
+    return None
+
+
+def _attention_block(model: Model, name: str) -> torch.nn.Module:
+    """The layer's attention block: the path up to the component after the last layer index."""
+    parts = name.split(".")
+    numbers = [i for i, part in enumerate(parts) if part.isdigit()]
+    keep = parts[: numbers[-1] + 2] if numbers else parts
+    return model.get_submodule(".".join(keep))
+
+
+def _output_projection(model: Model, name: str, n_heads: int) -> torch.nn.Module | None:
+    """The last-defined projection of the attention block that maps the heads back to the model width.
+
+    Its input splits into ``n_heads`` and its output is the hidden size (a fused ``qkv_proj``
+    is wider); among several such (q/k/v of the same width) the output projection is defined last.
+    """
+    hidden = _hidden_size(model)
+    candidates = []
+    for module in _attention_block(model, name).modules():
+        widths = _widths(module)
+        if widths and widths[0] >= n_heads and widths[0] % n_heads == 0 and hidden in (None, widths[1]):
+            candidates.append(module)
+    return candidates[-1] if candidates else None
+
+
+def _hidden_size(model: Model) -> int | None:
+    config = getattr(model, "config", None)
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for name in ("hidden_size", "d_model", "n_embd", "dim"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 def head_projections(model: Model) -> tuple[list[torch.nn.Module], int]:
     """The attention output projection of every layer (bottom first) and the heads per layer.
+
+    A layer shared by several depths (ALBERT) appears once per depth.
 
     Example
     -------
@@ -60,14 +124,42 @@ def head_projections(model: Model) -> tuple[list[torch.nn.Module], int]:
     >>> len(projections), n_heads  # doctest: +SKIP
     (6, 12)
     """
-    found = [module for name, module in model.named_modules()
-             if name.endswith(OUTPUT_PROJECTIONS) and "crossattention" not in name]
-    if not found:
+    attentions = _self_attentions(model)
+    if not attentions:
         raise MultiattnValueError(
-            f"found no attention output projection in {type(model).__name__} (looked for modules named "
-            f"*{', *'.join(OUTPUT_PROJECTIONS)}); this architecture is not supported yet"
-        )
-    return found, _n_heads(model, found[0])
+            f"found no attention output projection in {type(model).__name__}: it has no self-attention "
+            "modules (Hugging Face attention layers or classes named *Attention); this architecture is "
+            "not supported")
+    n_heads = _n_heads(model, attentions[0][1])
+    found = [_output_projection(model, name, n_heads) for name, _ in attentions]
+    missing = [name for (name, _), proj in zip(attentions, found) if proj is None]
+    if missing:
+        raise MultiattnValueError(
+            f"found no attention output projection in {type(model).__name__} under {missing[0]} (no Linear "
+            f"whose input splits into its {n_heads} heads; e.g. XLNet projects with raw parameters); "
+            "this architecture is not supported")
+    n_layers = _n_layers(model)
+    if _shares_layers(model, n_layers) and n_layers % len(found) == 0:  # ALBERT: one layer, every depth
+        found = [proj for proj in found for _ in range(n_layers // len(found))]
+    return found, n_heads
+
+
+def _n_layers(model: Model) -> int:
+    config = getattr(model, "config", None)
+    value = getattr(config, "num_hidden_layers", None)
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _shares_layers(model: Model, n_layers: int) -> bool:
+    """Fewer layer modules than depths: every ``ModuleList`` is shorter than ``num_hidden_layers``.
+
+    True for ALBERT (one shared layer group); False for hybrids (Qwen3-Next: ``layers`` has every
+    depth, only some of them attention).
+    """
+    import torch
+
+    lists = [len(m) for m in model.modules() if isinstance(m, torch.nn.ModuleList)]
+    return n_layers > 0 and bool(lists) and max(lists) < n_layers
 
 
 @contextmanager
@@ -79,14 +171,27 @@ def _scaled_heads(model: Model, scales: torch.Tensor) -> Iterator[None]:
             f"head scales must have shape {(len(projections), n_heads)}, got {tuple(scales.shape)}"
         )
 
-    def hook_for(layer: int) -> Callable:
+    depths: dict[int, list[int]] = {}
+    for depth, proj in enumerate(projections):
+        depths.setdefault(id(proj), []).append(depth)
+    calls = {key: 0 for key in depths}
+
+    def hook_for(key: int) -> Callable:
         def hook(_module: torch.nn.Module, args: tuple) -> tuple:
+            layers = depths[key]
+            layer = layers[calls[key] % len(layers)]  # a shared layer's n-th use is its n-th depth
+            calls[key] += 1
             hidden = args[0]
             split = hidden.reshape(*hidden.shape[:-1], n_heads, hidden.shape[-1] // n_heads)
             return ((split * scales[layer][:, None]).reshape(hidden.shape), *args[1:])
         return hook
 
-    handles = [proj.register_forward_pre_hook(hook_for(i)) for i, proj in enumerate(projections)]
+    def reset(_module: torch.nn.Module, _args: tuple) -> None:
+        calls.update(dict.fromkeys(calls, 0))
+
+    unique = {id(proj): proj for proj in projections}
+    handles = [proj.register_forward_pre_hook(hook_for(key)) for key, proj in unique.items()]
+    handles.append(model.register_forward_pre_hook(reset))
     try:
         yield
     finally:

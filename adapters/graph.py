@@ -248,6 +248,9 @@ def _stack(entries: list[tuple[str, LayerCall]], nodes: NodeAxis | None, data: G
     }
     if getattr(data, "group_names", None) is not None:
         meta["group_names"] = [str(name) for name in data.group_names]
+    dims = {int(getattr(c.module, "dim", 1)) for c in calls if type(c.module).__name__ == "RGATConv"}
+    if dims - {1}:
+        meta["heads_are"] = f"RGATConv heads x dim {sorted(dims)}: head index = h * dim + d"
     return from_edges(calls[0].edge_index, values, nodes=axis, num_nodes=len(axis), multi_edges="keep",
                       layers=labels, meta=meta, check_rows=all(rows_sum_to_one(c.normalized) for c in calls))
 

@@ -26,12 +26,77 @@ def reference_flow(attn, residual=0.5):
     return flows / flows.sum(-1, keepdims=True)
 
 
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
 @pytest.mark.parametrize("n_layers,n_tok", [(1, 4), (2, 3), (3, 5), (4, 6)])
-def test_matches_networkx_reference(rng, n_layers, n_tok):
+def test_matches_networkx_reference(rng, n_layers, n_tok, engine):
     attn = random_attention(rng, (n_layers, 2, n_tok, n_tok))
-    ours = attention_flow(attn)
+    ours = attention_flow(attn, engine=engine)
     np.testing.assert_allclose(ours, reference_flow(attn), atol=1e-6)
     assert flow_error_bound(n_layers, n_tok) < 1e-6
+
+
+def _bottleneck_attention(rng, n_layers, n_tok):
+    """Sparse, peaked attention: minimum cuts inside the graph, not at the source or sink arcs."""
+    logits = 6.0 * rng.normal(size=(n_layers, 1, n_tok, n_tok))
+    logits[:, :, :, rng.integers(n_tok)] += 4.0  # a shared sink token squeezes the flow
+    weights = np.exp(logits - logits.max(-1, keepdims=True))
+    weights[weights < 1e-3] = 0.0
+    return weights / weights.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_engine_on_inner_cuts_matches_networkx(seed):
+    """residual=0 on peaked attention: the later Dinic phases (reverse arcs) decide the value."""
+    rng = np.random.default_rng(seed)
+    attn = _bottleneck_attention(rng, 4, 7)
+    np.testing.assert_allclose(attention_flow(attn, residual=0.0, engine="numba"),
+                               reference_flow(attn, residual=0.0), atol=1e-9)
+
+
+def test_inner_cuts_do_occur():
+    """The case above really leaves trivial cuts unfilled: some pair's flow is below both trivial cuts."""
+    from multiattn.analysis._flow_solve import solve_numba
+
+    layers = residual_layers(_bottleneck_attention(np.random.default_rng(0), 4, 7), residual=0.0)
+    flows = solve_numba(np.asarray(layers), np.arange(7), 1, None, False)
+    trivial = np.minimum(layers[-1].sum(-1)[:, None], layers[0].sum(0)[None, :])
+    assert (flows < trivial - 1e-6).any()
+
+
+def test_engines_agree_at_scale(rng):
+    attn = random_attention(rng, (6, 2, 24, 24))
+    np.testing.assert_allclose(attention_flow(attn, engine="numba", n_jobs=2),
+                               attention_flow(attn, engine="scipy", n_jobs=1), atol=1e-7)
+
+
+def test_outputs_subset_equals_full_rows(rng):
+    attn = random_attention(rng, (4, 2, 9, 9))
+    full = attention_flow(attn)
+    np.testing.assert_allclose(attention_flow(attn, outputs=[3, -1]), full[[3, 8]], atol=1e-12)
+    np.testing.assert_allclose(attention_flow(attn, outputs=2), full[2], atol=1e-12)
+    with pytest.raises(IndexError, match="out of range"):
+        attention_flow(attn, outputs=[9])
+
+
+def test_cost_estimate_and_refusal(rng):
+    from multiattn.analysis.flow import flow_cost
+    from multiattn.errors import CostLimitError
+
+    assert flow_cost(12, 440) > 600 > flow_cost(12, 440, n_outputs=1)
+    assert flow_cost(12, 128, engine="scipy") > 5 * flow_cost(12, 128, engine="numba")
+    attn = random_attention(rng, (3, 1, 8, 8))
+    with pytest.raises(CostLimitError, match="outputs=.*rollout"):
+        attention_flow(attn, max_seconds=1e-9)
+    with pytest.raises(ValueError, match="engine"):
+        attention_flow(attn, engine="fast")
+
+
+def test_dask_path_equals_local(rng):
+    distributed = pytest.importorskip("dask.distributed")
+    attn = random_attention(rng, (3, 2, 10, 10))
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None) as client:
+        np.testing.assert_allclose(attention_flow(attn, client=client), attention_flow(attn), atol=1e-12)
 
 
 def test_hand_computed_two_layers():
@@ -42,9 +107,11 @@ def test_hand_computed_two_layers():
     np.testing.assert_allclose(attention_flow(attn), [[2 / 3, 1 / 3], [1 / 3, 2 / 3]], atol=1e-8)
 
 
-def test_parallel_equals_serial(rng):
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
+def test_parallel_equals_serial(rng, engine):
     attn = random_attention(rng, (3, 2, 8, 8))
-    np.testing.assert_allclose(attention_flow(attn, n_jobs=2), attention_flow(attn, n_jobs=1))
+    np.testing.assert_allclose(attention_flow(attn, n_jobs=2, engine=engine),
+                               attention_flow(attn, n_jobs=1, engine=engine))
 
 
 def test_grid_input_and_errors(rng):
@@ -58,14 +125,14 @@ def test_grid_input_and_errors(rng):
 
 
 def test_batch_sizes_agree(rng, monkeypatch):
-    from multiattn.analysis import flow as flow_module
+    from multiattn.analysis import _flow_solve as flow_module
 
     attn = random_attention(rng, (4, 3, 7, 7))
-    batched = attention_flow(attn, n_jobs=1)
-    monkeypatch.setattr(flow_module._LayeredGraph, "EDGE_BUDGET", 1)  # one problem per solver call
-    np.testing.assert_allclose(attention_flow(attn, n_jobs=1), batched, atol=1e-9)
-    monkeypatch.setattr(flow_module._LayeredGraph, "EDGE_BUDGET", 500)  # batches with a padded tail
-    np.testing.assert_allclose(attention_flow(attn, n_jobs=1), batched, atol=1e-9)
+    batched = attention_flow(attn, n_jobs=1, engine="scipy")
+    monkeypatch.setattr(flow_module.LayeredGraph, "EDGE_BUDGET", 1)  # one problem per solver call
+    np.testing.assert_allclose(attention_flow(attn, n_jobs=1, engine="scipy"), batched, atol=1e-9)
+    monkeypatch.setattr(flow_module.LayeredGraph, "EDGE_BUDGET", 500)  # batches with a padded tail
+    np.testing.assert_allclose(attention_flow(attn, n_jobs=1, engine="scipy"), batched, atol=1e-9)
 
 
 def test_progress_bar_on_long_problems_keeps_values(rng, capsys):

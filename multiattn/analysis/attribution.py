@@ -197,6 +197,6 @@ def layer_attention_maps(
     builders = {
         "raw": lambda layer: arr[layer].mean(0)[q],
         "rollout": lambda layer: rollout(arr[: layer + 1], residual=residual)[q],
-        "flow": lambda layer: attention_flow(arr[: layer + 1], residual=residual, n_jobs=1)[q],
+        "flow": lambda layer: attention_flow(arr[: layer + 1], residual=residual, outputs=q),
     }
     return {f"{kind} L{layer}": builders[kind](layer) for kind in kinds for layer in range(n_layers)}

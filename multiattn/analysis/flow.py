@@ -9,40 +9,45 @@ to input token ``v`` (layer 0) is the value of a maximum ``u → v`` flow in
 that graph; each output row is then divided by its sum, as the paper's
 networkx reference code does.
 
-Speed comes from four facts: the graph's structure is the same for every
-``(u, v)`` pair (only the source row and the sink column change, so one CSR
-matrix is built once and its data patched in place); small problems are
-solved many at a time as disjoint copies in one solver call, so Python
-overhead is paid once per batch; scipy's Dinic solver runs in C; and the
-pairs are independent (spread over processes).
+Two engines compute the same values.  The default, compiled one (numba,
+:mod:`._flow_kernel`) keeps the graph implicit (dense residual arrays, no edge
+list per problem), runs Dinic in float64 and skips the first breadth-first
+search (before any flow the levels are the layers); on attention graphs the
+first phase usually fills one of the two trivial cuts (the output token's
+arcs or the input token's), which ends the problem.  It is ~90x faster than
+the scipy engine at 128 tokens x 12 layers (``benchmarks/bench_scale.py``).
+The scipy engine (``engine="scipy"``) builds one CSR for disjoint copies of
+the graph and runs scipy's Dinic; it needs capacities scaled to integers,
+``c' = round(c · scale)``, so each value is within ``E / (2 · scale)`` of the
+exact one (:func:`flow_error_bound`; ``E`` the number of arcs).
 
-Capacities are scaled to integers: ``c' = round(c · scale)``.  Each max-flow
-value is then within ``E / (2 · scale)`` of the exact real-valued one, where
-``E`` is the number of edges of the layered graph (``(L − 2)·N² + 2N``);
-with the default ``scale = 2**30`` this is below ``1e-4`` for 12 layers ×
-128 tokens and below ``1e-6`` for the small cases checked against networkx
-in the tests (in practice the error is far smaller than the bound).
+Work is spread over output tokens (threads, processes, or one Dask task per
+batch of output tokens); ``outputs=`` computes only the rows needed.  The
+cost is estimated up front (:func:`flow_cost`) and work estimated above
+``max_seconds`` is refused with :class:`~multiattn.errors.CostLimitError`
+naming the cheaper options.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from multiattn.errors import MultiattnValueError
+from multiattn.errors import CostLimitError, MissingDependencyError, MultiattnIndexError, MultiattnValueError
 
 from ..labelled import LabelledArray
 from ._arrays import label_positions
+from ._flow_solve import solve_numba, solve_scipy
 from .rollout import residual_layers
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import AttentionInput
 
-__all__ = ["attention_flow", "flow_error_bound"]
+__all__ = ["attention_flow", "flow_cost", "flow_error_bound"]
 
 _DEFAULT_SCALE = 2**30
 
@@ -53,85 +58,82 @@ def flow_error_bound(n_layers: int, n_tokens: int, scale: int = _DEFAULT_SCALE) 
     return edges / (2.0 * scale)
 
 
-class _LayeredGraph:
-    """Disjoint copies of the layered graph, one ``(u, v)`` problem each, in one CSR.
+#: Seconds per (pair x arc) on one core of the 2-core reference machine, measured by
+#: ``benchmarks/bench_scale.py`` (compiled kernel; scipy's solver with its per-call set-up).
+_SECONDS_PER_PAIR_ARC = {"numba": 3.0e-9, "scipy": 3.0e-8}
+_ENGINES = ("auto", "numba", "scipy")
 
-    Per copy: node 0 its source (output token ``u`` at the top layer), node 1
-    its sink (input token ``v`` at layer 0), then layers 1..L-1 with ``N``
-    nodes each.  A super-source feeds every copy's source and every copy's
-    sink drains into a super-sink, so one solver call answers ``copies``
-    problems (the flow on arc super-source -> source of copy ``c`` is that
-    copy's max flow, because copies share no node).  The structure is built
-    once; only the source-row and sink-column capacities are patched per batch.
+
+def flow_cost(n_layers: int, n_tokens: int, n_outputs: int | None = None, *, n_jobs: int = 1,
+              engine: str = "auto") -> float:
+    """Estimated seconds of :func:`attention_flow` (typical case, before anything runs).
+
+    One max-flow problem per (output token, input token) pair, each on the layered graph of
+    ``(L - 1) * N**2`` arcs; the solvers' time grows with pairs x arcs.  Problems whose minimum
+    cut is inside the graph (rare on attention: the flow usually fills the output token's or
+    the input token's own arcs) can take a few times longer.
+
+    Examples
+    --------
+    >>> flow_cost(12, 128, n_jobs=2) < flow_cost(12, 128, n_jobs=1)
+    True
+    >>> flow_cost(12, 440, n_outputs=1) < 10 < 600 < flow_cost(12, 440)
+    True
     """
-
-    #: Edges per solver call; large problems run one copy per call.
-    EDGE_BUDGET = 300_000
-
-    def __init__(self, layers: np.ndarray, scale: int):
-        import scipy.sparse as sp
-
-        n_layers, n_tok, _ = layers.shape
-        self.layers, self.scale, self.n_tok = layers, scale, n_tok
-        ids = np.arange(n_tok)
-        q, k = (m.ravel() for m in np.meshgrid(ids, ids, indexing="ij"))
-        mid = [(2 + (lv - 1) * n_tok + q, 2 + (lv - 2) * n_tok + k, layers[lv - 1].ravel())
-               for lv in range(2, n_layers)]
-        mid_rows = np.concatenate([m[0] for m in mid] + [np.zeros(0, int)])
-        mid_cols = np.concatenate([m[1] for m in mid] + [np.zeros(0, int)])
-        mid_caps = np.concatenate([m[2] for m in mid] + [np.zeros(0)])
-        per_copy = 2 + (n_layers - 1) * n_tok
-        top = 2 + (n_layers - 2) * n_tok
-        self.copies = self.copies_for(n_layers, n_tok)
-        offsets = 2 + np.arange(self.copies)[:, None] * per_copy
-        self.source_nodes = offsets[:, 0]
-        src_rows, src_cols = np.broadcast_to(offsets, (self.copies, n_tok)), offsets + top + ids
-        snk_rows, snk_cols = offsets + 2 + ids, np.broadcast_to(offsets + 1, (self.copies, n_tok))
-        rows = [(offsets + mid_rows).ravel(), src_rows.ravel(), snk_rows.ravel(),
-                np.zeros(self.copies, int), self.source_nodes + 1]
-        cols = [(offsets + mid_cols).ravel(), src_cols.ravel(), snk_cols.ravel(),
-                self.source_nodes, np.ones(self.copies, int)]
-        caps = [np.tile(mid_caps, self.copies), np.zeros(2 * self.copies * n_tok), np.ones(2 * self.copies)]
-        n_nodes = 2 + self.copies * per_copy
-        data = np.round(np.concatenate(caps) * scale).astype(np.int32)
-        row_idx, col_idx = np.concatenate(rows), np.concatenate(cols)
-        self.graph = sp.csr_matrix((data, (row_idx, col_idx)), shape=(n_nodes, n_nodes))
-        self.graph.sort_indices()
-        keys = np.repeat(np.arange(n_nodes), np.diff(self.graph.indptr)) * n_nodes + self.graph.indices
-        self.source_slots = np.searchsorted(keys, (src_rows * n_nodes + src_cols).ravel())
-        self.sink_slots = np.searchsorted(keys, (snk_rows * n_nodes + snk_cols).ravel())
-
-    @classmethod
-    def copies_for(cls, n_layers: int, n_tok: int) -> int:
-        """Problems per solver call: as many copies as fit in :attr:`EDGE_BUDGET` edges."""
-        return max(1, cls.EDGE_BUDGET // (max(n_layers - 2, 0) * n_tok**2 + 2 * n_tok + 2))
-
-    def solve(self, pairs: list[tuple[int, int]]) -> np.ndarray:
-        """Max-flow value of each ``(output token, input token)`` pair."""
-        from scipy.sparse.csgraph import maximum_flow
-
-        values = np.empty(len(pairs))
-        for start in range(0, len(pairs), self.copies):
-            batch = pairs[start:start + self.copies]
-            padded = batch + [batch[-1]] * (self.copies - len(batch))
-            outs, ins = np.array(padded).T
-            data = self.graph.data
-            data[self.source_slots] = np.round(self.layers[-1][outs] * self.scale).ravel()
-            data[self.sink_slots] = np.round(self.layers[0][:, ins].T * self.scale).ravel()
-            flow = maximum_flow(self.graph, 0, 1, method="dinic").flow
-            values[start:start + len(batch)] = flow[0, self.source_nodes[: len(batch)]].toarray()[0]
-        return values / self.scale
+    pairs = (n_tokens if n_outputs is None else n_outputs) * n_tokens
+    arcs = max(n_layers - 1, 1) * n_tokens**2
+    return pairs * arcs * _SECONDS_PER_PAIR_ARC[_pick_engine(engine)] / max(n_jobs, 1)
 
 
-_WORKER: dict = {}
+def _pick_engine(engine: str) -> str:
+    if engine not in _ENGINES:
+        raise MultiattnValueError(f"engine must be one of {_ENGINES}, got {engine!r}")
+    has_numba = importlib.util.find_spec("numba") is not None
+    if engine == "numba" and not has_numba:
+        raise MissingDependencyError(
+            "engine='numba' needs numba: pip install 'multiattn[fast]' (or use engine='scipy')")
+    return "numba" if engine == "numba" or (engine == "auto" and has_numba) else "scipy"
 
 
-def _init_worker(layers: np.ndarray, scale: int) -> None:
-    _WORKER["graph"] = _LayeredGraph(layers, scale)
+def _output_rows(outputs: int | Sequence[int] | None, n_tok: int) -> np.ndarray:
+    rows = np.arange(n_tok) if outputs is None else np.atleast_1d(np.asarray(outputs))
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+        raise MultiattnValueError(f"outputs must be token indices (int or 1-D ints), got {outputs!r}")
+    if rows.size and not (-n_tok <= rows.min() and rows.max() < n_tok):
+        raise MultiattnIndexError(f"outputs {rows.tolist()} out of range for {n_tok} tokens")
+    return rows % max(n_tok, 1)
 
 
-def _worker_solve(pairs: list[tuple[int, int]]) -> np.ndarray:
-    return _WORKER["graph"].solve(pairs)
+def _jobs(n_jobs: int | None, n_layers: int, n_tok: int, n_rows: int, client: Any) -> int:
+    if client is not None:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    if n_jobs is not None:
+        return max(1, n_jobs)
+    return (os.cpu_count() or 1) if n_rows * n_tok**2 * n_layers >= 48**3 * 3 else 1
+
+
+def _check_cost(n_layers: int, n_tok: int, n_rows: int, jobs: int, engine: str,
+                max_seconds: float | None, client: Any) -> None:
+    if max_seconds is None or n_layers < 2:
+        return
+    cost = flow_cost(n_layers, n_tok, n_rows, n_jobs=jobs, engine=engine)
+    if cost > max_seconds:
+        where = "Dask workers" if client is not None else "cores"
+        raise CostLimitError(
+            f"exact attention flow for {n_rows} output tokens x {n_tok} tokens x {n_layers} layers is "
+            f"estimated at {_duration(cost)} on {jobs} {where} ({engine} engine; "
+            f"limit {_duration(max_seconds)}): "
+            "ask only for the output tokens you need (outputs=[...]), fewer layers or tokens "
+            "(grid.select(layer=...)), use rollout (analysis.rollout, milliseconds), a Dask client=, "
+            "or raise max_seconds")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def attention_flow(
@@ -139,7 +141,11 @@ def attention_flow(
     residual: float = 0.5,
     head_fusion: str = "mean",
     *,
+    outputs: int | Sequence[int] | None = None,
     n_jobs: int | None = None,
+    engine: str = "auto",
+    max_seconds: float | None = 600.0,
+    client: Any = None,
     scale: int = _DEFAULT_SCALE,
     progress: bool = True,
 ) -> np.ndarray | LabelledArray:
@@ -153,10 +159,22 @@ def attention_flow(
         Identity weight mixed into each layer (0.5 as in the paper).
     head_fusion : {"mean", "max", "min"}
         How heads are fused per layer.
+    outputs : int or sequence of int, optional
+        Only these output tokens (rows); the cost shrinks in proportion.  Returns a plain
+        ``(len(outputs), N)`` array (an int gives ``(N,)``).
     n_jobs : int, optional
-        Worker processes; default all cores for N >= 48, else 1.
+        Threads (compiled engine) or processes (scipy engine); default all cores when the
+        problem is large, else 1.
+    engine : {"auto", "numba", "scipy"}
+        ``numba``: the compiled dense solver (:mod:`._flow_kernel`, float64, fastest);
+        ``scipy``: scipy's Dinic on integer-scaled capacities; ``auto`` picks numba when installed.
+    max_seconds : float or None
+        Refuse with :class:`~multiattn.errors.CostLimitError` when :func:`flow_cost` estimates
+        more than this (default 10 minutes); ``None`` never refuses.
+    client : dask.distributed.Client, optional
+        Run one task per batch of output tokens on this Dask cluster (numba engine).
     scale : int
-        Integer scaling of capacities (see the module docstring for the error bound).
+        Integer scaling of capacities for the scipy engine (see the module docstring).
     progress : bool
         Progress bar (one step per output token) on problems of 48 tokens or more.
 
@@ -166,39 +184,31 @@ def attention_flow(
         Row ``u``: flow from output token ``u`` to each input token, rows summing to 1.
         For a grid a LabelledArray with dims ``("query", "key")`` over its axes.
 
-    Example
-    -------
+    Examples
+    --------
     >>> attention_flow(np.full((2, 1, 3, 3), 1 / 3)).shape
     (3, 3)
+    >>> attention_flow(np.full((2, 1, 3, 3), 1 / 3), outputs=[0, 2]).shape
+    (2, 3)
     """
     layers = np.asarray(residual_layers(attn, head_fusion, residual))  # the capacities, unlabelled
     if not 1 <= scale < 2**31:
         raise MultiattnValueError(f"scale must be in [1, 2**31), got {scale}")
-    n_tok = layers.shape[-1]
-    if layers.shape[0] == 1:
-        flows = layers[0].copy()
+    n_layers, n_tok = layers.shape[0], layers.shape[-1]
+    rows = _output_rows(outputs, n_tok)
+    engine = _pick_engine(engine)
+    jobs = _jobs(n_jobs, n_layers, n_tok, len(rows), client)
+    _check_cost(n_layers, n_tok, len(rows), jobs, engine, max_seconds, client)
+    if n_layers == 1:
+        flows = layers[0][rows].astype(np.float64)
     else:
-        jobs = (os.cpu_count() or 1) if n_jobs is None and n_tok >= 48 else (n_jobs or 1)
-        pairs = [(u, v) for u in range(n_tok) for v in range(n_tok)]
-        # tasks of whole solver batches (no padded copies) covering at least one output token
-        copies = _LayeredGraph.copies_for(*layers.shape[:2])
-        size = copies * -(-n_tok // copies)
-        tasks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
-        parts = []
-        with tqdm(total=len(pairs), desc="attention flow", unit="pair", unit_scale=True,
-                  disable=not progress or n_tok < 48) as bar:
-            if jobs <= 1:
-                graph = _LayeredGraph(layers, scale)
-                for task in tasks:
-                    parts.append(graph.solve(task))
-                    bar.update(len(task))
-            else:
-                with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(layers, scale)) as pool:
-                    for task, part in zip(tasks, pool.map(_worker_solve, tasks)):
-                        parts.append(part)
-                        bar.update(len(task))
-        values = np.concatenate(parts)
-        flows = values.reshape(n_tok, n_tok)
+        show = progress and n_tok >= 48
+        if engine == "numba":
+            flows = solve_numba(layers, rows, jobs, client, show)
+        else:
+            flows = solve_scipy(layers, rows, jobs, scale, show)
     sums = flows.sum(-1, keepdims=True)
     flows = np.divide(flows, sums, out=np.zeros_like(flows), where=sums > 0)
+    if outputs is not None:
+        return flows[0] if np.ndim(outputs) == 0 else flows
     return label_positions(attn, flows, "attention_flow")

@@ -79,6 +79,8 @@ def forward_arguments(model: Model, data: GraphInput) -> tuple[tuple, dict, str]
     kwargs, missing = {}, []
     for p in params:
         found, value = _field(data, p.name)
+        if found and p.name == "edge_attr" and not _uses_edge_attr(model):
+            continue
         if found:
             kwargs[p.name] = value
         elif p.name == "batch" and p.default is p.empty and not is_hetero(data):  # one graph: all in graph 0
@@ -90,6 +92,7 @@ def forward_arguments(model: Model, data: GraphInput) -> tuple[tuple, dict, str]
     if missing and not kwargs and len(required) == 2:  # forward(feats, adj): the classic order
         args = (data.collect("x"), data.collect("edge_index")) if suffix else (data.x, data.edge_index)
         return args, {}, f"model(data.x{suffix}, data.edge_index{suffix}) by position"
+    kwargs.update(_inner_conv_fields(model, data, kwargs))
     if missing:
         raise MultiattnValueError(
             f"{type(model).__name__}.forward takes {', '.join(missing)} but the {type(data).__name__} has "
@@ -97,6 +100,28 @@ def forward_arguments(model: Model, data: GraphInput) -> tuple[tuple, dict, str]
             "arguments as a tuple")
     how = ", ".join(f"{name}=data.{name}" for name in kwargs)
     return (), kwargs, f"model({how})"
+
+
+def _uses_edge_attr(layer: Any) -> bool:
+    """False for a PyG layer built without ``edge_dim`` (``lin_edge`` is None): it must not get edge_attr."""
+    return getattr(layer, "lin_edge", "absent") is not None
+
+
+def _inner_conv_fields(model: Model, data: Any, taken: dict) -> dict:
+    """Fields for a wrapper's ``**kwargs`` that its inner ``conv`` takes (GPSConv(GINEConv): edge_attr)."""
+    try:
+        outer = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    conv = getattr(model, "conv", None)
+    if conv is None or not any(p.kind == p.VAR_KEYWORD for p in outer) or is_hetero(data):
+        return {}
+    extra = {}
+    for p in _parameters(conv)[2:]:
+        found, value = _field(data, p.name)
+        if found and p.name not in taken and (p.name != "edge_attr" or _uses_edge_attr(conv)):
+            extra[p.name] = value
+    return extra
 
 
 def _by_position(data: Any) -> tuple[tuple, dict, str]:

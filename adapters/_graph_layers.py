@@ -166,7 +166,7 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 def _edges(name: str, edge_index: Any) -> np.ndarray:
     import torch
 
-    if not isinstance(edge_index, torch.Tensor) or edge_index.is_sparse:
+    if not isinstance(edge_index, torch.Tensor) or edge_index.layout != torch.strided:
         raise UnsupportedModelError(f"layer {name} got a sparse adjacency; pass edge_index as a (2, E) "
                                     "LongTensor to capture attention")
     return edge_index.detach().cpu().numpy().astype(np.int64)

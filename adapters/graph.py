@@ -251,6 +251,10 @@ def _stack(entries: list[tuple[str, LayerCall]], nodes: NodeAxis | None, data: G
     dims = {int(getattr(c.module, "dim", 1)) for c in calls if type(c.module).__name__ == "RGATConv"}
     if dims - {1}:
         meta["heads_are"] = f"RGATConv heads x dim {sorted(dims)}: head index = h * dim + d"
+    mods = sorted({str(c.module.mod) for c in calls if getattr(c.module, "mod", None)})
+    if mods:
+        meta["notes"] = [f"RGATConv mod={mod!r} reweights alpha inside its messages; the grid holds the "
+                         "softmax the layer returns with return_attention_weights" for mod in mods]
     return from_edges(calls[0].edge_index, values, nodes=axis, num_nodes=len(axis), multi_edges="keep",
                       layers=labels, meta=meta, check_rows=all(rows_sum_to_one(c.normalized) for c in calls))
 

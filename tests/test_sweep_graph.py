@@ -434,3 +434,63 @@ def test_general_conv_attention_option():
     assert grid.shape == (1, 2, E)
     np.testing.assert_allclose(grid.values[0], _softmax(scores.numpy(), data.edge_index[1].numpy(), N).T,
                                atol=1e-6)
+
+
+_VARIANTS = {
+    "GATConv concat=False": lambda: GATConv(F_IN, 4, heads=3, concat=False),
+    "GATConv no self-loops": lambda: GATConv(F_IN, 4, heads=2, add_self_loops=False),
+    "GATConv edge_dim fill_value=mean": lambda: GATConv(F_IN, 4, heads=2, edge_dim=3, fill_value="mean"),
+    "GATv2Conv share_weights edge_dim": lambda: GATv2Conv(F_IN, 4, heads=2, share_weights=True, edge_dim=3),
+    "TransformerConv beta concat=False": lambda: TransformerConv(F_IN, 4, heads=2, concat=False, beta=True,
+                                                                 edge_dim=3),
+    "TransformerConv without edge_dim": lambda: TransformerConv(F_IN, 4, heads=2),
+    "RGATConv num_bases": lambda: RGATConv(F_IN, 4, num_relations=3, num_bases=2, heads=2),
+    "RGATConv num_blocks": lambda: RGATConv(F_IN, F_IN, num_relations=3, num_blocks=2),
+    "RGATConv edge_dim": lambda: RGATConv(F_IN, 4, num_relations=3, heads=2, edge_dim=3),
+    "RGATConv mod=f-scaled": lambda: RGATConv(F_IN, 4, num_relations=3, heads=2, mod="f-scaled"),
+}
+
+
+@pytest.mark.parametrize("name", list(_VARIANTS))
+def test_layer_variants_equal_return_attention_weights(name):
+    torch.manual_seed(0)
+    conv, data = _VARIANTS[name](), _data(edge_dim=3, relations=3)
+    grid = capture(conv, data)  # the Data carries edge_attr and edge_type: each layer gets what it takes
+    uses_attr = conv.lin_edge is not None
+    args = [data.x, data.edge_index] + ([data.edge_type] if isinstance(conv, RGATConv) else [])
+    conv.eval()
+    with torch.no_grad():
+        _, (edges, alpha) = conv(*args, edge_attr=data.edge_attr if uses_attr else None,
+                                 return_attention_weights=True)
+    heads = conv.heads
+    assert grid.shape == (1, heads, edges.shape[1])
+    np.testing.assert_array_equal(grid.edge_index, edges.numpy())
+    np.testing.assert_array_equal(grid.values[0], alpha.numpy().T)
+    np.testing.assert_allclose(_row_sums(grid), 1.0, atol=1e-5)
+    if "mod" in name:
+        assert "f-scaled" in grid.meta["notes"][0]
+
+
+def test_gps_passes_edge_attr_to_its_local_conv_and_refuses_mixed_grids():
+    from torch_geometric.nn import GINEConv
+
+    torch.manual_seed(0)
+    data = _data(edge_dim=F_IN)
+    gps = GPSConv(F_IN, GINEConv(torch.nn.Linear(F_IN, F_IN)), heads=2)
+    grid = _output_unchanged(gps, lambda: gps(data.x, data.edge_index, edge_attr=data.edge_attr),
+                             lambda: capture(gps, data))
+    assert grid.shape == (1, 2, N * N) and grid.layers == ("GPSConv.attn",)
+    mixed = GPSConv(F_IN, GATConv(F_IN, F_IN), heads=2)  # local GAT (1 head) + global attention (2 heads)
+    with pytest.raises(ValueError, match="capture them separately with layers"):
+        capture(mixed, data)
+    assert capture(mixed, data, layers=["conv"]).shape[1] == 1
+
+
+@pytest.mark.filterwarnings("ignore:Sparse")
+def test_sparse_adjacency_is_refused():
+    from torch_geometric.utils import to_torch_csr_tensor
+
+    data = _data()
+    adj = to_torch_csr_tensor(data.edge_index, size=(N, N))
+    with pytest.raises(UnsupportedModelError, match="sparse adjacency"):
+        capture(GATConv(F_IN, 4), (data.x, adj))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -260,8 +261,9 @@ def _check_processor(processor: Processor) -> None:
 
 
 def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
-          snap: bool = True, keep_encoder: bool | None = None) -> dict[str, Any]:
-    """Word timings of a recording: capture, DTW on the alignment heads, snap onto pauses.
+          snap: bool = True, keep_encoder: bool | None = None,
+          steps: Sequence[str] | None = None) -> dict[str, Any]:
+    """Word timings of a recording: capture, Whisper's DTW recipe, then named refinement steps.
 
     Parameters
     ----------
@@ -269,8 +271,12 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
         As in :func:`capture`: a path or ``(waveform, sr)``; with ``text`` the transcript is
         force-aligned, otherwise Whisper decodes it greedily.
     snap : bool
-        Move word boundaries onto pauses of the waveform
-        (:func:`multiattn.analysis.snap_to_energy`); ``False`` keeps the DTW boundaries.
+        ``False`` keeps the boundaries of Whisper's recipe (no refinement: ``steps=()``).
+    steps : sequence of str, optional
+        Refinement steps of :func:`multiattn.analysis.alignment.refine_timings`, in order;
+        default ``DEFAULT_STEPS`` (``"onset"``: first word of each 30 s window at the speech onset;
+        ``"bias"``: the calibrated lateness of cross-attention removed; ``"snap"``: boundaries
+        onto pauses). ``benchmarks/bench_speech_timing.py`` measures each.
     keep_encoder : bool, optional
         Keep the encoder self-attention grid.  Default: when it fits in memory (it grows with
         the square of the audio length); otherwise it is skipped with a note in
@@ -281,7 +287,8 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     dict
         ``"grids"``: the :class:`~multiattn.GridSet` of :func:`capture` (encoder / decoder /
         cross); ``"words"``: ``[{"word", "start", "end", "confidence", ...}]`` in seconds;
-        ``"audio"``: the mono 16 kHz float32 waveform the times refer to.
+        ``"audio"``: the mono 16 kHz float32 waveform the times refer to; ``"steps"``: the
+        refinement steps applied; ``"notes"``: warnings.
 
     Examples
     --------
@@ -289,7 +296,7 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     >>> [w["word"] for w in result["words"]][:3], result["audio"].dtype  # doctest: +SKIP
     (['The', 'quick', 'brown'], dtype('float32'))
     """
-    from ..analysis.alignment import snap_to_energy, word_timings
+    from ..analysis.alignment import DEFAULT_STEPS, refine_timings, word_timings
 
     audio, sr = audio_input(inputs)
     mono, _ = prepare_audio(audio, sr)
@@ -301,13 +308,14 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
                          "fit in memory; it was skipped (word timings use the cross-attention only)")
     grids = capture(model, (audio, sr), processor=processor, text=text, keep_encoder=keep_encoder)
     words = word_timings(grids["cross"])
-    if snap:
-        words = snap_to_energy(words, mono, SAMPLE_RATE)
+    chosen = tuple(DEFAULT_STEPS if steps is None else steps) if snap else ()
+    if chosen:
+        words = refine_timings(words, mono, SAMPLE_RATE, steps=chosen)
     misfit = _transcript_misfit(words, len(mono) / SAMPLE_RATE) if text is not None else None
     if misfit:
         notes.append(misfit)
         warnings.warn(misfit, MultiattnWarning, stacklevel=2)
-    return {"grids": grids, "words": words, "audio": mono, "notes": notes}
+    return {"grids": grids, "words": words, "audio": mono, "notes": notes, "steps": list(chosen)}
 
 
 #: Faster than any read speech (fast speakers reach ~4.5 words/s): the transcript holds words not spoken.

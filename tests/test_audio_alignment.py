@@ -131,18 +131,62 @@ def test_alignment_metrics_separate_aligning_heads():
 
 def test_snap_to_energy_moves_boundaries_onto_pauses():
     sr = 16000
-    audio = np.r_[np.zeros(1600), np.ones(3200), np.zeros(1600), np.ones(3200), np.zeros(800)]
-    words = [{"word": "a", "start": 0.0, "end": 0.32}, {"word": "b", "start": 0.32, "end": 0.6}]
+    audio = np.r_[np.zeros(2400), np.ones(3200), np.zeros(2400), np.ones(3200), np.zeros(2400)]
+    words = [{"word": "a", "start": 0.0, "end": 0.42}, {"word": "b", "start": 0.42, "end": 0.85}]
     snapped = snap_to_energy(words, audio, sr)
-    assert [(w["start"], w["end"]) for w in snapped] == [(0.1, 0.3), (0.4, 0.6)]
-    assert words[0]["end"] == 0.32  # input untouched
+    assert [(w["start"], w["end"]) for w in snapped] == [(0.15, 0.35), (0.5, 0.7)]
+    assert words[0]["end"] == 0.42  # input untouched
     # connected speech (no pause): boundaries stay where DTW put them
-    assert snap_to_energy(words, np.ones(9600), sr) == words
+    assert snap_to_energy(words, np.ones(13600), sr) == words
     # a pause farther than search_s is ignored
-    far = [{"word": "a", "start": 0.0, "end": 0.2}, {"word": "b", "start": 0.2, "end": 0.6}]
+    far = [{"word": "a", "start": 0.0, "end": 0.2}, {"word": "b", "start": 0.2, "end": 0.85}]
     assert snap_to_energy(far, audio, sr, search_s=0.01)[0]["end"] == 0.2
     with pytest.raises(ValueError, match="mono"):
         snap_to_energy(words, np.zeros((10, 2)), sr)
+
+
+def _tone(seconds, sr=16000, freq=220.0):
+    t = np.arange(int(seconds * sr)) / sr
+    return 0.5 * np.sin(2 * np.pi * freq * t) * (1 + 0.3 * np.sin(2 * np.pi * 4 * t))
+
+
+@pytest.mark.parametrize("closure_s", [0.03, 0.06, 0.1])
+def test_snap_never_moves_a_boundary_into_a_closure_shorter_than_a_pause(closure_s):
+    sr = 16000
+    # one word with a silent stop closure inside it, then a real pause, then the next word
+    audio = np.r_[np.zeros(4000), _tone(0.2), np.zeros(int(closure_s * sr)), _tone(0.2),
+                  np.zeros(int(0.2 * sr)), _tone(0.3), np.zeros(4000)]
+    closure = (0.45, 0.45 + closure_s)
+    pause = (0.65 + closure_s, 0.85 + closure_s)
+    words = [{"word": "a", "start": 0.2, "end": closure[1] + 0.05},  # DTW boundary near the closure
+             {"word": "b", "start": closure[1] + 0.05, "end": 1.4}]
+    snapped = snap_to_energy(words, audio, sr)
+    edges = [t for w in snapped for t in (w["start"], w["end"])]
+    inside = [t for t in edges if closure[0] - 0.005 < t < closure[1] + 0.005]
+    assert not inside, snapped
+    # the real pause (0.2 s) is taken: it is within search_s of the boundary
+    assert snapped[0]["end"] == pytest.approx(pause[0], abs=0.006)
+    assert snapped[1]["start"] == pytest.approx(pause[1], abs=0.006)
+    assert snapped[0]["start"] == pytest.approx(0.25, abs=0.006)  # leading silence
+
+
+def test_snap_first_word_takes_the_leading_silence_not_a_later_gap():
+    sr = 16000
+    # 0.5 s silence, word, 0.15 s gap *inside the first word's DTW span*, more speech
+    audio = np.r_[np.zeros(8000), _tone(0.25), np.zeros(2400), _tone(0.5), np.zeros(4000)]
+    words = [{"word": "a", "start": 0.0, "end": 1.0}, {"word": "b", "start": 1.0, "end": 1.4}]
+    snapped = snap_to_energy(words, audio, sr)
+    assert snapped[0]["start"] == pytest.approx(0.5, abs=0.006)
+
+
+def test_snap_finds_pauses_in_steady_noise(rng):
+    sr = 16000
+    clean = np.r_[np.zeros(4000), _tone(0.3), np.zeros(3200), _tone(0.3), np.zeros(4000)]
+    noisy = clean + rng.normal(0, 0.5 * 0.35 / 10, len(clean))  # ~20 dB SNR
+    words = [{"word": "a", "start": 0.0, "end": 0.7}, {"word": "b", "start": 0.7, "end": 1.3}]
+    snapped = snap_to_energy(words, noisy, sr)
+    assert snapped[0]["end"] == pytest.approx(0.55, abs=0.01)
+    assert snapped[1]["start"] == pytest.approx(0.75, abs=0.01)
 
 
 def test_words_to_srt():

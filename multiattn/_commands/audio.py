@@ -4,7 +4,8 @@ Writes ``strips.png`` (spectrogram + one cross-attention strip per word), ``enco
 ``words.json`` (``[{"word", "start", "end", "confidence"}]`` in seconds) and ``words.srt``
 (:func:`multiattn.renderers.writers.write_audio_report`).  With ``--text`` the transcript
 is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's DTW recipe,
-then snap onto pauses (``--raw-timings`` keeps the recipe's boundaries).
+then the refinement steps (``--steps``, default ``onset,bias,snap``: see
+:func:`multiattn.analysis.alignment.refine_timings`; ``--raw-timings`` keeps the recipe's boundaries).
 
 ``--model DIR`` may also be a wav2vec2-family folder (wav2vec2, HuBERT, WavLM, Data2VecAudio,
 UniSpeech): such an encoder has no decoder, so there is nothing to align; the command writes
@@ -27,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="audio file (WAV/FLAC/OGG, any sample rate, mono or stereo)")
     p.add_argument("--text", default=None, help="transcript to force-align (default: decode)")
     p.add_argument("--raw-timings", action="store_true",
-                   help="keep Whisper's DTW word boundaries (no snapping onto pauses)")
+                   help="keep Whisper's DTW word boundaries (no refinement steps)")
+    p.add_argument("--steps", default=None, type=_steps,
+                   help="comma-separated refinement steps, in order, from onset, bias, snap, flux "
+                        "(default onset,bias,snap)")
     _common.add_model(p, "whisper-tiny.en", "audio")
     p.add_argument("--out", required=True, help="output folder")
     _common.add_save(p)
@@ -44,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     model, processor = multiattn.load_model(args.model, modality="audio")
     if getattr(model.config, "model_type", None) != "whisper":
         return _speech_encoder(args, model, processor, audio)
-    result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings)
+    result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings,
+                   steps=args.steps)
     for note in result["notes"] + ([] if result["words"] else ["no words found: Whisper decoded no text"]):
         print(f"note: {note}")
     _common.emit(write_audio_report(result, args.out))
@@ -75,3 +80,13 @@ def _speech_encoder(args: argparse.Namespace, model: object, processor: object, 
     _common.emit([save_figure(ax.figure, out / "encoder.png")])
     _common.save(grid, args.save)
     return 0
+
+
+def _steps(value: str) -> tuple[str, ...]:
+    from multiattn.analysis.alignment import STEPS
+
+    steps = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
+    return steps

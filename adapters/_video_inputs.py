@@ -25,6 +25,7 @@ __all__ = [
     "axis",
     "check_memory",
     "family",
+    "forward_kwargs",
     "frames_to_pixel_values",
     "inputs",
     "layout",
@@ -82,7 +83,7 @@ def frames_to_pixel_values(
 
 # -- model layouts ------------------------------------------------------------
 
-FAMILIES = ("videomae", "vivit", "timesformer")
+FAMILIES = ("videomae", "vivit", "timesformer", "vjepa2", "xclip")
 
 
 def family(model: Model) -> str:
@@ -95,8 +96,30 @@ def family(model: Model) -> str:
     return model_type
 
 
+def forward_kwargs(model: Model, family: str, pixels: torch.Tensor) -> dict[str, Any]:
+    """The forward's keyword arguments for ``pixels``: V-JEPA 2 names them ``pixel_values_videos``
+    and its bare model also runs the predictor unless told to skip it (the predictor is a training
+    device; the encoder is what a downstream model reads)."""
+    if family != "vjepa2":
+        return {"pixel_values": pixels}
+    skip = {"skip_predictor": True} if hasattr(model, "predictor") else {}
+    return {"pixel_values_videos": pixels, **skip}
+
+
 def layout(config: transformers.PretrainedConfig, family: str) -> dict:
     """Frames, input size, tubelet and prefix of a model, read from its config."""
+    if family == "xclip":  # a CLIP ViT per frame; per-frame CLS and message tokens lead the axis
+        from ._xclip import CLIP_MEAN, CLIP_STD, prefix
+
+        vision = config.vision_config
+        size, patch = int(vision.image_size), int(vision.patch_size)
+        return {"frames": int(vision.num_frames), "size": (size, size), "tubelet": (1, patch, patch),
+                "prefix": prefix(int(vision.num_frames)), "norm": (CLIP_MEAN, CLIP_STD)}
+    if family == "vjepa2":  # tubelets t x p x p, time-major (Conv3d), no CLS; a square crop
+        size = int(config.crop_size)
+        return {"frames": int(config.frames_per_clip), "size": (size, size),
+                "tubelet": (int(config.tubelet_size), int(config.patch_size), int(config.patch_size)),
+                "prefix": ()}
     size = config.image_size
     height, width = (size, size) if np.isscalar(size) else tuple(size)
     if family == "videomae":
@@ -150,7 +173,7 @@ def preprocess(arr: np.ndarray, processor: Processor, layout: dict) -> tuple[tor
     """Run the processor (or the default resize) and record how a frame maps to the model input."""
     height, width = arr.shape[1:3]
     if processor is None:
-        return (frames_to_pixel_values(arr, layout["size"]),
+        return (frames_to_pixel_values(arr, layout["size"], *layout.get("norm", ())),
                 {"original_size": (height, width), "resize": layout["size"]})
     from ._image_input import hf_processor_plan
 

@@ -6,6 +6,10 @@ Supported Hugging Face models and their token layouts:
   ``t x p x p`` (base: 2x16x16), tokens time-major (time, row, col), no CLS.
 - **ViViT** (``VivitModel`` / ``...ForVideoClassification``): tubelets
   (base: 2x16x16), one CLS token, then time-major tokens.
+- **V-JEPA 2** (``VJEPA2Model`` / ``...ForVideoClassification``): the encoder's
+  tubelets ``t x p x p`` (2x16x16), time-major, no CLS, rotary 3-D positions (the weights
+  are those after RoPE).  Not mapped: the predictor (skipped: a training device) and the
+  classifier's attentive pooler (its query token is not a position of the clip).
 - **TimeSformer** (``TimesformerModel`` / ``...ForVideoClassification``),
   divided space-time attention: each layer first attends over *time* (per
   patch, frames x frames), then over *space* (per frame, (1 + N) x (1 + N)
@@ -29,6 +33,7 @@ from ..grid import AttentionGrid, AttentionMap
 from ..gridset import GridSet
 from . import _timesformer as _tsf
 from . import _video_inputs as _vin
+from . import _xclip
 from ._video_inputs import frames_to_pixel_values
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
@@ -106,12 +111,18 @@ def capture(
     family = _vin.family(model)
     layout = _vin.layout(model.config, family)
     pixels, axis = _vin.inputs(frames, processor, layout, fps)
-    n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
     if family == "timesformer":
         return _tsf.capture_timesformer(model, pixels, axis, fps)
+    if family == "xclip":
+        vision = model.config.vision_config
+        width = 2 + axis.rows * axis.cols
+        _vin.check_memory(vision.num_hidden_layers, vision.num_attention_heads, axis.n_time * width, width,
+                          "X-CLIP per-frame attention")
+        return _xclip.capture_xclip(model, pixels, axis, _vin.meta(model, family, fps, readout="mit mean"))
+    n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
     _vin.check_memory(n_layers, n_heads, len(axis), len(axis), f"{family} attention")
     with eval_mode(model), torch.no_grad(), eager_attention(model):
-        out = model(pixel_values=pixels, output_attentions=True)
+        out = model(**_vin.forward_kwargs(model, family, pixels), output_attentions=True)
     attentions = require_attentions(out.attentions, "self", model)
     values = np.stack([a[0].float().numpy() for a in attentions])
     meta = _vin.meta(model, family, fps, readout=_model_readout(model, family), **_vin.prediction(model, out))
@@ -129,13 +140,29 @@ def prepare(model: Model, frames: np.ndarray | Sequence[np.ndarray] | torch.Tens
     """
     family = _vin.family(model)
     pixels, _ = _vin.inputs(frames, processor, _vin.layout(model.config, family), fps)
-    return {"pixel_values": pixels}
+    return _vin.forward_kwargs(model, family, pixels)
 
 
 # -- space-time explanations ---------------------------------------------------
 
+def _explainable(model: Model) -> str:
+    """The family of a model whose classifier reads a position of the clip (CLS, mean, token 0)."""
+    family = _vin.family(model)
+    if family == "xclip":
+        raise MultiattnValueError(
+            "X-CLIP scores captions against the clip (no classifier, no readout row): use capture(model, "
+            "frames) for its spatial / message / mit attention")
+    if family == "vjepa2":
+        raise MultiattnValueError(
+            "V-JEPA 2 classifies through an attentive pooler whose query is not a token of the clip, so "
+            "raw / rollout / relevance have no readout row; use capture(model, frames) for its attention")
+    return family
+
+
 def _model_readout(model: Model, family: str) -> str | int:
     """How the classifier reads the sequence: CLS, mean pooling, or token 0 (VideoMAE without pooling)."""
+    if family == "vjepa2":
+        return "attentive pooler (not a position of the clip)"
     if family != "videomae":
         return "cls"
     return "mean" if getattr(model.config, "use_mean_pooling", True) else 0
@@ -186,7 +213,7 @@ def relevance(
     from multiattn.adapters._hf import eager_attention, eval_mode, require_attentions
     from multiattn.grid import AttentionGrid
 
-    family = _vin.family(model)
+    family = _explainable(model)
     if not hasattr(model, "classifier"):
         raise MultiattnValueError(
             f"relevance needs a ...ForVideoClassification model, got {type(model).__name__}"
@@ -260,6 +287,7 @@ def explain(
     """
     if method not in METHODS:
         raise MultiattnValueError(f"method must be one of {METHODS}, got {method!r}")
+    _explainable(model)
     if method == "relevance":
         return relevance(model, frames, processor=processor, target=target, fps=fps)
     if target is not None:

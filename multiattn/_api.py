@@ -11,7 +11,7 @@ timm, PyG) are imported only when a call needs them, so ``import multiattn`` sta
 | ``"image"`` | path, PIL image, ``(H, W, 3)`` array or pixel tensor | AttentionGrid over a PatchAxis |
 | ``"image-text"`` | ``(image, caption or captions)`` | GridSet vision / text.0 ... |
 | ``"audio"`` | path or ``(waveform, sr)`` | Whisper: GridSet encoder / decoder / cross; wav2vec2: a grid |
-| ``"video"`` | path, frames, pixels | AttentionGrid; TimeSformer: GridSet spatial / temporal |
+| ``"video"`` | path, frames, pixels | AttentionGrid; TimeSformer, X-CLIP: GridSet of steps |
 | ``"graph"`` | PyG ``Data`` / ``Batch`` / ``HeteroData`` (or forward args) | sparse grid; hetero: GridSet |
 """
 
@@ -37,7 +37,7 @@ __all__ = ["MODALITIES", "capture", "capture_stream", "explain", "modality"]
 MODALITIES = {"text": "text", "image": "vit", "image-text": "clip", "audio": "whisper",
               "video": "video", "graph": "graph"}
 
-_VIDEO_TYPES = {"videomae", "vivit", "timesformer"}
+_VIDEO_TYPES = {"videomae", "vivit", "timesformer", "vjepa2", "xclip"}
 _IMAGE_TEXT_TYPES = {"clip", "siglip", "siglip2", "chinese_clip", "altclip", "vision-text-dual-encoder",
                      "owlvit", "owlv2"}
 #: Vision models whose config also has a vocabulary (masked-image-modelling codebooks) or no image_size.

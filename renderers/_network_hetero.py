@@ -65,10 +65,19 @@ def hetero_layout(grids: Mapping[str, AttentionGrid], *, seed: int = 0) -> dict[
         dst = grid.edge_index[1] + offset[grid.meta["target_type"]]
         graph.add_edges_from(zip(src.tolist(), dst.tolist()))
     graph.remove_edges_from(nx.selfloop_edges(graph))
-    n = graph.number_of_nodes()
-    xy = nx.spring_layout(graph, seed=seed, k=1.6 / np.sqrt(max(n, 1))) if n <= 2000 else \
-        nx.spectral_layout(graph)
-    every = np.array([xy[i] for i in range(n)], dtype=float)
+    every = np.zeros((graph.number_of_nodes(), 2))
+    alone = [node for node, degree in graph.degree() if degree == 0]
+    linked = graph.subgraph([node for node in graph if graph.degree(node) > 0])
+    if linked.number_of_nodes():
+        n = linked.number_of_nodes()
+        xy = nx.spring_layout(linked, seed=seed, k=1.6 / np.sqrt(n)) if n <= 2000 else \
+            nx.spectral_layout(linked)
+        nodes = list(xy)
+        every[nodes] = np.array([xy[node] for node in nodes])
+    if alone:  # nodes without any attended edge: a row under the graph, not flung to the margins
+        lo, hi = every.min(axis=0), every.max(axis=0)
+        every[alone, 0] = np.linspace(lo[0], hi[0], len(alone)) if len(alone) > 1 else (lo[0] + hi[0]) / 2
+        every[alone, 1] = lo[1] - 0.12 * max(hi[1] - lo[1], 1.0)
     return {t: every[offset[t]: offset[t] + c] for t, c in counts.items()}
 
 
@@ -149,6 +158,7 @@ def draw_hetero(grids: Mapping[str, AttentionGrid], layer: int | str = -1, head:
     import matplotlib
 
     counts = _types(grids)
+    pos_given = pos is not None
     pos = hetero_layout(grids, seed=seed) if pos is None else {t: np.asarray(pos[t], float) for t in counts}
     total = sum(counts.values())
     size = float(node_size) if node_size is not None else float(np.clip(6000.0 / total, 4.0, 260.0))
@@ -183,12 +193,19 @@ def draw_hetero(grids: Mapping[str, AttentionGrid], layer: int | str = -1, head:
         add_colorbar(lines, ax, "edge: attention weight", scale=scale, fraction=0.04, pad=0.02, shrink=0.8,
                      normalised="softmax over all incoming edge types together" if across
                      else "per-node softmax over each edge type's incoming edges")
+    touched = {t: np.zeros(c, bool) for t, c in counts.items()}
+    for grid in grids.values():
+        real = grid.edge_index[0] != grid.edge_index[1] if grid.kind == "self" else slice(None)
+        touched[grid.meta["source_type"]][grid.edge_index[0][real]] = True
+        touched[grid.meta["target_type"]][grid.edge_index[1][real]] = True
+    alone = sum(int((~t).sum()) for t in touched.values())
+    row = f"; bottom row: {alone} nodes without edges" if alone and pos_given is False else ""
     first = next(iter(picked.values()))
     names = sorted({label for _, label, _ in picked.values()})
     which = f"layer {names[0]}" if len(names) == 1 else f"layers {', '.join(names)} (index {layer} per type)"
     ax.set_title(title if title is not None else
                  f"{which}, {first[2]} — "
                  f"{len(grids)} edge types, {total} nodes of {len(counts)} types\n"
-                 "edge colour = attention weight (shared scale); target attends to source; "
-                 "self-loops not drawn", fontsize=9)
+                 "edge colour = attention weight (one scale for all types); target attends to source\n"
+                 f"self-loops not drawn{row}", fontsize=9)
     return ax

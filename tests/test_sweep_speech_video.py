@@ -343,3 +343,17 @@ def test_clear_refusals():
         video.explain(_video("xclip").model, FRAMES)
     with pytest.raises(ValueError, match="needs 4 frames"):
         video.capture(_video("vjepa2").model, FRAMES[:3])
+
+
+def test_fresh_whisper_decodes_greedily_too():
+    """A freshly built Whisper (no no_timestamps_token_id) runs the greedy path with the vocabulary's
+    <|notimestamps|> (the tokenizer's own id)."""
+    from multiattn.adapters import _whisper_decode, whisper
+
+    case = _whisper()
+    notimestamps = case.processor.tokenizer.convert_tokens_to_ids("<|notimestamps|>")
+    assert _whisper_decode.prompt(case.model)[1] == notimestamps == 50362
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", multiattn.errors.MultiattnWarning)
+        grids = whisper.capture(case.model, case.inputs, processor=case.processor, max_new_tokens=3)
+    assert grids["decoder"].query.labels[1] == "<|notimestamps|>" and len(grids["decoder"].query) <= 2 + 3 + 1

@@ -315,3 +315,58 @@ def test_processor_crop_is_recorded_and_maps_land_on_original_pixels():
     overlaid, _, _ = overlay_frames(frames, AttentionMap(hot, axis), upsample="nearest")
     changed = np.abs(overlaid[0].astype(int) - frames[0]).sum(-1) > 0
     assert not changed[:, :24].any() and changed[12:24, 48:60].all()
+
+
+def _tiny_vjepa2():
+    from transformers import VJEPA2Config, VJEPA2Model
+
+    torch.manual_seed(0)
+    config = VJEPA2Config(crop_size=32, frames_per_clip=4, tubelet_size=2, patch_size=8, hidden_size=32,
+                          num_hidden_layers=1, num_attention_heads=2, mlp_ratio=2.0, pred_hidden_size=32,
+                          pred_num_hidden_layers=1, pred_num_attention_heads=2)
+    return VJEPA2Model(config).eval()
+
+
+def test_vjepa2_hot_tubelet_lands_on_its_token():
+    """V-JEPA 2's Conv3d tubelets are time-major: a tubelet lit at (time 1, row 2, col 3) is token t1r2c3."""
+    model = _tiny_vjepa2()
+    grid = va.capture(model, np.zeros((4, 32, 32, 3), np.uint8), fps=4)
+    axis = grid.query
+    assert (axis.frames, axis.rows, axis.cols, axis.tubelet, axis.prefix) == (4, 4, 4, (2, 8, 8), ())
+    embed = model.encoder.embeddings
+    cold = torch.zeros(1, 4, 3, 32, 32)
+    hot = cold.clone()
+    hot[0, 2:4, :, 16:24, 24:32] = 5.0
+    with torch.no_grad():
+        changed = np.flatnonzero((embed(hot) - embed(cold)).abs().sum(-1)[0].numpy() > 1e-6)
+    assert changed.tolist() == [axis.labels.index("t1r2c3")]
+    assert grid.meta["readout"].startswith("attentive pooler")
+    batch = va.prepare(model, np.zeros((4, 32, 32, 3), np.uint8))
+    assert set(batch) == {"pixel_values_videos", "skip_predictor"}
+
+
+def test_xclip_hot_patch_lands_on_its_token_and_frame_maps_draw_it():
+    from transformers import XCLIPConfig, XCLIPModel
+
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    torch.manual_seed(0)
+    vision = dict(image_size=32, patch_size=8, num_frames=4, mit_hidden_size=16, mit_intermediate_size=32,
+                  mit_num_hidden_layers=1, mit_num_attention_heads=2, **small)
+    model = XCLIPModel(XCLIPConfig(text_config=dict(vocab_size=50, max_position_embeddings=8, **small),
+                                   vision_config=vision, projection_dim=16)).eval()
+    grids = va.capture(model, np.zeros((4, 32, 32, 3), np.uint8), fps=4)
+    axis = grids["spatial"].query
+    assert axis.labels[:9] == (*(f"CLS.{t}" for t in range(4)), *(f"MSG.{t}" for t in range(4)), "t0r0c0")
+    embed = model.vision_model.embeddings
+    cold = torch.zeros(4, 3, 32, 32)
+    hot = cold.clone()
+    hot[2, :, 8:16, 24:32] = 5.0  # frame 2, patch row 1, col 3
+    with torch.no_grad():
+        diff = (embed(hot) - embed(cold)).abs().sum(-1).numpy() > 1e-6  # (frames, 1 + patches)
+    assert [tuple(i) for i in np.argwhere(diff)] == [(2, 1 + 1 * 4 + 3)]
+    # the CLS.2 query of the spatial step attends only within frame 2 (+ MSG.2)
+    row = grids["spatial"].row(axis.labels.index("CLS.2"), layer=0, head=0)
+    volume = frame_maps(row)
+    assert volume.shape == (4, 4, 4) and volume[[0, 1, 3]].sum() == 0
+    np.testing.assert_allclose(volume[2].sum() + row.values[axis.labels.index("MSG.2")]
+                               + row.values[axis.labels.index("CLS.2")], 1.0, atol=1e-5)

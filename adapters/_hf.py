@@ -90,8 +90,18 @@ def eager_attention(model: Model) -> Iterator[Model]:
         yield model
     finally:
         for config, impl in zip(configs, saved):
-            if impl is not None and getattr(config, "_attn_implementation", None) != impl:
-                config._attn_implementation = impl
+            _restore(config, impl)
+
+
+def _restore(config: transformers.PretrainedConfig, impl: str | None) -> None:
+    """Put one config's implementation back, ``None`` included, without touching its sub-configs
+    (the ``_attn_implementation`` setter would write the parent's value into all of them)."""
+    if getattr(config, "_attn_implementation", None) == impl:
+        return
+    if hasattr(config, "_attn_implementation_internal"):
+        config._attn_implementation_internal = impl
+    elif impl is not None:
+        config._attn_implementation = impl
 
 
 def require_attentions(attentions: Sequence[torch.Tensor | None] | None, what: str,

@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
+from multiattn.errors import MultiattnRuntimeError, MultiattnValueError, UnsupportedModelError
 
 from ..stream import Reducer, feed
-from ._hf import eager_attention
+from ._hf import eager_attention, recorded_attentions
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
     import numpy as np
@@ -240,6 +240,11 @@ def capture_stream(
 def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapping[str, Reducer],
                 include: str | None) -> list[str]:
     """Hugging Face eager attention modules return their weights; hook and feed them."""
+    if getattr(getattr(model, "config", None), "attention_window", None) is not None:
+        raise UnsupportedModelError(
+            f"{type(model).__name__}'s modules return local band attention (tokens × window), not "
+            "(query, key) weights, so streaming cannot feed them to reducers; multiattn.capture "
+            "writes the band out on the dense grid")
     modules = attention_modules(model, include)
     if not modules:
         raise MultiattnValueError(
@@ -253,8 +258,11 @@ def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapp
         seen.append(name)
         feed(reducers, name, weights[0].detach().float().cpu().numpy())
 
+    # models that declare their recorders return weights anyway; older code only when asked (the
+    # hooks drop them, so the model's own tuple collects None)
+    asked = not recorded_attentions(model)
     with hf_attention_hooks(modules, on_layer, drop=True), eager_attention(model):
-        model(**inputs, output_attentions=False)
+        model(**inputs, output_attentions=asked)
     return seen
 
 
@@ -275,7 +283,10 @@ def hf_attention_hooks(modules: list[tuple[str, torch.nn.Module, int]],
             if weights is None or weights.dim() != 4:
                 if not strict:  # the monitor: a forward it does not sample runs on a fused kernel
                     return None
-                raise MultiattnRuntimeError(f"{name} returned no attention weights under eager attention")
+                raise MultiattnRuntimeError(
+                    f"{name} ({type(_module).__name__}) returned no (B, H, Q, K) attention weights at "
+                    f"output index {index} under eager attention: streaming cannot read this model's "
+                    "attention modules; capture the full grid with multiattn.capture instead")
             on_layer(name, weights)
             if not drop:
                 return None

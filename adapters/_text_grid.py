@@ -155,15 +155,28 @@ def check_shapes(attentions: Sequence[torch.Tensor], n_query: int, n_key: int, m
         all(shape == (n_query, n_key) for shape in shapes)
     if not ok:
         raise UnsupportedModelError(
-            f"{type(model).__name__}'s {what} layers attend over shapes {shapes} for {n_query} × {n_key} "
-            "input tokens: the model pools or merges tokens between layers, and one (layer, head, "
-            "query, key) grid over the input tokens cannot hold that; capture a model whose layers "
-            "all see the input tokens")
+            f"{type(model).__name__}'s {what} attention has shapes {shapes} (query, key) for {n_query} "
+            f"× {n_key} input tokens: its layers do not attend from every input token to every input "
+            "token (pooling, landmarks, local blocks or no softmax attention), and one (layer, head, "
+            "query, key) grid over the input tokens cannot hold that; capture a model whose attention "
+            "is over the input tokens")
 
 
-def layer_array(layer: torch.Tensor, n_query: int, n_key: int) -> np.ndarray:
-    """Batch item 0 of one layer as float32 ``(H, Q, K)``; a Longformer band made dense."""
+def layer_array(layer: torch.Tensor, n_query: int, n_key: int, model: Model) -> np.ndarray:
+    """Batch item 0 of one layer as float32 ``(H, Q, K)``; a Longformer band made dense.
+
+    Raises
+    ------
+    UnsupportedModelError
+        Negative values: the model returns scores (pre-softmax), not attention weights.
+    """
     values = layer[0, :, :n_query].detach().float().cpu().numpy()
+    low = float(values.min()) if values.size else 0.0
+    if low < -1e-6:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} returns attention scores, not weights (a value of {low:.4g}; weights "
+            "are >= 0 and rows sum to 1): its output_attentions holds the pre-softmax scores, so there "
+            "are no weights multiattn could report truthfully")
     if values.shape[-1] != n_key:
         return _banded(values, n_key)
     return values

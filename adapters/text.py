@@ -259,7 +259,7 @@ def _grid(attentions, prefix, axes, keeps, kind, meta, model, normalize, layer_i
     upper = np.triu(np.ones(values.shape[2:], dtype=bool), 1) if kind == "self" else None
     causal = kind == "self"
     for i, layer in enumerate(attentions):
-        array = _text_grid.layer_array(layer, len(q_keep), len(k_keep))
+        array = _text_grid.layer_array(layer, len(q_keep), len(k_keep), model)
         values[i] = array[:, q_keep][:, :, k_keep] if padded else array
         causal = causal and not values[i][:, upper].any()  # a decoder's mask leaves the upper triangle 0
     if values.size == 0:
@@ -417,7 +417,10 @@ def _encode_target(model: Model, tokenizer: Processor, target: str | None) -> di
 
 def _check_vocab(model: Model, tokenizer: Processor, ids: Sequence[int], what: str) -> None:
     """Token ids beyond the embedding table mean the tokenizer belongs to another model."""
-    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    try:
+        embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    except NotImplementedError:  # models that embed characters or bytes (CANINE)
+        embeddings = None
     size = getattr(embeddings, "num_embeddings", None) or getattr(model.config, "vocab_size", None)
     if size is None or not ids:
         return

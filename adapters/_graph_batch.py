@@ -13,6 +13,7 @@ import numpy as np
 from multiattn.axes import NodeAxis
 from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
+from multiattn.gridset import GridSet
 
 __all__ = ["batch_meta", "graph_of_nodes", "split_graphs"]
 
@@ -60,17 +61,18 @@ def _sub_axis(axis: NodeAxis, keep: np.ndarray) -> NodeAxis:
     return NodeAxis(ids, labels=labels, groups=groups)
 
 
-def split_graphs(grid: AttentionGrid) -> list[AttentionGrid]:
+def split_graphs(grid: AttentionGrid | GridSet) -> list[AttentionGrid] | list[GridSet]:
     """One grid per graph of a batched capture, nodes renumbered within each graph.
 
     Parameters
     ----------
-    grid : AttentionGrid
-        A sparse grid with ``meta["batch"]`` (``graph.capture`` on a PyG ``Batch``).
+    grid : AttentionGrid or GridSet
+        A sparse grid with ``meta["batch"]`` (``graph.capture`` on a PyG ``Batch``), or the
+        GridSet of a batched ``HeteroData`` (each edge type's grid split alike).
 
     Returns
     -------
-    list of AttentionGrid
+    list of AttentionGrid, or list of GridSet
         ``num_graphs`` grids ``(L, H, E_b)``; ``meta["graph"]`` is the graph's index.
 
     Raises
@@ -84,23 +86,34 @@ def split_graphs(grid: AttentionGrid) -> list[AttentionGrid]:
     >>> [g.shape for g in grids]  # doctest: +SKIP
     [(2, 4, 26), (2, 4, 31), (2, 4, 19)]
     """
-    graph = graph_of_nodes(grid)
+    if isinstance(grid, GridSet):
+        parts = {name: split_graphs(one) for name, one in grid.items()}
+        counts = {len(p) for p in parts.values()}
+        if len(counts) != 1:
+            raise MultiattnValueError(f"the edge types of this GridSet hold different numbers of graphs "
+                                      f"{ {n: len(p) for n, p in parts.items()} }")
+        return [GridSet({name: p[b] for name, p in parts.items()}, meta={**grid.meta, "graph": b})
+                for b in range(counts.pop())]
+    target = graph_of_nodes(grid)
+    source = np.asarray(grid.meta.get("source_batch", grid.meta["batch"]), dtype=np.int64)
     edges = grid.edge_index
-    across = graph[edges[0]] != graph[edges[1]]
+    across = source[edges[0]] != target[edges[1]]
     if across.any():
         e = int(np.flatnonzero(across)[0])
         raise MultiattnValueError(f"{int(across.sum())} edges join different graphs, first {edges[0, e]} -> "
                                   f"{edges[1, e]}; this is not a batch of separate graphs")
-    local = np.zeros(graph.size, np.int64)
-    meta = {k: v for k, v in grid.meta.items() if k not in ("batch", "num_graphs")}
+    meta = {k: v for k, v in grid.meta.items() if k not in ("batch", "source_batch", "num_graphs")}
     out = []
-    for b in range(int(grid.meta.get("num_graphs", graph.max() + 1))):
-        keep = np.flatnonzero(graph == b)
-        local[keep] = np.arange(keep.size)
-        mine = np.flatnonzero(graph[edges[1]] == b)
-        sub_edges = local[edges[:, mine]]
-        loops = int((sub_edges[0] == sub_edges[1]).sum())
-        out.append(AttentionGrid(grid.values[..., mine], _sub_axis(grid.query, keep), edge_index=sub_edges,
-                                 layers=grid.layers, heads=grid.heads, check_rows=False,
-                                 meta={**meta, "graph": b, "self_loops": loops}))
+    for b in range(int(grid.meta.get("num_graphs", target.max() + 1))):
+        keep_t, keep_s = np.flatnonzero(target == b), np.flatnonzero(source == b)
+        local_t, local_s = np.zeros(target.size, np.int64), np.zeros(source.size, np.int64)
+        local_t[keep_t], local_s[keep_s] = np.arange(keep_t.size), np.arange(keep_s.size)
+        mine = np.flatnonzero(target[edges[1]] == b)
+        sub_edges = np.stack([local_s[edges[0, mine]], local_t[edges[1, mine]]])
+        key = None if grid.key is grid.query else _sub_axis(grid.key, keep_s)
+        if grid.kind == "self":
+            meta["self_loops"] = int((sub_edges[0] == sub_edges[1]).sum())
+        out.append(AttentionGrid(grid.values[..., mine], _sub_axis(grid.query, keep_t), key, kind=grid.kind,
+                                 edge_index=sub_edges, layers=grid.layers, heads=grid.heads, check_rows=False,
+                                 meta={**meta, "graph": b}))
     return out

@@ -17,6 +17,7 @@ from multiattn.errors import UnsupportedModelError
 from multiattn.grid import AttentionGrid
 from multiattn.gridset import GridSet
 
+from ._graph_batch import batch_meta
 from ._graph_build import DIRECTION
 from ._graph_layers import LayerCall, check_sizes, rows_sum_to_one
 
@@ -88,7 +89,24 @@ def _group(calls: list[LayerCall], owners: dict[int, tuple[str, tuple]]) -> dict
     return groups
 
 
-def _grid(edge_type: tuple, entries: list, axes: dict[str, NodeAxis], model: Model) -> AttentionGrid:
+def _batch_of_types(batches: dict[str, np.ndarray], src: str, dst: str) -> dict:
+    """``meta["batch"]`` (target nodes' graphs) and ``meta["source_batch"]`` of a batched HeteroData."""
+    if src not in batches or dst not in batches:
+        return {}
+    info = batch_meta(batches[dst], len(batches[dst]))
+    info["source_batch"] = batches[src].astype(np.int64).tolist()
+    info["num_graphs"] = max(info["num_graphs"], int(batches[src].max()) + 1 if batches[src].size else 0)
+    return info
+
+
+def _batches(data: GraphInput) -> dict[str, np.ndarray]:
+    if isinstance(data, (tuple, list)):
+        return {}
+    return {nt: data[nt].batch.detach().cpu().numpy() for nt in data.node_types if "batch" in data[nt].keys()}
+
+
+def _grid(edge_type: tuple, entries: list, axes: dict[str, NodeAxis], model: Model,
+          batches: dict[str, np.ndarray]) -> AttentionGrid:
     from .graph import check_same_edges
 
     labels = [label for label, _ in entries]
@@ -106,6 +124,7 @@ def _grid(edge_type: tuple, entries: list, axes: dict[str, NodeAxis], model: Mod
         "normalized": calls[0].normalized,
         "self_loops": int((edges[0] == edges[1]).sum()) if src == dst else 0,
     }
+    meta.update(_batch_of_types(batches, src, dst))
     values = np.stack([c.alpha.T for c in calls])
     return AttentionGrid(values, axes[dst], axes[src], layers=labels, kind="self" if src == dst else "cross",
                          edge_index=edges, meta=meta, check_rows=sums_to_one)
@@ -128,7 +147,8 @@ def hetero_grids(calls: list[LayerCall], data: GraphInput, model: Model) -> Grid
     if missing:
         raise UnsupportedModelError(f"node type {missing[0]!r} of an attended edge type has no features in "
                                     f"the input (node types: {sorted(axes)})")
-    grids = {grid_name(et): _grid(et, groups[et], axes, model) for et in order}
+    batches = _batches(data)
+    grids = {grid_name(et): _grid(et, groups[et], axes, model, batches) for et in order}
     meta = {"source": "torch_geometric", "model": type(model).__name__, "heterogeneous": True,
             "node_types": {nt: len(axis) for nt, axis in axes.items()},
             "edge_types": [list(et) for et in order]}

@@ -157,3 +157,26 @@ def _plain_data():
     from torch_geometric.data import Data
 
     return Data(x=torch.randn(4, 5), edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]))
+
+
+def test_batched_heterodata_splits_into_per_graph_gridsets():
+    from torch_geometric.data import Batch
+
+    from multiattn.adapters.graph import split_graphs
+
+    torch.manual_seed(0)
+    graphs = [_hetero(seed) for seed in range(3)]
+    model = _HeteroGAT(graphs[0].metadata())
+    batch = Batch.from_data_list(graphs)
+    grids = capture(model, batch)
+    assert grids["author__writes__paper"].meta["num_graphs"] == 3
+    parts = split_graphs(grids)
+    assert len(parts) == 3 and all(isinstance(p, GridSet) for p in parts)
+    for part, graph in zip(parts, graphs):
+        alone = capture(model, graph)
+        assert list(part) == list(alone)
+        for name in alone:
+            assert len(part[name].query) == len(alone[name].query)
+            assert len(part[name].key) == len(alone[name].key)
+            np.testing.assert_array_equal(part[name].edge_index, alone[name].edge_index)
+            np.testing.assert_allclose(part[name].values, alone[name].values, atol=1e-6)

@@ -1,4 +1,10 @@
-"""CLIP inputs and the two towers' forward: checks, tokenising, pixels, embeddings + attention."""
+"""Dual-encoder inputs and the two towers' forward: checks, tokenising, pixels, embeddings + attention.
+
+One code path for CLIP, SigLIP / SigLIP2, Chinese-CLIP, AltCLIP and VisionTextDualEncoder: the
+towers run through the model's own ``get_image_features`` / ``get_text_features`` (projected
+embeddings + attentions), the logit is ``logit_scale.exp() * cos + logit_bias`` (SigLIP's bias).
+Where each tower reads out (:func:`eot_positions`, :func:`image_readout`) is the family's rule.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +29,14 @@ _Texts = TypeVar("_Texts")
 
 __all__ = [
     "as_list", "check_model", "check_processor", "check_texts", "differentiable", "eot_positions",
-    "image_and_texts", "meta", "pairs", "patch_axis", "pixels", "stack", "tokenize", "towers",
+    "image_and_texts", "image_readout", "logits", "meta", "pairs", "patch_axis", "pixels", "stack",
+    "tokenize", "towers",
 ]
+
+#: Text towers that pool the last position (SigLIP: padded to a fixed length, last token pooled).
+_LAST_TOKEN = ("siglip", "siglip2")
+#: Text towers that pool the first position (BERT / RoBERTa: CLS).
+_FIRST_TOKEN = ("chinese_clip", "altclip", "vision-text-dual-encoder")
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -46,16 +58,19 @@ def check_processor(processor: Processor) -> None:
 
 
 def check_model(model: Model) -> None:
-    needed = ("vision_model", "text_model", "visual_projection", "text_projection", "logit_scale")
+    needed = ("vision_model", "text_model", "get_image_features", "get_text_features", "logit_scale")
     missing = [name for name in needed if not hasattr(model, name)]
-    if not missing and getattr(model.vision_model.embeddings, "class_embedding", None) is None:
-        missing.append("vision_model.embeddings.class_embedding")
     if missing:
         raise MultiattnValueError(
-            f"{type(model).__name__} is not a Hugging Face CLIPModel (missing {', '.join(missing)}); "
-            "load one with transformers.CLIPModel.from_pretrained(...) or use "
-            "multiattn.load_model('tiny-clip')"
+            f"{type(model).__name__} is not a Hugging Face image-text dual encoder (missing "
+            f"{', '.join(missing)}); supported: CLIPModel, SiglipModel, Siglip2Model, ChineseCLIPModel, "
+            "AltCLIPModel, VisionTextDualEncoderModel, or multiattn.load_model('tiny-clip')"
         )
+
+
+def family(model: Model) -> str:
+    """The dual encoder's ``model_type`` (``clip``, ``siglip``, ``chinese_clip``...)."""
+    return str(getattr(model.config, "model_type", "clip"))
 
 
 def as_list(value: object, what: str) -> list:
@@ -93,9 +108,17 @@ def tokenize(model: Model, processor: Processor, texts: list[str],
              ) -> tuple[dict[str, torch.Tensor], list[TokenAxis]]:
     tokenizer = getattr(processor, "tokenizer", processor)
     fast = bool(getattr(tokenizer, "is_fast", False))
-    enc = tokenizer(texts, padding=True, return_tensors="pt", return_offsets_mapping=fast)
     limit = int(model.config.text_config.max_position_embeddings)
+    # SigLIP pools the last position of a fixed-length row (trained with padding="max_length"):
+    # pad to that length so a caption's logit does not depend on the other captions of the batch
+    padding = {"padding": "max_length", "max_length": limit} if family(model) in _LAST_TOKEN \
+        else {"padding": True}
+    enc = tokenizer(texts, return_tensors="pt", return_offsets_mapping=fast, **padding)
+    if "attention_mask" not in enc:
+        enc["attention_mask"] = torch.ones_like(enc["input_ids"])
     lengths = enc["attention_mask"].sum(1).tolist()
+    if family(model) in _LAST_TOKEN:  # the pooled last position may be padding: keep the whole row
+        lengths = [enc["input_ids"].shape[1]] * len(texts)
     for text, n in zip(texts, lengths):
         if n > limit:
             raise MultiattnValueError(
@@ -114,26 +137,70 @@ def tokenize(model: Model, processor: Processor, texts: list[str],
 
 
 def eot_positions(model: Model, input_ids: torch.Tensor) -> list[int]:
-    """Where the text tower pools (the same rule as ``CLIPTextTransformer``)."""
+    """Where the text tower pools: CLIP's end-of-text rule, SigLIP's last position, BERT's CLS."""
+    if family(model) in _LAST_TOKEN:
+        return [input_ids.shape[1] - 1] * input_ids.shape[0]
+    if family(model) in _FIRST_TOKEN:
+        return [0] * input_ids.shape[0]
     eos = model.text_model.config.eos_token_id
     if eos == 2:  # legacy checkpoints pool at the highest token id
         return input_ids.argmax(-1).tolist()
     return (input_ids == eos).int().argmax(-1).tolist()
 
 
-def pixels(processor: Processor, images: list[ImageInput]) -> tuple[torch.Tensor, list[dict]]:
+def _one_image(image_processor: Processor, image: ImageInput) -> tuple[dict, dict]:
     from ..media import to_rgb
     from ._image_input import run_image_processor
 
+    if isinstance(image, torch.Tensor):
+        x = image[None] if image.ndim == 3 else image
+        if x.ndim != 4 or x.shape[:2] != (1, 3):
+            raise MultiattnValueError(
+                f"pixel tensor must be (1, 3, H, W) or (3, H, W), got {tuple(image.shape)}")
+        h, w = (int(v) for v in x.shape[-2:])
+        return {"pixel_values": x.float()}, {"original_size": (h, w), "resize": (h, w), "crop": None}
+    rgb = to_rgb(image)
+    if "spatial_shapes" in getattr(image_processor, "model_input_names", ()):  # SigLIP2 NaFlex
+        out = image_processor(images=rgb, return_tensors="pt")
+        rows, cols = (int(v) for v in out["spatial_shapes"][0])
+        patch = int(image_processor.patch_size)
+        resized = (rows * patch, cols * patch)
+        return dict(out), {"original_size": rgb.shape[:2], "resize": resized, "crop": None}
+    pixel_values, transform = run_image_processor(image_processor, rgb)
+    return {"pixel_values": pixel_values}, transform
+
+
+def pixels(processor: Processor, images: list[ImageInput]) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """The vision tower's keyword arguments for a batch of images, and each image's transform.
+
+    Images are files / PIL / arrays (run through the processor) or ``(1, 3, H, W)`` pixel
+    tensors the caller preprocessed (used as is; their transform is the identity).
+    """
     image_processor = getattr(processor, "image_processor", processor)
-    batch = [run_image_processor(image_processor, to_rgb(image)) for image in images]
-    return torch.cat([pv for pv, _ in batch]), [t for _, t in batch]
+    batch = [_one_image(image_processor, image) for image in images]
+    keys = batch[0][0].keys()
+    if any(b[0].keys() != keys or b[0]["pixel_values"].shape != batch[0][0]["pixel_values"].shape
+           for b in batch):
+        raise MultiattnValueError("images of one batch must give pixel tensors of one shape; "
+                                  "pass them through the processor or one at a time")
+    inputs = {k: torch.cat([b[0][k] for b in batch]) for k in keys}
+    return inputs, [t for _, t in batch]
 
 
-def patch_axis(model: Model, pixel_values: torch.Tensor, transform: dict) -> PatchAxis:
-    patch = int(model.config.vision_config.patch_size)
-    h, w = pixel_values.shape[-2:]
-    return PatchAxis(h // patch, w // patch, patch, (h, w), prefix=("CLS",),
+def patch_axis(model: Model, pixel_inputs: dict[str, torch.Tensor] | torch.Tensor, transform: dict,
+               index: int = 0) -> PatchAxis:
+    """The PatchAxis of image ``index``: the vision tower's prefix (CLS or none) and patch grid."""
+    from ._vit_layout import layout_of
+
+    layout = layout_of(model.vision_model)
+    pixel_values = pixel_inputs["pixel_values"] if isinstance(pixel_inputs, dict) else pixel_inputs
+    patch = layout.patch_size
+    if isinstance(pixel_inputs, dict) and "spatial_shapes" in pixel_inputs:
+        rows, cols = (int(v) for v in pixel_inputs["spatial_shapes"][index])
+        h, w = rows * patch[0], cols * patch[1]
+    else:
+        h, w = (int(v) for v in pixel_values.shape[-2:])
+    return PatchAxis(h // patch[0], w // patch[1], patch, (h, w), prefix=layout.prefix,
                      transform={k: v for k, v in transform.items() if v is not None})
 
 
@@ -152,18 +219,77 @@ def differentiable(model: Model) -> Iterator[None]:
                 p.requires_grad_(False)
 
 
-def towers(model: Model, pixel_values: torch.Tensor, text_inputs: dict[str, torch.Tensor],
-           ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """Normalised embeddings and attention tuples of both towers (inside the graph)."""
-    vis = model.vision_model(pixel_values=pixel_values, output_attentions=True)
-    txt = model.text_model(**text_inputs, output_attentions=True)
-    vis_att = require_attentions(vis.attentions, "vision", model)
-    txt_att = require_attentions(txt.attentions, "text", model)
-    image_emb = model.visual_projection(vis.pooler_output)
-    text_emb = model.text_projection(txt.pooler_output)
-    image_emb = image_emb / image_emb.norm(dim=-1, keepdim=True)
-    text_emb = text_emb / text_emb.norm(dim=-1, keepdim=True)
-    return image_emb, text_emb, vis_att, txt_att
+@contextmanager
+def _pooling_probe(model: Model, store: list) -> Iterator[None]:
+    """SigLIP's attention-pooling head: record its probe's weights over the patches ``(B, 1, N)``."""
+    head = getattr(model.vision_model, "head", None)
+    attention = getattr(head, "attention", None)
+    if not isinstance(attention, torch.nn.MultiheadAttention):
+        yield
+        return
+
+    def hook(_module, _args, output):
+        store.append(output[1])
+
+    handle = attention.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def image_features(model: Model, pixel_inputs: dict[str, torch.Tensor],
+                   ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    """Normalised image embeddings, vision attentions and (SigLIP) the pooling probe's weights."""
+    probe: list[torch.Tensor] = []
+    with _pooling_probe(model, probe):
+        vis = model.get_image_features(**pixel_inputs, output_attentions=True)
+    emb = vis.pooler_output
+    return emb / emb.norm(dim=-1, keepdim=True), require_attentions(vis.attentions, "vision", model), \
+        (probe[0] if probe else None)
+
+
+def text_features(model: Model, text_inputs: dict[str, torch.Tensor],
+                  ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Normalised text embeddings and the text tower's attentions."""
+    inputs = dict(text_inputs)
+    if family(model) in _LAST_TOKEN:  # SigLIP's text tower is trained without a padding mask
+        inputs.pop("attention_mask", None)
+    txt = model.get_text_features(**inputs, output_attentions=True)
+    emb = txt.pooler_output
+    return emb / emb.norm(dim=-1, keepdim=True), require_attentions(txt.attentions, "text", model)
+
+
+def towers(model: Model, pixel_inputs: dict[str, torch.Tensor], text_inputs: dict[str, torch.Tensor],
+           ) -> tuple[torch.Tensor, torch.Tensor, list, list, torch.Tensor | None]:
+    """Normalised embeddings, attention tuples of both towers (inside the graph), pooling probe."""
+    image_emb, vis_att, probe = image_features(model, pixel_inputs)
+    text_emb, txt_att = text_features(model, text_inputs)
+    return image_emb, text_emb, vis_att, txt_att, probe
+
+
+def logits(model: Model, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+    """``(images, texts)`` similarity logits as the model computes them (SigLIP adds its bias)."""
+    out = model.logit_scale.exp() * image_emb @ text_emb.T
+    bias = getattr(model, "logit_bias", None)
+    return out if bias is None else out + bias
+
+
+def image_readout(relevance: np.ndarray, axis: PatchAxis, probe: torch.Tensor | None, index: int,
+                  ) -> tuple[np.ndarray, str]:
+    """The image map from a vision relevance ``(N, N)``: the CLS row, or (no CLS) the pooling probe's mix.
+
+    SigLIP pools with one learned query attending over the patches; its weights combine the rows.
+    """
+    if axis.n_prefix:
+        values = relevance[0].copy()
+        values[: axis.n_prefix] = 0.0
+        return values, axis.prefix[0]
+    n = len(axis)
+    if probe is None:
+        return relevance[:n].mean(0), "mean of all patch rows (no CLS token)"
+    weights = probe[index, 0, :n].detach().float().cpu().numpy()
+    return weights @ relevance[:n], "rows mixed by the attention-pooling head's weights (no CLS token)"
 
 
 def meta(model: Model, **extra: Any) -> dict:  # extra: any meta values

@@ -17,7 +17,6 @@ from ..analysis.relevance import chefer_relevance
 from ..axes import TokenAxis
 from ..grid import AttentionMap
 from . import _clip_io as _io
-from ._hf import require_attentions
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._types import ImageInput, Model, Processor
@@ -139,27 +138,25 @@ def word_grounding(
     flat = [text for group in counterfactuals for text in group]
     text_inputs, _ = _io.tokenize(model, processor, [caption, *flat])
     bounds = np.cumsum([1] + [len(group) for group in counterfactuals])
-    pixel_values, transforms = _io.pixels(processor, [image])
-    patch_axis = _io.patch_axis(model, pixel_values, transforms[0])
+    pixel_inputs, transforms = _io.pixels(processor, [image])
+    patch_axis = _io.patch_axis(model, pixel_inputs, transforms[0])
+    n_img = len(patch_axis)
     out = []
     with _io.differentiable(model):
         with torch.no_grad():
-            text_emb = model.text_projection(model.text_model(**text_inputs).pooler_output)
-            text_emb = text_emb / text_emb.norm(dim=-1, keepdim=True)
-        vis = model.vision_model(pixel_values=pixel_values, output_attentions=True)
-        vis_att = require_attentions(vis.attentions, "vision", model)
-        image_emb = model.visual_projection(vis.pooler_output)
-        image_emb = image_emb / image_emb.norm(dim=-1, keepdim=True)
+            text_emb, _ = _io.text_features(model, text_inputs)
+        image_emb, vis_att, probe = _io.image_features(model, pixel_inputs)
         scale = model.logit_scale.exp()
-        attn = _io.stack(vis_att, 0)
+        attn = _io.stack(vis_att, 0, n_img)
         for k, (word, span) in enumerate(chosen):
             contrast = text_emb[0] - text_emb[bounds[k] : bounds[k + 1]].mean(0)
-            share = scale * (image_emb[0] @ contrast)
+            share = scale * (image_emb[0] @ contrast)  # a logit difference: SigLIP's bias cancels
             grads = torch.autograd.grad(share, vis_att, retain_graph=True)
-            values = chefer_relevance(attn, _io.stack(grads, 0), start_layer)[0].copy()
-            values[:1] = 0.0
+            relevance = np.asarray(chefer_relevance(attn, _io.stack(grads, 0, n_img), start_layer))
+            values, row = _io.image_readout(relevance, patch_axis, probe, 0)
             meta = _io.meta(model, method="counterfactual word contribution + chefer", word=word,
-                         caption=caption, counterfactuals=counterfactuals[k], zeroed="CLS")
+                            caption=caption, counterfactuals=counterfactuals[k], row=row,
+                            zeroed=", ".join(patch_axis.prefix) or "nothing")
             out.append(WordGrounding(word, span, AttentionMap(values, patch_axis, meta), share.item(), meta))
     return out
 

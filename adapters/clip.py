@@ -1,4 +1,9 @@
-"""Image-text models (Hugging Face ``CLIPModel``): attention capture, relevance both ways, word grounding.
+"""Image-text dual encoders: attention capture, relevance both ways, word grounding.
+
+Hugging Face ``CLIPModel``, ``SiglipModel`` / ``Siglip2Model`` (no CLS: the image map mixes the
+relevance rows by the attention-pooling head's weights; the text reads out at the last
+position), ``ChineseCLIPModel`` / ``AltCLIPModel`` / ``VisionTextDualEncoderModel`` (text read
+out at CLS).  Images may be ``(1, 3, H, W)`` pixel tensors the caller preprocessed.
 
 Three entry points, all on a model + its ``CLIPProcessor``:
 
@@ -23,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from ..analysis.relevance import chefer_relevance
@@ -30,7 +36,7 @@ from ..grid import AttentionGrid, AttentionMap
 from ..gridset import GridSet
 from . import _clip_io as _io
 from ._clip_words import CaptionGrounding, WordGrounding, word_grounding
-from ._hf import eager_attention
+from ._hf import eager_attention, eval_mode
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import ImageInput, Model, Processor
@@ -107,14 +113,14 @@ def capture(model: Model, inputs: tuple[ImageInput, str | Sequence[str]], *,
     _io.check_processor(processor)
     texts = _io.check_texts(texts)
     text_inputs, token_axes = _io.tokenize(model, processor, texts)
-    pixel_values, transforms = _io.pixels(processor, [image])
-    patch_axis = _io.patch_axis(model, pixel_values, transforms[0])
+    pixel_inputs, transforms = _io.pixels(processor, [image])
+    patch_axis = _io.patch_axis(model, pixel_inputs, transforms[0])
     eots = _io.eot_positions(model, text_inputs["input_ids"])
-    with torch.no_grad(), eager_attention(model):
-        image_emb, text_emb, vis_att, txt_att = _io.towers(model, pixel_values, text_inputs)
-        logits = (model.logit_scale.exp() * image_emb @ text_emb.T)[0].float().numpy()
+    with torch.no_grad(), eval_mode(model), eager_attention(model):
+        image_emb, text_emb, vis_att, txt_att, _ = _io.towers(model, pixel_inputs, text_inputs)
+        logits = _io.logits(model, image_emb, text_emb)[0].float().numpy()
     layers_v = [f"vision.{i}" for i in range(len(vis_att))]
-    vision = AttentionGrid(_io.stack(vis_att, 0), patch_axis, layers=layers_v,
+    vision = AttentionGrid(_io.stack(vis_att, 0, len(patch_axis)), patch_axis, layers=layers_v,
                            meta=_io.meta(model, tower="vision"), normalize=False)
     text_grids = []
     for row, (axis, eot, text) in enumerate(zip(token_axes, eots, texts)):
@@ -141,8 +147,8 @@ def prepare(model: Model, inputs: tuple[ImageInput, str | Sequence[str]], *,
     _io.check_model(model)
     _io.check_processor(processor)
     text_inputs, _ = _io.tokenize(model, processor, _io.check_texts(texts))
-    pixel_values, _ = _io.pixels(processor, [image])
-    return {"pixel_values": pixel_values, "input_ids": text_inputs["input_ids"],
+    pixel_inputs, _ = _io.pixels(processor, [image])
+    return {**pixel_inputs, "input_ids": text_inputs["input_ids"],
             "attention_mask": text_inputs["attention_mask"]}
 
 
@@ -197,26 +203,27 @@ def relevance(
     images = _io.as_list(images, "image")
     pairs = _io.pairs(len(images), len(texts))
     text_inputs, token_axes = _io.tokenize(model, processor, texts)
-    pixel_values, transforms = _io.pixels(processor, images)
-    patch_axes = [_io.patch_axis(model, pixel_values[i], t) for i, t in enumerate(transforms)]
+    pixel_inputs, transforms = _io.pixels(processor, images)
+    patch_axes = [_io.patch_axis(model, pixel_inputs, t, i) for i, t in enumerate(transforms)]
     eots = _io.eot_positions(model, text_inputs["input_ids"])
     out = []
     with _io.differentiable(model):
-        image_emb, text_emb, vis_att, txt_att = _io.towers(model, pixel_values, text_inputs)
-        logits = model.logit_scale.exp() * image_emb @ text_emb.T
+        image_emb, text_emb, vis_att, txt_att, probe = _io.towers(model, pixel_inputs, text_inputs)
+        logits = _io.logits(model, image_emb, text_emb)
         for i, j in pairs:
             grads = torch.autograd.grad(logits[i, j], vis_att + txt_att, retain_graph=True)
-            n_tok = len(token_axes[j])
-            r_img = chefer_relevance(_io.stack(vis_att, i), _io.stack(grads[: len(vis_att)], i), start_layer)
+            n_tok, n_img = len(token_axes[j]), len(patch_axes[i])
+            r_img = chefer_relevance(_io.stack(vis_att, i, n_img), _io.stack(grads[: len(vis_att)], i, n_img),
+                                     start_layer)
             r_txt = chefer_relevance(_io.stack(txt_att, j, n_tok), _io.stack(grads[len(vis_att):], j, n_tok),
                                      text_start_layer)
-            image_values = r_img[0].copy()
-            image_values[:1] = 0.0
+            image_values, row = _io.image_readout(np.asarray(r_img), patch_axes[i], probe, i)
             text_values = r_txt[eots[j]].copy()
             text_values[token_axes[j].special_mask] = 0.0
             meta = _io.meta(model, method="chefer", logit=logits[i, j].item(), caption=texts[j])
+            zeroed = ", ".join(patch_axes[i].prefix) or "nothing"
             out.append(PairRelevance(
-                AttentionMap(image_values, patch_axes[i], {**meta, "row": "CLS", "zeroed": "CLS"}),
+                AttentionMap(image_values, patch_axes[i], {**meta, "row": row, "zeroed": zeroed}),
                 AttentionMap(text_values, token_axes[j],
                              {**meta, "row": "end-of-text", "zeroed": "special tokens"}),
                 logits[i, j].item(), i, j, texts[j],

@@ -42,7 +42,7 @@ from ._vit_layout import Layout, is_timm_vit, layout_of
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import ImageInput, Model, Processor
 
-__all__ = ["capture", "capture_with_gradients", "explain", "prepare"]
+__all__ = ["capture", "capture_with_gradients", "explain", "has_class_head", "prepare"]
 
 
 #: Explanation methods understood by :func:`explain`.
@@ -124,6 +124,19 @@ def _meta(model: Model, logits: torch.Tensor | None, extra: dict, transform: dic
     else:
         meta["head"] = "none (backbone: no class scores)"
     return meta
+
+
+def has_class_head(model: Model) -> bool:
+    """True when the model ends in class scores (HF ``...ForImageClassification``, timm ``num_classes > 0``).
+
+    Example
+    -------
+    >>> has_class_head(timm.create_model("vit_tiny_patch16_224", num_classes=0))  # doctest: +SKIP
+    False
+    """
+    if type(model).__module__.startswith("timm."):
+        return int(getattr(model, "num_classes", 0) or 0) > 0
+    return "ForImageClassification" in type(model).__name__
 
 
 def _reader(axis: PatchAxis) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
@@ -247,7 +260,7 @@ def explain(
     image: ImageInput,
     *,
     processor: Processor = None,
-    method: str = "relevance",
+    method: str | None = None,
     target: int | str | None = None,
     size: int | tuple[int, int] | None = None,
     transform: dict | None = None,
@@ -261,7 +274,10 @@ def explain(
     ----------
     model, image, processor, size, transform
         As in :func:`capture`.
-    method : {"raw", "rollout", "grad-rollout", "relevance"}
+    method : {"raw", "rollout", "grad-rollout", "relevance"}, optional
+        Default ``relevance`` for a model with a class head, ``rollout`` for a backbone
+        without one (``Dinov2Model``, timm ``num_classes=0``): a backbone has no class to
+        explain, so its map never comes from a randomly initialised head.
         ``raw``: last layer's CLS attention, mean of heads; ``rollout``:
         :func:`multiattn.analysis.rollout.rollout` (mean of heads, residual 0.5);
         ``grad-rollout``: :func:`~multiattn.analysis.relevance.gradient_rollout`;
@@ -284,6 +300,8 @@ def explain(
     from ..analysis.relevance import chefer_relevance, gradient_rollout
     from ..analysis.rollout import rollout
 
+    if method is None:
+        method = "relevance" if has_class_head(model) else "rollout"
     if method not in METHODS:
         raise MultiattnValueError(f"method must be one of {METHODS}, got {method!r}")
     if method in ("raw", "rollout"):

@@ -155,7 +155,8 @@ def explain(model: Model,
     model, inputs, processor
         As in :func:`capture`.
     method : str, optional
-        image: ``raw`` | ``rollout`` | ``grad-rollout`` | ``relevance`` (default);
+        image: ``raw`` | ``rollout`` | ``grad-rollout`` | ``relevance`` (default; ``rollout`` for a
+        backbone without a class head);
         video: ``raw`` (default) | ``rollout`` | ``relevance``;
         text: ``rollout`` (default) | ``flow`` | ``gradient-x-input`` | ``integrated-gradients``;
         image-text: ``relevance`` (the image map of one caption);
@@ -184,8 +185,7 @@ def explain(model: Model,
 def _explain_image(model, inputs, method, target, processor, options):
     from .adapters import vit
 
-    return vit.explain(model, inputs, processor=processor, method=method or "relevance", target=target,
-                       **options)
+    return vit.explain(model, inputs, processor=processor, method=method, target=target, **options)
 
 
 def _explain_video(model, inputs, method, target, processor, options):

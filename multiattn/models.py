@@ -61,7 +61,7 @@ def load_model(spec: str | Path, *, weights: str | Path | None = None,
     elif spec_text.startswith("timm:"):
         model, processor = _timm(spec_text[5:], weights)
     elif Path(spec_text).is_dir():
-        model, processor = _hf_folder(Path(spec_text))
+        model, processor = _hf_folder(Path(spec_text), modality, spec_text)
     else:
         raise MultiattnValueError(_unknown(spec_text, modality))
     if modality is not None:
@@ -104,12 +104,29 @@ def _timm(name: str, weights: str | Path | None) -> tuple[Model, None]:
     return model.eval(), None
 
 
-def _hf_folder(path: Path) -> tuple[Model, Processor]:
+def _check_config_modality(config: object, modality: str | None, spec: str) -> None:
+    """Refuse a folder of the wrong kind from its config alone, before any weight is read."""
+    from types import SimpleNamespace
+
+    from ._api import modality as modality_of
+
+    if modality is None:
+        return
+    found = modality_of(SimpleNamespace(config=config))
+    if found != modality:
+        kind = getattr(config, "model_type", "?")
+        article = "an" if found[0] in "aeiou" else "a"
+        raise MultiattnValueError(f"{spec} is {article} {found} model (model_type {kind!r}), not {modality}; "
+                                  f"use the `multiattn` subcommand for {found}")
+
+
+def _hf_folder(path: Path, modality: str | None = None, spec: str = "") -> tuple[Model, Processor]:
     import transformers
 
     if not (path / "config.json").is_file():
         raise MultiattnFileNotFoundError(f"{path} has no config.json; is it a Hugging Face model folder?")
     config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+    _check_config_modality(config, modality, spec or str(path))
     architectures = getattr(config, "architectures", None) or []
     cls = getattr(transformers, architectures[0], None) if architectures else None
     if cls is None:  # no record of the saved class: the bare model of this type

@@ -35,6 +35,8 @@ def class_caption(meta: Mapping[str, object]) -> str:
     >>> class_caption({"predicted_label": "square"})
     "predicted class 'square'"
     """
+    if "head" in meta and "target_label" not in meta:  # a backbone: no class scores to name
+        return "no class head (target-free map)"
     if "target_label" in meta:
         return f"explained class {meta['target_label']!r} (predicted {meta.get('predicted_label', '?')!r})"
     return f"predicted class {meta.get('predicted_label', '?')!r}"

@@ -177,9 +177,9 @@ def test_mismatched_batch_sizes(small, image):
 def test_non_clip_model_is_refused(small, image):
     vit = ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                              intermediate_size=64, image_size=32, patch_size=16))
-    with pytest.raises(ValueError, match="ViTModel is not a Hugging Face CLIPModel"):
+    with pytest.raises(ValueError, match="ViTModel is not a Hugging Face image-text dual encoder"):
         clip_adapter.capture(vit, (image, "a red"), processor=small[1])
-    with pytest.raises(ValueError, match="not a Hugging Face CLIPModel"):
+    with pytest.raises(ValueError, match="not a Hugging Face image-text dual encoder"):
         clip_adapter.relevance(torch.nn.Linear(2, 2), (image, "a red"), processor=small[1])
 
 

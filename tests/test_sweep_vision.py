@@ -54,7 +54,7 @@ def _impls(model):
 
 def _hf_reference(model, kwargs):
     """A separate copy loaded on eager attention: its own output_attentions."""
-    ref = type(model)._from_config(model.config, attn_implementation="eager").eval()
+    ref = type(model)._from_config(copy.deepcopy(model.config), attn_implementation="eager").eval()
     ref.load_state_dict(model.state_dict())
     with torch.no_grad():
         return ref(**kwargs, output_attentions=True)
@@ -190,3 +190,113 @@ def test_pixel_tensor_input_is_used_as_is_and_recorded():
     assert stated.query.transform["original_size"] == (64, 80)
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         vit.capture(model, torch.randn(2, 3, 32, 32))
+
+
+# -- image-text dual encoders ----------------------------------------------------------------
+def _tx(**extra):
+    from multiattn.zoo._clip import VOCAB
+
+    ids = {t: i for i, t in enumerate(VOCAB)}
+    return dict(vocab_size=len(VOCAB), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=2, max_position_embeddings=32, pad_token_id=ids["[PAD]"],
+                bos_token_id=ids["[BOS]"], eos_token_id=ids["[EOS]"], **extra)
+
+
+DUAL = {
+    "clip": (lambda: T.CLIPModel(T.CLIPConfig(text_config=_tx(), vision_config=_V, projection_dim=16)),
+             ("CLS",), "eot"),
+    "siglip": (lambda: T.SiglipModel(T.SiglipConfig(text_config=_tx(), vision_config=_V)), (), "last"),
+    "chinese-clip": (lambda: T.ChineseCLIPModel(T.ChineseCLIPConfig(
+        text_config=_tx(), vision_config=_V, projection_dim=16)), ("CLS",), "first"),
+    "altclip": (lambda: T.AltCLIPModel(T.AltCLIPConfig(
+        text_config=_tx(project_dim=16), vision_config=_V, projection_dim=16)), ("CLS",), "first"),
+    "vision-text-dual": (lambda: T.VisionTextDualEncoderModel(
+        vision_model=T.ViTModel(T.ViTConfig(**_V)), text_model=T.BertModel(T.BertConfig(**_tx()))),
+        ("CLS",), "first"),
+}
+
+
+def _processor(image_size=32):
+    from types import SimpleNamespace
+
+    from multiattn.zoo._clip import build_tokenizer
+
+    return SimpleNamespace(tokenizer=build_tokenizer(), image_processor=T.CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}))
+
+
+@pytest.mark.parametrize("name", list(DUAL))
+def test_dual_encoder_family(name):
+    from multiattn.adapters import clip
+
+    build, prefix, pooling = DUAL[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    before = _impls(model)
+    processor = _processor()
+    captions = ["a red circle", "a blue square left"]
+    gs = multiattn.capture(model, (_image(), captions), processor=processor)
+    assert _impls(model) == before
+    assert gs.vision.query.prefix == prefix and gs.vision.shape == (2, 2, len(prefix) + 16, len(prefix) + 16)
+    np.testing.assert_allclose(gs.vision.values.sum(-1), 1.0, atol=1e-5)
+    kwargs = clip.prepare(model, (_image(), captions), processor=processor)
+    if pooling == "last":
+        kwargs.pop("attention_mask")
+    ref = _hf_reference(model, kwargs)
+    np.testing.assert_allclose(gs.vision.values, np.stack([a[0].numpy() for a in
+                                                           ref.vision_model_output.attentions]), atol=1e-6)
+    for j, grid in enumerate(gs.group("text")):
+        n = len(grid.query)
+        want = np.stack([a[j].numpy() for a in ref.text_model_output.attentions])[:, :, :n, :n]
+        np.testing.assert_allclose(grid.values, want, atol=1e-6)
+        eot = grid.meta["eot_index"]
+        assert eot == {"last": kwargs["input_ids"].shape[1] - 1, "first": 0}.get(pooling, eot)
+    np.testing.assert_allclose(gs.meta["logits"], ref.logits_per_image[0].numpy(), atol=1e-4)
+    (pair,) = clip.relevance(model, (_image(), captions[0]), processor=processor)
+    assert pair.image_map.values.shape == (len(prefix) + 16,) and np.isfinite(pair.image_map.values).all()
+    np.testing.assert_allclose(pair.logit, ref.logits_per_image[0, 0].item(), atol=1e-4)
+    assert _impls(model) == before
+
+
+def test_siglip_image_map_is_mixed_by_the_pooling_head():
+    from multiattn.adapters import clip
+
+    torch.manual_seed(0)
+    model = DUAL["siglip"][0]().eval()
+    (pair,) = clip.relevance(model, (_image(), "a red circle"), processor=_processor())
+    assert "attention-pooling head" in pair.image_map.meta["row"]
+    assert pair.image_map.values.min() >= 0 and pair.image_map.values.sum() > 0
+
+
+def test_siglip2_dual_encoder_with_its_naflex_processor():
+    from types import SimpleNamespace
+
+    from multiattn.adapters import clip
+    from multiattn.zoo._clip import build_tokenizer
+
+    torch.manual_seed(0)
+    vision = {k: v for k, v in _V.items() if k != "image_size"}
+    config = T.Siglip2Config(text_config=_tx(), vision_config=dict(vision, num_patches=16))
+    model = T.Siglip2Model(config).eval()
+    processor = SimpleNamespace(tokenizer=build_tokenizer(),
+                                image_processor=T.Siglip2ImageProcessor(max_num_patches=16, patch_size=8))
+    gs = clip.capture(model, (_image(40, 60), ["a red circle"]), processor=processor)
+    axis = gs.vision.query
+    assert (axis.rows, axis.cols) == (3, 5) and axis.prefix == ()  # 15 real patches of the 16 slots
+    assert axis.transform["resize"] == (24, 40)
+    np.testing.assert_allclose(gs.vision.values.sum(-1), 1.0, atol=1e-5)  # the padded slot is masked
+    (pair,) = clip.relevance(model, (_image(40, 60), "a red circle"), processor=processor)
+    assert pair.image_map.values.shape == (15,)
+
+
+def test_clip_accepts_pixel_tensors():
+    from multiattn.adapters import clip
+
+    torch.manual_seed(0)
+    model = DUAL["clip"][0]().eval()
+    pixels = torch.randn(1, 3, 32, 32)
+    gs = clip.capture(model, (pixels, ["a red circle"]), processor=_processor())
+    assert gs.vision.query.transform["original_size"] == (32, 32)
+    ref = _hf_reference(model, {"pixel_values": pixels, **{k: v for k, v in clip.prepare(
+        model, (pixels, ["a red circle"]), processor=_processor()).items() if k != "pixel_values"}})
+    np.testing.assert_allclose(gs.meta["logits"], ref.logits_per_image[0].numpy(), atol=1e-4)

@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("image", help="attention / relevance of a vision transformer on an image")
     p.add_argument("path", help="image file (jpg, png, ...)")
     _common.add_model(p, "shapes-vit", "image", timm=True)
-    p.add_argument("--method", default="relevance", choices=[*_METHODS, "all"],
-                   help="explanation method; 'all' draws the four side by side")
+    p.add_argument("--method", default=None, choices=[*_METHODS, "all"],
+                   help="explanation method (default: relevance; rollout for a backbone without a class "
+                        "head); 'all' draws every method the model supports side by side")
     p.add_argument("--target", default=None, help="class index or name to explain (default: predicted)")
     p.add_argument("--upsample", default="bilinear", choices=["bilinear", "nearest", "bicubic"])
     p.add_argument("--threshold", type=float, default=None,
@@ -38,12 +39,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import multiattn
+    from multiattn.adapters.vit import has_class_head
+    from multiattn.errors import MultiattnValueError
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.image import explanation_figure
 
     model, processor = multiattn.load_model(args.model, weights=args.weights, modality="image")
     target = _common.index_or_name(args.target)
-    methods = _METHODS if args.method == "all" else (args.method,)
+    headless = not has_class_head(model)
+    if headless and (target is not None or args.method in _GRADIENT):
+        raise MultiattnValueError(
+            f"{args.model} is a backbone without a class head ({type(model).__name__}): there is no class "
+            "to explain; drop --target and use --method raw or rollout (the default)")
+    if headless:
+        print(f"[image] {type(model).__name__} has no class head: showing target-free maps")
+    usable = tuple(m for m in _METHODS if not (headless and m in _GRADIENT))
+    methods = usable if args.method == "all" else (args.method or ("rollout" if headless else "relevance"),)
     # with "all" the target goes to the gradient methods only; alone, explain() refuses it where meaningless
     maps = {m: multiattn.explain(model, args.path, processor=processor, method=m,
                                  target=target if args.method != "all" or m in _GRADIENT else None)

@@ -98,7 +98,33 @@ def _reading(module: torch.nn.Module) -> tuple[str | None, str | None]:
             return None, REFUSED[cls.__name__]
         if cls.__name__ in READINGS:
             return READINGS[cls.__name__], None
+    if _uses_edge_softmax(module):
+        return None, ("it computes a softmax over each node's edges (attention-like) that multiattn does not "
+                      "read yet; only the layers listed are read exactly")
     return None, None
+
+
+def _uses_edge_softmax(module: torch.nn.Module) -> bool:
+    """True for a message-passing layer whose source module calls PyG's edge ``softmax`` (attention-like)."""
+    try:
+        from torch_geometric.nn.conv import MessagePassing
+        from torch_geometric.utils import softmax
+    except ImportError:  # pragma: no cover - PyG is present whenever a PyG layer is
+        return False
+    if not isinstance(module, MessagePassing):
+        return False
+    for cls in type(module).__mro__:
+        if cls is MessagePassing:
+            break
+        for func in vars(cls).values():
+            code = getattr(func, "__code__", None)
+            if code is None:
+                continue
+            named = (func.__globals__.get(name) for name in code.co_names)
+            closed = (cell.cell_contents for cell in (func.__closure__ or ()))
+            if any(obj is softmax for obj in (*named, *closed)):
+                return True
+    return False
 
 
 def scan(model: Model) -> tuple[list[tuple[str, Any]], list[tuple[str, str, str]], list[tuple[str, str]]]:

@@ -494,3 +494,35 @@ def test_sparse_adjacency_is_refused():
     adj = to_torch_csr_tensor(data.edge_index, size=(N, N))
     with pytest.raises(UnsupportedModelError, match="sparse adjacency"):
         capture(GATConv(F_IN, 4), (data.x, adj))
+
+
+def test_pyg_model_zoo_classes():
+    from torch_geometric.nn.models import GAT, AttentiveFP
+
+    torch.manual_seed(0)
+    data = _data(edge_dim=3)
+    model = GAT(F_IN, 8, 2, v2=True, heads=2, edge_dim=3)
+    grid = _output_unchanged(model, lambda: model(data.x, data.edge_index, edge_attr=data.edge_attr),
+                             lambda: capture(model, data))
+    with torch.no_grad():
+        _, (_, alpha) = model.convs[0](data.x, data.edge_index, data.edge_attr, return_attention_weights=True)
+    assert grid.layers == ("convs.0", "convs.1")
+    np.testing.assert_array_equal(grid.values[0], alpha.numpy().T)
+    fp = AttentiveFP(F_IN, 8, 4, edge_dim=3, num_layers=2, num_timesteps=2)  # its readout is bipartite
+    with pytest.raises(UnsupportedModelError, match="mol_conv ran on 10 source / 1 target nodes"):
+        capture(fp, data)
+
+
+def test_unknown_layer_with_an_edge_softmax_is_not_called_attention_free():
+    from torch_geometric.nn.conv import MessagePassing
+    from torch_geometric.utils import softmax
+
+    class MyAttention(MessagePassing):
+        def forward(self, x, edge_index):
+            return self.propagate(edge_index, x=x)
+
+        def message(self, x_i, x_j, index):
+            return x_j * softmax((x_i * x_j).sum(-1), index).unsqueeze(-1)
+
+    with pytest.raises(UnsupportedModelError, match="attention-like"):
+        capture(MyAttention(), _data())

@@ -163,7 +163,7 @@ def capture(model: Model, data: GraphInput, *, layers: Sequence[str] | None = No
     if not calls:
         raise MultiattnValueError("the model ran but none of its attention layers was called")
     if refused:
-        warnings.warn(f"{len(refused)} layers were not captured: " + "; ".join(
+        warnings.warn(f"{len(refused)} layer{'s' if len(refused) > 1 else ''} not captured: " + "; ".join(
             f"{name} ({cls}): {reason}" for name, cls, reason in refused), MultiattnWarning, stacklevel=2)
     if is_hetero(data):
         from ._graph_hetero import hetero_grids

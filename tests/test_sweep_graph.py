@@ -35,7 +35,7 @@ from torch_geometric.utils import add_self_loops, remove_self_loops, to_dense_ba
 
 from multiattn import GridSet
 from multiattn.adapters.graph import capture
-from multiattn.errors import UnsupportedModelError
+from multiattn.errors import MultiattnWarning, UnsupportedModelError
 
 N, F_IN, E = 10, 6, 30
 
@@ -509,7 +509,8 @@ def test_pyg_model_zoo_classes():
     assert grid.layers == ("convs.0", "convs.1")
     np.testing.assert_array_equal(grid.values[0], alpha.numpy().T)
     fp = AttentiveFP(F_IN, 8, 4, edge_dim=3, num_layers=2, num_timesteps=2)  # its readout is bipartite
-    with pytest.raises(UnsupportedModelError, match="mol_conv ran on 10 source / 1 target nodes"):
+    with pytest.warns(MultiattnWarning, match="gate_conv"), \
+            pytest.raises(UnsupportedModelError, match="mol_conv ran on 10 source / 1 target nodes"):
         capture(fp, data)
 
 

@@ -206,7 +206,11 @@ def _prepare(model: Model, inputs: str | tuple[str, str] | None, processor: Proc
         )
     _text_grid.check_capturable(model)
     text, text_pair = _split_pair(inputs)
-    tokenizer = processor
+    tokenizer = getattr(processor, "tokenizer", processor)  # a multimodal processor carries its tokenizer
+    if tokenizer is not None and not hasattr(tokenizer, "convert_ids_to_tokens"):
+        raise MultiattnTypeError(
+            f"processor= must be the model's tokenizer for text, got {type(processor).__name__}; "
+            "load both with multiattn.load_model(...) or transformers.AutoTokenizer.from_pretrained(folder)")
     limit = _model_limit(model, tokenizer, max_length)
     encoded = _encode(tokenizer, text, text_pair, input_ids, attention_mask, limit)
     _check_vocab(model, tokenizer, encoded["ids"], "input")
@@ -240,9 +244,13 @@ def _split_pair(inputs: object) -> tuple[str | None, str | None]:
     """``"text"`` -> (text, None); ``("text", "pair")`` -> both; anything else is refused."""
     if inputs is None or isinstance(inputs, str):
         return inputs, None
-    if isinstance(inputs, (tuple, list)) and len(inputs) == 2 and isinstance(inputs[0], str) \
+    if isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], str) \
             and (inputs[1] is None or isinstance(inputs[1], str)):
         return inputs[0], inputs[1]
+    if isinstance(inputs, list):
+        raise MultiattnTypeError(
+            f"a list of {len(inputs)} inputs: capture takes one text, or a (text, text_pair) tuple; for many "
+            "texts call it once per text, or summarise a corpus with multiattn.capture_stream")
     raise MultiattnTypeError(
         f"text inputs must be a str or a (text, text_pair) tuple of str, got {type(inputs).__name__}"
     )
@@ -386,8 +394,6 @@ def _encode_ids(tokenizer, input_ids, attention_mask, limit) -> dict:
 
 def _encode_target(model: Model, tokenizer: Processor, target: str | None) -> dict:
     """Decoder input (target shifted right after the start token) and its axis."""
-    import torch
-
     if target is None or tokenizer is None:
         raise MultiattnValueError(
             f"{type(model).__name__} is an encoder-decoder: pass target='...' (the target text "
@@ -398,21 +404,30 @@ def _encode_target(model: Model, tokenizer: Processor, target: str | None) -> di
             f"target is empty: give the target text or a decoder prompt, got {target!r}")
     labels = tokenizer(text_target=target)["input_ids"]
     _check_vocab(model, tokenizer, labels, "target")
-    prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
-    start = getattr(model.config, "decoder_start_token_id", None)
-    if callable(prepare):
-        ids = prepare(labels=torch.tensor([labels]))[0].tolist()
-    elif isinstance(start, int):  # base models (T5Model): shift right after the start token
-        ids = [start, *labels[:-1]]
-    else:
-        raise MultiattnValueError(
-            f"{type(model).__name__} cannot build decoder inputs from a target text (no "
-            "prepare_decoder_input_ids_from_labels and no config.decoder_start_token_id)"
-        )
+    ids = _shift_right(model, labels)
     special_ids = set(tokenizer.all_special_ids)
     special_ids.add(model.config.decoder_start_token_id)
     tokens = [clean_token(t) for t in tokenizer.convert_ids_to_tokens(ids)]
     return {"ids": ids, "axis": TokenAxis(tokens, [i in special_ids for i in ids])}
+
+
+def _shift_right(model: Model, labels: list[int]) -> list[int]:
+    """Teacher-forced decoder input: the model's own shift, else ``[decoder_start] + labels[:-1]``
+    (base models such as T5Model have no shift; EncoderDecoderModel's refuses a missing pad id)."""
+    import torch
+
+    prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
+    if callable(prepare):
+        try:
+            return prepare(labels=torch.tensor([labels]))[0].tolist()
+        except ValueError:  # a config id the shift wants (pad_token_id) is unset: shift by hand
+            pass
+    start = getattr(model.config, "decoder_start_token_id", None)
+    if not isinstance(start, int):
+        raise MultiattnValueError(
+            f"{type(model).__name__} cannot build decoder inputs from a target text: set "
+            "model.config.decoder_start_token_id (the token the decoder starts from)")
+    return [start, *labels[:-1]]
 
 
 def _check_vocab(model: Model, tokenizer: Processor, ids: Sequence[int], what: str) -> None:

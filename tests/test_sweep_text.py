@@ -39,6 +39,7 @@ HYBRID = {"qwen3_next": [1], "lfm2": [1], "jamba": [1], "recurrent_gemma": [1]}
 #: Capture works, streaming refuses with a clear message (XLNet's modules return (h, g) streams,
 #: Longformer's and LED's local band attention is not (query, key) weights).
 STREAM_REFUSED = {"xlnet", "longformer", "led"}
+#: Encoder-decoders, and an EncoderDecoderModel (bert2bert) whose config has sub-configs.
 SEQ2SEQ = ["t5", "mt5", "umt5", "switch_transformers", "bart", "mbart", "pegasus", "marian", "m2m_100",
            "blenderbot", "plbart", "mvp", "led", "bigbird_pegasus", "nllb-moe"]
 #: Refused, and the reason the message must give.
@@ -81,7 +82,7 @@ def _eager_copy(model):
 def _output(model, **inputs):
     with torch.no_grad():
         out = model(**inputs)
-    return out.last_hidden_state.numpy()
+    return (out.logits if "logits" in out else out.last_hidden_state).numpy()
 
 
 def _check_rows(grid):
@@ -134,9 +135,20 @@ def test_self_attention_family(family):
         np.testing.assert_allclose(np.asarray(streamed["mean"])[:, 0], grid.values.mean(1), atol=1e-6)
 
 
-@pytest.mark.parametrize("family", SEQ2SEQ)
+def _bert2bert():
+    """EncoderDecoderModel: the one composite whose config holds encoder / decoder sub-configs."""
+    from transformers import BertLMHeadModel, EncoderDecoderModel
+
+    decoder = tiny_model("bert", cls=BertLMHeadModel, is_decoder=True, add_cross_attention=True, seed=1)
+    model = EncoderDecoderModel(encoder=tiny_model("bert"), decoder=decoder).eval()
+    model.config.decoder_start_token_id = 1
+    return model
+
+
+@pytest.mark.parametrize("family", [*SEQ2SEQ, "bert2bert"])
 def test_encoder_decoder_family(family):
-    model, tok = tiny_model(family), word_tokenizer()
+    model = _bert2bert() if family == "bert2bert" else tiny_model(family)
+    tok = word_tokenizer()
     configs = _configs(model)
     ids = torch.tensor([tok(TEXT)["input_ids"]])
     labels = tok(text_target=TARGET)["input_ids"]
@@ -161,7 +173,9 @@ def test_encoder_decoder_family(family):
         with pytest.raises(ValueError, match="multiattn.capture"):
             capture_stream(model, inputs, {"mean": HeadMean()}, include="encoder")
         return
-    streamed = capture_stream(model, inputs, {"mean": HeadMean()}, include="encoder")
+    # bert2bert's decoder is a BertLMHeadModel with its own "bert.encoder": name the run of components
+    include = "encoder.encoder" if family == "bert2bert" else "encoder"
+    streamed = capture_stream(model, inputs, {"mean": HeadMean()}, include=include)
     np.testing.assert_allclose(np.asarray(streamed["mean"])[:, 0], grids["encoder"].values.mean(1), atol=1e-6)
 
 

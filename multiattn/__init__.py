@@ -17,6 +17,8 @@ from .grid import AttentionGrid, AttentionMap, RowSumWarning
 from .gridset import GridSet, load_grids
 from .labelled import LabelledArray
 from .models import load_model
+from .monitor import monitor
+from .profile import profile
 
 _mount(_Path(__file__).resolve().parent)  # source checkout: adapters/ renderers/ beside multiattn/
 
@@ -42,6 +44,8 @@ __all__ = [
     "load_grids",
     "load_model",
     "modality",
+    "monitor",
+    "profile",
 ]
 
 #: Sub-packages reachable as attributes (``multiattn.analysis.rollout``) without an explicit import.

@@ -1,0 +1,160 @@
+"""The monitor's hooks: the streaming capture's attention hooks plus one pre/post hook per forward.
+
+A forward pre-hook on the model reads the inputs (``input_ids`` / ``attention_mask``, or the
+pixels) into a :class:`~multiattn._monitor_stats.Context`; the attention hooks of
+:mod:`multiattn.adapters._stream` (Hugging Face, eager attention) or
+:mod:`multiattn.adapters._timm_hooks` (timm, fused kernel kept) hand each layer to the
+monitor; a forward hook turns the forward into requests.  With ``sample < 1`` a Hugging Face
+model is switched to eager attention only for the forwards that are monitored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from multiattn.errors import MultiattnValueError
+
+from ._monitor_stats import Context, patch_distances
+from .analysis.metrics import DELIMITERS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import Model, Processor
+    from .monitor import Monitor
+
+__all__ = ["install", "special_ids"]
+
+
+def special_ids(model: Model, processor: Processor) -> dict[str, torch.Tensor | None]:
+    """Token ids of the special, padding and delimiter tokens (from the tokenizer, else the config)."""
+    config = getattr(model, "config", None)
+    ids = set(getattr(processor, "all_special_ids", None) or [])
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            ids.add(value)
+    pad = getattr(processor, "pad_token_id", None)
+    pad = getattr(config, "pad_token_id", None) if pad is None else pad
+    delimiters: set[int] = set()
+    convert, unk = getattr(processor, "convert_tokens_to_ids", None), getattr(processor, "unk_token_id", None)
+    if callable(convert):
+        for token in DELIMITERS:
+            for spelled in (token, "Ġ" + token, "▁" + token):
+                found = convert(spelled)
+                if isinstance(found, int) and found != unk:
+                    delimiters.add(found)
+    return {"special": torch.tensor(sorted(ids), dtype=torch.long),
+            "pad": None if pad is None else torch.tensor([int(pad)]),
+            "delimiter": torch.tensor(sorted(delimiters), dtype=torch.long)}
+
+
+def _text_context(ids: dict, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None) -> Context:
+    if input_ids is None:
+        raise MultiattnValueError("the monitored text model was called without input_ids; "
+                                  "pass input_ids= (inputs_embeds are not supported)")
+    valid = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+    first = torch.zeros_like(valid)
+    first[:, 0] = True
+    masks = {"first": first, "special": torch.isin(input_ids, ids["special"])}
+    if ids["pad"] is not None:
+        masks["padding"] = torch.isin(input_ids, ids["pad"])
+    if len(ids["delimiter"]):
+        masks["delimiter"] = torch.isin(input_ids, ids["delimiter"])
+    return Context(valid.cpu(), {k: v.cpu() for k, v in masks.items()})
+
+
+def _image_context(monitor: Monitor, pixels: torch.Tensor | None) -> Context:
+    from .adapters._vit_layout import layout_of
+
+    if pixels is None:
+        raise MultiattnValueError("the monitored ViT was called without pixels (pixel_values= or x=)")
+    layout = monitor.__dict__.setdefault("_layout", layout_of(monitor.model))
+    n_prefix = len(layout.prefix)
+    (ph, pw) = layout.patch_size
+    rows, cols = pixels.shape[-2] // ph, pixels.shape[-1] // pw
+    n = n_prefix + rows * cols
+    valid = torch.ones(pixels.shape[0], n, dtype=torch.bool)
+    prefix = torch.zeros_like(valid)
+    prefix[:, :n_prefix] = True
+    first = torch.zeros_like(valid)
+    first[:, 0] = True
+    cache = monitor.__dict__.setdefault("_distances", {})
+    if (rows, cols) not in cache:
+        cache[(rows, cols)] = patch_distances(n_prefix, rows, cols)
+    return Context(valid, {"first": first, "special": prefix}, cache[(rows, cols)])
+
+
+def _argument(args: tuple, kwargs: dict, name: str, position: int) -> Any:
+    return kwargs[name] if name in kwargs else (args[position] if len(args) > position else None)
+
+
+def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
+    """Install the monitor's hooks on its model; ``stack`` removes them again."""
+    from .adapters._hf import eager_attention
+    from .adapters._vit_layout import is_timm_vit
+
+    model, timm = monitor.model, is_timm_vit(monitor.model)
+    text = monitor.kind == "text"
+    distances: dict[int, torch.Tensor] = {}
+
+    def before(_module: Any, args: tuple, kwargs: dict) -> None:
+        if monitor._forward is not None:  # the previous forward raised before its post-hook
+            monitor._forward.close()
+            monitor._forward = None
+        if not monitor._sampled():
+            monitor._state = None
+            return
+        if not timm and monitor.sample < 1.0:
+            monitor._forward = contextlib.ExitStack()
+            monitor._forward.enter_context(eager_attention(model))
+        if text:
+            ctx = _text_context(monitor._special, _argument(args, kwargs, "input_ids", 0),
+                                _argument(args, kwargs, "attention_mask", 1))
+            n = ctx.valid.shape[1]
+            ctx.distances = distances.get(n)
+            if ctx.distances is None:
+                from ._monitor_stats import token_distances
+
+                ctx.distances = distances[n] = token_distances(n)
+        else:
+            pixels = _argument(args, kwargs, "x" if timm else "pixel_values", 0)
+            ctx = _image_context(monitor, pixels)
+        monitor._begin(ctx)
+
+    def after(_module: Any, _args: tuple, _output: Any) -> None:
+        try:
+            monitor._end()
+        finally:
+            if monitor._forward is not None:
+                monitor._forward.close()
+                monitor._forward = None
+
+    stack.callback(model.register_forward_pre_hook(before, with_kwargs=True).remove)
+    if timm:
+        from .adapters._timm_hooks import timm_attention_hooks
+
+        stack.enter_context(timm_attention_hooks(model, _TimmSink(monitor)))
+    else:
+        from .adapters._stream import attention_modules, hf_attention_hooks
+
+        modules = attention_modules(model)
+        if not modules:
+            raise MultiattnValueError(f"found no attention modules in {type(model).__name__} to monitor")
+        if monitor.sample >= 1.0:
+            stack.enter_context(eager_attention(model))
+        stack.enter_context(hf_attention_hooks(modules, monitor._layer, strict=monitor.sample >= 1.0))
+    stack.callback(model.register_forward_hook(after).remove)
+
+
+class _TimmSink:
+    """``append(weights)`` from the timm hooks -> the monitor's layer, named like the streaming capture."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    def append(self, weights: torch.Tensor) -> None:
+        state = self.monitor._state
+        if state is not None:
+            self.monitor._layer(f"blocks.{len(state['layers'])}.attn", weights)

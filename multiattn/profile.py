@@ -1,0 +1,143 @@
+"""Corpus profiles that scale out: per-head statistics of many inputs on Dask distributed.
+
+:func:`profile` splits a corpus into partitions; each Dask worker loads the model once,
+monitors it over its partitions (:mod:`multiattn.monitor`'s statistics, no matrix kept) and
+returns mergeable summaries — counts, Chan/Welford means and variances, Apache DataSketches
+KLL quantile sketches — that are merged into one :class:`Profile` per (statistic, layer, head).
+The merged profile equals the single-process one: exactly for counts, means and variances (up
+to float64 rounding), within the sketches' rank error for quantiles.
+
+By default a ``LocalCluster`` of ``n_workers`` processes (one thread each) is started and
+closed; ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``) uses an existing
+cluster, whose workers need multiattn and the model (a spec :func:`multiattn.load_model`
+resolves); ``scheduler=None`` runs in this process without Dask.
+
+Example
+-------
+>>> import multiattn
+>>> prof = multiattn.profile("minilm", "sentences.txt")  # doctest: +SKIP
+>>> prof.mean.shape  # (statistics, layers, heads)  # doctest: +SKIP
+(9, 6, 12)
+>>> prof.save("reference.npz")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from multiattn.errors import MissingDependencyError, MultiattnTypeError, MultiattnValueError
+
+from ._corpus_io import read_corpus
+from ._summary import Profile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import Model, Processor
+
+__all__ = ["Profile", "profile"]
+
+
+def _partitions(items: list[str], n: int) -> list[list[str]]:
+    size = -(-len(items) // n)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@contextlib.contextmanager
+def _client(scheduler: Any, n_workers: int):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - the production extra installs it
+        raise MissingDependencyError(
+            "profiles on a cluster need Dask: pip install 'multiattn[production]' "
+            "(or pass scheduler=None)") from None
+    if isinstance(scheduler, Client):
+        yield scheduler
+    elif scheduler == "local":
+        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+    else:
+        with Client(str(scheduler)) as client:
+            yield client
+
+
+def _run_distributed(parts: list[list[str]], model: str, options: dict, scheduler: Any, n_workers: int,
+                     progress: bool) -> Profile:
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    from ._profile_worker import profile_partition
+
+    with _client(scheduler, n_workers) as client:
+        futures = client.map(profile_partition, parts, model=model, options=options, pure=False)
+        merged = None
+        with tqdm(total=len(futures), desc="profile", unit="partition", disable=not progress) as bar:
+            for future in as_completed(futures):
+                part = Profile.from_dict(future.result())
+                merged = part if merged is None else merged.merge(part)
+                bar.update()
+    return merged
+
+
+def profile(model: Model | str, corpus: str | Path | Iterable[str], *, processor: Processor = None,
+            statistics: Sequence[str] | None = None, column: str | None = None,
+            scheduler: Any = "local", n_workers: int = 2, partitions: int | None = None,
+            batch_size: int = 8, max_length: int | None = None, k: int = 200,
+            progress: bool = True) -> Profile:
+    """Per (statistic, layer, head) summaries of a model's attention over a corpus.
+
+    Parameters
+    ----------
+    model : str or model
+        A spec for :func:`multiattn.load_model` (``"minilm"``, a Hugging Face folder,
+        ``"timm:NAME"``): each worker loads it once.  A model object works with
+        ``scheduler=None`` (this process).
+    corpus : path or iterable of str
+        A text file (one input per line), a folder of images/audio, a ``.parquet`` /
+        ``.jsonl`` file (``column``), or the inputs.
+    processor : tokenizer or image processor, optional
+        With a model object.
+    statistics : sequence of str, optional
+        Subset of :data:`multiattn.monitor.STATISTICS` (default all).
+    scheduler : "local", address, distributed.Client or None
+        ``"local"`` starts a LocalCluster of ``n_workers`` processes; an address or client uses
+        that cluster; ``None`` runs here without Dask.
+    partitions : int, optional
+        Pieces the corpus is cut into (default ``4 * n_workers``); progress is shown per piece.
+    batch_size, max_length : int
+        Text inputs per forward (padded, masked) and the token limit.
+    k : int
+        KLL sketch size (rank error ~1.3 % at 200).
+
+    Returns
+    -------
+    Profile
+        ``count``, ``mean``, ``variance`` ``(S, L, H)``, ``quantile(q)``, ``save(path)``.
+
+    Examples
+    --------
+    >>> prof = profile("minilm", ["The cat sat.", "A dog ran."], scheduler=None)  # doctest: +SKIP
+    >>> prof.count[0, 0, 0], prof.mean.shape  # doctest: +SKIP
+    (2, (9, 6, 12))
+    """
+    from ._monitor_stats import check_statistics
+
+    items = read_corpus(corpus, column)
+    if n_workers < 1:
+        raise MultiattnValueError(f"n_workers must be >= 1, got {n_workers}")
+    options = {"statistics": check_statistics(statistics), "batch_size": int(batch_size),
+               "max_length": max_length, "k": int(k)}
+    if scheduler is None:
+        from ._profile_worker import profile_partition
+
+        loaded = model if isinstance(model, str) else (model, processor)
+        options["threads"] = None  # this process keeps its own torch thread pool
+        return Profile.from_dict(profile_partition(items, loaded, options))
+    if not isinstance(model, str):
+        raise MultiattnTypeError(
+            f"a cluster profile needs the model as a spec each worker loads (e.g. 'minilm' or a folder), "
+            f"got a {type(model).__name__}; or pass scheduler=None to run in this process")
+    parts = _partitions(items, partitions or 4 * n_workers)
+    return _run_distributed(parts, model, options, scheduler, n_workers, progress)

@@ -1,0 +1,129 @@
+"""The monitor: per-head statistics of live forwards, equal to the analysis metrics, into a store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import multiattn
+from multiattn.monitor import STATISTICS, monitor
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("duckdb")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return multiattn.zoo.load("minilm")
+
+
+def _forward(model, tok, texts):
+    with torch.no_grad():
+        model(**tok(texts, padding=True, return_tensors="pt"))
+
+
+def test_statistics_equal_the_analysis_metrics(minilm):
+    """Independent reference: the numpy metrics of multiattn.analysis on a full capture."""
+    from multiattn.analysis import head_entropy
+    from multiattn.analysis.metrics import (
+        attention_distance,
+        delimiter_share,
+        first_token_share,
+        special_share,
+        topk_concentration,
+    )
+
+    model, tok = minilm
+    text = "Hello world, this is a longer request!"
+    with monitor(model, processor=tok) as mon:
+        _forward(model, tok, [text])
+    got = dict(zip(mon.last.statistics, mon.last.values))
+    grid = multiattn.capture(model, text, processor=tok)
+    expected = {"entropy": head_entropy(grid), "norm_entropy": head_entropy(grid, normalized=True),
+                "top5": topk_concentration(grid, 5), "first_share": first_token_share(grid),
+                "special_share": special_share(grid), "delimiter_share": delimiter_share(grid),
+                "mean_distance": attention_distance(grid)}
+    for name, ref in expected.items():
+        np.testing.assert_allclose(got[name], np.asarray(ref), atol=2e-5, err_msg=name)
+    assert got["padding_share"].max() == 0.0  # no padding in a single request
+    column = grid.values.mean(2).max(-1)  # (L, H): the busiest key's share
+    np.testing.assert_allclose(got["sink_share"], column, atol=2e-5)
+    assert mon.last.values.shape == (len(STATISTICS), 6, 12) and mon.last.input_length == len(grid.query)
+
+
+def test_a_padded_batch_gives_each_request_its_own_statistics(minilm):
+    model, tok = minilm
+    texts = ["A short one.", "This request is quite a bit longer than the first one, isn't it?"]
+    with monitor(model, processor=tok) as mon:
+        _forward(model, tok, texts)
+        batch = mon.take()
+        for text in texts:
+            _forward(model, tok, [text])
+        single = mon.take()
+    assert [r.input_length for r in batch] == [r.input_length for r in single]
+    assert batch[0].input_length < batch[1].input_length
+    for b, s in zip(batch, single):
+        np.testing.assert_allclose(b.values, s.values, atol=1e-4)
+    assert len({r.request_id for r in batch + single}) == 4
+
+
+def test_detach_restores_the_model(minilm):
+    model, tok = minilm
+    before = model.config._attn_implementation
+    mon = monitor(model, processor=tok).attach()
+    assert model.config._attn_implementation == "eager"
+    _forward(model, tok, ["one"])
+    mon.detach()
+    assert model.config._attn_implementation == before
+    _forward(model, tok, ["two"])
+    assert mon.n_requests == 1 and not mon.attached
+
+
+def test_sampling_monitors_a_share_of_forwards_on_the_fast_kernel(minilm):
+    model, tok = minilm
+    with monitor(model, processor=tok, sample=0.5) as mon:
+        assert model.config._attn_implementation != "eager"  # switched only while a sampled forward runs
+        for _ in range(20):
+            _forward(model, tok, ["a sampled request"])
+    assert 3 <= mon.n_requests <= 17
+    assert model.config._attn_implementation != "eager"
+
+
+def test_requests_land_in_a_duckdb_store(minilm, tmp_path):
+    model, tok = minilm
+    with monitor(model, tmp_path / "a.duckdb", processor=tok, flush_every=2) as mon:
+        for _ in range(3):
+            _forward(model, tok, ["The cat sat.", "A dog ran home."])
+    store = mon.store
+    assert store.count() == 6
+    rows = store.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS r FROM head_stats").to_pylist()[0]
+    assert rows == {"n": 6 * len(STATISTICS) * 6 * 12, "r": 6}
+    assert store.sql("SELECT version FROM schema_version").column("version").to_pylist() == [1]
+    entropy = store.sql("SELECT avg(value) AS v FROM head_stats WHERE statistic = 'entropy' "
+                        "AND layer = 0 AND head = 0").column("v")[0].as_py()
+    assert entropy > 0
+
+
+def test_vit_prefix_share_and_patch_distance():
+    from multiattn.analysis.metrics import special_share
+
+    model, processor = multiattn.zoo.load("shapes-vit")
+    image = multiattn.zoo.sample("shapes-vit")
+    grid = multiattn.capture(model, image, processor=processor)
+    from multiattn.adapters import vit
+
+    inputs = vit.prepare(model, image, processor=processor)
+    with monitor(model) as mon, torch.no_grad():
+        model(**inputs)
+    got = dict(zip(mon.last.statistics, mon.last.values))
+    np.testing.assert_allclose(got["special_share"], np.asarray(special_share(grid)), atol=2e-5)
+    assert "padding_share" not in got and got["mean_distance"].max() > 0
+    assert mon.last.modality == "image"
+
+
+def test_unsupported_models_are_refused_with_a_reason():
+    from multiattn.errors import UnsupportedModelError
+
+    gat = multiattn.zoo.load("karate-gat")[0]
+    with pytest.raises(UnsupportedModelError, match="text models and ViTs"):
+        monitor(gat)

@@ -38,22 +38,25 @@ def pairs_of_graphs(counts: np.ndarray) -> np.ndarray:
 
 def dense_call(name: str, module: Any, args: tuple, kwargs: dict, limit_bytes: int | None) -> LayerCall:
     """The weights of one ``MultiheadAttention`` call as a :class:`LayerCall` over node pairs."""
+    import inspect
+
     import torch
 
-    query = args[0] if args else kwargs["query"]
+    bound = inspect.signature(module.forward).bind(*args, **kwargs).arguments  # positional or keyword
+    query = bound["query"]
     batch_first = getattr(module, "batch_first", False)
     n_batch, n_max = (query.shape[0], query.shape[1]) if batch_first else (query.shape[1], query.shape[0])
     check_fits(4 * n_batch * module.num_heads * n_max * n_max,
                f"dense attention of {name} ({n_batch} graphs x {module.num_heads} heads x {n_max}^2 nodes)",
                limit_bytes)
-    pad = kwargs.get("key_padding_mask")
+    pad = bound.get("key_padding_mask")
     valid = np.ones((n_batch, n_max), bool) if pad is None else ~pad.detach().cpu().numpy().astype(bool)
     counts = valid.sum(axis=1)
     if any(not valid[b, :n].all() for b, n in enumerate(counts)):
         raise UnsupportedModelError(f"layer {name}: padding is not at the end of each graph; cannot map the "
                                     "dense attention back to nodes")
     with torch.no_grad():
-        _, weights = module.forward(*args, **{**kwargs, "need_weights": True, "average_attn_weights": False})
+        _, weights = module.forward(**{**bound, "need_weights": True, "average_attn_weights": False})
     weights = weights.detach().float().cpu().numpy()  # (B, H, N, N)
     alpha = np.concatenate([weights[b, :, :n, :n].reshape(weights.shape[1], n * n)
                             for b, n in enumerate(counts)], axis=1)

@@ -7,14 +7,18 @@ each target's incoming edges sum to one (PyG's softmax over incoming edges).
 
 - :func:`capture` records every attention layer of a PyG model (``GATConv``,
   ``GATv2Conv``, ``TransformerConv``, ``SuperGATConv``, ``RGATConv``, ``AGNNConv``,
-  ``HGTConv``, ``GPSConv``'s attention block; ``HeteroConv`` / ``to_hetero`` of
-  them): the recorded alpha is the tensor the layer itself weights its messages
-  with, on the edge list it really used (self-loops added by the layer included).
+  ``HGTConv``, ``GeneralConv(attention=True)``, ``GPSConv``'s attention block;
+  ``HeteroConv`` / ``to_hetero`` of them): the recorded alpha is the tensor the
+  layer itself weights its messages with, on the edge list it really used
+  (self-loops added by the layer included).
   The model is called the way its forward takes the data (``edge_attr``,
   ``edge_type``, ``batch`` passed when the forward has them).  Heterogeneous
   graphs give a :class:`~multiattn.GridSet` with one grid per edge type; a batch
   of graphs records each node's graph (:func:`split_graphs`).  Layers without
-  attention are refused with :class:`~multiattn.errors.UnsupportedModelError`.
+  attention, attention this module cannot read exactly (fused kernels, Performer,
+  unknown layers with an edge softmax) and layers run on other nodes than the
+  data's (pooling) are refused with :class:`~multiattn.errors.UnsupportedModelError`
+  and the reason.
 - :func:`from_edges`, :func:`from_dense` and :func:`from_networkx` build the
   same kind of grid from weights you already have.
 

@@ -3,8 +3,8 @@
 What :func:`multiattn.adapters.text.capture` needs beyond stacking ``(1, H, Q, K)`` tensors:
 
 - checks before the forward: a model with no attention at all (Mamba), a forward without
-  ``output_attentions``, and the memory guard (``L × H × Q × K × 4`` bytes times the measured
-  peak factor, from the config and the token count);
+  ``output_attentions``, and the memory guard (:mod:`._guard`: ``L × H × Q × K × 4`` bytes times
+  the measured peak factor, from the config and the token count);
 - Longformer's banded local attention ``(1, H, T, w + 1)`` put back on the dense ``(T, T)`` grid;
 - layers of different shapes (Funnel pools the sequence between blocks) refused with the shapes;
 - attention sinks (gpt-oss: a learned per-head logit that takes part in the softmax but is no
@@ -28,14 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .._types import Model
 
-__all__ = ["PEAK_FACTOR", "capture_bytes", "check_capturable", "check_memory", "check_shapes",
-           "layer_array", "sink_mass"]
-
-#: Peak resident memory of a capture divided by the grid's size: 2.5 measured on a small Llama at
-#: 1024 tokens (``benchmarks/bench_text_memory.py``; the model's tuple of per-layer tensors, the
-#: float32 grid, one layer's softmax temporaries and the finiteness check), rounded up.
-PEAK_FACTOR = 3.0
-
+__all__ = ["capture_bytes", "check_capturable", "check_memory", "check_shapes", "layer_array", "sink_mass"]
 
 def check_capturable(model: Model) -> None:
     """Refuse, before any forward, models that cannot return attention weights.
@@ -63,37 +56,30 @@ def check_capturable(model: Model) -> None:
             "weights; capture from the model class that does (e.g. the base model of the checkpoint)")
 
 
-def _layout(config: object) -> tuple[int, int, int, int]:
-    """``(encoder or only layers, heads, decoder layers, decoder heads)`` read from a config."""
-    def first(*names: str, default: int = 0) -> int:
-        for source in (config, getattr(config, "get_text_config", lambda: None)()):
-            for name in names:
-                value = getattr(source, name, None)
-                if isinstance(value, int) and value > 0:
-                    return value
-        return default
+def _grids(model: Model, n_tokens: int, n_target: int | None) -> list[tuple[int, int, int, int]]:
+    """``(layers, heads, queries, keys)`` of each grid a capture returns (decoder and cross too)."""
+    from ._guard import layers_and_heads
 
-    layers = first("num_hidden_layers", "encoder_layers", "num_layers", "n_layer", "n_layers")
-    heads = first("num_attention_heads", "encoder_attention_heads", "num_heads", "n_head", "n_heads")
-    dec_layers = first("decoder_layers", "num_decoder_layers", default=layers)
-    dec_heads = first("decoder_attention_heads", default=heads)
-    return layers, heads, dec_layers, dec_heads
+    layers, heads = layers_and_heads(model)
+    grids = [(layers, heads, n_tokens, n_tokens)]
+    if n_target is not None:
+        config = model.config
+        found = (getattr(config, name, None) for name in ("decoder_layers", "num_decoder_layers"))
+        dec_layers = next((v for v in found if isinstance(v, int) and v > 0), layers)
+        dec_heads = getattr(config, "decoder_attention_heads", None) or heads
+        grids += [(dec_layers, dec_heads, n_target, n_target), (dec_layers, dec_heads, n_target, n_tokens)]
+    return grids
 
 
-def capture_bytes(config: object, n_tokens: int, n_target: int | None = None) -> int:
+def capture_bytes(model: Model, n_tokens: int, n_target: int | None = None) -> int:
     """Bytes of float32 attention a capture returns: ``L × H × Q × K × 4`` summed over the grids.
 
     Example
     -------
-    >>> from transformers import LlamaConfig
-    >>> capture_bytes(LlamaConfig(num_hidden_layers=32, num_attention_heads=32), 2048) / 2**30
+    >>> capture_bytes(llama_8b, 2048) / 2**30  # doctest: +SKIP
     16.0
     """
-    layers, heads, dec_layers, dec_heads = _layout(config)
-    total = layers * heads * n_tokens * n_tokens
-    if n_target is not None:  # decoder self-attention and cross-attention
-        total += dec_layers * dec_heads * (n_target * n_target + n_target * n_tokens)
-    return 4 * total
+    return 4 * sum(layers * heads * q * k for layers, heads, q, k in _grids(model, n_tokens, n_target))
 
 
 def check_memory(model: Model, n_tokens: int, n_target: int | None = None) -> None:
@@ -102,7 +88,7 @@ def check_memory(model: Model, n_tokens: int, n_target: int | None = None) -> No
     Raises
     ------
     AttentionTooLargeError
-        With the grid's layout, its size, the estimated peak and the streaming advice.
+        With the grids' layout, their size, the estimated peak and the streaming advice.
 
     Example
     -------
@@ -110,15 +96,10 @@ def check_memory(model: Model, n_tokens: int, n_target: int | None = None) -> No
     Traceback (most recent call last):
     AttentionTooLargeError: capturing LlamaForCausalLM at 2048 tokens (32 layers × 32 heads ...
     """
-    from multiattn import _memory
+    from ._guard import check_attention_memory
 
-    config = model.config
-    grid = capture_bytes(config, n_tokens, n_target)
-    layers, heads, *_ = _layout(config)
-    what = (f"capturing {type(model).__name__} at {n_tokens} tokens ({layers} layers × {heads} heads × "
-            f"{n_tokens} × {n_tokens}{' + decoder and cross' if n_target else ''}, float32: "
-            f"{_memory.human(grid)}, peak ~{PEAK_FACTOR}×)")
-    _memory.check_fits(int(grid * PEAK_FACTOR), what, advice=(
+    check_attention_memory(model, _grids(model, n_tokens, n_target),
+                           f"{type(model).__name__} at {n_tokens} tokens", advice=(
         "Stream summaries instead of the full grid: multiattn.capture_stream(model, text, "
         "{'mean': multiattn.stream.HeadMean()}, processor=tokenizer) keeps one layer at a time; "
         "or shorten the input (max_length=...)"))

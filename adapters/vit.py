@@ -32,6 +32,7 @@ from multiattn.errors import MultiattnRuntimeError, MultiattnValueError, Unsuppo
 from ..axes import PatchAxis
 from ..grid import AttentionGrid, AttentionMap
 from ..gridset import GridSet
+from ._guard import check_image_memory
 from ._hf import eval_mode
 from ._image_input import prepare_image
 from ._swin import is_swin, swin_capture, swin_prepare
@@ -185,6 +186,7 @@ def capture(model: Model, image: ImageInput, *, processor: Processor = None,
         return swin_capture(model, image, processor=processor, size=size, transform=transform)
     layout = layout_of(model)
     pixel_values, record = prepare_image(model, image, processor, size=size, transform=transform)
+    check_image_memory(model, layout, pixel_values)  # refuse before the forward what would not fit
     with eval_mode(model), torch.no_grad():
         attentions, logits, extra = _forward(model, pixel_values, layout, explicit=False,
                                              mask_ratio=mask_ratio)

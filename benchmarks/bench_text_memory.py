@@ -2,7 +2,7 @@
 
 Builds a small random-init Llama (4 layers × 8 heads, hidden 64), captures 1024 tokens in a fresh
 process and compares the rise of the peak resident set (``ru_maxrss``) during the capture with the
-grid's ``L × H × T × T × 4`` bytes.  ``adapters/_text_grid.PEAK_FACTOR`` (the memory guard's
+grid's ``L × H × T × T × 4`` bytes.  ``adapters/_guard.PEAK_FACTOR`` (the memory guard's
 multiplier) must stay at or above the printed ``peak_factor``.
 
 Prints one JSON line: ``{"grid_mb": ..., "peak_rise_mb": ..., "peak_factor": ..., "guard_factor": ...}``.
@@ -34,7 +34,7 @@ print(json.dumps({"grid": grid.values.nbytes, "rise": after - before}))
 def main() -> None:
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    from multiattn.adapters._text_grid import PEAK_FACTOR
+    from multiattn.adapters._guard import PEAK_FACTOR
 
     print(json.dumps({
         "grid_mb": round(figures["grid"] / 2**20, 1),

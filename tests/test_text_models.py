@@ -69,8 +69,8 @@ def test_memory_guard_lets_a_fitting_capture_through_and_refuses_a_small_limit(m
 def test_capture_bytes_counts_decoder_and_cross_grids():
     from multiattn.adapters._text_grid import capture_bytes
 
-    config = tiny_model("bart").config
-    assert capture_bytes(config, 10, 6) == 4 * (2 * 4 * 100 + 2 * 4 * (36 + 60))
+    assert capture_bytes(tiny_model("bart"), 10, 6) == 4 * (2 * 4 * 100 + 2 * 4 * (36 + 60))
+    assert capture_bytes(_llama_8b_on_meta(), 2048) == 16 * 2**30
 
 
 # ---------------------------------------------------------------- attention sinks (gpt-oss)
@@ -206,3 +206,27 @@ def _eager_reference_seq2seq(model, grids):
     stack = lambda layers: np.stack([a[0].numpy() for a in layers])  # noqa: E731
     return {"encoder": stack(out.encoder_attentions), "decoder": stack(out.decoder_attentions),
             "cross": stack(out.cross_attentions)}
+
+
+@pytest.mark.parametrize("library", ["hf", "timm"])
+def test_vit_capture_is_guarded_before_the_forward_too(monkeypatch, library):
+    from multiattn import _memory
+    from multiattn.adapters import vit
+
+    if library == "hf":
+        from transformers import ViTConfig, ViTModel
+
+        model = ViTModel(ViTConfig(image_size=64, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                   num_attention_heads=4, intermediate_size=64)).eval()
+    else:
+        timm = pytest.importorskip("timm")
+        model = timm.models.VisionTransformer(img_size=64, patch_size=8, embed_dim=32, depth=2, num_heads=4,
+                                              num_classes=0).eval()
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    assert vit.capture(model, image, size=64).shape == (2, 4, 65, 65)  # fits
+    calls = []
+    monkeypatch.setattr(model, "forward", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 2 * 4 * 65 * 65 * 4)  # half: under the grid
+    with pytest.raises(AttentionTooLargeError, match=r"2 layers × 4 heads × 65 × 65.*capture_stream"):
+        vit.capture(model, image, size=64)
+    assert calls == []

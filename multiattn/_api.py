@@ -330,6 +330,10 @@ def capture_stream(model: Model,
         raise MultiattnValueError(
             "WavLM's attention modules return the mean over heads, so streaming would feed it as every "
             "head; use multiattn.capture(model, audio), which recomputes each head")
+    if getattr(getattr(model, "config", None), "model_type", None) == "xclip":
+        raise MultiattnValueError(
+            "X-CLIP's video tower (per-frame attention with message tokens, then the MIT) is not streamed; "
+            "use multiattn.capture(model, frames): a GridSet spatial / message / mit")
     if kind == "image-text" and include is None:
         raise MultiattnValueError(
             "CLIP's two towers give layers of different sizes: stream one at a time with "

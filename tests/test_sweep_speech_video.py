@@ -343,6 +343,20 @@ def test_clear_refusals():
         video.explain(_video("xclip").model, FRAMES)
     with pytest.raises(ValueError, match="needs 4 frames"):
         video.capture(_video("vjepa2").model, FRAMES[:3])
+    from multiattn.stream import HeadMean
+
+    with pytest.raises(ValueError, match="X-CLIP's video tower .* is not streamed"):
+        multiattn.capture_stream(_video("xclip").model, FRAMES, {"m": HeadMean()})
+
+
+def test_vjepa2_streams_its_encoder_only():
+    from multiattn.stream import HeadMean
+
+    case = _video("vjepa2")
+    out = multiattn.capture_stream(case.model, FRAMES, {"m": HeadMean()})
+    assert out["layers"] == ["encoder.layer.0.attention", "encoder.layer.1.attention"]  # no predictor
+    grid = multiattn.capture(case.model, FRAMES)
+    np.testing.assert_allclose(np.asarray(out["m"])[:, 0], grid.values.mean(1), atol=1e-6)
 
 
 def test_fresh_whisper_decodes_greedily_too():

@@ -70,10 +70,29 @@ def resolve_index(index: Any, labels: tuple[str, ...] | list[str], name: str, *,
 
 
 def resolve_indices(index: Any, labels: tuple[str, ...] | list[str], name: str) -> list[int]:
-    """Like :func:`resolve_index` for one index or a list / tuple / range / array of them."""
-    items = index if isinstance(index, (list, tuple, range, np.ndarray)) else [index]
+    """Like :func:`resolve_index` for one index or a list / tuple / range / array of them.
+
+    A boolean mask with one entry per label selects where it is True; an empty selection is refused
+    (a grid with no layers or heads is never what was meant).
+
+    Examples
+    --------
+    >>> resolve_indices(np.array([True, False, True]), ("a", "b", "c"), "head")
+    [0, 2]
+    """
     labels = labels if isinstance(labels, tuple) else tuple(str(v) for v in labels)
-    return [resolve_index(item, labels, name) for item in items]
+    mask = np.asarray(index) if isinstance(index, (list, tuple, np.ndarray)) else None
+    if mask is not None and mask.dtype == bool:
+        if mask.shape != (len(labels),):
+            raise DimensionIndexError(
+                f"a boolean {name} mask needs one entry per {name}: shape ({len(labels)},), got {mask.shape}")
+        index = np.flatnonzero(mask).tolist()
+    items = index if isinstance(index, (list, tuple, range, np.ndarray)) else [index]
+    positions = [resolve_index(item, labels, name) for item in items]
+    if not positions:
+        raise DimensionIndexError(
+            f"an empty {name} selection: the grid has {_describe(labels, name)}; pick at least one")
+    return positions
 
 
 def select_named(items: list[tuple[str, Any]], names: Any, what: str, *,

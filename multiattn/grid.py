@@ -54,6 +54,14 @@ def _labels(labels: Iterable | None, n: int, name: str) -> tuple[str, ...]:
     return out
 
 
+def _json_ok(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class AttentionGrid:
     """Attention weights ``(layer, head, query, key)`` with axes.
 
@@ -163,6 +171,12 @@ class AttentionGrid:
         return sums[..., has_in]
 
     def _warn_rows(self, arr: np.ndarray) -> None:
+        low = float(arr.min()) if arr.size else 0.0
+        if low < -_ROW_TOL:
+            at = tuple(int(i) for i in np.unravel_index(np.argmin(arr), arr.shape))
+            raise MultiattnValueError(
+                f"attention weights are never negative, but these have {low:.4g} at {at} "
+                f"(shape {arr.shape}); for signed values (gradients, relevance) pass check_rows=False")
         sums = self._row_sums(arr)
         off = np.abs(sums - 1.0) > _ROW_TOL
         if off.any():
@@ -319,7 +333,14 @@ class AttentionGrid:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         """The arrays :meth:`save` writes: values, JSON header, edge_index when sparse."""
-        arrays = {"values": self.values, "header": np.array(json.dumps(self._header()))}
+        try:
+            header = json.dumps(self._header())
+        except (TypeError, ValueError) as err:
+            bad = [k for k, v in self.meta.items() if not _json_ok(v)]
+            raise MultiattnTypeError(
+                f"grid.meta must be JSON-serialisable to be saved: {err} (keys {bad}); "
+                "store plain numbers, strings, lists or dicts, e.g. meta[key] = str(value)") from None
+        arrays = {"values": self.values, "header": np.array(header)}
         if self.is_sparse:
             arrays["edge_index"] = self.edge_index
         return arrays

@@ -122,6 +122,8 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
+    if arr.dtype == bool:  # a mask: True is white, as PIL shows mode "1"
+        return arr.astype(np.uint8) * np.uint8(255)
     if arr.dtype == np.uint16:
         return np.round(arr.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
     if arr.dtype.kind == "f":

@@ -15,6 +15,7 @@ error, instead of failing later inside a library.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,12 +89,14 @@ def _unknown(spec: str, modality: str | None) -> str:
 
 def _timm(name: str, weights: str | Path | None) -> tuple[Model, None]:
     import timm
-    from safetensors.torch import load_file
-
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models()"
+        raise MultiattnValueError(f"timm has no architecture {name!r}{hint}")
     if weights is None or not Path(weights).is_file():
         raise MultiattnFileNotFoundError("timm models need local weights: pass --weights FILE.safetensors "
                                 f"(got {weights})")
-    state = load_file(str(weights))
+    state = _read_safetensors(Path(weights))
     head = state.get("head.weight")
     model = timm.create_model(name, pretrained=False, num_classes=0 if head is None else head.shape[0])
     try:
@@ -102,6 +105,20 @@ def _timm(name: str, weights: str | Path | None) -> tuple[Model, None]:
         raise MultiattnValueError(f"the weights in {weights} do not fit the timm architecture {name!r}: "
                          f"{str(err).splitlines()[0]}") from None
     return model.eval(), None
+
+
+def _read_safetensors(path: Path) -> dict:
+    """A state dict from a ``.safetensors`` file; anything else (a pickled ``.pth``) is refused unread."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise MultiattnValueError(
+            f"{path} is not a safetensors file ({str(err).splitlines()[0]}); multiattn never loads pickled "
+            "weights (.pth/.bin): convert them once with safetensors.torch.save_file(torch.load(...), ...)"
+        ) from None
 
 
 def _check_config_modality(config: object, modality: str | None, spec: str) -> None:
@@ -125,7 +142,10 @@ def _hf_folder(path: Path, modality: str | None = None, spec: str = "") -> tuple
 
     if not (path / "config.json").is_file():
         raise MultiattnFileNotFoundError(f"{path} has no config.json; is it a Hugging Face model folder?")
-    config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+    try:
+        config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError, KeyError) as err:
+        raise MultiattnValueError(f"cannot read {path / 'config.json'}: {str(err).splitlines()[0]}") from None
     _check_config_modality(config, modality, spec or str(path))
     architectures = getattr(config, "architectures", None) or []
     cls = getattr(transformers, architectures[0], None) if architectures else None

@@ -27,9 +27,11 @@ Example
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -201,6 +203,11 @@ def choose_cmap(values: ArrayLike, cmap: str | None = None, *, sequential: str =
     'inferno'
     """
     if cmap is not None:
+        if isinstance(cmap, str) and cmap not in matplotlib.colormaps:
+            close = difflib.get_close_matches(str(cmap), list(matplotlib.colormaps), n=3)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            raise MultiattnValueError(
+                f"cmap={cmap!r} is not a matplotlib colormap{hint}; use e.g. 'viridis', 'magma' or 'RdBu_r'")
         if str(cmap) in _RAINBOW:
             raise MultiattnValueError(
                 f"cmap={cmap!r} is a rainbow map that distorts magnitudes; use 'viridis', "

@@ -1,4 +1,5 @@
 import os
+import sys
 
 import matplotlib
 import numpy as np
@@ -30,3 +31,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _no_traceback_reaches_the_terminal(capsys, monkeypatch):
+    """No test (CLI invocations above all) may print a Python traceback on stderr (issue 18)."""
+    seen: list[str] = []
+    write = sys.stderr.write
+
+    def tee(text):
+        seen.append(text)
+        return write(text)
+
+    monkeypatch.setattr(sys.stderr, "write", tee)
+    yield
+    assert "Traceback (most recent call last)" not in "".join(seen), "a traceback was printed on stderr"

@@ -114,8 +114,8 @@ def capture(
     normalize : bool
         Renormalise every row to sum to 1 (recorded in ``meta["normalized"]``).  Off by
         default: the grid holds the model's own weights.  Models with attention sinks
-        (gpt-oss) report the sink's share instead: ``meta["sink_mass"]`` ``(L, H, Q)`` with
-        rows + sink = 1.
+        (gpt-oss) report the sink's share instead: ``meta["sink_mass"][layer][head]``, one
+        value per query (labels as in ``grid.layers`` / ``grid.heads``), rows + sink = 1.
 
     Returns
     -------
@@ -277,10 +277,11 @@ def _grid(attentions, prefix, axes, keeps, kind, meta, model, normalize, layer_i
     if kind == "self":
         meta["causal"] = bool(causal)
     sink = _text_grid.sink_mass(model, values)
-    if sink is not None:
-        meta["sink_mass"] = sink.tolist()
+    if sink is not None:  # keyed by labels, so it stays right after grid.select(...)
+        meta["sink_mass"] = {layer: {str(h): row.tolist() for h, row in enumerate(heads)}
+                             for layer, heads in zip(layers, sink)}
         meta["sink"] = ("a learned per-head sink logit takes part in the softmax but is no token: "
-                        "meta['sink_mass'] (layer, head, query) is its share, rows + sink = 1")
+                        "meta['sink_mass'][layer][head] is its share for each query, rows + sink = 1")
     return AttentionGrid(values, query, None if key is query else key, layers=layers, kind=kind,
                          meta=meta, normalize=normalize, check_rows=sink is None)
 

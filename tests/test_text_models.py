@@ -74,13 +74,20 @@ def test_capture_bytes_counts_decoder_and_cross_grids():
 
 
 # ---------------------------------------------------------------- attention sinks (gpt-oss)
+def _sink(grid):
+    """meta['sink_mass'][layer][head] for the grid's own layers and heads, as (L, H, Q)."""
+    return np.array([[grid.meta["sink_mass"][layer][head] for head in grid.heads] for layer in grid.layers])
+
+
 def test_gpt_oss_sink_mass_is_reported_and_rows_plus_sink_are_one():
     model = tiny_model("gpt_oss")
     with warnings.catch_warnings():
         warnings.simplefilter("error", RowSumWarning)
         grid = capture(model, input_ids=IDS)
-    sink = np.asarray(grid.meta["sink_mass"])
+    sink = _sink(grid)
     assert sink.shape == grid.shape[:3]
+    picked = grid.select(layer="layer.1", head=[2])  # labels keep the sink right after a selection
+    np.testing.assert_allclose(picked.values.sum(-1)[0, 0] + _sink(picked)[0, 0], 1.0, atol=1e-6)
     np.testing.assert_allclose(grid.values.sum(-1, dtype=np.float64) + sink, 1.0, atol=1e-6)
     assert sink.min() > 0.01  # random sinks take a real share: it is not silently dropped
     np.testing.assert_allclose(grid.values, _eager_attentions(model), atol=1e-6)
@@ -92,8 +99,7 @@ def test_gpt_oss_sink_logit_controls_the_reported_mass(logit, expected):
     with torch.no_grad():
         for layer in model.layers:
             layer.self_attn.sinks.fill_(logit)
-    sink = np.asarray(capture(model, input_ids=IDS).meta["sink_mass"])
-    np.testing.assert_allclose(sink, expected, atol=1e-5)
+    np.testing.assert_allclose(_sink(capture(model, input_ids=IDS)), expected, atol=1e-5)
 
 
 def test_normalize_renormalises_rows_and_says_so():

@@ -9,6 +9,7 @@ import numpy as np
 
 from multiattn.errors import MultiattnTypeError, MultiattnValueError
 
+from ._memory import check_fits
 from .axes import Axis
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -17,15 +18,26 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 __all__ = ["AttentionMap", "finite_float32"]
 
 
+def _chunks(arr: np.ndarray, size: int = 1 << 24):
+    """Views of ``arr`` of at most ``size`` elements along its leading axes (no copies)."""
+    if arr.ndim == 0 or arr.size <= size:
+        yield arr
+        return
+    for part in arr:
+        yield from _chunks(part, size)
+
+
 def finite_float32(values: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
         raise MultiattnTypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.size and (arr.dtype != np.float32 or 0 in arr.strides):  # a copy, or a broadcast to materialise
+        check_fits(arr.size * 4, f"{name} of shape {arr.shape} as float32")
     arr = arr.astype(np.float32, copy=False)
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    if not all(np.isfinite(part).all() for part in _chunks(arr)):  # no full-size mask
+        bad = ~np.isfinite(arr)
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise MultiattnValueError(
             f"{name} contains {int(bad.sum())} non-finite values (NaN/inf), first at index "

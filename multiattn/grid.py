@@ -280,7 +280,12 @@ class AttentionGrid:
         q = resolve_index(query, self.query.labels, "query")
         grid = self.select(layer=layer)
         grid = grid.reduce("mean", "head") if head == "mean" else grid.select(head=head)
-        dense = grid.to_dense().values[0, 0, q]
+        if grid.is_sparse:  # the query's incoming edges only: a 200k-node graph is never densified
+            dense = np.zeros(len(self.key), np.float32)
+            incoming = grid.edge_index[1] == q
+            np.add.at(dense, grid.edge_index[0][incoming], grid.values[0, 0][incoming])
+        else:
+            dense = grid.values[0, 0, q]
         meta = {"layer": grid.layers[0], "head": grid.heads[0], "query": q}
         return AttentionMap(dense, self.key, meta)
 

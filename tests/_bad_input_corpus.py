@@ -51,7 +51,7 @@ import multiattn.renderers.heatmap  # noqa: E402, F401
 import multiattn.renderers.html  # noqa: E402, F401
 import multiattn.renderers.image  # noqa: E402, F401
 import multiattn.renderers.network  # noqa: E402, F401
-from multiattn import AttentionGrid, AttentionMap, PatchAxis, TokenAxis  # noqa: E402
+from multiattn import AttentionGrid, AttentionMap, NodeAxis, PatchAxis, TimeAxis, TokenAxis  # noqa: E402
 from multiattn.errors import MultiattnError  # noqa: E402
 
 #: Text that must stay text wherever it is drawn or embedded.
@@ -1122,10 +1122,33 @@ def _text_cases() -> list[Case]:
     ]
 
 
+def _strips_with_dollar_words(tmp: Path) -> Any:
+    from multiattn.renderers.audio import alignment_strips
+
+    words = [{"word": "$\\alpha$", "start": 0.0, "end": 0.2}, {"word": "<b>x</b>", "start": 0.2, "end": 0.4}]
+    cross = AttentionGrid(
+        np.full((1, 1, 2, 25), 1 / 25, np.float32),
+        TokenAxis(["$\\alpha$", "<b>x</b>"]),
+        TimeAxis(25, 0.02),
+        kind="cross",
+        meta={"alignment_heads": [[0, 0]]},
+    )
+    return alignment_strips(cross, np.zeros(8000, np.float32) + 0.01, 16000, words=words, title="$\\beta$")
+
+
+def _caption_with_dollar(tmp: Path) -> Any:
+    from multiattn.renderers.crossmodal import similarity_grid
+
+    return similarity_grid(np.array([[1.0, 0.5]]), [np.zeros((8, 8, 3), np.uint8)], ["$\\macro$", "{a}_b^c"])
+
+
 def _markup_cases() -> list[Case]:
     c = "HTML/SVG/mathtext injection"
     to_html = multiattn.renderers.html.to_html
-    cases = []
+    cases = [
+        Case(c, "transcript words with $ in audio strips", _strips_with_dollar_words, "ok", _draws),
+        Case(c, "captions with $ in the similarity grid", _caption_with_dollar, "ok", _draws),
+    ]
     for i, payload in enumerate(INJECTIONS):
 
         def grid_with(payload: str = payload) -> AttentionGrid:
@@ -1233,6 +1256,12 @@ def _cli_option_cases() -> list[Case]:
             "--out unknown suffix",
             lambda t: cli(t, "graph", str(_write(t, "e.txt", edges)), "--out", "{out}.xyz"),
             match=".png",
+        ),
+        Case(
+            c,
+            "--out of a folder command is an existing file",
+            lambda t: cli(t, "text", "hello", "--out", str(_write(t, "taken", "x"))),
+            match="taken",
         ),
         Case(
             c,
@@ -1455,7 +1484,37 @@ def _determinism_cases() -> list[Case]:
             ).to_dense(),
             match="limit",
         ),
+        Case(
+            c,
+            "a broadcast 1 TB grid is refused before any mask is allocated",
+            lambda t: AttentionGrid(
+                np.broadcast_to(np.float32(0.1), (64, 64, 8192, 8192)),
+                TokenAxis([str(i) for i in range(8192)]),
+            ),
+            match="limit",
+        ),
+        Case(c, "row of a 200k-node sparse grid", _sparse_row, "ok", bool),
+        Case(c, "row of a sparse grid equals the dense row", _sparse_row_matches_dense, "ok", bool),
     ]
+
+
+def _sparse_row(tmp: Path) -> bool:
+    n = 200_000
+    ring = multiattn.adapters.graph.from_edges(np.stack([np.arange(n), (np.arange(n) + 1) % n]), np.ones(n))
+    row = ring.row(5)
+    return row.values.shape == (n,) and row.values[4] == 1.0 and row.values.sum() == 1.0
+
+
+def _sparse_row_matches_dense(tmp: Path) -> bool:
+    edges = np.array([[0, 1, 2, 2, 3, 0], [1, 0, 1, 3, 1, 2]])
+    values = np.random.default_rng(0).random((2, 2, 6)).astype(np.float32)
+    grid = AttentionGrid(values, NodeAxis(list(range(4))), edge_index=edges, check_rows=False)
+    dense = grid.to_dense()
+    return all(
+        np.allclose(grid.row(q, layer=0, head=h).values, dense.row(q, layer=0, head=h).values)
+        for q in range(4)
+        for h in ("mean", 1)
+    )
 
 
 def all_cases() -> list[Case]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from multiattn.errors import MultiattnValueError
+from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
 
 from ..grid import AttentionGrid
 from . import _speech_frames as _frames
@@ -81,11 +81,12 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None,
 
     family = _frames.family(model)
     values, how, sr, notes, duration = _inputs(model, inputs, processor, normalize)
-    n_frames = int(model.base_model._get_feat_extract_output_lengths(values.shape[-1]))
+    geo = _frames.conv_geometry(model)
+    n_frames = (values.shape[-1] + 2 * geo["pad"] - geo["field"]) // geo["jump"] + 1  # the floors compose
     if n_frames < 1:
         raise MultiattnValueError(
             f"{duration * 1000:.1f} ms of audio is shorter than one frame's receptive field "
-            f"({_frames.conv_geometry(model)['field'] / sr * 1000:.0f} ms); pass a longer recording")
+            f"({geo['field'] / sr * 1000:.0f} ms); pass a longer recording")
     config = model.config
     check_fits(2 * 4 * config.num_hidden_layers * config.num_attention_heads * n_frames**2,
                f"speech encoder attention over {n_frames} frames")
@@ -98,8 +99,11 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None,
             store = list(model(input_values=values, output_attentions=True).attentions or [])
     attentions = require_attentions(store, "encoder", model)
     grid_values = np.stack([a[0].float().numpy() for a in attentions])
-    axis = _frames.time_axis(model, grid_values.shape[-1], sr)
-    geo = _frames.conv_geometry(model)
+    if grid_values.shape[-1] != n_frames:
+        raise MultiattnRuntimeError(
+            f"{type(model).__name__} attends over {grid_values.shape[-1]} frames, its conv stack gives "
+            f"{n_frames}; the frame times cannot be placed (a front end multiattn does not know)")
+    axis = _frames.time_axis(model, n_frames, sr)
     meta = {"model": getattr(config, "_name_or_path", "") or type(model).__name__, "family": family,
             "source": "multiattn.adapters.speech.capture", "sample_rate": sr, "duration_s": duration,
             "receptive_field_s": geo["field"] / sr, "input": how, "notes": notes,

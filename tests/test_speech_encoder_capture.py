@@ -224,3 +224,10 @@ def test_heatmap_draws_the_spectrogram_on_the_key_time_axis(tmp_path):
     assert save_figure(ax.figure, tmp_path / "enc.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="mono audio"):
         self_attention_heatmap(grid, audio=np.zeros((2, 10)))
+
+
+def test_an_adapter_after_the_encoder_does_not_change_the_frames(wave):
+    """add_adapter (seq2seq) strides after the encoder: the encoder's frames stay the conv stack's."""
+    model = build("Wav2Vec2", add_adapter=True, num_adapter_layers=1, adapter_stride=2, output_hidden_size=32)
+    grid = speech.capture(model, (wave, 16000))
+    assert len(grid.query) == (wave.size - 20) // 10 + 1

@@ -95,3 +95,36 @@ def test_bad_input():
         head_types(np.full((2, 4), 0.25))
     with pytest.raises(ValueError, match="negative"):
         head_types(np.array([[1.5, -0.5], [0.5, 0.5]]))
+
+
+def _transformer_lens_duplicate_score(attention: np.ndarray, tokens: list) -> float:
+    """TransformerLens's duplicate-token detector (head_detector.py, error_measure="mul"), reimplemented."""
+    codes = np.unique(np.asarray(tokens), return_inverse=True)[1]
+    pattern = np.tile(codes, (len(codes), 1))
+    eq_mask = np.equal(pattern, pattern.T).astype(int)
+    np.fill_diagonal(eq_mask, 0)
+    detection = np.tril(eq_mask)
+    return float((attention * detection).sum() / attention.sum())
+
+
+def test_duplicate_token_heads_match_transformer_lens_up_to_its_normalisation():
+    tokens = ["the", "cat", "saw", "the", "dog", "and", "the", "cat", "ran"]
+    n = len(tokens)
+    rng = np.random.default_rng(3)
+    causal = np.tril(rng.random((n, n)) + 1e-3)
+    causal /= causal.sum(-1, keepdims=True)
+    duplicate = np.eye(n)  # a clean duplicate-token head: each repeat looks at its earlier copies
+    for i, tok in enumerate(tokens):
+        earlier = [p for p in range(i) if tokens[p] == tok]
+        if earlier:
+            duplicate[i] = 0
+            duplicate[i, earlier] = 1 / len(earlier)
+    heads = np.stack([causal, duplicate])[None]  # (1, 2, N, N)
+    scores = head_type_scores(heads, tokens)["duplicate_token"][0]
+    with_repeats = sum(tokens[:i].count(t) > 0 for i, t in enumerate(tokens))  # queries 3, 6, 7
+    for h in range(2):  # TransformerLens averages over all N rows, multiattn over the rows that have a repeat
+        tl = _transformer_lens_duplicate_score(heads[0, h], tokens)
+        assert scores[h] == pytest.approx(tl * n / with_repeats, abs=1e-12)
+    assert scores[1] == pytest.approx(1.0)
+    types = {row["head"]: row["type"] for row in head_types(heads, tokens)}
+    assert types[1] == "duplicate_token" and types[0] != "duplicate_token"

@@ -18,6 +18,10 @@ type                score
                     token ``i`` and ``p+1 < i``, over queries with such a ``p``
                     (needs tokens with a repeated part: at least
                     ``min_induction_queries`` such queries, else NaN)
+``duplicate_token`` mass on every earlier position ``p < i`` holding the same token
+                    as ``i``, over queries with such a ``p`` (at least
+                    ``min_induction_queries`` of them, else NaN); TransformerLens's
+                    third detector, scored per query like the others
 ``broad``           normalised row entropy (1 = uniform over the allowed keys)
 ``peaked``          largest weight of the row (top-1 concentration)
 ``local``           share within ``window`` positions (patch units on a PatchAxis)
@@ -26,10 +30,10 @@ type                score
 A score that cannot be computed (no tokens, no repeats, no delimiter) is NaN.
 
 Verdict: among the *specific* types (previous, next, self, first-token,
-delimiter, offset, induction) the highest score wins if it reaches
-``threshold``; an induction score within ``margin`` of the offset score
-beats it, because on a periodic sequence an induction head is also a fixed
-offset head.  Otherwise the head is ``broad`` if its normalised entropy
+delimiter, offset, induction, duplicate-token) the highest score wins if it
+reaches ``threshold``; an induction or duplicate-token score within ``margin``
+of the offset score beats it, because on a periodic sequence both are also
+fixed-offset heads.  Otherwise the head is ``broad`` if its normalised entropy
 reaches ``broad_threshold``, else the higher of ``local`` and ``peaked`` if
 it reaches ``threshold``, else ``mixed`` (score: its highest score of any type).
 """
@@ -59,7 +63,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 __all__ = ["HEAD_TYPES", "SPECIFIC_TYPES", "head_type_scores", "head_types"]
 
 #: Specific (positional or token-defined) types, in order of precedence on ties.
-SPECIFIC_TYPES = ("induction", "previous_token", "next_token", "self", "first_token", "delimiter", "offset")
+SPECIFIC_TYPES = ("induction", "duplicate_token", "previous_token", "next_token", "self", "first_token",
+                  "delimiter", "offset")
 #: Every type a head can be assigned.
 HEAD_TYPES = SPECIFIC_TYPES + ("broad", "local", "peaked", "mixed")
 
@@ -81,6 +86,19 @@ def _induction_targets(tokens: list) -> np.ndarray:
             targets[i] = last[tok] + 1
         last[tok] = i
     return targets
+
+
+def _duplicate_mask(tokens: list) -> np.ndarray:
+    """``(N, N)`` bool: ``[i, p]`` is True where ``p < i`` holds the same token as ``i``.
+
+    Examples
+    --------
+    >>> _duplicate_mask(["a", "b", "a", "a"]).astype(int)[3]
+    array([1, 0, 1, 0])
+    """
+    codes = np.unique(np.asarray([str(t) for t in tokens]), return_inverse=True)[1]
+    same = codes[:, None] == codes[None, :]
+    return np.tril(same, k=-1)
 
 
 def head_type_scores(
@@ -149,6 +167,7 @@ def head_type_scores(
     nan = np.full(arr.shape[:2], np.nan)
     scores["delimiter"] = nan.copy()
     scores["induction"] = nan.copy()
+    scores["duplicate_token"] = nan.copy()
     if labels is not None:
         delim = delimiter_mask(labels)
         if delim.any():
@@ -160,6 +179,11 @@ def head_type_scores(
             q = np.flatnonzero(has)
             on_target[..., q] = arr[..., q, targets[q]]
             scores["induction"] = mean_over_rows(on_target, eligible & has)
+        duplicates = _duplicate_mask(labels)
+        has_dup = duplicates.any(-1)
+        if has_dup.sum() >= max(1, min_induction_queries):
+            on_duplicates = np.where(duplicates, arr, 0.0).sum(-1)
+            scores["duplicate_token"] = mean_over_rows(on_duplicates, eligible & has_dup)
     scores["broad"] = head_entropy(arr, normalized=True, query_mask=query_mask)
     scores["peaked"] = topk_concentration(arr, 1, query_mask=query_mask)
     scores["local"] = locality(attn, window, query_mask=query_mask)
@@ -173,8 +197,11 @@ def _verdict(
     specific = {t: scores[t] for t in SPECIFIC_TYPES if np.isfinite(scores[t])}
     if specific:
         best = max(specific, key=lambda t: (specific[t], -SPECIFIC_TYPES.index(t)))
-        if best == "offset" and specific.get("induction", -1.0) >= specific["offset"] - margin:
-            best = "induction"
+        if best == "offset":  # a periodic sequence makes induction / duplicate heads fixed-offset heads
+            token_defined = [t for t in ("induction", "duplicate_token") if t in specific]
+            rival = max(token_defined, key=specific.get, default=None)
+            if rival is not None and specific[rival] >= specific["offset"] - margin:
+                best = rival
         if specific[best] >= threshold:
             return best, specific[best]
     if np.isfinite(scores["broad"]) and scores["broad"] >= broad_threshold:

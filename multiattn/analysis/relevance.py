@@ -7,9 +7,13 @@ Layer ``l`` of the gradients must belong to layer ``l`` of the attention.
 Nothing here imports a model library, so any tower (ViT, CLIP's image or text
 encoder, a text transformer) can be explained with the same code.
 
-References: Chefer, Gur & Wolf, "Transformer Interpretability Beyond Attention
-Visualization", CVPR 2021 (rule 6 of the paper / their public ``generate_relevance``);
-gradient rollout as popularised by J. Gildenblat's ``vit-explain``.
+References: the relevance rule ``R += mean_h((dA * A)^+) @ R`` is from Chefer, Gur & Wolf,
+"Generic Attention-model Explainability for Interpreting Bi-Modal and Encoder-Decoder
+Transformers", ICCV 2021 (their public ``Transformer-MM-Explainability`` code,
+``generate_relevance``); the earlier CVPR 2021 paper ("Transformer Interpretability Beyond
+Attention Visualization") propagates LRP relevance through every layer, which this module does
+not do.  :func:`gradient_rollout` is multiattn's own formula in the spirit of J. Gildenblat's
+``vit-explain`` (see its Notes for how the numbers differ).
 """
 
 from __future__ import annotations
@@ -67,6 +71,19 @@ def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
         how much each token contributed to token ``i`` at the output.  Read the CLS
         row for a class explanation.
 
+    Notes
+    -----
+    This is multiattn's own formula: the positive part is taken before the head mean, and the
+    rows of ``(A * dA)^+`` are rescaled before the residual mix, so every ``M_l`` is a row-stochastic
+    matrix and the result stays a distribution per row.  ``vit-explain``'s ``grad_rollout``
+    gives different numbers on the same model: its backward hook (the deprecated
+    ``register_backward_hook`` on the attention dropout) records the gradient of the pre-softmax
+    scores rather than ``dy/dA``, pairs them with the layers in reverse order, clamps after the head
+    mean, drops the
+    lowest ``discard_ratio`` weights, and ``a / a.sum(dim=-1)`` divides *columns* by the row sums
+    (a broadcasting quirk).  Published vit-explain figures are therefore not reproduced by this
+    function; :func:`chefer_relevance` equals Chefer et al.'s reference code.
+
     Example
     -------
     >>> a = np.full((2, 1, 3, 3), 1 / 3)
@@ -91,7 +108,7 @@ def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
 
 def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
                      start_layer: int = 0) -> np.ndarray | LabelledArray:
-    """Chefer et al. (2021) relevance: ``R = I; R += mean_h((dA * A)^+) @ R`` per layer.
+    """Chefer et al. (ICCV 2021) relevance: ``R = I; R += mean_h((dA * A)^+) @ R`` per layer.
 
     Parameters
     ----------

@@ -45,7 +45,8 @@ _IMAGE_TYPES = {"beit", "data2vec-vision", "siglip2_vision_model", "convnext", "
                 "regnet", "efficientnet", "mobilenet_v2", "swin", "swinv2", "dinov3_vit"}
 _AUDIO_TYPES = {"whisper"}
 #: Speech encoders (no decoder): modality "audio", adapter :mod:`multiattn.adapters.speech`.
-_SPEECH_TYPES = {"wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat"}
+_SPEECH_TYPES = {"wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat",
+                 "sew", "sew-d", "wav2vec2-conformer", "wav2vec2-bert"}  # the last four: refused, with why
 
 
 def modality(model: Model) -> str:

@@ -332,6 +332,8 @@ def test_clear_refusals():
     sew = tf.SEWModel(tf.SEWConfig(**SPEECH)).eval()
     with pytest.raises(ValueError, match="SEW squeezes the frames"):
         speech.capture(sew, (WAVE, 16000))
+    with pytest.raises(ValueError, match="SEW squeezes the frames"):  # routed to the speech adapter's reason
+        multiattn.capture(sew, (WAVE, 16000))
     w2v = _speech("Wav2Vec2").model
     with pytest.raises(ValueError, match="speech encoder has no decoder"):
         whisper.capture(w2v, (WAVE, 16000))

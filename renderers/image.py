@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 __all__ = [
     "attention_grid_plot", "compare_plot", "explanation_figure", "overlay", "overlay_plot",
-    "query_patch_plot",
+    "query_patch_plot", "sink_overlay_plot",
 ]
 
 
@@ -296,3 +296,82 @@ def _scaled_map(amap: AttentionMap | ArrayLike, factor: float) -> AttentionMap |
     if isinstance(amap, AttentionMap):
         return AttentionMap(np.clip(amap.values, 0, None) * factor, amap.axis, amap.meta)
     return np.clip(np.asarray(amap, dtype=np.float64), 0, None) * factor
+
+
+# -- attention sinks / artifact tokens -----------------------------------------------------
+def _sink_positions(attention: AttentionMap, sinks: Sequence[int] | Sequence[Mapping]) -> list[int]:
+    """Content positions (no prefix token) of ``sinks``: records of ``sink_tokens`` or positions."""
+    positions = [int(s["position"]) if isinstance(s, Mapping) else int(s) for s in sinks]
+    n_prefix = getattr(attention.axis, "n_prefix", 0)
+    return [p for p in positions if n_prefix <= p < len(attention.axis)]
+
+
+@plain_text
+def sink_overlay_plot(
+    image: str | Path | PIL.Image.Image | ArrayLike,
+    attention: AttentionMap,
+    sinks: Sequence[int] | Sequence[Mapping],
+    *,
+    mode: str = "mark",
+    ax: Axes | None = None,
+    color: str = "cyan",
+    **kwargs: object,
+) -> Axes:
+    """:func:`overlay_plot` with attention-sink / artifact patches outlined, or masked first.
+
+    One saturated artifact patch (DINOv2's high-norm background tokens) sets the colour scale
+    and reads as "the object"; ``mode="mask"`` replaces the sinks' values by the median of
+    the other patches before drawing (so the scale shows the rest), ``mode="mark"`` keeps the
+    values.  Either way the sink patches are outlined and named in a legend.
+
+    Parameters
+    ----------
+    image : path, PIL image or array
+    attention : AttentionMap
+        Over a PatchAxis (prefix tokens have no pixels and are skipped).
+    sinks : sequence of int or of dict
+        Key positions, or the records of :func:`multiattn.analysis.diagnostics.sink_tokens`.
+    mode : {"mark", "mask"}
+    ax : matplotlib.axes.Axes, optional
+    color : str
+        Outline colour.
+    **kwargs
+        Passed to :func:`overlay_plot` (``alpha``, ``cmap``, ``upsample``, ``title``...).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Example
+    -------
+    >>> from multiattn.axes import PatchAxis
+    >>> amap = AttentionMap(np.r_[0.0, np.eye(2).ravel()], PatchAxis(2, 2, 16, (32, 32)))
+    >>> ax = sink_overlay_plot(np.zeros((32, 32, 3), np.uint8), amap, [1], mode="mask")
+    >>> ax.get_legend().get_texts()[0].get_text()
+    'masked sink (1 patch)'
+    """
+    if mode not in ("mark", "mask"):
+        raise MultiattnValueError(f"mode must be 'mark' or 'mask', got {mode!r}")
+    if not isinstance(attention, AttentionMap):
+        raise MultiattnTypeError("sink_overlay_plot needs an AttentionMap over a PatchAxis")
+    positions = _sink_positions(attention, sinks)
+    shown = attention
+    if mode == "mask" and positions:
+        values = np.array(attention.values, dtype=np.float64)
+        rest = np.setdiff1d(np.arange(getattr(attention.axis, "n_prefix", 0), len(values)), positions)
+        values[positions] = np.median(values[rest]) if rest.size else 0.0
+        shown = AttentionMap(values, attention.axis, {**attention.meta, "masked_sinks": positions})
+    ax = overlay_plot(image, shown, ax=ax, **kwargs)
+    if positions:
+        rgb = to_rgb(image)
+        marks = np.zeros(len(attention.axis))
+        marks[positions] = 1.0
+        marked = AttentionMap(marks, attention.axis, {})
+        pixels = patch_values_to_pixels(marked, rgb.shape[:2], upsample="nearest")
+        ax.contour(np.nan_to_num(pixels), levels=[0.5], colors=[color], linewidths=1.2)
+        what = "masked sink" if mode == "mask" else "attention sink"
+        plural = "es" if len(positions) > 1 else ""
+        ax.plot([], [], color=color, label=f"{what} ({len(positions)} patch{plural})")
+        # below the image, so the legend never hides a marked patch
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7, frameon=False)
+    return ax

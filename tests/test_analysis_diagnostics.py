@@ -6,7 +6,7 @@ from multiattn.analysis import diagnose, position_bias
 
 from .conftest import random_attention
 
-CHECKS = ["collapse", "uniform", "padding", "position_bias", "redundant"]
+CHECKS = ["collapse", "uniform", "padding", "position_bias", "redundant", "sinks"]
 
 
 def _report(attn, **kw):
@@ -30,7 +30,7 @@ def test_position_bias_by_hand():
 def test_healthy_random_heads_pass(rng):
     report = _report(random_attention(rng, (2, 3, 12, 12)))
     assert list(report) == CHECKS
-    for check in ("collapse", "uniform", "position_bias", "redundant"):
+    for check in ("collapse", "uniform", "position_bias", "redundant", "sinks"):
         assert report[check]["heads"] == [] and report[check]["verdict"].startswith("ok"), check
     assert report["padding"]["score"] is None and "not checked" in report["padding"]["verdict"]
 

@@ -20,6 +20,12 @@ Checks (each per head; a check's ``score`` is its worst head's value):
     Cosine :func:`~multiattn.analysis.head_similarity` of head pairs; heads
     linked by a similarity ``>= redundancy_threshold`` form a group (connected
     components), and the groups are reported.
+``sinks``
+    :func:`sink_tokens`: key positions that receive ``>= sink_ratio`` times a uniform
+    share from nearly every query of a head, whatever the query (ViTs and LLMs alike).
+    CLS / BOS / registers as sinks are normal; a *content* position acting as a sink is an
+    artifact (DINOv2's high-norm background patches, Darcet et al. 2023, "Vision
+    Transformers Need Registers"): one saturated patch that must not be read as "the object".
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from .metrics import head_entropy, head_similarity, special_share
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import ArrayLike, AttentionInput
 
-__all__ = ["PAD_TOKENS", "diagnose", "position_bias"]
+__all__ = ["PAD_TOKENS", "diagnose", "position_bias", "sink_tokens"]
 
 #: Labels treated as padding when no ``padding_mask`` is given.
 PAD_TOKENS = frozenset({"[PAD]", "<pad>", "<|pad|>", "<PAD>"})
@@ -97,6 +103,96 @@ def position_bias(attn: AttentionInput, kind: str = "max",
         mean_row = np.nan_to_num(mean_over_rows(np.moveaxis(arr, 3, 2), eligible[:, :, None, :]))
         scores.append(_fit(arr, mean_row[:, :, None, :] * visible, eligible))
     return label_heads(attn, np.fmax.reduce(scores), f"position_bias ({kind})")
+
+
+def _sink_scores(arr: np.ndarray, eligible: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per ``(L, H, K)``: mean times-uniform share received, and the share of queries giving >= ratio x."""
+    allowed = np.maximum((arr > 0).sum(-1, keepdims=True), 1)  # keys each row may see (causal, padding)
+    times = arr * allowed  # 1 = a uniform share of that row
+    # rows that see too few keys (early causal rows) cannot give ratio x a uniform share: they abstain
+    weight = (eligible[..., None] & (allowed > ratio)).astype(np.float64)
+    n = np.maximum(weight.sum(2), 1)
+    mean_times = (times * weight).sum(2) / n
+    consistent = ((times >= ratio) * weight).sum(2) / n
+    return mean_times, consistent
+
+
+def sink_tokens(attn: AttentionInput, *, ratio: float = 5.0, consistency: float = 0.9, min_heads: int = 2,
+                dominant: float = 0.5, query_mask: ArrayLike | None = None) -> list[dict]:
+    """Attention sinks / artifact tokens: keys that soak up attention whatever the query.
+
+    A key ``k`` is a sink in head ``(l, h)`` when at least ``consistency`` of the head's
+    queries give it ``>= ratio`` times a uniform share (``1 / keys the row can see``, so
+    causal and padded rows are fair).  The content of the query does not matter to such a
+    key, which is what separates a sink from a key that is merely relevant to some queries.
+
+    Parameters
+    ----------
+    attn : AttentionGrid or array (L, H, Q, K)
+    ratio : float
+        Times a uniform share a query must give the key.
+    consistency : float
+        Share of the head's (eligible) queries that must do so.
+    min_heads : int
+        Heads (over all layers) in which a key must be a sink to be reported (with one
+        head, a lone positional head would count; 1 reports every such head) ...
+    dominant : float
+        ... unless in one head it takes at least this mean share of every query's attention.
+    query_mask : bool array (Q,), optional
+        Queries to include.
+
+    Returns
+    -------
+    list of dict
+        One per sink key, most heads first: ``{"position", "label", "prefix"`` (True for
+        CLS / registers / special tokens), ``"times_uniform"`` (the largest mean over heads),
+        ``"share"`` (the largest mean share of a query's attention), ``"heads"``
+        (``[layer, head]`` where it is a sink), ``"layers"``}.
+
+    Example
+    -------
+    >>> a = np.full((1, 2, 6, 6), 0.02); a[..., 3] = 0.9
+    >>> [(s["position"], s["heads"]) for s in sink_tokens(a)]
+    [(3, [[0, 0], [0, 1]])]
+    """
+    if ratio <= 1 or not 0 < consistency <= 1 or min_heads < 1:
+        raise MultiattnValueError(f"need ratio > 1, 0 < consistency <= 1 and min_heads >= 1, got {ratio}, "
+                                  f"{consistency}, {min_heads}")
+    arr = as_distributions(attn)
+    _, key_axis = axes_of(attn)
+    labels = key_axis.labels if key_axis is not None else tuple(str(i) for i in range(arr.shape[-1]))
+    special = np.asarray(key_axis.special_mask) if key_axis is not None else np.zeros(arr.shape[-1], bool)
+    mean_times, consistent = _sink_scores(arr, valid_rows(arr, query_mask), ratio)
+    flags = (consistent >= consistency) & (mean_times >= ratio)
+    mean_share = mean_times / np.maximum((arr > 0).sum(-1).max(-1), 1)[..., None]
+    out = []
+    strong = (flags & (mean_share >= dominant)).any(axis=(0, 1))
+    for k in np.flatnonzero((flags.sum(axis=(0, 1)) >= min_heads) | strong):
+        heads = _pairs(flags[..., k])
+        out.append({"position": int(k), "label": str(labels[k]), "prefix": bool(special[k]),
+                    "times_uniform": float(mean_times[..., k].max()),
+                    "share": float(mean_share[..., k].max()),
+                    "heads": heads, "layers": sorted({h[0] for h in heads})})
+    return sorted(out, key=lambda s: (-len(s["heads"]), s["position"]))
+
+
+def _check_sinks(attn, query_mask, ratio) -> dict:
+    sinks = sink_tokens(attn, ratio=ratio, query_mask=query_mask)
+    content = [s for s in sinks if not s["prefix"]]
+    if not sinks:
+        verdict = f"ok: no key receives >= {ratio:g}x a uniform share from nearly every query"
+    else:
+        named = ", ".join(f"{s['label']!r} ({len(s['heads'])} heads)" for s in sinks[:6])
+        verdict = f"{len(sinks)} attention sink(s): {named}" + (
+            f"; {len(content)} are content positions that nearly every query attends to: candidate "
+            "artifact tokens (high-norm patches as in 'Vision Transformers Need Registers'); mark or "
+            "mask them before reading a map as the object"
+            if content else "; all are prefix / special tokens, which is normal")
+    result = _result("sinks", max((s["times_uniform"] for s in sinks), default=None), verdict,
+                     sorted({tuple(h) for s in sinks for h in s["heads"]}), ratio)
+    result["heads"] = [list(h) for h in result["heads"]]
+    result["tokens"] = sinks
+    return result
 
 
 def _worst(values: np.ndarray) -> float | None:
@@ -233,6 +329,7 @@ def diagnose(
     padding_threshold: float = 0.01,
     position_threshold: float = 0.9,
     redundancy_threshold: float = 0.95,
+    sink_ratio: float = 5.0,
 ) -> list[dict]:
     """Run every check (see the module docstring) on a grid or ``(L, H, Q, K)`` array.
 
@@ -245,6 +342,8 @@ def diagnose(
         Queries to include (padding queries are dropped automatically).
     collapse_threshold, uniform_threshold, padding_threshold, position_threshold, redundancy_threshold
         Flagging thresholds of the checks.
+    sink_ratio : float
+        Times a uniform share that makes a key a sink (:func:`sink_tokens`).
 
     Returns
     -------
@@ -252,7 +351,8 @@ def diagnose(
         One per check: ``{"check", "score", "threshold", "verdict", "heads"}``;
         ``score`` is the worst head's value (None when not checked),
         ``heads`` lists flagged ``[layer, head]`` (for ``redundant``: groups,
-        each a list of ``[layer, head]``, largest first).
+        each a list of ``[layer, head]``, largest first); ``sinks`` adds ``"tokens"``
+        (:func:`sink_tokens`' records).
 
     Example
     -------
@@ -273,4 +373,5 @@ def diagnose(
         _check_padding(arr, attn, padding_mask, query_mask, padding_threshold),
         _check_position(arr, is_self, query_mask, uniform_flags, position_threshold),
         _check_redundant(arr, query_mask, redundancy_threshold),
+        _check_sinks(attn, query_mask, sink_ratio),
     ]

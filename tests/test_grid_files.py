@@ -7,7 +7,6 @@ prints it without a traceback.
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 
 import numpy as np
@@ -16,22 +15,12 @@ import pytest
 import multiattn
 from multiattn import AttentionGrid, AttentionTooLargeError, TokenAxis
 from multiattn.cli import main
-
-
-def _grid() -> AttentionGrid:
-    return AttentionGrid(np.full((2, 1, 3, 3), 1 / 3), TokenAxis(["a", "b", "c"]), layers=["l0", "l1"])
+from tests._bad_input_corpus import _rewrite_header
 
 
 def _with_header(tmp_path, change) -> str:
-    """Save a good grid, then rewrite its JSON header with ``change(header)``."""
-    path = _grid().save(tmp_path / "g.npz")
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    header = json.loads(str(arrays["header"]))
-    changed = change(header)
-    arrays["header"] = np.array(changed if isinstance(changed, str) else json.dumps(changed))
-    np.savez(tmp_path / "bad.npz", **arrays)
-    return str(tmp_path / "bad.npz")
+    """Save a good grid, then rewrite its JSON header with ``change(header)`` (the corpus's helper)."""
+    return str(_rewrite_header(tmp_path, change))
 
 
 CASES = {

@@ -8,11 +8,11 @@ are computed once and passed to the ``draw_*`` functions as ``pos=``).
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multiattn.errors import MultiattnTypeError, MultiattnValueError
+from multiattn.errors import CostLimitError, MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -136,7 +136,6 @@ def group_positions(groups: ArrayLike, *, spread: float = 0.8) -> np.ndarray:
 def _spectral(grid: AttentionGrid, seed: int) -> np.ndarray:
     """Eigenvectors 2 and 3 of ``D^-1/2 A D^-1/2`` (A = symmetrised structure), scaled by ``D^-1/2``."""
     import scipy.sparse as sp
-    from scipy.sparse.linalg import eigsh
 
     n = len(grid.query)
     source, target = grid.edge_index
@@ -150,10 +149,35 @@ def _spectral(grid: AttentionGrid, seed: int) -> np.ndarray:
         _, vectors = np.linalg.eigh(walk.toarray())
         vectors = vectors[:, ::-1]
     else:
-        start = np.random.default_rng(seed).random(n)
-        values, vectors = eigsh(walk, k=3, which="LA", v0=start)
+        values, vectors = bounded_eigsh(walk, 3, seed, n)
         vectors = vectors[:, np.argsort(-values)]
     return vectors[:, 1:3] * inv_sqrt[:, None]
+
+
+#: Above this many nodes the eigensolver stops at a looser tolerance (a layout needs ~1 % precision).
+_LOOSE_NODES = 20_000
+
+
+def bounded_eigsh(matrix: Any, k: int, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Leading ``k`` eigenpairs of a symmetric sparse matrix with a bounded iteration count.
+
+    Lanczos (ARPACK) on large graphs with many communities (close eigenvalues) can run for
+    minutes at full precision: above ``_LOOSE_NODES`` nodes the tolerance is 1e-2, and the
+    iterations are capped; a solver that stops early gives its best vectors so far.
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    start = np.random.default_rng(seed).random(n)
+    loose = n > _LOOSE_NODES
+    try:
+        return eigsh(matrix, k=k, which="LA", v0=start, tol=1e-2 if loose else 0.0,
+                     maxiter=300 if loose else 10 * n)
+    except ArpackNoConvergence as err:
+        if err.eigenvectors.shape[1] < k:
+            raise CostLimitError(
+                f"the spectral layout of {n} nodes did not converge within its iteration bound; "
+                "pass pos=... (your own positions) or layout='spring' on a smaller graph") from None
+        return err.eigenvalues, err.eigenvectors
 
 
 def _landscape(xy: np.ndarray) -> np.ndarray:

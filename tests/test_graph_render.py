@@ -38,6 +38,18 @@ def _edges(ax):
     return [c for c in ax.collections if isinstance(c, LineCollection)][0]
 
 
+def _segments(ax):
+    """Edge segments ``(E, 2, 2)`` drawn, from a LineCollection or the binned compound paths."""
+    from multiattn.renderers._graph_draw import PathCollection
+
+    lines = [c for c in ax.collections if isinstance(c, LineCollection)]
+    if lines:
+        return np.asarray(lines[0].get_segments())
+    binned = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_array() is not None
+              and len(c.get_paths()) > 1][0]
+    return np.concatenate([p.vertices.reshape(-1, 2, 2) for p in binned.get_paths()])
+
+
 def test_draw_uses_collections_and_marks_self_loops(karate):
     ax = draw(karate, layer=0, head="mean")
     n_loops = karate.meta["self_loops"]
@@ -78,11 +90,36 @@ def test_top_k_and_large_graph_mode():
     grid = from_edges(np.stack([source, target]), alpha, multi_edges="sum")
     pos = rng.normal(size=(n, 2))
     ax = draw(grid, pos=pos)  # large mode: top 3 per node, no arrowheads, no labels
-    assert len(_edges(ax).get_segments()) == 3 * n
+    assert len(_segments(ax)) == 3 * n
     assert len(ax.texts) == 0 and len(ax.patches) == 0 and len(ax.collections) == 2
     assert "top 3 incoming edges per node" in ax.get_title()
     small = draw(grid, pos=pos, top_k=1, arrows=False)
     assert len(_edges(small).get_segments()) == n
+
+
+def test_binned_edges_draw_the_same_segments(monkeypatch):
+    """Many edges: one compound path per strength bin; same segments as the one-line-per-edge path,
+    bins ordered weak to strong (strong on top) with colours and widths growing with strength."""
+    from multiattn.renderers import _graph_draw
+
+    rng = np.random.default_rng(1)
+    n, per_node = 300, 4
+    source = rng.integers(0, n, n * per_node)
+    target = np.repeat(np.arange(n), per_node)
+    source = np.where(source == target, (source + 1) % n, source)
+    grid = from_edges(np.stack([source, target]), rng.dirichlet(np.ones(per_node), size=n).ravel(),
+                      multi_edges="sum")
+    pos = rng.normal(size=(n, 2))
+    lines = _segments(draw(grid, pos=pos, arrows=False))
+    monkeypatch.setattr(_graph_draw, "BINNED_EDGES", 10)
+    ax = draw(grid, pos=pos, arrows=False)
+    binned = _segments(ax)
+    assert not [c for c in ax.collections if isinstance(c, LineCollection)]
+    key = lambda segs: sorted(map(tuple, np.round(segs.reshape(len(segs), 4), 9)))  # noqa: E731
+    assert key(binned) == key(lines)
+    paths = [c for c in ax.collections if len(c.get_paths()) > 1][0]
+    values = np.asarray(paths.get_array())
+    assert (np.diff(values) > 0).all() and (np.diff(paths.get_linewidths()) >= 0).all()
 
 
 def test_layouts_are_deterministic(karate):

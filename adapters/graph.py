@@ -151,9 +151,11 @@ def capture(model: Model, data: GraphInput, *, layers: Sequence[str] | None = No
     UnsupportedModelError
         No attention layer (the message says what the layers are instead), or a layer
         whose attention cannot be read faithfully (with the reason).
+        Also layers with different head counts or edge lists, which cannot share one grid
+        (capture them separately with ``layers=``).
     ValueError
-        Layers with different head counts or edge lists (capture them separately with
-        ``layers=``); a forward parameter the data lacks; the model failing on the data.
+        A forward parameter the data lacks; the model failing on the data (the message
+        names the call that was made).
 
     Example
     -------
@@ -223,12 +225,12 @@ def check_same_edges(labels: list[str], edges: list[np.ndarray], alphas: list[np
     """Refuse stacking layer calls with different head counts or edge lists into one grid."""
     heads = [alpha.shape[1] for alpha in alphas]
     if len(set(heads)) != 1:
-        raise MultiattnValueError(
+        raise UnsupportedModelError(
             f"layers have different head counts {heads} ({labels}); capture them separately with "
             "layers=[name]")
     for label, other in zip(labels[1:], edges[1:]):
         if other.shape != edges[0].shape or not np.array_equal(other, edges[0]):
-            raise MultiattnValueError(
+            raise UnsupportedModelError(
                 f"layer {label} used a different edge list than {labels[0]} ({other.shape[1]} vs "
                 f"{edges[0].shape[1]} edges); capture them separately with layers=[name]")
 

@@ -35,6 +35,8 @@ __all__ = [
 
 #: Text towers that pool the last position (SigLIP: padded to a fixed length, last token pooled).
 _LAST_TOKEN = ("siglip", "siglip2")
+#: Text towers that pool at the highest token id (OWL-ViT's CLIP-style end-of-text rule).
+_ARGMAX = ("owlvit", "owlv2")
 #: Text towers that pool the first position (BERT / RoBERTa: CLS).
 _FIRST_TOKEN = ("chinese_clip", "altclip", "vision-text-dual-encoder")
 
@@ -143,7 +145,7 @@ def eot_positions(model: Model, input_ids: torch.Tensor) -> list[int]:
     if family(model) in _FIRST_TOKEN:
         return [0] * input_ids.shape[0]
     eos = model.text_model.config.eos_token_id
-    if eos == 2:  # legacy checkpoints pool at the highest token id
+    if eos == 2 or family(model) in _ARGMAX:  # legacy checkpoints pool at the highest token id
         return input_ids.argmax(-1).tolist()
     return (input_ids == eos).int().argmax(-1).tolist()
 

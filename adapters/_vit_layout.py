@@ -136,6 +136,9 @@ def layout_of(model: Model) -> Layout:
                       pair(model.patch_embed.img_size, "img_size"))
     if hasattr(model, "config") and hasattr(model, "modules"):
         return _hf_layout(model)
+    if type(model).__module__.startswith("timm.") and not any(
+            "attn" in name.split(".")[-1] for name, _ in model.named_modules()):
+        _refuse_no_attention(model)
     raise MultiattnTypeError(
         f"unsupported model {type(model).__name__}: pass a Hugging Face vision transformer "
         "(ViT, DeiT, DINOv2, BEiT, Swin, CLIP/SigLIP vision) or a timm VisionTransformer / EVA / BEiT / Swin"

@@ -171,7 +171,9 @@ def test_timm_uses_the_models_own_size_and_no_feature_index_as_class():
 @pytest.mark.parametrize("build", [
     lambda: T.ConvNextModel(T.ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2)),
     lambda: T.ResNetModel(T.ResNetConfig(hidden_sizes=[8, 16], depths=[1, 1], embedding_size=8)),
-], ids=["convnext", "resnet"])
+    lambda: timm.create_model("convnext_atto", pretrained=False),
+    lambda: timm.create_model("resnet18", pretrained=False),
+], ids=["convnext", "resnet", "timm-convnext", "timm-resnet"])
 def test_convolutional_models_are_refused_with_no_attention(build):
     with pytest.raises(UnsupportedModelError, match="no attention"):
         multiattn.capture(build().eval(), _image())
@@ -210,6 +212,8 @@ DUAL = {
         text_config=_tx(), vision_config=_V, projection_dim=16)), ("CLS",), "first"),
     "altclip": (lambda: T.AltCLIPModel(T.AltCLIPConfig(
         text_config=_tx(project_dim=16), vision_config=_V, projection_dim=16)), ("CLS",), "first"),
+    "owlvit": (lambda: T.OwlViTModel(T.OwlViTConfig(text_config=_tx(), vision_config=_V, projection_dim=16)),
+               ("CLS",), "eot"),
     "vision-text-dual": (lambda: T.VisionTextDualEncoderModel(
         vision_model=T.ViTModel(T.ViTConfig(**_V)), text_model=T.BertModel(T.BertConfig(**_tx()))),
         ("CLS",), "first"),

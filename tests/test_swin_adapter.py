@@ -156,3 +156,10 @@ def test_streaming_passes_every_window(which, hf_swin, timm_swin):
 def test_swin_has_no_single_readout_token(hf_swin):
     with pytest.raises(ValueError, match="hierarchical"):
         vit.explain(hf_swin, _image(), method="raw")
+
+
+def test_timm_swinv2_cosine_attention_is_refused_with_the_reason():
+    model = timm.create_model("swinv2_tiny_window8_256", pretrained=False, img_size=64, depths=(2,),
+                              num_heads=(2,), embed_dim=16, window_size=4).eval()
+    with pytest.raises(ValueError, match="cosine attention"):
+        multiattn.capture(model, _image())

@@ -54,6 +54,21 @@ def _labels(labels: Iterable | None, n: int, name: str) -> tuple[str, ...]:
     return out
 
 
+def _sum_by_target(values: np.ndarray, target: np.ndarray, n_nodes: int) -> np.ndarray:
+    """``(L, H, n_nodes)`` float64 sums of edge values ``(L, H, E)`` per target node (one bincount).
+
+    Examples
+    --------
+    >>> _sum_by_target(np.ones((1, 1, 3)), np.array([0, 0, 2]), 3)
+    array([[[2., 0., 1.]]])
+    """
+    n_maps = values.shape[0] * values.shape[1]
+    index = (np.arange(n_maps)[:, None] * n_nodes + target[None, :]).ravel()
+    sums = np.bincount(index, weights=values.reshape(n_maps, -1).ravel().astype(np.float64),
+                       minlength=n_maps * n_nodes)
+    return sums.reshape(values.shape[0], values.shape[1], n_nodes)
+
+
 def _json_ok(value: Any) -> bool:
     try:
         json.dumps(value)
@@ -165,8 +180,7 @@ class AttentionGrid:
     def _row_sums(self, arr: np.ndarray) -> np.ndarray:
         if self.edge_index is None:
             return arr.sum(axis=-1, dtype=np.float64)
-        sums = np.zeros(arr.shape[:2] + (len(self.query),))
-        np.add.at(sums, (slice(None), slice(None), self.edge_index[1]), arr)
+        sums = _sum_by_target(arr, self.edge_index[1], len(self.query))
         has_in = np.bincount(self.edge_index[1], minlength=len(self.query)) > 0
         return sums[..., has_in]
 
@@ -195,8 +209,7 @@ class AttentionGrid:
         if self.edge_index is None:
             sums = arr.sum(axis=-1, keepdims=True)
             return np.divide(arr, sums, out=np.zeros_like(arr), where=sums > 0)
-        sums = np.zeros(arr.shape[:2] + (len(self.query),), dtype=np.float32)
-        np.add.at(sums, (slice(None), slice(None), self.edge_index[1]), arr)
+        sums = _sum_by_target(arr, self.edge_index[1], len(self.query)).astype(np.float32)
         per_edge = sums[..., self.edge_index[1]]
         return np.divide(arr, per_edge, out=np.zeros_like(arr), where=per_edge > 0)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import warnings
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +33,10 @@ __all__ = [
     "SILENCE_PEAK",
     "WINDOW",
     "WINDOW_S",
+    "CT2_DIR_ATTR",
     "block_diagonal",
+    "ct2_engine",
+    "decode_ct2",
     "check_model",
     "encode",
     "features",
@@ -176,7 +181,9 @@ def prompt(model: Model) -> list[int]:
                 f"generation_config has no no_timestamps_token_id and vocab_size {model.config.vocab_size} "
                 "is not Whisper's; set model.generation_config.no_timestamps_token_id = "
                 "processor.tokenizer.convert_tokens_to_ids('<|notimestamps|>')")
-    return [generation.decoder_start_token_id, no_timestamps]
+    # a multilingual model converted by multiattn.zoo transcribes English: <|en|> <|transcribe|>
+    extra = list(getattr(generation, "multiattn_prompt_extra", None) or [])
+    return [generation.decoder_start_token_id, *extra, no_timestamps]
 
 
 def encode(model: Model, features: torch.Tensor, attentions: bool) -> BaseModelOutput:
@@ -213,7 +220,7 @@ def greedy(model: Model, encoder_out: BaseModelOutput, max_new_tokens: int) -> l
             ids.append(token)
             past = out.cache
             step_input = torch.tensor([[token]])
-    return ids[2:]
+    return ids[len(prompt(model)):]
 
 
 def check_model(model: Model) -> None:
@@ -227,6 +234,55 @@ def check_model(model: Model) -> None:
             + ("a speech encoder has no decoder to align text with: use multiattn.capture(model, audio) "
                "or multiattn.adapters.speech.capture for its encoder self-attention" if speech else
                "multiattn.capture(model, inputs) picks the adapter of a model"))
+
+
+#: Attribute of a model converted from a CTranslate2 folder: that folder (decoded there when
+#: ``ctranslate2`` is installed; the attention still comes from one Hugging Face forward).
+CT2_DIR_ATTR = "multiattn_ctranslate2_dir"
+
+
+@lru_cache(maxsize=2)
+def _ct2_whisper(folder: str) -> Any:
+    import ctranslate2
+
+    threads = max(1, min(4, os.cpu_count() or 1))
+    return ctranslate2.models.Whisper(folder, device="cpu", compute_type="float32", intra_threads=threads)
+
+
+def ct2_engine(model: Model) -> Any | None:
+    """The CTranslate2 Whisper of the folder ``model`` was converted from, or None.
+
+    None when the model did not come from a CTranslate2 folder or ``ctranslate2`` is not installed
+    (then decoding falls back to the Hugging Face loop, same tokens up to float rounding).
+    """
+    folder = getattr(model, CT2_DIR_ATTR, None)
+    if folder is None:
+        return None
+    try:
+        return _ct2_whisper(str(folder))
+    except ImportError:
+        return None
+
+
+def decode_ct2(engine: Any, model: Model, mels: list[torch.Tensor], max_new_tokens: int,
+               beam_size: int = 1) -> list[list[int]]:
+    """Text tokens of each window decoded by CTranslate2 (greedy or beam), no timestamps.
+
+    Example
+    -------
+    >>> decode_ct2(ct2_engine(model), model, window_features(processor, mono), 224)  # doctest: +SKIP
+    [[383, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]]
+    """
+    import ctranslate2
+
+    features = ctranslate2.StorageView.from_array(
+        np.ascontiguousarray(np.concatenate([m.numpy() for m in mels]), dtype=np.float32))
+    always, _ = suppressed(model)
+    eot = model.generation_config.eos_token_id
+    results = engine.generate(features, [prompt(model)] * len(mels), beam_size=beam_size,
+                              max_length=min(448, max_new_tokens + 2), suppress_blank=True,
+                              suppress_tokens=[t for t in always if t != eot])
+    return [[t for t in r.sequences_ids[0] if t < eot] for r in results]
 
 
 def windows(mono: np.ndarray) -> list[np.ndarray]:

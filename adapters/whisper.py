@@ -110,9 +110,14 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         check_fits(_encoder_nbytes(model, len(mono)),
                    f"stitched encoder attention over {frames} frames (pass keep_encoder=False to skip it)")
     encoded = []
-    bar = tqdm(list(zip(windows, _wd.window_features(processor, mono))), desc="whisper windows",
-               unit="window", disable=not progress or len(windows) == 1)
-    for window, window_mel in bar:
+    mels = _wd.window_features(processor, mono)
+    decoded_ct2 = None
+    engine = _wd.ct2_engine(model) if text is None or len(windows) > 1 else None
+    if engine is not None:
+        decoded_ct2 = _wd.decode_ct2(engine, model, mels, max_new_tokens)
+    bar = tqdm(list(zip(windows, mels)), desc="whisper windows", unit="window",
+               disable=not progress or len(windows) == 1)
+    for index, (window, window_mel) in enumerate(bar):
         encoder_out = _wd.encode(model, window_mel, attentions=keep_encoder)
         n_frames = math.ceil(len(window) / (FRAME_S * SAMPLE_RATE))
         enc = None
@@ -121,7 +126,9 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
                             require_attentions(encoder_out.attentions, "encoder", model)])
         hidden = encoder_out.last_hidden_state
         greedy = None
-        if text is None or len(windows) > 1:
+        if decoded_ct2 is not None:
+            greedy = decoded_ct2[index]
+        elif text is None or len(windows) > 1:
             greedy = _wd.greedy(model, encoder_out, max_new_tokens)
         encoded.append((hidden, enc, n_frames, greedy))
     if text is None:
@@ -186,6 +193,9 @@ def transcribe(model: Model, inputs: AudioInput, *, processor: Processor = None,
                max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> str:
     """Plain greedy transcription (no attention captured): the baseline of the benchmark.
 
+    Decoded by CTranslate2 when the model was converted from a CTranslate2 folder and
+    ``ctranslate2`` is installed, else by the Hugging Face decoder loop.
+
     Example
     -------
     >>> transcribe(model, (audio, 16000), processor=processor)  # doctest: +SKIP
@@ -194,6 +204,11 @@ def transcribe(model: Model, inputs: AudioInput, *, processor: Processor = None,
     _wd.check_model(model)
     _check_processor(processor)
     mono, _ = prepare_audio(*audio_input(inputs))
+    engine = _wd.ct2_engine(model)
+    if engine is not None:
+        mels = _wd.window_features(processor, mono)
+        tokens = _wd.decode_ct2(engine, model, mels, max_new_tokens)
+        return "".join(processor.tokenizer.decode(t) for t in tokens)
     pieces = []
     for window_mel in _wd.window_features(processor, mono):
         encoder_out = _wd.encode(model, window_mel, attentions=False)
@@ -275,8 +290,10 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     steps : sequence of str, optional
         Refinement steps of :func:`multiattn.analysis.alignment.refine_timings`, in order;
         default ``DEFAULT_STEPS`` (``"onset"``: first word of each 30 s window at the speech onset;
-        ``"bias"``: the calibrated lateness of cross-attention removed; ``"snap"``: boundaries
-        onto pauses). ``benchmarks/bench_speech_timing.py`` measures each.
+        ``"bias"``: the lateness of cross-attention removed, as calibrated for the model in
+        ``model.generation_config.multiattn_timing_bias_s`` (skipped, with a note, for a model
+        without one); ``"snap"``: boundaries onto pauses). ``benchmarks/bench_speech_timing.py``
+        measures each.
     keep_encoder : bool, optional
         Keep the encoder self-attention grid.  Default: when it fits in memory (it grows with
         the square of the audio length); otherwise it is skipped with a note in
@@ -309,8 +326,12 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     grids = capture(model, (audio, sr), processor=processor, text=text, keep_encoder=keep_encoder)
     words = word_timings(grids["cross"])
     chosen = tuple(DEFAULT_STEPS if steps is None else steps) if snap else ()
+    bias = getattr(model.generation_config, "multiattn_timing_bias_s", None)
+    if bias is None and "bias" in chosen:  # calibrated per model: none known for this one
+        chosen = tuple(step for step in chosen if step != "bias")
+        notes.append("no timing bias is calibrated for this model: the 'bias' step was skipped")
     if chosen:
-        words = refine_timings(words, mono, SAMPLE_RATE, steps=chosen)
+        words = refine_timings(words, mono, SAMPLE_RATE, steps=chosen, bias_s=bias or 0.0)
     misfit = _transcript_misfit(words, len(mono) / SAMPLE_RATE) if text is not None else None
     if misfit:
         notes.append(misfit)

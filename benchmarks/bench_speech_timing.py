@@ -181,7 +181,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="12 files per set, no long file")
     args = parser.parse_args()
-    sets = corpus(CACHE)
+    try:
+        sets = corpus(CACHE)
+    except RuntimeError as err:  # no libespeak-ng on this machine
+        print(json.dumps({"benchmark": "speech_word_timings", "skipped": str(err)}))
+        return
     model, processor = whisper_tiny_en()
     fw = _faster_whisper()
     steps = [(s, (s,)) for s in SINGLE_STEPS] + [("default", DEFAULT_STEPS)]

@@ -97,9 +97,9 @@ def test_refine_steps_are_named_and_separate():
         {"word": "c", "start": 1.2, "end": 1.5},
     ]
     assert refine_timings(words, audio, 16000, steps=()) == words
-    biased = refine_timings(words, audio, 16000, steps=["bias"], bias_s=(0.1, 0.05))
+    biased = refine_timings(words, audio, 16000, steps=["bias"], bias_s=0.1)
     # the first word's start and the last word's end are the onset step's, not the bias's
-    assert [(w["start"], w["end"]) for w in biased] == [(0.0, 0.85), (0.8, 1.15), (1.1, 1.5)]
+    assert [(w["start"], w["end"]) for w in biased] == [(0.0, 0.8), (0.8, 1.1), (1.1, 1.5)]
     onset = refine_timings(words, audio, 16000, steps=["onset"])
     assert onset[0]["start"] == pytest.approx(0.5, abs=0.005) and onset[1:] == words[1:]
     assert set(DEFAULT_STEPS) <= set(STEPS)

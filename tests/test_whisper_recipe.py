@@ -184,3 +184,21 @@ def test_dtw_matches_whisper_dtw_cpu_without_ties(rng):
         rows, cols = dtw(x)
         ref_rows, ref_cols = _whisper_dtw_cpu(x)
         assert rows.tolist() == ref_rows.tolist() and cols.tolist() == ref_cols.tolist()
+
+
+def test_ctranslate2_decodes_what_the_transformers_loop_decodes(whisper):
+    """The default weights decode with CTranslate2 (their engine); same tokens as the HF loop."""
+    pytest.importorskip("ctranslate2")
+    model, processor = whisper
+    audio, sr = load_audio(SPEECH / "s3.wav")
+    mono, _ = prepare_audio(audio, sr)
+    mels = wd.window_features(processor, mono)
+    engine = wd.ct2_engine(model)
+    assert engine is not None
+    ct2_tokens = wd.decode_ct2(engine, model, mels, wd.MAX_NEW_TOKENS)
+    hf_tokens = wd.greedy(model, wd.encode(model, mels[0], attentions=False), wd.MAX_NEW_TOKENS)
+    assert ct2_tokens == [hf_tokens]
+    # capture without text uses them; the attention still comes from the Hugging Face forward
+    grids = capture(model, (mono, 16000), processor=processor, keep_encoder=False)
+    assert grids.meta["text"].strip() == processor.tokenizer.decode(hf_tokens).strip()
+    assert grids["cross"].values.any()

@@ -21,8 +21,9 @@ __all__ = [
     "speech_offset",
 ]
 
-#: Shortest silence taken for a pause: longer than a stop closure (20-100 ms in connected speech).
-PAUSE_S = 0.12
+#: Shortest silence taken for a pause: longer than the stop closures of connected speech (at most
+#: 65 ms in the espeak-ng corpus of ``benchmarks/``), shorter than the 90 ms gaps of the samples.
+PAUSE_S = 0.08
 #: A frame is silent below the noise floor + this many dB (and below ``threshold_db`` re the peak).
 FLOOR_MARGIN_DB = 8.0
 _ONSET_FRAME_S = 0.01
@@ -66,7 +67,7 @@ def snap_to_energy(words: Sequence[dict], audio: ArrayLike, sr: int, *, search_s
 
     DTW boundaries have no pauses: a word ends where the next one starts. Here frames of
     ``hop_s`` quieter than ``threshold_db`` re the loudest frame and than the noise floor + 8 dB
-    are silent; runs of at least ``min_gap_s`` (default 0.12 s, longer than a stop closure) are
+    are silent; runs of at least ``min_gap_s`` (default 0.08 s, longer than a stop closure) are
     pauses. The boundary between two words moves onto the nearest pause within ``search_s``
     (the first word ends where it begins, the next starts where it ends); the first word starts
     at the end of the pause whose end is nearest its DTW start (a leading silence, not a gap after

@@ -337,11 +337,10 @@ def alignment_metrics(cross: AttentionGrid) -> dict[str, np.ndarray]:
 
 #: The refinement steps :func:`multiattn.adapters.whisper.align` applies (in this order).
 DEFAULT_STEPS = ("bias", "snap", "onset")
-#: Cross-attention word boundaries come late: median signed error of word starts / ends of the raw
+#: Cross-attention word boundaries come late: median signed error of the word boundaries of the raw
 #: recipe (Whisper tiny.en) on the tuning set of ``benchmarks/_espeak_corpus.py`` (held-out voices
 #: and sentences are reported by ``benchmarks/bench_speech_timing.py``).
-BIAS_START_S = 0.087  # tuning set: +92.9 ms clean, +80.7 ms at 20 dB SNR
-BIAS_END_S = 0.084  # tuning set: +88.2 ms clean, +80.4 ms at 20 dB SNR (last words by "onset")
+BIAS_S = 0.087  # tuning set, word starts: +92.9 ms clean, +80.7 ms at 20 dB SNR (ends: +88.2 / +80.4)
 #: Half-width (s) of the window in which ``"flux"`` moves a boundary onto an acoustic change.
 FLUX_S = 0.04
 #: Every refinement step :func:`refine_timings` knows.
@@ -350,7 +349,7 @@ STEPS = ("onset", "bias", "snap", "flux")
 
 def refine_timings(words: Sequence[dict], audio: ArrayLike, sr: int, *,
                    steps: Sequence[str] = DEFAULT_STEPS, window_s: float = 30.0,
-                   bias_s: tuple[float, float] = (BIAS_START_S, BIAS_END_S),
+                   bias_s: float = BIAS_S,
                    flux_s: float = FLUX_S) -> list[dict]:
     """Word timings refined past Whisper's recipe by named steps, applied in order.
 
@@ -359,9 +358,9 @@ def refine_timings(words: Sequence[dict], audio: ArrayLike, sr: int, *,
       onset found by :func:`~multiattn.analysis._energy.speech_onset` (adaptive noise floor, so it
       works in steady noise) before the word's end; the last word of each window ends at the
       speech offset after its start.
-    - ``"bias"``: every other boundary moves ``bias_s = (start, end)`` seconds earlier: the
-      systematic lateness of cross-attention timing, calibrated on a tuning set (``BIAS_START_S``).
-    - ``"snap"``: :func:`snap_to_energy`, onto pauses of at least 0.12 s (never into a closure).
+    - ``"bias"``: every other boundary moves ``bias_s`` seconds earlier: the systematic lateness
+      of cross-attention timing, calibrated on a tuning set (``BIAS_S``).
+    - ``"snap"``: :func:`snap_to_energy`, onto pauses of at least 0.08 s (never into a closure).
     - ``"flux"``: each inner boundary moves to the strongest acoustic change (librosa onset
       strength) within ``flux_s``, weighted towards where it was.
 
@@ -429,12 +428,12 @@ def _onset_step(out: list[dict], audio: np.ndarray, sr: int, firsts: set, lasts:
             out[i]["end"] = offset
 
 
-def _shift_inner(out: list[dict], firsts: set, lasts: set, bias_s: tuple[float, float]) -> None:
+def _shift_inner(out: list[dict], firsts: set, lasts: set, bias_s: float) -> None:
     for i, word in enumerate(out):
         if i not in firsts:
-            word["start"] -= bias_s[0]
+            word["start"] -= bias_s
         if i not in lasts:
-            word["end"] -= bias_s[1]
+            word["end"] -= bias_s
 
 
 def _flux_step(out: list[dict], audio: np.ndarray, sr: int, firsts: set, flux_s: float) -> None:

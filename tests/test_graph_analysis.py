@@ -108,3 +108,22 @@ def test_dense_grid_is_refused():
         incoming_entropy(dense)
     with pytest.raises(TypeError, match="sparse AttentionGrid"):
         attention_received(np.ones((2, 2)))
+
+
+def test_one_edge_type_of_a_heterogeneous_graph_is_read_and_refused_for_drawing():
+    """A bipartite grid (4 targets of one type, 6 sources of another): per-source sums over the 6
+    sources; drawing it alone is refused with the way to draw it (issue 16)."""
+    import numpy as np
+    import pytest
+
+    from multiattn import AttentionGrid, NodeAxis
+    from multiattn.analysis.edges import attention_received
+    from multiattn.renderers.network import draw
+
+    edges = np.array([[0, 1, 5, 3, 5], [0, 1, 2, 3, 3]])
+    values = np.array([[[1.0, 1.0, 1.0, 0.25, 0.75]]])
+    grid = AttentionGrid(values, NodeAxis(list(range(4))), NodeAxis(list(range(6))), edge_index=edges,
+                         kind="cross")
+    np.testing.assert_allclose(attention_received(grid).values[0, 0], [1.0, 1.0, 0.0, 0.25, 0.0, 1.75])
+    with pytest.raises(ValueError, match="draw_hetero"):
+        draw(grid)

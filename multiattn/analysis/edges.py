@@ -47,9 +47,9 @@ def _sparse(grid: object) -> AttentionGrid:
     return grid
 
 
-def _per_node(grid: AttentionGrid, index: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Sum ``weights (L, H, E)`` into ``(L, H, N)`` bins given by ``index (E,)``."""
-    n = len(grid.query)
+def _per_node(grid: AttentionGrid, index: np.ndarray, weights: np.ndarray, node: str = "query") -> np.ndarray:
+    """Sum ``weights (L, H, E)`` into ``(L, H, N)`` bins given by ``index (E,)`` over the ``node`` axis."""
+    n = len(grid.query if node == "query" else grid.key)
     flat = weights.reshape(-1, weights.shape[-1])
     out = np.stack([np.bincount(index, weights=row, minlength=n) for row in flat])
     return out.reshape(weights.shape[:-1] + (n,))
@@ -142,7 +142,8 @@ def attention_received(grid: AttentionGrid, *, self_loops: bool = True) -> Label
     values = grid.values.astype(np.float64)
     if not self_loops:
         values = np.where(self_loop_mask(grid), 0.0, values)
-    return _per_node_labelled(grid, _per_node(grid, grid.edge_index[0], values), "attention_received", "key")
+    return _per_node_labelled(grid, _per_node(grid, grid.edge_index[0], values, "key"), "attention_received",
+                              "key")
 
 
 def top_k_edges(grid: AttentionGrid, k: int, *, layer: int | str = -1, head: int | str = "mean",

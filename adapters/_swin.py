@@ -192,7 +192,11 @@ def _grids(model: Model, pixel_values: torch.Tensor, transform: dict, meta: dict
     image_hw = tuple(int(v) for v in pixel_values.shape[-2:])
     meta = {**meta, "family": "timm" if _is_timm(model) else "hf"}
     if logits is not None and logits.ndim == 2:
-        meta["predicted"] = int(logits[0].argmax())
+        pred = int(logits[0].argmax())
+        id2label = getattr(getattr(model, "config", None), "id2label", None) or {}
+        meta.update(predicted=pred, predicted_label=str(id2label.get(pred, pred)))
+    else:
+        meta["head"] = "none (backbone: no class scores)"
     grids = {f"stage.{s}": _stage_grid(s, blocks, image_hw, patch, transform, meta)
              for s, blocks in by_stage.items()}
     return GridSet(grids, meta=meta)

@@ -303,24 +303,24 @@ def explain(
     from ..analysis.rollout import rollout
 
     if method is None:
-        method = "relevance" if has_class_head(model) else "rollout"
+        method = "relevance" if has_class_head(model) and not is_swin(model) else "rollout"
     if method not in METHODS:
         raise MultiattnValueError(f"method must be one of {METHODS}, got {method!r}")
     if method in ("raw", "rollout"):
         if target is not None:
             raise MultiattnValueError(f"method {method!r} does not depend on a target class; drop target=")
         grid = capture(model, image, processor=processor, size=size, transform=transform)
-        if isinstance(grid, GridSet):
-            raise UnsupportedModelError(
-                f"{type(model).__name__} is hierarchical (Swin stages): no single token reads the image "
-                "out; use multiattn.capture and draw a stage, e.g. grids['stage.0']")
+        stage = ""
+        if isinstance(grid, GridSet):  # Swin: the model mean-pools its last stage; explain within it
+            name = sorted(grid, key=lambda k: int(k.split(".")[-1]))[-1]
+            grid, stage = grid[name].to_dense(), f" within {name} (Swin stages do not compose)"
         reader, rows = _reader(grid.query)
         if method == "raw":
             values = rows(grid.values[-1].mean(axis=0))
             what = f"{reader} attention, {grid.layers[-1]}, mean of heads (rows sum to 1)"
         else:
             values = rows(np.asarray(rollout(grid)))
-            what = f"attention rollout of {reader} (mean of heads, residual 0.5; rows sum to 1)"
+            what = f"attention rollout of {reader}{stage} (mean of heads, residual 0.5; rows sum to 1)"
     else:
         grid, grads = capture_with_gradients(model, image, processor=processor, target=target, size=size,
                                              transform=transform)

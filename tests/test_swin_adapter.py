@@ -153,9 +153,15 @@ def test_streaming_passes_every_window(which, hf_swin, timm_swin):
         np.testing.assert_allclose(fed.to_dense().values[0, 0], want, atol=1e-6)
 
 
-def test_swin_has_no_single_readout_token(hf_swin):
-    with pytest.raises(ValueError, match="hierarchical"):
-        vit.explain(hf_swin, _image(), method="raw")
+def test_swin_explains_within_its_last_stage(hf_swin):
+    amap = vit.explain(hf_swin, _image())
+    assert amap.meta["method"] == "rollout" and "within stage.1" in amap.meta["values"]
+    assert amap.axis.rows == 4 and amap.axis.patch_size == (8, 8)
+    raw = vit.explain(hf_swin, _image(), method="raw")
+    dense = multiattn.capture(hf_swin, _image())["stage.1"].to_dense().values
+    np.testing.assert_allclose(raw.values, dense[-1].mean(0).mean(0), atol=1e-6)
+    with pytest.raises(ValueError, match="Swin"):
+        vit.explain(hf_swin, _image(), method="relevance")
 
 
 def test_timm_swinv2_cosine_attention_is_refused_with_the_reason():

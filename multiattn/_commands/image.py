@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import multiattn
     from multiattn.adapters.vit import has_class_head
-    from multiattn.errors import MultiattnValueError
+    from multiattn.errors import MultiattnValueError, UnsupportedModelError
     from multiattn.renderers.figure import save_figure
     from multiattn.renderers.image import explanation_figure
 
@@ -54,11 +54,20 @@ def run(args: argparse.Namespace) -> int:
     if headless:
         print(f"[image] {type(model).__name__} has no class head: showing target-free maps")
     usable = tuple(m for m in _METHODS if not (headless and m in _GRADIENT))
-    methods = usable if args.method == "all" else (args.method or ("rollout" if headless else "relevance"),)
-    # with "all" the target goes to the gradient methods only; alone, explain() refuses it where meaningless
-    maps = {m: multiattn.explain(model, args.path, processor=processor, method=m,
-                                 target=target if args.method != "all" or m in _GRADIENT else None)
-            for m in methods}
+    # no --method: explain() picks (relevance; rollout for a backbone or a Swin)
+    methods = usable if args.method == "all" else (args.method,)
+    maps = {}
+    for m in methods:
+        # with "all" the target goes to the gradient methods only; alone, explain() refuses it if meaningless
+        try:
+            amap = multiattn.explain(model, args.path, processor=processor, method=m,
+                                     target=target if args.method != "all" or m in _GRADIENT else None)
+        except UnsupportedModelError:
+            if args.method != "all":
+                raise
+            print(f"[image] {type(model).__name__}: {m} not supported, left out")
+            continue
+        maps[amap.meta["method"]] = amap
     fig = explanation_figure(args.path, maps, upsample=args.upsample, threshold=args.threshold,
                              shared_scale=args.shared_scale)
     print(save_figure(fig, args.out))

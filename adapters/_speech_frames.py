@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when
     from .._types import Model, Processor
     from ..axes import TimeAxis
 
-__all__ = ["FAMILIES", "REFUSED", "conv_geometry", "family", "input_values", "time_axis"]
+__all__ = ["FAMILIES", "REFUSED", "conv_geometry", "family", "frame_count", "input_values", "time_axis"]
 
 #: ``config.model_type`` of the encoders :mod:`multiattn.adapters.speech` captures.
 FAMILIES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat")
@@ -75,6 +75,23 @@ def conv_geometry(model: Model) -> dict[str, int]:
         pad += conv.padding[0] * jump
         jump *= conv.stride[0]
     return {"field": field, "jump": jump, "pad": pad}
+
+
+def frame_count(model: Model, n_samples: int, sr: int) -> int:
+    """Frames of ``n_samples`` (the floors of a conv stack compose); shorter than one field: refused.
+
+    Example
+    -------
+    >>> frame_count(wav2vec2_base, 16000, 16000)  # doctest: +SKIP
+    49
+    """
+    geo = conv_geometry(model)
+    n_frames = (n_samples + 2 * geo["pad"] - geo["field"]) // geo["jump"] + 1
+    if n_frames < 1:
+        raise MultiattnValueError(
+            f"{n_samples / sr * 1000:.1f} ms of audio is shorter than one frame's receptive field "
+            f"({geo['field'] / sr * 1000:.0f} ms); pass a longer recording")
+    return n_frames
 
 
 def time_axis(model: Model, n_frames: int, sr: int) -> TimeAxis:

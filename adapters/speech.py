@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
+from multiattn.errors import MultiattnRuntimeError
 
 from ..grid import AttentionGrid
 from . import _speech_frames as _frames
@@ -81,12 +81,7 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None,
 
     family = _frames.family(model)
     values, how, sr, notes, duration = _inputs(model, inputs, processor, normalize)
-    geo = _frames.conv_geometry(model)
-    n_frames = (values.shape[-1] + 2 * geo["pad"] - geo["field"]) // geo["jump"] + 1  # the floors compose
-    if n_frames < 1:
-        raise MultiattnValueError(
-            f"{duration * 1000:.1f} ms of audio is shorter than one frame's receptive field "
-            f"({geo['field'] / sr * 1000:.0f} ms); pass a longer recording")
+    n_frames = _frames.frame_count(model, values.shape[-1], sr)
     config = model.config
     check_fits(2 * 4 * config.num_hidden_layers * config.num_attention_heads * n_frames**2,
                f"speech encoder attention over {n_frames} frames")
@@ -103,16 +98,20 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None,
         raise MultiattnRuntimeError(
             f"{type(model).__name__} attends over {grid_values.shape[-1]} frames, its conv stack gives "
             f"{n_frames}; the frame times cannot be placed (a front end multiattn does not know)")
-    axis = _frames.time_axis(model, n_frames, sr)
-    meta = {"model": getattr(config, "_name_or_path", "") or type(model).__name__, "family": family,
-            "source": "multiattn.adapters.speech.capture", "sample_rate": sr, "duration_s": duration,
-            "receptive_field_s": geo["field"] / sr, "input": how, "notes": notes,
-            "normalized": "softmax over all frames (rows sum to 1)"}
+    meta = _meta(model, family, sr, duration, how, notes)
+    return AttentionGrid(grid_values, _frames.time_axis(model, n_frames, sr),
+                         layers=[f"encoder.{i}" for i in range(len(attentions))], kind="self", meta=meta)
+
+
+def _meta(model: Model, family: str, sr: int, duration: float, how: str, notes: list[str]) -> dict:
+    """What the grid is: model, family, rates, how the waveform was fed, notes."""
     if family == "wavlm":
-        meta["notes"] = [*notes, "per-head weights recomputed with the gated relative position bias "
-                         "(Hugging Face returns the head mean)"]
-    return AttentionGrid(grid_values, axis, layers=[f"encoder.{i}" for i in range(len(attentions))],
-                         kind="self", meta=meta)
+        notes = [*notes, "per-head weights recomputed with the gated relative position bias "
+                 "(Hugging Face returns the head mean)"]
+    return {"model": getattr(model.config, "_name_or_path", "") or type(model).__name__, "family": family,
+            "source": "multiattn.adapters.speech.capture", "sample_rate": sr, "duration_s": duration,
+            "receptive_field_s": _frames.conv_geometry(model)["field"] / sr, "input": how, "notes": notes,
+            "normalized": "softmax over all frames (rows sum to 1)"}
 
 
 def prepare(model: Model, inputs: AudioInput, *, processor: Processor = None,

@@ -62,8 +62,8 @@ def capture(
 
     Parameters
     ----------
-    model : transformers VideoMAE, ViViT or TimeSformer model
-        A base model or a ``...ForVideoClassification`` head model.
+    model : transformers VideoMAE, ViViT, TimeSformer, V-JEPA 2 or X-CLIP model
+        A base model or a ``...ForVideoClassification`` head model (``XCLIPModel`` for X-CLIP).
     frames : array (T, H, W, 3) uint8, list of frames, or a pixel_values tensor
         The clip.  Longer clips are sampled uniformly to ``config.num_frames``
         (:func:`sample_frame_indices`); shorter clips raise ``ValueError``.
@@ -91,6 +91,14 @@ def capture(
         holds, per patch ``(r, c)``, the ``T x T`` attention between that patch
         in every frame; CLS takes no part in the temporal step and its row is
         the identity.  ``grid.row(q)`` or ``grid.to_dense()`` give dense views.
+
+        **V-JEPA 2**: as VideoMAE (tubelets, no CLS), the encoder only.
+
+        **X-CLIP**: a GridSet ``spatial`` / ``message`` / ``mit`` of sparse grids over one
+        ``VideoAxis(frames, rows, cols, tubelet=(1, p, p), prefix=("CLS.0", ..., "MSG.0", ...))``:
+        per frame ``[CLS.t, patches, MSG.t]`` attention, the message tokens' cross-frame attention,
+        and the MIT's attention between frames (on the ``CLS.t`` tokens); see
+        :mod:`multiattn.adapters._xclip`.
 
     Raises
     ------

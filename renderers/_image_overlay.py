@@ -61,17 +61,42 @@ def _outline(mask: np.ndarray, width: int) -> np.ndarray:
     return mask & ~binary_erosion(mask, iterations=max(width, 1), border_value=0)
 
 
+def _lut(cmap: str) -> np.ndarray:
+    """``(256, 3)`` uint8 RGB table of a matplotlib colormap."""
+    from matplotlib import colormaps
+
+    return np.round(colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+
+
+def _lut_index(pixels: np.ndarray, seen: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """uint8 colour index ``round(clip((v - lo) / (hi - lo), 0, 1) * 255)`` (unseen pixels: 0), float32."""
+    scaled = np.subtract(pixels, np.float32(lo), dtype=np.float32)
+    scaled *= np.float32(255.0 / (hi - lo))
+    if not seen.all():
+        scaled[~seen] = 0.0
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    return np.rint(scaled, out=scaled).astype(np.uint8)
+
+
+def _blend(rgb: np.ndarray, index: np.ndarray, lut: np.ndarray, alpha: float) -> np.ndarray:
+    """``round((1 - alpha) * rgb + alpha * lut[index])`` on uint8 (cv2's LUT and blend when installed)."""
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - cv2 ships with the video extra
+        colour = lut[index].astype(np.float32)
+        return np.rint((1 - alpha) * rgb.astype(np.float32) + alpha * colour).astype(np.uint8)
+    colour = cv2.applyColorMap(np.ascontiguousarray(index), np.ascontiguousarray(lut[:, None, :]))
+    return cv2.addWeighted(np.ascontiguousarray(rgb), 1.0 - alpha, colour, alpha, 0.0)
+
+
 def _render(image: str | Path | PIL.Image.Image | ArrayLike, attention: AttentionMap | ArrayLike, *,
             alpha: float, cmap: str | None, upsample: str, threshold: float | None, vmin: float | None,
             vmax: float | None, channels: str) -> tuple[np.ndarray, ColorScale]:
-    from matplotlib import colormaps
-
     if not 0 <= alpha <= 1:
         raise MultiattnValueError(f"alpha must be in [0, 1], got {alpha}")
     rgb = to_rgb(image, channels=channels)
     grid = patch_grid(attention)
     scale = overlay_scale(grid, cmap, vmin, vmax)
-    lo, hi = scale.vmin, scale.vmax
     pixels = patch_values_to_pixels(attention, rgb.shape[:2], upsample=upsample)
     seen = np.isfinite(pixels)
     show = seen
@@ -79,14 +104,11 @@ def _render(image: str | Path | PIL.Image.Image | ArrayLike, attention: Attentio
         mask_px = patch_values_to_pixels(_mass_mask(grid, threshold).astype(float),
                                          rgb.shape[:2], upsample="nearest")
         show = seen & (mask_px > 0.5)
-    scaled = np.clip((np.where(seen, pixels, lo) - lo) / (hi - lo), 0, 1)
-    lut = (colormaps[scale.cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.float32)
-    colour = lut[np.round(scaled * 255).astype(np.intp)]
-    out = rgb.astype(np.float32)
-    out[show] = (1 - alpha) * out[show] + alpha * colour[show]
+    out = _blend(rgb, _lut_index(pixels, seen, scale.vmin, scale.vmax), _lut(scale.cmap), alpha)
+    if not show.all():
+        np.copyto(out, rgb, where=~show[..., None])
     if threshold is not None:
-        out[_outline(show, max(1, round(min(rgb.shape[:2]) / 150)))] = 255.0
-    out = np.round(out).astype(np.uint8)
+        out[_outline(show, max(1, round(min(rgb.shape[:2]) / 150)))] = 255
     if channels == "BGR":
         out = np.ascontiguousarray(out[..., ::-1])
     return out, scale

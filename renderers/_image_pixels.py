@@ -81,7 +81,7 @@ def patch_values_to_pixels(
     Returns
     -------
     numpy.ndarray
-        float64 ``(height, width)``.
+        float32 ``(height, width)``.
 
     Example
     -------
@@ -93,7 +93,7 @@ def patch_values_to_pixels(
     height, width = int(size[0]), int(size[1])
     grid = patch_grid(attention)
     top, left, bottom, right = pixel_box(attention, height, width)
-    out = np.full((height, width), np.nan)
+    out = np.full((height, width), np.nan, dtype=np.float32)
     if upsample == "nearest":
         rows = np.floor((np.arange(height) + 0.5 - top) / (bottom - top) * grid.shape[0]).astype(int)
         cols = np.floor((np.arange(width) + 0.5 - left) / (right - left) * grid.shape[1]).astype(int)
@@ -108,7 +108,7 @@ def patch_values_to_pixels(
     # resize the full box, then cut the part that lies inside the image
     box_h, box_w = int(round(bottom)) - int(round(top)), int(round(right)) - int(round(left))
     img = Image.fromarray(grid.astype(np.float32), mode="F")
-    smooth = np.asarray(img.resize((box_w, box_h), _RESAMPLE[upsample]), dtype=np.float64)
+    smooth = np.asarray(img.resize((box_w, box_h), _RESAMPLE[upsample]), dtype=np.float32)
     smooth = np.clip(smooth, grid.min(), grid.max())
     oy, ox = y0 - int(round(top)), x0 - int(round(left))
     out[y0:y1, x0:x1] = smooth[oy : oy + y1 - y0, ox : ox + x1 - x0]

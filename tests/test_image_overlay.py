@@ -250,3 +250,33 @@ def test_compare_plot_shared_and_separate_scales(rng):
         compare_plot(img, {})
     with pytest.raises(ValueError, match="positive mass"):
         compare_plot(img, {"zero": np.zeros((2, 2))}, shared_scale=True)
+
+
+def test_fast_blend_matches_float_reference():
+    """The uint8 LUT + cv2 blend equals the float64 formula within one rounding step (two at most)."""
+    from matplotlib import colormaps
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (45, 70, 3), dtype=np.uint8)
+    grid = rng.random((5, 7))
+    out = overlay(img, grid, alpha=0.35, cmap="magma", upsample="bilinear", vmin=0.1, vmax=0.9)
+    px = patch_values_to_pixels(grid, img.shape[:2], upsample="bilinear").astype(np.float64)
+    index = np.round(np.clip((px - 0.1) / 0.8, 0, 1) * 255).astype(int)
+    colour = colormaps["magma"](np.linspace(0, 1, 256))[:, :3][index] * 255
+    expected = np.round(0.65 * img + 0.35 * colour)
+    assert np.abs(out - expected).max() <= 2 and (np.abs(out - expected) <= 1).mean() > 0.99
+
+
+def test_relevance_keeps_float32_and_refuses_nan():
+    from multiattn.analysis.relevance import chefer_relevance, gradient_rollout
+
+    rng = np.random.default_rng(4)
+    attn = rng.dirichlet(np.ones(6), size=(3, 2, 6)).astype(np.float32)
+    grads = rng.normal(size=attn.shape).astype(np.float32)
+    for func in (chefer_relevance, gradient_rollout):
+        np.testing.assert_allclose(func(attn, grads), func(attn.astype(float), grads.astype(float)),
+                                   rtol=2e-5, atol=1e-6)
+        bad = grads.copy()
+        bad[1, 0, 2, 3] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            func(attn, bad)

@@ -24,6 +24,7 @@ import numpy as np
 
 from multiattn.errors import MultiattnValueError
 
+from ..grid import AttentionGrid
 from ..labelled import LabelledArray
 from ._arrays import as_dense, label_positions
 
@@ -33,9 +34,26 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 __all__ = ["gradient_rollout", "chefer_relevance"]
 
 
+def _values(x: AttentionInput | ArrayLike) -> np.ndarray:
+    """``(L, H, N, N)`` values, checked as in as_dense: float32 stays float32 (what models capture;
+    the products then run in float32, as the reference implementations do), anything else float64."""
+    arr = x.to_dense().values if isinstance(x, AttentionGrid) else np.asarray(x)
+    if arr.dtype == np.float32 and arr.ndim == 4:
+        return arr  # finiteness: checked on the result (NaN / inf propagate), see _finite
+    return as_dense(x)  # the shape, dtype and finiteness checks and errors; float64
+
+
+def _finite(result: np.ndarray, attn: AttentionInput, grads: ArrayLike) -> np.ndarray:
+    """``result``, after raising as_dense's error if a NaN / inf input made it non-finite."""
+    if not np.isfinite(result).all():
+        as_dense(attn), as_dense(grads)
+        raise MultiattnValueError("relevance is not finite (overflow in the products); pass float64 inputs")
+    return result
+
+
 def _pair(attn: AttentionInput, grads: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    a = as_dense(attn)
-    g = as_dense(grads)
+    a = _values(attn)
+    g = _values(grads).astype(a.dtype, copy=False)
     if a.shape != g.shape:
         raise MultiattnValueError(
             f"attention {a.shape} and gradients {g.shape} must have the same (L, H, N, N) shape; "
@@ -44,6 +62,13 @@ def _pair(attn: AttentionInput, grads: ArrayLike) -> tuple[np.ndarray, np.ndarra
     if a.shape[-1] != a.shape[-2]:
         raise MultiattnValueError(f"self-attention must be square (N, N) per head, got {a.shape[-2:]}")
     return a, g
+
+
+def _positive_head_mean(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``mean_h((A * dA)^+)`` of one layer."""
+    weighted = np.multiply(a, g)
+    np.maximum(weighted, 0, out=weighted)
+    return weighted.mean(axis=0)
 
 
 def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
@@ -94,16 +119,18 @@ def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
         raise MultiattnValueError(f"residual must be in [0, 1), got {residual}")
     a, g = _pair(attn, grads)
     n = a.shape[-1]
-    eye = np.eye(n)
-    result = eye.copy()
+    eye = np.eye(n, dtype=a.dtype)
+    result = None
     for layer in range(a.shape[0]):
-        weighted = np.clip(a[layer] * g[layer], 0, None).mean(axis=0)
+        weighted = _positive_head_mean(a[layer], g[layer])
         sums = weighted.sum(axis=-1, keepdims=True)
+        if not np.isfinite(sums).all():  # a NaN / inf input: as_dense names it
+            _finite(sums, attn, grads)
         weighted = np.divide(weighted, sums, out=np.zeros_like(weighted), where=sums > 0)
-        mixed = residual * eye + (1 - residual) * weighted
+        mixed = a.dtype.type(residual) * eye + a.dtype.type(1 - residual) * weighted
         mixed /= mixed.sum(axis=-1, keepdims=True)
-        result = mixed @ result
-    return label_positions(attn, result, "gradient_rollout")
+        result = mixed if result is None else mixed @ result
+    return label_positions(attn, _finite(result, attn, grads).astype(np.float64), "gradient_rollout")
 
 
 def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
@@ -138,8 +165,12 @@ def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
     n_layers = a.shape[0]
     if not -n_layers <= start_layer < n_layers:
         raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    relevance = np.eye(a.shape[-1])
+    relevance = None
     for layer in range(start_layer % n_layers, n_layers):
-        cam = np.clip(g[layer] * a[layer], 0, None).mean(axis=0)
-        relevance = relevance + cam @ relevance
-    return label_positions(attn, relevance, "chefer_relevance")
+        cam = _positive_head_mean(a[layer], g[layer])
+        if relevance is None:  # I + cam @ I
+            relevance = cam
+            relevance[np.diag_indices_from(relevance)] += 1
+        else:
+            relevance += cam @ relevance
+    return label_positions(attn, _finite(relevance, attn, grads).astype(np.float64), "chefer_relevance")

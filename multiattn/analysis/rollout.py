@@ -10,7 +10,14 @@ from multiattn.errors import MultiattnValueError
 
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
-from ._arrays import as_distributions, label_layers, label_positions, require_self_attention
+from ._arrays import (
+    as_dense,
+    as_distributions,
+    check_rows,
+    label_layers,
+    label_positions,
+    require_self_attention,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import AttentionInput
@@ -82,7 +89,9 @@ def rollout(
     Returns
     -------
     ndarray or LabelledArray (N, N)
-        Row-stochastic rollout matrix (float64).  For a grid a
+        Row-stochastic rollout matrix (float64; float32 attention, as models capture it, is
+        multiplied in float32 -- about 1e-7 relative, like vit-explain -- and its rows renormalised).
+        For a grid a
         :class:`~multiattn.LabelledArray` with dims ``("query", "key")`` over the
         grid's axes (``result.row(q)`` is the AttentionMap of query ``q``); for an
         array an ndarray.  For layers that arrive one at a time use
@@ -105,13 +114,17 @@ def rollout(
     >>> labelled.dims, labelled.coords["key"].labels, labelled.row("b").values.shape
     (('query', 'key'), ('a', 'b', 'c', 'd'), (4,))
     """
-    layers = _residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix)
+    layers = _residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix, native=True)
     n_layers = layers.shape[0]
     if not -n_layers <= start_layer < n_layers:
         raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    result = np.eye(layers.shape[-1])
+    result = None
     for mixed in layers[start_layer % n_layers:]:
-        result = mixed @ result
+        result = mixed if result is None else mixed @ result
+    result = result.astype(np.float64)
+    if layers.dtype != np.float64:  # float32 products: rows back to sum one exactly
+        sums = result.sum(-1, keepdims=True)
+        result = np.divide(result, sums, out=np.zeros_like(result), where=sums > 0)
     return label_positions(attn, result, "rollout")
 
 
@@ -167,9 +180,23 @@ def residual_layers(
     return label_layers(attn, layers, "residual_layers", "query", "key")
 
 
+def _float32_distributions(attn: AttentionInput) -> np.ndarray | None:
+    """float32 ``(L, H, N, N)`` values of a float32 input, checked as :func:`as_distributions` does
+    (its errors), without the float64 copy; None for any other input."""
+    raw = attn.to_dense().values if isinstance(attn, AttentionGrid) else np.asarray(attn)
+    if raw.dtype != np.float32 or raw.ndim != 4 or 0 in raw.shape[2:]:
+        return None
+    sums = raw.sum(-1)  # float32 pairwise sums: error ~1e-7, far inside ROW_TOL
+    if not np.isfinite(sums).all():
+        as_dense(raw)  # raises the NaN / inf error
+    check_rows(bool(raw.min() < 0), sums)
+    return raw
+
+
 def _residual_layers(attn: AttentionInput, head_fusion: str, residual: float, discard_ratio: float,
-                     keep_prefix: int | None) -> np.ndarray:
-    """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array."""
+                     keep_prefix: int | None, native: bool = False) -> np.ndarray:
+    """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array (``native``: float32 inputs stay
+    float32, for rollout's products)."""
     if head_fusion not in HEAD_FUSIONS:
         raise MultiattnValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
     if not 0.0 <= residual <= 1.0:
@@ -178,11 +205,11 @@ def _residual_layers(attn: AttentionInput, head_fusion: str, residual: float, di
         raise MultiattnValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
     keep_cols = _protected_columns(attn, keep_prefix)
     require_self_attention(attn, "rollout")
-    arr = as_distributions(attn)
-    eye = np.eye(arr.shape[-1])
-    layers = np.empty(arr.shape[:1] + arr.shape[2:])
-    for index, heads in enumerate(arr):
-        fused = getattr(np, head_fusion)(heads, axis=0)
+    arr = _float32_distributions(attn) if native else None
+    arr = as_distributions(attn) if arr is None else arr
+    eye = np.eye(arr.shape[-1], dtype=arr.dtype)
+    layers = np.empty(arr.shape[:1] + arr.shape[2:], dtype=arr.dtype)
+    for index, fused in enumerate(getattr(np, head_fusion)(arr, axis=1)):
         if discard_ratio:
             fused = _discard_smallest(fused, discard_ratio, keep_cols)
         mixed = residual * eye + (1.0 - residual) * fused

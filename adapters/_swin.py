@@ -89,6 +89,16 @@ def _edges(tokens: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return (q * n + k), valid
 
 
+def _union(ids: list[np.ndarray], size: int) -> np.ndarray:
+    """Sorted unique flat ids (a flag array when it is small, else a sort)."""
+    if size <= 50_000_000:
+        seen = np.zeros(size, dtype=bool)
+        for part in ids:
+            seen[part] = True
+        return np.flatnonzero(seen)
+    return np.unique(np.concatenate(ids))
+
+
 @contextmanager
 def _recorded(model: Model, sizes: list[tuple[int, int]], weights: list[torch.Tensor]) -> Iterator[None]:
     """Record each block's input grid size; timm: also each window attention's weights."""
@@ -163,13 +173,13 @@ def _stage_grid(stage: int, blocks: list, image_hw: tuple[int, int], patch: tupl
         if a.shape[0] != tokens.shape[0]:
             raise MultiattnRuntimeError(f"stage {stage}: {a.shape[0]} windows, expected {tokens.shape[0]}")
         per_block.append((ids[valid], a.transpose(1, 0, 2, 3)[:, valid]))
-    union = np.unique(np.concatenate([ids for ids, _ in per_block]))
+    union = _union([ids for ids, _ in per_block], n * n)
     values = np.zeros((len(blocks), per_block[0][1].shape[0], len(union)), dtype=np.float32)
     for layer, (ids, vals) in enumerate(per_block):
         values[layer][:, np.searchsorted(union, ids)] = vals
     edge_index = np.stack([union % n, union // n])  # key -> query
-    sums = np.zeros(values.shape[:2] + (n,))
-    np.add.at(sums, (slice(None), slice(None), edge_index[1]), values)
+    flat = values.reshape(-1, len(union))
+    sums = np.stack([np.bincount(edge_index[1], weights=row, minlength=n) for row in flat])
     lost = float(np.max(1.0 - sums))
     scale = (patch[0] * 2 ** stage, patch[1] * 2 ** stage)
     axis = PatchAxis(h, w, scale, image_hw, prefix=(), transform=transform)

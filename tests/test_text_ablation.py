@@ -30,7 +30,15 @@ PROJECTION = {
     "phi3": lambda m, i: m.layers[i].self_attn.o_proj,  # defined before the fused, wider qkv_proj
     "t5": lambda m, i: (m.encoder.block[i].layer[0].SelfAttention.o if i < 2
                         else m.decoder.block[i - 2].layer[0].SelfAttention.o),
+    "bart": lambda m, i: (m.encoder.layers[i] if i < 2 else m.decoder.layers[i - 2]).self_attn.out_proj,
+    "deberta-v2": lambda m, i: m.encoder.layer[i].attention.output.dense,
+    "mpt": lambda m, i: m.blocks[i].attn.out_proj,
+    "opt": lambda m, i: m.decoder.layers[i].self_attn.out_proj,
+    "phi": lambda m, i: m.layers[i].self_attn.dense,
+    "gpt_oss": lambda m, i: m.layers[i].self_attn.o_proj,
 }
+#: Self-attention layers counted by head_projections (encoder-decoders: encoder's, then decoder's).
+N_LAYERS = {"t5": 4, "bart": 4}
 
 
 def _forward(model):
@@ -51,7 +59,7 @@ def _zero_columns(weight, head, d, conv1d):
 def test_ablating_a_head_equals_zeroing_its_slice_of_the_projection(family):
     model = tiny_model(family)
     projections, n_heads = head_projections(model)
-    n_layers = 4 if family == "t5" else 2
+    n_layers = N_LAYERS.get(family, 2)
     assert len(projections) == n_layers and n_heads == 4
     assert all(proj is PROJECTION[family](model, i) for i, proj in enumerate(projections))
     plain = _forward(model)

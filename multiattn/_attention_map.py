@@ -103,6 +103,17 @@ class AttentionMap:
         meta = {**self.meta, "normalized": "divided by sum of |values|"}
         return AttentionMap(self.values / total, self.axis, meta)
 
+    def _repr_html_(self) -> str:
+        """Notebooks: a summary and a thumbnail (multiattn._repr)."""
+        from ._repr import map_html
+
+        return map_html(self)
+
+    def _repr_png_(self) -> bytes:
+        from ._repr import map_png
+
+        return map_png(self)
+
     def to_image(self) -> np.ndarray:
         """``(rows, cols)`` patch image (PatchAxis only; prefix dropped)."""
         if not hasattr(self.axis, "to_image"):

@@ -26,6 +26,7 @@ from ._attention_map import AttentionMap
 from ._grid_io import check_header, read_npz
 from ._index import resolve_index, resolve_indices
 from ._memory import check_fits
+from ._repr import grid_html, grid_png
 from .axes import Axis, axis_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -316,10 +317,10 @@ class AttentionGrid:
                              kind=self.kind, meta=dict(self.meta), check_rows=False)
 
     def _repr_html_(self) -> str:
-        """Interactive view in notebooks (Jupyter, JupyterLab, VS Code); see renderers.html."""
-        from .renderers.html import repr_html
+        """Notebooks: a summary and a thumbnail (multiattn._repr); interactive: renderers.html.repr_html."""
+        return grid_html(self)
 
-        return repr_html(self)
+    _repr_png_ = grid_png
 
     # -- persistence ------------------------------------------------------
     def _header(self) -> dict:

@@ -81,6 +81,12 @@ class GridSet(dict):
         rows = [f"  {name}: {grid!r}" for name, grid in self.items()]
         return "GridSet(\n" + "\n".join(rows) + "\n)"
 
+    def _repr_html_(self) -> str:
+        """Notebooks: one summary line and thumbnail per grid (multiattn._repr)."""
+        from ._repr import gridset_html
+
+        return gridset_html(self)
+
     def __reduce__(self):  # no pickling of results (the package never loads pickles)
         raise MultiattnTypeError("GridSet is not picklable; use GridSet.save / multiattn.load_grids")
 

@@ -217,9 +217,10 @@ def _explain_text(model, inputs, method, target, processor, options):
     if not hasattr(grid, "values"):
         raise MultiattnValueError(f"{method} needs one self-attention grid; {type(model).__name__} gives "
                          f"{', '.join(grid)}: capture() and analyse the part you want")
-    matrix = rollout(grid) if method == "rollout" else attention_flow(grid)
     row = int(grid.query.index(token)) if isinstance(token, str) else int(token)
-    values = [float(v) for v in matrix[row]]
+    # flow: only the explained token's row (N max-flow problems instead of N^2)
+    values = [float(v) for v in (rollout(grid)[row] if method == "rollout"
+                                 else attention_flow(grid, outputs=row))]
     what = f"{method} of token {grid.query.labels[row]!r} (position {row}) through all layers"
     return AttentionMap(values, grid.key, {**grid.meta, "method": method, "values": what})
 

@@ -142,3 +142,14 @@ def test_progress_bar_on_long_problems_keeps_values(rng, capsys):
     shown = attention_flow(attn, n_jobs=1, progress=True)
     assert "attention flow" in capsys.readouterr().err
     np.testing.assert_array_equal(shown, quiet)
+
+
+def test_explain_flow_is_the_flow_row():
+    """multiattn.explain(method='flow') solves only the target's row; same values as the full matrix."""
+    import multiattn
+
+    model, tokenizer = multiattn.load_model("minilm")
+    text = "The cat sat on the mat."
+    grid = multiattn.capture(model, text, processor=tokenizer)
+    amap = multiattn.explain(model, text, processor=tokenizer, method="flow", target=2)
+    np.testing.assert_allclose(amap.values, np.asarray(attention_flow(grid))[2], rtol=1e-6, atol=1e-9)

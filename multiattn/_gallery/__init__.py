@@ -21,7 +21,7 @@ __all__ = ["SECTIONS", "GalleryItem", "render", "write_index"]
 
 #: Section names in gallery order (``multiattn demo --only NAME ...``).
 SECTIONS = ("text", "image", "clip", "audio", "graph", "video", "depth", "dynamics", "analyze", "html",
-            "report")
+            "report", "monitor")
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ pytest.importorskip("datasketches")
 from multiattn._corpus_io import read_corpus  # noqa: E402
 from multiattn._summary import Profile  # noqa: E402
 
+_NOUNS = ["cat", "dog", "bird", "child", "train", "boat", "wind", "rain"] * 2
+_VERBS = ["slept", "ran", "sang", "laughed", "stopped", "sank", "blew", "fell"] * 2
 SENTENCES = [f"Sentence {i} says the {w} {v} near the old bridge."
-             for i, (w, v) in enumerate(zip(["cat", "dog", "bird", "child", "train", "boat", "wind", "rain"] * 2,
-                                            ["slept", "ran", "sang", "laughed", "stopped", "sank", "blew", "fell"]
-                                            * 2))]
+             for i, (w, v) in enumerate(zip(_NOUNS, _VERBS))]
 
 
 def _exact_rank_ok(values: np.ndarray, quantile: float, q: float, eps: float) -> bool:
@@ -97,3 +97,15 @@ def test_corpus_sources(tmp_path):
         read_corpus(tmp_path / "c.parquet")
     with pytest.raises(MultiattnValueError, match="has no column 'txt'"):
         read_corpus(tmp_path / "c.parquet", column="txt")
+
+
+def test_corpus_cli_writes_a_profile_on_a_local_cluster(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    from multiattn.cli import main
+
+    corpus = tmp_path / "s.txt"
+    corpus.write_text("\n".join(SENTENCES[:6]) + "\n", encoding="utf-8")
+    assert main(["corpus", str(corpus), "--profile", str(tmp_path / "p.npz"), "--workers", "1"]) == 0
+    prof = Profile.load(tmp_path / "p.npz")
+    assert prof.n_inputs == 6 and prof.count.max() == 6
+    assert "6 inputs" in capsys.readouterr().out

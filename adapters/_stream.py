@@ -231,7 +231,10 @@ def capture_stream(
             with eager_attention(model):
                 seen = _capture_timesformer(model, inputs, reducers)
         else:
-            seen = _capture_hf(model, inputs, reducers, include)
+            from ._vit_hf import eager_classes  # BEiT / Data2Vec-Vision: SDPA classes fixed at build
+
+            with eager_classes(model):
+                seen = _capture_hf(model, inputs, reducers, include)
     if not seen:
         raise MultiattnRuntimeError("the forward pass produced no attention; check the inputs")
     return {"layers": seen, **{name: reducer.result() for name, reducer in reducers.items()}}

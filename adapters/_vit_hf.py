@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import Model
     from ._vit_layout import Layout
 
-__all__ = ["hf_vision_forward", "naflex_inputs", "scatter_mae"]
+__all__ = ["eager_classes", "hf_vision_forward", "mae_noise", "naflex_inputs", "scatter_mae"]
 
 #: Seed of ViT-MAE's masking noise (two captures of one image agree).
 MAE_SEED = 0
@@ -67,7 +67,8 @@ def naflex_inputs(pixel_values: torch.Tensor, patch: int) -> dict[str, torch.Ten
             "spatial_shapes": torch.tensor([[rows, cols]])}
 
 
-def _mae_noise(model: Model, n_patches: int) -> torch.Tensor:
+def mae_noise(n_patches: int) -> torch.Tensor:
+    """ViT-MAE's masking noise ``(1, n_patches)``, seeded: captures (and streams) of an image repeat."""
     generator = torch.Generator().manual_seed(MAE_SEED)
     return torch.rand(1, n_patches, generator=generator)
 
@@ -100,7 +101,7 @@ def hf_vision_forward(model: Model, pixel_values: torch.Tensor, layout: Layout, 
     config = getattr(model, "config", None)
     saved_ratio = getattr(config, "mask_ratio", None)
     if layout.kind == "mae":
-        kwargs["noise"] = _mae_noise(model, rows * cols)
+        kwargs["noise"] = mae_noise(rows * cols)
         if mask_ratio is not None:
             config.mask_ratio = float(mask_ratio)
     try:

@@ -37,7 +37,7 @@ from ._hf import eval_mode
 from ._image_input import prepare_image
 from ._swin import is_swin, swin_capture, swin_prepare
 from ._timm_hooks import check_count, timm_attention_hooks, timm_explicit
-from ._vit_hf import hf_vision_forward, naflex_inputs
+from ._vit_hf import hf_vision_forward, mae_noise, naflex_inputs
 from ._vit_layout import Layout, is_timm_vit, layout_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -210,6 +210,9 @@ def prepare(model: Model, image: ImageInput, *, processor: Processor = None,
         return {"x": pixel_values}
     if layout_of(model).kind == "naflex":
         return naflex_inputs(pixel_values, layout_of(model).patch_size[0])
+    if layout_of(model).kind == "mae":  # the seeded masking noise of capture: the same kept patches
+        rows, cols = (s // p for s, p in zip(pixel_values.shape[-2:], layout_of(model).patch_size))
+        return {"pixel_values": pixel_values, "noise": mae_noise(rows * cols)}
     return {"pixel_values": pixel_values}
 
 

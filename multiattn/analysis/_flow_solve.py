@@ -124,7 +124,8 @@ def solve_numba(layers: np.ndarray, rows: np.ndarray, jobs: int, client: Any, pr
                 parts.append(future.result())
                 bar.update(len(batch))
             return np.concatenate(parts)
-        _kernel_rows(np.ascontiguousarray(caps[:, :1, :1]), rows[:0])  # compile (or load the cache) once, not per thread
+        # compile (or load the cache) once, not once per thread
+        _kernel_rows(np.ascontiguousarray(caps[:, :1, :1]), rows[:0])
         with ThreadPoolExecutor(jobs) as pool:
             parts = []
             for batch, part in zip(batches, pool.map(lambda b: _kernel_rows(caps, b), batches)):

@@ -33,6 +33,11 @@ def check_graph_grid(grid: object) -> AttentionGrid:
     if not isinstance(grid, AttentionGrid) or not grid.is_sparse:
         raise MultiattnTypeError("expected a sparse (graph) AttentionGrid; build one with "
                         "multiattn.adapters.graph.capture / from_edges / from_dense / from_networkx")
+    if grid.key is not grid.query and grid.key != grid.query:
+        raise MultiattnValueError(
+            f"this grid maps {len(grid.key)} source nodes onto {len(grid.query)} targets of another node "
+            "type (one edge type of a heterogeneous graph); draw the whole GridSet with "
+            "multiattn.renderers.network.draw_hetero(grids)")
     return grid
 
 

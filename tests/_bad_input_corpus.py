@@ -1125,7 +1125,10 @@ def _text_cases() -> list[Case]:
 def _strips_with_dollar_words(tmp: Path) -> Any:
     from multiattn.renderers.audio import alignment_strips
 
-    words = [{"word": "$\\alpha$", "start": 0.0, "end": 0.2}, {"word": "<b>x</b>", "start": 0.2, "end": 0.4}]
+    words = [
+        {"word": "$\\alpha$", "start": 0.0, "end": 0.2, "tokens": [0]},
+        {"word": "<b>x</b>", "start": 0.2, "end": 0.4, "tokens": [1]},
+    ]
     cross = AttentionGrid(
         np.full((1, 1, 2, 25), 1 / 25, np.float32),
         TokenAxis(["$\\alpha$", "<b>x</b>"]),

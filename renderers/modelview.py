@@ -3,6 +3,9 @@
 :func:`model_view` is figure-level (small multiples): it returns a Figure.
 Rows are layers, columns are heads; each thumbnail can carry a per-head score
 (entropy, a head-type score...) so the eye finds the interesting heads fast.
+The thumbnails are tiled into ONE image (coloured in numpy on the shared scale) on one
+Axes, with the separating grid, the layer / head labels and the scores drawn over it:
+72 heads cost one image, not 72 Axes (:mod:`._modelview_tiles`).
 
 Example
 -------
@@ -10,8 +13,8 @@ Example
 >>> from multiattn import AttentionGrid, TokenAxis
 >>> grid = AttentionGrid(np.full((2, 3, 4, 4), 0.25, np.float32), TokenAxis(list("abcd")))
 >>> fig = model_view(grid, scores=np.ones((2, 3)), score_name="entropy")
->>> len(fig.axes)   # 6 thumbnails + 1 colorbar
-7
+>>> len(fig.axes), fig.axes[0].images[0].get_array().shape  # tiles + colorbar; 2 x 3 tiles of 4 x 4
+(2, (8, 12, 4))
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from matplotlib.figure import Figure
 from multiattn.errors import MultiattnTypeError, MultiattnValueError
 from multiattn.grid import AttentionGrid
 
+from ._modelview_tiles import annotate_tiles, draw_tiles, label_tiles
 from ._style import DPI, add_colorbar, color_scale
 from .figure import plain_text
 from .heatmap import block_reduce, dim_title
@@ -105,7 +109,9 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
     Returns
     -------
     Figure
-        ``L * H`` thumbnail Axes (row = layer, column = head) plus one shared colorbar.
+        One Axes holding the ``L * H`` thumbnails as one ``(L * Q, H * K, 4)`` RGBA image
+        (thumbnail ``(l, h)`` spans data ``[h, h+1] x [l, l+1]``, y down; layer / head tick
+        labels at the centres, scores as texts in row-major order) plus one shared colorbar.
 
     Raises
     ------
@@ -117,8 +123,9 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
     >>> from multiattn import AttentionGrid, TokenAxis
     >>> grid = AttentionGrid(np.full((6, 12, 5, 5), 0.2, np.float32), TokenAxis(list("abcde")))
     >>> fig = model_view(grid, np.zeros((6, 12)), "entropy")
-    >>> fig.axes[0].get_ylabel(), fig.axes[0].get_title()
-    ('layer 0', 'head 0')
+    >>> ax = fig.axes[0]
+    >>> ax.get_yticklabels()[0].get_text(), ax.get_xticklabels()[11].get_text(), len(ax.texts)
+    ('layer 0', 'head 11', 72)
     """
     if not isinstance(grid, AttentionGrid):
         raise MultiattnTypeError(f"model_view needs an AttentionGrid, got {type(grid).__name__}")
@@ -137,27 +144,16 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
     height = max(n_layers * _THUMB_INCHES, 2.0) + 0.35 + 0.16 * title.count("\n")
     fig = plt.figure(figsize=(width, height), dpi=DPI)
     fig.suptitle(title, fontsize=9, y=1 - 0.06 / height, va="top", parse_math=False)
-    axes = fig.subplots(n_layers, n_heads, squeeze=False, gridspec_kw={
-        "wspace": 0.08, "hspace": 0.08, "bottom": 0.1 / height,
-        "top": 1 - (0.45 + 0.16 * title.count("\n")) / height})
-    for (lay, head), ax in np.ndenumerate(axes):
-        image = ax.imshow(thumbs[lay, head], aspect="auto", interpolation="nearest",
-                          **scale.imshow_kwargs())
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if head == 0:
-            ax.set_ylabel(dim_title("layer", grid.layers[lay]), fontsize=8, parse_math=False)
-        if lay == 0:
-            ax.set_title(dim_title("head", grid.heads[head]), fontsize=8, parse_math=False)
-        if score_grid is not None:
-            value = score_grid[lay, head]
-            ax.text(0.97, 0.97, "n/a" if np.isnan(value) else f"{value:.2f}", transform=ax.transAxes,
-                    ha="right", va="top", fontsize=6.5,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    top = 1 - (0.45 + 0.16 * title.count("\n")) / height
+    ax = fig.add_axes((0.55 / width, 0.1 / height, 1 - 1.4 / width, top - 0.1 / height))
+    mappable = draw_tiles(ax, thumbs, scale)
+    label_tiles(ax, [dim_title("layer", lab) for lab in grid.layers],
+                [dim_title("head", lab) for lab in grid.heads])
+    if score_grid is not None:
+        annotate_tiles(ax, score_grid)
     rows_note = "rows sum to 1" if np.allclose(thumbs.sum(-1), 1.0, atol=1e-3) else "rows not normalised"
     label = "value" if scale.signed else "attention weight"
     notes = "; ".join(n for n in (rows_note, scale.centre_note) if n)
-    colorbar = add_colorbar(image, axes.ravel().tolist(), label, normalised=notes,
-                            scale=scale, fraction=0.03, pad=0.015)
+    colorbar = add_colorbar(mappable, ax, label, normalised=notes, scale=scale, fraction=0.03, pad=0.015)
     colorbar.ax.yaxis.label.set_fontsize(8 if n_layers >= 3 else 6.5)
     return fig

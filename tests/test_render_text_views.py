@@ -37,6 +37,23 @@ def _panels(fig):
     return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
 
 
+def _tile(fig, layer, head, shape):
+    """The RGBA pixels of thumbnail (layer, head) in the model view's one tiled image."""
+    q, k = shape
+    return fig.axes[0].images[0].get_array()[layer * q:(layer + 1) * q, head * k:(head + 1) * k]
+
+
+def _mapped(fig, values):
+    """``values`` coloured independently with the colorbar's colormap and limits (uint8 RGBA)."""
+    mappable = _mappable(fig)
+    return mappable.cmap(mappable.norm(values), bytes=True)
+
+
+def _mappable(fig):
+    """What the model view's colorbar describes (its colormap and shared limits)."""
+    return _colorbars(fig)[0]._colorbar.mappable
+
+
 def _colorbars(fig):
     return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
 
@@ -56,27 +73,33 @@ def _png(fig):
 def test_model_view_has_one_thumbnail_per_head_on_a_shared_scale(grid):
     fig = model_view(grid)
     assert isinstance(fig, Figure)
-    thumbs = _panels(fig)
-    assert len(thumbs) == 3 * 4 and len(_colorbars(fig)) == 1
-    np.testing.assert_allclose(thumbs[4 + 2].images[0].get_array(), grid.values[1, 2], rtol=1e-6)
-    limits = {(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in thumbs}
-    assert len(limits) == 1  # one colour scale
-    vmin, vmax = limits.pop()
-    assert vmax == pytest.approx(np.percentile(grid.values, 98), rel=1e-5)
-    assert [ax.get_ylabel() for ax in thumbs[::4]] == ["layer 0", "layer 1", "layer 2"]
-    assert [ax.get_title() for ax in thumbs[:4]] == [f"head {h}" for h in range(4)]
+    (ax,) = _panels(fig)
+    assert len(ax.images) == 1 and len(_colorbars(fig)) == 1  # one tiled image, not L x H Axes
+    assert ax.images[0].get_array().shape == (3 * 12, 4 * 12, 4)
+    mappable = _mappable(fig)
+    assert mappable.norm.vmax == pytest.approx(np.percentile(grid.values, 98), rel=1e-5)
+    for layer, head in [(0, 0), (1, 2), (2, 3)]:  # every tile on the same scale
+        expected = _mapped(fig, grid.values[layer, head])
+        np.testing.assert_array_equal(_tile(fig, layer, head, (12, 12)), expected)
+    assert not np.array_equal(_tile(fig, 1, 2, (12, 12)), _tile(fig, 1, 3, (12, 12)))
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["layer 0", "layer 1", "layer 2"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"head {h}" for h in range(4)]
+    assert list(ax.get_yticks()) == [0.5, 1.5, 2.5] and ax.get_ylim() == (3.0, 0.0)
+    separators = ax.collections[0].get_segments()
+    assert len(separators) == (4 - 1) + (3 - 1)  # lines between heads and between layers
     label = _colorbars(fig)[0].get_ylabel()
     assert "rows sum to 1" in label
     assert "one colour scale for all heads" in _suptitle(fig) and "toy" in _suptitle(fig)
 
 
 def test_model_view_default_cmap_follows_the_sign(grid):
-    assert {ax.images[0].get_cmap().name for ax in _panels(model_view(grid))} == {"viridis"}
+    assert _mappable(model_view(grid)).get_cmap().name == "viridis"
     diff = AttentionGrid(grid.values - grid.values[::-1], grid.query, check_rows=False)
     fig = model_view(diff)
-    images = [ax.images[0] for ax in _panels(fig)]
-    assert {im.get_cmap().name for im in images} == {"RdBu_r"}
-    assert all(im.norm.vmin == pytest.approx(-im.norm.vmax) for im in images)
+    mappable = _mappable(fig)
+    assert mappable.get_cmap().name == "RdBu_r"
+    assert mappable.norm.vmin == pytest.approx(-mappable.norm.vmax)
+    np.testing.assert_array_equal(_tile(fig, 2, 1, (12, 12)), _mapped(fig, diff.values[2, 1]))
     assert "centred on 0" in _colorbars(fig)[0].get_ylabel()
 
 
@@ -84,15 +107,19 @@ def test_model_view_annotates_scores(grid):
     scores = np.arange(12, dtype=float).reshape(3, 4) / 10
     scores[2, 3] = np.nan
     fig = model_view(grid, scores, "entropy (nats)")
-    texts = [[t.get_text() for t in ax.texts] for ax in _panels(fig)]
-    assert texts[0] == ["0.00"] and texts[5] == ["0.50"] and texts[11] == ["n/a"]
+    texts = _panels(fig)[0].texts
+    assert [t.get_text() for t in texts][:6:5] == ["0.00", "0.50"] and texts[11].get_text() == "n/a"
+    x, y = texts[5].get_position()  # layer 1, head 1: top-right corner of its tile
+    assert 1.9 < x < 2 and 1 < y < 1.1
     assert "corner number = entropy (nats)" in _suptitle(fig)
 
 
 def test_model_view_downsamples_long_inputs(rng):
     long = AttentionGrid(random_attention(rng, (1, 2, 100, 100)), TokenAxis([str(i) for i in range(100)]))
     fig = model_view(long, max_size=48)
-    assert _panels(fig)[0].images[0].get_array().shape == (34, 34)  # blocks of 3
+    assert _panels(fig)[0].images[0].get_array().shape == (34, 2 * 34, 4)  # blocks of 3
+    reduced = block_reduce(long.values[0, 1].astype(np.float64), 3, 3)
+    np.testing.assert_array_equal(_tile(fig, 0, 1, (34, 34)), _mapped(fig, reduced))
     assert "downsampled 100x100 -> 34x34" in _suptitle(fig)
 
 

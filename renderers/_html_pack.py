@@ -2,7 +2,9 @@
 
 Each row ``(layer, head, query)`` is quantised to uint8 relative to its own
 maximum (``scale``, float32).  When the dense rows would exceed the byte budget
-only the ``k`` largest entries of each row are kept with their key indices
+each row keeps its largest keys until it holds ``mass`` (default 90 %) of its
+attention, deflated within the budget (:mod:`._html_mass`); with ``top_k`` given,
+exactly the ``k`` largest entries of each row are kept with their key indices
 (uint16, or uint32 above 65 535 keys) and the mass dropped (uint8, x / 255).
 ``renderers/assets/core.js`` (``MultiattnCore.Weights``) decodes exactly this.
 """
@@ -12,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._encode import b64
+from ._html_mass import DEFAULT_MASS, mass_note, pack_mass
 
 __all__ = ["DEFAULT_MAX_BYTES", "pack_rows", "quantise", "weights_note"]
 
 DEFAULT_MAX_BYTES = 6_000_000
-"""Raw weight bytes kept before switching to top-k rows (base64 adds a third)."""
+"""Weight bytes kept: raw dense rows up to this, else deflated adaptive rows within it (base64: +1/3)."""
 
 _MIN_TOP_K = 4
 _ROW_OVERHEAD = 5  # float32 row scale + uint8 dropped mass
@@ -80,29 +83,35 @@ def _topk(rows: np.ndarray, scale: np.ndarray, top_k: int | None, max_bytes: int
 
 
 def pack_rows(values: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES,
-              top_k: int | None = None) -> tuple[dict, dict]:
+              top_k: int | None = None, mass: float = DEFAULT_MASS) -> tuple[dict, dict]:
     """Quantise ``(L, H, Q, K)`` attention rows for the browser.
 
     Each row is stored as uint8 relative to its maximum.  When the dense uint8
-    rows exceed ``max_bytes`` (or ``top_k`` is given) only the ``k`` largest
-    entries of each row are kept, with their key indices and the mass dropped.
+    rows exceed ``max_bytes`` each row keeps its largest keys until it holds
+    ``mass`` of its sum (deflated, :func:`._html_mass.pack_mass`); when
+    ``top_k`` is given exactly the ``k`` largest entries of each row are kept,
+    with their key indices and the mass dropped.
 
     Parameters
     ----------
     values : array (L, H, Q, K)
         Non-negative attention weights.
     max_bytes : int
-        Budget of raw bytes; ``k`` is the largest that fits (at least 4).
+        Budget of stored bytes (raw dense, or deflated adaptive rows whose
+        per-row cap is lowered until they fit).
     top_k : int, optional
         Force top-k storage with this ``k``.
+    mass : float
+        Share of each row's mass the adaptive rows keep (exact, before rounding).
 
     Returns
     -------
     weights : dict
         JSON-ready arrays (base64) read by the view's script.
     summary : dict
-        ``mode``, ``k``, ``bytes``, ``dropped_mean``, ``dropped_max`` (mass lost
-        per row by top-k, before quantisation), ``quant_error_max``.
+        ``mode`` (``dense``, ``mass`` or ``topk``), ``k``, ``bytes``, ``dropped_mean``,
+        ``dropped_max`` (mass lost per row, before quantisation), ``quant_error_max``;
+        ``mass`` adds the kept share per row and keys per row (:func:`._html_mass.pack_mass`).
 
     Example
     -------
@@ -116,11 +125,15 @@ def pack_rows(values: np.ndarray, *, max_bytes: int = DEFAULT_MAX_BYTES,
     scale = rows.max(axis=1).astype(np.float32) if rows.size else np.zeros(len(rows), np.float32)
     if top_k is None and len(rows) * (n_key + _ROW_OVERHEAD) <= max_bytes:
         return _dense(rows, scale)
+    if top_k is None and rows.size:
+        return pack_mass(rows, scale, target=mass, max_bytes=max_bytes)
     return _topk(rows, scale, top_k, max_bytes)
 
 
 def weights_note(summary: dict, n_key: int) -> str:
     """The sentence a view shows about how its weights were stored (and what top-k dropped)."""
+    if summary["mode"] == "mass":
+        return mass_note(summary, n_key)
     text = ("Weights stored as uint8 per row, relative to the row's maximum "
             f"(largest rounding error {summary['quant_error_max']:.2g}).")
     if summary["mode"] == "topk":

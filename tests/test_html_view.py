@@ -81,12 +81,16 @@ def test_topk_keeps_largest_and_states_dropped_mass():
     assert kept == {0: 255, 2: round(0.3 / 0.4 * 255)}
 
 
-def test_budget_switches_to_topk_and_view_states_it(rng):
+def test_budget_switches_to_mass_rows_and_view_states_it(rng):
     grid = _text_grid(rng, n_tokens=40)
     page = to_html(grid, max_bytes=2_000)
     data = _payload(page)
-    assert data["weights"]["mode"] == "topk" and data["weights"]["k"] == 4
-    assert any("Only the 4 largest of 40 keys per row are kept: mass dropped" in n for n in data["notes"])
+    assert data["weights"]["mode"] == "mass" and data["weights"]["codec"] == "deflate"
+    assert any("Each row keeps its largest keys until it holds" in n and "capped at 4 keys" in n
+               for n in data["notes"])
+    forced = _payload(to_html(grid, max_bytes=2_000, top_k=4))
+    assert forced["weights"]["mode"] == "topk" and forced["weights"]["k"] == 4
+    assert any("Only the 4 largest of 40 keys per row are kept: mass dropped" in n for n in forced["notes"])
 
 
 def test_bert_base_size_stays_under_10_mb():
@@ -97,7 +101,10 @@ def test_bert_base_size_stays_under_10_mb():
     grid = AttentionGrid(logits, TokenAxis([f"w{i}" for i in range(512)]), check_rows=False)
     page = to_html(grid)
     assert 1_000_000 < len(page.encode()) <= 10_000_000
-    assert _payload(page)["weights"]["mode"] == "topk"
+    data = _payload(page)
+    assert data["weights"]["mode"] == "mass"
+    note = next(n for n in data["notes"] if "Each row keeps" in n)
+    assert "\u2265 90 % of its attention mass" in note and "capped" not in note
 
 
 def test_image_payload_holds_png_and_maps(rng):

@@ -2,11 +2,13 @@
  * multiattn HTML views: the pure logic, without the DOM.
  *
  * Decoding the packed rows written by renderers/_html_pack.py (uint8 per row
- * relative to the row's maximum, dense or top-k with key indices and dropped
- * mass), the viridis scale, number formatting, head means, thumbnails, and the
+ * relative to the row's maximum: dense, adaptive "mass" rows deflated by
+ * renderers/_html_mass.py and inflated with the browser's DecompressionStream,
+ * or top-k with key indices and dropped mass), the viridis scale, number formatting, head means, thumbnails, and the
  * small geometry of patch grids and time axes.  Usable in the page (as the
  * global MultiattnCore) and from node (require), where tests/js/ tests it.
  */
+/* global Blob, DecompressionStream, Response */
 (function (root, factory) {
   "use strict";
   if (typeof module === "object" && module.exports) {
@@ -31,11 +33,63 @@
   }
 
   /**
-   * Packed attention rows (the ``weights`` object of a payload).
+   * Inflate the deflated blob of "mass" weights (DecompressionStream, zlib format) into W.raw.
+   * Resolves to W; other weights resolve at once.  Rejects when the browser has no DecompressionStream.
+   */
+  function inflate(W) {
+    if (W.codec === undefined || W.raw) { return Promise.resolve(W); }
+    if (typeof DecompressionStream === "undefined") {
+      return Promise.reject(new Error("this browser has no DecompressionStream (Chromium >= 80, Firefox >= 113, " +
+        "Safari >= 16.4 have it): save the view with a smaller grid or top_k to read it here"));
+    }
+    var stream = new Blob([bytes(W.blob)]).stream().pipeThrough(new DecompressionStream(W.codec));
+    return new Response(stream).arrayBuffer().then(function (buf) { W.raw = new Uint8Array(buf); return W; });
+  }
+
+  /** n numbers of `size` bytes stored as byte planes from `at` in u8 (lowest bytes first) as a typed array. */
+  function unplane(u8, at, size, n, Type) {
+    if (size === 1) { return u8.subarray(at, at + n); }
+    var le = new Uint8Array(n * size);
+    for (var b = 0; b < size; b++) {
+      var plane = at + b * n;
+      for (var i = 0; i < n; i++) { le[i * size + b] = u8[plane + i]; }
+    }
+    return new Type(le.buffer);
+  }
+
+  /** The sections of an inflated "mass" blob: {scale, counts, deltas, q, dropped} by W.layout. */
+  function sections(W) {
+    var out = {}, at = 0;
+    W.layout.forEach(function (s) {
+      var name = s[0], size = s[1], n = s[2];
+      var Type = name === "scale" ? Float32Array : (size === 4 ? Uint32Array : Uint16Array);
+      out[name] = unplane(W.raw, at, size, n, Type);
+      at += size * n;
+    });
+    return out;
+  }
+
+  /** "mass" weights: key indices from the per-row deltas, and where each row starts. */
+  function massRows(self, W) {
+    var S = sections(W), n = S.counts.length, start = new Uint32Array(n + 1), idx = new Uint32Array(S.q.length);
+    for (var r = 0, e = 0; r < n; r++) {
+      start[r + 1] = start[r] + S.counts[r];
+      for (var key = 0; e < start[r + 1]; e++) { key = e === start[r] ? S.deltas[e] : key + S.deltas[e]; idx[e] = key; }
+    }
+    self.q = S.q; self.scale = S.scale; self.dropped = S.dropped; self.idx = idx; self.start = start;
+  }
+
+  /**
+   * Packed attention rows (the ``weights`` object of a payload; "mass" weights inflated first).
    * Row r is the flat index (layer * H + head) * Q + query.
    */
   function Weights(W) {
-    this.mode = W.mode; this.K = W.K; this.k = W.k;
+    this.mode = W.mode; this.K = W.K; this.k = W.k; this.start = null;
+    if (W.mode === "mass") {
+      if (!W.raw) { throw new Error("mass weights must be inflated first (MultiattnCore.inflate)"); }
+      massRows(this, W);
+      return;
+    }
     this.q = bytes(W.q); this.scale = typed(W.scale, Float32Array);
     this.dropped = W.dropped ? bytes(W.dropped) : null;
     this.idx = null;
@@ -43,7 +97,12 @@
   }
   /** Call fn(key, weight) for each stored non-zero entry of row r. */
   Weights.prototype.each = function (r, fn) {
-    var s = this.scale[r] / 255, dense = this.mode === "dense", n = dense ? this.K : this.k, base = r * n;
+    var s = this.scale[r] / 255;
+    if (this.start) {
+      for (var e = this.start[r]; e < this.start[r + 1]; e++) { if (this.q[e]) { fn(this.idx[e], this.q[e] * s); } }
+      return;
+    }
+    var dense = this.mode === "dense", n = dense ? this.K : this.k, base = r * n;
     for (var i = 0; i < n; i++) {
       var v = this.q[base + i];
       if (v) { fn(dense ? i : this.idx[base + i], v * s); }
@@ -55,7 +114,7 @@
     this.each(r, function (j, w) { out[j] = w; });
     return out;
   };
-  /** Mass that top-k dropped from row r (0 for dense rows), to 1/255. */
+  /** Mass that top-k or the mass target dropped from row r (0 for dense rows), to 1/255. */
   Weights.prototype.droppedMass = function (r) { return this.dropped ? this.dropped[r] / 255 : 0; };
 
   /** Flat row index of (layer, head, query) with H heads and Q queries. */
@@ -200,7 +259,7 @@
   }
 
   return {
-    bytes: bytes, typed: typed, Weights: Weights, rowIndex: rowIndex, headList: headList,
+    bytes: bytes, typed: typed, inflate: inflate, unplane: unplane, Weights: Weights, rowIndex: rowIndex, headList: headList,
     meanRow: meanRow, maxOf: maxOf, argmax: argmax, colourScale: colourScale, fmt: fmt,
     strongest: strongest, thumbnail: thumbnail, edgeWeights: edgeWeights, incomingEdges: incomingEdges,
     tickStep: tickStep, frameTime: frameTime, peakSegment: peakSegment, tokensOf: tokensOf,

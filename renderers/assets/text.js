@@ -127,7 +127,7 @@
       var label = onQuery ? D.query[focus.i] : D.key[focus.i];
       status.textContent = (onQuery ? "Query " : "Key ") + JSON.stringify(label) +
         ": shading = mean weight over the selected heads, max " + fmt(mx) +
-        (onQuery && W.mode === "topk" ? "; mass dropped by top-k in this row " + fmt(got.drop) : "");
+        (onQuery && W.dropped ? "; mass not stored in this row " + fmt(got.drop) : "");
     }
     function setFocus(side, i) { focus = side === null ? null : {side: side, i: i}; draw(); }
     leftToks.concat(rightToks).forEach(function (n) {

@@ -30,15 +30,23 @@ NODE = shutil.which("node")
 LABELS = ["[CLS]", "<b>&amp;</b>", "</script>", "é", "[SEP]"]
 
 
+def _kept(row: np.ndarray, summary: dict) -> int:
+    """How many largest keys row ``row`` stores: ``k``, or (adaptive rows) the fewest reaching the target."""
+    if summary["mode"] != "mass":
+        return summary["k"]
+    wanted = int(np.argmax(np.cumsum(np.sort(row)[::-1]) / row.sum() >= summary["target"] - 1e-12)) + 1
+    return min(wanted, summary["cap"])
+
+
 def _row_checks(values: np.ndarray, summary: dict, rows: list[int]) -> list[dict]:
     """What row ``r`` must decode to: its ``k`` largest (or all non-zero) entries, within half a step."""
     flat = values.reshape(-1, values.shape[-1])
     checks = []
     for r in rows:
         row = flat[r].astype(np.float64)
-        keep = np.argsort(-row, kind="stable")[: summary["k"]]
+        keep = np.argsort(-row, kind="stable")[: _kept(row, summary)]
         keep = keep[row[keep] > 0]
-        dropped = row.sum() - row[keep].sum() if summary["mode"] == "topk" else 0.0
+        dropped = row.sum() - row[keep].sum() if summary["mode"] != "dense" else 0.0
         checks.append({"r": r, "entries": [[int(j), float(row[j])] for j in keep],
                        "tol": float(row.max() / 510 + 1e-7), "dropped": float(dropped)})
     return checks
@@ -50,14 +58,20 @@ def _packed_cases(rng) -> list[dict]:
     wide = rng.random((1, 1, 2, 70_000)) * 1e-5  # > 65 535 keys: uint32 indices
     wide[..., [5, 123, 40_000, 69_999]] = [0.3, 0.05, 0.1, 0.2]
     wide = (wide / wide.sum(axis=-1, keepdims=True)).astype(np.float32)
+    peaked = np.exp(rng.standard_normal((2, 3, 30, 300)) * 3)
+    peaked = (peaked / peaked.sum(-1, keepdims=True)).astype(np.float32)
     cases = []
     for name, values, options in [("dense", dense, {}), ("topk", topk, {"top_k": 5}),
-                                  ("topk-uint32", wide, {"top_k": 4})]:
+                                  ("topk-uint32", wide, {"top_k": 4}),
+                                  ("mass", peaked, {"max_bytes": 20_000}),
+                                  ("mass-uint32", wide, {"max_bytes": 1_000})]:
         weights, summary = pack_rows(values, **options)
         n_rows = int(np.prod(values.shape[:3]))
         cases.append({"name": name, "mode": summary["mode"], "weights": weights,
                       "check": _row_checks(values, summary, sorted({0, 1, n_rows // 2, n_rows - 1}))})
-    assert [c["weights"].get("idx_bytes") for c in cases] == [None, 2, 4]
+    assert [c["weights"].get("idx_bytes") for c in cases] == [None, 2, 4, None, None]
+    assert [c["mode"] for c in cases] == ["dense", "topk", "topk", "mass", "mass"]
+    assert [size for name, size, _ in cases[-1]["weights"]["layout"] if name == "deltas"] == [4]
     return cases
 
 
@@ -129,7 +143,7 @@ def test_node_unit_tests_pass_on_python_fixture(fixture_file):
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert _count(output, "fail") == 0 and _count(output, "skipped") == 0, output[-2000:]
-    assert _count(output, "pass") >= 16  # 12 hand-computed cases + 4 on the Python fixture
+    assert _count(output, "pass") >= 18  # 14 hand-computed cases + 4 on the Python fixture
 
 
 def test_every_asset_is_inlined_and_safe():

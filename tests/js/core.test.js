@@ -43,6 +43,39 @@ test("top-k rows put values at their key indices and state the dropped mass", ()
   assert.equal(wide.row(0)[69999], 1);
 });
 
+test("unplane joins byte planes (lowest bytes first) into little-endian numbers", () => {
+  // uint16 [1, 258, 65535]: low bytes 01 02 FF, high bytes 00 01 FF
+  const u16 = core.unplane(new Uint8Array([9, 1, 2, 255, 0, 1, 255]), 1, 2, 3, Uint16Array);
+  assert.deepEqual(Array.from(u16), [1, 258, 65535]);
+  // float32 1.5 = 00 00 C0 3F, -2 = 00 00 00 C0
+  const f32 = core.unplane(new Uint8Array([0, 0, 0, 0, 0xC0, 0, 0x3F, 0xC0]), 0, 4, 2, Float32Array);
+  assert.deepEqual(Array.from(f32), [1.5, -2]);
+  assert.deepEqual(Array.from(core.unplane(new Uint8Array([4, 5, 6]), 1, 1, 2)), [5, 6]);
+});
+
+test("mass rows: inflated blob, keys from per-row deltas, values at their keys", async () => {
+  const zlib = require("node:zlib");
+  // 2 rows of K = 6: row 0 keeps keys 1, 4 (0.5, 0.3 of scale 0.5); row 1 keeps key 5 only
+  const planes = (a) => {
+    const b = new Uint8Array(a.buffer), n = a.length, s = a.BYTES_PER_ELEMENT, out = new Uint8Array(b.length);
+    for (let i = 0; i < n; i++) { for (let j = 0; j < s; j++) { out[j * n + i] = b[i * s + j]; } }
+    return out;
+  };
+  const parts = [planes(new Float32Array([0.5, 0.9])), planes(new Uint16Array([2, 1])),
+                 planes(new Uint16Array([1, 3, 5])), new Uint8Array([255, 153, 255]), new Uint8Array([51, 26])];
+  const raw = Buffer.concat(parts.map((p) => Buffer.from(p)));
+  const W0 = {mode: "mass", K: 6, codec: "deflate", blob: zlib.deflateSync(raw).toString("base64"),
+              layout: [["scale", 4, 2], ["counts", 2, 2], ["deltas", 2, 3], ["q", 1, 3], ["dropped", 1, 2]]};
+  assert.throws(() => new core.Weights(W0), /inflated first/);
+  const W = new core.Weights(await core.inflate(W0));
+  close(W.row(0), [0, 0.5, 0, 0, 0.3, 0], 1e-7, "row 0");
+  close(W.row(1), [0, 0, 0, 0, 0, 0.9], 1e-7, "row 1");
+  assert.ok(Math.abs(W.droppedMass(0) - 0.2) < 1e-12);
+  assert.equal(await core.inflate(W0), W0);  // already inflated: the same object
+  const dense = {mode: "dense", K: 1, k: 1, q: "/w==", scale: b64(new Float32Array([1]))};
+  assert.equal(await core.inflate(dense), dense);
+});
+
 test("rowIndex, headList and meanRow average the selected heads", () => {
   assert.equal(core.rowIndex(1, 2, 3, 4, 5), (1 * 4 + 2) * 5 + 3);
   assert.deepEqual(core.headList(-1, 3), [0, 1, 2]);

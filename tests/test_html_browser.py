@@ -145,3 +145,43 @@ def test_graph_view_lists_incoming_edges(tmp_path):
     # uint8 per (layer, head) relative to its largest weight, shown with 3 decimals
     assert abs(float(r["items"][0].rsplit(": ", 1)[1]) - weights.max()) <= 1 / 255 + 5e-4
     assert r["text"] == labels
+
+
+def test_deflated_view_inflates_and_states_the_kept_mass(tmp_path):
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((2, 4, 96, 96)) * 3
+    values = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    grid = AttentionGrid(values.astype(np.float32), TokenAxis([f"t{i}" for i in range(96)]), check_rows=False)
+    page = to_html(grid, max_bytes=30_000)  # dense rows need 93 kB: adaptive rows, deflated
+    assert _payload_mode(page) == "mass"
+    probe = _INK + """
+      function done(){
+        var c=document.querySelector('#head-view canvas');
+        r.notes=[].map.call(document.querySelectorAll('.ma-note'),function(n){return n.textContent});
+        r.ink=ink(c);
+        var t=document.querySelector(".ma-left .ma-tok[data-index='5']");
+        t.dispatchEvent(new MouseEvent('mouseenter'));
+        r.status=document.getElementById('ma-status').textContent;
+        r.ready=document.documentElement.getAttribute('data-ready-ms');
+        r.errors=window.__errors;
+        document.documentElement.setAttribute('data-probe',JSON.stringify(r));
+      }
+      var r={}; r.sync_ready=document.documentElement.getAttribute('data-ready-ms');
+      (function wait(){document.documentElement.getAttribute('data-ready-ms')?done():setTimeout(wait,10)})();
+    """
+    path = tmp_path / "mass.html"
+    path.write_text(page.replace("<head>", "<head>" + _ERROR_HOOK, 1), encoding="utf-8")
+    dom = run_chromium(path, dump_dom=True, probe=probe, virtual_time_ms=5000)
+    match = re.search(r'data-probe="([^"]*)"', dom)
+    assert match, dom[:500]
+    r = json.loads(html.unescape(match.group(1)))
+    assert r["sync_ready"] is None and r["ready"] is not None and r["errors"] == []  # drawn after inflating
+    statement = "Each row keeps its largest keys until it holds \u2265 90 % of its attention mass"
+    kept = [n for n in r["notes"] if n.startswith(statement)]
+    assert len(kept) == 1 and "kept mass per row min 0.9" in kept[0], r["notes"]
+    assert r["ink"] > 0 and "mass not stored in this row" in r["status"]
+
+
+def _payload_mode(page: str) -> str:
+    text = re.search(r'id="multiattn-data">(.*?)</script>', page, re.S).group(1)
+    return json.loads(text)["weights"]["mode"]

@@ -107,3 +107,12 @@ def test_refine_steps_are_named_and_separate():
         refine_timings(words, audio, 16000, steps=["magic"])
     with pytest.raises(ValueError, match="mono"):
         refine_timings(words, np.zeros((10, 2)), 16000)
+
+
+def test_cli_steps_flag_names_the_known_steps(tmp_path, capsys):
+    from multiattn.cli import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["audio", str(SPEECH / "s1.wav"), "--steps", "onset,magic", "--out", str(tmp_path)])
+    assert err.value.code == 2
+    assert "unknown steps ['magic']" in capsys.readouterr().err

@@ -4,8 +4,8 @@ espeak-ng (Debian ``libespeak-ng1``: ``apt-get install -y libespeak-ng1 espeak-n
 synthesises in synchronous mode, an ``espeakEVENT_WORD`` for every word and an
 ``espeakEVENT_PHONEME`` for every phoneme, each with its position in samples. From them:
 
-- **truth convention**: a word starts at its sound onset: the WORD event, moved past any silent stop
-  closure (the first 2.5 ms frame at or after the event that is louder than -45 dB of the file's
+- **truth convention**: a word starts at its sound onset: the WORD event, moved past a silent stop
+  closure that follows it within 5 ms (to the first 2.5 ms frame louder than -45 dB of the file's
   peak; searched up to the word's second phoneme); a word ends where the next word's WORD event is
   (its closure belongs to the next word) and the last word where the sound stops. Verified against
   the waveform: every truth start has sound within 10 ms after it and none of the words runs over
@@ -37,7 +37,7 @@ import numpy as np
 
 SR = 16000
 SNR_DB = 20.0
-VERSION = 3
+VERSION = 4
 
 SENTENCES = [
     "the birch canoe slid on the smooth planks",
@@ -245,7 +245,9 @@ def _word_truth(text: str, events: list[tuple], wave: np.ndarray, scale: float) 
         start = event
         span = loud[-(-event // hop) : max(-(-event // hop), limit // hop)]
         silent = np.flatnonzero(~span)
-        if len(silent):  # a stop closure: the word's sound starts after its first silent run
+        # a stop closure right at the event (within 5 ms: the previous word's tail) is silent: the
+        # word's sound starts after it; a silence later in the word (after "a") is not a closure
+        if len(silent) and silent[0] <= 2:
             run_end = silent[0] + np.argmax(span[silent[0] :]) if span[silent[0] :].any() else len(span)
             start = (-(-event // hop) + int(run_end)) * hop
         truth.append({"word": w, "start": round(start / SR, 5), "end": None, "event": round(event / SR, 5)})

@@ -34,15 +34,31 @@ DEFAULT_MASS = 0.9
 
 _MIN_CAP = 4
 _CHUNK_CELLS = 4_000_000  # bound the sort's temporary memory
-_LEVEL = 9
+_LEVEL = 6
+_FIRST = 64  # keys found by partition before falling back to a full sort of a row
 
 
-def _descending(block: np.ndarray) -> np.ndarray:
+def _descending(block: np.ndarray, m: int) -> np.ndarray:
+    """Indices of the ``m`` largest entries of each row of ``block``, largest first."""
+    if m < block.shape[1]:
+        part = np.argpartition(-block, m - 1, axis=1)[:, :m]
+        order = np.argsort(-np.take_along_axis(block, part, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(part, order, axis=1)
     return np.argsort(-block, axis=1, kind="stable")
+
+
+def _share(block: np.ndarray, m: int) -> np.ndarray:
+    """Exact (float64) cumulative share of each row's sum held by its ``m`` largest entries, ``(n, m)``."""
+    cum = np.cumsum(np.take_along_axis(block, _descending(block, m), axis=1), axis=1, dtype=np.float64)
+    total = block.sum(axis=1, dtype=np.float64)[:, None]
+    return np.divide(cum, total, out=np.ones_like(cum), where=total > 0)
 
 
 def keys_for_mass(rows: np.ndarray, target: float) -> np.ndarray:
     """Per row of ``rows`` (n, K): the fewest largest keys whose exact share of the row is ``>= target``.
+
+    The ``_FIRST`` largest keys are found by partition; only the rows they do not
+    satisfy are fully sorted.
 
     Example
     -------
@@ -51,11 +67,14 @@ def keys_for_mass(rows: np.ndarray, target: float) -> np.ndarray:
     """
     n_rows, n_key = rows.shape
     k = np.empty(n_rows, np.int64)
+    first = min(n_key, _FIRST)
     for start, block in _chunks(rows):
-        cum = np.cumsum(np.take_along_axis(block, _descending(block), axis=1), axis=1, dtype=np.float64)
-        total = cum[:, -1:]
-        share = np.divide(cum, total, out=np.ones_like(cum), where=total > 0)
-        k[start:start + len(block)] = (share < target - 1e-12).sum(axis=1) + 1
+        share = _share(block, first)
+        short = share[:, -1] < target - 1e-12
+        got = (share < target - 1e-12).sum(axis=1) + 1
+        if short.any():
+            got[short] = (_share(block[short], n_key) < target - 1e-12).sum(axis=1) + 1
+        k[start:start + len(block)] = got
     return np.minimum(k, n_key)
 
 
@@ -77,7 +96,9 @@ def _kept_entries(rows: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarr
     arange = np.arange(rows.shape[1])[None, :]
     for start, block in _chunks(rows):
         keep = np.zeros(block.shape, bool)
-        np.put_along_axis(keep, _descending(block), arange < k[start:start + len(block), None], axis=1)
+        k_block = k[start:start + len(block)]
+        m = int(k_block.max())
+        np.put_along_axis(keep, _descending(block, m), arange[:, :m] < k_block[:, None], axis=1)
         row_of, cols = np.nonzero(keep)
         row_parts.append(row_of + start)
         col_parts.append(cols)

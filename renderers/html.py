@@ -18,14 +18,18 @@ works opened from disk, inside notebooks (``_repr_html_`` via
   the attention of the chosen query overlaid on each frame.
 
 Weights are stored compactly: each attention row is quantised to uint8 relative
-to its own maximum; when the dense rows would exceed ``max_bytes`` only the
-``k`` largest entries of each row are kept and the mass dropped is stated in
-the view (per row on hover, mean and max in the notes).  Every token, label and
+to its own maximum; when the dense rows would exceed ``max_bytes`` each row
+keeps its largest keys until they hold 90 % of its mass (a per-row cap is
+lowered only if the deflated rows would still exceed ``max_bytes``), the rows
+are deflated and the page inflates them with the browser's
+``DecompressionStream``; the notes state the keys kept per row and the exact
+kept mass (min, median), and hovering a query shows the mass its row left out.
+``top_k`` instead keeps exactly the ``k`` largest entries of every row.  Every token, label and
 caption travels as JSON inside ``<script type="application/json">`` with ``<``,
 ``>`` and ``&`` escaped, and the script builds the page with ``textContent``.
 
 This module holds the public entry points only.  Row packing lives in
-``_html_pack``, the payload of each view in ``_html_payload`` (text, image,
+``_html_pack`` (adaptive rows in ``_html_mass``), the payload of each view in ``_html_payload`` (text, image,
 video), ``_html_graph`` and ``_html_audio``, the media encoders in ``_encode``
 and the page template in ``_html_page``; the JavaScript and CSS are package data
 in ``renderers/assets/`` (``core.js`` is the DOM-free logic, unit-tested under
@@ -158,8 +162,9 @@ def to_html(obj: AttentionGrid, **options: Unpack[HtmlOptions]) -> str:
         view, graph nodes -> graph view, tokens -> audio frames (``TimeAxis``)
         -> audio view, ``VideoAxis`` -> video view.
     **options
-        ``title`` (all views); ``max_bytes`` (budget of raw weight bytes before
-        top-k rows, default :data:`DEFAULT_MAX_BYTES`) and ``top_k`` (text,
+        ``title`` (all views); ``max_bytes`` (budget of weight bytes: raw dense
+        rows up to it, else deflated rows keeping 90 % of each row's mass within
+        it, default :data:`DEFAULT_MAX_BYTES`) and ``top_k`` (text,
         image, audio, video); ``image`` (uint8 RGB array the patches cover) and ``maps``
         (``{name: AttentionMap}``, e.g. rollout) for the image view; ``pos``
         (``(N, 2)`` array or ``{node id: (x, y)}``) for the graph view;

@@ -12,7 +12,8 @@ Prints one JSON line:
 - ``write_report_s``: :func:`write_text_report` (heatmap, lines, model view, summary PNGs and
   ``metrics.json``) of a 6 x 12 x 14-token grid, the time ``multiattn text`` spends after capture,
   median of ``ROUNDS`` alternating rounds: ``before`` with the model view drawn as 72 Axes (the old
-  renderer, kept here as the baseline), ``after`` with the tiled one-image model view, and the ratio;
+  renderer, kept here as the baseline) and every picture saved by ``save_figure`` (tight box: two
+  draws), ``after`` with the tiled one-image model view and the writer's one-draw ``save_once``;
   ``model_view_s`` is the same before/after for the model view alone (draw + save);
 - ``cold_start_s``: one fresh process running what ``multiattn text`` runs, split into ``import``
   (torch, transformers, multiattn), ``model_load`` (embedded MiniLM), ``capture`` and ``write``
@@ -139,23 +140,23 @@ def _before_after(before: Callable[[], object], after: Callable[[], object]) -> 
 
 
 def _write_report_times(grid: AttentionGrid, out: Path) -> dict[str, dict[str, float]]:
-    from multiattn.renderers import modelview
+    from multiattn.renderers import _write_text, modelview
     from multiattn.renderers.writers import write_text_report
 
-    tiled = modelview.model_view
+    tiled, once = modelview.model_view, _write_text.save_once
 
-    def report(view: Callable[..., plt.Figure]) -> Callable[[], object]:
+    def report(view: Callable[..., plt.Figure], save: Callable[..., Path]) -> Callable[[], object]:
         def run() -> None:
-            modelview.model_view = view  # _write_text imports it at call time
+            modelview.model_view, _write_text.save_once = view, save  # looked up at call time
             try:
                 write_text_report(grid, out)
             finally:
-                modelview.model_view = tiled
+                modelview.model_view, _write_text.save_once = tiled, once
         return run
 
     scores = np.random.default_rng(1).random((grid.n_layers, grid.n_heads))
     return {
-        "write_report_s": _before_after(report(_model_view_axes), report(tiled)),
+        "write_report_s": _before_after(report(_model_view_axes, save_figure), report(tiled, once)),
         "model_view_s": _before_after(lambda: save_figure(_model_view_axes(grid, scores, "e"), out / "a.png"),
                                       lambda: save_figure(tiled(grid, scores, "e"), out / "b.png")),
     }

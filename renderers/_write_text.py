@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from multiattn.errors import MultiattnIndexError
 from multiattn.grid import AttentionGrid
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.figure import Figure
 
 __all__ = ["write_text_report"]
 
@@ -54,9 +58,39 @@ def _check_head(grid: AttentionGrid, layer: int, head: int) -> None:
                          f"{grid.n_layers} layers x {grid.n_heads} heads")
 
 
+def save_once(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG like :func:`~.figure.save_figure`, drawing it once instead of twice.
+
+    ``bbox_inches="tight"`` draws the whole figure to measure it, then draws it again to write it,
+    solving a constrained layout each time. Here the layout is solved once and frozen, and the tight
+    box is measured from the artists' extents (no rasterising) and handed to ``savefig``: the same
+    picture (same box, padding, DPI and metadata) for one draw.
+
+    Examples
+    --------
+    >>> import tempfile, matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(4, 3), layout="constrained")
+    >>> path = save_once(fig, Path(tempfile.mkdtemp()) / "a.png")
+    >>> path.name, path.stat().st_size > 0
+    ('a.png', True)
+    """
+    import matplotlib.pyplot as plt
+
+    from .figure import _NO_METADATA, DPI, plain_text_artists
+
+    plain_text_artists(fig)
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine("none")
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    fig.savefig(path, dpi=DPI, bbox_inches=box, metadata=_NO_METADATA["png"])
+    plt.close(fig)
+    return path
+
+
 def _write_part(grid: AttentionGrid, report: dict, out_dir: Path, prefix: str,
                 layer: int | None, head: int | None) -> list[Path]:
-    from .figure import save_figure
     from .heatmap import heatmap
     from .lines import lines_view
     from .modelview import model_view
@@ -68,18 +102,18 @@ def _write_part(grid: AttentionGrid, report: dict, out_dir: Path, prefix: str,
     title = _title(grid, report, lay % grid.n_layers, hd % grid.n_heads)
     ax = heatmap(grid, lay, hd)
     ax.set_title(title, fontsize=9)
-    written = [save_figure(ax.figure, out_dir / f"{prefix}heatmap.png")]
+    written = [save_once(ax.figure, out_dir / f"{prefix}heatmap.png")]
     ax = lines_view(grid, lay, hd)
     ax.set_title(f"{title}\n{ax.get_title().splitlines()[-1]}", fontsize=9)
-    written.append(save_figure(ax.figure, out_dir / f"{prefix}lines.png"))
+    written.append(save_once(ax.figure, out_dir / f"{prefix}lines.png"))
     entropy = np.asarray(report["per_head"]["entropy_normalized"], dtype=float)
     fig = model_view(grid, entropy, "normalised entropy (0 = one key, 1 = uniform)")
-    written.append(save_figure(fig, out_dir / f"{prefix}model_view.png"))
+    written.append(save_once(fig, out_dir / f"{prefix}model_view.png"))
     if grid.kind == "self":
         shown = ("entropy_normalized", "attention_distance_tokens", "first_token_share")
         fig = head_summary({k: np.asarray(report["per_head"][k], dtype=float) for k in shown},
                            report["head_types"], layer_labels=grid.layers)
-        written.append(save_figure(fig, out_dir / f"{prefix}summary.png"))
+        written.append(save_once(fig, out_dir / f"{prefix}summary.png"))
     return written
 
 

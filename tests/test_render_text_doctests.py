@@ -6,7 +6,7 @@ import importlib
 import matplotlib.pyplot as plt
 import pytest
 
-MODULES = ["_style", "figure", "heatmap", "lines", "modelview", "_modelview_tiles", "summary"]
+MODULES = ["_style", "figure", "heatmap", "lines", "modelview", "_modelview_tiles", "summary", "_write_text"]
 
 
 @pytest.mark.parametrize("name", MODULES)

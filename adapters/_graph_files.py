@@ -145,6 +145,9 @@ def read_edge_list(path: Path, directed: bool) -> NxGraph:
 
     A first row of column names (``source,target[,weight]`` ...) is a header, not an edge; named
     extra columns become numeric edge attributes (a third unnamed column is ``weight``).
+    Files whose rows all have the same columns are parsed column-wise (one ``float`` pass per
+    column, one ``add_edges_from``); ragged files, networkx's ``u v {dict}`` lines and bad numbers
+    go row by row, which names the offending line.
 
     Examples
     --------
@@ -155,20 +158,14 @@ def read_edge_list(path: Path, directed: bool) -> NxGraph:
     >>> sorted(g.edges(data=True))
     [('a', 'b', {'attention': 0.7}), ('b', 'c', {'attention': 0.3})]
     """
-    import csv
-
     import networkx as nx
 
-    delimiter = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
-    with path.open(encoding="utf-8", errors="strict", newline="") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
-    rows = ([row for row in csv.reader(lines, delimiter=delimiter)] if delimiter
-            else [line.split() for line in lines])
-    rows = [[cell.strip() for cell in row] for row in rows if row]
-    names: list[str] = []
-    if rows and len(rows[0]) >= 2 and {cell.lower() for cell in rows[0]} <= HEADER_WORDS:
-        names, rows = [cell.lower() for cell in rows[0][2:]], rows[1:]
+    names, rows = _edge_rows(path)
     graph = nx.DiGraph() if directed else nx.Graph()
+    edges = _column_edges(rows, names)
+    if edges is not None:
+        graph.add_edges_from(edges)
+        return graph
     for number, row in enumerate(rows, start=2 if names else 1):
         if len(row) < 2:
             raise MultiattnValueError(f"line {number} has {len(row)} column; an edge needs 'source target'")
@@ -176,13 +173,58 @@ def read_edge_list(path: Path, directed: bool) -> NxGraph:
         if extra and extra[0].startswith("{"):  # networkx's own `u v {'weight': 0.5}` lines
             graph.add_edge(row[0], row[1], **_literal_attrs(" ".join(extra), number))
             continue
-        keys = names[: len(extra)] if names else (["weight"] if len(extra) == 1 else [])
+        keys = _attr_keys(names, len(extra))
         try:
             attrs = {key: float(value) for key, value in zip(keys, extra)}
         except ValueError:
             raise MultiattnValueError(f"line {number}: {extra} are not numbers (columns {keys})") from None
         graph.add_edge(row[0], row[1], **attrs)
     return graph
+
+
+def _edge_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header's extra column names (lower case; ``[]`` without a header) and the rows of cells."""
+    import csv
+
+    delimiter = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
+    with path.open(encoding="utf-8", errors="strict", newline="") as handle:
+        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    if delimiter is None:
+        rows = [line.split() for line in lines]  # cells come stripped, rows non-empty
+    else:
+        quoted = any('"' in line for line in lines)
+        split = (csv.reader(lines, delimiter=delimiter) if quoted
+                 else (line.split(delimiter) for line in lines))
+        rows = [[cell.strip() for cell in row] for row in split if row]
+    if rows and len(rows[0]) >= 2 and {cell.lower() for cell in rows[0]} <= HEADER_WORDS:
+        return [cell.lower() for cell in rows[0][2:]], rows[1:]
+    return [], rows
+
+
+def _attr_keys(names: list[str], n_extra: int) -> list[str]:
+    """Attribute names of ``n_extra`` value columns: the header's, else ``weight`` for one column."""
+    return names[:n_extra] if names else (["weight"] if n_extra == 1 else [])
+
+
+def _column_edges(rows: list[list[str]], names: list[str]) -> list[tuple] | None:
+    """``(u, v[, attrs])`` edges parsed column-wise, or None when the rows need the row-by-row path."""
+    widths = {len(row) for row in rows}
+    if not rows:
+        return []
+    if len(widths) != 1 or (width := widths.pop()) < 2:
+        return None
+    columns = list(zip(*rows))
+    if width > 2 and any(cell.startswith("{") for cell in columns[2]):
+        return None
+    keys = _attr_keys(names, width - 2)
+    try:
+        values = [list(map(float, columns[2 + i])) for i in range(len(keys))]
+    except ValueError:
+        return None  # the row-by-row path names the line
+    if not keys:
+        return list(zip(columns[0], columns[1]))
+    attrs = [dict(zip(keys, cells)) for cells in zip(*values)]
+    return list(zip(columns[0], columns[1], attrs))
 
 
 def _literal_attrs(text: str, number: int) -> dict:

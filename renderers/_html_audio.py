@@ -18,6 +18,7 @@ from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid
 
 from ._encode import png_b64, wav_b64
+from ._html_mass import DEFAULT_MASS
 from ._html_pack import pack_rows, weights_note
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -109,14 +110,14 @@ def _notes(grid: AttentionGrid, summary: dict, has_audio: bool, unmatched: bool)
 
 def audio_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None,
                   audio: tuple[ArrayLike, int] | None,
-                  words: Sequence[Mapping[str, str | float]] | None) -> dict:
+                  words: Sequence[Mapping[str, str | float]] | None, *, mass: float = DEFAULT_MASS) -> dict:
     """Tokens -> ``TimeAxis`` attention with the recording, its spectrogram and word spans."""
     axis = grid.key
     words = check_words(words)
     wav = None if audio is None else mono_16k(audio)
     duration = max([float(axis.edges[-1])] + [w["end"] for w in words]
                    + ([wav.size / AUDIO_SR] if wav is not None else []))
-    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
+    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k, mass=mass)
     owner = token_words(grid.query.labels, grid.query.special_mask, words)
     return {
         "view": "audio", "weights": weights, "query": list(grid.query.labels),

@@ -18,6 +18,7 @@ from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid, AttentionMap
 
 from ._encode import b64, jpeg_b64, png_b64
+from ._html_mass import DEFAULT_MASS
 from ._html_pack import pack_rows, weights_note
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -32,9 +33,10 @@ _VIDEO_WIDTH = 384
 _MAX_VIDEO_FRAMES = 256
 
 
-def text_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None) -> dict:
+def text_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, *,
+                 mass: float = DEFAULT_MASS) -> dict:
     """Head view and model view of a token grid."""
-    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
+    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k, mass=mass)
     normalised = grid.meta.get("normalized", "raw softmax rows (each sums to 1)")
     return {
         "view": "text",
@@ -99,13 +101,13 @@ def _prefix_note(prefix: tuple[str, ...]) -> str:
 
 
 def image_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None, image: ArrayLike | None,
-                  maps: Mapping[str, AttentionMap] | None) -> dict:
+                  maps: Mapping[str, AttentionMap] | None, *, mass: float = DEFAULT_MASS) -> dict:
     """The image with the attention of a patch (or a prefix token, or an extra map) overlaid."""
     axis = grid.query
     if grid.key != axis:
         raise MultiattnValueError("the image view needs self-attention over one PatchAxis (query == key)")
     extra = _extra_maps(maps, len(axis))
-    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
+    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k, mass=mass)
     height, width = axis.image_size
     shown_width = max(width, _IMAGE_WIDTH)
     shown_height = int(round(height * shown_width / width))
@@ -141,7 +143,7 @@ def _video_frames(frames: ArrayLike, axis: VideoAxis, width: int) -> tuple[list[
 
 
 def video_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None,
-                  frames: ArrayLike | None) -> dict:
+                  frames: ArrayLike | None, *, mass: float = DEFAULT_MASS) -> dict:
     """Frame slider and play button; the chosen query's attention overlaid on each frame."""
     axis = grid.query
     if grid.key != axis:
@@ -154,7 +156,7 @@ def video_payload(grid: AttentionGrid, max_bytes: int, top_k: int | None,
     if axis.frames > _MAX_VIDEO_FRAMES:
         raise MultiattnValueError(f"the video view shows at most {_MAX_VIDEO_FRAMES} frames, this axis has "
                          f"{axis.frames}; subsample the clip first")
-    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k)
+    weights, summary = pack_rows(grid.values, max_bytes=max_bytes, top_k=top_k, mass=mass)
     return {
         "view": "video", "weights": weights, "n_tokens": len(axis), "n_prefix": axis.n_prefix,
         "prefix": list(axis.prefix), "labels": list(axis.labels), "rows": axis.rows, "cols": axis.cols,

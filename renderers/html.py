@@ -57,6 +57,7 @@ from multiattn.grid import AttentionGrid
 
 from ._html_audio import audio_payload
 from ._html_graph import graph_payload
+from ._html_mass import DEFAULT_MASS
 from ._html_pack import DEFAULT_MAX_BYTES
 from ._html_page import PALETTE, document, viridis_lut
 from ._html_payload import image_payload, text_payload, video_payload
@@ -76,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
         title: str
         max_bytes: int
         top_k: int | None
+        mass: float  # share of each row's mass kept when dense rows exceed max_bytes
         image: ArrayLike  # uint8 RGB (H, W, 3) the patches cover
         maps: Mapping[str, AttentionMap]
         pos: ArrayLike | Mapping[Hashable, ArrayLike]  # (N, 2) or {node id: (x, y)}
@@ -86,11 +88,11 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 __all__ = ["to_html", "save"]
 
 _OPTIONS = {
-    "text": {"title", "max_bytes", "top_k"},
-    "image": {"title", "max_bytes", "top_k", "image", "maps"},
+    "text": {"title", "max_bytes", "top_k", "mass"},
+    "image": {"title", "max_bytes", "top_k", "mass", "image", "maps"},
     "graph": {"title", "pos"},
-    "audio": {"title", "max_bytes", "top_k", "audio", "words"},
-    "video": {"title", "max_bytes", "top_k", "frames"},
+    "audio": {"title", "max_bytes", "top_k", "mass", "audio", "words"},
+    "video": {"title", "max_bytes", "top_k", "mass", "frames"},
 }
 
 
@@ -135,6 +137,10 @@ def _checked_options(grid: AttentionGrid, options: HtmlOptions) -> str:
     top_k = options.get("top_k")
     if top_k is not None and int(top_k) < 1:
         raise MultiattnValueError(f"top_k must be a positive number of keys per row, got {top_k}")
+    mass = options.get("mass", DEFAULT_MASS)
+    if not 0 < float(mass) <= 1:
+        raise MultiattnValueError(f"mass must be the share of each row's attention to keep, in (0, 1], "
+                                  f"got {mass}")
     return view
 
 
@@ -142,14 +148,14 @@ def _payload(view: str, grid: AttentionGrid, options: HtmlOptions) -> dict:
     if view == "graph":
         return graph_payload(grid, options.get("pos"))
     max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))
-    top_k = options.get("top_k")
+    top_k, mass = options.get("top_k"), float(options.get("mass", DEFAULT_MASS))
     if view == "text":
-        return text_payload(grid, max_bytes, top_k)
+        return text_payload(grid, max_bytes, top_k, mass=mass)
     if view == "image":
-        return image_payload(grid, max_bytes, top_k, options.get("image"), options.get("maps"))
+        return image_payload(grid, max_bytes, top_k, options.get("image"), options.get("maps"), mass=mass)
     if view == "audio":
-        return audio_payload(grid, max_bytes, top_k, options.get("audio"), options.get("words"))
-    return video_payload(grid, max_bytes, top_k, options.get("frames"))
+        return audio_payload(grid, max_bytes, top_k, options.get("audio"), options.get("words"), mass=mass)
+    return video_payload(grid, max_bytes, top_k, options.get("frames"), mass=mass)
 
 
 def to_html(obj: AttentionGrid, **options: Unpack[HtmlOptions]) -> str:
@@ -164,7 +170,8 @@ def to_html(obj: AttentionGrid, **options: Unpack[HtmlOptions]) -> str:
     **options
         ``title`` (all views); ``max_bytes`` (budget of weight bytes: raw dense
         rows up to it, else deflated rows keeping 90 % of each row's mass within
-        it, default :data:`DEFAULT_MAX_BYTES`) and ``top_k`` (text,
+        it, default :data:`DEFAULT_MAX_BYTES`), ``mass`` (that share, default
+        0.9) and ``top_k`` (text,
         image, audio, video); ``image`` (uint8 RGB array the patches cover) and ``maps``
         (``{name: AttentionMap}``, e.g. rollout) for the image view; ``pos``
         (``(N, 2)`` array or ``{node id: (x, y)}``) for the graph view;

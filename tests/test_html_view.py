@@ -88,6 +88,11 @@ def test_budget_switches_to_mass_rows_and_view_states_it(rng):
     assert data["weights"]["mode"] == "mass" and data["weights"]["codec"] == "deflate"
     assert any("Each row keeps its largest keys until it holds" in n and "capped at 4 keys" in n
                for n in data["notes"])
+    more = _payload(to_html(grid, max_bytes=10**6, mass=0.99))  # dense rows fit: stay dense
+    assert more["weights"]["mode"] == "dense"
+    half = _payload(to_html(grid, max_bytes=10_000, mass=0.5))  # dense rows need 10 800 bytes
+    assert half["weights"]["mode"] == "mass" and half["weights"]["target"] == 0.5
+    assert any("\u2265 50 % of its attention mass" in n and "capped" not in n for n in half["notes"])
     forced = _payload(to_html(grid, max_bytes=2_000, top_k=4))
     assert forced["weights"]["mode"] == "topk" and forced["weights"]["k"] == 4
     assert any("Only the 4 largest of 40 keys per row are kept: mass dropped" in n for n in forced["notes"])
@@ -159,6 +164,7 @@ def test_repr_html_is_escaped_iframe(rng):
         (lambda r: AttentionGrid(random_attention(r, (1, 1, 3, 3)), TimeAxis(3, 0.02)),
          {}, ValueError, "no HTML view for TimeAxis"),
         (lambda r: _text_grid(r), {"top_k": 0}, ValueError, "top_k must be"),
+        (lambda r: _text_grid(r), {"mass": 1.5}, ValueError, r"mass must be .* in \(0, 1\]"),
         (lambda r: AttentionGrid(random_attention(r, (1, 1, 5, 5)), PatchAxis(2, 2, 8, (16, 16))),
          {"image": np.zeros((16, 16), np.float32)}, ValueError, "must be uint8"),
         (lambda r: AttentionGrid(random_attention(r, (1, 1, 5, 5)), PatchAxis(2, 2, 8, (16, 16))),

@@ -23,6 +23,12 @@ Prints one JSON line:
 - ``large_100k``: 100 000 nodes / 1 000 000 edges in 20 communities, default (top-3) mode:
   layout, draw and PNG render seconds and their total (target <= 30 s), plus the structural
   features the embedded GAT takes (``python benchmarks/bench_graph.py large`` runs only this).
+- ``edge_list_1m``: reading a 100 000-node / 1 000 000-line weighted edge list (what ``multiattn
+  graph FILE`` reads): ``read_edge_list`` column-wise with the garbage collector paused (``after``)
+  vs its row-by-row path with the collector running (``before``, the previous parser), networkx's
+  own ``read_weighted_edgelist`` (peer) and ``add_edges_from`` of the already-split tuples (the
+  networkx graph-building floor every reader pays, collector running); ratios vs ours
+  (``python benchmarks/bench_graph.py edgelist`` runs only this).
 """
 
 from __future__ import annotations
@@ -141,9 +147,49 @@ def large() -> dict:
             **{k: round(v, 2) for k, v in times.items()}}
 
 
+def edge_list_file() -> dict:
+    """Seconds to read a 1M-line weighted edge list: ours vs the row path, networkx and the build floor."""
+    import tempfile
+
+    from multiattn.adapters import _graph_files
+
+    edges = _community_edges(100_000, 1_000_000)
+    weights = np.random.default_rng(2).random(edges.shape[1])
+    lines = [f"n{a} n{b} {w:.4f}" for (a, b), w in zip(edges.T.tolist(), weights.tolist())]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.edgelist"
+        path.write_text("# 100k nodes, 1M lines\n" + "\n".join(lines) + "\n")
+        column = _graph_files._column_edges
+        times = {}
+        start = time.perf_counter()
+        graph = _graph_files.read_edge_list(path, directed=False)
+        times["after_s"] = time.perf_counter() - start
+        _graph_files._column_edges = lambda rows, names: None
+        try:
+            start = time.perf_counter()
+            _graph_files._read_edge_list(path, directed=False)  # row by row, collector running
+            times["before_s"] = time.perf_counter() - start
+        finally:
+            _graph_files._column_edges = column
+        start = time.perf_counter()
+        nx.read_weighted_edgelist(path)
+        times["networkx_read_weighted_edgelist_s"] = time.perf_counter() - start
+        split = [(f"n{a}", f"n{b}", {"weight": w}) for (a, b), w in zip(edges.T.tolist(), weights.tolist())]
+        start = time.perf_counter()
+        nx.Graph().add_edges_from(split)
+        times["networkx_build_floor_s"] = time.perf_counter() - start
+    return {"nodes": graph.number_of_nodes(), "lines": len(lines),
+            **{k: round(v, 2) for k, v in times.items()},
+            "ratio_before": round(times["before_s"] / times["after_s"], 2),
+            "ratio_networkx": round(times["networkx_read_weighted_edgelist_s"] / times["after_s"], 2)}
+
+
 def main() -> None:
     if sys.argv[1:] == ["large"]:
         print(json.dumps({"benchmark": "graph", "large_100k": large()}))
+        return
+    if sys.argv[1:] == ["edgelist"]:
+        print(json.dumps({"benchmark": "graph", "edge_list_1m": edge_list_file()}))
         return
     torch.set_num_threads(1)
     karate = zoo.load("karate-gat")
@@ -175,6 +221,7 @@ def main() -> None:
         draw_times[str(n_nodes)] = entry
     result["draw"] = draw_times
     result["large_100k"] = large()
+    result["edge_list_1m"] = edge_list_file()
     print(json.dumps(result))
 
 

@@ -178,6 +178,11 @@ def relevance(
         Required.
     start_layer, text_start_layer : int
         First layer accumulated in the vision / text tower (negative counts from the end).
+        The default ``0`` accumulates every layer, as Chefer et al.'s ``generate_relevance``
+        does for ViTs; their CLIP notebook (Transformer-MM-Explainability, ``CLIP_explainability``)
+        starts at the last layer: pass ``start_layer=-1, text_start_layer=-1`` to reproduce its
+        figures.  All layers give smoother, more complete maps; the last layer alone is sharper
+        and closer to what the final similarity reads.
 
     Returns
     -------

@@ -2,7 +2,9 @@
 
 ``strips.png`` (log-mel spectrogram + one cross-attention strip per word), ``encoder.png``
 (encoder self-attention, last layer, mean of heads, time x time in seconds), ``words.json``
-(``[{"word", "start", "end", "confidence"}]`` in seconds) and ``words.srt`` (subtitles).
+(``{"format": "multiattn.words", "version": 1, "words": [{"word", "start", "end", "confidence"}],
+"notes": [...]}``, times in seconds; ``notes`` carries the alignment's warnings, e.g. a transcript that
+does not fit the audio) and ``words.srt`` (subtitles).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def write_audio_report(result: Mapping[str, Any], out: str | Path, title: str | 
     ----------
     result : dict
         :func:`multiattn.adapters.whisper.align` output: ``grids`` (encoder / decoder /
-        cross), ``words`` and ``audio`` (mono, 16 kHz).
+        cross), ``words``, ``audio`` (mono, 16 kHz) and ``notes`` (warnings, optional).
     out : str or Path
         Output folder, created if missing.
     title : str, optional
@@ -52,7 +54,9 @@ def write_audio_report(result: Mapping[str, Any], out: str | Path, title: str | 
     grids, words = result["grids"], result["words"]
     public = [{k: w[k] for k in _WORD_KEYS} for w in words]
     written = [out / "words.json", out / "words.srt"]
-    written[0].write_text(json.dumps(public, indent=1) + "\n")
+    document = {"format": "multiattn.words", "version": 1, "words": public,
+                "notes": [str(note) for note in result.get("notes", [])]}
+    written[0].write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     written[1].write_text(words_to_srt(public))
     if words:
         fig = alignment_strips(grids["cross"], result["audio"], _SAMPLE_RATE, words=words, title=title)

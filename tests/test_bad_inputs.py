@@ -171,3 +171,14 @@ def test_a_transcript_that_does_not_fit_the_audio_is_reported():
     with pytest.warns(UserWarning, match="the transcript does not fit the audio"):
         long = align(model, wav, processor=processor, text=" ".join([truth["text"]] * 4))
     assert len(long["notes"]) == 1 and "words/s" in long["notes"][0]
+
+
+def test_alignment_warnings_are_written_into_words_json(tmp_path):
+    import json
+
+    from multiattn.renderers.writers import write_audio_report
+
+    note = "the transcript does not fit the audio: 41.0 words/s"
+    write_audio_report({"grids": {}, "words": [], "audio": np.zeros(160), "notes": [note]}, tmp_path)
+    document = json.loads((tmp_path / "words.json").read_text())
+    assert document["notes"] == [note] and document["words"] == []

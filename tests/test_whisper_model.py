@@ -178,7 +178,9 @@ def test_report_files(forced_s1, tmp_path):
     result = {"grids": forced_s1, "words": words, "audio": prepare_audio(audio, sr)[0]}
     written = write_audio_report(result, tmp_path)
     assert sorted(p.name for p in written) == ["encoder.png", "strips.png", "words.json", "words.srt"]
-    saved = json.loads((tmp_path / "words.json").read_text())
+    document = json.loads((tmp_path / "words.json").read_text())
+    assert document["format"] == "multiattn.words" and document["version"] == 1 and document["notes"] == []
+    saved = document["words"]
     assert [set(w) for w in saved] == [{"word", "start", "end", "confidence"}] * len(words)
     assert saved[0]["word"] == "the" and saved[0]["start"] == words[0]["start"]
     assert (tmp_path / "words.srt").read_text().startswith("1\n00:00:00,")
@@ -202,7 +204,7 @@ def test_cli_end_to_end_on_noisy_lead(tmp_path):
     truth = _truth("noise_lead.wav")
     assert main(["audio", str(SPEECH / "noise_lead.wav"), "--text", truth["text"],
                  "--out", str(tmp_path)]) == 0
-    words = json.loads((tmp_path / "words.json").read_text())
+    words = json.loads((tmp_path / "words.json").read_text())["words"]
     assert [w["word"] for w in words] == truth["text"].split()
     errors = [abs(w["start"] - t["start"]) for w, t in zip(words[1:], truth["words"][1:])]
     assert np.median(errors) < 0.06

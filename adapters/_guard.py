@@ -1,10 +1,17 @@
 """The memory guard adapters call before a forward that returns every layer's attention.
 
-The grid a capture returns is ``L × H × Q × K`` float32; the process holds about
-:data:`PEAK_FACTOR` times that at its peak (the model's tuple of per-layer tensors, the grid, one
-layer's softmax temporaries).  Both are known from the config and the input length before the
-forward runs, so a capture that would not fit is refused in milliseconds, with what to do instead,
-rather than killed by the operating system minutes later.
+The grid a capture returns is ``L × H × Q × K`` float32.  What the process holds on top of it
+depends on how the layers reach the grid (``benchmarks/bench_text_memory.py`` measures both):
+
+- written as they are made (:class:`multiattn.adapters._text_grid.LayerWriter`, text
+  self-attention): the grid plus :data:`WRITTEN_LAYERS` layers of the eager softmax's
+  temporaries (and :data:`SLACK_BYTES` for the allocator);
+- copied from the model's ``output_attentions`` tuple after the forward (encoder-decoders, ViTs):
+  about :data:`PEAK_FACTOR` times the grid (the tuple, the grid, one layer's temporaries).
+
+Both are known from the config and the input length before the forward runs, so a capture that
+would not fit is refused in milliseconds, with what to do instead, rather than killed by the
+operating system minutes later.
 """
 
 from __future__ import annotations
@@ -18,11 +25,35 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import Model
     from ._vit_layout import Layout
 
-__all__ = ["PEAK_FACTOR", "check_attention_memory", "check_image_memory", "layers_and_heads"]
+__all__ = ["PEAK_FACTOR", "SLACK_BYTES", "WRITTEN_LAYERS", "check_attention_memory", "check_image_memory",
+           "layers_and_heads", "peak_bytes"]
 
-#: Peak resident memory of a capture divided by the grid's size: 2.5 measured on a small Llama at
-#: 1024 tokens (``benchmarks/bench_text_memory.py``), rounded up.
+#: Peak resident memory of a capture through the model's tuple divided by the grid's size: 2.07-2.59
+#: measured on a small Llama at 512-2048 tokens (``benchmarks/bench_text_memory.py``), rounded up.
 PEAK_FACTOR = 3.0
+#: Layers of temporaries above the grid when layers are written as they are made: the eager
+#: softmax holds two (scores and probabilities) while the grid holds the layers before it.  A
+#: small Llama (4 layers) measured 1.34× the grid at 1024 and 2048 tokens, i.e. (4 + 1.4) / 4.
+WRITTEN_LAYERS = 2
+#: Allocator and bookkeeping on top (the measured rise at 512 tokens: 55 MB for a 32 MB grid).
+SLACK_BYTES = 32 * 2**20
+
+
+def peak_bytes(grids: Sequence[tuple[int, int, int, int]], *, written: bool = False) -> int:
+    """Estimated peak bytes of capturing ``grids`` ``(layers, heads, queries, keys)`` as float32.
+
+    Example
+    -------
+    >>> peak_bytes([(4, 8, 1024, 1024)], written=True) / 2**20  # 128 MB grid + 2 layers + slack
+    224.0
+    >>> peak_bytes([(4, 8, 1024, 1024)]) / 2**20  # through the model's tuple
+    384.0
+    """
+    grid = 4 * sum(layers * heads * q * k for layers, heads, q, k in grids)
+    if not written:
+        return int(grid * PEAK_FACTOR)
+    layer = 4 * max((heads * q * k for _, heads, q, k in grids), default=0)
+    return grid + WRITTEN_LAYERS * layer + SLACK_BYTES
 
 
 def layers_and_heads(model: Model) -> tuple[int, int]:
@@ -53,8 +84,10 @@ def layers_and_heads(model: Model) -> tuple[int, int]:
 
 
 def check_attention_memory(model: Model, grids: Sequence[tuple[int, int, int, int]], what: str,
-                           advice: str) -> None:
+                           advice: str, *, written: bool = False) -> None:
     """Refuse grids ``(layers, heads, queries, keys)`` whose capture would not fit, before the forward.
+
+    ``written``: the layers are written into the grid as they are made (see :func:`peak_bytes`).
 
     Raises
     ------
@@ -71,9 +104,11 @@ def check_attention_memory(model: Model, grids: Sequence[tuple[int, int, int, in
     from multiattn import _memory
 
     grid = 4 * sum(layers * heads * q * k for layers, heads, q, k in grids)
+    peak = peak_bytes(grids, written=written)
     shapes = " + ".join(f"{layers} layers × {heads} heads × {q} × {k}" for layers, heads, q, k in grids)
-    _memory.check_fits(int(grid * PEAK_FACTOR), (
-        f"capturing {what} ({shapes}, float32: {_memory.human(grid)}, peak ~{PEAK_FACTOR}×)"), advice=advice)
+    _memory.check_fits(peak, (
+        f"capturing {what} ({shapes}, float32: {_memory.human(grid)}, peak ~{peak / max(grid, 1):.2f}×)"),
+        advice=advice)
 
 
 def check_image_memory(model: Model, layout: Layout, pixel_values: torch.Tensor) -> None:

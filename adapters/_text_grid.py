@@ -8,7 +8,10 @@ What :func:`multiattn.adapters.text.capture` needs beyond stacking ``(1, H, Q, K
 - Longformer's banded local attention ``(1, H, T, w + 1)`` put back on the dense ``(T, T)`` grid;
 - layers of different shapes (Funnel pools the sequence between blocks) refused with the shapes;
 - attention sinks (gpt-oss: a learned per-head logit that takes part in the softmax but is no
-  key) reported as ``meta["sink_mass"]`` ``(L, H, Q)`` so that rows + sink = 1.
+  key) reported as ``meta["sink_mass"]`` ``(L, H, Q)`` so that rows + sink = 1;
+- :class:`LayerWriter`: each layer written into one preallocated float32 grid as the model makes
+  it (from a hook on the attention module), so the model's own tuple of layers is never kept and
+  the capture peaks near the grid's size (``benchmarks/bench_text_memory.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .._types import Model
 
-__all__ = ["capture_bytes", "check_capturable", "check_memory", "check_shapes", "layer_array", "sink_mass"]
+__all__ = ["LayerWriter", "capture_bytes", "check_capturable", "check_memory", "check_shapes", "layer_array",
+           "sink_mass"]
+
 
 def check_capturable(model: Model) -> None:
     """Refuse, before any forward, models that cannot return attention weights.
@@ -82,8 +87,11 @@ def capture_bytes(model: Model, n_tokens: int, n_target: int | None = None) -> i
     return 4 * sum(layers * heads * q * k for layers, heads, q, k in _grids(model, n_tokens, n_target))
 
 
-def check_memory(model: Model, n_tokens: int, n_target: int | None = None) -> None:
+def check_memory(model: Model, n_tokens: int, n_target: int | None = None, *, written: bool = False) -> None:
     """Refuse a capture whose attention would not fit, before the forward runs.
+
+    ``written``: the layers go into the grid as they are made (:class:`LayerWriter` from hooks),
+    a lower peak than copying the model's tuple (:func:`multiattn.adapters._guard.peak_bytes`).
 
     Raises
     ------
@@ -102,7 +110,7 @@ def check_memory(model: Model, n_tokens: int, n_target: int | None = None) -> No
                            f"{type(model).__name__} at {n_tokens} tokens", advice=(
         "Stream summaries instead of the full grid: multiattn.capture_stream(model, text, "
         "{'mean': multiattn.stream.HeadMean()}, processor=tokenizer) keeps one layer at a time; "
-        "or shorten the input (max_length=...)"))
+        "or shorten the input (max_length=...)"), written=written)
 
 
 def _banded(layer: np.ndarray, n_keys: int) -> np.ndarray:
@@ -182,3 +190,79 @@ def sink_mass(model: Model, values: np.ndarray) -> np.ndarray | None:
         raise MultiattnRuntimeError(
             f"{type(model).__name__} has attention sinks but a row sums to {1 - mass.min():.4f} > 1")
     return np.clip(mass, 0.0, 1.0)
+
+
+class LayerWriter:
+    """Write each layer's ``(1, H, Q, K)`` weights into one float32 ``(L, H, Q', K')`` grid as it comes.
+
+    ``Q'`` / ``K'`` are the kept (non-padding) positions.  The grid is allocated once, at the
+    first layer (its head count), with room for ``capacity`` layers; pages of layers never
+    written are never touched.  A model that calls its attention more often than ``capacity``
+    (shared layers) still gets every call, appended at the end.
+
+    Parameters
+    ----------
+    model : transformers model
+        For the messages and Longformer's band.
+    capacity : int
+        The number of layers expected.
+    keeps : (bool array, bool array)
+        The query and key positions kept.
+    causal : bool
+        Check whether every layer leaves the upper triangle 0 (:attr:`causal` reads the answer).
+
+    Example
+    -------
+    >>> import torch
+    >>> writer = LayerWriter(None, 2, (np.ones(3, bool), np.ones(3, bool)), causal=True)
+    >>> for _ in range(2):
+    ...     writer("layer", torch.tril(torch.ones(1, 4, 3, 3)) / torch.arange(1, 4)[:, None])
+    >>> writer.result().shape, writer.causal
+    ((2, 4, 3, 3), True)
+    """
+
+    def __init__(self, model: Model, capacity: int, keeps: tuple[np.ndarray, np.ndarray], *,
+                 causal: bool = False, what: str = "self") -> None:
+        self.model, self.capacity, self.what = model, max(int(capacity), 1), what
+        self.q_keep, self.k_keep = keeps
+        self.padded = not (self.q_keep.all() and self.k_keep.all())
+        self.causal, self.count = causal, 0
+        self.values: np.ndarray | None = None
+        self._extra: list[np.ndarray] = []
+
+    def __call__(self, _name: str, weights: torch.Tensor) -> None:
+        """Take one layer (the ``on_layer`` callback of ``adapters._stream.hf_attention_hooks``)."""
+        n_query, n_key = len(self.q_keep), len(self.k_keep)
+        if self.model is not None:
+            check_shapes([weights], n_query, n_key, self.model, self.what)
+        array = layer_array(weights, n_query, n_key, self.model)
+        if self.padded:
+            array = array[:, self.q_keep][:, :, self.k_keep]
+        if self.values is None:
+            self.values = np.empty((self.capacity, *array.shape), dtype=np.float32)
+        if self.count < self.capacity:
+            self.values[self.count] = array
+        else:
+            self._extra.append(np.array(array, dtype=np.float32))
+        self.causal = self.causal and _lower_triangular(array)
+        self.count += 1
+
+    def result(self) -> np.ndarray:
+        """The ``(layers, H, Q', K')`` grid of the layers written (a view when fewer than ``capacity``)."""
+        if self.values is None:
+            raise MultiattnRuntimeError(f"the forward pass produced no {self.what} attention weights")
+        if self._extra:
+            return np.concatenate([self.values, np.stack(self._extra)])
+        return self.values[: self.count]
+
+
+def _lower_triangular(layer: np.ndarray, chunk: int = 1 << 18) -> bool:
+    """Whether ``(H, Q, K)`` is 0 above the diagonal (a decoder's mask), in row blocks (no N × N mask)."""
+    heads, n_query, n_key = layer.shape
+    step = max(1, chunk // max(heads * n_key, 1))
+    cols = np.arange(n_key)
+    for start in range(0, n_query, step):
+        rows = np.arange(start, min(start + step, n_query))
+        if layer[:, rows[0]: rows[-1] + 1][:, cols[None, :] > rows[:, None]].any():
+            return False
+    return True

@@ -27,7 +27,7 @@ from ..axes import TokenAxis
 from ..grid import AttentionGrid
 from ..gridset import GridSet
 from . import _text_grid
-from ._hf import attention_layers, eager_attention, eval_mode, require_attentions
+from ._hf import attention_layers, eager_attention, eval_mode, recorded_attentions, require_attentions
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when a model runs)
     import torch
@@ -154,25 +154,59 @@ def capture(
         model, inputs, processor, target=target, input_ids=input_ids,
         attention_mask=attention_mask, max_length=max_length)
     n_target = None if target_enc is None else len(target_enc["ids"])
-    _text_grid.check_memory(model, len(encoded["ids"]), n_target)
-    with eval_mode(model), eager_attention(model), torch.no_grad():
-        output = model(**batch, output_attentions=True, return_dict=True)
-
+    modules = _self_attention_modules(model) if target_enc is None else []
+    _text_grid.check_memory(model, len(encoded["ids"]), n_target, written=bool(modules))
     axis = encoded["axis"]
     keep = np.asarray(encoded["mask"], dtype=bool)
+    if modules:  # each layer written into the grid as it is made; the model keeps none
+        from ._guard import layers_and_heads
+        from ._stream import hf_attention_hooks
+
+        writer = _text_grid.LayerWriter(model, max(len(modules), layers_and_heads(model)[0]), (keep, keep),
+                                        causal=True, what="layer")
+        with eval_mode(model), eager_attention(model), torch.no_grad(), \
+                hf_attention_hooks(modules, writer, drop=True, strict=False):
+            model(**batch, output_attentions=False, return_dict=True)
+        if writer.count < len(modules):  # a module returned no weights (a kernel that never makes them)
+            require_attentions([None], "self", model)
+        return _grid(writer, "layer", (axis, axis), "self", meta, model, normalize,
+                     attention_layers(model, writer.count))
+    with eval_mode(model), eager_attention(model), torch.no_grad():
+        output = model(**batch, output_attentions=True, return_dict=True)
     if target_enc is None:
         attentions = require_attentions(getattr(output, "attentions", None), "self", model)
-        return _grid(attentions, "layer", (axis, axis), (keep, keep), "self", meta, model, normalize,
-                     attention_layers(model, len(attentions)))
+        return _grid(_written(attentions, model, (keep, keep), "self", "layer"), "layer", (axis, axis),
+                     "self", meta, model, normalize, attention_layers(model, len(attentions)))
     dec_keep = np.ones(len(target_enc["axis"]), dtype=bool)
     dec_axis = target_enc["axis"]
     parts = {"encoder": (output.encoder_attentions, (axis, axis), (keep, keep), "self"),
              "decoder": (output.decoder_attentions, (dec_axis, dec_axis), (dec_keep, dec_keep), "self"),
              "cross": (output.cross_attentions, (dec_axis, axis), (dec_keep, keep), "cross")}
     return GridSet({
-        name: _grid(require_attentions(raw, name, model), name, axes, keeps, kind, meta, model, normalize)
+        name: _grid(_written(require_attentions(raw, name, model), model, keeps, kind, name), name, axes,
+                    kind, meta, model, normalize)
         for name, (raw, axes, keeps, kind) in parts.items()
     }, meta=meta)
+
+
+def _self_attention_modules(model: Model) -> list[tuple[str, torch.nn.Module, int]]:
+    """The modules the model's own ``output_attentions`` reads (transformers >= 5 recorders), to hook;
+    empty for older-style code and Longformer's band (those keep the model's tuple)."""
+    if getattr(model.config, "attention_window", None) is not None:
+        return []
+    recorded = recorded_attentions(model)
+    if any(key != "attentions" for key, *_ in recorded):
+        return []
+    return [(name, module, index) for _, name, module, index in recorded]
+
+
+def _written(attentions: Sequence[torch.Tensor], model: Model, keeps: tuple[np.ndarray, np.ndarray],
+             kind: str, what: str) -> _text_grid.LayerWriter:
+    """A model's tuple of per-layer tensors through the same writer (one layer copied at a time)."""
+    writer = _text_grid.LayerWriter(model, len(attentions), keeps, causal=kind == "self", what=what)
+    for layer in attentions:
+        writer(what, layer)
+    return writer
 
 
 def prepare(model: Model, inputs: str | tuple[str, str] | None = None, *, processor: Processor = None,
@@ -256,26 +290,18 @@ def _split_pair(inputs: object) -> tuple[str | None, str | None]:
     )
 
 
-def _grid(attentions, prefix, axes, keeps, kind, meta, model, normalize, layer_ids=None) -> AttentionGrid:
-    """Per-layer ``(1, H, Q, K)`` tensors into one float32 array (one layer copied at a time),
-    padding dropped, sinks reported, wrapped in a grid labelled with the model's layer indices."""
-    (query, key), (q_keep, k_keep) = axes, keeps
-    _text_grid.check_shapes(attentions, len(q_keep), len(k_keep), model, prefix)
-    n_heads = int(attentions[0].shape[1])
-    values = np.empty((len(attentions), n_heads, int(q_keep.sum()), int(k_keep.sum())), dtype=np.float32)
-    padded = not (q_keep.all() and k_keep.all())
-    upper = np.triu(np.ones(values.shape[2:], dtype=bool), 1) if kind == "self" else None
-    causal = kind == "self"
-    for i, layer in enumerate(attentions):
-        array = _text_grid.layer_array(layer, len(q_keep), len(k_keep), model)
-        values[i] = array[:, q_keep][:, :, k_keep] if padded else array
-        causal = causal and not values[i][:, upper].any()  # a decoder's mask leaves the upper triangle 0
+def _grid(writer: _text_grid.LayerWriter, prefix, axes, kind, meta, model, normalize,
+          layer_ids=None) -> AttentionGrid:
+    """The written float32 ``(L, H, Q, K)`` values (padding dropped) wrapped in a grid labelled
+    with the model's layer indices, sinks reported."""
+    query, key = axes
+    values = writer.result()
     if values.size == 0:
         raise MultiattnRuntimeError(f"the {prefix} attention capture is empty (shape {values.shape})")
     layers = [f"{prefix}.{i}" for i in (layer_ids or range(values.shape[0]))]
     meta = dict(meta)
     if kind == "self":
-        meta["causal"] = bool(causal)
+        meta["causal"] = bool(writer.causal)
     sink = _text_grid.sink_mass(model, values)
     if sink is not None:  # keyed by labels, so it stays right after grid.select(...)
         meta["sink_mass"] = {layer: {str(h): row.tolist() for h, row in enumerate(heads)}

@@ -213,17 +213,12 @@ def test_tokenizer_model_mismatch_is_detected(minilm):
 
 
 def test_model_without_attention_output_is_a_clear_error(minilm):
-    from transformers.modeling_outputs import BaseModelOutput
+    from multiattn.adapters._hf import recorded_attentions
 
     _, tokenizer = minilm
     model = _tiny_bert()
-    original = model.forward
-
-    def forward_without_weights(*args, **kwargs):
-        out = original(*args, **kwargs)
-        return BaseModelOutput(last_hidden_state=out.last_hidden_state, attentions=None)
-
-    model.forward = forward_without_weights
+    for _, _, module, index in recorded_attentions(model):  # a kernel that never makes the weights
+        module.register_forward_hook(lambda _m, _a, out, i=index: (*out[:i], None, *out[i + 1:]))
     with pytest.raises(RuntimeError, match="returned no self attention weights"):
         capture(model, SENTENCE, processor=tokenizer)
 

@@ -89,8 +89,12 @@ def label_tiles(ax: Axes, row_labels: Sequence[str], col_labels: Sequence[str], 
 
 
 def annotate_tiles(ax: Axes, values: np.ndarray, fontsize: float = 6.5) -> None:
-    """One number (``"n/a"`` for NaN) in the top-right corner of each panel, on a white box."""
+    """One number (``"n/a"`` for NaN) in the top-right corner of each panel, on a white box.
+
+    The numbers sit inside their panel, so they are left out of layout and tight-box measuring
+    (``in_layout=False``): the same picture without laying out every number once more per pass.
+    """
     box = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8}
     for (row, col), value in np.ndenumerate(values):
         ax.text(col + 0.97, row + 0.04, "n/a" if np.isnan(value) else f"{value:.2f}",
-                ha="right", va="top", fontsize=fontsize, bbox=box, parse_math=False)
+                ha="right", va="top", fontsize=fontsize, bbox=box, parse_math=False, in_layout=False)

@@ -115,9 +115,9 @@ def _annotate(ax: Axes, values: np.ndarray, rgb: np.ndarray) -> None:
         return
     size = 7 if values.shape[1] <= 16 else 5.5
     luminance = rgb @ np.array([0.299, 0.587, 0.114])
-    for (i, j), value in np.ndenumerate(values):
+    for (i, j), value in np.ndenumerate(values):  # inside its cell: never widens the layout, not measured
         ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center",
-                fontsize=size, color="black" if luminance[i, j] > 0.5 else "white")
+                fontsize=size, color="black" if luminance[i, j] > 0.5 else "white", in_layout=False)
 
 
 def _frame(ax: Axes, shape: tuple[int, int], title: str, layer_labels: list[str],

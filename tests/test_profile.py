@@ -76,6 +76,36 @@ def test_local_cluster_with_two_workers_equals_the_in_process_profile(one_torch_
         assert np.nanmax(np.abs(there.quantile(q) - here.quantile(q))) < 1e-5 + eps * np.nanmax(here.mean)
 
 
+def test_length_sorted_batches_equal_one_input_at_a_time(one_torch_thread):
+    """Batched, length-sorted, padded forwards give each input's statistics as its own forward does."""
+    from multiattn.profile import profile
+
+    texts = [s if i % 3 else s + " And then it was quiet again for a while." for i, s in enumerate(SENTENCES)]
+    timings: list[dict] = []
+    alone = profile("minilm", texts, scheduler=None, batch_size=1)
+    batched = profile("minilm", texts, scheduler=None, batch_size=5, timings=timings)
+    np.testing.assert_array_equal(batched.count, alone.count)
+    np.testing.assert_allclose(batched.mean, alone.mean, rtol=1e-4, atol=1e-5)
+    from multiattn._profile_worker import load_once
+
+    _, tok = load_once("minilm", None)
+    lengths = sorted(len(tok(t)["input_ids"]) for t in texts)
+    padded = sum(len(lengths[i:i + 5]) * max(lengths[i:i + 5]) for i in range(0, len(lengths), 5))
+    assert timings[0]["inputs"] == len(texts) and timings[0]["tokens"] == sum(lengths)
+    assert timings[0]["padded_tokens"] == padded  # sorted batches: the hand-computed padding
+    assert timings[0]["cpu_s"] > 0
+
+
+def test_partitions_cover_the_corpus_longest_first():
+    from multiattn.profile import _n_partitions, _partitions
+
+    items = [f"{'x' * (i % 7)}{i}" for i in range(23)]
+    parts = _partitions(items, 4)
+    assert sorted(sum(parts, [])) == sorted(items) and [len(p) for p in parts] == [6, 6, 6, 5]
+    assert [max(map(len, p)) for p in parts] == sorted((max(map(len, p)) for p in parts), reverse=True)
+    assert _n_partitions(100, 2) == 8 and _n_partitions(10_000, 2) == 40
+
+
 def test_corpus_sources(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

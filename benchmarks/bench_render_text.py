@@ -18,7 +18,9 @@ Prints one JSON line:
 - ``cold_start_s``: one fresh process running what ``multiattn text`` runs, split into ``import``
   (torch, transformers, multiattn), ``model_load`` (embedded MiniLM), ``capture`` and ``write``
   (renderer imports incl. pyplot + the pictures), and ``cli_wall`` of the real ``multiattn text``
-  command in another fresh process (``None`` with a ``cold_start_error`` if the model cannot load).
+  command in another fresh process (``None`` with a ``cold_start_error`` if the model cannot load);
+  ``cold_start_cpu_s`` is the same split in CPU seconds of that process (``time.process_time``: on a
+  shared, loaded machine the wall times above stretch with the load, the CPU seconds much less).
 """
 
 from __future__ import annotations
@@ -54,18 +56,19 @@ SENTENCE = "The cat sat on the mat because it was tired, and then it slept."
 
 _COLD = textwrap.dedent(f"""
     import json, sys, tempfile, time
-    t0 = time.perf_counter()
+    marks = [(time.perf_counter(), time.process_time())]
     import torch, transformers, multiattn
-    t1 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     model, tok = multiattn.load_model("minilm", modality="text")
-    t2 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     grid = multiattn.capture(model, ({SENTENCE!r}, None), processor=tok)
-    t3 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     from multiattn.renderers.writers import write_text_report
     with tempfile.TemporaryDirectory() as out:
         write_text_report(grid, out)
-    t4 = time.perf_counter()
-    print(json.dumps({{"import": t1 - t0, "model_load": t2 - t1, "capture": t3 - t2, "write": t4 - t3}}))
+    marks.append((time.perf_counter(), time.process_time()))
+    steps = ("import", "model_load", "capture", "write")
+    print(json.dumps([{{k: b[i] - a[i] for k, a, b in zip(steps, marks, marks[1:])}} for i in (0, 1)]))
 """)
 
 
@@ -167,12 +170,14 @@ def _cold_start(out: Path) -> dict[str, object]:
     run = subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, check=False)
     if run.returncode != 0:
         return {"cold_start_s": None, "cold_start_error": run.stderr.strip().splitlines()[-1:]}
-    split = {k: round(v, 2) for k, v in json.loads(run.stdout.strip().splitlines()[-1]).items()}
+    wall, cpu = ({k: round(v, 2) for k, v in split.items()}
+                 for split in json.loads(run.stdout.strip().splitlines()[-1]))
     cli = [sys.executable, "-c", "import sys; from multiattn.cli import main; sys.exit(main())",
            "text", SENTENCE, "--out", str(out / "cli")]
     start = time.perf_counter()
     subprocess.run(cli, capture_output=True, check=True)
-    return {"cold_start_s": {**split, "cli_wall": round(time.perf_counter() - start, 2)}}
+    wall["cli_wall"] = round(time.perf_counter() - start, 2)
+    return {"cold_start_s": wall, "cold_start_cpu_s": cpu}
 
 
 def main() -> None:

@@ -16,34 +16,42 @@ peer's alternating, medians reported, ``ratio`` = peer time / ours (> 1: multiat
 
 Each line also gives the largest difference from the peer's values (same maths, so round-off only).
 Both sides run on one thread (torch and the BLAS numpy uses), so the ratio compares the code.
+``ours_cpu_ms`` / ``peer_cpu_ms`` / ``ratio_cpu`` are the same rounds timed by the calling thread's
+CPU clock: on a shared, loaded machine wall times include waiting for a core, CPU times do not.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _timing import run_times  # noqa: E402
+
+def _timed(func) -> tuple[float, float]:
+    """Wall and calling-thread CPU seconds of one call."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    func()
+    return time.perf_counter() - wall, time.thread_time() - cpu
 
 
-def _alternating(ours, peer, rounds: int = 9) -> tuple[float, float]:
-    """Medians of ``rounds`` alternating calls of each (after one warm-up call of each)."""
+def _alternating(ours, peer, rounds: int = 25) -> dict:
+    """Medians of ``rounds`` alternating calls of each (after one warm-up call of each), wall and CPU."""
     ours(), peer()
-    t_ours, t_peer = [], []
-    for _ in range(rounds):
-        t_ours += run_times(ours, 1)
-        t_peer += run_times(peer, 1)
-    return float(np.median(t_ours)), float(np.median(t_peer))
+    times = np.array([[_timed(ours), _timed(peer)] for _ in range(rounds)])  # (round, side, clock)
+    return {"wall": np.median(times[:, :, 0], axis=0), "cpu": np.median(times[:, :, 1], axis=0)}
 
 
-def _line(t_ours: float, t_peer: float, diff: float, peer: str) -> dict:
+def _line(times: dict, diff: float, peer: str) -> dict:
+    (t_ours, t_peer), (c_ours, c_peer) = times["wall"], times["cpu"]
     return {"ours_ms": round(t_ours * 1e3, 2), "peer_ms": round(t_peer * 1e3, 2), "peer": peer,
-            "ratio": round(t_peer / t_ours, 2), "max_abs_diff": float(diff)}
+            "ratio": round(t_peer / t_ours, 2), "ours_cpu_ms": round(c_ours * 1e3, 2),
+            "peer_cpu_ms": round(c_peer * 1e3, 2), "ratio_cpu": round(c_peer / c_ours, 2),
+            "max_abs_diff": float(diff)}
 
 
 def overlay_speed() -> dict:
@@ -68,9 +76,9 @@ def overlay_speed() -> dict:
             return show_cam_on_image(image.astype(np.float32) / 255, mask, use_rgb=True, image_weight=0.5,
                                      colormap=cv2.COLORMAP_INFERNO)
 
-        t_ours, t_peer = _alternating(ours, peer)
         # grad-cam rescales by the blend's maximum and uses cv2's own inferno table; only speed compares
-        out[f"{height}x{width}"] = _line(t_ours, t_peer, np.nan, "pytorch-grad-cam show_cam_on_image")
+        times = _alternating(ours, peer)
+        out[f"{height}x{width}"] = _line(times, np.nan, "pytorch-grad-cam show_cam_on_image")
         del out[f"{height}x{width}"]["max_abs_diff"]
     return out
 
@@ -103,11 +111,11 @@ def rollout_speed() -> dict:
     def ours():
         return rollout(attn)
 
-    t_ours, t_peer = _alternating(ours, peer)
+    times = _alternating(ours, peer)
     # vit-explain's a / a.sum(dim=-1) divides columns (a broadcasting quirk): compare to ours with
     # that quirk only where rows already sum to one (residual 0.5 keeps them so up to round-off)
     diff = np.abs(np.asarray(ours()) - peer()[0].numpy()).max()
-    return _line(t_ours, t_peer, diff, "vit-explain rollout (torch)")
+    return _line(times, diff, "vit-explain rollout (torch)")
 
 
 def chefer_speed() -> dict:
@@ -130,9 +138,9 @@ def chefer_speed() -> dict:
     def ours():
         return chefer_relevance(attn, grads)
 
-    t_ours, t_peer = _alternating(ours, peer)
+    times = _alternating(ours, peer)
     diff = np.abs(np.asarray(ours()) - peer().numpy()).max()
-    return _line(t_ours, t_peer, diff, "Chefer et al. reference loop (torch)")
+    return _line(times, diff, "Chefer et al. reference loop (torch)")
 
 
 def main() -> None:

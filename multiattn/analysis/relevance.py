@@ -64,11 +64,25 @@ def _pair(attn: AttentionInput, grads: ArrayLike) -> tuple[np.ndarray, np.ndarra
     return a, g
 
 
-def _positive_head_mean(a: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """``mean_h((A * dA)^+)`` of one layer."""
-    weighted = np.multiply(a, g)
-    np.maximum(weighted, 0, out=weighted)
-    return weighted.mean(axis=0)
+class _HeadMean:
+    """``mean_h((A * dA)^+)`` of one layer at a time, in buffers reused across layers.
+
+    The positive part is taken as ``(x + |x|) / 2``: ``x + |x|`` is ``2x`` or ``0`` exactly, and
+    ``sum_h(2x) / (2H)`` rounds to the same float as ``sum_h(x) / H``, so the values are those of
+    ``np.maximum(x, 0).mean(0)`` bit for bit, at half the cost (no NaN-aware maximum).
+    """
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.weighted = np.empty(a.shape[1:], a.dtype)
+        self.magnitude = np.empty(a.shape[1:], a.dtype)
+        self.mean = np.empty(a.shape[2:], a.dtype)
+        self.divisor = a.dtype.type(2 * a.shape[1])
+
+    def __call__(self, a: np.ndarray, g: np.ndarray) -> np.ndarray:
+        np.multiply(a, g, out=self.weighted)
+        self.weighted += np.abs(self.weighted, out=self.magnitude)
+        np.add.reduce(self.weighted, axis=0, out=self.mean)
+        return np.divide(self.mean, self.divisor, out=self.mean)
 
 
 def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
@@ -121,8 +135,9 @@ def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
     n = a.shape[-1]
     eye = np.eye(n, dtype=a.dtype)
     result = None
+    head_mean = _HeadMean(a)
     for layer in range(a.shape[0]):
-        weighted = _positive_head_mean(a[layer], g[layer])
+        weighted = head_mean(a[layer], g[layer])
         sums = weighted.sum(axis=-1, keepdims=True)
         if not np.isfinite(sums).all():  # a NaN / inf input: as_dense names it
             _finite(sums, attn, grads)
@@ -165,12 +180,11 @@ def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
     n_layers = a.shape[0]
     if not -n_layers <= start_layer < n_layers:
         raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    relevance = None
-    for layer in range(start_layer % n_layers, n_layers):
-        cam = _positive_head_mean(a[layer], g[layer])
-        if relevance is None:  # I + cam @ I
-            relevance = cam
-            relevance[np.diag_indices_from(relevance)] += 1
-        else:
-            relevance += cam @ relevance
+    head_mean = _HeadMean(a)
+    first = start_layer % n_layers
+    relevance = head_mean(a[first], g[first]).copy()  # I + cam @ I
+    relevance[np.diag_indices_from(relevance)] += 1
+    product = np.empty_like(relevance)
+    for layer in range(first + 1, n_layers):
+        relevance += np.matmul(head_mean(a[layer], g[layer]), relevance, out=product)
     return label_positions(attn, _finite(relevance, attn, grads).astype(np.float64), "chefer_relevance")

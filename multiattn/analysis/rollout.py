@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -114,17 +115,17 @@ def rollout(
     >>> labelled.dims, labelled.coords["key"].labels, labelled.row("b").values.shape
     (('query', 'key'), ('a', 'b', 'c', 'd'), (4,))
     """
-    layers = _residual_layers(attn, head_fusion, residual, discard_ratio, keep_prefix, native=True)
-    n_layers = layers.shape[0]
+    arr, check = _layer_values(attn, head_fusion, residual, discard_ratio, keep_prefix, native=True)
+    n_layers = arr.shape[0]
     if not -n_layers <= start_layer < n_layers:
         raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    result = None
-    for mixed in layers[start_layer % n_layers:]:
-        result = mixed if result is None else mixed @ result
-    result = result.astype(np.float64)
-    if layers.dtype != np.float64:  # float32 products: rows back to sum one exactly
+    layers = _mixed_layers(arr, head_fusion, residual, discard_ratio, _protected_columns(attn, keep_prefix),
+                           start_layer % n_layers, check)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # NaN / inf: check raises
+        result = _product(layers).astype(np.float64)
+    if arr.dtype != np.float64:  # float32 products: rows back to sum one exactly
         sums = result.sum(-1, keepdims=True)
-        result = np.divide(result, sums, out=np.zeros_like(result), where=sums > 0)
+        np.divide(result, sums, out=result, where=sums > 0)
     return label_positions(attn, result, "rollout")
 
 
@@ -180,39 +181,99 @@ def residual_layers(
     return label_layers(attn, layers, "residual_layers", "query", "key")
 
 
-def _float32_distributions(attn: AttentionInput) -> np.ndarray | None:
-    """float32 ``(L, H, N, N)`` values of a float32 input, checked as :func:`as_distributions` does
-    (its errors), without the float64 copy; None for any other input."""
-    raw = attn.to_dense().values if isinstance(attn, AttentionGrid) else np.asarray(attn)
-    if raw.dtype != np.float32 or raw.ndim != 4 or 0 in raw.shape[2:]:
-        return None
-    sums = raw.sum(-1)  # float32 pairwise sums: error ~1e-7, far inside ROW_TOL
-    if not np.isfinite(sums).all():
-        as_dense(raw)  # raises the NaN / inf error
-    check_rows(bool(raw.min() < 0), sums)
-    return raw
+#: Each fusion as a reduction over the head axis (``mean`` as the head sum: its ``1 / H`` joins the
+#: residual weight in :func:`_mix_identity`).
+_HEAD_REDUCERS = {"mean": np.add.reduce, "max": np.maximum.reduce, "min": np.minimum.reduce}
 
 
-def _residual_layers(attn: AttentionInput, head_fusion: str, residual: float, discard_ratio: float,
-                     keep_prefix: int | None, native: bool = False) -> np.ndarray:
-    """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array (``native``: float32 inputs stay
-    float32, for rollout's products)."""
+class _RowCheck:
+    """:func:`as_distributions`' checks of a float32 ``(L, H, N, N)`` input, one layer at a time
+    (while :func:`_mixed_layers` has it in cache: one pass over the input), its errors at the end."""
+
+    def __init__(self, raw: np.ndarray) -> None:
+        self.raw, self.ones = raw, np.ones(raw.shape[-1], raw.dtype)
+        self.sums = np.empty(raw.shape[:-1], raw.dtype)
+        self.lowest = np.empty(raw.shape[0], raw.dtype)
+
+    def layer(self, index: int) -> None:
+        heads = self.raw[index]
+        # row sums by BLAS (float32 dot products: error <= N * 6e-8, far inside ROW_TOL)
+        np.matmul(heads.reshape(-1, heads.shape[-1]), self.ones, out=self.sums[index].reshape(-1))
+        self.lowest[index] = heads.min()
+
+    def finish(self) -> None:
+        if not np.isfinite(self.sums).all():
+            as_dense(self.raw)  # raises the NaN / inf error
+        check_rows(bool(self.lowest.min() < 0), self.sums)
+
+
+def _layer_values(attn: AttentionInput, head_fusion: str, residual: float, discard_ratio: float,
+                  keep_prefix: int | None, native: bool = False) -> tuple[np.ndarray, _RowCheck | None]:
+    """The checked parameters and the ``(L, H, N, N)`` values: float64 and checked, or (``native``)
+    a float32 input as it is with the :class:`_RowCheck` that :func:`_mixed_layers` runs on it."""
     if head_fusion not in HEAD_FUSIONS:
         raise MultiattnValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
     if not 0.0 <= residual <= 1.0:
         raise MultiattnValueError(f"residual must be in [0, 1], got {residual}")
     if not 0.0 <= discard_ratio < 1.0:
         raise MultiattnValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
-    keep_cols = _protected_columns(attn, keep_prefix)
+    _protected_columns(attn, keep_prefix)
     require_self_attention(attn, "rollout")
-    arr = _float32_distributions(attn) if native else None
-    arr = as_distributions(attn) if arr is None else arr
-    eye = np.eye(arr.shape[-1], dtype=arr.dtype)
-    layers = np.empty(arr.shape[:1] + arr.shape[2:], dtype=arr.dtype)
-    for index, fused in enumerate(getattr(np, head_fusion)(arr, axis=1)):
+    raw = attn.to_dense().values if isinstance(attn, AttentionGrid) else np.asarray(attn)
+    if native and raw.dtype == np.float32 and raw.ndim == 4 and 0 not in raw.shape[2:]:
+        return raw, _RowCheck(raw)
+    return as_distributions(attn), None
+
+
+def _mixed_layers(arr: np.ndarray, head_fusion: str, residual: float, discard_ratio: float,
+                  keep_cols: int, start: int = 0, check: _RowCheck | None = None) -> Iterator[np.ndarray]:
+    """The residual-mixed layers ``start, start + 1, ...`` of ``arr (L, H, N, N)`` one at a time, in
+    one buffer reused for each (copy what you keep); ``check`` runs on every layer and raises after
+    the last."""
+    n_layers, n_heads, n, _ = arr.shape
+    weight = arr.dtype.type(residual)
+    scale = arr.dtype.type((1.0 - residual) / (n_heads if head_fusion == "mean" else 1))
+    reduce, buffer = _HEAD_REDUCERS[head_fusion], np.empty((n, n), arr.dtype)
+    for index in range(n_layers):
+        if check is not None:
+            check.layer(index)
+        if index < start:
+            continue
+        fused = reduce(arr[index], axis=0, out=buffer)
         if discard_ratio:
-            fused = _discard_smallest(fused, discard_ratio, keep_cols)
-        mixed = residual * eye + (1.0 - residual) * fused
-        sums = mixed.sum(-1, keepdims=True)
-        layers[index] = np.divide(mixed, sums, out=np.zeros_like(mixed), where=sums > 0)
-    return layers
+            fused[...] = _discard_smallest(fused, discard_ratio, keep_cols)
+        yield _mix_identity(fused, weight, scale)
+    if check is not None:
+        check.finish()
+
+
+def _residual_layers(attn: AttentionInput, head_fusion: str, residual: float, discard_ratio: float,
+                     keep_prefix: int | None) -> np.ndarray:
+    """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array."""
+    arr, _ = _layer_values(attn, head_fusion, residual, discard_ratio, keep_prefix)
+    layers = _mixed_layers(arr, head_fusion, residual, discard_ratio, _protected_columns(attn, keep_prefix))
+    return np.stack([layer.copy() for layer in layers])
+
+
+def _mix_identity(fused: np.ndarray, residual: np.floating, scale: np.floating) -> np.ndarray:
+    """``residual * I + scale * fused`` for one ``(N, N)`` layer with rows renormalised to sum one
+    (all-zero rows stay zero), in place: one scaling pass, row sums by BLAS."""
+    n = fused.shape[-1]
+    sums = fused @ np.ones(n, fused.dtype)
+    sums *= scale
+    sums += residual
+    if not residual:
+        sums[sums == 0] = 1  # an all-zero (masked) row: 0 / 1
+    fused *= (scale / sums)[:, None]
+    fused.reshape(-1)[:: n + 1] += residual / sums
+    return fused
+
+
+def _product(layers: Iterator[np.ndarray]) -> np.ndarray:
+    """``M_last @ ... @ M_first`` of layers that arrive one at a time (each may reuse one buffer)."""
+    result = next(layers).copy()
+    spare = np.empty_like(result)
+    for mixed in layers:
+        np.matmul(mixed, result, out=spare)
+        result, spare = spare, result
+    return result

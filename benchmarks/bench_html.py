@@ -20,6 +20,16 @@ click then runs in a timer task).  ``*_vs_float32`` divides the file size by
 the bytes of the dense float32 weights; ``*_payload_mb`` is the base64 text of
 the weights alone (the part the two encoders differ in).  ``--long`` adds the
 2 048-token grid (about 3 GB of RAM while it is packed).
+
+Against BertViz (issue 19), same grids, same run: ``bertviz_minilm``: MiniLM size (6 x 12 heads x
+128 tokens): ``ours_write_s`` (:func:`~multiattn.renderers.html.save`) and BertViz's ``head_view``
+(``html_action="return"``), medians of ``ROUNDS`` alternating rounds after one warm-up each, file
+sizes, ``ratio_*`` = BertViz / ours, ``ours_ready_ms`` in Chromium, and ``bertviz_cdn_urls``: the
+scripts BertViz's page loads from a CDN (require.js, d3, jquery) -- offline it never draws.
+``--long`` adds the same at BERT-base size (12 x 12 x 512, BertViz minutes and ~2 GB: ``bertviz_bert``).
+``notebook_repr``: the bytes of ``grid._repr_html_()`` / ``_repr_png_()`` at 64 and 512 tokens
+(MiniLM layers / heads) next to xarray's ``DataArray._repr_html_`` of the same array (when xarray
+is installed), and the time of each.
 """
 
 from __future__ import annotations
@@ -91,6 +101,67 @@ def _previous(grid: AttentionGrid, out: Path) -> dict:
     return result
 
 
+ROUNDS = 3
+
+
+def _tokens(n: int) -> list[str]:
+    return [f"w{i}" for i in range(n)]
+
+
+def _bertviz(grid: AttentionGrid, out: Path, name: str) -> dict:
+    """BertViz's head view against ours on ``grid``: build time, file size, what it loads from a CDN."""
+    import torch
+    from bertviz import head_view
+
+    tokens = _tokens(grid.values.shape[-1])
+    attention = tuple(torch.from_numpy(np.array(layer[None])) for layer in grid.values)
+    pages: dict[str, str] = {}
+
+    def ours() -> None:
+        pages["ours"] = save(grid, out / f"{name}.html").read_text()
+
+    def theirs() -> None:
+        pages["bertviz"] = head_view(attention, tokens, html_action="return").data
+
+    times: dict[str, list[float]] = {"ours": [], "bertviz": []}
+    ours(), theirs()  # warm-up: imports, templates, assets
+    for _ in range(ROUNDS):
+        for key, func in (("ours", ours), ("bertviz", theirs)):
+            start = time.perf_counter()
+            func()
+            times[key].append(time.perf_counter() - start)
+    seconds = {k: float(np.median(v)) for k, v in times.items()}
+    size = {k: len(page.encode()) for k, page in pages.items()}
+    dom = run_chromium(out / f"{name}.html", dump_dom=True, virtual_time_ms=30_000)
+    return {"shape": list(grid.shape),
+            "ours_write_s": round(seconds["ours"], 3), "bertviz_head_view_s": round(seconds["bertviz"], 2),
+            "ours_mb": round(size["ours"] / 1e6, 2), "bertviz_mb": round(size["bertviz"] / 1e6, 1),
+            "ratio_time": round(seconds["bertviz"] / seconds["ours"], 1),
+            "ratio_size": round(size["bertviz"] / size["ours"], 1),
+            "ours_ready_ms": int(re.search(r'data-ready-ms="(\d+)"', dom).group(1)),
+            "bertviz_cdn_urls": sorted(set(re.findall(r"https://cdnjs\.cloudflare\.com/[^\"' ]+",
+                                                      pages["bertviz"])))}
+
+
+def _notebook_repr(tokens: int) -> dict:
+    """Sizes (KB) and times of the grid's notebook reprs, and of xarray's repr of the same array."""
+    grid = _grid(6, 12, tokens)
+    row: dict = {}
+    for key, func in (("html", grid._repr_html_), ("png", grid._repr_png_)):
+        start = time.perf_counter()
+        size = len(func())
+        row[f"{key}_kb"], row[f"{key}_s"] = round(size / 1e3, 1), round(time.perf_counter() - start, 3)
+    try:
+        import xarray
+    except ImportError:
+        return row
+    array = xarray.DataArray(grid.values, dims=("layer", "head", "query", "key"))
+    start = time.perf_counter()
+    row["xarray_html_kb"] = round(len(array._repr_html_()) / 1e3, 1)
+    row["xarray_html_s"] = round(time.perf_counter() - start, 3)
+    return row
+
+
 def _payload_mb(weights: dict) -> float:
     return round(sum(len(v) for v in weights.values() if isinstance(v, str)) / 1e6, 2)
 
@@ -107,6 +178,10 @@ def main() -> None:
         result.update(_previous(bert, out))
         if "--long" in sys.argv:
             result.update(_measure(_grid(12, 12, 2048), out, "long_12x12x2048"))
+        result["bertviz_minilm"] = _bertviz(_grid(6, 12, 128), out, "minilm_6x12x128")
+        if "--long" in sys.argv:
+            result["bertviz_bert"] = _bertviz(bert, out, "bert_vs_bertviz")
+    result["notebook_repr"] = {f"tokens_{n}": _notebook_repr(n) for n in (64, 512)}
     bert, prev = "bert_12x12x512", "prev_topk"
     result["bert_vs_prev_file_size"] = round(result[f"{bert}_mb"] / result[f"{prev}_mb"], 3)
     result["bert_vs_prev_kept_min"] = round(result[f"{bert}_kept_min"] / result[f"{prev}_kept_min"], 2)

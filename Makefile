@@ -23,6 +23,7 @@ test: $(STAMP)  ## create .venv if missing and run the fast test suite
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 bench: $(STAMP)  ## slow tests (training, full-size models) and the benchmark JSON lines
+	$(PY) -m pip install -q -e ".[all,bench]"  # the peers the benchmarks measure against
 	$(PY) -m pytest -q -m slow; rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 

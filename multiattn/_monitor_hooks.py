@@ -11,6 +11,7 @@ model is switched to eager attention only for the forwards that are monitored.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -92,12 +93,12 @@ def _argument(args: tuple, kwargs: dict, name: str, position: int) -> Any:
 
 def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
     """Install the monitor's hooks on its model; ``stack`` removes them again."""
-    from .adapters._hf import eager_attention
     from .adapters._vit_layout import is_timm_vit
 
     model, timm = monitor.model, is_timm_vit(monitor.model)
     text = monitor.kind == "text"
     distances: dict[int, torch.Tensor] = {}
+    switch = _switch(monitor, stack) if not timm else None
 
     def before(_module: Any, args: tuple, kwargs: dict) -> None:
         if monitor._forward is not None:  # the previous forward raised before its post-hook
@@ -106,9 +107,9 @@ def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
         if not monitor._sampled():
             monitor._state = None
             return
-        if not timm and monitor.sample < 1.0:
+        if switch is not None and monitor.sample < 1.0:
             monitor._forward = contextlib.ExitStack()
-            monitor._forward.enter_context(eager_attention(model))
+            monitor._forward.enter_context(switch())
         if text:
             ctx = _text_context(monitor._special, _argument(args, kwargs, "input_ids", 0),
                                 _argument(args, kwargs, "attention_mask", 1))
@@ -136,16 +137,36 @@ def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
         from .adapters._timm_hooks import timm_attention_hooks
 
         stack.enter_context(timm_attention_hooks(model, _TimmSink(monitor)))
-    else:
-        from .adapters._stream import attention_modules, hf_attention_hooks
-
-        modules = attention_modules(model)
-        if not modules:
-            raise MultiattnValueError(f"found no attention modules in {type(model).__name__} to monitor")
-        if monitor.sample >= 1.0:
-            stack.enter_context(eager_attention(model))
-        stack.enter_context(hf_attention_hooks(modules, monitor._layer, strict=monitor.sample >= 1.0))
+    elif monitor.sample >= 1.0:
+        stack.enter_context(switch())
     stack.callback(model.register_forward_hook(after).remove)
+
+
+def _switch(monitor: Monitor, stack: contextlib.ExitStack) -> Callable[[], contextlib.AbstractContextManager]:
+    """How a monitored forward reaches the attention of a Hugging Face model.
+
+    Families with the plain eager attention (:data:`~._monitor_attention.PLAIN_FAMILIES`) run
+    on the monitoring implementation, which hands on weights and scores; others run on eager
+    attention with a forward hook on each attention module (installed on ``stack`` now).
+    Returns the context manager that switches the model for one forward (or for the whole
+    attachment when every forward is monitored).
+    """
+    from ._monitor_attention import monitor_attention, plain_eager
+    from .adapters._hf import eager_attention
+    from .adapters._stream import attention_modules, hf_attention_hooks
+
+    model = monitor.model
+    modules = attention_modules(model)
+    if not modules:
+        raise MultiattnValueError(f"found no attention modules in {type(model).__name__} to monitor")
+    if monitor.fast_attention and plain_eager(modules):
+        def layer(name: str) -> Callable[[torch.Tensor, torch.Tensor], None]:
+            return lambda weights, scores: monitor._layer(name, weights, scores)
+
+        callbacks = {module: layer(name) for name, module, _ in modules}
+        return lambda: monitor_attention(model, callbacks)
+    stack.enter_context(hf_attention_hooks(modules, monitor._layer, strict=monitor.sample >= 1.0))
+    return lambda: eager_attention(model)
 
 
 class _TimmSink:

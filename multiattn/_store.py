@@ -101,24 +101,37 @@ def _tables(records: Sequence[Record], writer: str) -> tuple[pa.Table, pa.Table]
         "n_layers": pa.array([r.values.shape[1] for r in records], pa.int32()),
         "n_heads": pa.array([r.values.shape[2] for r in records], pa.int32()),
         "writer": [writer] * len(records)})
-    columns: dict[str, list] = {k: [] for k in ("request_id", "ts", "model_id", "layer", "layer_name",
-                                                "head", "statistic", "value")}
-    for r, stamp in zip(records, ts):
-        s, n_layers, n_heads = r.values.shape
-        n = s * n_layers * n_heads
-        stat_i, layer_i, head_i = (a.ravel() for a in np.indices(r.values.shape))
-        columns["request_id"].append(np.full(n, r.request_id, dtype=object))
-        columns["ts"].append(np.full(n, np.datetime64(stamp, "us")))
-        columns["model_id"].append(np.full(n, r.model_id, dtype=object))
-        columns["layer"].append(layer_i.astype(np.int32))
-        columns["layer_name"].append(np.asarray(r.layers, dtype=object)[layer_i])
-        columns["head"].append(head_i.astype(np.int32))
-        columns["statistic"].append(np.asarray(r.statistics, dtype=object)[stat_i])
-        columns["value"].append(r.values.astype(np.float64).ravel())
-    types = {"ts": pa.timestamp("us"), "layer": pa.int32(), "head": pa.int32(), "value": pa.float64()}
-    stats = pa.table({k: pa.array(np.concatenate(v) if v else [], types.get(k, pa.string()))
-                      for k, v in columns.items()})
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(records):  # records of one model share layers, statistics and shape
+        groups.setdefault((r.layers, r.statistics, r.values.shape), []).append(i)
+    parts = [_stat_columns([records[i] for i in rows], [ts[i] for i in rows]) for rows in groups.values()]
+    stats = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     return requests, stats
+
+
+def _stat_columns(records: Sequence[Record], ts: Sequence[datetime]) -> pa.Table:
+    """``head_stats`` rows of records with the same layers, statistics and shape, built column-wise."""
+    pa = _arrow()
+    first = records[0]
+    shape = first.values.shape
+    per = int(np.prod(shape))
+    stat_i, layer_i, head_i = (a.ravel() for a in np.indices(shape))
+    n = len(records)
+
+    def repeated(values: Sequence[str], index: np.ndarray) -> pa.Array:
+        strings = pa.array(list(values), pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), strings)
+
+    request = np.repeat(np.arange(n, dtype=np.int32), per)
+    return pa.table({
+        "request_id": repeated([r.request_id for r in records], request),
+        "ts": pa.array(np.repeat(np.array(ts, dtype="datetime64[us]"), per), pa.timestamp("us")),
+        "model_id": repeated([r.model_id for r in records], request),
+        "layer": pa.array(np.tile(layer_i, n), pa.int32()),
+        "layer_name": repeated(first.layers, np.tile(layer_i, n)),
+        "head": pa.array(np.tile(head_i, n), pa.int32()),
+        "statistic": repeated(first.statistics, np.tile(stat_i, n)),
+        "value": pa.array(np.stack([r.values for r in records]).astype(np.float64).ravel(), pa.float64())})
 
 
 class Store:

@@ -35,6 +35,7 @@ import numpy as np
 from multiattn.errors import MultiattnValueError, UnsupportedModelError
 
 from ._monitor_stats import STATISTICS, check_statistics
+from ._monitor_writer import BackgroundWriter
 from ._store import SCHEMA_VERSION, Record, Store, open_store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,8 +60,8 @@ class Monitor:
 
     def __init__(self, model: Model, store: str | Path | Store | None = None, *,
                  processor: Processor = None, statistics: Sequence[str] | None = None,
-                 model_id: str | None = None, sample: float = 1.0, flush_every: int = 64,
-                 seed: int = 0) -> None:
+                 model_id: str | None = None, sample: float = 1.0, flush_every: int = 256,
+                 max_delay: float = 5.0, seed: int = 0, fast_attention: bool = True) -> None:
         from ._api import modality
 
         self.kind = modality(model)
@@ -76,7 +77,8 @@ class Monitor:
         self.statistics = check_statistics(statistics)
         self.model_id = model_id or _model_id(model)
         self.store = None if store is None else open_store(store)
-        self.sample, self.flush_every = sample, flush_every
+        self.sample, self.flush_every, self.fast_attention = sample, flush_every, fast_attention
+        self._writer = None if self.store is None else BackgroundWriter(self.store, flush_every, max_delay)
         self._rng = np.random.default_rng(seed)
         self._prefix = uuid.uuid4().hex[:8]
         self.n_requests = 0
@@ -113,7 +115,8 @@ class Monitor:
         if self._stack is not None:
             self._stack.close()
             self._stack = None
-        self.flush()
+        if self._writer is not None:
+            self._writer.close()
 
     def __enter__(self) -> Monitor:
         return self.attach()
@@ -126,11 +129,11 @@ class Monitor:
         return self._stack is not None
 
     def flush(self) -> int:
-        """Append pending requests to the store; returns how many were written."""
-        if self.store is None or not self._pending:
+        """Write pending requests to the store and wait for them; returns how many are stored so far."""
+        if self._writer is None:
             return 0
-        pending, self._pending = self._pending, []
-        return self.store.append(pending)
+        self._writer.flush()
+        return self._writer.written
 
     def take(self) -> list[Record]:
         """Pending requests, removed from the queue (for a monitor without a store)."""
@@ -139,16 +142,19 @@ class Monitor:
 
     # -- called by the hooks ---------------------------------------------------------------------
     def _begin(self, ctx: Context) -> None:
-        self._state = {"ctx": ctx, "layers": [], "stats": []}
+        self._state = {"ctx": ctx, "layers": [], "stats": [], "names": None}
 
-    def _layer(self, name: str, weights: torch.Tensor) -> None:
-        from ._monitor_stats import layer_statistics
+    def _layer(self, name: str, weights: torch.Tensor, scores: torch.Tensor | None = None) -> None:
+        from ._monitor_stats import layer_matrix, present
 
-        if self._state is None:
+        state = self._state
+        if state is None:
             return
-        stats = layer_statistics(weights, self._state["ctx"], self.statistics)
-        self._state["layers"].append(name)
-        self._state["stats"].append(stats)
+        ctx = state["ctx"]
+        if state["names"] is None:
+            state["names"] = present(self.statistics, ctx.fit(*weights.shape[-2:]))
+        state["layers"].append(name)
+        state["stats"].append(layer_matrix(weights, ctx, state["names"], scores))
 
     def _end(self) -> None:
         import torch
@@ -156,18 +162,24 @@ class Monitor:
         state, self._state = self._state, None
         if not state or not state["layers"]:
             return
-        names = tuple(n for n in self.statistics if n in state["stats"][0])
-        # (S, L, B, H) -> one record per batch item
-        values = torch.stack([torch.stack([layer[n] for layer in state["stats"]]) for n in names]).numpy()
-        lengths = state["ctx"].lengths.tolist()
+        # (L, B, H, S) -> (B, S, L, H): one record per batch item
+        values = torch.stack(state["stats"]).permute(1, 3, 0, 2).numpy()
+        self._emit(state["ctx"].lengths.tolist(), tuple(state["layers"]), state["names"], values)
+
+    def _emit(self, lengths: list[int], layers: tuple[str, ...], names: tuple[str, ...],
+              values: np.ndarray) -> None:
+        """One record per batch item of ``values (B, S, L, H)``, to the writer or the in-memory queue."""
         now = datetime.now(timezone.utc)
-        for b in range(values.shape[2]):
+        records = []
+        for b in range(values.shape[0]):
             self.n_requests += 1
-            self.last = Record(f"{self._prefix}-{self.n_requests:08d}", now, self.model_id, self.kind,
-                               int(lengths[b]), tuple(state["layers"]), names, values[:, :, b].copy())
-            self._pending.append(self.last)
-        if self.store is not None and len(self._pending) >= self.flush_every:
-            self.flush()
+            records.append(Record(f"{self._prefix}-{self.n_requests:08d}", now, self.model_id, self.kind,
+                                  int(lengths[b]), layers, names, np.ascontiguousarray(values[b])))
+        self.last = records[-1]
+        if self._writer is not None:
+            self._writer.put(records)
+        else:
+            self._pending.extend(records)
 
     def _sampled(self) -> bool:
         return self.sample >= 1.0 or bool(self._rng.random() < self.sample)
@@ -181,7 +193,7 @@ def _model_id(model: Model) -> str:
 
 def monitor(model: Model, store: str | Path | Store | None = None, *, processor: Processor = None,
             statistics: Sequence[str] | None = None, model_id: str | None = None,
-            sample: float = 1.0, flush_every: int = 64) -> Monitor:
+            sample: float = 1.0, flush_every: int = 256, max_delay: float = 5.0) -> Monitor:
     """Monitor a live model's attention: one stored row of per-head statistics per request.
 
     Parameters
@@ -201,7 +213,9 @@ def monitor(model: Model, store: str | Path | Store | None = None, *, processor:
         Share of forwards monitored (1.0: all); unmonitored forwards run on the model's own
         attention kernel with no overhead.
     flush_every : int
-        Requests buffered before an append.
+        Requests buffered before a background thread appends them to the store.
+    max_delay : float
+        Seconds after which buffered requests are appended even if fewer than ``flush_every``.
 
     Returns
     -------
@@ -216,4 +230,4 @@ def monitor(model: Model, store: str | Path | Store | None = None, *, processor:
     >>> mon.detach()  # doctest: +SKIP
     """
     return Monitor(model, store, processor=processor, statistics=statistics, model_id=model_id,
-                   sample=sample, flush_every=flush_every)
+                   sample=sample, flush_every=flush_every, max_delay=max_delay)

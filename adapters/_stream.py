@@ -181,6 +181,7 @@ def capture_stream(
     reducers: Mapping[str, Reducer],
     *,
     include: str | None = None,
+    block_rows: int | None = None,
 ) -> dict[str, Any]:
     """Run the model once and stream each layer's attention into ``reducers``.
 
@@ -198,6 +199,12 @@ def capture_stream(
         Restrict to attention modules whose dotted path has this component (e.g.
         ``"encoder"``, ``"encoder_attn"`` for Whisper cross-attention); for PyG models, whose
         name contains this text (``"conv2"`` for one GAT layer).
+    block_rows : int, optional
+        Hugging Face models on SDPA: recompute each layer from its queries and keys in blocks of
+        this many query rows inside the reducers (``adapters._blockwise``: never an ``N × N``
+        matrix per head, e.g. a 32k-token input); the reducers must take row blocks
+        (``HeadMean``, ``TopK``, ``Entropy``, ``SinkShare``).  ``0``: the default block size
+        (16 MB of scores).
 
     Returns
     -------
@@ -217,6 +224,12 @@ def capture_stream(
     from ._vit_layout import is_timm_vit
     from .graph import graph_layers
 
+    if block_rows is not None:
+        from ._blockwise import capture_blocks
+
+        with torch.no_grad(), threadpool_limits(1, user_api="blas"):
+            seen = capture_blocks(model, inputs, reducers, block_rows=block_rows or None, include=include)
+        return {"layers": seen, **{name: reducer.result() for name, reducer in reducers.items()}}
     if is_swin(model):  # every window of every block, mapped onto its stage grid (adapters._swin)
         with threadpool_limits(1, user_api="blas"):
             seen = swin_stream(model, inputs, reducers)

@@ -22,6 +22,16 @@ Reducers
 - :class:`RolloutReducer` — attention rollout as a running product, (N, N)
   (sparse layers: a ``scipy.sparse.csr_array``).
 - :class:`TopK` — the k largest weights per head and query, with their indices.
+- :class:`Entropy` — mean row entropy per head, (L, H) (= :func:`multiattn.analysis.head_entropy`).
+- :class:`SinkShare` — each query's weight on one key (the first token by default), (L, H, Q).
+
+Row blocks
+----------
+:class:`HeadMean`, :class:`TopK`, :class:`Entropy` and :class:`SinkShare` also take a layer as
+blocks of query rows (``begin_layer``, ``update_rows``, ``end_layer``; :func:`feed_rows`), which is
+how ``capture_stream(..., block_rows=...)`` recomputes a long input's attention from its queries
+and keys without ever holding an ``N × N`` matrix per head.  A block may stop at its last key
+(causal attention): the keys after it weigh 0.
 
 Dense results are :class:`~multiattn.LabelledArray` objects (arrays that keep
 their labels): the ``layer`` dim is labelled with the names passed to
@@ -40,7 +50,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,7 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ._types import ArrayLike
     from .grid import AttentionGrid
 
-__all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK"]
+__all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK", "Entropy", "SinkShare",
+           "feed_rows"]
 
 
 def _check_layer(weights: ArrayLike | AttentionGrid) -> np.ndarray | AttentionGrid:
@@ -119,6 +130,48 @@ class Reducer:
         if not self.layers:
             raise MultiattnValueError(f"{type(self).__name__} has seen no layer; did the capture run?")
 
+    # -- row blocks (a layer recomputed from queries and keys, block by block) --------------
+    def begin_layer(self, layer: str, n_heads: int, n_queries: int, n_keys: int) -> None:
+        """Start a layer that arrives as blocks of query rows (:meth:`update_rows`)."""
+        raise MultiattnValueError(
+            f"{type(self).__name__} needs whole layers; row blocks (block_rows=...) feed HeadMean, TopK, "
+            "Entropy and SinkShare: use those, or stream without block_rows")
+
+    def update_rows(self, start: int, rows: np.ndarray) -> None:  # pragma: no cover - see begin_layer
+        """Queries ``start .. start + b`` of the layer: ``rows`` float32 ``(H, b, K')``, ``K' <= K``."""
+        raise NotImplementedError
+
+    def end_layer(self) -> None:  # pragma: no cover - see begin_layer
+        """The layer's rows are all in."""
+        raise NotImplementedError
+
+    def _whole(self, weights: np.ndarray) -> None:
+        """A whole ``(H, Q, K)`` layer as one block (reducers that take rows)."""
+        self._begin(*weights.shape)
+        self.update_rows(0, weights)
+        self.end_layer()
+
+    def _begin(self, n_heads: int, n_queries: int, n_keys: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _RowReducer(Reducer):
+    """A reducer that takes a layer whole or as row blocks (subclasses: ``_begin``, ``update_rows``,
+    ``end_layer``); sparse one-layer grids go to ``_sparse``."""
+
+    def begin_layer(self, layer: str, n_heads: int, n_queries: int, n_keys: int) -> None:
+        self.layers.append(str(layer))
+        self._begin(n_heads, n_queries, n_keys)
+
+    def _consume(self, weights: Any) -> None:
+        if _is_grid(weights):
+            self._sparse(weights)
+        else:
+            self._whole(weights)
+
+    def _sparse(self, grid: AttentionGrid) -> None:
+        self._whole(grid.to_dense().values[0])
+
 
 class LayerMetric(Reducer):
     """Apply ``metric((1, H, Q, K)) -> (1, H, ...)`` to each layer and stack.
@@ -160,25 +213,59 @@ class LayerMetric(Reducer):
         return self._labelled(stacked, dims[: stacked.ndim], name)
 
 
-class HeadMean(Reducer):
+class HeadMean(_RowReducer):
     """Head-averaged attention of each layer: (L, 1, Q, K) float32, or for sparse
-    layers a list of one-layer, one-head sparse grids (edge lists may differ by layer)."""
+    layers a list of one-layer, one-head sparse grids (edge lists may differ by layer).
+
+    Example
+    -------
+    >>> r = HeadMean()
+    >>> r.update("0", np.full((2, 3, 3), 1 / 3)); r.result().shape
+    (1, 1, 3, 3)
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._means: list[Any] = []
+        self._cache: np.ndarray | None = None
 
-    def _consume(self, weights: Any) -> None:
-        self._means.append(weights.reduce("mean", "head") if _is_grid(weights)
-                           else weights.mean(0, keepdims=True))
+    def _sparse(self, grid: AttentionGrid) -> None:
+        self._means.append(grid.reduce("mean", "head"))
+
+    def _begin(self, n_heads: int, n_queries: int, n_keys: int) -> None:
+        from ._memory import check_fits, human
+
+        check_fits(4 * n_queries * n_keys, f"the head mean of one layer ({n_queries} × {n_keys})", advice=(
+            f"a {human(4 * n_queries * n_keys)} mean per layer is too large: summarise with Entropy, TopK "
+            "or SinkShare instead, or shorten the input"))
+        self._mean = np.zeros((1, n_queries, n_keys), dtype=np.float32)
+
+    def update_rows(self, start: int, rows: np.ndarray) -> None:
+        self._mean[0, start: start + rows.shape[1], : rows.shape[2]] = rows.mean(0)
+
+    def end_layer(self) -> None:
+        self._means.append(self._mean)
+        del self._mean
 
     def result(self) -> LabelledArray | list:
         """Dims ``("layer", "head", "query", "key")``, head labelled ``"mean"``."""
         self._require_layers()
         if _is_grid(self._means[0]):
             return list(self._means)
-        return self._labelled(np.stack(self._means), ("layer", "head", "query", "key"), "head_mean",
+        return self._labelled(self._stacked(), ("layer", "head", "query", "key"), "head_mean",
                               {"head": ("mean",)})
+
+    def _stacked(self) -> np.ndarray:
+        """The layers' means as one ``(L, 1, Q, K)`` array, each layer's own array freed once copied
+        (a long input's means are most of its memory: never two copies of them all)."""
+        if self._cache is not None and len(self._cache) == len(self._means):
+            return self._cache
+        stacked = np.empty((len(self._means), *self._means[0].shape), dtype=np.float32)
+        for i in range(len(self._means)):
+            stacked[i] = self._means[i]
+            self._means[i] = stacked[i]
+        self._cache = stacked
+        return stacked
 
 
 def _sparse_rollout_step(grid: AttentionGrid, head_fusion: str, residual: float) -> sparse.csr_array:
@@ -228,8 +315,15 @@ class RolloutReducer(Reducer):
         return LabelledArray(self._product, ("query", "key"), known, name="rollout")
 
 
-class TopK(Reducer):
-    """The ``k`` largest weights per (head, query) of each layer, with key indices."""
+class TopK(_RowReducer):
+    """The ``k`` largest weights per (head, query) of each layer, with key indices.
+
+    Example
+    -------
+    >>> r = TopK(k=1)
+    >>> r.update("0", np.array([[[0.2, 0.8], [0.6, 0.4]]])); r.result()["indices"].values.ravel()
+    array([1, 0])
+    """
 
     def __init__(self, k: int = 5) -> None:
         super().__init__()
@@ -239,18 +333,28 @@ class TopK(Reducer):
         self._indices: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
 
-    def _consume(self, weights: Any) -> None:
-        if _is_grid(weights):
-            indices, values = _sparse_top_k(weights, self.k)
-            self._indices.append(indices)
-            self._values.append(values)
-            return
-        k = min(self.k, weights.shape[-1])
-        idx = np.argpartition(-weights, k - 1, axis=-1)[..., :k]
-        vals = np.take_along_axis(weights, idx, -1)
-        order = np.argsort(-vals, axis=-1, kind="stable")
-        self._indices.append(np.take_along_axis(idx, order, -1))
-        self._values.append(np.take_along_axis(vals, order, -1))
+    def _sparse(self, grid: AttentionGrid) -> None:
+        indices, values = _sparse_top_k(grid, self.k)
+        self._indices.append(indices)
+        self._values.append(values)
+
+    def _begin(self, n_heads: int, n_queries: int, n_keys: int) -> None:
+        k = min(self.k, n_keys)
+        self._idx = np.empty((n_heads, n_queries, k), dtype=np.int64)
+        self._val = np.empty((n_heads, n_queries, k), dtype=np.float32)
+
+    def update_rows(self, start: int, rows: np.ndarray) -> None:
+        """Rows that stop before ``k`` keys take the next keys, weight 0 (as the full row has them)."""
+        k, stop = self._idx.shape[-1], start + rows.shape[1]
+        if rows.shape[-1] < k:
+            pad = np.zeros((*rows.shape[:2], k - rows.shape[-1]), dtype=rows.dtype)
+            rows = np.concatenate([rows, pad], axis=-1)
+        self._idx[:, start:stop], self._val[:, start:stop] = _row_top_k(rows, k)
+
+    def end_layer(self) -> None:
+        self._indices.append(self._idx)
+        self._values.append(self._val)
+        del self._idx, self._val
 
     def result(self) -> dict[str, np.ndarray]:
         """``{"indices": (L, H, Q, k) int, "values": (L, H, Q, k) float32}``, dims
@@ -263,6 +367,122 @@ class TopK(Reducer):
         dims = ("layer", "head", "query", "rank")
         return {name: self._labelled(np.stack(parts), dims, f"top-{self.k} {name}")
                 for name, parts in (("indices", self._indices), ("values", self._values))}
+
+
+def _row_top_k(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest of each row of ``(..., K)``, heaviest first: ``(indices, values)`` ``(..., k)``.
+
+    Small ``k``: ``k`` passes of ``argmax`` over a copy (each pick set to -inf), several times
+    faster than ``argpartition`` on long rows; large ``k``: ``argpartition``.
+    """
+    if k > 8:
+        idx = np.argpartition(-rows, k - 1, axis=-1)[..., :k]
+        vals = np.take_along_axis(rows, idx, -1)
+        order = np.argsort(-vals, axis=-1, kind="stable")
+        return np.take_along_axis(idx, order, -1), np.take_along_axis(vals, order, -1)
+    work = np.array(rows, dtype=np.float32)
+    idx = np.empty((*rows.shape[:-1], k), dtype=np.int64)
+    for rank in range(k):
+        idx[..., rank] = pick = work.argmax(-1)
+        np.put_along_axis(work, pick[..., None], -np.inf, -1)
+    return idx, np.take_along_axis(rows, idx, -1).astype(np.float32, copy=False)
+
+
+class Entropy(_RowReducer):
+    """Mean entropy of each head's rows, in nats: ``(L, H)``, as :func:`multiattn.analysis.head_entropy`.
+
+    Rows are summed in float64; all-zero rows (no key allowed) are left out of the mean.
+
+    Example
+    -------
+    >>> r = Entropy()
+    >>> r.update("0", np.full((1, 2, 4), 0.25)); r.result().values.round(4)
+    array([[1.3863]])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[np.ndarray] = []
+
+    def _begin(self, n_heads: int, n_queries: int, n_keys: int) -> None:
+        self._total = np.zeros(n_heads)
+        self._count = np.zeros(n_heads, dtype=np.int64)
+
+    def update_rows(self, start: int, rows: np.ndarray) -> None:
+        logs = np.log(rows, out=np.zeros_like(rows), where=rows > 0)
+        logs *= rows
+        entropy = -logs.sum(-1, dtype=np.float64)  # (H, b)
+        valid = rows.sum(-1, dtype=np.float64) > 0
+        self._total += np.where(valid, entropy, 0.0).sum(-1)
+        self._count += valid.sum(-1)
+
+    def end_layer(self) -> None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._rows.append(np.where(self._count > 0, self._total / np.maximum(self._count, 1), np.nan))
+        del self._total, self._count
+
+    def result(self) -> LabelledArray | np.ndarray:
+        """Dims ``("layer", "head")``."""
+        self._require_layers()
+        return self._labelled(np.stack(self._rows), ("layer", "head"), "head_entropy")
+
+
+class SinkShare(_RowReducer):
+    """Each query's weight on key ``token`` (default 0, the first token: the attention sink).
+
+    Example
+    -------
+    >>> r = SinkShare()
+    >>> r.update("0", np.array([[[1.0, 0.0], [0.25, 0.75]]])); r.result().values.tolist()
+    [[[1.0, 0.25]]]
+    """
+
+    def __init__(self, token: int = 0) -> None:
+        super().__init__()
+        if token < 0:
+            raise MultiattnValueError(f"token must be a key index >= 0, got {token}")
+        self.token = token
+        self._shares: list[np.ndarray] = []
+
+    def _begin(self, n_heads: int, n_queries: int, n_keys: int) -> None:
+        if self.token >= n_keys:
+            raise MultiattnValueError(f"SinkShare(token={self.token}) but the layer has {n_keys} keys")
+        self._share = np.zeros((n_heads, n_queries), dtype=np.float32)
+
+    def update_rows(self, start: int, rows: np.ndarray) -> None:
+        if self.token < rows.shape[-1]:
+            self._share[:, start: start + rows.shape[1]] = rows[..., self.token]
+
+    def end_layer(self) -> None:
+        self._shares.append(self._share)
+        del self._share
+
+    def result(self) -> LabelledArray | np.ndarray:
+        """Dims ``("layer", "head", "query")``."""
+        self._require_layers()
+        return self._labelled(np.stack(self._shares), ("layer", "head", "query"),
+                              f"share on key {self.token}")
+
+
+def feed_rows(reducers: Mapping[str, Reducer], layer: str, shape: tuple[int, int, int],
+              blocks: Iterable[tuple[int, np.ndarray]]) -> None:
+    """Give one layer of ``shape`` ``(H, Q, K)`` to every reducer as ``(start, rows (H, b, K'))`` blocks.
+
+    Example
+    -------
+    >>> w = np.tril(np.ones((1, 4, 4))) / np.arange(1, 5)[:, None]
+    >>> r = {"e": Entropy(), "m": HeadMean()}
+    >>> feed_rows(r, "0", (1, 4, 4), [(0, w[:, :3, :3].astype(np.float32)), (3, w[:, 3:].astype(np.float32))])
+    >>> bool(np.allclose(r["m"].result().values[0, 0], w[0]))
+    True
+    """
+    for reducer in reducers.values():
+        reducer.begin_layer(layer, *shape)
+    for start, rows in blocks:
+        for reducer in reducers.values():
+            reducer.update_rows(start, rows)
+    for reducer in reducers.values():
+        reducer.end_layer()
 
 
 def _sparse_top_k(grid: AttentionGrid, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -73,3 +73,126 @@ def test_written_capture_fits_where_the_tuple_estimate_would_not(monkeypatch):
         capture(llama, input_ids=IDS)
     with pytest.raises(AttentionTooLargeError, match=r"peak ~3\.00×"):  # encoder-decoder: the tuple path
         capture(bart, "the cat sat on a mat the dog ran far", processor=word_tokenizer(), target="a dog")
+
+
+# ---------------------------------------------------------------- row blocks from queries and keys
+def _llama(n_positions: int = 512):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=n_positions)
+    return LlamaForCausalLM(config).eval()  # grouped-query attention: 4 query heads per key head
+
+
+def _float64_eager(model, ids):
+    """The full attention of an eager float64 copy of the model: (L, H, N, N)."""
+    import copy
+
+    ref = copy.deepcopy(model).double()
+    ref.config._attn_implementation = "eager"
+    with torch.no_grad():
+        out = ref(input_ids=ids, output_attentions=True)
+    return np.stack([a[0].numpy() for a in out.attentions]), out.logits[0].numpy()
+
+
+def _blocks(model, ids, block_rows, **extra):
+    from multiattn.adapters._stream import capture_stream
+    from multiattn.stream import Entropy, HeadMean, SinkShare, TopK
+
+    reducers = {"entropy": Entropy(), "top": TopK(4), "sink": SinkShare(), "mean": HeadMean()}
+    return capture_stream(model, {"input_ids": ids, **extra}, reducers, block_rows=block_rows)
+
+
+@pytest.mark.parametrize("n_tokens", [64, 150])
+def test_block_statistics_equal_the_full_float64_attention(n_tokens):
+    from multiattn.analysis import head_entropy
+
+    model = _llama()
+    ids = torch.randint(3, 100, (1, n_tokens), generator=torch.Generator().manual_seed(n_tokens))
+    full, _ = _float64_eager(model, ids)
+    ranked = -np.sort(-full, axis=-1)[..., :4]
+    for block_rows in (1, 7, 64, n_tokens, 1000):  # 7 and 64 do not divide 150; 1000 > N
+        out = _blocks(model, ids, block_rows)
+        assert out["layers"] == ["model.layers.0.self_attn", "model.layers.1.self_attn"]
+        np.testing.assert_allclose(out["entropy"].values, head_entropy(full), atol=2e-5)
+        np.testing.assert_allclose(out["sink"].values, full[..., 0], atol=2e-6)
+        np.testing.assert_allclose(out["mean"].values, full.mean(1, keepdims=True), atol=2e-6)
+        np.testing.assert_allclose(out["top"]["values"].values, ranked, atol=2e-6)
+        picked = np.take_along_axis(full, out["top"]["indices"].values, -1)
+        np.testing.assert_allclose(picked, ranked, atol=2e-6)  # the indices name those weights
+
+
+def test_block_capture_leaves_the_model_output_and_implementation_unchanged():
+    model = _llama()
+    ids = torch.randint(3, 100, (1, 40), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        sdpa = model(input_ids=ids).logits[0].numpy()
+    seen = []
+    handle = model.register_forward_hook(lambda _m, _a, out: seen.append(out.logits[0].numpy()))
+    try:
+        _blocks(model, ids, 16)
+    finally:
+        handle.remove()
+    np.testing.assert_array_equal(seen[0], sdpa)  # SDPA's own output, bit for bit
+    _, eager64 = _float64_eager(model, ids)
+    np.testing.assert_allclose(seen[0], eager64, atol=1e-4)
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_blocks_never_hold_a_square_and_follow_a_padding_mask():
+    from multiattn.adapters._stream import capture_stream
+    from multiattn.stream import HeadMean, SinkShare
+
+    shapes = []
+
+    class Spy(SinkShare):
+        def update_rows(self, start, rows):
+            shapes.append(rows.shape)
+            super().update_rows(start, rows)
+
+    model = _llama()
+    ids = torch.randint(3, 100, (1, 50), generator=torch.Generator().manual_seed(2))
+    capture_stream(model, {"input_ids": ids}, {"spy": Spy()}, block_rows=8)
+    assert max(b * k for _, b, k in shapes) <= 8 * 50 and max(b for _, b, _ in shapes) == 8
+    assert [k for _, _, k in shapes[:7]] == [8, 16, 24, 32, 40, 48, 50]  # causal: keys up to the block
+
+    bert = tiny_model("bert")  # bidirectional, two padded keys: SDPA gets a boolean mask
+    mask = torch.tensor([[1] * 8 + [0] * 2])
+    inputs = {"input_ids": torch.tensor([IDS]), "attention_mask": mask}
+    blocks = capture_stream(bert, inputs, {"mean": HeadMean()}, block_rows=3)["mean"].values
+    eager = capture_stream(bert, inputs, {"mean": HeadMean()})["mean"].values  # whole eager layers
+    np.testing.assert_allclose(blocks, eager, atol=1e-6)
+    assert not blocks[..., 8:].any()
+
+
+def test_block_rows_refuses_what_it_cannot_compute():
+    from multiattn.adapters._stream import capture_stream
+    from multiattn.analysis import head_entropy
+    from multiattn.errors import MultiattnValueError, UnsupportedModelError
+    from multiattn.stream import Entropy, LayerMetric
+
+    ids = {"input_ids": torch.tensor([IDS])}
+    with pytest.raises(MultiattnValueError, match="need whole layers"):
+        capture_stream(_llama(), ids, {"m": LayerMetric(head_entropy)}, block_rows=4)
+    with pytest.raises(UnsupportedModelError, match="does not run on SDPA"):
+        capture_stream(tiny_model("gpt_oss"), ids, {"e": Entropy()}, block_rows=4)
+    with pytest.raises(MultiattnValueError, match="block_rows must be >= 1"):
+        capture_stream(_llama(), ids, {"e": Entropy()}, block_rows=-2)
+
+
+def test_row_reducers_whole_layer_equals_blocks():
+    from multiattn.stream import Entropy, HeadMean, SinkShare, TopK, feed, feed_rows
+
+    rng = np.random.default_rng(3)
+    layer = rng.random((3, 11, 11)).astype(np.float32)
+    layer /= layer.sum(-1, keepdims=True)
+    whole = {"e": Entropy(), "m": HeadMean(), "s": SinkShare(2), "t": TopK(12)}  # k > K: all keys
+    rows = {"e": Entropy(), "m": HeadMean(), "s": SinkShare(2), "t": TopK(12)}
+    feed(whole, "0", layer)
+    feed_rows(rows, "0", layer.shape, [(0, layer[:, :4]), (4, layer[:, 4:])])
+    for name in ("e", "m", "s"):
+        np.testing.assert_allclose(whole[name].result().values, rows[name].result().values, rtol=1e-6)
+    assert whole["t"].result()["values"].shape == (1, 3, 11, 11)
+    ent = -(layer.astype(np.float64) * np.log(layer)).sum(-1).mean(-1)
+    np.testing.assert_allclose(whole["e"].result().values[0], ent, rtol=1e-6)

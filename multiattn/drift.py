@@ -80,11 +80,19 @@ def _cdf_gap(ref: Any, new: Any) -> float:
 
 
 def _psi(ref: Any, new: Any, eps: float = 1e-4) -> float:
-    """Population stability index over the reference's deciles."""
+    """Population stability index over the reference's deciles.
+
+    Bins closed on the right and on the left both count (the larger PSI is kept): a reference
+    piled on one value (a share that is always 0) has a single edge there, and only one of the
+    two closings separates it from new values on the edge's other side.
+    """
     edges = np.unique(ref.get_quantiles(np.linspace(0.1, 0.9, 9)))
-    p = np.clip(np.asarray(ref.get_pmf(edges)), eps, None)
-    q = np.clip(np.asarray(new.get_pmf(edges)), eps, None)
-    return float(np.sum((q - p) * np.log(q / p)))
+    out = 0.0
+    for inclusive in (True, False):
+        p = np.clip(np.asarray(ref.get_pmf(edges, inclusive)), eps, None)
+        q = np.clip(np.asarray(new.get_pmf(edges, inclusive)), eps, None)
+        out = max(out, float(np.sum((q - p) * np.log(q / p))))
+    return out
 
 
 def _wasserstein(ref: Any, new: Any) -> float:
@@ -144,8 +152,9 @@ class DriftReport:
         name = self.statistics[s]
         a, b = self.before[s, layer, head], self.after[s, layer, head]
         unit = _UNITS.get(name, "")
+        d = next((d for d in range(2, 7) if f"{a:.{d}f}" != f"{b:.{d}f}"), 2)  # enough digits to differ
         text = (f"layer {layer} head {head}: {_LABELS.get(name, name)} {'rose' if b > a else 'dropped'} "
-                f"from {a:.2f} to {b:.2f}{unit} (KS {self.ks[s, layer, head]:.2f})")
+                f"from {a:.{d}f} to {b:.{d}f}{unit} (KS {self.ks[s, layer, head]:.2f})")
         return text + self._where(layer, head, name, b < a)
 
     def _where(self, layer: int, head: int, name: str, dropped: bool) -> str:
@@ -173,7 +182,21 @@ class DriftReport:
         inner = edges[1:-1]
         return edges, np.asarray(ref.get_pmf(inner)), np.asarray(new.get_pmf(inner))
 
+    def head_rows(self) -> list[dict[str, Any]]:
+        """Per drifted head, most drifted first: its most drifted statistic, medians, scores, verdict."""
+        rows = []
+        for stat, layer, head in self.top(len(self.heads())):
+            s = self.statistics.index(stat)
+            rows.append({"layer": layer, "layer_name": self.layers[layer], "head": head, "statistic": stat,
+                         "before_median": float(self.before[s, layer, head]),
+                         "after_median": float(self.after[s, layer, head]),
+                         "ks": float(self.ks[s, layer, head]), "psi": float(self.psi[s, layer, head]),
+                         "wasserstein": float(self.wasserstein[s, layer, head]),
+                         "verdict": self.verdict(layer, head)})
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON report: scores of the flagged cells, one row per drifted head, verdicts, thresholds."""
         cells = [{"statistic": self.statistics[s], "layer": int(layer), "layer_name": self.layers[layer],
                   "head": int(head), "ks": float(self.ks[s, layer, head]),
                   "p_value": float(self.p_value[s, layer, head]), "psi": float(self.psi[s, layer, head]),
@@ -183,7 +206,8 @@ class DriftReport:
                  for s, layer, head in zip(*np.nonzero(self.flagged))]
         cells.sort(key=lambda c: -c["ks"])
         return {"drifted": self.drifted, "n_reference": self.n_reference, "n_new": self.n_new,
-                "thresholds": self.thresholds, "statistics": list(self.statistics),
+                "reference_model": self.reference.model_id, "new_model": self.new.model_id,
+                "thresholds": self.thresholds, "heads": self.head_rows(), "statistics": list(self.statistics),
                 "layers": list(self.layers), "n_heads": self.n_heads, "verdicts": self.verdicts,
                 "flagged": cells, "max_ks_by_statistic": {name: float(np.nanmax(self.ks[i]))
                                                           for i, name in enumerate(self.statistics)}}

@@ -66,7 +66,7 @@ def _summary(grid: AttentionGrid, text: str, metrics: dict) -> str:
 
 
 def _page(grid: AttentionGrid, text: str, token: int, metrics: dict, agreement: dict, text_dir: Path,
-          depth_dir: Path) -> str:
+          depth_dir: Path, extra: Sequence[str] = ()) -> str:
     types = [[r["layer"], r["head"], r["type"], _num(r["score"], ".2f")] for r in metrics["head_types"]]
     diagnostics = [[d["check"], _num(d["score"]), d["verdict"]] for d in metrics["diagnostics"]]
     kinds = [k for k in agreement["table"][0] if k != "map"] if agreement["table"] else []
@@ -89,12 +89,13 @@ def _page(grid: AttentionGrid, text: str, token: int, metrics: dict, agreement: 
         "<h2>Attention flow through the layers</h2>" + _img(depth_dir / "flow.png", "flow diagram"),
         "<h2>Head clusters</h2>" + _img(depth_dir / "dendrogram.png", "head dendrogram")
         + _img(depth_dir / "projection.png", "head projection"),
+        *extra,
     ]
     return ("<!doctype html><html><head><meta charset='utf-8'><title>multiattn report</title>"
             f"<style>{_STYLE}</style></head><body>" + "".join(sections) + "</body></html>")
 
 
-def write_report(depth: Mapping[str, Any], out_path: str | Path) -> Path:
+def write_report(depth: Mapping[str, Any], out_path: str | Path, *, drift: Any = None) -> Path:
     """Write one self-contained HTML report of a :func:`~multiattn.adapters.textdepth.text_depth` result.
 
     Parameters
@@ -104,6 +105,8 @@ def write_report(depth: Mapping[str, Any], out_path: str | Path) -> Path:
         attribution table, head clusters and (language models) pruning are all shown.
     out_path : str or Path
         HTML file to write (parent folders are created).
+    drift : DriftReport, or a folder / drift.json of ``multiattn drift --out DIR``, optional
+        Adds the attention-drift section (:func:`~multiattn.renderers._write_drift.drift_section`).
 
     Returns
     -------
@@ -117,8 +120,10 @@ def write_report(depth: Mapping[str, Any], out_path: str | Path) -> Path:
     PosixPath('report.html')
     """
     from ._write_depth import write_depth_report
+    from ._write_drift import drift_section
     from ._write_text import write_text_report
 
+    extra = [] if drift is None else [drift_section(drift)]  # first: a bad drift path fails fast
     grid = depth["agreement"]["grid"]
     with tempfile.TemporaryDirectory() as tmp:
         text_dir, depth_dir = Path(tmp) / "text", Path(tmp) / "depth"
@@ -126,7 +131,7 @@ def write_report(depth: Mapping[str, Any], out_path: str | Path) -> Path:
         write_depth_report(depth, depth_dir)
         metrics = json.loads((text_dir / "metrics.json").read_text())
         agreement = json.loads((depth_dir / "agreement.json").read_text())
-        page = _page(grid, depth["text"], depth["target"], metrics, agreement, text_dir, depth_dir)
+        page = _page(grid, depth["text"], depth["target"], metrics, agreement, text_dir, depth_dir, extra)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(page, encoding="utf-8")

@@ -136,3 +136,28 @@ def test_a_window_of_monitored_requests_against_a_reference(tmp_path, minilm_rec
     store.append(minilm_records["padded"])
     report = drift(_profile(minilm_records["normal"][:32]), store, where="ts > now() - INTERVAL 1 DAY")
     assert report.n_new == len(minilm_records["padded"]) and report.drifted
+
+
+def test_psi_known_answers():
+    """PSI from the sketches against the formula: point masses on either side, a 1-sd normal shift."""
+    from datasketches import kll_floats_sketch
+    from scipy.stats import norm
+
+    from multiattn.drift import _psi
+
+    def sketch(values):
+        out = kll_floats_sketch(200)
+        out.update(np.asarray(values, np.float32))
+        return out
+
+    eps = 1e-4
+    apart = 2 * (1 - eps) * np.log(1 / eps)  # all mass moves from one bin to another (clipped at eps)
+    assert _psi(sketch(np.zeros(100)), sketch(np.full(100, 0.87))) == pytest.approx(apart)  # a share always 0
+    assert _psi(sketch(np.ones(100)), sketch(np.full(100, 0.5))) == pytest.approx(apart)
+    assert _psi(sketch(np.zeros(100)), sketch(np.zeros(50))) == 0.0
+    rng = np.random.default_rng(0)
+    edges = norm.ppf(np.linspace(0.1, 0.9, 9))
+    q = np.diff(np.concatenate([[0.0], norm.cdf(edges - 1.0), [1.0]]))
+    expected = float(np.sum((q - 0.1) * np.log(q / 0.1)))
+    got = _psi(sketch(rng.normal(size=20000)), sketch(rng.normal(1.0, 1.0, size=20000)))
+    assert got == pytest.approx(expected, abs=0.1)

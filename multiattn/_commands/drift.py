@@ -3,7 +3,9 @@
 REFERENCE and NEW are profiles (``.npz`` from ``multiattn corpus --profile``) or stores
 (``.duckdb`` / Parquet folder written by :func:`multiattn.monitor`).  Writes ``drift_heatmap.png``
 (layer × head KS distance), ``drift_distributions.png`` (the most drifted heads, before/after)
-and ``drift.json`` (scores, thresholds, verdicts); prints the verdicts.
+and ``drift.json`` (scores, thresholds, verdicts, one row per drifted head); ``--html`` also
+writes ``drift.html``, one offline page of it all (``multiattn report --drift DIR`` puts the same
+section into the text report).  Prints the verdicts.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-ks", type=float, default=0.3,
                    help="smallest KS distance called drift (default 0.3)")
     p.add_argument("--top", type=int, default=4, help="drifted heads drawn with their distributions")
+    p.add_argument("--html", action="store_true",
+                   help="also write drift.html: verdict, heatmap, top heads, distributions (offline page)")
     p.set_defaults(func=run)
 
 
@@ -52,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
         paths.append(save_figure(drift_distributions(report, top=args.top), out / "drift_distributions.png"))
     paths.append(report.save(out / "drift.json"))
     _common.emit(paths)
+    if args.html:
+        from multiattn.renderers._write_drift import write_drift_page
+
+        page = write_drift_page(out, out / "drift.html", top=max(args.top, 8))
+        print(f"{page} ({page.stat().st_size / 1024:.0f} kB, offline: pictures embedded, no network)")
     print(f"{len(report.heads())} drifted heads "
           f"({report.n_reference} reference vs {report.n_new} new requests)")
     for line in report.verdicts[:10]:

@@ -36,13 +36,13 @@ from ._summary import Profile
 if TYPE_CHECKING:  # pragma: no cover
     from ._types import Model, Processor
 
-__all__ = ["PARTITION_INPUTS", "Profile", "profile"]
+__all__ = ["Profile", "profile"]
 
 
 #: Largest default partition (inputs): big enough that a task's fixed costs (scheduling, shipping
 #: ~80 kB of summaries, one merge on the client: a few ms) vanish next to its forwards (~10 ms per
 #: MiniLM input on one thread), small enough that progress moves and the last tasks balance.
-PARTITION_INPUTS = 256
+_PARTITION_INPUTS = 256
 
 
 def _partitions(items: list[str], n: int) -> list[list[str]]:
@@ -58,8 +58,8 @@ def _partitions(items: list[str], n: int) -> list[list[str]]:
 
 
 def _n_partitions(n_items: int, n_workers: int) -> int:
-    """Default partition count: at least 4 per worker, at most :data:`PARTITION_INPUTS` inputs each."""
-    return max(4 * n_workers, -(-n_items // PARTITION_INPUTS))
+    """Default partition count: at least 4 per worker, at most 256 inputs each."""
+    return max(4 * n_workers, -(-n_items // _PARTITION_INPUTS))
 
 
 @contextlib.contextmanager
@@ -132,7 +132,7 @@ def profile(model: Model | str, corpus: str | Path | Iterable[str], *, processor
         that cluster; ``None`` runs here without Dask.
     partitions : int, optional
         Pieces the corpus is cut into (default at least ``4 * n_workers`` and at most
-        :data:`PARTITION_INPUTS` inputs each); progress moves as pieces finish.
+        256 inputs each); progress moves as pieces finish.
     batch_size, max_length : int
         Text inputs per forward and the token limit; each piece is tokenised once and batched
         by length, so a batch pads little (padding is masked: it does not change the statistics).

@@ -104,8 +104,13 @@ def test_plain_transcription_is_the_text_capture_decodes(whisper, s3):
     model, processor = whisper
     text = transcribe(model, (s3, 16000), processor=processor)
     assert text.strip().lower().startswith("we will meet at the station")
-    assert capture(model, (s3, 16000), processor=processor, keep_encoder=False).meta["text"].strip() \
-        == text.strip()
+    grids = capture(model, (s3, 16000), processor=processor, keep_encoder=False)
+    assert grids.meta["text"].strip() == text.strip()
+    assert grids.meta["model"] == "whisper-tiny.en"  # named in the HTML view's and the strips' titles
+    from multiattn._commands.audio import _title
+
+    assert _title({"grids": grids, "words": [{}] * 9}) == \
+        "whisper-tiny.en: cross-attention aligned with the audio (9 words)"
 
 
 def test_several_windows_decode_in_one_batch_from_their_encoder_outputs(whisper):

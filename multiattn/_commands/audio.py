@@ -58,9 +58,17 @@ def run(args: argparse.Namespace) -> int:
                    steps=args.steps)
     for note in result["notes"] + ([] if result["words"] else ["no words found: Whisper decoded no text"]):
         print(f"note: {note}")
-    _common.emit(write_audio_report(result, args.out))
+    _common.emit(write_audio_report(result, args.out, title=_title(result)))
     _common.save(result["grids"], args.save)
     return 0
+
+
+def _title(result: dict) -> str:
+    """Title of ``strips.png``, naming the model (tiny.en and base pictures look alike otherwise)."""
+    from pathlib import Path
+
+    model = Path(str(result["grids"]["cross"].meta.get("model") or "Whisper")).name
+    return f"{model}: cross-attention aligned with the audio ({len(result['words'])} words)"
 
 
 def _speech_encoder(args: argparse.Namespace, model: object, processor: object, audio: tuple) -> int:

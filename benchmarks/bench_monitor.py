@@ -3,12 +3,17 @@
 Rounds interleave the plain model and the monitored ones (same inputs, same process, one
 torch thread), and time them in *process CPU time*, so other processes on a shared machine do
 not enter the ratio (wall-clock ratios are printed too).  The monitored runs write to DuckDB
-files (flushed every 64 requests, the flushes inside the timing).  ``sample=0.1`` monitors one
-forward in ten (the others run on the model's SDPA kernel); ``no_top5`` drops the one costly
-statistic (top-k over every row).
+files (a background thread appends every 256 requests; its CPU time is inside the ratio, and
+the last flush on detach is timed too).  ``sample=0.1`` monitors one forward in ten (the others
+run on the model's SDPA kernel); ``no_top5`` drops the top-5 statistic; ``hooks`` is the
+general path (eager attention + module hooks, entropy from a log pass) that families without
+the plain eager attention take.
 
 Prints one JSON line: ``overhead`` (all forwards, all statistics), ``overhead_no_top5``,
-``overhead_sample_0.1``, ``overhead_eager_only`` (what eager attention alone costs), medians in ms.
+``overhead_hooks``, ``overhead_sample_0.1``, ``overhead_eager_only`` (eager attention alone),
+``overhead_monitor_attention_only`` (the monitoring implementation with no statistic),
+``cost_ms`` (statistic -> CPU ms per forward above that, each monitored alone; ``norm_entropy``
+includes the entropy it divides), medians in ms.  ``--rounds N`` for more rounds.
 """
 
 from __future__ import annotations
@@ -48,37 +53,50 @@ def main() -> None:
         with torch.no_grad():
             model(**enc)
 
+    from multiattn._monitor_attention import monitor_attention
     from multiattn.adapters._hf import eager_attention
     from multiattn.monitor import STATISTICS
 
-    times: dict[str, list[tuple[float, float]]] = {k: [] for k in ("plain", "eager", "monitor", "no_top5",
-                                                                    "sample")}
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else ROUNDS
+    names = ["plain", "eager", "monitor_attention", "monitor", "no_top5", "hooks", "sample", *STATISTICS]
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     with tempfile.TemporaryDirectory() as tmp:
         monitors = {"monitor": monitor(model, Path(tmp, "full.duckdb"), processor=tok),
                     "no_top5": monitor(model, Path(tmp, "cheap.duckdb"), processor=tok,
                                        statistics=[s for s in STATISTICS if s != "top5"]),
-                    "sample": monitor(model, Path(tmp, "sampled.duckdb"), processor=tok, sample=0.1)}
-        forward()
-        for _ in range(ROUNDS):
+                    "hooks": monitor(model, Path(tmp, "hooks.duckdb"), processor=tok),
+                    "sample": monitor(model, Path(tmp, "sampled.duckdb"), processor=tok, sample=0.1),
+                    **{name: monitor(model, processor=tok, statistics=[name]) for name in STATISTICS}}
+        monitors["hooks"].fast_attention = False
+        for mon in monitors.values():  # warm up: numba kernel load, writer thread, caches
+            with mon:
+                forward()
+            mon.take()
+        for _ in range(rounds):
             times["plain"].append(_time(forward))
             with eager_attention(model):
                 times["eager"].append(_time(forward))
+            with monitor_attention(model, {}):
+                times["monitor_attention"].append(_time(forward))
             for name, mon in monitors.items():
                 with mon:
                     times[name].append(_time(forward))
+                mon.take()
         stored = monitors["monitor"].store.count()
     cpu = {k: statistics.median(c for c, _ in v) for k, v in times.items()}
     wall = {k: statistics.median(w for _, w in v) for k, v in times.items()}
-    assert stored == ROUNDS * PER_ROUND, stored
+    assert stored == rounds * PER_ROUND + 1, stored
     print(json.dumps({
         "benchmark": "monitor", "model": "minilm", "tokens": 128, "batch": 1, "clock": "process CPU time",
         **{f"overhead{'' if k == 'monitor' else '_' + k}": round(cpu[k] / cpu["plain"], 3)
-           for k in ("monitor", "no_top5")},
+           for k in ("monitor", "no_top5", "hooks")},
         "overhead_sample_0.1": round(cpu["sample"] / cpu["plain"], 3),
         "overhead_eager_only": round(cpu["eager"] / cpu["plain"], 3),
+        "overhead_monitor_attention_only": round(cpu["monitor_attention"] / cpu["plain"], 3),
         "overhead_wall_clock": round(wall["monitor"] / wall["plain"], 3),
+        "cost_ms": {k: round((cpu[k] - cpu["monitor_attention"]) * 1e3, 2) for k in STATISTICS},
         "plain_ms": round(cpu["plain"] * 1e3, 2), "monitor_ms": round(cpu["monitor"] * 1e3, 2),
-        "rows_stored": stored, "target": 1.1, "torch_threads": torch.get_num_threads()}))
+        "rows_stored": stored, "rounds": rounds, "target": 1.1, "torch_threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":

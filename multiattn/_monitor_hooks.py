@@ -18,19 +18,20 @@ import torch
 
 from multiattn.errors import MultiattnValueError
 
-from ._monitor_stats import Context, patch_distances
+from ._monitor_stats import Context
 from .analysis.metrics import DELIMITERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._types import Model, Processor
     from .monitor import Monitor
 
-__all__ = ["install", "special_ids"]
+__all__ = ["install", "special_ids", "text_context"]
 
 
 def special_ids(model: Model, processor: Processor) -> dict[str, torch.Tensor | None]:
     """Token ids of the special, padding and delimiter tokens (from the tokenizer, else the config)."""
     config = getattr(model, "config", None)
+    config = getattr(config, "text_config", None) or config  # CLIP: the text tower's ids
     ids = set(getattr(processor, "all_special_ids", None) or [])
     for name in ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id"):
         value = getattr(config, name, None)
@@ -67,24 +68,45 @@ def _text_context(ids: dict, input_ids: torch.Tensor | None, attention_mask: tor
 
 
 def _image_context(monitor: Monitor, pixels: torch.Tensor | None) -> Context:
+    from ._monitor_contexts import grid_context
     from .adapters._vit_layout import layout_of
 
     if pixels is None:
         raise MultiattnValueError("the monitored ViT was called without pixels (pixel_values= or x=)")
     layout = monitor.__dict__.setdefault("_layout", layout_of(monitor.model))
-    n_prefix = len(layout.prefix)
     (ph, pw) = layout.patch_size
-    rows, cols = pixels.shape[-2] // ph, pixels.shape[-1] // pw
-    n = n_prefix + rows * cols
-    valid = torch.ones(pixels.shape[0], n, dtype=torch.bool)
-    prefix = torch.zeros_like(valid)
-    prefix[:, :n_prefix] = True
-    first = torch.zeros_like(valid)
-    first[:, 0] = True
-    cache = monitor.__dict__.setdefault("_distances", {})
-    if (rows, cols) not in cache:
-        cache[(rows, cols)] = patch_distances(n_prefix, rows, cols)
-    return Context(valid, {"first": first, "special": prefix}, cache[(rows, cols)])
+    return grid_context(monitor, pixels.shape[0], len(layout.prefix),
+                        (pixels.shape[-2] // ph, pixels.shape[-1] // pw))
+
+
+def text_context(monitor: Monitor, input_ids: torch.Tensor | None,
+                 attention_mask: torch.Tensor | None) -> Context:
+    """The text context of a forward, with ``|i - j|`` distances cached per length."""
+    from ._monitor_stats import token_distances
+
+    ctx = _text_context(monitor._special, input_ids, attention_mask)
+    cache = monitor.__dict__.setdefault("_token_distances", {})
+    n = ctx.valid.shape[1]
+    if n not in cache:
+        cache[n] = token_distances(n)
+    ctx.distances = cache[n]
+    return ctx
+
+
+def _contexts(monitor: Monitor, args: tuple, kwargs: dict, timm: bool) -> tuple[dict[str, Context], Any]:
+    """Contexts of one forward by record label, and how layer names route to them."""
+    from . import _monitor_contexts as mc
+
+    kind = monitor.kind
+    if kind == "text":
+        return {"text": text_context(monitor, _argument(args, kwargs, "input_ids", 0),
+                                     _argument(args, kwargs, "attention_mask", 1))}, None
+    if kind == "video":
+        return {"video": mc.video_context(monitor, _argument(args, kwargs, "pixel_values", 0))}, None
+    if kind == "image-text":
+        return mc.clip_contexts(monitor, args, kwargs), mc.clip_route
+    pixels = _argument(args, kwargs, "x" if timm else "pixel_values", 0)
+    return {"image": _image_context(monitor, pixels)}, None
 
 
 def _argument(args: tuple, kwargs: dict, name: str, position: int) -> Any:
@@ -96,8 +118,6 @@ def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
     from .adapters._vit_layout import is_timm_vit
 
     model, timm = monitor.model, is_timm_vit(monitor.model)
-    text = monitor.kind == "text"
-    distances: dict[int, torch.Tensor] = {}
     switch = _switch(monitor, stack) if not timm else None
 
     def before(_module: Any, args: tuple, kwargs: dict) -> None:
@@ -110,19 +130,7 @@ def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
         if switch is not None and monitor.sample < 1.0:
             monitor._forward = contextlib.ExitStack()
             monitor._forward.enter_context(switch())
-        if text:
-            ctx = _text_context(monitor._special, _argument(args, kwargs, "input_ids", 0),
-                                _argument(args, kwargs, "attention_mask", 1))
-            n = ctx.valid.shape[1]
-            ctx.distances = distances.get(n)
-            if ctx.distances is None:
-                from ._monitor_stats import token_distances
-
-                ctx.distances = distances[n] = token_distances(n)
-        else:
-            pixels = _argument(args, kwargs, "x" if timm else "pixel_values", 0)
-            ctx = _image_context(monitor, pixels)
-        monitor._begin(ctx)
+        monitor._begin(*_contexts(monitor, args, kwargs, timm))
 
     def after(_module: Any, _args: tuple, _output: Any) -> None:
         try:
@@ -178,4 +186,4 @@ class _TimmSink:
     def append(self, weights: torch.Tensor) -> None:
         state = self.monitor._state
         if state is not None:
-            self.monitor._layer(f"blocks.{len(state['layers'])}.attn", weights)
+            self.monitor._layer(f"blocks.{len(state['groups']['image']['layers'])}.attn", weights)

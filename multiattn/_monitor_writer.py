@@ -56,6 +56,7 @@ class BackgroundWriter:
         with self._lock:
             self._buffer.extend(records)
             full = len(self._buffer) >= self.flush_every
+        _OPEN.add(self)  # closed at interpreter exit if nobody closes it before
         if full:
             self._hand_over()
 
@@ -67,7 +68,6 @@ class BackgroundWriter:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="multiattn-monitor-writer", daemon=True)
             self._thread.start()
-            _OPEN.add(self)
         self._queue.put(batch)
 
     def _run(self) -> None:
@@ -101,7 +101,15 @@ class BackgroundWriter:
         self._raise()
 
     def close(self) -> None:
-        """Flush, stop the thread and wait for it (idempotent)."""
+        """Flush, stop the thread and wait for it (idempotent); without a thread, write here."""
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if batch:
+                try:
+                    self.written += self.store.append(batch)
+                except Exception as err:  # noqa: BLE001 - reported as the package's error below
+                    self._error = err
         self.flush()
         if self._thread is not None:
             self._queue.put(None)

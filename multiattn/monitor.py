@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["SCHEMA_VERSION", "STATISTICS", "Monitor", "monitor", "open_store"]
 
-_MODALITIES = ("text", "image")
+_MODALITIES = ("text", "image", "video", "image-text")
 
 
 class Monitor:
@@ -67,7 +67,7 @@ class Monitor:
         self.kind = modality(model)
         if self.kind not in _MODALITIES:
             raise UnsupportedModelError(
-                f"monitor supports text models and ViTs for now, got a {self.kind} model "
+                f"monitor supports text models, ViTs, video transformers and CLIP, got a {self.kind} model "
                 f"({type(model).__name__}); profile it with multiattn.capture_stream instead")
         if not 0.0 < sample <= 1.0:
             raise MultiattnValueError(f"sample must be in (0, 1] (share of forwards monitored), got {sample}")
@@ -89,7 +89,8 @@ class Monitor:
         self._state: dict[str, Any] | None = None
         from ._monitor_hooks import special_ids
 
-        self._special = special_ids(model, processor) if self.kind == "text" else None
+        self._special = special_ids(model, getattr(processor, "tokenizer", processor)) \
+            if self.kind in ("text", "image-text") else None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def attach(self) -> Monitor:
@@ -141,8 +142,11 @@ class Monitor:
         return pending
 
     # -- called by the hooks ---------------------------------------------------------------------
-    def _begin(self, ctx: Context) -> None:
-        self._state = {"ctx": ctx, "layers": [], "stats": [], "names": None}
+    def _begin(self, contexts: Mapping[str, Context], route: Callable[[str], str] | None = None) -> None:
+        """Start a forward: ``contexts`` modality label -> Context, ``route(layer name) -> label``."""
+        groups = {key: {"ctx": ctx, "layers": [], "stats": [], "names": None}
+                  for key, ctx in contexts.items()}
+        self._state = {"groups": groups, "route": route or (lambda _name: next(iter(groups)))}
 
     def _layer(self, name: str, weights: torch.Tensor, scores: torch.Tensor | None = None) -> None:
         from ._monitor_stats import layer_matrix, present
@@ -150,30 +154,31 @@ class Monitor:
         state = self._state
         if state is None:
             return
-        ctx = state["ctx"]
-        if state["names"] is None:
-            state["names"] = present(self.statistics, ctx.fit(*weights.shape[-2:]))
-        state["layers"].append(name)
-        state["stats"].append(layer_matrix(weights, ctx, state["names"], scores))
+        group = state["groups"][state["route"](name)]
+        ctx = group["ctx"]
+        if group["names"] is None:
+            group["names"] = present(self.statistics, ctx.fit(*weights.shape[-2:]))
+        group["layers"].append(name)
+        group["stats"].append(layer_matrix(weights, ctx, group["names"], scores))
 
     def _end(self) -> None:
         import torch
 
         state, self._state = self._state, None
-        if not state or not state["layers"]:
-            return
-        # (L, B, H, S) -> (B, S, L, H): one record per batch item
-        values = torch.stack(state["stats"]).permute(1, 3, 0, 2).numpy()
-        self._emit(state["ctx"].lengths.tolist(), tuple(state["layers"]), state["names"], values)
+        for label, group in (state or {}).get("groups", {}).items():
+            if group["layers"]:  # (L, B, H, S) -> (B, S, L, H): one record per batch item
+                values = torch.stack(group["stats"]).permute(1, 3, 0, 2).numpy()
+                self._emit(label, group["ctx"].lengths.tolist(), tuple(group["layers"]), group["names"],
+                           values)
 
-    def _emit(self, lengths: list[int], layers: tuple[str, ...], names: tuple[str, ...],
+    def _emit(self, modality: str, lengths: list[int], layers: tuple[str, ...], names: tuple[str, ...],
               values: np.ndarray) -> None:
         """One record per batch item of ``values (B, S, L, H)``, to the writer or the in-memory queue."""
         now = datetime.now(timezone.utc)
         records = []
         for b in range(values.shape[0]):
             self.n_requests += 1
-            records.append(Record(f"{self._prefix}-{self.n_requests:08d}", now, self.model_id, self.kind,
+            records.append(Record(f"{self._prefix}-{self.n_requests:08d}", now, self.model_id, modality,
                                   int(lengths[b]), layers, names, np.ascontiguousarray(values[b])))
         self.last = records[-1]
         if self._writer is not None:

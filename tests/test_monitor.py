@@ -125,5 +125,43 @@ def test_unsupported_models_are_refused_with_a_reason():
     from multiattn.errors import UnsupportedModelError
 
     gat = multiattn.zoo.load("karate-gat")[0]
-    with pytest.raises(UnsupportedModelError, match="text models and ViTs"):
+    with pytest.raises(UnsupportedModelError, match="text models, ViTs, video transformers and CLIP"):
         monitor(gat)
+
+
+def test_scores_path_equals_the_eager_hooks_path_and_keeps_the_output(minilm):
+    """The monitoring attention (entropy from scores) against eager + module hooks (log pass)."""
+    model, tok = minilm
+    enc = tok(["A short one.", "A second, longer request about nothing."], padding=True, return_tensors="pt")
+    from multiattn.adapters._hf import eager_attention
+
+    with torch.no_grad():
+        plain = model(**enc).last_hidden_state
+        with eager_attention(model):
+            eager = model(**enc).last_hidden_state
+        with monitor(model, processor=tok) as fast:
+            watched = model(**enc).last_hidden_state
+        slow = monitor(model, processor=tok)
+        slow.fast_attention = False
+        with slow:
+            model(**enc)
+    torch.testing.assert_close(watched, eager, rtol=0, atol=0)  # the same operations as eager
+    valid = enc["attention_mask"].bool()
+    torch.testing.assert_close(watched[valid], plain[valid], rtol=0, atol=1e-5)
+    for a, b in zip(fast.take(), slow.take()):
+        assert a.statistics == b.statistics
+        np.testing.assert_allclose(a.values, b.values, atol=2e-5)
+
+
+def test_top5_kernel_equals_a_sort_with_ties_zeros_and_short_rows():
+    from multiattn._monitor_stats import _top_sum
+
+    rng = np.random.default_rng(0)
+    w = torch.from_numpy(rng.dirichlet(np.full(40, 0.3), size=(2, 3, 37)).astype(np.float32))
+    w[0, 0, 0] = 1.0 / 40  # a uniform row: five tied maxima
+    w[0, 1, 1] = 0.0
+    w[0, 1, 1, 7] = 1.0  # one-hot, the rest exact zeros
+    expected = np.sort(w.numpy(), -1)[..., -5:].sum(-1)
+    np.testing.assert_allclose(_top_sum(w, 5).numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(_top_sum(w[..., :3], 5).numpy(), w[..., :3].sum(-1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(_top_sum(w, 3).numpy(), np.sort(w.numpy(), -1)[..., -3:].sum(-1), atol=1e-6)

@@ -22,6 +22,7 @@ from multiattn.analysis.edges import attention_received, incoming_entropy, self_
 from multiattn.errors import MultiattnValueError
 from multiattn.grid import AttentionGrid
 
+from ._edge_raster import RasterEdges
 from ._graph_layout import LARGE_NODES
 from ._style import ColorScale, color_scale
 
@@ -129,7 +130,8 @@ _EDGE_BINS = 32
 
 def _binned_edges(ax: Axes, segments: np.ndarray, colours: np.ndarray, widths: Any, weights: np.ndarray,
                   scale: ColorScale, norm: Normalize, strength: np.ndarray) -> PathCollection:
-    """Edges as one compound path per strength bin (colour, alpha and width of the bin's centre)."""
+    """Edges as one compound path per strength bin (colour, alpha and width of the bin's centre),
+    rasterized by OpenCV on an Agg canvas (:class:`~._edge_raster.RasterEdges`)."""
     from matplotlib.path import Path
 
     bins = np.minimum((np.asarray(strength) * _EDGE_BINS).astype(int), _EDGE_BINS - 1)
@@ -146,8 +148,8 @@ def _binned_edges(ax: Axes, segments: np.ndarray, colours: np.ndarray, widths: A
         path_colours.append(colours[members].mean(axis=0))
         path_widths.append(float(widths[members].mean()))
         path_values.append(float(weights[members].mean()))
-    lines = PathCollection(paths, facecolors="none", linewidths=path_widths, cmap=scale.cmap, norm=norm,
-                           zorder=1, capstyle="butt")
+    lines = RasterEdges(paths, facecolors="none", linewidths=path_widths, cmap=scale.cmap, norm=norm,
+                        zorder=1, capstyle="butt")
     lines.set_array(np.asarray(path_values))
     lines.set_edgecolor(np.asarray(path_colours))  # keep per-bin alpha; the array feeds the colorbar
     lines.set_facecolor("none")

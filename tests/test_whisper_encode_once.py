@@ -124,3 +124,19 @@ def test_several_windows_decode_in_one_batch_from_their_encoder_outputs(whisper)
     hidden = [wd.encode(model, m, attentions=False).last_hidden_state for m in mels]
     assert wd.decode_encoded(model, hidden, wd.MAX_NEW_TOKENS) == from_mels
     assert all(tokens for tokens in from_mels)
+
+
+def test_cli_no_encoder_skips_the_encoder_grid_and_picture(tmp_path):
+    import json
+
+    from multiattn import load_grids
+    from multiattn.cli import main
+
+    text = "we will meet at the station at nine tomorrow morning"
+    assert main(["audio", str(SPEECH / "s3.wav"), "--text", text, "--no-encoder", "--out", str(tmp_path),
+                 "--save", str(tmp_path / "grids.npz")]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["grids.npz", "strips.png", "words.json", "words.srt"]
+    words = json.loads((tmp_path / "words.json").read_text())["words"]
+    assert [w["word"] for w in words] == text.split()
+    assert sorted(load_grids(tmp_path / "grids.npz")) == ["cross", "decoder"]

@@ -1,6 +1,7 @@
 """``multiattn audio FILE.wav [--text "transcript"] --out DIR``: Whisper attention on speech.
 
-Writes ``strips.png`` (spectrogram + one cross-attention strip per word), ``encoder.png``,
+Writes ``strips.png`` (spectrogram + one cross-attention strip per word), ``encoder.png`` (unless
+``--no-encoder``: its time x time attention costs ~0.8x a plain transcription more on 30 s),
 ``words.json`` (``[{"word", "start", "end", "confidence"}]`` in seconds) and ``words.srt``
 (:func:`multiattn.renderers.writers.write_audio_report`).  With ``--text`` the transcript
 is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's DTW recipe,
@@ -38,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", default=None, type=_steps,
                    help="comma-separated refinement steps, in order, from onset, bias, snap, flux "
                         "(default onset,bias,snap)")
+    p.add_argument("--no-encoder", action="store_true",
+                   help="skip the encoder self-attention (no encoder.png, not in --save): the alignment then "
+                        "costs about what plain transcription does")
     _common.add_model(p, "whisper-tiny.en", "audio")
     p.add_argument("--out", required=True, help="output folder")
     _common.add_save(p)
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(model.config, "model_type", None) != "whisper":
         return _speech_encoder(args, model, processor, audio)
     result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings,
-                   steps=args.steps)
+                   steps=args.steps, keep_encoder=False if args.no_encoder else None)
     for note in result["notes"] + ([] if result["words"] else ["no words found: Whisper decoded no text"]):
         print(f"note: {note}")
     _common.emit(write_audio_report(result, args.out, title=_title(result)))

@@ -65,8 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ._types import ArrayLike
     from .grid import AttentionGrid
 
-__all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK", "Entropy", "SinkShare",
-           "feed_rows"]
+__all__ = ["Reducer", "LayerMetric", "HeadMean", "RolloutReducer", "TopK", "Entropy", "SinkShare"]
 
 
 def _check_layer(weights: ArrayLike | AttentionGrid) -> np.ndarray | AttentionGrid:

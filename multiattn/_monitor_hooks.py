@@ -105,6 +105,10 @@ def _contexts(monitor: Monitor, args: tuple, kwargs: dict, timm: bool) -> tuple[
         return {"video": mc.video_context(monitor, _argument(args, kwargs, "pixel_values", 0))}, None
     if kind == "image-text":
         return mc.clip_contexts(monitor, args, kwargs), mc.clip_route
+    if kind == "audio":
+        from ._monitor_audio import whisper_contexts, whisper_route
+
+        return whisper_contexts(monitor, args, kwargs), whisper_route
     pixels = _argument(args, kwargs, "x" if timm else "pixel_values", 0)
     return {"image": _image_context(monitor, pixels)}, None
 
@@ -141,6 +145,13 @@ def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
                 monitor._forward = None
 
     stack.callback(model.register_forward_pre_hook(before, with_kwargs=True).remove)
+    if monitor.kind == "audio":
+        from ._monitor_audio import encoder_hooks
+
+        encoder_before, encoder_after = encoder_hooks(monitor)
+        encoder = model.get_encoder()
+        stack.callback(encoder.register_forward_pre_hook(encoder_before, with_kwargs=True).remove)
+        stack.callback(encoder.register_forward_hook(encoder_after).remove)
     if timm:
         from .adapters._timm_hooks import timm_attention_hooks
 

@@ -44,6 +44,13 @@ STATISTICS = {
     "mean_distance": "mean distance query -> key (tokens; patches for ViTs)",
 }
 
+#: Statistics of cross-attention layers only (Whisper; :mod:`multiattn._monitor_audio`).
+CROSS_ONLY = {
+    "audio_share": "cross-attention: share on the frames of the real audio (the rest is on padding)",
+    "monotonicity": "cross-attention: share of consecutive tokens whose attention centroid moves on",
+    "coverage": "cross-attention: span of the tokens' attention centroids / the real audio's frames",
+}
+
 #: Statistics the mask categories feed, with the Context mask each needs.
 _MASKED = {"first_share": "first", "special_share": "special", "padding_share": "padding",
            "delimiter_share": "delimiter"}
@@ -51,11 +58,11 @@ _MASKED = {"first_share": "first", "special_share": "special", "padding_share": 
 
 def check_statistics(names: Sequence[str] | None) -> tuple[str, ...]:
     """``names`` checked against :data:`STATISTICS` (all of them when ``None``)."""
-    chosen = tuple(STATISTICS) if names is None else tuple(names)
-    unknown = [n for n in chosen if n not in STATISTICS]
+    chosen = (*STATISTICS, *CROSS_ONLY) if names is None else tuple(names)
+    unknown = [n for n in chosen if n not in STATISTICS and n not in CROSS_ONLY]
     if unknown or not chosen:
-        raise MultiattnValueError(
-            f"unknown statistics {unknown or list(chosen)}; choose from {', '.join(STATISTICS)}")
+        known = ", ".join([*STATISTICS, *CROSS_ONLY])
+        raise MultiattnValueError(f"unknown statistics {unknown or list(chosen)}; choose from {known}")
     return chosen
 
 
@@ -71,6 +78,11 @@ class Context:
     valid: torch.Tensor
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
     distances: torch.Tensor | None = None
+    cross = False  # a cross-attention context (queries and keys of different sequences)
+
+    def names_for(self, names: Sequence[str], n_queries: int) -> tuple[str, ...]:
+        """The statistics of ``names`` a layer with this context gives, in order."""
+        return present(names, self)
 
     @classmethod
     def plain(cls, batch: int, n_tokens: int) -> Context:
@@ -91,8 +103,10 @@ class Context:
         if self.valid.shape[1] == n_keys == n_queries:
             return self
         cache = self.__dict__.setdefault("_plain", {})
-        if (n_queries, n_keys) not in cache:
-            cache[(n_queries, n_keys)] = Context.plain(self.valid.shape[0], n_keys)
+        if (n_queries, n_keys) not in cache:  # e.g. a decoding step: 1 query, the cached keys
+            plain = Context.plain(self.valid.shape[0], n_keys)
+            plain.query_valid = plain.valid.new_ones(self.valid.shape[0], n_queries)
+            cache[(n_queries, n_keys)] = plain
         return cache[(n_queries, n_keys)]
 
     # -- per-forward constants of the fused statistics (built on first use, kept for the forward) --
@@ -105,7 +119,7 @@ class Context:
     def query_weights(self, batch: int) -> torch.Tensor:
         """(B, Q) ``1 / n_valid`` on valid queries, 0 on padding: a dot product is the query mean."""
         def make() -> torch.Tensor:
-            valid = self.valid[:batch].float()
+            valid = self.__dict__.get("query_valid", self.valid)[:batch].float()
             return valid / valid.sum(-1, keepdim=True).clamp_min(1.0)
         return self._cached(("qw", batch), make)
 
@@ -210,7 +224,7 @@ def _row_entropy(w: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
 
 def present(names: Sequence[str], ctx: Context) -> tuple[str, ...]:
     """The statistics of ``names`` this context can give (``padding_share`` needs a pad mask)."""
-    return tuple(n for n in names if n not in _MASKED or _MASKED[n] in ctx.masks)
+    return tuple(n for n in names if n not in CROSS_ONLY and (n not in _MASKED or _MASKED[n] in ctx.masks))
 
 
 def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],
@@ -224,6 +238,10 @@ def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],
     """
     import torch
 
+    if ctx.cross:
+        from ._monitor_audio import cross_matrix
+
+        return cross_matrix(weights, ctx.query_weights(weights.shape[0]), ctx.n_audio, names)
     w = weights.detach()
     w = w if w.dtype == torch.float32 else w.float()
     b, h, q, k = w.shape

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["SCHEMA_VERSION", "STATISTICS", "Monitor", "monitor", "open_store"]
 
-_MODALITIES = ("text", "image", "video", "image-text")
+_MODALITIES = ("text", "image", "video", "image-text", "audio")
 
 
 class Monitor:
@@ -65,10 +65,11 @@ class Monitor:
         from ._api import modality
 
         self.kind = modality(model)
-        if self.kind not in _MODALITIES:
+        whisper = getattr(getattr(model, "config", None), "model_type", None) == "whisper"
+        if self.kind not in _MODALITIES or (self.kind == "audio" and not whisper):
             raise UnsupportedModelError(
-                f"monitor supports text models, ViTs, video transformers and CLIP, got a {self.kind} model "
-                f"({type(model).__name__}); profile it with multiattn.capture_stream instead")
+                "monitor supports text models, ViTs, video transformers, CLIP and Whisper, got a "
+                f"{self.kind} model ({type(model).__name__}); profile it with multiattn.capture_stream")
         if not 0.0 < sample <= 1.0:
             raise MultiattnValueError(f"sample must be in (0, 1] (share of forwards monitored), got {sample}")
         if flush_every < 1:
@@ -90,7 +91,7 @@ class Monitor:
         from ._monitor_hooks import special_ids
 
         self._special = special_ids(model, getattr(processor, "tokenizer", processor)) \
-            if self.kind in ("text", "image-text") else None
+            if self.kind in ("text", "image-text", "audio") else None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def attach(self) -> Monitor:
@@ -149,7 +150,7 @@ class Monitor:
         self._state = {"groups": groups, "route": route or (lambda _name: next(iter(groups)))}
 
     def _layer(self, name: str, weights: torch.Tensor, scores: torch.Tensor | None = None) -> None:
-        from ._monitor_stats import layer_matrix, present
+        from ._monitor_stats import layer_matrix
 
         state = self._state
         if state is None:
@@ -157,7 +158,7 @@ class Monitor:
         group = state["groups"][state["route"](name)]
         ctx = group["ctx"]
         if group["names"] is None:
-            group["names"] = present(self.statistics, ctx.fit(*weights.shape[-2:]))
+            group["names"] = ctx.fit(*weights.shape[-2:]).names_for(self.statistics, weights.shape[-2])
         group["layers"].append(name)
         group["stats"].append(layer_matrix(weights, ctx, group["names"], scores))
 

@@ -125,7 +125,7 @@ def test_unsupported_models_are_refused_with_a_reason():
     from multiattn.errors import UnsupportedModelError
 
     gat = multiattn.zoo.load("karate-gat")[0]
-    with pytest.raises(UnsupportedModelError, match="text models, ViTs, video transformers and CLIP"):
+    with pytest.raises(UnsupportedModelError, match="video transformers, CLIP and Whisper"):
         monitor(gat)
 
 

@@ -1,37 +1,40 @@
-"""Whisper tiny.en word timings against exact ground truth; prints one JSON line.
+"""Whisper word timings against exact ground truth, and the cost of alignment; prints one JSON line.
 
-Over every sample of ``media_samples/speech`` (espeak-ng words with exact boundaries):
+``python benchmarks/bench_whisper.py [--model tiny.en|base] [--rounds 3]``. Over every sample of
+``media_samples/speech`` (espeak-ng words with exact boundaries):
 
 - forced alignment of the true transcript: median / p90 absolute error of word starts and
   ends, for Whisper's recipe (alignment heads from the model config), the recipe with the
   fallback heads (last half of the decoder layers) and the recipe + snapping onto pauses;
 - word error rate of greedy transcription (all samples pooled: edits / reference words);
-- time to align ~30 s of audio (capture with greedy decoding + DTW word timings + the default
-  refinement steps, i.e. what ``multiattn audio`` computes) as a ratio to plain greedy
-  transcription of the same audio and to faster-whisper's ``transcribe(word_timestamps=True)``
-  (greedy, the same CTranslate2 weights; when faster-whisper is installed), best of ``REPEATS``
-  runs each, with the word error rate of both on the samples. Decoding is CTranslate2's when
-  ``ctranslate2`` is installed (``"decoder"`` says which).
+- time to align 29.5 s of audio as a ratio to plain greedy transcription of the same audio
+  (``align_30s_over_transcribe``: word timings, ``align(..., keep_encoder=False)``;
+  ``align_cli_30s_over_transcribe``: plus the encoder self-attention grid, ``align``'s default and
+  what ``multiattn audio`` computes) and to faster-whisper's ``transcribe(word_timestamps=True)``
+  (greedy, the same CTranslate2 weights; when faster-whisper is installed); medians of alternating
+  rounds, and each part of an alignment timed alone (``align_parts_s``). Decoding is CTranslate2's
+  when ``ctranslate2`` is installed (``"decoder"`` says which).
 
 Connected speech with exact truth is ``bench_speech_timing.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from _timing import best_time
+from _timing import run_times
 
 from multiattn.adapters import _whisper_decode
 from multiattn.adapters.whisper import SAMPLE_RATE, align, capture, prepare_audio, transcribe
 from multiattn.analysis.alignment import refine_timings, snap_to_energy, word_error_rate, word_timings
 from multiattn.media import load_audio
-from multiattn.zoo._whisper import whisper_model_dir, whisper_tiny_en
+from multiattn.zoo._whisper import whisper_base, whisper_tiny_en
 
 SPEECH = Path(__file__).resolve().parents[1] / "media_samples" / "speech"
-REPEATS = 2
+REPEATS = 3  # alternating timing rounds by default (--rounds)
 
 
 def _errors(words: list[dict], truth: list[dict]) -> tuple[list[float], list[float]]:
@@ -51,14 +54,21 @@ def _summary(starts: list[float], ends: list[float]) -> dict:
 
 
 def main() -> None:
-    model, processor = whisper_tiny_en()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"],
+                        help="base needs the extra whisper-base")
+    parser.add_argument("--rounds", type=int, default=REPEATS, help="alternating timing rounds (median)")
+    args = parser.parse_args()
+    model, processor = whisper_tiny_en() if args.model == "tiny.en" else whisper_base()
+    bias = model.generation_config.multiattn_timing_bias_s
     truth = json.loads((SPEECH / "ground_truth.json").read_text())
     methods = {"recipe": ([], []), "recipe_last_half_heads": ([], []), "snapped": ([], []),
                "default_steps": ([], [])}
-    last_half = [(layer, head) for layer in (2, 3) for head in range(6)]
+    layers, heads = model.config.decoder_layers, model.config.decoder_attention_heads
+    last_half = [(layer, head) for layer in range(layers // 2, layers) for head in range(heads)]
     edits = ref_words = fw_edits = 0
     monos = []
-    fw = _faster_whisper()
+    fw = _faster_whisper(model)
     for sample in truth:
         audio, sr = load_audio(SPEECH / sample["file"])
         mono, _ = prepare_audio(audio, sr)
@@ -68,11 +78,11 @@ def main() -> None:
         results = {"recipe": word_timings(cross),
                    "recipe_last_half_heads": word_timings(cross, heads=last_half)}
         results["snapped"] = snap_to_energy(results["recipe"], mono, SAMPLE_RATE)
-        results["default_steps"] = refine_timings(results["recipe"], mono, SAMPLE_RATE)
-        for name, words in results.items():
+        results["default_steps"] = refine_timings(results["recipe"], mono, SAMPLE_RATE, bias_s=bias)
+        for method, words in results.items():
             starts, ends = _errors(words, sample["words"])
-            methods[name][0].extend(starts)
-            methods[name][1].extend(ends)
+            methods[method][0].extend(starts)
+            methods[method][1].extend(ends)
         hypothesis = transcribe(model, (audio, sr), processor=processor)
         n_ref = len(sample["text"].split())
         edits += word_error_rate(sample["text"], hypothesis) * n_ref
@@ -85,45 +95,94 @@ def main() -> None:
     while len(long_audio) < 29.5 * SAMPLE_RATE:
         long_audio = np.concatenate([long_audio, monos[len(long_audio) % len(monos)]])
     long_audio = long_audio[: int(29.5 * SAMPLE_RATE)]
-
-    def align_30s() -> None:  # what `multiattn audio` computes: decoding, attention, timings, steps
-        align(model, (long_audio, SAMPLE_RATE), processor=processor)
-
-    t_transcribe = best_time(lambda: transcribe(model, (long_audio, SAMPLE_RATE), processor=processor),
-                             REPEATS)
-    t_align = best_time(align_30s, REPEATS)
-    t_fw = None
-    if fw is not None:
-        def fw_words() -> None:
-            segments, _ = fw.transcribe(long_audio, beam_size=1, language="en", word_timestamps=True)
-            list(segments)
-
-        fw_words()  # warm-up
-        t_fw = best_time(fw_words, REPEATS)
+    timing = _timings(model, processor, long_audio, fw, args.rounds)
     print(json.dumps({
         "benchmark": "whisper_word_timings",
-        "model": "whisper tiny.en (CTranslate2 -> transformers, float32, CPU)",
+        "model": f"whisper {args.model} (CTranslate2 -> transformers, float32, CPU)",
         "samples": len(truth),
         "words": ref_words,
-        "word_error_ms": {name: _summary(*errs) for name, errs in methods.items()},
+        "word_error_ms": {method: _summary(*errs) for method, errs in methods.items()},
         "target_median_ms": 60,
         "wer_greedy": round(edits / ref_words, 4),
         "wer_faster_whisper_greedy": None if fw is None else round(fw_edits / ref_words, 4),
         "decoder": "ctranslate2" if _whisper_decode.ct2_engine(model) is not None else "transformers",
-        "align_30s_over_transcribe": round(t_align / t_transcribe, 3),
-        "transcribe_30s_s": round(t_transcribe, 2),
-        "align_30s_s": round(t_align, 2),
-        "faster_whisper_word_timestamps_30s_s": None if t_fw is None else round(t_fw, 2),
-        "align_30s_over_faster_whisper": None if t_fw is None else round(t_align / t_fw, 3),
+        **timing,
     }))
 
 
-def _faster_whisper():
+def _timings(model, processor, audio: np.ndarray, fw, rounds: int) -> dict:
+    """Median seconds over ``rounds`` alternating rounds: transcription, alignment, its parts, faster-whisper.
+
+    ``align_30s``: word timings of a 29.5 s file (``align(..., keep_encoder=False)``: decoding, one
+    encoder pass, the teacher-forced forward, DTW, the default refinement steps); ``align_cli_30s``:
+    the same plus the encoder self-attention grid, as ``align``'s default and ``multiattn audio``
+    (whose ``encoder.png`` draws it) compute. The parts are timed alone on the same audio.
+    """
+    import ctranslate2
+
+    mel = _whisper_decode.window_features(processor, audio)[0]
+    hidden = _whisper_decode.encode(model, mel, attentions=False).last_hidden_state
+    tokens = _whisper_decode.decode_encoded(model, [hidden], _whisper_decode.MAX_NEW_TOKENS)[0]
+    n_frames = int(np.ceil(len(audio) / 320))
+    cross = capture(model, (audio, SAMPLE_RATE), processor=processor, keep_encoder=False)["cross"]
+    words = word_timings(cross)
+    engine = _whisper_decode.ct2_engine(model)
+    mel_view = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel.numpy()))
+    wave = (audio, SAMPLE_RATE)
+    runs = {
+        "transcribe": lambda: transcribe(model, wave, processor=processor),
+        "align": lambda: align(model, wave, processor=processor, keep_encoder=False),
+        "align_cli": lambda: align(model, wave, processor=processor),
+        "part_features": lambda: _whisper_decode.window_features(processor, audio),
+        "part_hf_encode": lambda: _whisper_decode.encode(model, mel, attentions=False),
+        "part_hf_encode_with_attention": lambda: _whisper_decode.encode(model, mel, attentions=True),
+        "part_ct2_encode": lambda: engine.encode(mel_view),
+        "part_ct2_decode_from_encoder_output": lambda: _whisper_decode.decode_encoded(
+            model, [hidden], _whisper_decode.MAX_NEW_TOKENS),
+        "part_hf_forced_forward": lambda: _whisper_decode.forced(model, hidden, tokens, n_frames),
+        "part_dtw_word_timings": lambda: word_timings(cross),
+        "part_refinement_steps": lambda: refine_timings(
+            words, audio, SAMPLE_RATE, bias_s=model.generation_config.multiattn_timing_bias_s),
+    }
+    if fw is not None:
+        def fw_words() -> None:
+            segments, _ = fw.transcribe(audio, beam_size=1, language="en", word_timestamps=True)
+            list(segments)
+
+        runs["faster_whisper_word_timestamps"] = fw_words
+    times: dict[str, list[float]] = {key: [] for key in runs}
+    for run in runs.values():  # warm-up
+        run()
+    for _ in range(rounds):
+        for key, run in runs.items():
+            times[key] += run_times(run, 1)
+    med = {key: float(np.median(t)) for key, t in times.items()}
+    out = {
+        "timing_rounds": rounds,
+        "align_30s_over_transcribe": round(med["align"] / med["transcribe"], 3),
+        "align_cli_30s_over_transcribe": round(med["align_cli"] / med["transcribe"], 3),
+        "target_align_over_transcribe": 1.1,
+        "transcribe_30s_s": round(med["transcribe"], 2),
+        "align_30s_s": round(med["align"], 2),
+        "align_cli_30s_s": round(med["align_cli"], 2),
+        "align_parts_s": {key[5:]: round(v, 3) for key, v in med.items() if key.startswith("part_")},
+        "faster_whisper_word_timestamps_30s_s": None,
+        "align_30s_over_faster_whisper": None,
+    }
+    if fw is not None:
+        out["faster_whisper_word_timestamps_30s_s"] = round(med["faster_whisper_word_timestamps"], 2)
+        out["align_30s_over_faster_whisper"] = round(med["align"] / med["faster_whisper_word_timestamps"], 3)
+    return out
+
+
+def _faster_whisper(model):
+    """faster-whisper on the CTranslate2 folder ``model`` was converted from (same weights), or None."""
     try:
         from faster_whisper import WhisperModel
     except ImportError:
         return None
-    return WhisperModel(str(whisper_model_dir()), device="cpu", compute_type="float32", cpu_threads=2)
+    folder = getattr(model, _whisper_decode.CT2_DIR_ATTR)
+    return WhisperModel(str(folder), device="cpu", compute_type="float32", cpu_threads=2)
 
 
 if __name__ == "__main__":

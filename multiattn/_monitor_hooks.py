@@ -98,6 +98,10 @@ def _contexts(monitor: Monitor, args: tuple, kwargs: dict, timm: bool) -> tuple[
     from . import _monitor_contexts as mc
 
     kind = monitor.kind
+    if kind == "graph":
+        from ._monitor_graph import GraphContext
+
+        return {"graph": GraphContext()}, None
     if kind == "text":
         return {"text": text_context(monitor, _argument(args, kwargs, "input_ids", 0),
                                      _argument(args, kwargs, "attention_mask", 1))}, None
@@ -122,7 +126,8 @@ def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
     from .adapters._vit_layout import is_timm_vit
 
     model, timm = monitor.model, is_timm_vit(monitor.model)
-    switch = _switch(monitor, stack) if not timm else None
+    graph = monitor.kind == "graph"
+    switch = _switch(monitor, stack) if not (timm or graph) else None
 
     def before(_module: Any, args: tuple, kwargs: dict) -> None:
         if monitor._forward is not None:  # the previous forward raised before its post-hook
@@ -152,7 +157,11 @@ def install(monitor: Monitor, stack: contextlib.ExitStack) -> None:
         encoder = model.get_encoder()
         stack.callback(encoder.register_forward_pre_hook(encoder_before, with_kwargs=True).remove)
         stack.callback(encoder.register_forward_hook(encoder_after).remove)
-    if timm:
+    if graph:
+        from ._monitor_graph import install_graph
+
+        install_graph(monitor, stack)
+    elif timm:
         from .adapters._timm_hooks import timm_attention_hooks
 
         stack.enter_context(timm_attention_hooks(model, _TimmSink(monitor)))

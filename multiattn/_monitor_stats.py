@@ -58,10 +58,12 @@ _MASKED = {"first_share": "first", "special_share": "special", "padding_share": 
 
 def check_statistics(names: Sequence[str] | None) -> tuple[str, ...]:
     """``names`` checked against :data:`STATISTICS` (all of them when ``None``)."""
-    chosen = (*STATISTICS, *CROSS_ONLY) if names is None else tuple(names)
-    unknown = [n for n in chosen if n not in STATISTICS and n not in CROSS_ONLY]
+    from ._monitor_graph import GRAPH_ONLY
+
+    chosen = (*STATISTICS, *CROSS_ONLY, *GRAPH_ONLY) if names is None else tuple(names)
+    unknown = [n for n in chosen if n not in STATISTICS and n not in CROSS_ONLY and n not in GRAPH_ONLY]
     if unknown or not chosen:
-        known = ", ".join([*STATISTICS, *CROSS_ONLY])
+        known = ", ".join([*STATISTICS, *CROSS_ONLY, *GRAPH_ONLY])
         raise MultiattnValueError(f"unknown statistics {unknown or list(chosen)}; choose from {known}")
     return chosen
 
@@ -224,7 +226,10 @@ def _row_entropy(w: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
 
 def present(names: Sequence[str], ctx: Context) -> tuple[str, ...]:
     """The statistics of ``names`` this context can give (``padding_share`` needs a pad mask)."""
-    return tuple(n for n in names if n not in CROSS_ONLY and (n not in _MASKED or _MASKED[n] in ctx.masks))
+    from ._monitor_graph import GRAPH_ONLY
+
+    return tuple(n for n in names if n not in CROSS_ONLY and n not in GRAPH_ONLY
+                 and (n not in _MASKED or _MASKED[n] in ctx.masks))
 
 
 def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["SCHEMA_VERSION", "STATISTICS", "Monitor", "monitor", "open_store"]
 
-_MODALITIES = ("text", "image", "video", "image-text", "audio")
+_MODALITIES = ("text", "image", "video", "image-text", "audio", "graph")
 
 
 class Monitor:
@@ -68,7 +68,8 @@ class Monitor:
         whisper = getattr(getattr(model, "config", None), "model_type", None) == "whisper"
         if self.kind not in _MODALITIES or (self.kind == "audio" and not whisper):
             raise UnsupportedModelError(
-                "monitor supports text models, ViTs, video transformers, CLIP and Whisper, got a "
+                "monitor supports text models, ViTs, video transformers, CLIP, Whisper and PyG graph "
+                "attention, got a "
                 f"{self.kind} model ({type(model).__name__}); profile it with multiattn.capture_stream")
         if not 0.0 < sample <= 1.0:
             raise MultiattnValueError(f"sample must be in (0, 1] (share of forwards monitored), got {sample}")
@@ -168,7 +169,12 @@ class Monitor:
         state, self._state = self._state, None
         for label, group in (state or {}).get("groups", {}).items():
             if group["layers"]:  # (L, B, H, S) -> (B, S, L, H): one record per batch item
-                values = torch.stack(group["stats"]).permute(1, 3, 0, 2).numpy()
+                stats = group["stats"]
+                if label == "graph":  # layers of a graph model may differ in heads
+                    from ._monitor_graph import pad_heads
+
+                    stats = pad_heads(stats)
+                values = torch.stack(stats).permute(1, 3, 0, 2).numpy()
                 self._emit(label, group["ctx"].lengths.tolist(), tuple(group["layers"]), group["names"],
                            values)
 

@@ -122,11 +122,15 @@ def test_vit_prefix_share_and_patch_distance():
 
 
 def test_unsupported_models_are_refused_with_a_reason():
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
     from multiattn.errors import UnsupportedModelError
 
-    gat = multiattn.zoo.load("karate-gat")[0]
-    with pytest.raises(UnsupportedModelError, match="video transformers, CLIP and Whisper"):
-        monitor(gat)
+    speech = Wav2Vec2Model(Wav2Vec2Config(  # a speech encoder: audio, but not Whisper
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, conv_dim=(8,),
+        conv_stride=(5,), conv_kernel=(10,), num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2))
+    with pytest.raises(UnsupportedModelError, match="CLIP, Whisper and PyG graph attention, got a audio"):
+        monitor(speech)
 
 
 def test_scores_path_equals_the_eager_hooks_path_and_keeps_the_output(minilm):

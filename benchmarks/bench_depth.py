@@ -12,7 +12,8 @@ Prints one JSON line:
   output and the same prepared embeddings) by multiattn and by Captum's ``IntegratedGradients``
   (``method="gausslegendre"``, with its convergence delta, as multiattn reports completeness):
   medians of ``ROUNDS`` alternating rounds, ``ratio`` = Captum / multiattn (> 1: multiattn is
-  faster) and the largest per-token difference (when captum is installed).
+  faster), ``ratio_cpu`` the same in process CPU seconds (steadier on a loaded machine), and the
+  largest per-token difference (when captum is installed).
 """
 
 from __future__ import annotations
@@ -52,16 +53,20 @@ def captum_ig(model: torch.nn.Module, tokenizer: object) -> dict:
                                    method="gausslegendre", return_convergence_delta=True)
         out["captum"] = attr[0].sum(-1).detach().numpy()
 
-    times: dict[str, list[float]] = {"ours": [], "captum": []}
+    wall: dict[str, list[float]] = {"ours": [], "captum": []}
+    cpu: dict[str, list[float]] = {"ours": [], "captum": []}
     ours(), theirs()  # warm-up
     for _ in range(ROUNDS):
         for key, func in (("ours", ours), ("captum", theirs)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             func()
-            times[key].append(time.perf_counter() - start)
-    ours_s, captum_s = (float(np.median(times[k])) for k in ("ours", "captum"))
+            wall[key].append(time.perf_counter() - start)
+            cpu[key].append(time.process_time() - start_cpu)
+    ours_s, captum_s = (float(np.median(wall[k])) for k in ("ours", "captum"))
+    ours_cpu, captum_cpu = (float(np.median(cpu[k])) for k in ("ours", "captum"))
     return {"steps": STEPS, "ours_s": round(ours_s, 3), "captum_s": round(captum_s, 3),
-            "ratio": round(captum_s / ours_s, 2),
+            "ratio": round(captum_s / ours_s, 2), "ours_cpu_s": round(ours_cpu, 3),
+            "captum_cpu_s": round(captum_cpu, 3), "ratio_cpu": round(captum_cpu / ours_cpu, 2),
             "max_abs_diff": float(np.abs(out["ours"] - out["captum"]).max()),
             "max_abs_attribution": float(np.abs(out["ours"]).max())}
 

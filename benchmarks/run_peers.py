@@ -30,6 +30,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "scale_flow": ("bench_scale.py", ["flow"]),
     "graph": ("bench_graph.py", []),
     "graph_large": ("bench_graph.py", ["large"]),
+    "graph_all_edges": ("bench_graph.py", ["all_edges"]),
     "whisper": ("bench_whisper.py", []),
     "text_memory": ("bench_text_memory.py", []),
     "video": ("bench_video.py", ["--n", "20"]),

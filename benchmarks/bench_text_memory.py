@@ -10,12 +10,14 @@ point, measures the rise of the peak resident set (``ru_maxrss``) over a warm-up
   after the forward (kept here as the before).
 
 The ratio over the grid's ``L × H × T × T × 4`` bytes is given both as the whole rise
-(``*_factor``) and above the plain forward (``*_over_plain``).  ``adapters/_guard.PEAK_FACTOR``
-(the memory guard's multiplier) must stay at or above the largest ``capture_factor``.
+(``*_factor``) and above the plain forward (``*_over_plain``).  The memory guard's estimates
+(``adapters/_guard.peak_bytes``: ``guard_mb`` for the written path, ``guard_tuple_mb`` for the
+tuple) must stay at or above what was measured (``guard_holds``).
 
 Prints one JSON line: ``{"model": ..., "points": [{"tokens", "grid_mb", "plain_mb", "capture_mb",
-"tuple_mb", "capture_factor", "capture_over_plain", "tuple_factor"}, ...], "guard_factor": ...,
-"max_capture_factor": ...}``.  ``--long`` adds 4096 tokens (a 2 GB grid).
+"tuple_mb", "capture_factor", "capture_over_plain", "tuple_factor", "guard_mb", "guard_tuple_mb"},
+...], "max_capture_factor_from_1024": ..., "guard_holds": ...}``.  ``--long`` adds 4096 tokens (a
+2 GB grid).
 """
 
 from __future__ import annotations
@@ -61,25 +63,29 @@ def _rise(mode: str, n_tokens: int) -> dict:
 
 def point(n_tokens: int) -> dict:
     """One length: plain forward, capture and the previous tuple path, each in a fresh process."""
+    from multiattn.adapters._guard import peak_bytes
+
     plain, new, old = (_rise(mode, n_tokens) for mode in ("plain", "capture", "tuple"))
-    grid = new["grid"]
+    grid, shape = new["grid"], [(4, 8, n_tokens, n_tokens)]
     return {"tokens": n_tokens, "grid_mb": round(grid / MB, 1), "plain_mb": round(plain["rise"] / MB, 1),
             "capture_mb": round(new["rise"] / MB, 1), "tuple_mb": round(old["rise"] / MB, 1),
             "capture_factor": round(new["rise"] / grid, 3),
             "capture_over_plain": round((new["rise"] - plain["rise"]) / grid, 3),
-            "tuple_factor": round(old["rise"] / grid, 3)}
+            "tuple_factor": round(old["rise"] / grid, 3),
+            "guard_mb": round(peak_bytes(shape, written=True) / MB, 1),
+            "guard_tuple_mb": round(peak_bytes(shape) / MB, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true", help="add 4096 tokens (2 GB grid)")
     args = parser.parse_args()
-    from multiattn.adapters._guard import PEAK_FACTOR
-
     points = [point(n) for n in (512, 1024, 2048, *((4096,) if args.long else ()))]
     print(json.dumps({"model": "random-init Llama, 4 layers x 8 heads, hidden 64", "points": points,
-                      "guard_factor": PEAK_FACTOR,
-                      "max_capture_factor": max(p["capture_factor"] for p in points)}))
+                      "max_capture_factor_from_1024": max(p["capture_factor"] for p in points
+                                                          if p["tokens"] >= 1024),
+                      "guard_holds": all(p["capture_mb"] <= p["guard_mb"]
+                                         and p["tuple_mb"] <= p["guard_tuple_mb"] for p in points)}))
 
 
 if __name__ == "__main__":

@@ -268,6 +268,7 @@ def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapp
             + (f" matching {include!r}" if include else "")
             + "; streaming needs Hugging Face attention modules (class names ending in 'Attention')"
         )
+    _check_layer_fits(model, inputs)
     seen: list[str] = []
 
     def on_layer(name: str, weights: torch.Tensor) -> None:
@@ -280,6 +281,24 @@ def _capture_hf(model: Model, inputs: Mapping[str, torch.Tensor], reducers: Mapp
     with hf_attention_hooks(modules, on_layer, drop=True), eager_attention(model):
         model(**inputs, output_attentions=asked)
     return seen
+
+
+def _check_layer_fits(model: Model, inputs: Mapping[str, Any]) -> None:
+    """Refuse, before the forward, a text input whose one eager layer (scores and probabilities of
+    ``H × N × N``) would not fit; the advice is ``block_rows``."""
+    from multiattn import _memory
+
+    from ._guard import layers_and_heads
+
+    ids = inputs.get("input_ids") if isinstance(inputs, Mapping) else None
+    heads = layers_and_heads(model)[1]
+    if ids is None or not hasattr(ids, "shape") or not heads:
+        return
+    n = int(ids.shape[-1])
+    _memory.check_fits(2 * 4 * heads * n * n, f"one eager attention layer ({heads} heads × {n} × {n}, scores "
+                       "and probabilities)", advice=(
+        "Recompute each layer from its queries and keys in blocks instead: capture_stream(..., "
+        "block_rows=0) with Entropy / TopK / SinkShare reducers (multiattn.adapters._stream)"))
 
 
 @contextmanager

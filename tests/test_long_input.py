@@ -196,3 +196,18 @@ def test_row_reducers_whole_layer_equals_blocks():
     assert whole["t"].result()["values"].shape == (1, 3, 11, 11)
     ent = -(layer.astype(np.float64) * np.log(layer)).sum(-1).mean(-1)
     np.testing.assert_allclose(whole["e"].result().values[0], ent, rtol=1e-6)
+
+
+def test_eager_stream_refuses_a_layer_that_would_not_fit_and_points_to_block_rows(monkeypatch):
+    from multiattn.adapters._stream import capture_stream
+    from multiattn.stream import Entropy
+
+    model = _llama()
+    ids = {"input_ids": torch.randint(3, 100, (1, 60), generator=torch.Generator().manual_seed(4))}
+    layer = 2 * 4 * 8 * 60 * 60  # scores and probabilities of 8 heads
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 2 * layer - 2)  # the limit: half of it
+    with pytest.raises(AttentionTooLargeError, match="block_rows=0"):
+        capture_stream(model, ids, {"e": Entropy()})
+    assert capture_stream(model, ids, {"e": Entropy()}, block_rows=0)["e"].shape == (2, 8)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 2 * layer)
+    assert capture_stream(model, ids, {"e": Entropy()})["e"].shape == (2, 8)

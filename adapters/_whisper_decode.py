@@ -6,6 +6,7 @@ import difflib
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "decode_encoded",
     "check_model",
     "encode",
+    "encoder_layers",
     "features",
     "window_features",
     "forced",
@@ -187,15 +189,68 @@ def prompt(model: Model) -> list[int]:
     return [generation.decoder_start_token_id, *extra, no_timestamps]
 
 
-def encode(model: Model, features: torch.Tensor, attentions: bool) -> BaseModelOutput:
-    """Run the encoder once; on eager attention when its weights are wanted."""
+def encode(model: Model, features: torch.Tensor, attentions: bool | Sequence[int]) -> BaseModelOutput:
+    """Run the encoder once; ``attentions``: False, True (every layer) or the layers to keep.
+
+    Every layer runs on eager attention when all are wanted. For a few layers the encoder stays on
+    SDPA and each kept layer's weights are recomputed from its queries and keys as the layer runs
+    (``softmax(q kᵀ)``, the same float32 product eager attention makes), so one layer for a picture
+    costs a fraction of an eager encoder. ``attentions`` of the output holds the kept layers only,
+    in encoder order.
+
+    Example
+    -------
+    >>> out = encode(model, mel, attentions=[-1])  # doctest: +SKIP
+    >>> len(out.attentions), out.attentions[0].shape  # last layer of tiny.en  # doctest: +SKIP
+    (1, torch.Size([1, 6, 1500, 1500]))
+    """
     import torch
 
-    if not attentions:
+    if attentions is False:
         with torch.no_grad():
             return model.model.encoder(features)
-    with eager_attention(model), torch.no_grad():
-        return model.model.encoder(features, output_attentions=True)
+    if attentions is True:
+        with eager_attention(model), torch.no_grad():
+            return model.model.encoder(features, output_attentions=True)
+    return _encode_layers(model, features, encoder_layers(model, attentions))
+
+
+def encoder_layers(model: Model, layers: Sequence[int]) -> list[int]:
+    """Encoder layer indices (negative counted from the end), sorted, checked against the model."""
+    count = model.config.encoder_layers
+    try:
+        chosen = sorted({int(i) % count for i in layers if -count <= int(i) < count})
+    except (TypeError, ValueError):
+        raise MultiattnValueError(
+            f"keep_encoder takes True, False or encoder layer indices, got {layers!r}") from None
+    if len(chosen) != len(set(layers)) or not chosen:
+        raise MultiattnValueError(f"keep_encoder layers {list(layers)} are not distinct layers of the "
+                                  f"{count}-layer encoder (0..{count - 1}, or -1 for the last)")
+    return chosen
+
+
+def _encode_layers(model: Model, features: torch.Tensor, layers: list[int]) -> BaseModelOutput:
+    """The encoder on SDPA with ``layers``' attention recomputed from their queries and keys."""
+    import torch
+
+    from ._blockwise import block_attention, row_blocks
+
+    kept: dict[int, torch.Tensor] = {}
+
+    def keep(index: int):
+        def callback(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor,
+                     mask: torch.Tensor | None, kwargs: dict) -> None:
+            scaling = kwargs.get("scaling")
+            scaling = query.shape[-1] ** -0.5 if scaling is None else float(scaling)
+            (_, rows), = row_blocks(query, key, mask, scaling, False, int(query.shape[2]))
+            kept[index] = torch.from_numpy(rows)[None]
+        return callback
+
+    modules = {id(model.model.encoder.layers[i].self_attn): keep(i) for i in layers}
+    with block_attention(model, modules), torch.no_grad():
+        out = model.model.encoder(features)
+    out.attentions = tuple(kept[i] for i in layers)
+    return out
 
 
 def greedy(model: Model, encoder_out: BaseModelOutput, max_new_tokens: int) -> list[int]:

@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when
 __all__ = ["transcribe", "capture", "prepare", "align"]
 
 def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
-            max_new_tokens: int = _wd.MAX_NEW_TOKENS, keep_encoder: bool = True,
+            max_new_tokens: int = _wd.MAX_NEW_TOKENS, keep_encoder: bool | Sequence[int] = True,
             progress: bool = True) -> GridSet:
     """Capture Whisper's encoder, decoder and cross-attention for one recording.
 
@@ -67,8 +67,12 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         side).
     max_new_tokens : int
         Decoding limit per 30 s window.
-    keep_encoder : bool
-        Set False to skip the encoder grid (long audio: it grows with the square of the frames).
+    keep_encoder : bool or sequence of int
+        Set False to skip the encoder grid (long audio: it grows with the square of the frames);
+        True keeps every layer (the encoder then runs on eager attention); a sequence of layer
+        indices keeps only those (e.g. ``[-1]``, what ``multiattn audio`` draws): the encoder stays
+        on SDPA and each kept layer is recomputed from its queries and keys, equal to eager
+        attention to float32 round-off at a fraction of its cost.
     progress : bool
         Show a tqdm bar when there is more than one window.
 
@@ -103,21 +107,24 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
     eot = model.generation_config.eos_token_id
     if text is not None:
         _wd.text_tokens(tokenizer, text)  # validates: refuses empty text early
-    if keep_encoder and len(windows) > 1:
+    encoder_layers = _kept_layers(model, keep_encoder)
+    if encoder_layers and len(windows) > 1:
         from .._memory import check_fits
 
         frames = math.ceil(len(mono) / (FRAME_S * SAMPLE_RATE))
-        check_fits(_encoder_nbytes(model, len(mono)),
+        check_fits(_encoder_nbytes(model, len(mono), len(encoder_layers)),
                    f"stitched encoder attention over {frames} frames (pass keep_encoder=False to skip it)")
     mels = _wd.window_features(processor, mono)
     bar = tqdm(list(zip(windows, mels)), desc="whisper windows", unit="window",
                disable=not progress or len(windows) == 1)
     encoded = []  # (encoder output, encoder attention or None, frames of audio) per window
     for window, window_mel in bar:  # the encoder runs once per window: decoding reuses its output
-        encoder_out = _wd.encode(model, window_mel, attentions=keep_encoder)
+        wanted = bool(encoder_layers) if len(encoder_layers) in (0, model.config.encoder_layers) \
+            else encoder_layers
+        encoder_out = _wd.encode(model, window_mel, attentions=wanted)
         n_frames = math.ceil(len(window) / (FRAME_S * SAMPLE_RATE))
         enc = None
-        if keep_encoder:
+        if encoder_layers:
             enc = np.stack([a[0, :, :n_frames, :n_frames].float().numpy() for a in
                             require_attentions(encoder_out.attentions, "encoder", model)])
         encoded.append((encoder_out.last_hidden_state, enc, n_frames))
@@ -168,9 +175,9 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
             warnings.warn(note, MultiattnWarning, stacklevel=2)
     layers_dec = [f"decoder.{i}" for i in range(model.config.decoder_layers)]
     cropped = "softmax over the 30 s window, cropped to the audio frames (rows sum to <= 1)"
-    grids = {} if not keep_encoder else {"encoder": AttentionGrid(
+    grids = {} if not encoder_layers else {"encoder": AttentionGrid(
         _wd.block_diagonal([p["encoder"] for p in parts]), time_axis,
-        layers=[f"encoder.{i}" for i in range(model.config.encoder_layers)], kind="self",
+        layers=[f"encoder.{i}" for i in encoder_layers], kind="self",
         meta={**meta, "normalized": cropped}, check_rows=False)}
     grids |= {
         "decoder": AttentionGrid(_wd.block_diagonal([p["decoder"] for p in parts]), token_axis,
@@ -269,7 +276,7 @@ def _check_processor(processor: Processor) -> None:
 
 
 def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
-          snap: bool = True, keep_encoder: bool | None = None,
+          snap: bool = True, keep_encoder: bool | Sequence[int] | None = None,
           steps: Sequence[str] | None = None) -> dict[str, Any]:
     """Word timings of a recording: capture, Whisper's DTW recipe, then named refinement steps.
 
@@ -287,10 +294,12 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
         ``model.generation_config.multiattn_timing_bias_s`` (skipped, with a note, for a model
         without one); ``"snap"``: boundaries onto pauses). ``benchmarks/bench_speech_timing.py``
         measures each.
-    keep_encoder : bool, optional
-        Keep the encoder self-attention grid.  Default: when it fits in memory (it grows with
-        the square of the audio length); otherwise it is skipped with a note in
-        ``result["notes"]`` and the word timings are computed all the same.
+    keep_encoder : bool or sequence of int, optional
+        Keep the encoder self-attention grid: every layer, or the listed layers (see
+        :func:`capture`; ``[-1]`` is what ``multiattn audio`` draws).  Default (None): every
+        layer when it fits in memory (it grows with the square of the audio length); a grid that
+        does not fit (default or a layer list) is skipped with a note in ``result["notes"]`` and
+        the word timings are computed all the same.
 
     Returns
     -------
@@ -311,9 +320,12 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
     audio, sr = audio_input(inputs)
     mono, _ = prepare_audio(audio, sr)
     notes = []
-    if keep_encoder is None:
-        keep_encoder = _encoder_fits(model, len(mono))
-        if not keep_encoder:
+    if keep_encoder is not True and keep_encoder is not False:
+        layers = None if keep_encoder is None else len(_kept_layers(model, keep_encoder))
+        if keep_encoder is None:
+            keep_encoder = True
+        if not _encoder_fits(model, len(mono), layers):
+            keep_encoder = False
             notes.append(f"the encoder self-attention of {len(mono) / SAMPLE_RATE:.0f} s of audio does not "
                          "fit in memory; it was skipped (word timings use the cross-attention only)")
     grids = capture(model, (audio, sr), processor=processor, text=text, keep_encoder=keep_encoder)
@@ -351,18 +363,29 @@ def _transcript_misfit(words: list[dict], duration_s: float) -> str | None:
             "(is it the transcript of this recording?)")
 
 
-def _encoder_nbytes(model: Model, n_samples: int) -> int:
-    """Bytes of the stitched float32 encoder grid of ``n_samples`` of 16 kHz audio."""
+def _kept_layers(model: Model, keep_encoder: bool | Sequence[int]) -> list[int]:
+    """The encoder layers ``keep_encoder`` asks for: none, all, or the given indices (checked)."""
+    if keep_encoder is True or keep_encoder is False:
+        return list(range(model.config.encoder_layers)) if keep_encoder else []
+    if isinstance(keep_encoder, (str, bytes)) or not isinstance(keep_encoder, Sequence):
+        raise MultiattnTypeError(
+            f"keep_encoder takes True, False or a list of encoder layer indices, got {keep_encoder!r}")
+    return _wd.encoder_layers(model, keep_encoder)
+
+
+def _encoder_nbytes(model: Model, n_samples: int, layers: int | None = None) -> int:
+    """Bytes of the stitched float32 encoder grid (``layers`` of them; default all) of 16 kHz audio."""
     frames = math.ceil(n_samples / (FRAME_S * SAMPLE_RATE))
-    return 4 * model.config.encoder_layers * model.config.encoder_attention_heads * frames**2
+    layers = model.config.encoder_layers if layers is None else layers
+    return 4 * layers * model.config.encoder_attention_heads * frames**2
 
 
-def _encoder_fits(model: Model, n_samples: int) -> bool:
+def _encoder_fits(model: Model, n_samples: int, layers: int | None = None) -> bool:
     """Whether the stitched encoder grid of ``n_samples`` of 16 kHz audio fits the memory guard."""
     from .._memory import AttentionTooLargeError, check_fits
 
     try:
-        check_fits(_encoder_nbytes(model, n_samples), "encoder attention")
+        check_fits(_encoder_nbytes(model, n_samples, layers), "encoder attention")
     except AttentionTooLargeError:
         return False
     return True

@@ -9,11 +9,13 @@
 - word error rate of greedy transcription (all samples pooled: edits / reference words);
 - time to align 29.5 s of audio as a ratio to plain greedy transcription of the same audio
   (``align_30s_over_transcribe``: word timings, ``align(..., keep_encoder=False)``;
-  ``align_cli_30s_over_transcribe``: plus the encoder self-attention grid, ``align``'s default and
-  what ``multiattn audio`` computes) and to faster-whisper's ``transcribe(word_timestamps=True)``
-  (greedy, the same CTranslate2 weights; when faster-whisper is installed); medians of alternating
-  rounds, and each part of an alignment timed alone (``align_parts_s``). Decoding is CTranslate2's
-  when ``ctranslate2`` is installed (``"decoder"`` says which).
+  ``align_cli_30s_over_transcribe``: plus the encoder's last layer, what ``multiattn audio`` computes
+  for ``encoder.png``; ``align_all_encoder_30s_over_transcribe``: plus every encoder layer on eager
+  attention, ``align``'s default and ``multiattn audio --save``) and to faster-whisper's
+  ``transcribe(word_timestamps=True)`` (greedy, the same CTranslate2 weights; when faster-whisper
+  is installed); medians of alternating rounds, and each part of an alignment timed alone
+  (``align_parts_s``). Decoding is CTranslate2's when ``ctranslate2`` is installed (``"decoder"``
+  says which).
 
 Connected speech with exact truth is ``bench_speech_timing.py``.
 """
@@ -115,8 +117,9 @@ def _timings(model, processor, audio: np.ndarray, fw, rounds: int) -> dict:
 
     ``align_30s``: word timings of a 29.5 s file (``align(..., keep_encoder=False)``: decoding, one
     encoder pass, the teacher-forced forward, DTW, the default refinement steps); ``align_cli_30s``:
-    the same plus the encoder self-attention grid, as ``align``'s default and ``multiattn audio``
-    (whose ``encoder.png`` draws it) compute. The parts are timed alone on the same audio.
+    the same plus the encoder's last layer recomputed from its queries and keys (``keep_encoder=[-1]``,
+    what ``multiattn audio`` draws in ``encoder.png``); ``align_all_encoder``: every encoder layer on
+    eager attention (``align``'s default). The parts are timed alone on the same audio.
     """
     import ctranslate2
 
@@ -132,7 +135,8 @@ def _timings(model, processor, audio: np.ndarray, fw, rounds: int) -> dict:
     runs = {
         "transcribe": lambda: transcribe(model, wave, processor=processor),
         "align": lambda: align(model, wave, processor=processor, keep_encoder=False),
-        "align_cli": lambda: align(model, wave, processor=processor),
+        "align_cli": lambda: align(model, wave, processor=processor, keep_encoder=[-1]),
+        "align_all_encoder": lambda: align(model, wave, processor=processor),
         "part_features": lambda: _whisper_decode.window_features(processor, audio),
         "part_hf_encode": lambda: _whisper_decode.encode(model, mel, attentions=False),
         "part_hf_encode_with_attention": lambda: _whisper_decode.encode(model, mel, attentions=True),
@@ -161,6 +165,7 @@ def _timings(model, processor, audio: np.ndarray, fw, rounds: int) -> dict:
         "timing_rounds": rounds,
         "align_30s_over_transcribe": round(med["align"] / med["transcribe"], 3),
         "align_cli_30s_over_transcribe": round(med["align_cli"] / med["transcribe"], 3),
+        "align_all_encoder_30s_over_transcribe": round(med["align_all_encoder"] / med["transcribe"], 3),
         "target_align_over_transcribe": 1.1,
         "transcribe_30s_s": round(med["transcribe"], 2),
         "align_30s_s": round(med["align"], 2),

@@ -28,6 +28,7 @@ Example
 from __future__ import annotations
 
 import difflib
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,7 @@ DIVERGING_CMAP = "RdBu_r"
 """Default colormap for signed values, centred on zero (red positive, blue negative)."""
 
 _ONE_LINE_LABEL = 40  # longer colorbar labels put the notes on a second line
+_NOTE_LINE = 48  # characters per line of those notes (about the height of a default colorbar)
 _RAINBOW = {"jet", "rainbow", "gist_rainbow", "hsv", "nipy_spectral"}
 
 
@@ -292,7 +294,9 @@ def add_colorbar(mappable: ScalarMappable, ax: Axes | list[Axes] | tuple[Axes, .
         if scale.clipped and scale.percentiles:
             notes.append(f"clipped to {_pct_text(scale.percentiles)} pct")
     joiner = "\n" if len(label) + sum(len(n) for n in notes) > _ONE_LINE_LABEL else " "
-    text = f"{label}{joiner}({'; '.join(notes)})" if notes else label
+    # a note longer than the colorbar is tall would stretch the figure: wrap it onto more lines
+    note = textwrap.fill(f"({'; '.join(notes)})", _NOTE_LINE, break_long_words=False)
+    text = f"{label}{joiner}{note}" if notes else label
     fig = (ax[0] if isinstance(ax, (list, tuple, np.ndarray)) else ax).get_figure()
     cbar = fig.colorbar(mappable, ax=ax, **kwargs)
     cbar.set_label(text)

@@ -1,7 +1,8 @@
 """``multiattn audio FILE.wav [--text "transcript"] --out DIR``: Whisper attention on speech.
 
 Writes ``strips.png`` (spectrogram + one cross-attention strip per word), ``encoder.png`` (unless
-``--no-encoder``: its time x time attention costs ~0.8x a plain transcription more on 30 s),
+``--no-encoder``; the last layer, mean of heads, recomputed from its queries and keys: about 0.25x a
+plain transcription more on 30 s; ``--save`` keeps every layer, on eager attention, ~1x more),
 ``words.json`` (``[{"word", "start", "end", "confidence"}]`` in seconds) and ``words.srt``
 (:func:`multiattn.renderers.writers.write_audio_report`).  With ``--text`` the transcript
 is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's DTW recipe,
@@ -58,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     model, processor = multiattn.load_model(_model_name(args.model), modality="audio")
     if getattr(model.config, "model_type", None) != "whisper":
         return _speech_encoder(args, model, processor, audio)
+    # encoder.png draws the last layer: only it is recomputed, unless --save asks for the whole grid
+    keep_encoder = False if args.no_encoder else None if args.save else [-1]
     result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings,
-                   steps=args.steps, keep_encoder=False if args.no_encoder else None)
+                   steps=args.steps, keep_encoder=keep_encoder)
     for note in result["notes"] + ([] if result["words"] else ["no words found: Whisper decoded no text"]):
         print(f"note: {note}")
     _common.emit(write_audio_report(result, args.out, title=_title(result)))

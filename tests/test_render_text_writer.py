@@ -37,3 +37,45 @@ def test_one_draw_save_writes_the_same_pixels_as_save_figure(grid, tmp_path, mon
         np.testing.assert_array_equal(a, b, err_msg=name)
     metrics = [(tmp_path / part / "metrics.json").read_text() for part in ("fast", "slow")]
     assert metrics[0] == metrics[1]
+
+
+def _outside_their_axes(fig) -> list[str]:
+    """Texts of ``fig`` left out of the layout whose drawn box leaves the Axes they belong to."""
+    renderer = fig.canvas.get_renderer()
+    bad = []
+    for ax in fig.axes:
+        box = ax.get_window_extent(renderer)
+        for text in ax.texts:
+            if text.get_in_layout():
+                continue
+            ext = text.get_window_extent(renderer)
+            patch = text.get_bbox_patch()
+            if patch is not None:
+                ext = patch.get_window_extent(renderer)
+            if not (box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1):
+                bad.append(text.get_text())
+    return bad
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 6, 6), (6, 12, 18, 18), (12, 16, 9, 9)])
+def test_numbers_left_out_of_the_layout_stay_inside_their_axes(rng, shape):
+    # summary cell numbers and model-view corner scores skip layout / tight-box measuring; that only
+    # keeps the picture the same while each one lies inside its own Axes
+    import matplotlib.pyplot as plt
+
+    from multiattn.analysis.textmetrics import text_metrics
+    from multiattn.renderers.modelview import model_view
+    from multiattn.renderers.summary import head_summary
+
+    grid = AttentionGrid(random_attention(rng, shape), TokenAxis([f"t{i}" for i in range(shape[-1])]))
+    report = text_metrics(grid)
+    metrics = {k: np.asarray(report["per_head"][k], dtype=float)
+               for k in ("entropy_normalized", "attention_distance_tokens", "first_token_share")}
+    summary = head_summary(metrics, report["head_types"])
+    view = model_view(grid, metrics["entropy_normalized"], "entropy")
+    for fig in (summary, view):
+        fig.canvas.draw()  # solves the layout and places the score boxes
+    skipped = [t for fig in (summary, view) for ax in fig.axes for t in ax.texts if not t.get_in_layout()]
+    assert len(skipped) == 5 * shape[0] * shape[1]  # 3 metric panels + types + the model view's scores
+    assert _outside_their_axes(summary) == [] and _outside_their_axes(view) == []
+    plt.close("all")

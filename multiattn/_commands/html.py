@@ -8,12 +8,15 @@ cross-attention, video); see :mod:`multiattn.renderers.html`.  Reads a grid or a
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from multiattn.errors import MultiattnValueError
 
 from . import _common
 
 __all__ = ["register", "run"]
+
+_WORDS_VERSION = 1  # renderers/_write_audio.py writes version 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", default=None, help="title shown in the view")
     p.add_argument("--image", default=None, help="image the patches cover (image grids only)")
     p.add_argument("--audio", default=None, help="recording the frames cover (audio grids only)")
+    p.add_argument("--words", default=None, metavar="words.json",
+                   help="word timings of the recording (multiattn audio's words.json): hovering a word "
+                        "shows the rows of the tokens that spell it (audio grids only)")
     p.add_argument("--video", default=None, help="clip the model saw (video grids), sampled to its frames")
     p.add_argument("--top-k", type=int, default=None, help="keep only the k largest weights per row")
     p.set_defaults(func=run)
@@ -40,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         options["image"] = to_rgb(_common.existing(args.image, "image"))
     if args.audio is not None:
         options["audio"] = load_audio(_common.existing(args.audio, "audio file"))
+    if args.words is not None:
+        options["words"] = _read_words(_common.existing(args.words, "words file"))
     if args.video is not None:
         if not isinstance(grid.query, VideoAxis):
             raise MultiattnValueError(f"--video needs a grid over a VideoAxis, this one is over "
@@ -48,3 +56,22 @@ def run(args: argparse.Namespace) -> int:
         options["frames"] = clip.frames
     print(save(grid, args.out, **options))
     return 0
+
+
+def _read_words(path: Path) -> list:
+    """The word list of a ``words.json``: ``{"format": "multiattn.words", "words": [...]}`` or a list."""
+    import json
+
+    hint = "pass the words.json that multiattn audio writes"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MultiattnValueError(f"--words {path} is not JSON ({exc.__class__.__name__}): {hint}") from None
+    if isinstance(document, dict) and document.get("format") == "multiattn.words":
+        if not isinstance(document.get("version"), int) or document["version"] > _WORDS_VERSION:
+            raise MultiattnValueError(f"--words {path} is words format version {document.get('version')!r}; "
+                                      f"this multiattn reads up to {_WORDS_VERSION}: upgrade multiattn")
+        document = document.get("words")
+    if not isinstance(document, list):
+        raise MultiattnValueError(f"--words {path} holds no word list: {hint}")
+    return document

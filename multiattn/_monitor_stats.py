@@ -193,13 +193,31 @@ def _top_sum(w: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @functools.cache
-def _kernel() -> Callable | None:
-    """The compiled top-5 kernel, or ``None`` without numba."""
+def _kernel(with_entropy: bool = False) -> Callable | None:
+    """The compiled top-5 (and entropy) kernel, or ``None`` without numba."""
     if importlib.util.find_spec("numba") is None:
         return None
-    from ._monitor_kernels import top5_rows
+    from ._monitor_kernels import top5_entropy_rows, top5_rows
 
-    return top5_rows
+    return top5_entropy_rows if with_entropy else top5_rows
+
+
+def _top5_entropy(w: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Rows' top-5 sums and entropies in one compiled pass (``None``: no numba, or a row max of 0)."""
+    import numpy as np
+    import torch
+
+    kernel = _kernel(True)
+    n = w.shape[-1]
+    if kernel is None or n <= 5 or scores.dtype != torch.float32:
+        return None
+    rows = np.ascontiguousarray(w.numpy()).reshape(-1, n)
+    top5, entropy = np.empty(rows.shape[0], np.float32), np.empty(rows.shape[0], np.float32)
+    kernel(rows, np.ascontiguousarray(scores.numpy()).reshape(-1, n), top5, entropy)
+    if not np.isfinite(entropy).all():  # a fully masked row, or an exp underflow at the max
+        return None
+    shape = w.shape[:-1]
+    return torch.from_numpy(top5).reshape(shape), torch.from_numpy(entropy).reshape(shape)
 
 
 def _row_entropy(w: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
@@ -254,12 +272,14 @@ def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],
     wanted = present(names, ctx)
     qw = ctx.query_weights(b)  # (B, Q): 1 / n_valid on valid queries, 0 on padding
     cols: dict[str, torch.Tensor] = {}
-    if "entropy" in wanted or "norm_entropy" in wanted:
-        entropy = (_row_entropy(w, scores) * qw[:, None]).sum(-1)
+    need_entropy = "entropy" in wanted or "norm_entropy" in wanted
+    fused = _top5_entropy(w, scores) if need_entropy and "top5" in wanted and scores is not None else None
+    if need_entropy:
+        entropy = ((fused[1] if fused else _row_entropy(w, scores)) * qw[:, None]).sum(-1)
         cols["entropy"] = entropy
         cols["norm_entropy"] = entropy / ctx.log_keys(b)[:, None]
     if "top5" in wanted:
-        cols["top5"] = (_top_sum(w, 5) * qw[:, None]).sum(-1)
+        cols["top5"] = ((fused[0] if fused else _top_sum(w, 5)) * qw[:, None]).sum(-1)
     masked = [n for n in wanted if n in _MASKED]
     if masked or "sink_share" in wanted:
         column = (qw[:, None, None, :] @ w)[:, :, 0]  # (B, H, K): mean attention each key receives

@@ -9,6 +9,14 @@ Schema (version :data:`SCHEMA_VERSION`; the ``schema_version`` table / file says
   ts TIMESTAMP, model_id VARCHAR, layer INTEGER, layer_name VARCHAR, head INTEGER,
   statistic VARCHAR, value DOUBLE``.
 
+``modality`` is the record's label: ``text``, ``image``, ``video``, ``clip-text`` /
+``clip-image`` (CLIP's towers), ``audio-encoder`` / ``audio-decoder`` / ``audio-cross``
+(Whisper), ``graph``.  ``statistic`` holds the names of :mod:`multiattn.monitor` (the nine
+self-attention ones, ``audio_share`` / ``monotonicity`` / ``coverage`` of cross-attention,
+``self_share`` of graphs); new labels and names are new *values* of these columns, so stores
+written before them stay version 1 and readable.  A graph layer with fewer heads than the
+widest stores NaN for the missing heads.
+
 A path ending in ``.duckdb`` / ``.db`` is one database file.  DuckDB lets one process write
 at a time, so every append opens the file, writes both tables in one transaction and closes
 it, retrying while another process holds the lock: appends from several processes all land,

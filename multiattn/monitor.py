@@ -1,16 +1,39 @@
 """Attention in production: per-head statistics of every request a model serves, in a store.
 
-:func:`monitor` hooks a live model (Hugging Face text models and ViTs, timm ViTs) with the
-streaming capture's hooks (:mod:`multiattn.adapters._stream`, :mod:`~multiattn.adapters._timm_hooks`):
-each layer's weights are reduced to per-head statistics as the layer runs and dropped, so
-no ``(L, H, N, N)`` tensor is ever kept.  Every item of every forward becomes one request
-(id, time, model id, input length and ``statistics × layers × heads`` numbers) that is
-appended to a :class:`~multiattn._store.Store` (a DuckDB file, or Parquet parts on any path)
-every ``flush_every`` requests and when the monitor detaches.
+:func:`monitor` hooks a live model — Hugging Face text models, ViTs, video transformers,
+CLIP and Whisper, timm ViTs, PyG graph attention — and reduces each layer's weights to
+per-head statistics as the layer runs, so no ``(L, H, N, N)`` tensor is ever kept.  Every
+item of every forward becomes one request record (id, time, model id, modality label, input
+length and ``statistics × layers × heads`` numbers) that a background thread appends to a
+:class:`~multiattn._store.Store` (a DuckDB file, or Parquet parts on any path) every
+``flush_every`` requests, after ``max_delay`` seconds, on ``detach`` and at interpreter exit.
 
-Statistics (:data:`STATISTICS`, means over a request's real queries): entropy, normalised
-entropy, top-5 concentration, share on the first / special (ViT: prefix) / padding /
-delimiter tokens, sink share and mean distance (tokens; patches for ViTs).
+How the weights are reached: Hugging Face families whose eager attention is the plain
+``softmax(q kᵀ·s + mask) v`` (BERT, RoBERTa, ViT, CLIP, Whisper, VideoMAE) run on the
+``multiattn_monitor`` attention implementation (:mod:`._monitor_attention`: eager attention
+that also hands on its pre-softmax scores, so the entropy needs no log pass); other Hugging
+Face models run on eager attention with a hook per attention module; timm ViTs keep their
+fused kernel (softmax(qkᵀ) recomputed per block); PyG layers go through the graph adapter's
+recorder.  Statistics are fused per layer (:mod:`._monitor_stats`): one compiled pass
+(numba, extra ``fast``) for the top-5 and the entropy, one query-weighted column sum for the
+key shares and the sink, one matrix–vector product for the distance.
+
+Statistics per modality (means over a request's real queries; record label in the
+``modality`` column):
+
+- ``text``, ``image`` (ViT), ``video`` (tubelets), ``clip-text`` / ``clip-image`` (CLIP's two
+  towers; layer names keep the tower), ``audio-encoder`` / ``audio-decoder`` (Whisper):
+  :data:`STATISTICS` — entropy, normalised entropy, top-5 concentration, share on the first /
+  special (ViT, video: prefix CLS / register tokens) / padding / delimiter tokens, sink share,
+  mean distance (tokens; patches for ViTs; tubelets on the (time, row, column) grid for video;
+  20 ms frames for Whisper's encoder, whose queries are the frames of the real audio).
+- ``audio-cross`` (Whisper cross-attention, per decoder layer and head): entropy, normalised
+  entropy, top-5, sink share, ``audio_share`` (mass on the real audio), ``monotonicity`` (share
+  of consecutive tokens whose attention centroid over the audio does not move back) and
+  ``coverage`` (the span of those centroids / the real audio), see :mod:`._monitor_audio`.
+- ``graph`` (PyG ``GATConv`` / ``GATv2Conv`` / ``TransformerConv`` ...): incoming-attention
+  entropy and normalised entropy per node, ``self_share`` (self-loop weight), sink share,
+  summarised per head over the nodes (:mod:`._monitor_graph`).
 
 Example
 -------
@@ -205,12 +228,13 @@ def _model_id(model: Model) -> str:
 
 def monitor(model: Model, store: str | Path | Store | None = None, *, processor: Processor = None,
             statistics: Sequence[str] | None = None, model_id: str | None = None,
-            sample: float = 1.0, flush_every: int = 256, max_delay: float = 5.0) -> Monitor:
+            sample: float = 1.0, flush_every: int = 256, max_delay: float = 5.0,
+            fast_attention: bool = True) -> Monitor:
     """Monitor a live model's attention: one stored row of per-head statistics per request.
 
     Parameters
     ----------
-    model : Hugging Face text model or ViT, or timm ViT
+    model : Hugging Face text / ViT / video / CLIP / Whisper model, timm ViT, or PyG model
         The model being served; call it as usual while the monitor is attached.
     store : path or Store, optional
         ``*.duckdb`` (one DuckDB file, safe for several writing processes) or a folder /
@@ -218,7 +242,9 @@ def monitor(model: Model, store: str | Path | Store | None = None, *, processor:
     processor : tokenizer, optional
         Names the special, padding and delimiter tokens (else the config's ids).
     statistics : sequence of str, optional
-        Subset of :data:`STATISTICS` (default all).
+        Subset of :data:`STATISTICS` plus the cross-attention (``audio_share``,
+        ``monotonicity``, ``coverage``) and graph (``self_share``) names (default all); each
+        layer gives those that apply to it.
     model_id : str, optional
         Stored with every row (default the model's ``name_or_path``).
     sample : float
@@ -228,6 +254,9 @@ def monitor(model: Model, store: str | Path | Store | None = None, *, processor:
         Requests buffered before a background thread appends them to the store.
     max_delay : float
         Seconds after which buffered requests are appended even if fewer than ``flush_every``.
+    fast_attention : bool
+        Use the ``multiattn_monitor`` attention implementation where the family allows it
+        (``False``: eager attention and module hooks everywhere; same statistics, slower).
 
     Returns
     -------
@@ -242,4 +271,4 @@ def monitor(model: Model, store: str | Path | Store | None = None, *, processor:
     >>> mon.detach()  # doctest: +SKIP
     """
     return Monitor(model, store, processor=processor, statistics=statistics, model_id=model_id,
-                   sample=sample, flush_every=flush_every, max_delay=max_delay)
+                   sample=sample, flush_every=flush_every, max_delay=max_delay, fast_attention=fast_attention)

@@ -199,7 +199,8 @@ def _integrated_gradients(prep: dict, steps: int, baseline: str) -> AttentionMap
     path = base + alphas * (embeds - base)
     with torch.enable_grad():
         _, grads = _gradient(prep["f"], path)
-        ends, _ = _gradient(prep["f"], torch.cat([embeds, base]))
+    with torch.no_grad():  # the end points' values only (completeness check): no backward pass
+        ends = prep["f"](torch.cat([embeds, base]))
     per_token = ((embeds - base)[0] * (weights * grads).sum(0)).sum(-1)
     f_input, f_base = float(ends[0]), float(ends[1])
     total = float(per_token.sum())

@@ -61,11 +61,17 @@ def test_profile_file_round_trip_has_no_pickle(tmp_path, rng):
 
 def test_local_cluster_with_two_workers_equals_the_in_process_profile(one_torch_thread):
     pytest.importorskip("distributed")
-    from multiattn.profile import profile
+    import dask
+
+    from multiattn.profile import _local_cluster, profile
 
     here = profile("minilm", SENTENCES, scheduler=None, batch_size=1)
-    there = profile("minilm", SENTENCES, scheduler="local", n_workers=2, partitions=4, batch_size=1,
-                    progress=False)
+    with _local_cluster(2) as client:  # the cluster scheduler="local" starts (the CLI test runs that path)
+        settings = client.run(lambda: (dask.config.get("distributed.worker.profile.enabled"),
+                                       dask.config.get("distributed.admin.tick.interval")))
+        there = profile("minilm", SENTENCES, scheduler=client, partitions=4, batch_size=1, progress=False)
+    assert list(settings.values()) == [(False, "500ms")] * 2  # lean settings reached both workers
+    assert dask.config.get("distributed.worker.profile.enabled")  # and did not stay in this process
     np.testing.assert_array_equal(there.count, here.count)
     assert there.n_inputs == here.n_inputs == len(SENTENCES)
     # the same float32 forwards in other processes: equal up to the model's float32 rounding

@@ -16,7 +16,8 @@ MP4 as the library writes it (:func:`multiattn.renderers.frames.overlay_frames` 
 frame, imshow map with alpha, draw the canvas, grab the pixels) into the same encoder, medians of
 ``ROUNDS`` alternating rounds; ``overlay_encode_speedup`` = baseline seconds / multiattn seconds;
 ``render_only_speedup`` the same without the encoding, ``encode_share_multiattn`` the share of
-multiattn's time spent encoding (random-noise frames: x264's worst case);
+multiattn's time spent encoding. Frames: the embedded moving-shapes clip resized to 224x224 (top
+level) and random noise (``noise_frames``: x264's worst case, where encoding is most of the time);
 ``mp4_codec`` is the codec ffmpeg reads back from multiattn's file (``h264``).
 
 Usage: ``python benchmarks/bench_video.py [--n 100] [--frames 48]``
@@ -122,12 +123,26 @@ def _matplotlib_frames(frames: np.ndarray, maps: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def speed(n_frames: int) -> dict:
+def _clip_frames(n_frames: int) -> np.ndarray:
+    """The embedded moving-shapes clip, resized to 224x224 and repeated to ``n_frames``."""
+    import cv2
+
+    from multiattn.media import read_video
+    from multiattn.media_samples import path
+
+    clip = np.asarray(read_video(path("video", "moving_shapes.mp4"), num_frames=16).frames)
+    frames = np.stack([cv2.resize(frame, (224, 224), interpolation=cv2.INTER_LINEAR) for frame in clip])
+    return np.resize(frames, (n_frames, *frames.shape[1:]))
+
+
+def speed(n_frames: int, content: str) -> dict:
+    """Overlay + encode vs matplotlib per frame + encode on ``content`` frames (``clip`` or ``noise``)."""
     from multiattn.renderers._video_encode import write_mp4
     from multiattn.renderers.frames import overlay_frames
 
     rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(n_frames, 224, 224, 3), dtype=np.uint8)
+    frames = (rng.integers(0, 256, size=(n_frames, 224, 224, 3), dtype=np.uint8) if content == "noise"
+              else _clip_frames(n_frames))
     maps = rng.random((n_frames, 14, 14))
     renders = {"multiattn": lambda: overlay_frames(frames, maps)[0],
                "matplotlib": lambda: _matplotlib_frames(frames, maps)}
@@ -149,7 +164,7 @@ def speed(n_frames: int) -> dict:
             "overlay_encode_speedup": round(seconds["matplotlib"] / seconds["multiattn"], 2),
             "render_only_speedup": round(render_s["matplotlib"] / render_s["multiattn"], 1),
             "encode_share_multiattn": round(1 - render_s["multiattn"] / seconds["multiattn"], 2),
-            "speed_frames": n_frames, "frame_size": 224, "mp4_codec": codec}
+            "speed_frames": n_frames, "frame_size": 224, "frames": content, "mp4_codec": codec}
 
 
 def main() -> None:
@@ -157,7 +172,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="number of clips for tracking")
     parser.add_argument("--frames", type=int, default=48, help="frames for the speed measurement")
     args = parser.parse_args()
-    result = {"benchmark": "video", **tracking(args.n), **speed(args.frames)}
+    result = {"benchmark": "video", **tracking(args.n), **speed(args.frames, "clip"),
+              "noise_frames": speed(args.frames, "noise")}
     print(json.dumps(result))
 
 

@@ -12,8 +12,12 @@ the plain eager attention take.
 Prints one JSON line: ``overhead`` (all forwards, all statistics), ``overhead_no_top5``,
 ``overhead_hooks``, ``overhead_sample_0.1``, ``overhead_eager_only`` (eager attention alone),
 ``overhead_monitor_attention_only`` (the monitoring implementation with no statistic),
-``cost_ms`` (statistic -> CPU ms per forward above that, each monitored alone; ``norm_entropy``
-includes the entropy it divides), medians in ms.  ``--rounds N`` for more rounds.
+``cost_ms`` (statistic -> CPU ms per forward above that, each monitored alone; includes the
+per-forward fixed cost of contexts and records, and the noise of a shared machine),
+``breakdown_ms`` (CPU ms per forward spent in each part of the full monitor, timed inside 100
+monitored forwards: the fused top-5 + entropy pass, the key shares + sink share, the mean
+distance, the rest of the per-layer code, the per-forward contexts and records), medians in ms.
+``--rounds N`` for more rounds.
 """
 
 from __future__ import annotations
@@ -39,6 +43,46 @@ def _time(fn) -> tuple[float, float]:
     for _ in range(PER_ROUND):
         fn()
     return (time.process_time() - cpu) / PER_ROUND, (time.perf_counter() - wall) / PER_ROUND
+
+
+def _breakdown(model, tok, enc) -> dict[str, float]:
+    """CPU ms per forward in each part of the monitor, timed inside monitored forwards."""
+    import multiattn._monitor_stats as stats
+    from multiattn.monitor import Monitor
+
+    spent: dict[str, float] = {}
+
+    def timed(owner, name: str, key: str):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.process_time() - start
+        setattr(owner, name, wrapper)
+        return original
+
+    parts = [(stats, "_top5_entropy", "top5_and_entropy"), (stats, "_key_shares", "key_shares_and_sink"),
+             (stats, "_mean_distance", "mean_distance"), (stats, "layer_matrix", "per_layer_total"),
+             (Monitor, "_end", "records"), (Monitor, "_begin", "contexts")]
+    saved = [(owner, name, timed(owner, name, key)) for owner, name, key in parts]
+    n = 100
+    try:
+        with monitor(model, processor=tok) as mon, torch.no_grad():
+            model(**enc)
+            spent.clear()
+            for _ in range(n):
+                model(**enc)
+            mon.take()
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+    out = {k: round(v / n * 1e3, 3) for k, v in spent.items()}
+    inner = sum(out.get(k, 0.0) for k in ("top5_and_entropy", "key_shares_and_sink", "mean_distance"))
+    out["per_layer_rest"] = round(out.pop("per_layer_total", 0.0) - inner, 3)
+    return out
 
 
 def main() -> None:
@@ -95,6 +139,7 @@ def main() -> None:
         "overhead_monitor_attention_only": round(cpu["monitor_attention"] / cpu["plain"], 3),
         "overhead_wall_clock": round(wall["monitor"] / wall["plain"], 3),
         "cost_ms": {k: round((cpu[k] - cpu["monitor_attention"]) * 1e3, 2) for k in STATISTICS},
+        "breakdown_ms": _breakdown(model, tok, enc),
         "plain_ms": round(cpu["plain"] * 1e3, 2), "monitor_ms": round(cpu["monitor"] * 1e3, 2),
         "rows_stored": stored, "rounds": rounds, "target": 1.1, "torch_threads": torch.get_num_threads()}))
 

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from multiattn.errors import MultiattnValueError
 
 if TYPE_CHECKING:  # pragma: no cover - torch is imported when a model runs
@@ -202,9 +204,9 @@ def _kernel(with_entropy: bool = False) -> Callable | None:
     return top5_entropy_rows if with_entropy else top5_rows
 
 
-def _top5_entropy(w: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Rows' top-5 sums and entropies in one compiled pass (``None``: no numba, or a row max of 0)."""
-    import numpy as np
+def _top5_entropy(w: torch.Tensor, scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows' top-5 sums and entropies ``(B·H·Q,)`` in one compiled pass (``None``: no numba, or no
+    finite entropy, e.g. a fully masked row)."""
     import torch
 
     kernel = _kernel(True)
@@ -216,8 +218,7 @@ def _top5_entropy(w: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, 
     kernel(rows, np.ascontiguousarray(scores.numpy()).reshape(-1, n), top5, entropy)
     if not np.isfinite(entropy).all():  # a fully masked row, or an exp underflow at the max
         return None
-    shape = w.shape[:-1]
-    return torch.from_numpy(top5).reshape(shape), torch.from_numpy(entropy).reshape(shape)
+    return top5, entropy
 
 
 def _row_entropy(w: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
@@ -271,26 +272,46 @@ def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],
     ctx = ctx.fit(q, k)
     wanted = present(names, ctx)
     qw = ctx.query_weights(b)  # (B, Q): 1 / n_valid on valid queries, 0 on padding
-    cols: dict[str, torch.Tensor] = {}
+    qn = qw.numpy()[:, None, :]  # the small per-row results are combined in numpy (cheaper calls)
+    cols: dict[str, np.ndarray] = {}
     need_entropy = "entropy" in wanted or "norm_entropy" in wanted
     fused = _top5_entropy(w, scores) if need_entropy and "top5" in wanted and scores is not None else None
     if need_entropy:
-        entropy = ((fused[1] if fused else _row_entropy(w, scores)) * qw[:, None]).sum(-1)
-        cols["entropy"] = entropy
-        cols["norm_entropy"] = entropy / ctx.log_keys(b)[:, None]
+        rows = fused[1] if fused else _row_entropy(w, scores).numpy()
+        cols["entropy"] = (rows.reshape(b, h, q) * qn).sum(-1)
+        cols["norm_entropy"] = cols["entropy"] / ctx.log_keys(b).numpy()[:, None]
     if "top5" in wanted:
-        cols["top5"] = ((fused[0] if fused else _top_sum(w, 5)) * qw[:, None]).sum(-1)
+        rows = fused[0] if fused else _top_sum(w, 5).numpy()
+        cols["top5"] = (rows.reshape(b, h, q) * qn).sum(-1)
     masked = [n for n in wanted if n in _MASKED]
     if masked or "sink_share" in wanted:
-        column = (qw[:, None, None, :] @ w)[:, :, 0]  # (B, H, K): mean attention each key receives
-        if masked:
-            shares = column @ ctx.key_masks(tuple(_MASKED[n] for n in masked), b)  # (B, H, C)
-            cols.update({n: shares[..., i] for i, n in enumerate(masked)})
-        if "sink_share" in wanted:
-            cols["sink_share"] = column.amax(-1)
+        cols.update(_key_shares(w, qw, ctx, masked, "sink_share" in wanted))
     if "mean_distance" in wanted:
-        cols["mean_distance"] = (w.reshape(b, h, q * k) @ ctx.weighted_distances(b, q, k))[..., 0]
-    return torch.stack([cols[n] for n in wanted], -1)
+        cols["mean_distance"] = _mean_distance(w, ctx).numpy()
+    out = np.empty((b, h, len(wanted)), np.float32)
+    for i, name in enumerate(wanted):
+        out[..., i] = cols[name]
+    return torch.from_numpy(out)
+
+
+def _key_shares(w: torch.Tensor, qw: torch.Tensor, ctx: Context, masked: Sequence[str],
+                sink: bool) -> dict[str, np.ndarray]:
+    """Shares on the masked keys and the sink share, from one query-weighted column sum."""
+    b = w.shape[0]
+    column = (qw[:, None, None, :] @ w)[:, :, 0].numpy()  # (B, H, K): mean attention each key receives
+    out: dict[str, np.ndarray] = {}
+    if masked:
+        shares = column @ ctx.key_masks(tuple(_MASKED[n] for n in masked), b).numpy()  # (B, H, C)
+        out.update({n: shares[..., i] for i, n in enumerate(masked)})
+    if sink:
+        out["sink_share"] = column.max(-1)
+    return out
+
+
+def _mean_distance(w: torch.Tensor, ctx: Context) -> torch.Tensor:
+    """(B, H) mean query -> key distance: one matrix-vector product with the weighted distances."""
+    b, h, q, k = w.shape
+    return (w.reshape(b, h, q * k) @ ctx.weighted_distances(b, q, k))[..., 0]
 
 
 def layer_statistics(weights: torch.Tensor, ctx: Context, names: Sequence[str],

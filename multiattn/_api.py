@@ -294,7 +294,8 @@ def capture_stream(model: Model,
                    inputs: (str | tuple[str, str] | ImageInput | AudioInput | FramesInput | GraphInput
                             | Mapping[str, Any]),
                    reducers: Mapping[str, Reducer], *, processor: Processor = None,
-                   include: str | None = None, **options: Any) -> dict[str, Any]:
+                   include: str | None = None, block_rows: int | None = None,
+                   **options: Any) -> dict[str, Any]:
     """Run ``model`` once on ``inputs`` and stream each layer's attention into ``reducers``.
 
     No ``(L, H, N, N)`` tensor is kept: each layer reaches the reducers as it is produced.
@@ -309,6 +310,11 @@ def capture_stream(model: Model,
     include : str, optional
         Only attention modules whose name contains this text (e.g. ``"encoder_attn"`` for
         Whisper's cross-attention).
+    block_rows : int, optional
+        Long inputs on Hugging Face models with SDPA: each layer is recomputed from its queries
+        and keys in blocks of this many query rows inside the reducers, so no ``N × N`` matrix
+        per head is ever made (a 32k-token input); ``0`` picks the block size (16 MB of scores).
+        The reducers must take row blocks: ``HeadMean``, ``TopK``, ``Entropy``, ``SinkShare``.
     **options
         For preparing the inputs: ``text=`` (Whisper transcript), ``target=`` (encoder-decoder
         target text), ``fps=``.
@@ -342,7 +348,7 @@ def capture_stream(model: Model,
                          "include='vision_model' or include='text_model'")
     forward_inputs = inputs if isinstance(inputs, Mapping) else _forward_inputs(
         kind, model, _media(kind, inputs), processor, options)
-    return stream(model, forward_inputs, reducers, include=include)
+    return stream(model, forward_inputs, reducers, include=include, block_rows=block_rows)
 
 
 def _forward_inputs(kind: str, model: Model, inputs: object, processor: Processor,

@@ -211,3 +211,20 @@ def test_eager_stream_refuses_a_layer_that_would_not_fit_and_points_to_block_row
     assert capture_stream(model, ids, {"e": Entropy()}, block_rows=0)["e"].shape == (2, 8)
     monkeypatch.setattr(_memory, "available_bytes", lambda: 2 * layer)
     assert capture_stream(model, ids, {"e": Entropy()})["e"].shape == (2, 8)
+
+
+def test_public_capture_stream_passes_block_rows_through():
+    import multiattn
+    from multiattn.analysis import head_entropy
+    from multiattn.stream import Entropy
+
+    model = _llama()
+    ids = torch.randint(3, 100, (1, 40), generator=torch.Generator().manual_seed(1))
+    full, _ = _float64_eager(model, ids)
+    out = multiattn.capture_stream(model, {"input_ids": ids}, {"entropy": Entropy()}, block_rows=7)
+    np.testing.assert_allclose(out["entropy"].values, head_entropy(full), atol=2e-5)
+    assert model.config._attn_implementation == "sdpa"
+    with pytest.raises(multiattn.MultiattnError, match="need whole layers"):  # a whole-layer reducer is refused
+        from multiattn.stream import LayerMetric
+
+        multiattn.capture_stream(model, {"input_ids": ids}, {"m": LayerMetric(head_entropy)}, block_rows=7)

@@ -275,7 +275,7 @@ def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],
     qn = qw.numpy()[:, None, :]  # the small per-row results are combined in numpy (cheaper calls)
     cols: dict[str, np.ndarray] = {}
     need_entropy = "entropy" in wanted or "norm_entropy" in wanted
-    fused = _top5_entropy(w, scores) if need_entropy and "top5" in wanted and scores is not None else None
+    fused = _top5_entropy(w, scores) if scores is not None and (need_entropy or "top5" in wanted) else None
     if need_entropy:
         rows = fused[1] if fused else _row_entropy(w, scores).numpy()
         cols["entropy"] = (rows.reshape(b, h, q) * qn).sum(-1)

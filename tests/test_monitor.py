@@ -174,11 +174,11 @@ def test_top5_kernel_equals_a_sort_with_ties_zeros_and_short_rows():
 def test_fused_top5_entropy_kernel_equals_the_definitions_with_masked_keys():
     from multiattn._monitor_stats import _top5_entropy
 
-    scores = torch.randn(2, 3, 9, 30) * 4
+    scores = torch.randn(2, 3, 9, 30, generator=torch.Generator().manual_seed(0)) * 4
     scores[0, :, :, 20:] = torch.finfo(torch.float32).min  # padding keys (additive mask)
     scores[1, :, :, 25:] = float("-inf")
     w = torch.softmax(scores, -1)
     top5, entropy = _top5_entropy(w, scores)
     expected = -torch.xlogy(w.double(), w.double()).sum(-1)
-    np.testing.assert_allclose(entropy, expected.numpy().ravel(), atol=2e-6)
+    np.testing.assert_allclose(entropy, expected.numpy().ravel(), atol=2e-5)  # float32 weights' rounding
     np.testing.assert_allclose(top5, np.sort(w.numpy(), -1)[..., -5:].sum(-1).ravel(), atol=1e-6)

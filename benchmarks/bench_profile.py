@@ -80,6 +80,15 @@ def _ceiling(seconds: float) -> float:
     return got[2] / max(got[1], 1e-9)
 
 
+def _autogroup() -> bool | None:
+    """Whether Linux shares the CPUs between sessions first (``kernel.sched_autogroup_enabled``)."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled", encoding="ascii") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return None
+
+
 def _process_cpu() -> float:
     """CPU seconds of this process, all threads (the client and the LocalCluster schedulers)."""
     return time.process_time()
@@ -200,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
            for key in ("run_share", "wait_share", "idle_share", "blocked_share", "cpu_ms_per_input",
                        "client_cpu_ms")},
         "padding_waste": round(s1["padding_waste"], 3),
-        **extra, "profiles_agree": agree, "cpus": os.cpu_count(),
+        **extra, "profiles_agree": agree, "cpus": os.cpu_count(), "sched_autogroup": _autogroup(),
         "load_avg_1min_start": round(load_start[0], 2),
         "load_avg_1min_rounds": loads, "load_avg_1min_end": round(os.getloadavg()[0], 2)}))
     return 0

@@ -3,17 +3,17 @@
 Rounds interleave the plain model and the monitored ones (same inputs, same process, one
 torch thread), and time them in *process CPU time*, so other processes on a shared machine do
 not enter the ratio (wall-clock ratios are printed too).  The monitored runs write to DuckDB
-files (a background thread appends every 256 requests; its CPU time is inside the ratio, and
-the last flush on detach is timed too).  ``sample=0.1`` monitors one forward in ten (the others
-run on the model's SDPA kernel); ``no_top5`` drops the top-5 statistic; ``hooks`` is the
-general path (eager attention + module hooks, entropy from a log pass) that families without
-the plain eager attention take.
+files.  The store writes (a background thread appends every 256 requests) are timed apart, as
+CPU ms per request over 512 requests (``store_ms_per_request``: connection, transaction and
+the thread's time), and added to the monitored forwards in ``overhead``, ``overhead_no_top5``
+and ``overhead_hooks``; ``overhead_without_store`` leaves them out.  ``sample=0.1`` monitors
+one forward in ten (the others run on the model's SDPA kernel); ``no_top5`` drops the top-5
+statistic; ``hooks`` is the general path (eager attention + module hooks, entropy from a log
+pass) that families without the plain eager attention take.
 
 Prints one JSON line: ``overhead`` (all forwards, all statistics), ``overhead_no_top5``,
 ``overhead_hooks``, ``overhead_sample_0.1``, ``overhead_eager_only`` (eager attention alone),
 ``overhead_monitor_attention_only`` (the monitoring implementation with no statistic),
-``cost_ms`` (statistic -> CPU ms per forward above that, each monitored alone; includes the
-per-forward fixed cost of contexts and records, and the noise of a shared machine),
 ``breakdown_ms`` (CPU ms per forward spent in each part of the full monitor, timed inside 100
 monitored forwards: the fused top-5 + entropy pass, the key shares + sink share, the mean
 distance, the rest of the per-layer code, the per-forward contexts and records), medians in ms.
@@ -43,6 +43,25 @@ def _time(fn) -> tuple[float, float]:
     for _ in range(PER_ROUND):
         fn()
     return (time.process_time() - cpu) / PER_ROUND, (time.perf_counter() - wall) / PER_ROUND
+
+
+def _store_ms(path: Path, model, tok, enc, n: int = 512) -> float:
+    """CPU ms per request of the store writes: ``n`` requests appended in batches of 256 by the
+    background writer (connection, transaction and the writer thread's time included)."""
+    mon = monitor(model, processor=tok)
+    with mon, torch.no_grad():
+        model(**enc)
+    record = mon.take()[0]
+    from multiattn._monitor_writer import BackgroundWriter
+    from multiattn._store import open_store
+
+    writer = BackgroundWriter(open_store(path), flush_every=256)
+    start = time.process_time()
+    for _ in range(n):
+        writer.put([record])
+    writer.close()
+    assert writer.written == n
+    return (time.process_time() - start) / n * 1e3
 
 
 def _breakdown(model, tok, enc) -> dict[str, float]:
@@ -102,43 +121,47 @@ def main() -> None:
     from multiattn.monitor import STATISTICS
 
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else ROUNDS
-    names = ["plain", "eager", "monitor_attention", "monitor", "no_top5", "hooks", "sample", *STATISTICS]
+    names = ["plain", "monitor", "eager", "monitor_attention", "no_top5", "hooks", "sample"]
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     with tempfile.TemporaryDirectory() as tmp:
         monitors = {"monitor": monitor(model, Path(tmp, "full.duckdb"), processor=tok),
                     "no_top5": monitor(model, Path(tmp, "cheap.duckdb"), processor=tok,
                                        statistics=[s for s in STATISTICS if s != "top5"]),
                     "hooks": monitor(model, Path(tmp, "hooks.duckdb"), processor=tok),
-                    "sample": monitor(model, Path(tmp, "sampled.duckdb"), processor=tok, sample=0.1),
-                    **{name: monitor(model, processor=tok, statistics=[name]) for name in STATISTICS}}
+                    "sample": monitor(model, Path(tmp, "sampled.duckdb"), processor=tok, sample=0.1)}
         monitors["hooks"].fast_attention = False
         for mon in monitors.values():  # warm up: numba kernel load, writer thread, caches
             with mon:
                 forward()
             mon.take()
-        for _ in range(rounds):
+        for _ in range(rounds):  # plain at both ends of a round, the full monitor right after it
             times["plain"].append(_time(forward))
-            with eager_attention(model):
-                times["eager"].append(_time(forward))
-            with monitor_attention(model, {}):
-                times["monitor_attention"].append(_time(forward))
-            for name, mon in monitors.items():
-                with mon:
+            for name in ("monitor", "no_top5", "hooks", "sample"):
+                with monitors[name]:
                     times[name].append(_time(forward))
-                mon.take()
+                monitors[name].take()
+                if name == "monitor":
+                    with eager_attention(model):
+                        times["eager"].append(_time(forward))
+                    with monitor_attention(model, {}):
+                        times["monitor_attention"].append(_time(forward))
+            times["plain"].append(_time(forward))
         stored = monitors["monitor"].store.count()
+        store_ms = _store_ms(Path(tmp, "timed.duckdb"), model, tok, enc)
     cpu = {k: statistics.median(c for c, _ in v) for k, v in times.items()}
     wall = {k: statistics.median(w for _, w in v) for k, v in times.items()}
     assert stored == rounds * PER_ROUND + 1, stored
+    with_store = {k: cpu[k] + store_ms / 1e3 for k in ("monitor", "no_top5", "hooks")}
     print(json.dumps({
         "benchmark": "monitor", "model": "minilm", "tokens": 128, "batch": 1, "clock": "process CPU time",
-        **{f"overhead{'' if k == 'monitor' else '_' + k}": round(cpu[k] / cpu["plain"], 3)
+        **{f"overhead{'' if k == 'monitor' else '_' + k}": round(with_store[k] / cpu["plain"], 3)
            for k in ("monitor", "no_top5", "hooks")},
+        "overhead_without_store": round(cpu["monitor"] / cpu["plain"], 3),
+        "store_ms_per_request": round(store_ms, 3),
         "overhead_sample_0.1": round(cpu["sample"] / cpu["plain"], 3),
         "overhead_eager_only": round(cpu["eager"] / cpu["plain"], 3),
         "overhead_monitor_attention_only": round(cpu["monitor_attention"] / cpu["plain"], 3),
         "overhead_wall_clock": round(wall["monitor"] / wall["plain"], 3),
-        "cost_ms": {k: round((cpu[k] - cpu["monitor_attention"]) * 1e3, 2) for k in STATISTICS},
         "breakdown_ms": _breakdown(model, tok, enc),
         "plain_ms": round(cpu["plain"] * 1e3, 2), "monitor_ms": round(cpu["monitor"] * 1e3, 2),
         "rows_stored": stored, "rounds": rounds, "target": 1.1, "torch_threads": torch.get_num_threads()}))

@@ -30,8 +30,8 @@ from multiattn.errors import MultiattnValueError
 if TYPE_CHECKING:  # pragma: no cover - torch is imported when a model runs
     import torch
 
-__all__ = ["STATISTICS", "Context", "check_statistics", "layer_matrix", "layer_statistics", "patch_distances",
-           "present", "token_distances"]
+__all__ = ["STATISTICS", "Context", "check_statistics", "layer_matrix", "layer_statistics", "present",
+           "token_distances"]
 
 #: Statistic name -> what it measures (per head; mean over a request's valid queries).
 STATISTICS = {
@@ -159,23 +159,11 @@ def token_distances(n: int) -> torch.Tensor:
     return (idx[None, :] - idx[:, None]).abs()
 
 
-def patch_distances(n_prefix: int, rows: int, cols: int) -> torch.Tensor:
-    """(N, N) Euclidean distances on the patch grid, in patches; 0 to and from prefix tokens."""
-    import torch
-
-    r, c = torch.meshgrid(torch.arange(rows, dtype=torch.float32), torch.arange(cols, dtype=torch.float32),
-                          indexing="ij")
-    grid = torch.stack([r.ravel(), c.ravel()], -1)
-    out = torch.zeros(n_prefix + rows * cols, n_prefix + rows * cols)
-    out[n_prefix:, n_prefix:] = torch.cdist(grid[None], grid[None])[0]
-    return out
-
-
 def _top_sum(w: torch.Tensor, k: int) -> torch.Tensor:
     """Sum of each row's ``k`` largest weights.
 
     ``k = 5`` with numba (extra ``fast``): the compiled kernel of :mod:`._monitor_kernels`
-    (0.16 ms for MiniLM's 1 536 rows of 128); else numpy's SIMD ``partition`` (0.37 ms;
+    (0.26 ms for MiniLM's 1 536 rows of 128); else numpy's SIMD ``partition`` (0.37 ms;
     ``torch.topk`` takes 1.9 ms).
     """
     import numpy as np
@@ -186,22 +174,22 @@ def _top_sum(w: torch.Tensor, k: int) -> torch.Tensor:
         return w.sum(-1)
     rows = np.ascontiguousarray(w.numpy(), dtype=np.float32).reshape(-1, n)
     kernel = _kernel() if k == 5 else None
-    if kernel is not None:
-        out = np.empty(rows.shape[0], np.float32)
-        kernel(rows, out)
+    if kernel is not None:  # the fused kernel with s = w: its top-5, the entropy ignored
+        out, scratch = np.empty(rows.shape[0], np.float32), np.empty(rows.shape[0], np.float32)
+        kernel(rows, rows, out, scratch)
     else:
         out = np.partition(rows, n - k, axis=-1)[:, n - k:].sum(-1, dtype=np.float32)
     return torch.from_numpy(out.reshape(w.shape[:-1]))
 
 
 @functools.cache
-def _kernel(with_entropy: bool = False) -> Callable | None:
-    """The compiled top-5 (and entropy) kernel, or ``None`` without numba."""
+def _kernel() -> Callable | None:
+    """The compiled top-5 + entropy kernel, or ``None`` without numba."""
     if importlib.util.find_spec("numba") is None:
         return None
-    from ._monitor_kernels import top5_entropy_rows, top5_rows
+    from ._monitor_kernels import top5_entropy_rows
 
-    return top5_entropy_rows if with_entropy else top5_rows
+    return top5_entropy_rows
 
 
 def _top5_entropy(w: torch.Tensor, scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
@@ -209,7 +197,7 @@ def _top5_entropy(w: torch.Tensor, scores: torch.Tensor) -> tuple[np.ndarray, np
     finite entropy, e.g. a fully masked row)."""
     import torch
 
-    kernel = _kernel(True)
+    kernel = _kernel()
     n = w.shape[-1]
     if kernel is None or n <= 5 or scores.dtype != torch.float32:
         return None

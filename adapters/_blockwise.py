@@ -32,7 +32,7 @@ import numpy as np
 from multiattn.errors import MultiattnRuntimeError, MultiattnValueError, UnsupportedModelError
 
 from ..stream import Reducer, feed_rows
-from ._hf import _configs, _restore
+from ._hf import attention_implementation
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
@@ -74,19 +74,13 @@ def block_attention(model: Model, callbacks: Mapping[int, Any]) -> Iterator[None
     Every config's attention implementation is restored on exit, even after an error.
     """
     _register()
-    configs = _configs(model)
-    saved = [getattr(c, "_attn_implementation", None) for c in configs]
     _ACTIVE.update(callbacks)
     try:
-        for config in configs:
-            if hasattr(config, "_attn_implementation_internal"):
-                config._attn_implementation_internal = NAME
-        yield
+        with attention_implementation(model, NAME):
+            yield
     finally:
         for module_id in callbacks:
             _ACTIVE.pop(module_id, None)
-        for config, impl in zip(configs, saved):
-            _restore(config, impl)
 
 
 def default_block_rows(n_heads: int, n_keys: int) -> int:

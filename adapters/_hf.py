@@ -20,8 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .._types import Model
 
-__all__ = ["attention_layers", "eager_attention", "eval_mode", "has_attention", "recorded_attentions",
-           "require_attentions"]
+__all__ = ["attention_implementation", "attention_layers", "eager_attention", "eval_mode", "has_attention",
+           "recorded_attentions", "require_attentions"]
 
 
 def _configs(model: Model) -> list[transformers.PretrainedConfig]:
@@ -87,6 +87,33 @@ def eager_attention(model: Model) -> Iterator[Model]:
         for config in configs:
             if getattr(config, "_attn_implementation", "eager") != "eager":
                 config._attn_implementation = "eager"
+        yield model
+    finally:
+        for config, impl in zip(configs, saved):
+            _restore(config, impl)
+
+
+@contextmanager
+def attention_implementation(model: Model, name: str) -> Iterator[Model]:
+    """Run a block with every config of ``model`` on the registered attention implementation ``name``.
+
+    For implementations multiattn registers with transformers' ``AttentionInterface`` (the block
+    path's ``"multiattn_blocks"``, the monitor's ``"multiattn_monitor"``); each config's previous
+    implementation is restored on exit, even after an error.
+
+    Example
+    -------
+    >>> with attention_implementation(model, "multiattn_blocks"):  # doctest: +SKIP
+    ...     model(**inputs)
+    """
+    configs = _configs(model)
+    saved = [getattr(c, "_attn_implementation", None) for c in configs]
+    try:
+        for config in configs:
+            if hasattr(config, "_attn_implementation_internal"):
+                config._attn_implementation_internal = name
+            else:
+                config._attn_implementation = name
         yield model
     finally:
         for config, impl in zip(configs, saved):

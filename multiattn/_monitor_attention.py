@@ -76,22 +76,14 @@ def plain_eager(modules: list[tuple[str, Any, int]]) -> bool:
 def monitor_attention(model: Model, callbacks: Mapping[Any, Callable[[torch.Tensor, torch.Tensor], None]],
                       ) -> Iterator[None]:
     """Run a block with ``model`` on the monitoring implementation; ``callbacks`` per attention module."""
-    from .adapters._hf import _configs, _restore
+    from .adapters._hf import attention_implementation
 
     _register()
-    configs = _configs(model)
-    saved = [getattr(c, "_attn_implementation", None) for c in configs]
     keys = [id(m) for m in callbacks]
     _CALLBACKS.update({id(m): fn for m, fn in callbacks.items()})
     try:
-        for config in configs:
-            if hasattr(config, "_attn_implementation_internal"):
-                config._attn_implementation_internal = IMPLEMENTATION
-            else:
-                config._attn_implementation = IMPLEMENTATION
-        yield
+        with attention_implementation(model, IMPLEMENTATION):
+            yield
     finally:
         for key in keys:
             _CALLBACKS.pop(key, None)
-        for config, impl in zip(configs, saved):
-            _restore(config, impl)

@@ -109,10 +109,12 @@ def _client(scheduler: Any, n_workers: int):
 
 def _part(data: dict, timings: list | None) -> Profile:
     """A partition's profile; its ``"timing"`` goes to ``timings``."""
+    from ._profile_worker import unpack
+
     timing = data.pop("timing", None)
     if timings is not None and timing is not None:
         timings.append(timing)
-    return Profile.from_dict(data)
+    return Profile.from_dict(unpack(data))
 
 
 def _run_distributed(parts: list[list[str]], model: str, options: dict, scheduler: Any, n_workers: int,

@@ -224,7 +224,8 @@ def test_public_capture_stream_passes_block_rows_through():
     out = multiattn.capture_stream(model, {"input_ids": ids}, {"entropy": Entropy()}, block_rows=7)
     np.testing.assert_allclose(out["entropy"].values, head_entropy(full), atol=2e-5)
     assert model.config._attn_implementation == "sdpa"
-    with pytest.raises(multiattn.MultiattnError, match="need whole layers"):  # a whole-layer reducer is refused
+    # a whole-layer reducer is refused
+    with pytest.raises(multiattn.MultiattnError, match="need whole layers"):
         from multiattn.stream import LayerMetric
 
         multiattn.capture_stream(model, {"input_ids": ids}, {"m": LayerMetric(head_entropy)}, block_rows=7)

@@ -18,8 +18,13 @@ var v=document.getElementById('v'), c=document.getElementById('c').getContext('2
 function px(){c.drawImage(v,0,0);var d=c.getImageData(32,24,1,1).data;return [d[0],d[1],d[2]];}
 function done(){document.documentElement.setAttribute('data-probe',JSON.stringify(r));}
 v.addEventListener('error',function(){r.error=v.error&&v.error.code;done();});
+// a decoded frame can reach the canvas a little after its event on a busy machine: poll until it does
+function settle(key, ok, then, tries){r[key]=px();if(ok(r[key])||tries>50){then();}
+  else{setTimeout(function(){settle(key, ok, then, tries+1)},20);}}
 v.addEventListener('loadeddata',function(){r.w=v.videoWidth;r.h=v.videoHeight;r.duration=v.duration;
-  r.first=px();v.addEventListener('seeked',function(){r.late=px();done();},{once:true});v.currentTime=1.6;});
+  settle('first',function(p){return p[0]>100},function(){
+    v.addEventListener('seeked',function(){settle('late',function(p){return p[2]>100},done,0)},{once:true});
+    v.currentTime=1.6;},0);});
 """
 
 
@@ -37,8 +42,13 @@ def test_written_mp4_plays_in_chromium_with_its_frames_in_order(tmp_path, preset
     page.write_text(f'<!doctype html><html><body><video id="v" muted preload="auto" '
                     f'src="data:video/mp4;base64,{data.decode()}"></video>'
                     '<canvas id="c" width="64" height="48"></canvas></body></html>', encoding="utf-8")
-    dom = run_chromium(page, dump_dom=True, probe=_PROBE, virtual_time_ms=5000)
-    result = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    for budget_ms in (5_000, 20_000, 60_000):  # decoding runs on real threads: a busy machine needs longer
+        found = re.search(r'data-probe="([^"]*)"', run_chromium(page, dump_dom=True, probe=_PROBE,
+                                                                 virtual_time_ms=budget_ms))
+        if found:
+            break
+    assert found, "Chromium never reported the video's first and seeked frames"
+    result = json.loads(html.unescape(found.group(1)))
     assert result.get("error") is None and result["can"] == "probably", result
     assert (result["w"], result["h"], result["duration"]) == (64, 48, 2), result
     np.testing.assert_allclose(result["first"], [220, 0, 0], atol=12)  # frame 0: red

@@ -47,7 +47,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multiattn.errors import MissingDependencyError, MultiattnRuntimeError, MultiattnValueError
+from multiattn.errors import MultiattnRuntimeError, MultiattnValueError
+
+from ._optional import optional_import
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -81,21 +83,11 @@ class Record:
 
 
 def _arrow() -> Any:
-    try:
-        import pyarrow as pa
-    except ImportError:  # pragma: no cover - the production extra installs it
-        raise MissingDependencyError(
-            "the attention store needs pyarrow: pip install 'multiattn[production]'") from None
-    return pa
+    return optional_import("pyarrow", "the attention store needs pyarrow", "production")
 
 
 def _duckdb() -> Any:
-    try:
-        import duckdb
-    except ImportError:  # pragma: no cover - the production extra installs it
-        raise MissingDependencyError(
-            "the attention store needs duckdb: pip install 'multiattn[production]'") from None
-    return duckdb
+    return optional_import("duckdb", "the attention store needs duckdb", "production")
 
 
 def _tables(records: Sequence[Record], writer: str) -> tuple[pa.Table, pa.Table]:

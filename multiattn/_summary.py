@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multiattn.errors import MissingDependencyError, MultiattnValueError
+from multiattn.errors import MultiattnValueError
+
+from ._optional import optional_import
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._store import Record, Store
@@ -35,12 +37,8 @@ _FORMAT = "multiattn-profile/1"
 
 
 def _kll() -> Any:
-    try:
-        from datasketches import kll_floats_sketch
-    except ImportError:  # pragma: no cover - the production extra installs it
-        raise MissingDependencyError(
-            "profiles need Apache DataSketches: pip install 'multiattn[production]'") from None
-    return kll_floats_sketch
+    sketches = optional_import("datasketches", "profiles need Apache DataSketches", "production")
+    return sketches.kll_floats_sketch
 
 
 class Profile:

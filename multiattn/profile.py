@@ -28,9 +28,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from multiattn.errors import MissingDependencyError, MultiattnTypeError, MultiattnValueError
+from multiattn.errors import MultiattnTypeError, MultiattnValueError
 
 from ._corpus_io import read_corpus
+from ._optional import optional_import
 from ._summary import Profile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,13 +73,8 @@ _LEAN_DASK = {"distributed.worker.profile.enabled": False, "distributed.admin.ti
 
 
 def _dask() -> Any:
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - the production extra installs it
-        raise MissingDependencyError(
-            "profiles on a cluster need Dask: pip install 'multiattn[production]' "
-            "(or pass scheduler=None)") from None
-    return distributed
+    return optional_import("distributed", "profiles on a cluster need Dask", "production",
+                           " (or pass scheduler=None)")
 
 
 @contextlib.contextmanager

@@ -95,12 +95,10 @@ def test_layer_metric_stacks_arrays_and_dicts(rng):
             np.testing.assert_allclose(streamed[key], value, rtol=1e-6)
 
 
-def test_capture_stream_whisper_cross_attention_matches_full_capture():
+def _tiny_whisper():
+    """A 2 + 2 layer random Whisper and its forward inputs (8 mel bins, 50 frames, 4 tokens)."""
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    from multiattn.adapters._hf import eager_attention
-    from multiattn.adapters._stream import capture_stream
 
     torch.manual_seed(0)
     config = WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
@@ -108,7 +106,16 @@ def test_capture_stream_whisper_cross_attention_matches_full_capture():
                            num_mel_bins=8, max_source_positions=25, vocab_size=60,
                            pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
     model = WhisperForConditionalGeneration(config).eval()
-    inputs = {"input_features": torch.randn(1, 8, 50), "decoder_input_ids": torch.tensor([[1, 5, 7, 9]])}
+    return model, {"input_features": torch.randn(1, 8, 50), "decoder_input_ids": torch.tensor([[1, 5, 7, 9]])}
+
+
+def test_capture_stream_whisper_cross_attention_matches_full_capture():
+    import torch
+
+    from multiattn.adapters._hf import eager_attention
+    from multiattn.adapters._stream import capture_stream
+
+    model, inputs = _tiny_whisper()
     out = capture_stream(model, inputs, {"mean": HeadMean()}, include="encoder_attn")
     with eager_attention(model), torch.no_grad():
         full = model(**inputs, output_attentions=True).cross_attentions
@@ -202,18 +209,10 @@ def test_include_encoder_matches_path_components_not_the_decoders_encoder_attn(f
 
 
 def test_include_on_a_whisper_like_model_keeps_the_encoder_only():
-    import torch
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
 
     from multiattn.adapters._stream import capture_stream
 
-    torch.manual_seed(0)
-    config = WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-                           decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                           num_mel_bins=8, max_source_positions=25, vocab_size=60,
-                           pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
-    model = WhisperForConditionalGeneration(config).eval()
-    inputs = {"input_features": torch.randn(1, 8, 50), "decoder_input_ids": torch.tensor([[1, 5, 7, 9]])}
+    model, inputs = _tiny_whisper()
     out = capture_stream(model, inputs, {"mean": HeadMean()}, include="encoder")
     assert out["layers"] == ["model.encoder.layers.0.self_attn", "model.encoder.layers.1.self_attn"]
     assert out["mean"].shape == (2, 1, 25, 25)

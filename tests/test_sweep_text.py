@@ -23,6 +23,7 @@ from multiattn.errors import UnsupportedModelError
 from multiattn.stream import HeadMean
 
 from ._text_tiny import tiny_model, word_tokenizer
+from .test_text_models import _all_configs
 
 IDS = [5, 17, 33, 8, 61, 42, 9, 23]
 TEXT, TARGET = "the cat sat on a mat", "a dog ran far"
@@ -61,15 +62,8 @@ def _one_thread():
 
 
 def _configs(model):
-    """Every config reachable: the model's, each sub-model's and every nested sub-config."""
-    found, stack = [], [getattr(m, "config", None) for m in model.modules()]
-    while stack:
-        config = stack.pop()
-        if config is None or any(config is c for c in found):
-            continue
-        found.append(config)
-        stack.extend(getattr(config, name, None) for name in getattr(config, "sub_configs", {}) or {})
-    return [(c, c._attn_implementation) for c in found]
+    """Every config reachable (the model's, each sub-model's, every nested one) with its implementation."""
+    return [(c, c._attn_implementation) for c in _all_configs(model)]
 
 
 def _eager_copy(model):

@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from multiattn.errors import MissingDependencyError, MultiattnFileNotFoundError, MultiattnValueError
+from multiattn._optional import optional_import
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
 
 __all__ = ["check_rate", "to_float32", "to_mono", "mono_float32", "resample", "load_audio"]
 
@@ -163,10 +164,7 @@ def resample(audio: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if int(sr) == int(target_sr):
         return audio
-    try:
-        import soxr
-    except ImportError as err:  # pragma: no cover - soxr comes with the whisper extra (librosa)
-        raise MissingDependencyError("resampling audio needs soxr: pip install 'multiattn[whisper]'") from err
+    soxr = optional_import("soxr", "resampling audio needs soxr", "whisper")
     out = np.asarray(soxr.resample(audio, int(sr), int(target_sr), quality="HQ"), dtype=np.float32)
     size = int(ceil(audio.size * int(target_sr) / int(sr)))
     if out.size >= size:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from multiattn._optional import optional_import
 from multiattn.errors import MissingDependencyError, MultiattnValueError
 
 __all__ = ["dinov2_config", "dinov2_onnx_path", "dinov2_processor", "dinov2_small", "onnx_to_hf_state_dict"]
@@ -79,12 +80,8 @@ def onnx_to_hf_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     >>> state["embeddings.position_embeddings"].shape  # doctest: +SKIP
     (1, 1370, 384)
     """
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError as err:
-        raise MissingDependencyError("converting the DINOv2 ONNX weights needs 'onnx': "
-                                     "pip install 'multiattn[dinov2]'") from err
+    onnx = optional_import("onnx", "converting the DINOv2 ONNX weights needs 'onnx'", "dinov2")
+    from onnx import numpy_helper
     graph = onnx.load(str(path)).graph
     arrays = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     state = {name[len("backbone."):]: value for name, value in arrays.items() if name.startswith("backbone.")}

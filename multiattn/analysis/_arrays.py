@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from multiattn.errors import MultiattnTypeError, MultiattnValueError
+from multiattn.errors import MultiattnIndexError, MultiattnTypeError, MultiattnValueError
 
 from ..axes import Axis, TokenAxis
 from ..grid import AttentionGrid
@@ -246,3 +246,44 @@ def sparse_unique(attn: AttentionInput) -> TypeGuard[AttentionGrid]:
         return False
     keys, queries = attn.edge_index
     return len(np.unique(queries.astype(np.int64) * len(attn.key) + keys)) == len(keys)
+
+
+def output_rows(outputs: int | Sequence[int], n: int) -> np.ndarray:
+    """Validated row positions ``(k,)`` (negative counts from the end) of ``outputs``: an int or
+    1-D ints, as the ``outputs=`` argument of rollout, relevance and flow takes them.
+
+    Example
+    -------
+    >>> output_rows(-1, 4).tolist(), output_rows([0, 2], 4).tolist()
+    ([3], [0, 2])
+    """
+    rows = np.atleast_1d(np.asarray(outputs))
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or rows.dtype == bool:
+        raise MultiattnValueError(f"outputs must be token indices (an int or 1-D ints), got {outputs!r}")
+    if rows.size and not (-n <= rows.min() and rows.max() < n):
+        raise MultiattnIndexError(f"outputs {rows.tolist()} out of range for {n} tokens")
+    return rows % max(n, 1)
+
+
+def one_hot_rows(rows: np.ndarray, n: int, dtype: np.dtype) -> np.ndarray:
+    """``(k, n)`` rows of the identity: the start of a product read from the left, ``e_rows^T M ...``.
+
+    Example
+    -------
+    >>> one_hot_rows(np.array([1]), 3, np.float32).tolist()
+    [[0.0, 1.0, 0.0]]
+    """
+    start = np.zeros((len(rows), n), dtype)
+    start[np.arange(len(rows)), rows] = 1
+    return start
+
+
+def pick_outputs(rows: np.ndarray, outputs: int | Sequence[int]) -> np.ndarray:
+    """``rows (k, N)`` as the caller asked: ``(N,)`` for an int ``outputs``, else ``(k, N)``.
+
+    Example
+    -------
+    >>> pick_outputs(np.zeros((1, 3)), 0).shape, pick_outputs(np.zeros((1, 3)), [0]).shape
+    ((3,), (1, 3))
+    """
+    return rows[0] if np.ndim(outputs) == 0 else rows

@@ -18,6 +18,7 @@ not do.  :func:`gradient_rollout` is multiattn's own formula in the spirit of J.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,7 @@ from multiattn.errors import MultiattnValueError
 
 from ..grid import AttentionGrid
 from ..labelled import LabelledArray
-from ._arrays import as_dense, label_positions
+from ._arrays import as_dense, label_positions, one_hot_rows, output_rows, pick_outputs
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import ArrayLike, AttentionInput
@@ -85,8 +86,25 @@ class _HeadMean:
         return np.divide(self.mean, self.divisor, out=self.mean)
 
 
-def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
-                     residual: float = 0.5) -> np.ndarray | LabelledArray:
+def _gradient_layers(attn: AttentionInput, grads: ArrayLike, a: np.ndarray, g: np.ndarray,
+                     residual: float, reverse: bool = False) -> Iterator[np.ndarray]:
+    """Gradient rollout's row-stochastic ``M_l`` of each layer, first layer first or (``reverse``)
+    last first."""
+    eye = np.eye(a.shape[-1], dtype=a.dtype)
+    head_mean = _HeadMean(a)
+    for layer in range(a.shape[0] - 1, -1, -1) if reverse else range(a.shape[0]):
+        weighted = head_mean(a[layer], g[layer])
+        sums = weighted.sum(axis=-1, keepdims=True)
+        if not np.isfinite(sums).all():  # a NaN / inf input: as_dense names it
+            _finite(sums, attn, grads)
+        weighted = np.divide(weighted, sums, out=np.zeros_like(weighted), where=sums > 0)
+        mixed = a.dtype.type(residual) * eye + a.dtype.type(1 - residual) * weighted
+        mixed /= mixed.sum(axis=-1, keepdims=True)
+        yield mixed
+
+
+def gradient_rollout(attn: AttentionInput, grads: ArrayLike, residual: float = 0.5, *,
+                     outputs: int | Sequence[int] | None = None) -> np.ndarray | LabelledArray:
     """Rollout of gradient-weighted attention (``A * dy/dA``, positive part).
 
     For each layer ``l``: ``G = mean_h((A_l * dA_l)^+)``; its rows are scaled to sum
@@ -102,13 +120,16 @@ def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
         Gradient of the target score with respect to each attention weight.
     residual : float
         Weight of the identity (skip connection) in ``[0, 1)``.
+    outputs : int or sequence of int, optional
+        Only these rows, as in :func:`~multiattn.analysis.rollout.rollout`: a plain
+        ``(len(outputs), N)`` array (an int gives ``(N,)``), one vector-matrix product per layer.
 
     Returns
     -------
     numpy.ndarray or LabelledArray
         ``(N, N)`` (dims ``("query", "key")`` over a grid's axes); row ``i`` tells
         how much each token contributed to token ``i`` at the output.  Read the CLS
-        row for a class explanation.
+        row for a class explanation (``outputs=0``).
 
     Notes
     -----
@@ -132,24 +153,19 @@ def gradient_rollout(attn: AttentionInput, grads: ArrayLike,
     if not 0 <= residual < 1:
         raise MultiattnValueError(f"residual must be in [0, 1), got {residual}")
     a, g = _pair(attn, grads)
-    n = a.shape[-1]
-    eye = np.eye(n, dtype=a.dtype)
+    if outputs is not None:
+        result = one_hot_rows(output_rows(outputs, a.shape[-1]), a.shape[-1], a.dtype)
+        for mixed in _gradient_layers(attn, grads, a, g, residual, reverse=True):
+            result = result @ mixed
+        return pick_outputs(_finite(result, attn, grads).astype(np.float64), outputs)
     result = None
-    head_mean = _HeadMean(a)
-    for layer in range(a.shape[0]):
-        weighted = head_mean(a[layer], g[layer])
-        sums = weighted.sum(axis=-1, keepdims=True)
-        if not np.isfinite(sums).all():  # a NaN / inf input: as_dense names it
-            _finite(sums, attn, grads)
-        weighted = np.divide(weighted, sums, out=np.zeros_like(weighted), where=sums > 0)
-        mixed = a.dtype.type(residual) * eye + a.dtype.type(1 - residual) * weighted
-        mixed /= mixed.sum(axis=-1, keepdims=True)
+    for mixed in _gradient_layers(attn, grads, a, g, residual):
         result = mixed if result is None else mixed @ result
     return label_positions(attn, _finite(result, attn, grads).astype(np.float64), "gradient_rollout")
 
 
-def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
-                     start_layer: int = 0) -> np.ndarray | LabelledArray:
+def chefer_relevance(attn: AttentionInput, grads: ArrayLike, start_layer: int = 0, *,
+                     outputs: int | Sequence[int] | None = None) -> np.ndarray | LabelledArray:
     """Chefer et al. (ICCV 2021) relevance: ``R = I; R += mean_h((dA * A)^+) @ R`` per layer.
 
     Parameters
@@ -162,6 +178,11 @@ def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
     start_layer : int
         First layer to accumulate (earlier layers are skipped); negative counts
         from the end.
+    outputs : int or sequence of int, optional
+        Only these rows of ``R`` (``0``: the CLS token's relevance), as in
+        :func:`~multiattn.analysis.rollout.rollout`: a plain ``(len(outputs), N)`` array (an int
+        gives ``(N,)``), the rows of the full ``R`` up to round-off, as
+        ``e^T (I + C_{L-1}) ... (I + C_start)``: one vector-matrix product per layer.
 
     Returns
     -------
@@ -175,16 +196,36 @@ def chefer_relevance(attn: AttentionInput, grads: ArrayLike,
     >>> chefer_relevance(a, np.ones_like(a))
     array([[1.5, 0.5],
            [0.5, 1.5]])
+    >>> chefer_relevance(a, np.ones_like(a), outputs=0)
+    array([1.5, 0.5])
     """
     a, g = _pair(attn, grads)
     n_layers = a.shape[0]
     if not -n_layers <= start_layer < n_layers:
         raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    head_mean = _HeadMean(a)
-    first = start_layer % n_layers
+    head_mean, first = _HeadMean(a), start_layer % n_layers
+    if outputs is not None:
+        carried = _relevance_rows(a, g, head_mean, first, output_rows(outputs, a.shape[-1]))
+        return pick_outputs(_finite(carried, attn, grads)[:-1].astype(np.float64), outputs)
     relevance = head_mean(a[first], g[first]).copy()  # I + cam @ I
     relevance[np.diag_indices_from(relevance)] += 1
     product = np.empty_like(relevance)
     for layer in range(first + 1, n_layers):
         relevance += np.matmul(head_mean(a[layer], g[layer]), relevance, out=product)
     return label_positions(attn, _finite(relevance, attn, grads).astype(np.float64), "chefer_relevance")
+
+
+def _relevance_rows(a: np.ndarray, g: np.ndarray, head_mean: _HeadMean, first: int,
+                    rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of Chefer's ``R`` (``v <- v + v C_l`` from the last layer down to ``first``),
+    and below them a row of ones carried through the same products (``1^T R``, a check row).
+
+    Through the check row a NaN / inf anywhere in a layer reaches the result even where ``v`` is
+    zero (as it reaches the full ``R``), whichever zeros the BLAS skips; :func:`_finite` sees it.
+    """
+    carried = np.vstack([one_hot_rows(rows, a.shape[-1], a.dtype), np.ones((1, a.shape[-1]), a.dtype)])
+    product = np.empty_like(carried)
+    for layer in range(a.shape[0] - 1, first - 1, -1):
+        np.matmul(carried, head_mean(a[layer], g[layer]), out=product)
+        carried += product
+    return carried

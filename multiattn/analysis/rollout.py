@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,6 +17,9 @@ from ._arrays import (
     check_rows,
     label_layers,
     label_positions,
+    one_hot_rows,
+    output_rows,
+    pick_outputs,
     require_self_attention,
 )
 
@@ -57,6 +60,8 @@ def rollout(
     start_layer: int = 0,
     discard_ratio: float = 0.0,
     keep_prefix: int | None = None,
+    *,
+    outputs: int | Sequence[int] | None = None,
 ) -> np.ndarray | LabelledArray:
     """Attention rollout: how much each output position draws on each input position.
 
@@ -86,6 +91,12 @@ def rollout(
         Number of leading key columns never discarded; default the key axis'
         ``n_prefix`` for grids (CLS, distillation, registers) and at least 1
         (the first token).
+    outputs : int or sequence of int, optional
+        Only these rows (output positions, e.g. ``0`` for a CLS map), as in
+        :func:`~multiattn.analysis.attention_flow`: a plain ``(len(outputs), N)`` array
+        (an int gives ``(N,)``), the same values as those rows of the full result
+        (round-off only), computed as one vector-matrix product per layer
+        (``O(L N^2)`` instead of ``O(L N^3)``).
 
     Returns
     -------
@@ -95,8 +106,8 @@ def rollout(
         For a grid a
         :class:`~multiattn.LabelledArray` with dims ``("query", "key")`` over the
         grid's axes (``result.row(q)`` is the AttentionMap of query ``q``); for an
-        array an ndarray.  For layers that arrive one at a time use
-        :class:`multiattn.stream.RolloutReducer`.
+        array an ndarray.  With ``outputs``: those rows only, a plain array.  For layers that
+        arrive one at a time use :class:`multiattn.stream.RolloutReducer`.
 
     Raises
     ------
@@ -114,18 +125,19 @@ def rollout(
     >>> labelled = rollout(AttentionGrid(attn, TokenAxis(list("abcd"))))
     >>> labelled.dims, labelled.coords["key"].labels, labelled.row("b").values.shape
     (('query', 'key'), ('a', 'b', 'c', 'd'), (4,))
+    >>> rollout(attn, outputs=0).shape, rollout(attn, outputs=[0, 3]).shape
+    ((4,), (2, 4))
     """
     arr, check = _layer_values(attn, head_fusion, residual, discard_ratio, keep_prefix, native=True)
     n_layers = arr.shape[0]
     if not -n_layers <= start_layer < n_layers:
         raise MultiattnValueError(f"start_layer {start_layer} out of range for {n_layers} layers")
-    layers = _mixed_layers(arr, head_fusion, residual, discard_ratio, _protected_columns(attn, keep_prefix),
-                           start_layer % n_layers, check)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # NaN / inf: check raises
-        result = _product(layers).astype(np.float64)
-    if arr.dtype != np.float64:  # float32 products: rows back to sum one exactly
-        sums = result.sum(-1, keepdims=True)
-        np.divide(result, sums, out=result, where=sums > 0)
+    rows = None if outputs is None else output_rows(outputs, arr.shape[-1])
+    factors = _layer_factors(arr, head_fusion, residual, discard_ratio, _protected_columns(attn, keep_prefix),
+                             start_layer % n_layers, check, reverse=rows is not None)
+    result = _rolled(factors, rows, arr.shape[-1], arr.dtype)
+    if rows is not None:
+        return pick_outputs(result, outputs)
     return label_positions(attn, result, "rollout")
 
 
@@ -182,13 +194,13 @@ def residual_layers(
 
 
 #: Each fusion as a reduction over the head axis (``mean`` as the head sum: its ``1 / H`` joins the
-#: residual weight in :func:`_mix_identity`).
+#: residual weight in :func:`_mix_factors`).
 _HEAD_REDUCERS = {"mean": np.add.reduce, "max": np.maximum.reduce, "min": np.minimum.reduce}
 
 
 class _RowCheck:
     """:func:`as_distributions`' checks of a float32 ``(L, H, N, N)`` input, one layer at a time
-    (while :func:`_mixed_layers` has it in cache: one pass over the input), its errors at the end."""
+    (while :func:`_layer_factors` has it in cache: one pass over the input), its errors at the end."""
 
     def __init__(self, raw: np.ndarray) -> None:
         self.raw, self.ones = raw, np.ones(raw.shape[-1], raw.dtype)
@@ -210,7 +222,7 @@ class _RowCheck:
 def _layer_values(attn: AttentionInput, head_fusion: str, residual: float, discard_ratio: float,
                   keep_prefix: int | None, native: bool = False) -> tuple[np.ndarray, _RowCheck | None]:
     """The checked parameters and the ``(L, H, N, N)`` values: float64 and checked, or (``native``)
-    a float32 input as it is with the :class:`_RowCheck` that :func:`_mixed_layers` runs on it."""
+    a float32 input as it is with the :class:`_RowCheck` that :func:`_layer_factors` runs on it."""
     if head_fusion not in HEAD_FUSIONS:
         raise MultiattnValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
     if not 0.0 <= residual <= 1.0:
@@ -225,16 +237,22 @@ def _layer_values(attn: AttentionInput, head_fusion: str, residual: float, disca
     return as_distributions(attn), None
 
 
-def _mixed_layers(arr: np.ndarray, head_fusion: str, residual: float, discard_ratio: float,
-                  keep_cols: int, start: int = 0, check: _RowCheck | None = None) -> Iterator[np.ndarray]:
-    """The residual-mixed layers ``start, start + 1, ...`` of ``arr (L, H, N, N)`` one at a time, in
-    one buffer reused for each (copy what you keep); ``check`` runs on every layer and raises after
-    the last."""
+def _layer_factors(arr: np.ndarray, head_fusion: str, residual: float, discard_ratio: float,
+                   keep_cols: int, start: int = 0, check: _RowCheck | None = None,
+                   reverse: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each residual-mixed layer ``l >= start`` of ``arr (L, H, N, N)`` as ``(fused, scale, diagonal)``:
+    ``M_l = diag(scale) @ fused + diag(diagonal)`` (rows sum to one), first layer first or
+    (``reverse``) last first; ``fused`` is one buffer reused for each layer (copy what you keep).
+
+    ``check`` runs on every layer and raises after the last; for the mean of float32 heads its
+    per-head row sums also give the fused row sums (no second pass over the layer).
+    """
     n_layers, n_heads, n, _ = arr.shape
     weight = arr.dtype.type(residual)
     scale = arr.dtype.type((1.0 - residual) / (n_heads if head_fusion == "mean" else 1))
-    reduce, buffer = _HEAD_REDUCERS[head_fusion], np.empty((n, n), arr.dtype)
-    for index in range(n_layers):
+    reduce, buffer, ones = _HEAD_REDUCERS[head_fusion], np.empty((n, n), arr.dtype), np.ones(n, arr.dtype)
+    reuse_sums = check is not None and head_fusion == "mean" and not discard_ratio
+    for index in range(n_layers - 1, -1, -1) if reverse else range(n_layers):
         if check is not None:
             check.layer(index)
         if index < start:
@@ -242,31 +260,63 @@ def _mixed_layers(arr: np.ndarray, head_fusion: str, residual: float, discard_ra
         fused = reduce(arr[index], axis=0, out=buffer)
         if discard_ratio:
             fused[...] = _discard_smallest(fused, discard_ratio, keep_cols)
-        yield _mix_identity(fused, weight, scale)
+        sums = check.sums[index].sum(0) if reuse_sums else fused @ ones
+        yield fused, *_mix_factors(sums, weight, scale)
     if check is not None:
         check.finish()
+
+
+def _mixed(factors: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:
+    """Each layer of :func:`_layer_factors` as its ``(N, N)`` matrix ``M_l``, mixed in place in the
+    fused buffer (copy what you keep)."""
+    for fused, scale, diagonal in factors:
+        fused *= scale[:, None]
+        fused.reshape(-1)[:: fused.shape[-1] + 1] += diagonal
+        yield fused
 
 
 def _residual_layers(attn: AttentionInput, head_fusion: str, residual: float, discard_ratio: float,
                      keep_prefix: int | None) -> np.ndarray:
     """:func:`residual_layers` as a plain float64 ``(L, N, N)`` array."""
     arr, _ = _layer_values(attn, head_fusion, residual, discard_ratio, keep_prefix)
-    layers = _mixed_layers(arr, head_fusion, residual, discard_ratio, _protected_columns(attn, keep_prefix))
-    return np.stack([layer.copy() for layer in layers])
+    layers = _layer_factors(arr, head_fusion, residual, discard_ratio, _protected_columns(attn, keep_prefix))
+    return np.stack([layer.copy() for layer in _mixed(layers)])
 
 
-def _mix_identity(fused: np.ndarray, residual: np.floating, scale: np.floating) -> np.ndarray:
-    """``residual * I + scale * fused`` for one ``(N, N)`` layer with rows renormalised to sum one
-    (all-zero rows stay zero), in place: one scaling pass, row sums by BLAS."""
-    n = fused.shape[-1]
-    sums = fused @ np.ones(n, fused.dtype)
-    sums *= scale
+def _mix_factors(sums: np.ndarray, residual: np.floating,
+                 scale: np.floating) -> tuple[np.ndarray, np.ndarray]:
+    """Row scale and diagonal of ``residual * I + scale * fused`` with rows renormalised to sum one,
+    from the fused row ``sums`` (all-zero rows stay zero)."""
+    sums = sums * scale
     sums += residual
     if not residual:
         sums[sums == 0] = 1  # an all-zero (masked) row: 0 / 1
-    fused *= (scale / sums)[:, None]
-    fused.reshape(-1)[:: n + 1] += residual / sums
-    return fused
+    return scale / sums, residual / sums
+
+
+def _row_product(factors: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], rows: np.ndarray,
+                 n: int, dtype: np.dtype) -> np.ndarray:
+    """Rows ``e_rows^T M_last ... M_first`` of the product, from :func:`_layer_factors` last layer
+    first: one vector-matrix product per layer, ``v M = (v * scale) @ fused + v * diagonal``."""
+    result = one_hot_rows(rows, n, dtype)
+    for fused, scale, diagonal in factors:
+        result = (result * scale) @ fused + result * diagonal
+    return result
+
+
+def _rolled(factors: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], rows: np.ndarray | None,
+            n: int, dtype: np.dtype) -> np.ndarray:
+    """The float64 rollout product of :func:`_layer_factors` (last layer first when ``rows`` are
+    asked for, then only those rows); float32 products get their rows renormalised to sum one."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # NaN / inf: the check raises
+        if rows is None:
+            result = _product(_mixed(factors)).astype(np.float64)
+        else:
+            result = _row_product(factors, rows, n, dtype).astype(np.float64)
+    if dtype != np.float64:
+        sums = result.sum(-1, keepdims=True)
+        np.divide(result, sums, out=result, where=sums > 0)
+    return result
 
 
 def _product(layers: Iterator[np.ndarray]) -> np.ndarray:

@@ -23,7 +23,7 @@ gradients the block uses ``weights @ v`` for that one pass.  Convolutional netwo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -146,6 +146,14 @@ def _reader(axis: PatchAxis) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     if axis.n_prefix:
         return axis.prefix[0], lambda m: m[0]
     return "the mean of all patches (no CLS token)", lambda m: m.mean(axis=0)
+
+
+def _read_out(axis: PatchAxis, analysis: Callable[..., Any], *args: Any) -> np.ndarray:
+    """:func:`_reader`'s row of a rollout / relevance: the first prefix token's row alone
+    (``outputs=0``: one vector-matrix product per layer, not the ``N x N`` product), or the mean row."""
+    if axis.n_prefix:
+        return analysis(*args, outputs=0)
+    return np.asarray(analysis(*args)).mean(axis=0)
 
 
 # -- public API -------------------------------------------------------------------------
@@ -323,17 +331,17 @@ def explain(
             values = rows(grid.values[-1].mean(axis=0))
             what = f"{reader} attention, {grid.layers[-1]}, mean of heads (rows sum to 1)"
         else:
-            values = rows(np.asarray(rollout(grid)))
+            values = _read_out(grid.query, rollout, grid)
             what = f"attention rollout of {reader}{stage} (mean of heads, residual 0.5; rows sum to 1)"
     else:
         grid, grads = capture_with_gradients(model, image, processor=processor, target=target, size=size,
                                              transform=transform)
-        reader, rows = _reader(grid.query)
+        reader, _ = _reader(grid.query)
         if method == "grad-rollout":
-            values = rows(np.asarray(gradient_rollout(grid, grads)))
+            values = _read_out(grid.query, gradient_rollout, grid, grads)
             what = f"gradient rollout of {reader} for class {grid.meta['target_label']!r}"
         else:
-            values = rows(np.asarray(chefer_relevance(grid, grads)))
+            values = _read_out(grid.query, chefer_relevance, grid, grads)
             what = f"Chefer relevance of {reader} for class {grid.meta['target_label']!r}"
     meta = {**grid.meta, "method": method, "values": what}
     return AttentionMap(values, grid.key, meta)

@@ -218,8 +218,8 @@ def _explain_text(model, inputs, method, target, processor, options):
         raise MultiattnValueError(f"{method} needs one self-attention grid; {type(model).__name__} gives "
                          f"{', '.join(grid)}: capture() and analyse the part you want")
     row = int(grid.query.index(token)) if isinstance(token, str) else int(token)
-    # flow: only the explained token's row (N max-flow problems instead of N^2)
-    values = [float(v) for v in (rollout(grid)[row] if method == "rollout"
+    # only the explained token's row (flow: N max-flow problems instead of N^2; rollout: vector products)
+    values = [float(v) for v in (rollout(grid, outputs=row) if method == "rollout"
                                  else attention_flow(grid, outputs=row))]
     what = f"{method} of token {grid.query.labels[row]!r} (position {row}) through all layers"
     return AttentionMap(values, grid.key, {**grid.meta, "method": method, "values": what})

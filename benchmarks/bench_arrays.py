@@ -14,7 +14,13 @@ peer's alternating, medians reported, ``ratio`` = peer time / ours (> 1: multiat
   loop (``R = I; R += mean_h((dA * A)^+) @ R``, torch, as in Chefer et al.'s
   ``Transformer-MM-Explainability`` ``generate_relevance``), same attention and gradients.
 
+- ``rollout_cls`` / ``chefer_cls``: the image map alone, the job of vit-explain's ``rollout()`` (which
+  returns ``result[0, 0, 1:]`` as a 14 x 14 mask divided by its maximum) and of the Chefer reference
+  (full ``R``, then row 0): ours with ``outputs=0`` (one vector-matrix product per layer), the peers as
+  they are (the full product, then the row), both ending in the same max-normalised 14 x 14 mask.
+
 Each line also gives the largest difference from the peer's values (same maths, so round-off only).
+``--no-overlay`` leaves the overlay job out (for the rollout / Chefer rows alone).
 Both sides run on one thread (torch and the BLAS numpy uses), so the ratio compares the code.
 ``ours_cpu_ms`` / ``peer_cpu_ms`` / ``ratio_cpu`` are the same rounds timed by the calling thread's
 CPU clock: on a shared, loaded machine wall times include waiting for a core, CPU times do not.
@@ -89,7 +95,15 @@ def _attention(rng: np.random.Generator) -> np.ndarray:
     return weights / weights.sum(-1, keepdims=True)
 
 
-def rollout_speed() -> dict:
+def _mask(cls_row: np.ndarray) -> np.ndarray:
+    """vit-explain's last step: the CLS row over the patches as a square mask divided by its maximum."""
+    mask = cls_row[1:]
+    width = int(mask.shape[-1] ** 0.5)
+    mask = mask.reshape(width, width)
+    return mask / np.max(mask)
+
+
+def rollout_speed() -> tuple[dict, dict]:
     import torch
 
     from multiattn.analysis import rollout
@@ -115,10 +129,19 @@ def rollout_speed() -> dict:
     # vit-explain's a / a.sum(dim=-1) divides columns (a broadcasting quirk): compare to ours with
     # that quirk only where rows already sum to one (residual 0.5 keeps them so up to round-off)
     diff = np.abs(np.asarray(ours()) - peer()[0].numpy()).max()
-    return _line(times, diff, "vit-explain rollout (torch)")
+    full = _line(times, diff, "vit-explain rollout (torch)")
+
+    def peer_cls():  # vit-explain's rollout(): the product, then the CLS mask
+        return _mask(peer()[0, 0].numpy())
+
+    def ours_cls():
+        return _mask(rollout(attn, outputs=0))
+
+    times = _alternating(ours_cls, peer_cls)
+    return full, _line(times, np.abs(ours_cls() - peer_cls()).max(), "vit-explain rollout() CLS mask (torch)")
 
 
-def chefer_speed() -> dict:
+def chefer_speed() -> tuple[dict, dict]:
     import torch
 
     from multiattn.analysis.relevance import chefer_relevance
@@ -140,7 +163,17 @@ def chefer_speed() -> dict:
 
     times = _alternating(ours, peer)
     diff = np.abs(np.asarray(ours()) - peer().numpy()).max()
-    return _line(times, diff, "Chefer et al. reference loop (torch)")
+    full = _line(times, diff, "Chefer et al. reference loop (torch)")
+
+    def peer_cls():  # the reference's map: row 0 of the full R
+        return _mask(peer()[0].numpy())
+
+    def ours_cls():
+        return _mask(chefer_relevance(attn, grads, outputs=0))
+
+    times = _alternating(ours_cls, peer_cls)
+    diff = np.abs(ours_cls() - peer_cls()).max()
+    return full, _line(times, diff, "Chefer et al. reference loop, row 0 (torch)")
 
 
 def main() -> None:
@@ -149,8 +182,10 @@ def main() -> None:
 
     torch.set_num_threads(1)  # both sides on one core: a shared 2-core machine, no oversubscription
     with threadpool_limits(1):
-        print(json.dumps({"benchmark": "arrays", "threads": 1, "overlay": overlay_speed(),
-                          "rollout": rollout_speed(), "chefer": chefer_speed()}))
+        overlay = {} if "--no-overlay" in sys.argv else {"overlay": overlay_speed()}
+        (rollout, rollout_cls), (chefer, chefer_cls) = rollout_speed(), chefer_speed()
+        print(json.dumps({"benchmark": "arrays", "threads": 1, **overlay, "rollout": rollout,
+                          "rollout_cls": rollout_cls, "chefer": chefer, "chefer_cls": chefer_cls}))
 
 
 if __name__ == "__main__":

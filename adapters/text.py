@@ -148,56 +148,110 @@ def capture(
     >>> grid.shape, grid.query.labels  # doctest: +SKIP
     ((6, 12, 6, 6), ('[CLS]', 'the', 'cat', 'sat', '.', '[SEP]'))
     """
-    import torch
-
     batch, encoded, target_enc, meta = _prepare(
         model, inputs, processor, target=target, input_ids=input_ids,
         attention_mask=attention_mask, max_length=max_length)
     n_target = None if target_enc is None else len(target_enc["ids"])
-    modules = _self_attention_modules(model) if target_enc is None else []
-    _text_grid.check_memory(model, len(encoded["ids"]), n_target, written=bool(modules))
-    axis = encoded["axis"]
-    keep = np.asarray(encoded["mask"], dtype=bool)
-    if modules:  # each layer written into the grid as it is made; the model keeps none
-        from ._guard import layers_and_heads
-        from ._stream import hf_attention_hooks
-
-        writer = _text_grid.LayerWriter(model, max(len(modules), layers_and_heads(model)[0]), (keep, keep),
-                                        causal=True, what="layer")
-        with eval_mode(model), eager_attention(model), torch.no_grad(), \
-                hf_attention_hooks(modules, writer, drop=True, strict=False):
-            model(**batch, output_attentions=False, return_dict=True)
-        if writer.count < len(modules):  # a module returned no weights (a kernel that never makes them)
-            require_attentions([None], "self", model)
-        return _grid(writer, "layer", (axis, axis), "self", meta, model, normalize,
+    hooked = _hooked_parts(model, target_enc is not None)
+    _text_grid.check_memory(model, len(encoded["ids"]), n_target, written=bool(hooked))
+    parts = _parts(encoded, target_enc)
+    writers = _write_hooked(model, batch, hooked, parts) if hooked else _write_tuple(model, batch, parts)
+    if target_enc is None:
+        writer = writers["layer"]
+        return _grid(writer, "layer", parts["layer"][0], "self", meta, model, normalize,
                      attention_layers(model, writer.count))
+    return GridSet({name: _grid(writers[name], name, axes, kind, meta, model, normalize)
+                    for name, (axes, _, kind) in parts.items()}, meta=meta)
+
+
+_Part = tuple[tuple[TokenAxis, TokenAxis], tuple[np.ndarray, np.ndarray], str]
+
+
+def _parts(encoded: dict, target_enc: dict | None) -> dict[str, _Part]:
+    """``{part: ((query axis, key axis), (query keep, key keep), kind)}`` of the grids a capture returns:
+    ``"layer"`` alone, or ``"encoder"`` / ``"decoder"`` / ``"cross"`` (decoder queries, encoder keys)."""
+    axis, keep = encoded["axis"], np.asarray(encoded["mask"], dtype=bool)
+    if target_enc is None:
+        return {"layer": ((axis, axis), (keep, keep), "self")}
+    dec_axis, dec_keep = target_enc["axis"], np.ones(len(target_enc["axis"]), dtype=bool)
+    return {"encoder": ((axis, axis), (keep, keep), "self"),
+            "decoder": ((dec_axis, dec_axis), (dec_keep, dec_keep), "self"),
+            "cross": ((dec_axis, axis), (dec_keep, keep), "cross")}
+
+
+def _hooked_parts(model: Model, seq2seq: bool) -> dict[str, list[tuple[str, torch.nn.Module, int]]]:
+    """The modules the model's own ``output_attentions`` reads (transformers >= 5 recorders), to hook,
+    per part: ``"layer"``, or ``"encoder"`` / ``"decoder"`` / ``"cross"`` (self-attention inside the
+    model's ``get_encoder()`` is the encoder's).  Empty for older-style code (MVP) and Longformer's /
+    LED's band: those keep the model's tuple.
+
+    Example
+    -------
+    >>> {part: len(modules) for part, modules in _hooked_parts(t5_model, True).items()}  # doctest: +SKIP
+    {'encoder': 6, 'decoder': 6, 'cross': 6}
+    """
+    if getattr(model.config, "attention_window", None) is not None:
+        return {}
+    recorded = recorded_attentions(model)
+    if not seq2seq:
+        if not recorded or any(key != "attentions" for key, *_ in recorded):
+            return {}
+        return {"layer": [(name, module, index) for _, name, module, index in recorded]}
+    get_encoder = getattr(model, "get_encoder", None)
+    encoder = get_encoder() if callable(get_encoder) else None
+    inside = {id(m) for m in encoder.modules()} if encoder is not None else set()
+    parts: dict[str, list] = {"encoder": [], "decoder": [], "cross": []}
+    for key, name, module, index in recorded:
+        if key not in ("attentions", "cross_attentions"):
+            return {}
+        part = "cross" if key == "cross_attentions" else "encoder" if id(module) in inside else "decoder"
+        parts[part].append((name, module, index))
+    return parts if all(parts.values()) else {}
+
+
+def _write_hooked(model: Model, batch: dict[str, torch.Tensor], hooked: dict[str, list],
+                  parts: dict[str, _Part]) -> dict[str, _text_grid.LayerWriter]:
+    """One forward with a hook on every attention module writing its layer into its part's grid as it
+    is made; the weights are dropped from the module's output, so the model keeps none of them."""
+    import torch
+
+    from ._guard import layers_and_heads
+    from ._stream import hf_attention_hooks
+
+    writers = {}
+    for name, (_, keeps, kind) in parts.items():
+        # self-attention only: shared layers (ALBERT) call one module once per model layer
+        capacity = len(hooked[name])
+        if name == "layer":
+            capacity = max(capacity, layers_and_heads(model)[0])
+        writers[name] = _text_grid.LayerWriter(model, capacity, keeps, causal=kind == "self", what=name)
+    route = {module_name: writers[part] for part, modules in hooked.items() for module_name, _, _ in modules}
+    modules = [entry for entry_list in hooked.values() for entry in entry_list]
+    with eval_mode(model), eager_attention(model), torch.no_grad(), \
+            hf_attention_hooks(modules, lambda name, weights: route[name](name, weights), drop=True,
+                               strict=False):
+        model(**batch, output_attentions=False, return_dict=True)
+    for name, writer in writers.items():
+        if writer.count < len(hooked[name]):  # a module returned no weights (a kernel that never makes them)
+            require_attentions([None], "self" if name == "layer" else name, model)
+    return writers
+
+
+def _write_tuple(model: Model, batch: dict[str, torch.Tensor], parts: dict[str, _Part],
+                 ) -> dict[str, _text_grid.LayerWriter]:
+    """Models without recorders: the forward's ``output_attentions`` tuple copied one layer at a time."""
+    import torch
+
     with eval_mode(model), eager_attention(model), torch.no_grad():
         output = model(**batch, output_attentions=True, return_dict=True)
-    if target_enc is None:
-        attentions = require_attentions(getattr(output, "attentions", None), "self", model)
-        return _grid(_written(attentions, model, (keep, keep), "self", "layer"), "layer", (axis, axis),
-                     "self", meta, model, normalize, attention_layers(model, len(attentions)))
-    dec_keep = np.ones(len(target_enc["axis"]), dtype=bool)
-    dec_axis = target_enc["axis"]
-    parts = {"encoder": (output.encoder_attentions, (axis, axis), (keep, keep), "self"),
-             "decoder": (output.decoder_attentions, (dec_axis, dec_axis), (dec_keep, dec_keep), "self"),
-             "cross": (output.cross_attentions, (dec_axis, axis), (dec_keep, keep), "cross")}
-    return GridSet({
-        name: _grid(_written(require_attentions(raw, name, model), model, keeps, kind, name), name, axes,
-                    kind, meta, model, normalize)
-        for name, (raw, axes, keeps, kind) in parts.items()
-    }, meta=meta)
-
-
-def _self_attention_modules(model: Model) -> list[tuple[str, torch.nn.Module, int]]:
-    """The modules the model's own ``output_attentions`` reads (transformers >= 5 recorders), to hook;
-    empty for older-style code and Longformer's band (those keep the model's tuple)."""
-    if getattr(model.config, "attention_window", None) is not None:
-        return []
-    recorded = recorded_attentions(model)
-    if any(key != "attentions" for key, *_ in recorded):
-        return []
-    return [(name, module, index) for _, name, module, index in recorded]
+    fields = {"layer": "attentions", "encoder": "encoder_attentions", "decoder": "decoder_attentions",
+              "cross": "cross_attentions"}
+    writers = {}
+    for name, (_, keeps, kind) in parts.items():
+        what = "self" if name == "layer" else name
+        attentions = require_attentions(getattr(output, fields[name], None), what, model)
+        writers[name] = _written(attentions, model, keeps, kind, name)
+    return writers
 
 
 def _written(attentions: Sequence[torch.Tensor], model: Model, keeps: tuple[np.ndarray, np.ndarray],

@@ -292,6 +292,43 @@ def test_t5_labels_drop_sentencepiece_marker_and_target_is_required():
         capture(model, "the cat sat", processor=tokenizer, target=" ")
 
 
+@pytest.mark.parametrize("family", ["bart", "t5"])
+def test_encoder_decoder_layers_are_written_from_hooks_with_padding_dropped(family):
+    """No output_attentions tuple is built: the forward is asked for none and returns none; the
+    values (padding dropped from the encoder's queries and keys and the cross keys) equal an
+    eager copy's tuple."""
+    import copy
+
+    from ._text_tiny import tiny_model, word_tokenizer
+
+    model, tok = tiny_model(family), word_tokenizer()
+    ids, mask = [5, 17, 33, 8, 61, 42, 9, 23], [1, 1, 1, 1, 1, 1, 0, 0]
+    seen = []
+    handle = model.register_forward_hook(
+        lambda _m, _a, kwargs, out: seen.append((kwargs.get("output_attentions"), out.encoder_attentions,
+                                                 out.decoder_attentions, out.cross_attentions)),
+        with_kwargs=True)
+    try:
+        grids = capture(model, input_ids=ids, attention_mask=mask, processor=tok, target="a dog ran far")
+    finally:
+        handle.remove()
+    assert seen == [(False, None, None, None)]
+    ref = type(model)._from_config(copy.deepcopy(model.config), attn_implementation="eager").eval()
+    ref.load_state_dict(model.state_dict())
+    decoder_ids = [model.config.decoder_start_token_id, *tok(text_target="a dog ran far")["input_ids"][:-1]]
+    with torch.no_grad():
+        out = ref(input_ids=torch.tensor([ids]), attention_mask=torch.tensor([mask]),
+                  decoder_input_ids=torch.tensor([decoder_ids]), output_attentions=True)
+    keep = np.array(mask, dtype=bool)
+    want = {"encoder": [a[0][:, keep][:, :, keep] for a in out.encoder_attentions],
+            "decoder": [a[0] for a in out.decoder_attentions],
+            "cross": [a[0][:, :, keep] for a in out.cross_attentions]}
+    for name, layers in want.items():
+        assert grids[name].shape == (2, 4, *layers[0].shape[1:])
+        np.testing.assert_allclose(grids[name].values, np.stack([a.numpy() for a in layers]), atol=1e-6)
+    assert grids["encoder"].shape[2:] == (6, 6) and grids["cross"].shape[2:] == (len(decoder_ids), 6)
+
+
 def test_target_on_an_encoder_is_rejected(minilm):
     model, tokenizer = minilm
     with pytest.raises(ValueError, match="only for encoder-decoder"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ __all__ = [
     "clip_scale",
     "frame_maps",
     "overlay_frames",
+    "overlay_stream",
     "annotated",
     "display_size",
     "footer",
@@ -139,17 +140,40 @@ def overlay_frames(
     >>> out.shape, note
     ((4, 32, 32, 3), 'one scale for all frames')
     """
+    overlaid, scale, note = overlay_stream(frames, maps, alpha=alpha, cmap=cmap, upsample=upsample,
+                                           normalise=normalise)
+    return np.stack(list(overlaid)), scale, note
+
+
+def overlay_stream(
+    frames: np.ndarray | Sequence[np.ndarray] | VideoClip,
+    maps: AttentionMap | ArrayLike,
+    *,
+    alpha: float = 0.5,
+    cmap: str | None = None,
+    upsample: str = "bilinear",
+    normalise: str = "clip",
+) -> tuple[Iterator[np.ndarray], ColorScale, str]:
+    """:func:`overlay_frames` one frame at a time: a generator of the blended frames, with the
+    colour scale and note known up front (inputs are checked before the first frame).
+
+    Example
+    -------
+    >>> frames, scale, note = overlay_stream(np.zeros((4, 32, 32, 3), np.uint8), np.random.rand(2, 2, 2))
+    >>> next(frames).shape
+    (32, 32, 3)
+    """
     frames = check_frames(frames)
     per_frame = frame_maps(maps, len(frames))
     per_frame, scale, note = clip_scale(per_frame, normalise, cmap)
     # a map over a VideoAxis knows the frames' resize / crop: place each frame's grid with it
     frame_axis = maps.axis.frame_axis if isinstance(maps, AttentionMap) else None
-    out = np.stack([
+    blended = (
         overlay(frame, grid if frame_axis is None else AttentionMap(grid.ravel(), frame_axis), alpha=alpha,
                 cmap=scale.cmap, upsample=upsample, vmin=scale.vmin, vmax=scale.vmax)
         for frame, grid in zip(frames, per_frame)
-    ])
-    return out, scale, note
+    )
+    return blended, scale, note
 
 
 def check_frames(frames: np.ndarray | Sequence[np.ndarray] | VideoClip) -> np.ndarray:
@@ -194,17 +218,24 @@ def footer(width: int, text: str, scale: ColorScale, per_frame: bool) -> np.ndar
     return bar
 
 
-def annotated(overlaid: np.ndarray, times: np.ndarray, scale: ColorScale, label: str, min_side: int,
-               per_frame: bool) -> np.ndarray:
+def annotated(overlaid: Iterable[np.ndarray], times: np.ndarray, scale: ColorScale, label: str,
+              min_side: int, per_frame: bool) -> Iterator[np.ndarray]:
+    """Each overlaid frame enlarged to ``min_side`` (nearest neighbour) over its footer, as it comes."""
     import cv2
 
-    height, width = display_size(*overlaid.shape[1:3], min_side)
-    out = []
+    size = None
     for frame, t in zip(overlaid, times):
+        height, width = size = size or display_size(*frame.shape[:2], min_side)
         big = cv2.resize(frame, (width, height), interpolation=cv2.INTER_NEAREST)
         text = f"{t:5.2f} s  {label}".rstrip()
-        out.append(np.concatenate([big, footer(width, text, scale, per_frame)], axis=0))
-    return np.stack(out)
+        yield np.concatenate([big, footer(width, text, scale, per_frame)], axis=0)
+
+
+def _kept(frames: Iterable[np.ndarray], into: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """``frames`` passed on one at a time, each also appended to ``into``."""
+    for frame in frames:
+        into.append(frame)
+        yield frame
 
 
 def write_overlay_video(
@@ -272,11 +303,13 @@ def write_overlay_video(
         fps = maps.axis.fps if isinstance(maps, AttentionMap) and isinstance(maps.axis, VideoAxis) else 8.0
     if not fps > 0:
         raise MultiattnValueError(f"fps must be positive, got {fps}")
-    overlaid, scale, note = overlay_frames(frames, maps, alpha=alpha, cmap=cmap, upsample=upsample,
-                                           normalise=normalise)
-    shown = annotated(overlaid, np.arange(len(overlaid)) / fps, scale, label, min_side,
-                       per_frame=normalise == "frame")
-    out = {"mp4": write_mp4(shown, path, fps)}
+    frames = check_frames(frames)
+    overlaid, scale, _ = overlay_stream(frames, maps, alpha=alpha, cmap=cmap, upsample=upsample,
+                                        normalise=normalise)
+    shown: list[np.ndarray] = []  # each frame is encoded as soon as it is drawn, and kept for the GIF
+    times = np.arange(len(frames)) / fps
+    out = {"mp4": write_mp4(_kept(annotated(overlaid, times, scale, label, min_side,
+                                            per_frame=normalise == "frame"), shown), path, fps)}
     if gif:
-        out["gif"] = write_gif(shown, path.with_suffix(".gif"), fps)
+        out["gif"] = write_gif(np.stack(shown), path.with_suffix(".gif"), fps)
     return out

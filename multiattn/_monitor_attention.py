@@ -1,13 +1,16 @@
 """A Hugging Face attention implementation for the monitor: eager attention that also hands on its scores.
 
 Registered once as ``attn_implementation="multiattn_monitor"`` (``AttentionInterface`` and
-``AttentionMaskInterface``, the eager masks).  It computes exactly what the plain
-``eager_attention_forward`` of BERT / RoBERTa / ViT / CLIP / Whisper / VideoMAE computes
-(``softmax(q kᵀ · scale + mask) v``, same operations in the same order, so the model's output
-is unchanged) and passes each layer's weights *and* pre-softmax scores to the monitor: with
-the scores, the entropy needs no log pass over the weights
-(:func:`multiattn._monitor_stats._row_entropy`), the one costly elementwise operation the
-statistics had.  Models of other families keep the eager implementation and the module hooks.
+``AttentionMaskInterface``, the eager masks).  It computes what the plain
+``eager_attention_forward`` of BERT / RoBERTa / ViT / CLIP / Whisper / VideoMAE computes,
+``softmax(q kᵀ · scale + mask) v``, but *transposed*: the scores as ``k qᵀ`` (the same dot
+products) and the softmax over the key axis, so the weights come out as ``(B, H, K, Q)`` in
+memory, the layout in which the monitor's compiled kernel (:mod:`._monitor_kernels`) puts the
+query rows in the SIMD lanes without a copy.  The output matmul reads that layout as a
+transposed operand; the model's output equals eager's within float32 rounding (the softmax
+sums in another order; ``tests/test_monitor.py`` checks 1e-6).  Each layer's weights *and*
+pre-softmax scores go to the monitor as ``(B, H, Q, K)`` views: with the scores, the entropy
+needs no log pass.  Models of other families keep the eager implementation and the module hooks.
 
 Example
 -------
@@ -43,11 +46,12 @@ def _attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch
 
     if scaling is None:
         scaling = query.size(-1) ** -0.5
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    scores_t = torch.matmul(key, query.transpose(2, 3)) * scaling  # (B, H, K, Q): eager's scores, transposed
     if attention_mask is not None:
-        scores = scores + attention_mask
-    weights = torch.nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = torch.nn.functional.dropout(weights, p=dropout, training=module.training)
+        scores_t = scores_t + attention_mask.transpose(-1, -2)
+    weights_t = torch.nn.functional.softmax(scores_t, dim=-2, dtype=torch.float32).to(query.dtype)
+    weights_t = torch.nn.functional.dropout(weights_t, p=dropout, training=module.training)
+    weights, scores = weights_t.transpose(-1, -2), scores_t.transpose(-1, -2)  # (B, H, Q, K) views
     callback = _CALLBACKS.get(id(module))
     if callback is not None:
         callback(weights, scores)

@@ -138,17 +138,33 @@ class Context:
         return self._cached(("masks", names, batch),
                             lambda: torch.stack([self.masks[m][:batch] for m in names], -1).float())
 
+    def _distances(self, n_queries: int, n_keys: int) -> torch.Tensor:
+        """(Q, K) query -> key distances of a layer (zeros for a layer whose queries are not its keys)."""
+        import torch
+
+        distances = self.distances
+        if distances is None or distances.shape != (n_queries, n_keys):
+            distances = token_distances(n_keys) if n_queries == n_keys else torch.zeros(n_queries, n_keys)
+        return distances
+
     def weighted_distances(self, batch: int, n_queries: int, n_keys: int) -> torch.Tensor:
         """(B, Q·K, 1) query-weighted distances: ``w.reshape(B, H, Q·K) @ this`` is the mean distance."""
         def make() -> torch.Tensor:
-            import torch
-
-            distances = self.distances
-            if distances is None or distances.shape != (n_queries, n_keys):
-                distances = token_distances(n_keys) if n_queries == n_keys else torch.zeros(n_queries, n_keys)
-            weighted = self.query_weights(batch)[:, :, None] * distances[None]
+            weighted = self.query_weights(batch)[:, :, None] * self._distances(n_queries, n_keys)[None]
             return weighted.reshape(batch, n_queries * n_keys, 1)
         return self._cached(("dist", batch, n_queries, n_keys), make)
+
+    def kernel_inputs(self, names: tuple[str, ...], batch: int, n_queries: int, n_keys: int) -> tuple:
+        """``(qw, logk, dist_t, masks)`` numpy inputs of :func:`fused_matrix` for ``names``."""
+        cache = self.__dict__.setdefault("_cache", {})
+        key = ("kernel", names, batch, n_queries, n_keys)
+        if key not in cache:
+            masked = tuple(_MASKED[n] for n in names if n in _MASKED)
+            dist_t = self._distances(n_queries, n_keys).mT.contiguous().numpy() \
+                if "mean_distance" in names else None
+            cache[key] = (self.query_weights(batch).numpy(), self.log_keys(batch).numpy(), dist_t,
+                          self.key_masks(masked, batch).numpy() if masked else None)
+        return cache[key]
 
 
 def token_distances(n: int) -> torch.Tensor:
@@ -160,12 +176,7 @@ def token_distances(n: int) -> torch.Tensor:
 
 
 def _top_sum(w: torch.Tensor, k: int) -> torch.Tensor:
-    """Sum of each row's ``k`` largest weights.
-
-    ``k = 5`` with numba (extra ``fast``): the compiled kernel of :mod:`._monitor_kernels`
-    (0.26 ms for MiniLM's 1 536 rows of 128); else numpy's SIMD ``partition`` (0.37 ms;
-    ``torch.topk`` takes 1.9 ms).
-    """
+    """Sum of each row's ``k`` largest weights (numpy's SIMD ``partition``; ``torch.topk`` is 5× slower)."""
     import numpy as np
     import torch
 
@@ -173,40 +184,67 @@ def _top_sum(w: torch.Tensor, k: int) -> torch.Tensor:
     if k >= n:
         return w.sum(-1)
     rows = np.ascontiguousarray(w.numpy(), dtype=np.float32).reshape(-1, n)
-    kernel = _kernel() if k == 5 else None
-    if kernel is not None:  # the fused kernel with s = w: its top-5, the entropy ignored
-        out, scratch = np.empty(rows.shape[0], np.float32), np.empty(rows.shape[0], np.float32)
-        kernel(rows, rows, out, scratch)
-    else:
-        out = np.partition(rows, n - k, axis=-1)[:, n - k:].sum(-1, dtype=np.float32)
+    out = np.partition(rows, n - k, axis=-1)[:, n - k:].sum(-1, dtype=np.float32)
     return torch.from_numpy(out.reshape(w.shape[:-1]))
 
 
 @functools.cache
 def _kernel() -> Callable | None:
-    """The compiled top-5 + entropy kernel, or ``None`` without numba."""
+    """The compiled per-layer kernel of :mod:`._monitor_kernels`, or ``None`` without numba."""
     if importlib.util.find_spec("numba") is None:
         return None
-    from ._monitor_kernels import top5_entropy_rows
+    from ._monitor_kernels import layer_kernel
 
-    return top5_entropy_rows
+    return layer_kernel
 
 
-def _top5_entropy(w: torch.Tensor, scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
-    """Rows' top-5 sums and entropies ``(B·H·Q,)`` in one compiled pass (``None``: no numba, or no
-    finite entropy, e.g. a fully masked row)."""
+#: Statistics the compiled kernel gives besides the mask shares, in its ``slots`` order.
+_KERNEL = ("entropy", "norm_entropy", "top5", "sink_share", "mean_distance")
+
+
+def _transposed(x: torch.Tensor) -> np.ndarray:
+    """``x (B, H, Q, K)`` as a C-contiguous float32 ``(B, H, K, Q)`` array (no copy when ``x`` is a
+    transposed view, as the monitoring attention hands on)."""
+    import torch
+
+    t = x.detach().mT
+    return (t if t.dtype == torch.float32 else t.float()).contiguous().numpy()
+
+
+def fused_matrix(weights: torch.Tensor, scores: torch.Tensor | None, names: Sequence[str],
+                 qw: np.ndarray, logk: np.ndarray, dist_t: np.ndarray | None = None,
+                 masks: np.ndarray | None = None) -> np.ndarray | None:
+    """``(B, H, len(names))`` statistics from the compiled kernel (``None`` without numba).
+
+    ``names`` from :data:`_KERNEL` and mask shares, the ``c``-th other name being the share on
+    column ``c`` of ``masks (B, K, C)``; ``qw (B, Q)`` query weights, ``logk (B,)`` the
+    normalised entropy's divisor, ``dist_t (K, Q)`` the transposed distances.  Without
+    ``scores`` the entropy comes from ``log w`` (one vectorised log pass).
+    """
     import torch
 
     kernel = _kernel()
-    n = w.shape[-1]
-    if kernel is None or n <= 5 or scores.dtype != torch.float32:
+    if kernel is None:
         return None
-    rows = np.ascontiguousarray(w.numpy()).reshape(-1, n)
-    top5, entropy = np.empty(rows.shape[0], np.float32), np.empty(rows.shape[0], np.float32)
-    kernel(rows, np.ascontiguousarray(scores.numpy()).reshape(-1, n), top5, entropy)
-    if not np.isfinite(entropy).all():  # a fully masked row, or an exp underflow at the max
-        return None
-    return top5, entropy
+    b, h, q, k = weights.shape
+    wt = _transposed(weights)
+    entropy = "entropy" in names or "norm_entropy" in names
+    if not entropy:
+        st = wt
+    elif scores is None:
+        st = torch.log(torch.from_numpy(wt)).numpy()
+    else:
+        st = _transposed(scores)
+    slots = [-1] * len(_KERNEL)
+    for i, name in enumerate(names):
+        if name in _KERNEL:
+            slots[_KERNEL.index(name)] = i
+        else:
+            slots.append(i)
+    out = np.zeros((b, h, len(names)), np.float32)
+    kernel(wt, st, qw, logk, np.zeros((0, 0), np.float32) if dist_t is None else dist_t,
+           np.zeros((b, k, 0), np.float32) if masks is None else masks, np.array(slots, np.int64), out)
+    return out
 
 
 def _row_entropy(w: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
@@ -243,10 +281,11 @@ def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],
                  scores: torch.Tensor | None = None) -> torch.Tensor:
     """Per-head statistics of one layer ``weights (B, H, Q, K)`` as one ``(B, H, S)`` float32 tensor.
 
-    ``S`` follows :func:`present` (``names`` less those whose mask the context lacks).  The
-    linear statistics share two products: the query-weighted column sums ``(B, H, K)`` (key
-    shares, sink share) and one matrix-vector product with the distances; the entropy takes
-    one log pass (or none, from ``scores``), the top-5 one partition.
+    ``S`` follows :func:`present` (``names`` less those whose mask the context lacks).  With
+    numba (extra ``fast``) one compiled call gives them all (:func:`fused_matrix`); without it,
+    torch / numpy: the query-weighted column sums ``(B, H, K)`` (key shares, sink share), one
+    matrix-vector product with the distances, the entropy from ``scores`` (or one log pass),
+    the top-5 from one partition.
     """
     import torch
 
@@ -255,22 +294,21 @@ def layer_matrix(weights: torch.Tensor, ctx: Context, names: Sequence[str],
 
         return cross_matrix(weights, ctx.query_weights(weights.shape[0]), ctx.n_audio, names)
     w = weights.detach()
-    w = w if w.dtype == torch.float32 else w.float()
     b, h, q, k = w.shape
     ctx = ctx.fit(q, k)
     wanted = present(names, ctx)
+    fused = fused_matrix(w, scores, wanted, *ctx.kernel_inputs(wanted, b, q, k))
+    if fused is not None:
+        return torch.from_numpy(fused)
+    w = w if w.dtype == torch.float32 else w.float()
     qw = ctx.query_weights(b)  # (B, Q): 1 / n_valid on valid queries, 0 on padding
     qn = qw.numpy()[:, None, :]  # the small per-row results are combined in numpy (cheaper calls)
     cols: dict[str, np.ndarray] = {}
-    need_entropy = "entropy" in wanted or "norm_entropy" in wanted
-    fused = _top5_entropy(w, scores) if scores is not None and (need_entropy or "top5" in wanted) else None
-    if need_entropy:
-        rows = fused[1] if fused else _row_entropy(w, scores).numpy()
-        cols["entropy"] = (rows.reshape(b, h, q) * qn).sum(-1)
+    if "entropy" in wanted or "norm_entropy" in wanted:
+        cols["entropy"] = (_row_entropy(w, scores).numpy().reshape(b, h, q) * qn).sum(-1)
         cols["norm_entropy"] = cols["entropy"] / ctx.log_keys(b).numpy()[:, None]
     if "top5" in wanted:
-        rows = fused[0] if fused else _top_sum(w, 5).numpy()
-        cols["top5"] = (rows.reshape(b, h, q) * qn).sum(-1)
+        cols["top5"] = (_top_sum(w, 5).numpy().reshape(b, h, q) * qn).sum(-1)
     masked = [n for n in wanted if n in _MASKED]
     if masked or "sink_share" in wanted:
         cols.update(_key_shares(w, qw, ctx, masked, "sink_share" in wanted))

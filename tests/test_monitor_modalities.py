@@ -84,7 +84,8 @@ def test_clip_monitors_both_towers_labelled():
         with monitor(model, processor=processor) as mon:
             watched = model(**inputs).logits_per_image
         records = mon.take()
-    torch.testing.assert_close(watched, plain, rtol=0, atol=1e-6)
+    # the monitor's attention sums its softmax over the keys in another order: float32 rounding
+    torch.testing.assert_close(watched, plain, rtol=1e-6, atol=1e-6)
     by_kind = {}
     for r in records:
         by_kind.setdefault(r.modality, []).append(r)

@@ -66,3 +66,18 @@ def test_the_frame_count_is_read_back_and_checked(tmp_path, monkeypatch):
     monkeypatch.setattr(_video_encode, "_frame_count", lambda path: 6)
     with pytest.raises(MultiattnRuntimeError, match="reads back 6 frames, 7 were written"):
         write_mp4(np.zeros((7, 16, 16, 3), np.uint8), tmp_path / "d.mp4", fps=5)
+
+
+def test_an_ffmpeg_failure_is_reported_with_its_message(tmp_path, monkeypatch):
+    command = _video_encode._ffmpeg_command
+
+    def broken(*args):  # a profile x264 does not know: the encoder does not open, ffmpeg exits
+        return [*command(*args)[:-1], "-profile:v", "nonsense", command(*args)[-1]]
+
+    monkeypatch.setattr(_video_encode, "_ffmpeg_command", broken)
+    out = tmp_path / "broken.mp4"
+    with pytest.raises(MultiattnRuntimeError, match="ffmpeg could not write .*exit code.*invalid profile"):
+        write_mp4(np.zeros((30, 64, 64, 3), np.uint8), out, fps=4)
+    assert not out.exists()
+    with pytest.raises(MultiattnValueError, match="quality"):
+        write_mp4(np.zeros((2, 8, 8, 3), np.uint8), out, fps=4, quality=11)

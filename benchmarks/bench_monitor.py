@@ -13,11 +13,11 @@ pass) that families without the plain eager attention take.
 
 Prints one JSON line: ``overhead`` (all forwards, all statistics), ``overhead_no_top5``,
 ``overhead_hooks``, ``overhead_sample_0.1``, ``overhead_eager_only`` (eager attention alone),
-``overhead_monitor_attention_only`` (the monitoring implementation with no statistic),
-``breakdown_ms`` (CPU ms per forward spent in each part of the full monitor, timed inside 100
-monitored forwards: the fused top-5 + entropy pass, the key shares + sink share, the mean
-distance, the rest of the per-layer code, the per-forward contexts and records), medians in ms.
-``--rounds N`` for more rounds.
+``overhead_monitor_attention_only`` (the monitoring implementation, torch's softmax, no
+statistic), ``breakdown_ms`` (CPU ms per forward spent in each part of the full monitor, timed
+inside 100 monitored forwards: the compiled softmax + statistics pass with its glue, the rest of
+the per-layer callback, the per-forward contexts and records), medians in ms.  ``--rounds N``
+for more rounds.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def _breakdown(model, tok, enc) -> dict[str, float]:
         setattr(owner, name, wrapper)
         return original
 
-    parts = [(stats, "fused_matrix", "fused_kernel"), (stats, "layer_matrix", "per_layer_total"),
+    parts = [(stats, "softmax_matrix", "softmax_and_statistics"),
+             (Monitor, "_softmax_layer", "per_layer_total"),
              (Monitor, "_end", "records"), (Monitor, "_begin", "contexts")]
     saved = [(owner, name, timed(owner, name, key)) for owner, name, key in parts]
     n = 100
@@ -98,7 +99,7 @@ def _breakdown(model, tok, enc) -> dict[str, float]:
         for owner, name, original in saved:
             setattr(owner, name, original)
     out = {k: round(v / n * 1e3, 3) for k, v in spent.items()}
-    out["per_layer_rest"] = round(out.pop("per_layer_total", 0.0) - out.get("fused_kernel", 0.0), 3)
+    out["per_layer_rest"] = round(out.pop("per_layer_total", 0.0) - out.get("softmax_and_statistics", 0.0), 3)
     return out
 
 

@@ -1,21 +1,21 @@
-"""A Hugging Face attention implementation for the monitor: eager attention that also hands on its scores.
+"""A Hugging Face attention implementation for the monitor: eager attention, its softmax by the monitor.
 
 Registered once as ``attn_implementation="multiattn_monitor"`` (``AttentionInterface`` and
 ``AttentionMaskInterface``, the eager masks).  It computes what the plain
 ``eager_attention_forward`` of BERT / RoBERTa / ViT / CLIP / Whisper / VideoMAE computes,
 ``softmax(q kᵀ · scale + mask) v``, but *transposed*: the scores as ``k qᵀ`` (the same dot
-products) and the softmax over the key axis, so the weights come out as ``(B, H, K, Q)`` in
-memory, the layout in which the monitor's compiled kernel (:mod:`._monitor_kernels`) puts the
-query rows in the SIMD lanes without a copy.  The output matmul reads that layout as a
-transposed operand; the model's output equals eager's within float32 rounding (the softmax
-sums in another order; ``tests/test_monitor.py`` checks 1e-6).  Each layer's weights *and*
-pre-softmax scores go to the monitor as ``(B, H, Q, K)`` views: with the scores, the entropy
-needs no log pass.  Models of other families keep the eager implementation and the module hooks.
+products, ``(B, H, K, Q)`` in memory) and the softmax over the key axis, the layout in which
+the monitor's compiled kernels (:mod:`._monitor_kernels`) hold the query rows in their SIMD
+lanes.  The monitor's callback computes that softmax itself, together with the layer's
+statistics, in one pass over the scores (:func:`._monitor_stats.softmax_matrix`; values within
+4 ulp of torch's softmax); the output matmul reads the weights as a transposed operand.  The
+model's output equals eager's within float32 rounding (``tests/test_monitor.py`` checks 1e-6
+of its scale).  Models of other families keep the eager implementation and the module hooks.
 
 Example
 -------
 >>> with monitor_attention(model, {module: callback}):  # doctest: +SKIP
-...     model(**inputs)  # callback(weights (B, H, Q, K), scores (B, H, Q, K)) per layer
+...     model(**inputs)  # per layer: weights_t = callback(scores_t (B, H, K, Q), scale, None)
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ IMPLEMENTATION = "multiattn_monitor"
 #: modeling modules whose ``eager_attention_forward`` is the plain one this module reproduces.
 PLAIN_FAMILIES = frozenset({"bert", "roberta", "vit", "clip", "whisper", "videomae"})
 
-_CALLBACKS: dict[int, Callable[[torch.Tensor, torch.Tensor], None]] = {}
+#: attention module id -> ``callback(scores_t, scale, weights_t)``: given ``weights_t`` it only
+#: observes them (training-mode dropout); given ``None`` it returns ``softmax(scores_t · scale)``
+#: over the keys, computed with the layer's statistics.
+_CALLBACKS: dict[int, Callable[[torch.Tensor, float, torch.Tensor | None], torch.Tensor]] = {}
 
 
 def _attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -44,17 +47,20 @@ def _attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch
                **_kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
-    if scaling is None:
-        scaling = query.size(-1) ** -0.5
-    scores_t = torch.matmul(key, query.transpose(2, 3)) * scaling  # (B, H, K, Q): eager's scores, transposed
-    if attention_mask is not None:
-        scores_t = scores_t + attention_mask.transpose(-1, -2)
-    weights_t = torch.nn.functional.softmax(scores_t, dim=-2, dtype=torch.float32).to(query.dtype)
-    weights_t = torch.nn.functional.dropout(weights_t, p=dropout, training=module.training)
-    weights, scores = weights_t.transpose(-1, -2), scores_t.transpose(-1, -2)  # (B, H, Q, K) views
+    scale = query.size(-1) ** -0.5 if scaling is None else scaling
+    scores_t = torch.matmul(key, query.transpose(2, 3))  # (B, H, K, Q): eager's q kᵀ, transposed
+    if attention_mask is not None:  # eager's order: scale, then add the mask
+        scores_t, scale = scores_t * scale + attention_mask.transpose(-1, -2), 1.0
     callback = _CALLBACKS.get(id(module))
-    if callback is not None:
-        callback(weights, scores)
+    if callback is not None and not (module.training and dropout > 0):
+        weights_t = callback(scores_t, scale, None)  # the softmax and the statistics in one pass
+    else:
+        scores_t = scores_t * scale if scale != 1.0 else scores_t
+        weights_t = torch.nn.functional.softmax(scores_t, dim=-2, dtype=torch.float32).to(query.dtype)
+        weights_t = torch.nn.functional.dropout(weights_t, p=dropout, training=module.training)
+        if callback is not None:
+            callback(scores_t, 1.0, weights_t)
+    weights = weights_t.transpose(-1, -2)  # (B, H, Q, K), a view
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, weights
 
@@ -77,8 +83,7 @@ def plain_eager(modules: list[tuple[str, Any, int]]) -> bool:
 
 
 @contextlib.contextmanager
-def monitor_attention(model: Model, callbacks: Mapping[Any, Callable[[torch.Tensor, torch.Tensor], None]],
-                      ) -> Iterator[None]:
+def monitor_attention(model: Model, callbacks: Mapping[Any, Callable[..., torch.Tensor]]) -> Iterator[None]:
     """Run a block with ``model`` on the monitoring implementation; ``callbacks`` per attention module."""
     from .adapters._hf import attention_implementation
 

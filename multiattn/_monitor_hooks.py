@@ -11,6 +11,7 @@ model is switched to eager attention only for the forwards that are monitored.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -174,7 +175,8 @@ def _switch(monitor: Monitor, stack: contextlib.ExitStack) -> Callable[[], conte
     """How a monitored forward reaches the attention of a Hugging Face model.
 
     Families with the plain eager attention (:data:`~._monitor_attention.PLAIN_FAMILIES`) run
-    on the monitoring implementation, which hands on weights and scores; others run on eager
+    on the monitoring implementation, whose softmax the monitor computes with the statistics
+    (:meth:`~multiattn.monitor.Monitor._softmax_layer`); others run on eager
     attention with a forward hook on each attention module (installed on ``stack`` now).
     Returns the context manager that switches the model for one forward (or for the whole
     attachment when every forward is monitored).
@@ -188,10 +190,7 @@ def _switch(monitor: Monitor, stack: contextlib.ExitStack) -> Callable[[], conte
     if not modules:
         raise MultiattnValueError(f"found no attention modules in {type(model).__name__} to monitor")
     if monitor.fast_attention and plain_eager(modules):
-        def layer(name: str) -> Callable[[torch.Tensor, torch.Tensor], None]:
-            return lambda weights, scores: monitor._layer(name, weights, scores)
-
-        callbacks = {module: layer(name) for name, module, _ in modules}
+        callbacks = {module: functools.partial(monitor._softmax_layer, name) for name, module, _ in modules}
         return lambda: monitor_attention(model, callbacks)
     stack.enter_context(hf_attention_hooks(modules, monitor._layer, strict=monitor.sample >= 1.0))
     return lambda: eager_attention(model)

@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["layer_kernel"]
+__all__ = ["layer_kernel", "softmax_kernel"]
 
 #: LLVM may reorder sums (SIMD partial sums) but keeps IEEE infinities and NaNs (masked keys).
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -123,48 +123,122 @@ def _weighted(a, v):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _others(w, a, dist_t, masks_b, slots, out_bh, top, row, col):  # pragma: no cover - compiled
+    """Top-5, mean distance, key shares and sink share of one head ``w (K, Q)`` into ``out_bh``."""
+    n_keys = w.shape[0]
+    if slots[2] >= 0:
+        _top5(w, top)
+        for q in range(w.shape[1]):
+            row[q] = top[0, q]
+            for i in range(1, min(5, n_keys)):
+                row[q] += top[i, q]
+        out_bh[slots[2]] = _weighted(a, row)
+    if slots[4] >= 0:
+        _distance(w, dist_t, row)
+        out_bh[slots[4]] = _weighted(a, row)
+    if slots[3] >= 0 or masks_b.shape[1] > 0:
+        _columns(w, a, col)
+        if slots[3] >= 0:
+            out_bh[slots[3]] = col.max()
+        for c in range(masks_b.shape[1]):
+            share = 0.0
+            for j in range(n_keys):
+                share += col[j] * masks_b[j, c]
+            out_bh[slots[5 + c]] = share
+
+
+@njit(cache=True, nogil=True)
+def _entropy_out(a, row, logk_b, slots, out_bh):  # pragma: no cover - compiled
+    value = _weighted(a, row)
+    if slots[0] >= 0:
+        out_bh[slots[0]] = value
+    if slots[1] >= 0:
+        out_bh[slots[1]] = value / logk_b
+
+
+@njit(cache=True, nogil=True)
 def layer_kernel(wt, st, qw, logk, dist_t, masks, slots, out):  # pragma: no cover - compiled
     n_batch, n_heads, n_keys, n_queries = wt.shape
-    n_masks = masks.shape[2]
-    m = np.empty(n_queries, np.float32)
-    high = np.empty(n_queries, np.float32)
-    row = np.empty(n_queries, np.float32)
+    m, high, row = np.empty((3, n_queries), np.float32)
     top = np.empty((5, n_queries), np.float32)
     col = np.empty(n_keys, np.float32)
-    entropy, top5, distance = slots[0] >= 0 or slots[1] >= 0, slots[2] >= 0, slots[4] >= 0
-    columns = slots[3] >= 0 or n_masks > 0
-    n_top = min(5, n_keys)
     for b in range(n_batch):
-        a = qw[b]
         for h in range(n_heads):
             w = wt[b, h]
-            if entropy:
-                s = st[b, h]
-                _row_max(w, s, m, high)
-                _shifted_dot(w, s, m, row)
+            if slots[0] >= 0 or slots[1] >= 0:
+                _row_max(w, st[b, h], m, high)
+                _shifted_dot(w, st[b, h], m, row)
                 for q in range(n_queries):
                     row[q] = -np.log(high[q]) - row[q]
-                value = _weighted(a, row)
-                if slots[0] >= 0:
-                    out[b, h, slots[0]] = value
-                if slots[1] >= 0:
-                    out[b, h, slots[1]] = value / logk[b]
-            if top5:
-                _top5(w, top)
+                _entropy_out(qw[b], row, logk[b], slots, out[b, h])
+            _others(w, qw[b], dist_t, masks[b], slots, out[b, h], top, row, col)
+
+
+#: ``exp(x)`` is 0 below this (float32 underflow; masked keys' ``−inf`` / ``finfo.min`` scores).
+_LOW = np.float32(-87.33654)
+
+
+@njit(cache=True, nogil=True)
+def _exp_pass(raw, scale, m, e, z, bits):  # pragma: no cover - compiled
+    """``e = exp(raw · scale − m)`` per column and ``z += e``: Cephes' ``expf`` (Cody–Waite
+    reduction, degree-6 polynomial, ``2^n`` from its bits) in SIMD lanes, ≤ 4 ulp from torch's
+    softmax (no fastmath: the reduction's two constants must stay apart)."""
+    fbits = bits.view(np.float32)
+    z[:] = 0.0
+    for j in range(raw.shape[0]):
+        rj, ej = raw[j], e[j]
+        for q in range(raw.shape[1]):
+            x = max(rj[q] * scale - m[q], np.float32(-87.33654))
+            n = np.floor(x * np.float32(1.44269504) + np.float32(0.5))
+            r = x - n * np.float32(0.693359375)
+            r = r - n * np.float32(-2.12194440e-4)
+            p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
+            p = p * r + np.float32(8.3334519073e-3)
+            p = p * r + np.float32(4.1665795894e-2)
+            p = p * r + np.float32(1.6666665459e-1)
+            p = p * r + np.float32(5.0000001201e-1)
+            ej[q] = p * r * r + r + np.float32(1.0)
+            bits[q] = (np.int32(n) + 127) << 23
+        for q in range(raw.shape[1]):
+            x = ej[q] * fbits[q] if rj[q] * scale - m[q] > np.float32(-87.33654) else np.float32(0.0)
+            ej[q] = x
+            z[q] += x
+
+
+@njit(cache=True, nogil=True)
+def _softmax_head(raw, scale, w, m, z, bits, row):  # pragma: no cover - compiled
+    """``w = softmax(raw · scale)`` over the keys (axis 0) of one head (eager's scaled scores,
+    ``raw · scale`` in float32); ``row`` = each query's ``Σ_k w (s − max s)``, so the entropy is
+    ``log Σ exp − row``."""
+    m[:] = -np.inf
+    for j in range(raw.shape[0]):
+        rj = raw[j]
+        for q in range(raw.shape[1]):
+            m[q] = max(m[q], rj[q] * scale)
+    _exp_pass(raw, scale, m, w, z, bits)
+    for q in range(raw.shape[1]):
+        z[q] = np.float32(1.0) / z[q]
+    row[:] = 0.0
+    for j in range(raw.shape[0]):
+        rj, wj = raw[j], w[j]
+        for q in range(raw.shape[1]):
+            x = wj[q] * z[q]
+            wj[q] = x
+            row[q] += x * (rj[q] * scale - m[q]) if x > 0 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True)
+def softmax_kernel(raw_t, scale, wt, qw, logk, dist_t, masks, slots, out):  # pragma: no cover - compiled
+    n_batch, n_heads, n_keys, n_queries = raw_t.shape
+    m, z, row = np.empty((3, n_queries), np.float32)
+    bits = np.empty(n_queries, np.int32)
+    top = np.empty((5, n_queries), np.float32)
+    col = np.empty(n_keys, np.float32)
+    for b in range(n_batch):
+        for h in range(n_heads):
+            _softmax_head(raw_t[b, h], np.float32(scale), wt[b, h], m, z, bits, row)
+            if slots[0] >= 0 or slots[1] >= 0:
                 for q in range(n_queries):
-                    row[q] = top[0, q]
-                    for i in range(1, n_top):
-                        row[q] += top[i, q]
-                out[b, h, slots[2]] = _weighted(a, row)
-            if distance:
-                _distance(w, dist_t, row)
-                out[b, h, slots[4]] = _weighted(a, row)
-            if columns:
-                _columns(w, a, col)
-                if slots[3] >= 0:
-                    out[b, h, slots[3]] = col.max()
-                for c in range(n_masks):
-                    share = 0.0
-                    for j in range(n_keys):
-                        share += col[j] * masks[b, j, c]
-                    out[b, h, slots[5 + c]] = share
+                    row[q] = -np.log(z[q]) - row[q]  # z holds 1 / Σ exp
+                _entropy_out(qw[b], row, logk[b], slots, out[b, h])
+            _others(wt[b, h], qw[b], dist_t, masks[b], slots, out[b, h], top, row, col)

@@ -189,13 +189,13 @@ def _top_sum(w: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @functools.cache
-def _kernel() -> Callable | None:
-    """The compiled per-layer kernel of :mod:`._monitor_kernels`, or ``None`` without numba."""
+def _kernels() -> tuple[Callable, Callable] | None:
+    """The compiled ``(layer_kernel, softmax_kernel)`` of :mod:`._monitor_kernels` (``None``: no numba)."""
     if importlib.util.find_spec("numba") is None:
         return None
-    from ._monitor_kernels import layer_kernel
+    from ._monitor_kernels import layer_kernel, softmax_kernel
 
-    return layer_kernel
+    return layer_kernel, softmax_kernel
 
 
 #: Statistics the compiled kernel gives besides the mask shares, in its ``slots`` order.
@@ -211,6 +211,20 @@ def _transposed(x: torch.Tensor) -> np.ndarray:
     return (t if t.dtype == torch.float32 else t.float()).contiguous().numpy()
 
 
+def _kernel_args(names: Sequence[str], batch: int, n_keys: int, dist_t: np.ndarray | None,
+                 masks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dist_t, masks, slots)`` of a kernel call: empty stand-ins for the unused, each name's column."""
+    slots = [-1] * len(_KERNEL)
+    for i, name in enumerate(names):
+        if name in _KERNEL:
+            slots[_KERNEL.index(name)] = i
+        else:
+            slots.append(i)
+    return (np.zeros((0, 0), np.float32) if dist_t is None else dist_t,
+            np.zeros((batch, n_keys, 0), np.float32) if masks is None else masks,
+            np.array(slots, np.int64))
+
+
 def fused_matrix(weights: torch.Tensor, scores: torch.Tensor | None, names: Sequence[str],
                  qw: np.ndarray, logk: np.ndarray, dist_t: np.ndarray | None = None,
                  masks: np.ndarray | None = None) -> np.ndarray | None:
@@ -223,8 +237,8 @@ def fused_matrix(weights: torch.Tensor, scores: torch.Tensor | None, names: Sequ
     """
     import torch
 
-    kernel = _kernel()
-    if kernel is None:
+    kernels = _kernels()
+    if kernels is None:
         return None
     b, h, q, k = weights.shape
     wt = _transposed(weights)
@@ -235,16 +249,38 @@ def fused_matrix(weights: torch.Tensor, scores: torch.Tensor | None, names: Sequ
         st = torch.log(torch.from_numpy(wt)).numpy()
     else:
         st = _transposed(scores)
-    slots = [-1] * len(_KERNEL)
-    for i, name in enumerate(names):
-        if name in _KERNEL:
-            slots[_KERNEL.index(name)] = i
-        else:
-            slots.append(i)
+    dist_t, masks, slots = _kernel_args(names, b, k, dist_t, masks)
     out = np.zeros((b, h, len(names)), np.float32)
-    kernel(wt, st, qw, logk, np.zeros((0, 0), np.float32) if dist_t is None else dist_t,
-           np.zeros((b, k, 0), np.float32) if masks is None else masks, np.array(slots, np.int64), out)
+    kernels[0](wt, st, qw, logk, dist_t, masks, slots, out)
     return out
+
+
+def softmax_matrix(scores_t: torch.Tensor, scale: float, ctx: Context, names: Sequence[str],
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax over the keys of transposed scores and the layer's statistics, in one compiled pass.
+
+    ``scores_t (B, H, K, Q)`` are eager's ``q kᵀ`` transposed and not yet multiplied by
+    ``scale``; returns ``weights_t (B, H, K, Q)`` = ``softmax(scores_t · scale, dim=-2)`` (within
+    4 ulp of torch's) and the ``(B, H, S)`` statistics of :func:`layer_matrix`.  Without numba,
+    for cross-attention and for half-precision scores: torch's softmax, then :func:`layer_matrix`.
+    """
+    import torch
+
+    kernels = _kernels()
+    b, h, k, q = scores_t.shape
+    if kernels is None or ctx.cross or scores_t.dtype != torch.float32:
+        s = scores_t * scale if scale != 1.0 else scores_t
+        weights_t = torch.nn.functional.softmax(s, dim=-2, dtype=torch.float32).to(s.dtype)
+        return weights_t, layer_matrix(weights_t.mT, ctx, names, s.mT)
+    ctx = ctx.fit(q, k)
+    wanted = present(names, ctx)
+    qw, logk, dist_t, masks = ctx.kernel_inputs(wanted, b, q, k)
+    dist_t, masks, slots = _kernel_args(wanted, b, k, dist_t, masks)
+    raw = scores_t.detach().contiguous()
+    weights_t = torch.empty_like(raw)
+    out = np.zeros((b, h, len(wanted)), np.float32)
+    kernels[1](raw.numpy(), scale, weights_t.numpy(), qw, logk, dist_t, masks, slots, out)
+    return weights_t, torch.from_numpy(out)
 
 
 def _row_entropy(w: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:

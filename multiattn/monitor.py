@@ -173,18 +173,42 @@ class Monitor:
                   for key, ctx in contexts.items()}
         self._state = {"groups": groups, "route": route or (lambda _name: next(iter(groups)))}
 
+    def _group(self, name: str, n_queries: int, n_keys: int) -> dict[str, Any] | None:
+        """The record group a layer named ``name`` belongs to (``None`` outside a monitored forward)."""
+        state = self._state
+        if state is None:
+            return None
+        group = state["groups"][state["route"](name)]
+        if group["names"] is None:
+            group["names"] = group["ctx"].fit(n_queries, n_keys).names_for(self.statistics, n_queries)
+        group["layers"].append(name)
+        return group
+
     def _layer(self, name: str, weights: torch.Tensor, scores: torch.Tensor | None = None) -> None:
         from ._monitor_stats import layer_matrix
 
-        state = self._state
-        if state is None:
-            return
-        group = state["groups"][state["route"](name)]
-        ctx = group["ctx"]
-        if group["names"] is None:
-            group["names"] = ctx.fit(*weights.shape[-2:]).names_for(self.statistics, weights.shape[-2])
-        group["layers"].append(name)
-        group["stats"].append(layer_matrix(weights, ctx, group["names"], scores))
+        group = self._group(name, *weights.shape[-2:])
+        if group is not None:
+            group["stats"].append(layer_matrix(weights, group["ctx"], group["names"], scores))
+
+    def _softmax_layer(self, name: str, scores_t: torch.Tensor, scale: float,
+                       weights_t: torch.Tensor | None) -> torch.Tensor:
+        """The monitoring attention's callback: the softmax of ``scores_t (B, H, K, Q)`` over the keys
+        and the layer's statistics in one pass (``weights_t`` given: only its statistics)."""
+        import torch
+
+        from ._monitor_stats import softmax_matrix
+
+        if weights_t is not None:
+            self._layer(name, weights_t.mT, scores_t.mT)
+            return weights_t
+        group = self._group(name, scores_t.shape[-1], scores_t.shape[-2])
+        if group is None:
+            weights_t = torch.nn.functional.softmax(scores_t * scale, dim=-2, dtype=torch.float32)
+            return weights_t.to(scores_t.dtype)
+        weights_t, stats = softmax_matrix(scores_t, scale, group["ctx"], group["names"])
+        group["stats"].append(stats)
+        return weights_t
 
     def _end(self) -> None:
         import torch

@@ -217,3 +217,38 @@ def test_layer_kernel_equals_the_definitions_on_masked_padded_and_tied_rows(n_ke
     transposed = w.mT.contiguous().mT  # the layout the monitoring attention hands on
     got = fused_matrix(transposed, scores, ("delimiter_share", "top5"), qw, logk, None, masks[..., 1:])
     np.testing.assert_allclose(got, expected[..., [6, 2]], rtol=2e-6, atol=2e-6)
+
+
+def test_softmax_kernel_equals_torch_softmax_and_the_definitions():
+    """The monitoring attention's pass: softmax over the keys of transposed scores + statistics."""
+    from multiattn._monitor_stats import STATISTICS, Context, softmax_matrix, token_distances
+
+    rng = np.random.default_rng(2)
+    n = 12
+    valid = torch.ones(2, n, dtype=torch.bool)
+    valid[1, 9:] = False  # request 1 is padded to 12 tokens
+    first = torch.zeros_like(valid)
+    first[:, 0] = True
+    masks = {"first": first, "special": torch.from_numpy(rng.random((2, n)) < 0.3), "padding": ~valid,
+             "delimiter": torch.from_numpy(rng.random((2, n)) < 0.2)}
+    ctx = Context(valid, masks, token_distances(n))
+    raw = torch.from_numpy(rng.normal(0, 12, (2, 3, n, n)).astype(np.float32))
+    raw[0, 0, 2] = 1.0  # a uniform row: every weight tied
+    raw[0, 1, 4, :3] = raw[0, 1, 4].max() + 2.0  # three tied maxima
+    mask = torch.where(valid, 0.0, torch.finfo(torch.float32).min)[:, None, None, :]
+    names = ctx.names_for(STATISTICS, n)
+    for scores, scale in ((raw, 0.3), (raw * 0.3 + mask, 1.0)):  # scaled by the kernel, or scaled and masked
+        weights_t, stats = softmax_matrix(scores.mT.contiguous(), scale, ctx, names)
+        w = torch.softmax(scores * scale, -1)
+        torch.testing.assert_close(weights_t.mT, w, rtol=1e-6, atol=1e-6)  # torch's softmax, float32 rounding
+        if scale == 1.0:
+            assert (weights_t.mT[1, :, :, 9:] == 0).all()  # masked keys get exactly nothing
+        qw = (valid / valid.sum(-1, keepdim=True)).float().numpy()
+        key_masks = torch.stack([masks[m] for m in ("first", "special", "padding", "delimiter")], -1).float()
+        expected = _reference_statistics(w.numpy(), qw, token_distances(n).numpy(), key_masks.numpy())
+        order = ["entropy", "norm_entropy", "top5", "sink_share", "mean_distance", "first_share",
+                 "special_share", "padding_share", "delimiter_share"]
+        expected = expected[..., [order.index(name) for name in names]]
+        if scale != 1.0:  # unmasked keys: normalised by log(12), not by the row's valid keys
+            expected[1, :, names.index("norm_entropy")] *= np.log(n) / np.log(9)
+        np.testing.assert_allclose(stats.numpy(), expected, rtol=2e-6, atol=2e-6)

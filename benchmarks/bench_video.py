@@ -160,7 +160,7 @@ def speed(n_frames: int, content: str, rounds: int = ROUNDS) -> dict:
     frames = (rng.integers(0, 256, size=(n_frames, 224, 224, 3), dtype=np.uint8) if content == "noise"
               else _clip_frames(n_frames))
     maps = rng.random((n_frames, 14, 14))
-    renders = {"multiattn": lambda: overlay_stream(frames, maps)[0],
+    renders = {"multiattn": lambda: overlay_stream(frames, maps, 0.5, None, "bilinear", "clip")[0],
                "matplotlib": lambda: _matplotlib_frames(frames, maps)}
     wall: dict[str, list[float]] = {name: [] for name in renders}
     cpu: dict[str, list[float]] = {name: [] for name in renders}

@@ -140,26 +140,20 @@ def overlay_frames(
     >>> out.shape, note
     ((4, 32, 32, 3), 'one scale for all frames')
     """
-    overlaid, scale, note = overlay_stream(frames, maps, alpha=alpha, cmap=cmap, upsample=upsample,
-                                           normalise=normalise)
+    overlaid, scale, note = overlay_stream(frames, maps, alpha, cmap, upsample, normalise)
     return np.stack(list(overlaid)), scale, note
 
 
-def overlay_stream(
-    frames: np.ndarray | Sequence[np.ndarray] | VideoClip,
-    maps: AttentionMap | ArrayLike,
-    *,
-    alpha: float = 0.5,
-    cmap: str | None = None,
-    upsample: str = "bilinear",
-    normalise: str = "clip",
-) -> tuple[Iterator[np.ndarray], ColorScale, str]:
-    """:func:`overlay_frames` one frame at a time: a generator of the blended frames, with the
-    colour scale and note known up front (inputs are checked before the first frame).
+def overlay_stream(frames: np.ndarray | Sequence[np.ndarray] | VideoClip, maps: AttentionMap | ArrayLike,
+                   alpha: float, cmap: str | None, upsample: str,
+                   normalise: str) -> tuple[Iterator[np.ndarray], ColorScale, str]:
+    """:func:`overlay_frames` one frame at a time (its parameters, all given): a generator of the
+    blended frames, with the colour scale and note known up front (inputs checked before the first).
 
     Example
     -------
-    >>> frames, scale, note = overlay_stream(np.zeros((4, 32, 32, 3), np.uint8), np.random.rand(2, 2, 2))
+    >>> frames, scale, note = overlay_stream(np.zeros((4, 32, 32, 3), np.uint8), np.random.rand(2, 2, 2),
+    ...                                      0.5, None, "bilinear", "clip")
     >>> next(frames).shape
     (32, 32, 3)
     """
@@ -304,8 +298,7 @@ def write_overlay_video(
     if not fps > 0:
         raise MultiattnValueError(f"fps must be positive, got {fps}")
     frames = check_frames(frames)
-    overlaid, scale, _ = overlay_stream(frames, maps, alpha=alpha, cmap=cmap, upsample=upsample,
-                                        normalise=normalise)
+    overlaid, scale, _ = overlay_stream(frames, maps, alpha, cmap, upsample, normalise)
     shown: list[np.ndarray] = []  # each frame is encoded as soon as it is drawn, and kept for the GIF
     times = np.arange(len(frames)) / fps
     out = {"mp4": write_mp4(_kept(annotated(overlaid, times, scale, label, min_side,

@@ -39,7 +39,7 @@ def test_overlay_stream_is_overlay_frames_one_at_a_time(rng):
     frames = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     maps = rng.random((5, 2, 2))
     stacked, scale, note = overlay_frames(frames, maps, alpha=0.6, normalise="frame")
-    stream, stream_scale, stream_note = overlay_stream(frames, maps, alpha=0.6, normalise="frame")
+    stream, stream_scale, stream_note = overlay_stream(frames, maps, 0.6, None, "bilinear", "frame")
     np.testing.assert_array_equal(np.stack(list(stream)), stacked)
     assert (stream_scale, stream_note) == (scale, note)
 

@@ -57,7 +57,9 @@ def test_float32_products_within_the_round_off_bound(shape):
     renormalisation at most doubles it.  Chefer's ``R <- R + mean_h((A dA)^+) R`` adds and multiplies
     non-negative numbers only, so each entry keeps a relative error below ``L (N + H + 4) u``.
     Gradient rollout is rollout's product of row-stochastic layers.  None of this depends on the
-    sample; a wrong scaling or a lost renormalisation is off by orders of magnitude more.
+    sample; a wrong scaling or a lost renormalisation is off by orders of magnitude more.  The row
+    path (``outputs=``: vector-matrix products from the top layer down) does the same products in
+    another order and is held to the same bounds against the float64 full matrix's rows.
     """
     n_layers, n_heads, n, _ = shape
     rng = np.random.default_rng(3)
@@ -72,3 +74,11 @@ def test_float32_products_within_the_round_off_bound(shape):
     assert np.abs(fast - exact).sum(-1).max() <= rollout_bound
     fast, exact = chefer_relevance(attn, grads), chefer_relevance(attn64, grads64)
     np.testing.assert_allclose(fast, exact, rtol=n_layers * (n + n_heads + 4) * U32, atol=1e-30)
+    rows = [0, n // 2, n - 1]
+    for fusion in ("mean", "max"):
+        fast = rollout(attn, head_fusion=fusion, outputs=rows)
+        assert np.abs(fast - rollout(attn64, head_fusion=fusion)[rows]).sum(-1).max() <= rollout_bound
+    fast = gradient_rollout(attn, grads, outputs=rows)
+    assert np.abs(fast - gradient_rollout(attn64, grads64)[rows]).sum(-1).max() <= rollout_bound
+    np.testing.assert_allclose(chefer_relevance(attn, grads, outputs=rows), exact[rows],
+                               rtol=n_layers * (n + n_heads + 4) * U32, atol=1e-30)

@@ -12,6 +12,7 @@ system-wide.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import subprocess
 import tempfile
@@ -183,13 +184,14 @@ def _encode(first: np.ndarray, rest: Iterator[np.ndarray], path: Path, fps: floa
             for frame in itertools.chain([first], rest):
                 process.stdin.write(_yuv420(frame))
                 sent += 1
-            process.stdin.close()
         except BrokenPipeError:  # ffmpeg stopped early: its return code and log say why
             pass
         except BaseException:
             process.kill()
             raise
         finally:
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
             code = process.wait()
         if code:
             log.seek(0)

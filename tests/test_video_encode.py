@@ -1,5 +1,6 @@
 """write_mp4 streams frames to ffmpeg as yuv420p: colours kept, any iterable of frames, counts checked."""
 
+import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -11,9 +12,15 @@ from multiattn.renderers._video_overlay import overlay_frames, overlay_stream
 
 
 def _decoded(path, height, width):
-    reader = imageio_ffmpeg.read_frames(str(path))
-    next(reader)
-    return np.stack([np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in reader])
+    """The RGB frames of ``path`` as OpenCV's FFmpeg backend decodes them."""
+    capture, frames = cv2.VideoCapture(str(path)), []
+    try:
+        while (frame := capture.read())[0]:
+            frames.append(cv2.cvtColor(frame[1], cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+    assert frames and frames[0].shape == (height, width, 3)
+    return np.stack(frames)
 
 
 def test_flat_colours_come_back_as_written(tmp_path):

@@ -2,7 +2,8 @@
 
 Drawing ``L x H`` thumbnails as one ``imshow`` on one Axes (with the separating grid, the row /
 column labels and the corner numbers drawn over it as artists) costs one image resample instead
-of ``L * H`` Axes, each with its own spines, ticks and layout pass.
+of ``L * H`` Axes, each with its own spines, ticks and layout pass; the labels and the numbers
+are one :class:`~._text_grid.TextGrid` each instead of one ``Text`` (and box patch) per string.
 
 Example
 -------
@@ -23,11 +24,13 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 
 from ._style import ColorScale
+from ._text_grid import TextGrid, edge_labels, value_strings
 
 __all__ = ["annotate_tiles", "draw_tiles", "label_tiles", "tile", "tile_colors"]
 
 GRID_COLOR = "white"
 GRID_POINTS = 2.0
+_LABEL_PAD = 2.0  # points between the tiles and their labels
 
 
 def tile(panels: np.ndarray) -> np.ndarray:
@@ -81,20 +84,49 @@ def draw_tiles(ax: Axes, panels: np.ndarray, scale: ColorScale) -> ScalarMappabl
     return mappable
 
 
-def label_tiles(ax: Axes, row_labels: Sequence[str], col_labels: Sequence[str], fontsize: float = 8) -> None:
-    """Row labels on the left and column labels on top, centred on each panel (no tick marks)."""
-    ax.set_yticks(np.arange(len(row_labels)) + 0.5, list(row_labels), fontsize=fontsize)
-    ax.set_xticks(np.arange(len(col_labels)) + 0.5, list(col_labels), fontsize=fontsize)
-    ax.tick_params(length=0, top=True, bottom=False, labeltop=True, labelbottom=False, pad=2)
+def label_tiles(ax: Axes, row_labels: Sequence[str], col_labels: Sequence[str],
+                fontsize: float = 8) -> tuple[TextGrid, TextGrid]:
+    """Row labels on the left and column labels on top, centred on each panel (no ticks).
+
+    Each set is one :class:`~._text_grid.TextGrid`, 2 points from the edge like tick labels of
+    zero-length ticks, and measured by the tight box like them.
+
+    Example
+    -------
+    >>> import matplotlib.pyplot as plt
+    >>> ax = plt.figure().add_subplot()
+    >>> rows, cols = label_tiles(ax, ["layer 0", "layer 1"], ["head 0"])
+    >>> rows.strings, cols.positions.tolist()
+    (['layer 0', 'layer 1'], [[0.5, 0.0]])
+    """
+    ax.set_xticks([])
+    ax.set_yticks([])
+    rows = edge_labels(ax, [(0, r + 0.5) for r in range(len(row_labels))], row_labels, "left",
+                       fontsize=fontsize, pad=_LABEL_PAD, name="row labels")
+    cols = edge_labels(ax, [(c + 0.5, 0) for c in range(len(col_labels))], col_labels, "top",
+                       fontsize=fontsize, pad=_LABEL_PAD, name="column labels")
+    return rows, cols
 
 
-def annotate_tiles(ax: Axes, values: np.ndarray, fontsize: float = 6.5) -> None:
+def annotate_tiles(ax: Axes, values: np.ndarray, fontsize: float = 6.5) -> TextGrid:
     """One number (``"n/a"`` for NaN) in the top-right corner of each panel, on a white box.
 
-    The numbers sit inside their panel, so they are left out of layout and tight-box measuring
-    (``in_layout=False``): the same picture without laying out every number once more per pass.
+    All numbers are one :class:`~._text_grid.TextGrid` artist (one draw, not one ``Text`` and box
+    patch per panel), in row-major order. They sit inside their panel, so they are left out of
+    layout and tight-box measuring (``in_layout=False``).
+
+    Example
+    -------
+    >>> import matplotlib.pyplot as plt
+    >>> ax = plt.figure().add_subplot()
+    >>> annotate_tiles(ax, np.array([[0.5, np.nan]])).strings
+    ['0.50', 'n/a']
     """
-    box = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8}
-    for (row, col), value in np.ndenumerate(values):
-        ax.text(col + 0.97, row + 0.04, "n/a" if np.isnan(value) else f"{value:.2f}",
-                ha="right", va="top", fontsize=fontsize, bbox=box, parse_math=False, in_layout=False)
+    rows, cols = np.indices(values.shape)
+    numbers = TextGrid(np.column_stack([cols.ravel() + 0.97, rows.ravel() + 0.04]), value_strings(values),
+                       fontsize=fontsize, ha="right", va="top",
+                       box={"facecolor": "white", "alpha": 0.8, "pad": 0.15})
+    numbers.set_label("scores")
+    numbers.set_in_layout(False)
+    ax.add_artist(numbers)
+    return numbers

@@ -5,7 +5,7 @@ Rows are layers, columns are heads; each thumbnail can carry a per-head score
 (entropy, a head-type score...) so the eye finds the interesting heads fast.
 The thumbnails are tiled into ONE image (coloured in numpy on the shared scale) on one
 Axes, with the separating grid, the layer / head labels and the scores drawn over it:
-72 heads cost one image, not 72 Axes (:mod:`._modelview_tiles`).
+72 heads cost one image, not 72 Axes, and 72 scores one text artist (:mod:`._modelview_tiles`).
 
 Example
 -------
@@ -110,8 +110,9 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
     -------
     Figure
         One Axes holding the ``L * H`` thumbnails as one ``(L * Q, H * K, 4)`` RGBA image
-        (thumbnail ``(l, h)`` spans data ``[h, h+1] x [l, l+1]``, y down; layer / head tick
-        labels at the centres, scores as texts in row-major order) plus one shared colorbar.
+        (thumbnail ``(l, h)`` spans data ``[h, h+1] x [l, l+1]``, y down; the layer / head labels
+        at the centres and the scores in row-major order are one
+        :class:`~._text_grid.TextGrid` each in ``ax.artists``) plus one shared colorbar.
 
     Raises
     ------
@@ -123,8 +124,8 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
     >>> from multiattn import AttentionGrid, TokenAxis
     >>> grid = AttentionGrid(np.full((6, 12, 5, 5), 0.2, np.float32), TokenAxis(list("abcde")))
     >>> fig = model_view(grid, np.zeros((6, 12)), "entropy")
-    >>> ax = fig.axes[0]
-    >>> ax.get_yticklabels()[0].get_text(), ax.get_xticklabels()[11].get_text(), len(ax.texts)
+    >>> rows, cols, scores = fig.axes[0].artists  # one TextGrid each: labels, scores
+    >>> rows.strings[0], cols.strings[11], len(scores.strings)
     ('layer 0', 'head 11', 72)
     """
     if not isinstance(grid, AttentionGrid):

@@ -5,6 +5,11 @@
 and colorbar, every cell printed), and, given a head-types table, a panel of
 categorical colours with a legend and each head's score printed.
 
+The panels sit in a layout computed once in inches (no constrained-layout solve), and the
+labels and cell numbers of a panel are drawn by one artist each (:class:`~._text_grid.TextGrid`)
+instead of one tick or ``Text`` per string: 288 numbers of a 6 x 12 model cost one artist per
+panel.
+
 Example
 -------
 >>> import numpy as np
@@ -24,11 +29,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
 from multiattn.errors import MultiattnTypeError, MultiattnValueError
 
 from ._style import DPI, ColorScale, add_colorbar, color_scale
+from ._text_grid import TextGrid, edge_labels, value_strings
 from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -40,7 +47,15 @@ _MAX_ANNOTATED_CELLS = 400
 _NO_TYPE = "(not in table)"
 _NO_TYPE_COLOR = "0.88"
 _NAN_COLOR = "0.85"
-_CELL_INCHES = 0.5
+_CELL_INCHES = 0.5  # cell width
+_ROW_INCHES = 0.4  # cell height
+_TITLE_INCHES = 0.32  # above a panel: its title
+_BELOW_INCHES = 0.42  # below a panel: head labels and "head"
+_BAR_GAP, _BAR_WIDTH = 0.12, 0.15  # colorbar right of its panel
+_BAR_INCHES = 1.05  # gap, colorbar, its tick labels and its two-line label
+_SUPTITLE_INCHES = 0.42
+_TICK_FONT = 7
+_PAD = 3.0  # points between a panel and its labels
 
 
 def _check_metrics(metrics: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
@@ -109,52 +124,86 @@ def _type_color(i: int) -> tuple[float, float, float]:
     return palette[i % len(palette)]
 
 
-def _annotate(ax: Axes, values: np.ndarray, rgb: np.ndarray) -> None:
-    """Print each cell's value in black or white, whichever reads on its colour."""
+def _cell_numbers(ax: Axes, values: np.ndarray, rgb: np.ndarray) -> None:
+    """Print each cell's value in black or white, whichever reads on its colour (one artist)."""
     if values.size > _MAX_ANNOTATED_CELLS:
         return
-    size = 7 if values.shape[1] <= 16 else 5.5
     luminance = rgb @ np.array([0.299, 0.587, 0.114])
-    for (i, j), value in np.ndenumerate(values):  # inside its cell: never widens the layout, not measured
-        ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center",
-                fontsize=size, color="black" if luminance[i, j] > 0.5 else "white", in_layout=False)
+    rows, cols = np.indices(values.shape)
+    numbers = TextGrid(np.column_stack([cols.ravel(), rows.ravel()]), value_strings(values),
+                       fontsize=7 if values.shape[1] <= 16 else 5.5,
+                       colors=np.where(luminance.ravel() > 0.5, "black", "white"))
+    numbers.set_label("cell values")
+    numbers.set_in_layout(False)  # inside its panel: never widens the picture, not measured
+    ax.add_artist(numbers)
 
 
-def _frame(ax: Axes, shape: tuple[int, int], title: str, layer_labels: list[str],
-           head_labels: list[str]) -> None:
+def _label_width(labels: list[str]) -> float:
+    """Width in points of the widest layer label (the margin left of a panel)."""
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(size=_TICK_FONT)
+    return max(text_to_path.get_text_width_height_descent(s, font, ismath=False)[0] for s in labels)
+
+
+def _frame(ax: Axes, shape: tuple[int, int], title: str, labels: tuple[list[str], list[str]],
+           label_width: float) -> None:
+    """Title; layer labels left of and head labels under the panel (one artist each, no ticks)."""
+    n_layers, n_heads = shape
     ax.set_title(title, fontsize=9, parse_math=False)
-    ax.set_xticks(range(shape[1]), head_labels, fontsize=7, parse_math=False)
-    ax.set_yticks(range(shape[0]), layer_labels, fontsize=7, parse_math=False)
-    ax.set_xlabel("head", fontsize=8)
-    ax.set_ylabel("layer", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    edge_labels(ax, [(-0.5, i) for i in range(n_layers)], labels[0], "left", fontsize=_TICK_FONT,
+                pad=_PAD, name="layer labels")
+    edge_labels(ax, [(j, n_layers - 0.5) for j in range(n_heads)], labels[1], "bottom",
+                fontsize=_TICK_FONT, pad=_PAD, name="head labels")
+    ax.set_xlabel("head", fontsize=8, labelpad=2 * _PAD + 1.2 * _TICK_FONT)
+    ax.set_ylabel("layer", fontsize=8, labelpad=2 * _PAD + label_width)
 
 
-def _metric_panel(ax: Axes, name: str, values: np.ndarray, labels: tuple[list[str], list[str]]) -> None:
+def _metric_panel(ax: Axes, cax: Axes, name: str, values: np.ndarray) -> None:
     scale: ColorScale = color_scale(values, percentiles=(0.0, 100.0))
     cmap = plt.get_cmap(scale.cmap).with_extremes(bad=_NAN_COLOR)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=scale.vmin, vmax=scale.vmax,
                       aspect="auto", interpolation="nearest")
-    _frame(ax, values.shape, name, *labels)
-    _annotate(ax, values, image.to_rgba(np.nan_to_num(values, nan=scale.vmin))[..., :3])
-    colorbar = add_colorbar(image, ax, name, normalised="scale: panel min to max", fraction=0.05, pad=0.03)
+    _cell_numbers(ax, values, image.to_rgba(image.get_array())[..., :3])  # NaN: the grey it shows
+    colorbar = add_colorbar(image, ax, name, normalised="scale: panel min to max", cax=cax)
     colorbar.ax.tick_params(labelsize=7)
     colorbar.ax.yaxis.label.set_fontsize(7)
     colorbar.ax.yaxis.label.set_parse_math(False)
 
 
-def _type_panel(ax: Axes, index: np.ndarray, scores: np.ndarray, names: list[str],
-                labels: tuple[list[str], list[str]]) -> None:
+def _type_panel(ax: Axes, index: np.ndarray, scores: np.ndarray, names: list[str]) -> None:
     colors = [to_rgb(_NO_TYPE_COLOR)] + [_type_color(i) for i in range(len(names) - 1)]
     ax.imshow(index, cmap=ListedColormap(colors), vmin=-0.5, vmax=len(names) - 0.5,
               aspect="auto", interpolation="nearest")
-    _frame(ax, index.shape, "head type (number = score)", *labels)
-    _annotate(ax, np.where(index == 0, np.nan, scores), np.asarray(colors)[index])
+    _cell_numbers(ax, np.where(index == 0, np.nan, scores), np.asarray(colors)[index])
     present = sorted(set(index.ravel().tolist()))
+    below = (_BELOW_INCHES + 0.05) / (index.shape[0] * _ROW_INCHES)  # under the head labels
     legend = ax.legend(handles=[Patch(color=colors[i], label=names[i]) for i in present],
-                       loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(len(present), 4),
+                       loc="upper center", bbox_to_anchor=(0.5, -below), ncol=min(len(present), 4),
                        fontsize=7, frameon=False, title="type", title_fontsize=8)
     for text in legend.get_texts():
         text.set_parse_math(False)
+
+
+def _panel_axes(fig: Figure, n_panels: int, n_bars: int, n_cols: int, shape: tuple[int, int], left: float,
+                legend: float) -> list[tuple[Axes, Axes | None]]:
+    """A fixed layout (inches, computed once): per panel its Axes and, for the first ``n_bars``
+    panels, the colorbar's Axes beside it."""
+    panel_w, panel_h = shape[1] * _CELL_INCHES, shape[0] * _ROW_INCHES
+    slot_w, slot_h = left + panel_w + _BAR_INCHES, _TITLE_INCHES + panel_h + _BELOW_INCHES
+    n_rows = -(-n_panels // n_cols)
+    width, height = n_cols * slot_w, _SUPTITLE_INCHES + n_rows * slot_h + legend
+    fig.set_size_inches(width, height)
+    out = []
+    for n in range(n_panels):
+        row, col = divmod(n, n_cols)
+        x, y = col * slot_w + left, height - _SUPTITLE_INCHES - row * slot_h - _TITLE_INCHES - panel_h
+        ax = fig.add_axes((x / width, y / height, panel_w / width, panel_h / height))
+        bar = ((x + panel_w + _BAR_GAP) / width, y / height, _BAR_WIDTH / width, panel_h / height)
+        out.append((ax, fig.add_axes(bar, label="<colorbar>") if n < n_bars else None))
+    return out
 
 
 @plain_text
@@ -180,7 +229,10 @@ def head_summary(metrics: Mapping[str, ArrayLike] | None = None,
     Returns
     -------
     Figure
-        One Axes per metric (each with its colorbar) plus one for head types.
+        One Axes per metric (each with its colorbar) plus one for head types, placed by a
+        fixed layout (no layout engine). Each panel's layer labels, head labels and cell values
+        are one :class:`~._text_grid.TextGrid` each in ``ax.artists`` (labels ``"layer labels"``,
+        ``"head labels"``, ``"cell values"``; values row-major).
 
     Raises
     ------
@@ -202,24 +254,37 @@ def head_summary(metrics: Mapping[str, ArrayLike] | None = None,
     shape = next(iter(panels.values())).shape if panels else None
     types = None if head_types is None else _type_table(head_types, shape)
     shape = shape if shape is not None else types[0].shape
+    return _figure(panels, types, _labels(shape, layer_labels, head_labels))
+
+
+def _labels(shape: tuple[int, int], layer_labels: Iterable[object] | None,
+            head_labels: Iterable[object] | None) -> tuple[list[str], list[str]]:
     labels = []
     for given, n, name in ((layer_labels, shape[0], "layer"), (head_labels, shape[1], "head")):
         text = [str(v) for v in range(n)] if given is None else [str(v) for v in given]
         if len(text) != n:
             raise MultiattnValueError(f"{len(text)} {name}_labels for {n} {name}s")
         labels.append(text)
+    return labels[0], labels[1]
 
+
+def _figure(panels: dict[str, np.ndarray], types: tuple[np.ndarray, np.ndarray, list[str]] | None,
+            labels: tuple[list[str], list[str]]) -> Figure:
+    """The panels (metrics, then head types) in 2 or 3 columns with one suptitle."""
+    shape = (len(labels[0]), len(labels[1]))
     n_panels = len(panels) + (types is not None)
-    n_cols = min(n_panels, 2 if shape[1] > 8 else 3)
-    n_rows = int(np.ceil(n_panels / n_cols))
-    panel_w, panel_h = shape[1] * _CELL_INCHES + 2.6, shape[0] * _CELL_INCHES * 0.8 + 1.3
-    fig = plt.figure(figsize=(n_cols * panel_w, n_rows * panel_h + 0.5), dpi=DPI, layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
-    for ax, (name, values) in zip(axes, panels.items()):
-        _metric_panel(ax, name, values, (labels[0], labels[1]))
+    label_width = _label_width(labels[0])
+    left = (3 * _PAD + label_width + 1.3 * 8) / 72
+    legend = 0.0 if types is None else 0.35 + 0.17 * -(-len(set(types[0].ravel().tolist())) // 4)
+    fig = plt.figure(dpi=DPI)
+    slots = _panel_axes(fig, n_panels, len(panels), min(n_panels, 2 if shape[1] > 8 else 3), shape,
+                        left, legend)
+    for (ax, cax), (name, values) in zip(slots, panels.items()):
+        _metric_panel(ax, cax, name, values)
     if types is not None:
-        _type_panel(axes[len(panels)], *types, (labels[0], labels[1]))
-    for ax in axes[n_panels:]:
-        fig.delaxes(ax)
-    fig.suptitle("per-head summary: layers down, heads across", fontsize=10)
+        _type_panel(slots[-1][0], *types)
+    for (ax, _), title in zip(slots, [*panels, "head type (number = score)"]):
+        _frame(ax, shape, title, labels, label_width)
+    fig.suptitle("per-head summary: layers down, heads across", fontsize=10,
+                 y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig

@@ -62,6 +62,12 @@ def _suptitle(fig):
     return " ".join(fig.get_suptitle().split())  # wrapped to the figure width
 
 
+def _strings(ax, label):
+    """The strings of the one text artist of ``ax`` called ``label`` (labels, scores, cell values)."""
+    (artist,) = [a for a in ax.artists if a.get_label() == label]
+    return artist.strings
+
+
 def _png(fig):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
@@ -82,9 +88,11 @@ def test_model_view_has_one_thumbnail_per_head_on_a_shared_scale(grid):
         expected = _mapped(fig, grid.values[layer, head])
         np.testing.assert_array_equal(_tile(fig, layer, head, (12, 12)), expected)
     assert not np.array_equal(_tile(fig, 1, 2, (12, 12)), _tile(fig, 1, 3, (12, 12)))
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["layer 0", "layer 1", "layer 2"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == [f"head {h}" for h in range(4)]
-    assert list(ax.get_yticks()) == [0.5, 1.5, 2.5] and ax.get_ylim() == (3.0, 0.0)
+    assert _strings(ax, "row labels") == ["layer 0", "layer 1", "layer 2"]
+    assert _strings(ax, "column labels") == [f"head {h}" for h in range(4)]
+    rows = next(a for a in ax.artists if a.get_label() == "row labels")
+    assert rows.positions[:, 1].tolist() == [0.5, 1.5, 2.5] and ax.get_ylim() == (3.0, 0.0)
+    assert not ax.get_xticks().size and not ax.get_yticks().size  # labels drawn as one artist each
     separators = ax.collections[0].get_segments()
     assert len(separators) == (4 - 1) + (3 - 1)  # lines between heads and between layers
     label = _colorbars(fig)[0].get_ylabel()
@@ -107,10 +115,15 @@ def test_model_view_annotates_scores(grid):
     scores = np.arange(12, dtype=float).reshape(3, 4) / 10
     scores[2, 3] = np.nan
     fig = model_view(grid, scores, "entropy (nats)")
-    texts = _panels(fig)[0].texts
-    assert [t.get_text() for t in texts][:6:5] == ["0.00", "0.50"] and texts[11].get_text() == "n/a"
-    x, y = texts[5].get_position()  # layer 1, head 1: top-right corner of its tile
+    (numbers,) = [a for a in _panels(fig)[0].artists if a.get_label() == "scores"]
+    assert numbers.strings[:6:5] == ["0.00", "0.50"] and numbers.strings[11] == "n/a"
+    x, y = numbers.positions[5]  # layer 1, head 1: top-right corner of its tile
     assert 1.9 < x < 2 and 1 < y < 1.1
+    fig.canvas.draw()  # the drawn boxes sit in that corner: right of the tile's middle, top half
+    renderer = fig.canvas.get_renderer()
+    box = numbers.boxes(renderer)[5]
+    (x0, y0), (x1, y1) = _panels(fig)[0].transData.transform([(1, 2), (2, 1)])  # tile (1, 1), y down
+    assert (x0 + x1) / 2 < box.x0 < box.x1 <= x1 + 0.5 and (y0 + y1) / 2 < box.y0 < box.y1 <= y1 + 0.5
     assert "corner number = entropy (nats)" in _suptitle(fig)
 
 
@@ -257,7 +270,7 @@ def test_head_summary_panels_values_and_colorbars():
     panels = _panels(fig)
     assert [ax.get_title() for ax in panels] == ["entropy", "distance", "head type (number = score)"]
     assert len(_colorbars(fig)) == 2  # one per metric, the type map has a legend instead
-    assert [t.get_text() for t in panels[0].texts] == ["0.10", "0.20", "n/a", "1.50", "2.00", "2.50"]
+    assert _strings(panels[0], "cell values") == ["0.10", "0.20", "n/a", "1.50", "2.00", "2.50"]
     im = panels[1].images[0]
     assert (im.norm.vmin, im.norm.vmax) == (1.0, 6.0)  # each panel: its own min to max
     assert _colorbars(fig)[0].get_ylabel() == "entropy (scale: panel min to max)"
@@ -265,14 +278,19 @@ def test_head_summary_panels_values_and_colorbars():
     assert legend == ["(not in table)", "broad", "previous_token"]
     shown = panels[2].images[0].get_array()
     assert shown[0, 0] == 2 and shown[0, 1] == 1 and shown[1, 0] == 1 and shown[0, 2] == 0
-    assert [t.get_text() for t in panels[2].texts] == ["0.97", "0.85", "n/a", "0.90", "n/a", "n/a"]
+    assert _strings(panels[2], "cell values") == ["0.97", "0.85", "n/a", "0.90", "n/a", "n/a"]
+    numbers = next(a for a in panels[0].artists if a.get_label() == "cell values")
+    assert numbers.positions.tolist() == [[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [2, 1]]  # cell centres
+    white, black = (1, 1, 1, 1), (0, 0, 0, 1)  # dark viridis -> white, yellow-green and the grey n/a -> black
+    assert [tuple(c) for c in numbers.colors] == [white, white, black, white, black, black]
 
 
 def test_head_summary_types_only_and_labels():
     fig = head_summary(head_types=TYPES[:2], layer_labels=["enc.0"], head_labels=["a", "b"])
     (panel,) = _panels(fig)
-    assert [t.get_text() for t in panel.get_yticklabels()] == ["enc.0"]
-    assert [t.get_text() for t in panel.get_xticklabels()] == ["a", "b"]
+    assert _strings(panel, "layer labels") == ["enc.0"]
+    assert _strings(panel, "head labels") == ["a", "b"]
+    assert (panel.get_xlabel(), panel.get_ylabel()) == ("head", "layer")
 
 
 def test_head_summary_errors():

@@ -39,21 +39,22 @@ def test_one_draw_save_writes_the_same_pixels_as_save_figure(grid, tmp_path, mon
     assert metrics[0] == metrics[1]
 
 
+def _skipped(fig) -> list[tuple]:
+    """(Axes, string, drawn box) of every string of ``fig`` left out of the layout."""
+    renderer = fig.canvas.get_renderer()
+    return [(ax, text, box) for ax in fig.axes for artist in ax.artists if not artist.get_in_layout()
+            for text, box in zip(artist.strings, artist.boxes(renderer))]
+
+
 def _outside_their_axes(fig) -> list[str]:
-    """Texts of ``fig`` left out of the layout whose drawn box leaves the Axes they belong to."""
+    """Strings of ``fig`` left out of the layout whose drawn box (with its background box) leaves
+    the Axes they belong to."""
     renderer = fig.canvas.get_renderer()
     bad = []
-    for ax in fig.axes:
+    for ax, text, ext in _skipped(fig):
         box = ax.get_window_extent(renderer)
-        for text in ax.texts:
-            if text.get_in_layout():
-                continue
-            ext = text.get_window_extent(renderer)
-            patch = text.get_bbox_patch()
-            if patch is not None:
-                ext = patch.get_window_extent(renderer)
-            if not (box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1):
-                bad.append(text.get_text())
+        if not (box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1):
+            bad.append(text)
     return bad
 
 
@@ -75,7 +76,7 @@ def test_numbers_left_out_of_the_layout_stay_inside_their_axes(rng, shape):
     view = model_view(grid, metrics["entropy_normalized"], "entropy")
     for fig in (summary, view):
         fig.canvas.draw()  # solves the layout and places the score boxes
-    skipped = [t for fig in (summary, view) for ax in fig.axes for t in ax.texts if not t.get_in_layout()]
+    skipped = [s for fig in (summary, view) for s in _skipped(fig)]
     assert len(skipped) == 5 * shape[0] * shape[1]  # 3 metric panels + types + the model view's scores
     assert _outside_their_axes(summary) == [] and _outside_their_axes(view) == []
     plt.close("all")

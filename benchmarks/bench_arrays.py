@@ -14,10 +14,11 @@ peer's alternating, medians reported, ``ratio`` = peer time / ours (> 1: multiat
   loop (``R = I; R += mean_h((dA * A)^+) @ R``, torch, as in Chefer et al.'s
   ``Transformer-MM-Explainability`` ``generate_relevance``), same attention and gradients.
 
-- ``rollout_cls`` / ``chefer_cls``: the image map alone, the job of vit-explain's ``rollout()`` (which
-  returns ``result[0, 0, 1:]`` as a 14 x 14 mask divided by its maximum) and of the Chefer reference
-  (full ``R``, then row 0): ours with ``outputs=0`` (one vector-matrix product per layer), the peers as
-  they are (the full product, then the row), both ending in the same max-normalised 14 x 14 mask.
+- ``rollout_cls`` / ``chefer_cls``: the image map alone, what both references return: vit-explain's
+  ``rollout()`` gives ``result[0, 0, 1:]`` as a 14 x 14 mask divided by its maximum, Chefer et al.'s
+  ``generate_relevance`` (Transformer-MM-Explainability's ViT notebook) ``R[0, 1:]``.  Ours with
+  ``outputs=0`` (one vector-matrix product per layer), the peers as they are (the full product, then
+  the row), both ending in the same max-normalised 14 x 14 mask.
 
 Each line also gives the largest difference from the peer's values (same maths, so round-off only).
 ``--no-overlay`` leaves the overlay job out (for the rollout / Chefer rows alone).

@@ -159,7 +159,8 @@ def _entropy_out(a, row, logk_b, slots, out_bh):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def layer_kernel(wt, st, qw, logk, dist_t, masks, slots, out):  # pragma: no cover - compiled
     n_batch, n_heads, n_keys, n_queries = wt.shape
-    m, high, row = np.empty((3, n_queries), np.float32)
+    m, high = np.empty(n_queries, np.float32), np.empty(n_queries, np.float32)
+    row = np.empty(n_queries, np.float32)
     top = np.empty((5, n_queries), np.float32)
     col = np.empty(n_keys, np.float32)
     for b in range(n_batch):
@@ -230,7 +231,8 @@ def _softmax_head(raw, scale, w, m, z, bits, row):  # pragma: no cover - compile
 @njit(cache=True, nogil=True)
 def softmax_kernel(raw_t, scale, wt, qw, logk, dist_t, masks, slots, out):  # pragma: no cover - compiled
     n_batch, n_heads, n_keys, n_queries = raw_t.shape
-    m, z, row = np.empty((3, n_queries), np.float32)
+    m, z = np.empty(n_queries, np.float32), np.empty(n_queries, np.float32)
+    row = np.empty(n_queries, np.float32)
     bits = np.empty(n_queries, np.int32)
     top = np.empty((5, n_queries), np.float32)
     col = np.empty(n_keys, np.float32)

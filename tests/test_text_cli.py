@@ -57,3 +57,19 @@ def test_local_hugging_face_folder_as_model(tmp_path):
 def test_user_errors_exit_2_with_a_message(argv, message, tmp_path, capsys):
     assert main(argv + ["--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_pictures_are_drawn_with_the_model_frozen_out_of_the_collector(tmp_path, monkeypatch):
+    import gc
+
+    from multiattn.renderers import writers
+
+    frozen = []
+
+    def record(grids, out, **kwargs):  # the writer itself is tested above; here: what it runs under
+        frozen.append(gc.get_freeze_count())
+        return []
+
+    monkeypatch.setattr(writers, "write_text_report", record)
+    assert main(["text", SENTENCE, "--out", str(tmp_path)]) == 0
+    assert frozen[0] > 10_000 and gc.get_freeze_count() == 0  # torch + model frozen, then released

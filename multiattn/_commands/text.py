@@ -31,12 +31,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
     import multiattn
     from multiattn.renderers.writers import write_text_report
 
     model, tokenizer = multiattn.load_model(args.model, modality="text")
     grids = multiattn.capture(model, (args.text, args.pair), processor=tokenizer, target=args.target,
                               max_length=args.max_length)
-    _common.emit(write_text_report(grids, args.out, layer=args.layer, head=args.head))
+    # torch, the model and the grids outlive the drawing: keep their ~430k objects out of the cyclic
+    # collector's reach while the pictures are drawn (many short-lived objects), or each collection
+    # rescans them (measured 0.2-0.3 s CPU of the writing); unfrozen afterwards
+    gc.freeze()
+    try:
+        written = write_text_report(grids, args.out, layer=args.layer, head=args.head)
+    finally:
+        gc.unfreeze()
+    _common.emit(written)
     _common.save(grids, args.save)
     return 0

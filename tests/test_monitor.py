@@ -252,3 +252,19 @@ def test_softmax_kernel_equals_torch_softmax_and_the_definitions():
         if scale != 1.0:  # unmasked keys: normalised by log(12), not by the row's valid keys
             expected[1, :, names.index("norm_entropy")] *= np.log(n) / np.log(9)
         np.testing.assert_allclose(stats.numpy(), expected, rtol=2e-6, atol=2e-6)
+
+
+def test_without_numba_the_torch_path_gives_the_same_statistics(minilm, monkeypatch):
+    """Without the ``fast`` extra: torch's softmax and the torch / numpy statistics, same numbers."""
+    import multiattn._monitor_stats as stats
+
+    model, tok = minilm
+    texts = ["A short one.", "A second, longer request about nothing, with commas."]
+    with monitor(model, processor=tok) as compiled:
+        _forward(model, tok, texts)
+    monkeypatch.setattr(stats, "_kernels", lambda: None)
+    with monitor(model, processor=tok) as plain:
+        _forward(model, tok, texts)
+    for a, b in zip(compiled.take(), plain.take(), strict=True):
+        assert a.statistics == b.statistics
+        np.testing.assert_allclose(a.values, b.values, atol=2e-5)

@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multiattn.errors import CostLimitError, MissingDependencyError, MultiattnIndexError, MultiattnValueError
+from multiattn.errors import CostLimitError, MissingDependencyError, MultiattnValueError
 
 from ..labelled import LabelledArray
-from ._arrays import label_positions
+from ._arrays import label_positions, output_rows
 from ._flow_solve import solve_numba, solve_scipy
 from .rollout import residual_layers
 
@@ -93,15 +93,6 @@ def _pick_engine(engine: str) -> str:
         raise MissingDependencyError(
             "engine='numba' needs numba: pip install 'multiattn[fast]' (or use engine='scipy')")
     return "numba" if engine == "numba" or (engine == "auto" and has_numba) else "scipy"
-
-
-def _output_rows(outputs: int | Sequence[int] | None, n_tok: int) -> np.ndarray:
-    rows = np.arange(n_tok) if outputs is None else np.atleast_1d(np.asarray(outputs))
-    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise MultiattnValueError(f"outputs must be token indices (int or 1-D ints), got {outputs!r}")
-    if rows.size and not (-n_tok <= rows.min() and rows.max() < n_tok):
-        raise MultiattnIndexError(f"outputs {rows.tolist()} out of range for {n_tok} tokens")
-    return rows % max(n_tok, 1)
 
 
 def _jobs(n_jobs: int | None, n_layers: int, n_tok: int, n_rows: int, client: Any) -> int:
@@ -195,7 +186,7 @@ def attention_flow(
     if not 1 <= scale < 2**31:
         raise MultiattnValueError(f"scale must be in [1, 2**31), got {scale}")
     n_layers, n_tok = layers.shape[0], layers.shape[-1]
-    rows = _output_rows(outputs, n_tok)
+    rows = np.arange(n_tok) if outputs is None else output_rows(outputs, n_tok)
     engine = _pick_engine(engine)
     jobs = _jobs(n_jobs, n_layers, n_tok, len(rows), client)
     _check_cost(n_layers, n_tok, len(rows), jobs, engine, max_seconds, client)

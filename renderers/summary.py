@@ -49,6 +49,8 @@ _NO_TYPE_COLOR = "0.88"
 _NAN_COLOR = "0.85"
 _CELL_INCHES = 0.5  # cell width
 _ROW_INCHES = 0.4  # cell height
+_MIN_PANEL_INCHES = 1.4  # panel height at least: room for the colorbar's "(scale: panel min to max)"
+_SCALE_NOTE = "scale: panel min to max"
 _TITLE_INCHES = 0.32  # above a panel: its title
 _BELOW_INCHES = 0.42  # below a panel: head labels and "head"
 _BAR_GAP, _BAR_WIDTH = 0.12, 0.15  # colorbar right of its panel
@@ -138,12 +140,22 @@ def _cell_numbers(ax: Axes, values: np.ndarray, rgb: np.ndarray) -> None:
     ax.add_artist(numbers)
 
 
-def _label_width(labels: list[str]) -> float:
-    """Width in points of the widest layer label (the margin left of a panel)."""
+def _label_width(labels: list[str], fontsize: float = _TICK_FONT) -> float:
+    """Width in points of the widest label (the layer labels: the margin left of a panel)."""
     from matplotlib.textpath import text_to_path
 
-    font = FontProperties(size=_TICK_FONT)
+    font = FontProperties(size=fontsize)
     return max(text_to_path.get_text_width_height_descent(s, font, ismath=False)[0] for s in labels)
+
+
+def _panel_inches(shape: tuple[int, int], bars: bool) -> tuple[float, float]:
+    """Width and height of a panel of ``(layers, heads)`` cells (with colorbars: at least as tall
+    as the colorbar's two-line label)."""
+    return shape[1] * _CELL_INCHES, max(shape[0] * _ROW_INCHES, _MIN_PANEL_INCHES if bars else 0.0)
+
+
+def _height_inches(ax: Axes) -> float:
+    return ax.get_position().height * ax.get_figure().get_figheight()
 
 
 def _frame(ax: Axes, shape: tuple[int, int], title: str, labels: tuple[list[str], list[str]],
@@ -167,7 +179,10 @@ def _metric_panel(ax: Axes, cax: Axes, name: str, values: np.ndarray) -> None:
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=scale.vmin, vmax=scale.vmax,
                       aspect="auto", interpolation="nearest")
     _cell_numbers(ax, values, image.to_rgba(image.get_array())[..., :3])  # NaN: the grey it shows
-    colorbar = add_colorbar(image, ax, name, normalised="scale: panel min to max", cax=cax)
+    colorbar = add_colorbar(image, ax, name, normalised=_SCALE_NOTE, cax=cax)
+    label = colorbar.ax.get_ylabel()
+    if "\n" not in label and _label_width([label]) > 72 * _height_inches(cax):
+        colorbar.set_label(f"{name}\n({_SCALE_NOTE})")  # one line would run past the panel's height
     colorbar.ax.tick_params(labelsize=7)
     colorbar.ax.yaxis.label.set_fontsize(7)
     colorbar.ax.yaxis.label.set_parse_math(False)
@@ -179,7 +194,7 @@ def _type_panel(ax: Axes, index: np.ndarray, scores: np.ndarray, names: list[str
               aspect="auto", interpolation="nearest")
     _cell_numbers(ax, np.where(index == 0, np.nan, scores), np.asarray(colors)[index])
     present = sorted(set(index.ravel().tolist()))
-    below = (_BELOW_INCHES + 0.05) / (index.shape[0] * _ROW_INCHES)  # under the head labels
+    below = (_BELOW_INCHES + 0.05) / _height_inches(ax)  # under the head labels
     legend = ax.legend(handles=[Patch(color=colors[i], label=names[i]) for i in present],
                        loc="upper center", bbox_to_anchor=(0.5, -below), ncol=min(len(present), 4),
                        fontsize=7, frameon=False, title="type", title_fontsize=8)
@@ -191,7 +206,7 @@ def _panel_axes(fig: Figure, n_panels: int, n_bars: int, n_cols: int, shape: tup
                 legend: float) -> list[tuple[Axes, Axes | None]]:
     """A fixed layout (inches, computed once): per panel its Axes and, for the first ``n_bars``
     panels, the colorbar's Axes beside it."""
-    panel_w, panel_h = shape[1] * _CELL_INCHES, shape[0] * _ROW_INCHES
+    panel_w, panel_h = _panel_inches(shape, n_bars > 0)
     slot_w, slot_h = left + panel_w + _BAR_INCHES, _TITLE_INCHES + panel_h + _BELOW_INCHES
     n_rows = -(-n_panels // n_cols)
     width, height = n_cols * slot_w, _SUPTITLE_INCHES + n_rows * slot_h + legend

@@ -273,7 +273,10 @@ def test_head_summary_panels_values_and_colorbars():
     assert _strings(panels[0], "cell values") == ["0.10", "0.20", "n/a", "1.50", "2.00", "2.50"]
     im = panels[1].images[0]
     assert (im.norm.vmin, im.norm.vmax) == (1.0, 6.0)  # each panel: its own min to max
-    assert _colorbars(fig)[0].get_ylabel() == "entropy (scale: panel min to max)"
+    # a 2-layer panel is shorter than the one-line label: name and scale note on two lines
+    assert _colorbars(fig)[0].get_ylabel() == "entropy\n(scale: panel min to max)"
+    tall = head_summary({"entropy": np.ones((6, 3))})
+    assert _colorbars(tall)[0].get_ylabel() == "entropy (scale: panel min to max)"
     legend = [t.get_text() for t in panels[2].get_legend().get_texts()]
     assert legend == ["(not in table)", "broad", "previous_token"]
     shown = panels[2].images[0].get_array()

@@ -9,22 +9,31 @@ Prints one JSON line:
   300 tokens, lines view of 12 tokens, head summary of two (6, 12) metrics + types;
 - ``ratio``: each time divided by the baseline;
 - ``png_kb``: size of each PNG;
-- ``write_report_s``: :func:`write_text_report` (heatmap, lines, model view, summary PNGs and
-  ``metrics.json``) of a 6 x 12 x 14-token grid, the time ``multiattn text`` spends after capture,
-  median of ``ROUNDS`` alternating rounds: ``before`` with the model view drawn as 72 Axes (the old
-  renderer, kept here as the baseline) and every picture saved by ``save_figure`` (tight box: two
-  draws), ``after`` with the tiled one-image model view and the writer's one-draw ``save_once``;
-  ``model_view_s`` is the same before/after for the model view alone (draw + save);
+- ``write_report_s`` (wall) and ``write_report_cpu_s`` (CPU): :func:`write_text_report` (heatmap,
+  lines, model view, summary PNGs and ``metrics.json``) of a 6 x 12 x 14-token grid, medians of
+  ``ROUNDS`` alternating rounds of three states of the renderers (:mod:`_text_baselines`):
+  ``before`` (model view as 72 Axes, pictures saved by ``save_figure``: two draws, summary as
+  ``previous``), ``previous`` (tiled model view and one-draw ``save_once``, but tick labels and
+  one ``Text`` per number, the summary in constrained layout) and ``after`` (as shipped: fixed
+  layout, labels and numbers one ``TextGrid`` artist per set); ``ratio`` = before / after,
+  ``ratio_previous`` = previous / after; ``model_view_s`` and ``summary_s`` the same for the model
+  view and the head summary alone (draw + save);
 - ``cold_start_s``: one fresh process running what ``multiattn text`` runs, split into ``import``
   (torch, transformers, multiattn), ``model_load`` (embedded MiniLM), ``capture`` and ``write``
-  (renderer imports incl. pyplot + the pictures), and ``cli_wall`` of the real ``multiattn text``
-  command in another fresh process (``None`` with a ``cold_start_error`` if the model cannot load);
-  ``cold_start_cpu_s`` is the same split in CPU seconds of that process (``time.process_time``: on a
-  shared, loaded machine the wall times above stretch with the load, the CPU seconds much less).
+  (renderer imports incl. pyplot + the pictures, under ``gc.freeze`` as the command does), and
+  ``cli_wall`` of the real ``multiattn text`` command in another fresh process (``None`` with a
+  ``cold_start_error`` if the model cannot load); ``cold_start_cpu_s`` is the same split in CPU
+  seconds of that process (``time.process_time``: on a shared, loaded machine the wall times
+  above stretch with the load, the CPU seconds much less);
+- ``write_cold_cpu_s`` / ``write_cold_s``: that ``write`` step (CPU / wall) in fresh processes,
+  ``previous`` (analyses imported eagerly, no freeze, ``previous`` renderers) against ``after``,
+  alternating, medians of ``--cold-rounds`` each, with ``after_split``: ``imports`` (pyplot,
+  renderers, text metrics) and ``pictures`` (metrics + four PNGs + JSON).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -50,12 +59,18 @@ from multiattn.renderers.lines import lines_view  # noqa: E402
 from multiattn.renderers.modelview import model_view  # noqa: E402
 from multiattn.renderers.summary import head_summary  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _text_baselines import model_view_axes, renderers, summary_texts  # noqa: E402
+
 REPEATS = 3
 ROUNDS = 5
+STATES = ("before", "previous", "after")
 SENTENCE = "The cat sat on the mat because it was tired, and then it slept."
 
 _COLD = textwrap.dedent(f"""
-    import json, sys, tempfile, time
+    import contextlib, gc, json, sys, tempfile, time
+    sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+    state = sys.argv[1]
     marks = [(time.perf_counter(), time.process_time())]
     import torch, transformers, multiattn
     marks.append((time.perf_counter(), time.process_time()))
@@ -63,11 +78,24 @@ _COLD = textwrap.dedent(f"""
     marks.append((time.perf_counter(), time.process_time()))
     grid = multiattn.capture(model, ({SENTENCE!r}, None), processor=tok)
     marks.append((time.perf_counter(), time.process_time()))
+    if state == "after":
+        gc.freeze()  # as the command does around the writing
+    import matplotlib.pyplot
+    import multiattn.analysis.textmetrics
+    import multiattn.renderers.heatmap, multiattn.renderers.lines, multiattn.renderers.modelview
+    import multiattn.renderers.summary
     from multiattn.renderers.writers import write_text_report
-    with tempfile.TemporaryDirectory() as out:
+    swap = contextlib.nullcontext()
+    if state == "previous":
+        import _text_baselines
+        _text_baselines.import_all_analyses()
+        swap = _text_baselines.renderers("previous")
+    marks.append((time.perf_counter(), time.process_time()))
+    with swap, tempfile.TemporaryDirectory() as out:
         write_text_report(grid, out)
     marks.append((time.perf_counter(), time.process_time()))
-    steps = ("import", "model_load", "capture", "write")
+    gc.unfreeze()
+    steps = ("import", "model_load", "capture", "write_imports", "write_pictures")
     print(json.dumps([{{k: b[i] - a[i] for k, a, b in zip(steps, marks, marks[1:])}} for i in (0, 1)]))
 """)
 
@@ -94,93 +122,103 @@ def _baseline(matrix: np.ndarray) -> plt.Figure:
     return fig
 
 
-def _model_view_axes(grid: AttentionGrid, scores: np.ndarray | None = None,
-                     score_name: str = "") -> plt.Figure:
-    """The model view as it was drawn before the tiled image: one Axes per head (the baseline)."""
-    from multiattn.renderers import modelview as mv
-    from multiattn.renderers._style import add_colorbar, color_scale
-    from multiattn.renderers.heatmap import dim_title
-
-    thumbs, note = mv._thumbnails(grid, 48)
-    scale = color_scale(thumbs)
-    n_layers, n_heads = grid.n_layers, grid.n_heads
-    width = n_heads * mv._THUMB_INCHES + 1.4
-    title = mv._title(grid, score_name if scores is not None else None, note, width)
-    height = max(n_layers * mv._THUMB_INCHES, 2.0) + 0.35 + 0.16 * title.count("\n")
-    fig = plt.figure(figsize=(width, height), dpi=DPI)
-    fig.suptitle(title, fontsize=9, y=1 - 0.06 / height, va="top")
-    axes = fig.subplots(n_layers, n_heads, squeeze=False, gridspec_kw={
-        "wspace": 0.08, "hspace": 0.08, "bottom": 0.1 / height,
-        "top": 1 - (0.45 + 0.16 * title.count("\n")) / height})
-    for (lay, head), ax in np.ndenumerate(axes):
-        image = ax.imshow(thumbs[lay, head], aspect="auto", interpolation="nearest", **scale.imshow_kwargs())
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if head == 0:
-            ax.set_ylabel(dim_title("layer", grid.layers[lay]), fontsize=8)
-        if lay == 0:
-            ax.set_title(dim_title("head", grid.heads[head]), fontsize=8)
-        if scores is not None:
-            ax.text(0.97, 0.97, f"{scores[lay, head]:.2f}", transform=ax.transAxes, ha="right", va="top",
-                    fontsize=6.5, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                                        "alpha": 0.8})
-    add_colorbar(image, axes.ravel().tolist(), "attention weight", normalised="rows sum to 1", scale=scale,
-                 fraction=0.03, pad=0.015)
-    return fig
-
-
-def _before_after(before: Callable[[], object], after: Callable[[], object]) -> dict[str, float]:
-    """Medians of ``ROUNDS`` alternating runs of ``before`` and ``after`` (after one warm-up each)."""
-    times: dict[str, list[float]] = {"before": [], "after": []}
-    before(), after()
-    for _ in range(ROUNDS):
-        for name, func in (("before", before), ("after", after)):
-            start = time.perf_counter()
+def _alternating(runs: dict[str, Callable[[], object]], rounds: int) -> tuple[dict, dict]:
+    """Medians (wall, CPU) of ``rounds`` alternating rounds of each run (after one warm-up each),
+    with ``ratio`` = first / last and ``ratio_previous`` = ``previous`` / last when there is one."""
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    for func in runs.values():
+        func()
+    for _ in range(rounds):
+        for name, func in runs.items():
+            start = (time.perf_counter(), time.process_time())
             func()
-            times[name].append(time.perf_counter() - start)
+            wall[name].append(time.perf_counter() - start[0])
+            cpu[name].append(time.process_time() - start[1])
+    return _medians(wall), _medians(cpu)
+
+
+def _medians(times: dict[str, list[float]]) -> dict[str, float]:
     out = {k: round(float(np.median(v)), 3) for k, v in times.items()}
-    return {**out, "ratio": round(out["before"] / out["after"], 2)}
+    names = list(out)
+    ratios = {"ratio": round(out[names[0]] / out[names[-1]], 2)}
+    if "previous" in out and names[0] != "previous":
+        ratios["ratio_previous"] = round(out["previous"] / out[names[-1]], 2)
+    return {**out, **ratios}
+
+
+def _in_state(state: str, draw: Callable[[], object]) -> Callable[[], object]:
+    def run() -> object:
+        with renderers(state):
+            return draw()
+    return run
 
 
 def _write_report_times(grid: AttentionGrid, out: Path) -> dict[str, dict[str, float]]:
-    from multiattn.renderers import _write_text, modelview
+    from multiattn.analysis.textmetrics import text_metrics
+    from multiattn.renderers import modelview
     from multiattn.renderers.writers import write_text_report
 
-    tiled, once = modelview.model_view, _write_text.save_once
-
-    def report(view: Callable[..., plt.Figure], save: Callable[..., Path]) -> Callable[[], object]:
-        def run() -> None:
-            modelview.model_view, _write_text.save_once = view, save  # looked up at call time
-            try:
-                write_text_report(grid, out)
-            finally:
-                modelview.model_view, _write_text.save_once = tiled, once
-        return run
-
     scores = np.random.default_rng(1).random((grid.n_layers, grid.n_heads))
-    return {
-        "write_report_s": _before_after(report(_model_view_axes, save_figure), report(tiled, once)),
-        "model_view_s": _before_after(lambda: save_figure(_model_view_axes(grid, scores, "e"), out / "a.png"),
-                                      lambda: save_figure(tiled(grid, scores, "e"), out / "b.png")),
-    }
+    report = text_metrics(grid)
+    shown = {k: np.asarray(report["per_head"][k], dtype=float)
+             for k in ("entropy_normalized", "attention_distance_tokens", "first_token_share")}
+    write = {state: _in_state(state, lambda: write_text_report(grid, out)) for state in STATES}
+    def tiled() -> Path:
+        return save_figure(modelview.model_view(grid, scores, "e"), out / "b.png")
+
+    view = {"before": lambda: save_figure(model_view_axes(grid, scores, "e"), out / "a.png"),
+            **{state: _in_state(state, tiled) for state in STATES[1:]}}
+    summary = {"previous": lambda: save_figure(summary_texts(shown, report["head_types"]), out / "c.png"),
+               "after": lambda: save_figure(head_summary(shown, report["head_types"]), out / "d.png")}
+    out_times = {}
+    for key, runs in (("write_report", write), ("model_view", view), ("summary", summary)):
+        out_times[f"{key}_s"], out_times[f"{key}_cpu_s"] = _alternating(runs, ROUNDS)
+    return out_times
 
 
-def _cold_start(out: Path) -> dict[str, object]:
-    """Fresh-process timings of what ``multiattn text`` runs, and of the command itself."""
-    run = subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, check=False)
+def _cold_run(state: str) -> tuple[dict[str, float], dict[str, float]] | str:
+    """(wall, CPU) split of one fresh process in ``state``, or the error's last line."""
+    run = subprocess.run([sys.executable, "-c", _COLD, state], capture_output=True, text=True, check=False)
     if run.returncode != 0:
-        return {"cold_start_s": None, "cold_start_error": run.stderr.strip().splitlines()[-1:]}
-    wall, cpu = ({k: round(v, 2) for k, v in split.items()}
-                 for split in json.loads(run.stdout.strip().splitlines()[-1]))
+        return (run.stderr.strip().splitlines() or ["no output"])[-1]
+    wall, cpu = json.loads(run.stdout.strip().splitlines()[-1])
+    return wall, cpu
+
+
+def _cold_start(out: Path, rounds: int) -> dict[str, object]:
+    """Fresh-process timings of what ``multiattn text`` runs (previous vs after), and of the command."""
+    runs: dict[str, list] = {"previous": [], "after": []}
+    for _ in range(rounds):
+        for state in runs:
+            result = _cold_run(state)
+            if isinstance(result, str):
+                return {"cold_start_s": None, "cold_start_error": result}
+            runs[state].append(result)
+    cold: dict[str, object] = {"cold_rounds": rounds}
+    clocks = ((0, "cold_start_s", "write_cold_s"), (1, "cold_start_cpu_s", "write_cold_cpu_s"))
+    for clock, split_key, write_key in clocks:
+        after = {k: float(np.median([r[clock][k] for r in runs["after"]])) for k in runs["after"][0][clock]}
+        split = {"import": after["import"], "model_load": after["model_load"], "capture": after["capture"],
+                 "write": after["write_imports"] + after["write_pictures"]}
+        cold[split_key] = {k: round(v, 2) for k, v in split.items()}
+        write = {state: [r[clock]["write_imports"] + r[clock]["write_pictures"] for r in runs[state]]
+                 for state in runs}
+        cold[write_key] = {**_medians(write), "after_split": {
+            "imports": round(after["write_imports"], 3), "pictures": round(after["write_pictures"], 3)}}
     cli = [sys.executable, "-c", "import sys; from multiattn.cli import main; sys.exit(main())",
            "text", SENTENCE, "--out", str(out / "cli")]
     start = time.perf_counter()
     subprocess.run(cli, capture_output=True, check=True)
-    wall["cli_wall"] = round(time.perf_counter() - start, 2)
-    return {"cold_start_s": wall, "cold_start_cpu_s": cpu}
+    cold["cold_start_s"]["cli_wall"] = round(time.perf_counter() - start, 2)
+    return cold
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold-rounds", type=int, default=1,
+                        help="fresh processes per state for write_cold_* (each loads torch and MiniLM)")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
     short, long = _grid(rng, 6, 12, 12), _grid(rng, 1, 12, 300)
     metrics = {"entropy": rng.random((6, 12)), "distance": rng.random((6, 12)) * 5}
@@ -203,7 +241,7 @@ def main() -> None:
             sizes[name] = round(size / 1024, 1)
         report_grid = _grid(rng, 6, 12, 14)
         report_grid.meta["model"] = "synthetic 6 x 12"
-        extra = {**_write_report_times(report_grid, out), **_cold_start(out)}
+        extra = {**_write_report_times(report_grid, out), **_cold_start(out, args.cold_rounds)}
     print(json.dumps({
         "baseline_s": round(base, 4),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},

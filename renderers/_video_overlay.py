@@ -93,14 +93,29 @@ def frame_maps(attention: AttentionMap | ArrayLike, n_frames: int | None = None)
 
 
 def clip_scale(maps: np.ndarray, normalise: str, cmap: str | None) -> tuple[np.ndarray, ColorScale, str]:
-    """Scale per-frame maps: one robust scale for the clip, or each frame divided by its max |value|."""
+    """Scale per-frame maps: one robust scale for the clip, or each frame divided by its max |value|.
+
+    The clip's scale is robust across *frames*, not pixels: its top is the 90th percentile of the
+    frames' peaks (a few outlier frames saturate, every other frame keeps its peak). Pixel
+    percentiles would land on the background of a peaked map (a tracked object covers a few % of
+    the pixels) and saturate everything that matters.
+
+    Example
+    -------
+    >>> maps = np.zeros((10, 8, 8)); maps[:, 2, 3] = np.linspace(0.1, 1.0, 10)
+    >>> _, scale, note = clip_scale(maps, "clip", None)
+    >>> (scale.vmin, round(scale.vmax, 2), scale.clipped_high, note)
+    (0.0, 0.91, True, 'one scale for all frames')
+    """
     if normalise not in ("clip", "frame"):
         raise MultiattnValueError(f"normalise must be 'clip' or 'frame', got {normalise!r}")
     signed = bool((maps < 0).any())
     cmap = cmap or (None if signed else "inferno")  # inferno for weights, diverging (RdBu_r) when signed
-    if normalise == "clip":
-        return maps, color_scale(maps, cmap=cmap), "one scale for all frames"
     peak = np.abs(maps).reshape(len(maps), -1).max(axis=1)
+    if normalise == "clip":
+        top = float(np.percentile(peak, 90)) or 1.0
+        low = -top if signed else min(0.0, float(maps.min()))
+        return maps, color_scale(maps, cmap=cmap, limits=(low, top)), "one scale for all frames"
     maps = maps / np.where(peak > 0, peak, 1.0)[:, None, None]
     scale = color_scale(maps, cmap=cmap, limits=(-1.0 if signed else 0.0, 1.0))
     return maps, scale, "max |value| = 1 per frame"

@@ -1,9 +1,14 @@
 """One compiled pass per layer for the monitor's statistics (numba; helper of :mod:`._monitor_stats`).
 
-``layer_kernel(wt, st, qw, logk, dist_t, masks, slots, out)`` reduces one layer's weights to
-per-head statistics in one call.  The weights come *transposed*, ``wt (B, H, K, Q)``: the
-monitor's attention (:mod:`._monitor_attention`) computes its scores as ``k qᵀ`` and its
-softmax over the key axis, so the query rows lie in the SIMD lanes and every per-row
+``softmax_kernel(raw_t, scale, wt, qw, logk, dist_t, masks, slots, out)`` is the monitoring
+attention's softmax: it writes ``wt = softmax(raw_t · scale)`` over the keys (scale, column
+maximum, Cephes' ``expf`` in SIMD lanes, normalise: within 4 ulp of torch's softmax; ``exp``
+below float32's range is 0, so masked keys get exactly 0) and the layer's statistics in the
+same call, the entropy from ``log Σ exp`` and the scores.  ``layer_kernel(wt, st, qw, logk,
+dist_t, masks, slots, out)`` takes weights that exist already (the eager-hooks path,
+``st = log wt``).  Both take the layer *transposed*, ``(B, H, K, Q)``: the monitor's
+attention (:mod:`._monitor_attention`) computes its scores as ``k qᵀ``, so the query rows lie
+in the SIMD lanes and every per-row
 quantity (maximum, entropy dot product, distance, the top-5 insertion network) is a
 vertical, branch-free accumulation over the keys; the column sums (what each key receives)
 are the horizontal dot products.  Per ``(b, h)``, with ``a = qw[b]`` the query weights
@@ -24,8 +29,9 @@ result):
 
 ``slots`` (int64, ``5 + C``) gives the output column of entropy, normalised entropy, top-5,
 sink share, mean distance and each mask's share; ``−1`` skips a statistic and its loop.
-On MiniLM's ``(1, 12, 128, 128)`` layers all nine take ~0.1 ms (one core), where the
-previous row-major kernel took 0.26 ms for the top-5 and entropy alone.
+On MiniLM's ``(1, 12, 128, 128)`` layers (one core): the softmax with all nine statistics
+~0.21 ms, where torch's softmax alone takes ~0.19 ms and the statistics from existing weights
+~0.12 ms (the previous row-major kernel took 0.26 ms for the top-5 and entropy alone).
 
 Example
 -------

@@ -1,4 +1,8 @@
-"""Per-head statistics of one layer of a batch, in torch, for the monitor and the profile.
+"""Per-head statistics of one layer of a batch, for the monitor and the profile.
+
+With numba (extra ``fast``) a layer is one call of a compiled kernel (:mod:`._monitor_kernels`:
+:func:`softmax_matrix` computes the softmax of the monitoring attention with the statistics,
+:func:`fused_matrix` takes weights from the eager hooks); without it, torch and numpy.
 
 Each statistic is a mean over a request's valid queries (padding queries left out) of one
 per-row quantity, so a request gives one number per (layer, head, statistic).  Masks of the

@@ -11,12 +11,13 @@ length and ``statistics × layers × heads`` numbers) that a background thread a
 How the weights are reached: Hugging Face families whose eager attention is the plain
 ``softmax(q kᵀ·s + mask) v`` (BERT, RoBERTa, ViT, CLIP, Whisper, VideoMAE) run on the
 ``multiattn_monitor`` attention implementation (:mod:`._monitor_attention`: eager attention
-that also hands on its pre-softmax scores, so the entropy needs no log pass); other Hugging
-Face models run on eager attention with a hook per attention module; timm ViTs keep their
-fused kernel (softmax(qkᵀ) recomputed per block); PyG layers go through the graph adapter's
-recorder.  Statistics are fused per layer (:mod:`._monitor_stats`): one compiled pass
-(numba, extra ``fast``) for the top-5 and the entropy, one query-weighted column sum for the
-key shares and the sink, one matrix–vector product for the distance.
+laid out transposed, ``k qᵀ``, whose softmax the monitor computes); other Hugging Face models
+run on eager attention with a hook per attention module; timm ViTs keep their fused kernel
+(softmax(qkᵀ) recomputed per block); PyG layers go through the graph adapter's recorder.
+With numba (extra ``fast``) each layer is one compiled call (:mod:`._monitor_kernels`): on the
+monitoring implementation the softmax and all nine statistics in one pass over the scores
+(the entropy from the scores, no log per weight), on the hooks path the statistics from the
+weights; without numba, torch / numpy (:mod:`._monitor_stats`, the same numbers).
 
 Statistics per modality (means over a request's real queries; record label in the
 ``modality`` column):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only (torch is imported when
     from .._types import ArrayLike, Model, Processor
 
 __all__ = [
+    "BEAM_SIZE",
     "CLIP_FRACTION",
     "FRAME_S",
     "HOP",
@@ -32,13 +33,17 @@ __all__ = [
     "N_MEL_FRAMES",
     "SAMPLE_RATE",
     "SILENCE_PEAK",
+    "TIMESTAMPS",
     "WINDOW",
     "WINDOW_S",
     "CT2_DIR_ATTR",
     "block_diagonal",
     "ct2_engine",
+    "MAX_INITIAL_TIMESTAMP_INDEX",
+    "check_beam_size",
     "decode_ct2",
     "decode_encoded",
+    "decoding_prompt",
     "check_model",
     "encode",
     "encoder_layers",
@@ -49,6 +54,7 @@ __all__ = [
     "normal_word",
     "prepare_audio",
     "prompt",
+    "require_greedy",
     "split_transcript",
     "suppressed",
     "text_tokens",
@@ -67,6 +73,12 @@ SILENCE_PEAK = 1e-4
 CLIP_FRACTION = 0.01
 MISMATCH_PROB = 0.1
 MAX_NEW_TOKENS = 224
+#: Default decoding (see :func:`decode_ct2`): beam search of width 5 when CTranslate2 decodes
+#: (faster-whisper's default; the Hugging Face loop is greedy), without timestamp tokens: on the
+#: held-out espeak-ng corpus and the samples the most accurate of beam 1 / 5 x timestamps on / off
+#: for tiny.en and base (``benchmarks/bench_whisper.py``).
+BEAM_SIZE = 5
+TIMESTAMPS = False
 
 def prepare_audio(audio: ArrayLike, sr: int) -> tuple[np.ndarray, list[str]]:
     """Mono float32 at 16 kHz, validated; also the warnings raised about it.
@@ -320,9 +332,41 @@ def ct2_engine(model: Model) -> Any | None:
         return None
 
 
+#: faster-whisper's latest first timestamp when timestamps are decoded (``max_initial_timestamp=1.0`` s
+#: in 20 ms steps).
+MAX_INITIAL_TIMESTAMP_INDEX = 50
+
+
+def decoding_prompt(model: Model, timestamps: bool) -> list[int]:
+    """The prompt decoding starts from: :func:`prompt`, without ``<|notimestamps|>`` when ``timestamps``.
+
+    Example
+    -------
+    >>> decoding_prompt(model, False), decoding_prompt(model, True)  # tiny.en  # doctest: +SKIP
+    ([50257, 50362], [50257])
+    """
+    ids = prompt(model)
+    return ids[:-1] if timestamps else ids
+
+
+def check_beam_size(beam_size: int | None) -> int | None:
+    """``beam_size`` as an int >= 1 (or None: the default of the decoder), or a one-line error."""
+    if beam_size is None:
+        return None
+    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) or beam_size < 1:
+        raise MultiattnValueError(f"beam_size must be an integer >= 1 (1: greedy; faster-whisper's default "
+                                  f"is 5), got {beam_size!r}")
+    return int(beam_size)
+
+
 def decode_ct2(engine: Any, model: Model, inputs: list[torch.Tensor], max_new_tokens: int,
-               beam_size: int = 1) -> list[list[int]]:
-    """Text tokens of each window decoded by CTranslate2 (greedy or beam), no timestamps.
+               beam_size: int | None = None, timestamps: bool = TIMESTAMPS) -> list[list[int]]:
+    """Text tokens of each window decoded by CTranslate2 (greedy or beam search).
+
+    The options are faster-whisper's (``suppress_blank``, its ``suppress_tokens=[-1]`` list, which
+    is the model config's, plus the special tokens); ``timestamps=True`` decodes in timestamp mode
+    (the prompt without ``<|notimestamps|>``, the first timestamp within 1 s, as faster-whisper's
+    ``transcribe`` does by default) and drops the timestamp tokens from the result.
 
     Parameters
     ----------
@@ -330,10 +374,16 @@ def decode_ct2(engine: Any, model: Model, inputs: list[torch.Tensor], max_new_to
         One per window: log-mel features ``(1, n_mels, 3000)`` (CTranslate2 runs its encoder), or
         encoder outputs ``(1, 1500, d_model)`` (``last_hidden_state`` of :func:`encode`; CTranslate2
         then decodes only, so an alignment runs the encoder once).
+    beam_size : int, optional
+        1: greedy; more: beam search (patience 1, length penalty 1, as faster-whisper); default
+        :data:`BEAM_SIZE`.
+    timestamps : bool
+        Decode with timestamp tokens (they condition the text; they are not returned).
 
     Example
     -------
-    >>> decode_ct2(ct2_engine(model), model, window_features(processor, mono), 224)  # doctest: +SKIP
+    >>> mels = window_features(processor, mono)  # doctest: +SKIP
+    >>> decode_ct2(ct2_engine(model), model, mels, 224, beam_size=5)  # doctest: +SKIP
     [[383, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]]
     """
     import ctranslate2
@@ -342,30 +392,47 @@ def decode_ct2(engine: Any, model: Model, inputs: list[torch.Tensor], max_new_to
         np.ascontiguousarray(np.concatenate([m.numpy() for m in inputs]), dtype=np.float32))
     always, _ = suppressed(model)
     eot = model.generation_config.eos_token_id
-    results = engine.generate(features, [prompt(model)] * len(inputs), beam_size=beam_size,
-                              max_length=min(448, max_new_tokens + 2), suppress_blank=True,
-                              suppress_tokens=[t for t in always if t != eot])
+    start = decoding_prompt(model, timestamps)
+    first_timestamp = prompt(model)[-1] + 1  # the timestamps follow <|notimestamps|>
+    suppress = [t for t in always if t != eot and not (timestamps and t >= first_timestamp)]
+    beam = check_beam_size(beam_size) or BEAM_SIZE
+    results = engine.generate(features, [start] * len(inputs), beam_size=beam,
+                              max_length=min(448, max_new_tokens + len(start)), suppress_blank=True,
+                              suppress_tokens=suppress,
+                              max_initial_timestamp_index=MAX_INITIAL_TIMESTAMP_INDEX)
     return [[t for t in r.sequences_ids[0] if t < eot] for r in results]
 
 
-def decode_encoded(model: Model, hidden: list[torch.Tensor], max_new_tokens: int) -> list[list[int]]:
-    """Greedy text tokens of each window from its encoder output, without running the encoder again.
+def decode_encoded(model: Model, hidden: list[torch.Tensor], max_new_tokens: int,
+                   beam_size: int | None = None, timestamps: bool = TIMESTAMPS) -> list[list[int]]:
+    """Text tokens of each window from its encoder output, without running the encoder again.
 
     CTranslate2 decodes when the model came from a CTranslate2 folder and ``ctranslate2`` is
-    installed (:func:`ct2_engine`), else the Hugging Face loop (:func:`greedy`).
+    installed (:func:`ct2_engine`; options as in :func:`decode_ct2`), else the Hugging Face loop
+    (:func:`greedy`: ``beam_size`` None or 1, without timestamps).
 
     Example
     -------
     >>> hidden = encode(model, window_features(processor, mono)[0], False).last_hidden_state  # doctest: +SKIP
-    >>> decode_encoded(model, [hidden], 224)  # doctest: +SKIP
+    >>> decode_encoded(model, [hidden], 224, beam_size=5)  # doctest: +SKIP
     [[383, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]]
     """
     from transformers.modeling_outputs import BaseModelOutput
 
     engine = ct2_engine(model)
     if engine is not None:
-        return decode_ct2(engine, model, hidden, max_new_tokens)
+        return decode_ct2(engine, model, hidden, max_new_tokens, beam_size, timestamps)
+    require_greedy(beam_size, timestamps)
     return [greedy(model, BaseModelOutput(last_hidden_state=h), max_new_tokens) for h in hidden]
+
+
+def require_greedy(beam_size: int | None, timestamps: bool) -> None:
+    """Refuse what the Hugging Face decoding loop does not do (beam search, timestamp mode)."""
+    if check_beam_size(beam_size) not in (None, 1) or timestamps:
+        raise MultiattnValueError(
+            f"beam_size={beam_size} / timestamps={timestamps} need CTranslate2 decoding: install ctranslate2 "
+            "and load the model from its CTranslate2 folder (multiattn.load_model('whisper-tiny.en')), or "
+            "pass beam_size=1, timestamps=False (the Hugging Face loop decodes greedily)")
 
 
 def windows(mono: np.ndarray) -> list[np.ndarray]:

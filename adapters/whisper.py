@@ -46,7 +46,8 @@ __all__ = ["transcribe", "capture", "prepare", "align"]
 
 def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
             max_new_tokens: int = _wd.MAX_NEW_TOKENS, keep_encoder: bool | Sequence[int] = True,
-            progress: bool = True) -> GridSet:
+            progress: bool = True, beam_size: int | None = None,
+            timestamps: bool = _wd.TIMESTAMPS) -> GridSet:
     """Capture Whisper's encoder, decoder and cross-attention for one recording.
 
     Parameters
@@ -75,6 +76,14 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         attention to float32 round-off at a fraction of its cost.
     progress : bool
         Show a tqdm bar when there is more than one window.
+    beam_size : int, optional
+        Decoding (without ``text``, and to share a transcript among windows): 1 is greedy, more is
+        beam search (CTranslate2 only). Default: 5 when CTranslate2 decodes (faster-whisper's
+        default), greedy in the Hugging Face loop.
+    timestamps : bool
+        Decode in Whisper's timestamp mode (as faster-whisper's ``transcribe`` does by default): the
+        timestamp tokens condition the text and are dropped; the teacher-forced forward that gives the
+        attention is the same either way.
 
     Returns
     -------
@@ -101,6 +110,7 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
 
     _wd.check_model(model)
     _check_processor(processor)
+    beam = _wd.check_beam_size(beam_size) or (_wd.BEAM_SIZE if _wd.ct2_engine(model) is not None else 1)
     mono, notes = prepare_audio(*audio_input(inputs))
     windows = _wd.windows(mono)
     tokenizer = processor.tokenizer
@@ -128,15 +138,16 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
             enc = np.stack([a[0, :, :n_frames, :n_frames].float().numpy() for a in
                             require_attentions(encoder_out.attentions, "encoder", model)])
         encoded.append((encoder_out.last_hidden_state, enc, n_frames))
-    greedy: list[list[int]] = []
+    decoded_tokens: list[list[int]] = []
     if text is None or len(windows) > 1:
-        greedy = _wd.decode_encoded(model, [hidden for hidden, *_ in encoded], max_new_tokens)
+        decoded_tokens = _wd.decode_encoded(model, [hidden for hidden, *_ in encoded], max_new_tokens,
+                                            beam, timestamps)
     if text is None:
-        window_tokens = greedy
+        window_tokens = decoded_tokens
     elif len(windows) == 1:
         window_tokens = [_wd.text_tokens(tokenizer, text)]
     else:
-        decoded = [tokenizer.decode(tokens) for tokens in greedy]
+        decoded = [tokenizer.decode(tokens) for tokens in decoded_tokens]
         window_tokens = [tokenizer(" " + " ".join(words), add_special_tokens=False).input_ids
                          if words else []
                          for words in _wd.split_transcript(str(text).split(), decoded)]
@@ -157,7 +168,9 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
         "model": getattr(model.config, "_name_or_path", "") or type(model).__name__,
         "source": "multiattn.adapters.whisper.capture",
         "text": decoded_text,
-        "mode": "forced" if text is not None else "greedy",
+        "mode": "forced" if text is not None else "greedy" if beam == 1 else "beam",
+        "beam_size": beam,
+        "timestamps": bool(timestamps),
         "token_probs": probs,
         "alignment_heads": [list(map(int, h)) for h in
                             (getattr(model.generation_config, "alignment_heads", None) or [])],
@@ -190,11 +203,13 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
 
 
 def transcribe(model: Model, inputs: AudioInput, *, processor: Processor = None,
-               max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> str:
-    """Plain greedy transcription (no attention captured): the baseline of the benchmark.
+               max_new_tokens: int = _wd.MAX_NEW_TOKENS, beam_size: int | None = None,
+               timestamps: bool = _wd.TIMESTAMPS) -> str:
+    """Plain transcription (no attention captured): the baseline of the benchmark.
 
     Decoded by CTranslate2 when the model was converted from a CTranslate2 folder and
-    ``ctranslate2`` is installed, else by the Hugging Face decoder loop.
+    ``ctranslate2`` is installed, else by the Hugging Face decoder loop (greedy only);
+    ``beam_size`` and ``timestamps`` as in :func:`capture`.
 
     Example
     -------
@@ -207,8 +222,9 @@ def transcribe(model: Model, inputs: AudioInput, *, processor: Processor = None,
     engine = _wd.ct2_engine(model)
     if engine is not None:
         mels = _wd.window_features(processor, mono)
-        tokens = _wd.decode_ct2(engine, model, mels, max_new_tokens)
+        tokens = _wd.decode_ct2(engine, model, mels, max_new_tokens, beam_size, timestamps)
         return "".join(processor.tokenizer.decode(t) for t in tokens)
+    _wd.require_greedy(beam_size, timestamps)
     pieces = []
     for window_mel in _wd.window_features(processor, mono):
         encoder_out = _wd.encode(model, window_mel, attentions=False)
@@ -277,7 +293,8 @@ def _check_processor(processor: Processor) -> None:
 
 def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
           snap: bool = True, keep_encoder: bool | Sequence[int] | None = None,
-          steps: Sequence[str] | None = None) -> dict[str, Any]:
+          steps: Sequence[str] | None = None, beam_size: int | None = None,
+          timestamps: bool = _wd.TIMESTAMPS) -> dict[str, Any]:
     """Word timings of a recording: capture, Whisper's DTW recipe, then named refinement steps.
 
     Parameters
@@ -300,6 +317,8 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
         layer when it fits in memory (it grows with the square of the audio length); a grid that
         does not fit (default or a layer list) is skipped with a note in ``result["notes"]`` and
         the word timings are computed all the same.
+    beam_size, timestamps
+        Decoding options of :func:`capture` (``multiattn audio --beam-size``).
 
     Returns
     -------
@@ -328,7 +347,8 @@ def align(model: Model, inputs: AudioInput, *, processor: Processor = None, text
             keep_encoder = False
             notes.append(f"the encoder self-attention of {len(mono) / SAMPLE_RATE:.0f} s of audio does not "
                          "fit in memory; it was skipped (word timings use the cross-attention only)")
-    grids = capture(model, (audio, sr), processor=processor, text=text, keep_encoder=keep_encoder)
+    grids = capture(model, (audio, sr), processor=processor, text=text, keep_encoder=keep_encoder,
+                    beam_size=beam_size, timestamps=timestamps)
     words = word_timings(grids["cross"])
     chosen = tuple(DEFAULT_STEPS if steps is None else steps) if snap else ()
     bias = getattr(model.generation_config, "multiattn_timing_bias_s", None)

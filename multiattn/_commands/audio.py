@@ -9,6 +9,8 @@ is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's D
 then the refinement steps (``--steps``, default ``onset,bias,snap``: see
 :func:`multiattn.analysis.alignment.refine_timings`; ``--raw-timings`` keeps the recipe's boundaries).
 
+``--beam-size N`` sets the decoding beam (1 = greedy; see :func:`multiattn.adapters.whisper.capture`).
+
 ``--model`` takes the embedded names (``whisper-tiny.en``, ``whisper-base``) and their short forms
 ``tiny.en`` / ``base`` (unless a folder of that name exists); ``small`` is refused in one line saying
 why (no complete Whisper small is installable offline).
@@ -40,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", default=None, type=_steps,
                    help="comma-separated refinement steps, in order, from onset, bias, snap, flux "
                         "(default onset,bias,snap)")
+    p.add_argument("--beam-size", type=_beam_size, default=None, metavar="N",
+                   help="decoding beam width, 1 = greedy (default: the adapter's, see "
+                        "multiattn.adapters.whisper.capture); used without --text and to share --text "
+                        "among the 30 s windows of long audio")
     p.add_argument("--no-encoder", action="store_true",
                    help="skip the encoder self-attention (no encoder.png, not in --save): the alignment then "
                         "costs about what plain transcription does")
@@ -61,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
         return _speech_encoder(args, model, processor, audio)
     # encoder.png draws the last layer: only it is recomputed, unless --save asks for the whole grid
     keep_encoder = False if args.no_encoder else None if args.save else [-1]
+    decoding = {} if args.beam_size is None else {"beam_size": args.beam_size}
     result = align(model, audio, processor=processor, text=args.text, snap=not args.raw_timings,
-                   steps=args.steps, keep_encoder=keep_encoder)
+                   steps=args.steps, keep_encoder=keep_encoder, **decoding)
     for note in result["notes"] + ([] if result["words"] else ["no words found: Whisper decoded no text"]):
         print(f"note: {note}")
     _common.emit(write_audio_report(result, args.out, title=_title(result)))
@@ -136,3 +143,13 @@ def _steps(value: str) -> tuple[str, ...]:
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
     return steps
+
+
+def _beam_size(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"--beam-size takes an integer >= 1 (1 = greedy), got {value!r}")
+    return size

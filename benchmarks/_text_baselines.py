@@ -3,7 +3,7 @@
 - ``model_view_axes``: the model view as 72 Axes (before the tiled image);
 - ``summary_texts``, ``label_ticks``, ``annotate_texts``: the head summary in constrained layout
   with ticks and one ``Text`` per cell, and the model view's tick labels and one ``Text`` + box
-  per score (before :class:`multiattn.renderers._text_grid.TextGrid`);
+  per score (before :class:`multiattn.renderers._text_batch.TextBatch`);
 - :func:`renderers`: swaps them into the writer (``"previous"``: the state before the text
   artists; ``"before"``: also the 72-Axes model view and the two-draw ``save_figure``);
 - :func:`import_all_analyses`: what ``import multiattn.analysis`` loaded before it was lazy.

@@ -15,7 +15,7 @@ Prints one JSON line:
   ``before`` (model view as 72 Axes, pictures saved by ``save_figure``: two draws, summary as
   ``previous``), ``previous`` (tiled model view and one-draw ``save_once``, but tick labels and
   one ``Text`` per number, the summary in constrained layout) and ``after`` (as shipped: fixed
-  layout, labels and numbers one ``TextGrid`` artist per set); ``ratio`` = before / after,
+  layout, labels and numbers one ``TextBatch`` artist per set); ``ratio`` = before / after,
   ``ratio_previous`` = previous / after; ``model_view_s`` and ``summary_s`` the same for the model
   view and the head summary alone (draw + save);
 - ``cold_start_s``: one fresh process running what ``multiattn text`` runs, split into ``import``

@@ -3,7 +3,7 @@
 Drawing ``L x H`` thumbnails as one ``imshow`` on one Axes (with the separating grid, the row /
 column labels and the corner numbers drawn over it as artists) costs one image resample instead
 of ``L * H`` Axes, each with its own spines, ticks and layout pass; the labels and the numbers
-are one :class:`~._text_grid.TextGrid` each instead of one ``Text`` (and box patch) per string.
+are one :class:`~._text_batch.TextBatch` each instead of one ``Text`` (and box patch) per string.
 
 Example
 -------
@@ -24,7 +24,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 
 from ._style import ColorScale
-from ._text_grid import TextGrid, edge_labels, value_strings
+from ._text_batch import TextBatch, edge_labels, value_strings
 
 __all__ = ["annotate_tiles", "draw_tiles", "label_tiles", "tile", "tile_colors"]
 
@@ -85,10 +85,10 @@ def draw_tiles(ax: Axes, panels: np.ndarray, scale: ColorScale) -> ScalarMappabl
 
 
 def label_tiles(ax: Axes, row_labels: Sequence[str], col_labels: Sequence[str],
-                fontsize: float = 8) -> tuple[TextGrid, TextGrid]:
+                fontsize: float = 8) -> tuple[TextBatch, TextBatch]:
     """Row labels on the left and column labels on top, centred on each panel (no ticks).
 
-    Each set is one :class:`~._text_grid.TextGrid`, 2 points from the edge like tick labels of
+    Each set is one :class:`~._text_batch.TextBatch`, 2 points from the edge like tick labels of
     zero-length ticks, and measured by the tight box like them.
 
     Example
@@ -108,10 +108,10 @@ def label_tiles(ax: Axes, row_labels: Sequence[str], col_labels: Sequence[str],
     return rows, cols
 
 
-def annotate_tiles(ax: Axes, values: np.ndarray, fontsize: float = 6.5) -> TextGrid:
+def annotate_tiles(ax: Axes, values: np.ndarray, fontsize: float = 6.5) -> TextBatch:
     """One number (``"n/a"`` for NaN) in the top-right corner of each panel, on a white box.
 
-    All numbers are one :class:`~._text_grid.TextGrid` artist (one draw, not one ``Text`` and box
+    All numbers are one :class:`~._text_batch.TextBatch` artist (one draw, not one ``Text`` and box
     patch per panel), in row-major order. They sit inside their panel, so they are left out of
     layout and tight-box measuring (``in_layout=False``).
 
@@ -123,7 +123,7 @@ def annotate_tiles(ax: Axes, values: np.ndarray, fontsize: float = 6.5) -> TextG
     ['0.50', 'n/a']
     """
     rows, cols = np.indices(values.shape)
-    numbers = TextGrid(np.column_stack([cols.ravel() + 0.97, rows.ravel() + 0.04]), value_strings(values),
+    numbers = TextBatch(np.column_stack([cols.ravel() + 0.97, rows.ravel() + 0.04]), value_strings(values),
                        fontsize=fontsize, ha="right", va="top",
                        box={"facecolor": "white", "alpha": 0.8, "pad": 0.15})
     numbers.set_label("scores")

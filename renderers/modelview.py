@@ -112,7 +112,7 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
         One Axes holding the ``L * H`` thumbnails as one ``(L * Q, H * K, 4)`` RGBA image
         (thumbnail ``(l, h)`` spans data ``[h, h+1] x [l, l+1]``, y down; the layer / head labels
         at the centres and the scores in row-major order are one
-        :class:`~._text_grid.TextGrid` each in ``ax.artists``) plus one shared colorbar.
+        :class:`~._text_batch.TextBatch` each in ``ax.artists``) plus one shared colorbar.
 
     Raises
     ------
@@ -124,7 +124,7 @@ def model_view(grid: AttentionGrid, scores: ArrayLike | None = None, score_name:
     >>> from multiattn import AttentionGrid, TokenAxis
     >>> grid = AttentionGrid(np.full((6, 12, 5, 5), 0.2, np.float32), TokenAxis(list("abcde")))
     >>> fig = model_view(grid, np.zeros((6, 12)), "entropy")
-    >>> rows, cols, scores = fig.axes[0].artists  # one TextGrid each: labels, scores
+    >>> rows, cols, scores = fig.axes[0].artists  # one TextBatch each: labels, scores
     >>> rows.strings[0], cols.strings[11], len(scores.strings)
     ('layer 0', 'head 11', 72)
     """

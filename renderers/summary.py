@@ -6,7 +6,7 @@ and colorbar, every cell printed), and, given a head-types table, a panel of
 categorical colours with a legend and each head's score printed.
 
 The panels sit in a layout computed once in inches (no constrained-layout solve), and the
-labels and cell numbers of a panel are drawn by one artist each (:class:`~._text_grid.TextGrid`)
+labels and cell numbers of a panel are drawn by one artist each (:class:`~._text_batch.TextBatch`)
 instead of one tick or ``Text`` per string: 288 numbers of a 6 x 12 model cost one artist per
 panel.
 
@@ -35,7 +35,7 @@ from matplotlib.patches import Patch
 from multiattn.errors import MultiattnTypeError, MultiattnValueError
 
 from ._style import DPI, ColorScale, add_colorbar, color_scale
-from ._text_grid import TextGrid, edge_labels, value_strings
+from ._text_batch import TextBatch, edge_labels, value_strings
 from .figure import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -132,7 +132,7 @@ def _cell_numbers(ax: Axes, values: np.ndarray, rgb: np.ndarray) -> None:
         return
     luminance = rgb @ np.array([0.299, 0.587, 0.114])
     rows, cols = np.indices(values.shape)
-    numbers = TextGrid(np.column_stack([cols.ravel(), rows.ravel()]), value_strings(values),
+    numbers = TextBatch(np.column_stack([cols.ravel(), rows.ravel()]), value_strings(values),
                        fontsize=7 if values.shape[1] <= 16 else 5.5,
                        colors=np.where(luminance.ravel() > 0.5, "black", "white"))
     numbers.set_label("cell values")
@@ -246,7 +246,7 @@ def head_summary(metrics: Mapping[str, ArrayLike] | None = None,
     Figure
         One Axes per metric (each with its colorbar) plus one for head types, placed by a
         fixed layout (no layout engine). Each panel's layer labels, head labels and cell values
-        are one :class:`~._text_grid.TextGrid` each in ``ax.artists`` (labels ``"layer labels"``,
+        are one :class:`~._text_batch.TextBatch` each in ``ax.artists`` (labels ``"layer labels"``,
         ``"head labels"``, ``"cell values"``; values row-major).
 
     Raises

@@ -6,7 +6,8 @@ import importlib
 import matplotlib.pyplot as plt
 import pytest
 
-MODULES = ["_style", "figure", "heatmap", "lines", "modelview", "_modelview_tiles", "summary", "_write_text"]
+MODULES = ["_style", "figure", "heatmap", "lines", "modelview", "_modelview_tiles", "_text_batch", "summary",
+           "_write_text"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,4 @@
-"""renderers/_text_grid.py: many strings drawn by one artist land where matplotlib's Text draws them."""
+"""renderers/_text_batch.py: many strings drawn by one artist land where matplotlib's Text draws them."""
 
 import io
 
@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from multiattn.errors import MultiattnValueError  # noqa: E402
-from multiattn.renderers._text_grid import TextGrid, edge_labels, value_strings  # noqa: E402
+from multiattn.renderers._text_batch import TextBatch, edge_labels, value_strings  # noqa: E402
 
 _SAME_LINE_BOX = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 11)
 STRINGS = ["0.65", "n/a", "layer.11", "$x$", "gy"]
@@ -47,7 +47,7 @@ def _box(ink: np.ndarray) -> tuple[int, int, int, int]:
 @pytest.mark.parametrize(("xy", "text"), list(zip(POSITIONS, STRINGS)))
 def test_each_string_lands_where_a_text_with_the_same_alignment_does(xy, text, ha, va):
     reference = _ink(lambda ax: ax.text(*xy, text, ha=ha, va=va, fontsize=7, parse_math=False))
-    drawn = _ink(lambda ax: ax.add_artist(TextGrid([xy], [text], fontsize=7, ha=ha, va=va)))
+    drawn = _ink(lambda ax: ax.add_artist(TextBatch([xy], [text], fontsize=7, ha=ha, va=va)))
     if _SAME_LINE_BOX:  # the font-table line box Text uses since matplotlib 3.11: same pixels
         np.testing.assert_array_equal(drawn, reference)
     else:  # older Text measured the line box on "lp": within 2 pixels, same glyphs
@@ -57,17 +57,17 @@ def test_each_string_lands_where_a_text_with_the_same_alignment_does(xy, text, h
 
 def test_colours_offsets_and_boxes():
     fig, ax = plt.subplots(figsize=(3, 2), dpi=120)
-    ax.add_artist(TextGrid([(0.25, 0.5), (0.75, 0.5)], ["88", "88"], fontsize=10, colors=["red", "blue"]))
+    ax.add_artist(TextBatch([(0.25, 0.5), (0.75, 0.5)], ["88", "88"], fontsize=10, colors=["red", "blue"]))
     fig.canvas.draw()
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
     left, right = rgb[:, : rgb.shape[1] // 2], rgb[:, rgb.shape[1] // 2:]
     assert (left[..., 0] - left[..., 2]).max() > 150 and (right[..., 2] - right[..., 0]).max() > 150
-    shifted = _ink(lambda ax: ax.add_artist(TextGrid([(1, 2)], ["88"], fontsize=10, offset=(12, -6))))
+    shifted = _ink(lambda ax: ax.add_artist(TextBatch([(1, 2)], ["88"], fontsize=10, offset=(12, -6))))
     reference = _ink(lambda ax: ax.text(1, 2, "88", fontsize=10, ha="center", va="center"))
     moved = (_box(shifted)[2] - _box(reference)[2], _box(shifted)[0] - _box(reference)[0])
     assert moved == (20, 10)  # 12 points right, 6 down at 120 dpi
-    boxed = TextGrid([(1, 2)], ["0.5"], fontsize=10, box={"facecolor": "white", "alpha": 0.8, "pad": 0.5})
-    plain = TextGrid([(1, 2)], ["0.5"], fontsize=10)
+    boxed = TextBatch([(1, 2)], ["0.5"], fontsize=10, box={"facecolor": "white", "alpha": 0.8, "pad": 0.5})
+    plain = TextBatch([(1, 2)], ["0.5"], fontsize=10)
     for artist in (boxed, plain):
         fig.axes[0].add_artist(artist)
     outer, inner = boxed.boxes()[0], plain.boxes()[0]
@@ -78,7 +78,7 @@ def test_colours_offsets_and_boxes():
 def test_vector_backends_and_layout():
     fig, ax = plt.subplots()
     edge_labels(ax, [(0, 0.5)], ["$\\frac$ row"], "left", fontsize=8, pad=2, name="rows")
-    ax.add_artist(TextGrid([(0.5, 0.5)], ["0.50"], fontsize=7, box={"facecolor": "w", "pad": 0.2}))
+    ax.add_artist(TextBatch([(0.5, 0.5)], ["0.50"], fontsize=7, box={"facecolor": "w", "pad": 0.2}))
     for fmt in ("svg", "pdf"):  # renderers whose y axis runs down / up: both draw (no mathtext)
         out = io.BytesIO()
         fig.savefig(out, format=fmt)
@@ -90,4 +90,4 @@ def test_vector_backends_and_layout():
 def test_helpers_and_errors():
     assert value_strings(np.array([[0.125, np.nan], [1.0, -0.5]])) == ["0.12", "n/a", "1.00", "-0.50"]
     with pytest.raises(MultiattnValueError, match="2 positions, 1 strings"):
-        TextGrid([(0, 0), (1, 1)], ["a"], fontsize=7)
+        TextBatch([(0, 0), (1, 1)], ["a"], fontsize=7)

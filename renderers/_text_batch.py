@@ -2,19 +2,20 @@
 
 A matplotlib ``Text`` costs about a millisecond to lay out and draw (font look-ups, property
 copies, its own graphics context), so the 288 cell numbers of a per-head summary cost more
-than the panels they sit on. :class:`TextGrid` draws ``n`` strings at data positions through the
-renderer's ``draw_text`` with one font, one graphics context and one measurement per string:
-the same glyphs (same font, size, colour and alignment rules as ``Text``) for a fraction of the
-cost. Strings are always drawn as plain text (never mathtext).
+than the panels they sit on (0.30 s CPU). :class:`TextBatch` draws ``n`` strings at data positions
+through the renderer's ``draw_text`` with one font, one graphics context and one measurement per
+string: the same pixels as ``Text`` (same font, size, colour, alignment and line box) in about
+half the time (~0.14 s for those 288; the rest is matplotlib rendering each glyph). Strings are
+always drawn as plain text (never mathtext).
 
 Example
 -------
 >>> import matplotlib.pyplot as plt
 >>> ax = plt.figure().add_subplot()
->>> grid = ax.add_artist(TextGrid([(0, 0), (1, 0)], ["0.10", "n/a"], fontsize=7, colors=["k", "w"]))
->>> grid.strings, grid.positions.shape
+>>> batch = ax.add_artist(TextBatch([(0, 0), (1, 0)], ["0.10", "n/a"], fontsize=7, colors=["k", "w"]))
+>>> batch.strings, batch.positions.shape
 (['0.10', 'n/a'], (2, 2))
->>> ax.figure.canvas.draw(); [round(b.width) > 0 for b in grid.boxes()]
+>>> ax.figure.canvas.draw(); [round(b.width) > 0 for b in batch.boxes()]
 [True, True]
 """
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.axes import Axes
     from matplotlib.backend_bases import RendererBase
 
-__all__ = ["TextGrid", "edge_labels", "value_strings"]
+__all__ = ["TextBatch", "edge_labels", "value_strings"]
 
 _HA = {"left": 0.0, "center": 0.5, "right": 1.0}
 _VA = {"bottom": 0.0, "center": 0.5, "top": 1.0}
@@ -46,7 +47,7 @@ _SIDES = {"left": ("right", "center", (-1, 0)), "top": ("center", "bottom", (0, 
           "bottom": ("center", "top", (0, -1))}
 
 
-class TextGrid(Artist):
+class TextBatch(Artist):
     """Strings at data positions, aligned like ``Text`` (``ha`` / ``va`` on the text's box).
 
     Parameters
@@ -70,7 +71,7 @@ class TextGrid(Artist):
 
     Examples
     --------
-    >>> TextGrid([(0.5, 1.0)], ["layer 0"], fontsize=8, ha="right").strings
+    >>> TextBatch([(0.5, 1.0)], ["layer 0"], fontsize=8, ha="right").strings
     ['layer 0']
     """
 
@@ -177,7 +178,7 @@ def value_strings(values: np.ndarray) -> list[str]:
 
 
 def edge_labels(ax: Axes, positions: Sequence[Sequence[float]], labels: Sequence[str], side: str, *,
-                fontsize: float, pad: float, name: str) -> TextGrid:
+                fontsize: float, pad: float, name: str) -> TextBatch:
     """Tick-like labels outside one edge of ``ax``: ``pad`` points out from ``positions`` (data).
 
     Unlike tick labels they cost one artist, not one ``Tick`` (two lines, two texts) each; they
@@ -191,7 +192,7 @@ def edge_labels(ax: Axes, positions: Sequence[Sequence[float]], labels: Sequence
     'rows'
     """
     ha, va, (dx, dy) = _SIDES[side]
-    artist = TextGrid(positions, labels, fontsize=fontsize, ha=ha, va=va, offset=(dx * pad, dy * pad))
+    artist = TextBatch(positions, labels, fontsize=fontsize, ha=ha, va=va, offset=(dx * pad, dy * pad))
     artist.set_label(name)
     artist.set_clip_on(False)
     ax.add_artist(artist)

@@ -195,7 +195,9 @@ def _exp_pass(raw, scale, m, e, z, bits):  # pragma: no cover - compiled
     for j in range(raw.shape[0]):
         rj, ej = raw[j], e[j]
         for q in range(raw.shape[1]):
-            x = max(rj[q] * scale - m[q], np.float32(-87.33654))
+            x = rj[q] * scale - m[q]
+            keep = x > np.float32(-87.33654)
+            x = max(x, np.float32(-87.33654))
             n = np.floor(x * np.float32(1.44269504) + np.float32(0.5))
             r = x - n * np.float32(0.693359375)
             r = r - n * np.float32(-2.12194440e-4)
@@ -204,10 +206,10 @@ def _exp_pass(raw, scale, m, e, z, bits):  # pragma: no cover - compiled
             p = p * r + np.float32(4.1665795894e-2)
             p = p * r + np.float32(1.6666665459e-1)
             p = p * r + np.float32(5.0000001201e-1)
-            ej[q] = p * r * r + r + np.float32(1.0)
+            ej[q] = p * r * r + r + np.float32(1.0) if keep else np.float32(0.0)
             bits[q] = (np.int32(n) + 127) << 23
         for q in range(raw.shape[1]):
-            x = ej[q] * fbits[q] if rj[q] * scale - m[q] > np.float32(-87.33654) else np.float32(0.0)
+            x = ej[q] * fbits[q]
             ej[q] = x
             z[q] += x
 
@@ -221,7 +223,9 @@ def _softmax_head(raw, scale, w, m, z, bits, row):  # pragma: no cover - compile
     for j in range(raw.shape[0]):
         rj = raw[j]
         for q in range(raw.shape[1]):
-            m[q] = max(m[q], rj[q] * scale)
+            m[q] = max(m[q], rj[q])
+    for q in range(raw.shape[1]):
+        m[q] *= scale  # = max(raw · scale): rounding is monotone and the scale positive
     _exp_pass(raw, scale, m, w, z, bits)
     for q in range(raw.shape[1]):
         z[q] = np.float32(1.0) / z[q]

@@ -17,7 +17,9 @@ Every system gets the true transcript (forced alignment) on the same audio:
 
 For each: word START and END absolute error median / p90 / max in ms, the first word of each file
 (and of each 30 s window of the long file) apart, on the clean and the 20 dB SNR copies and on one
-long (> 30 s) file; plus the pause-separated samples of ``media_samples/speech``.
+long (> 30 s) file; plus the pause-separated samples of ``media_samples/speech``. Only the long file
+decodes (to share the transcript among its windows), at ``decoding_beam_size``; word error rates of
+the decodings are ``bench_whisper.py``'s.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _espeak_corpus import corpus  # noqa: E402
 
+from multiattn.adapters._whisper_decode import BEAM_SIZE  # noqa: E402
 from multiattn.adapters.whisper import SAMPLE_RATE, capture, prepare_audio  # noqa: E402
 from multiattn.analysis.alignment import DEFAULT_STEPS, refine_timings, word_timings  # noqa: E402
 from multiattn.media import load_audio  # noqa: E402
@@ -207,6 +210,7 @@ def main() -> None:
         "model": f"whisper {args.model} (CTranslate2 weights)",
         "set": prefix,
         "default_steps": list(DEFAULT_STEPS),
+        "decoding_beam_size": BEAM_SIZE,
     }
     for kind in ("clean", "snr20", "long"):
         items = sets.get(f"{prefix}_{kind}", [])

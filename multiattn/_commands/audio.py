@@ -9,7 +9,8 @@ is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's D
 then the refinement steps (``--steps``, default ``onset,bias,snap``: see
 :func:`multiattn.analysis.alignment.refine_timings`; ``--raw-timings`` keeps the recipe's boundaries).
 
-``--beam-size N`` sets the decoding beam (1 = greedy; see :func:`multiattn.adapters.whisper.capture`).
+``--beam-size N`` sets the decoding beam (default 5, 1 = greedy; see
+:func:`multiattn.adapters.whisper.capture`).
 
 ``--model`` takes the embedded names (``whisper-tiny.en``, ``whisper-base``) and their short forms
 ``tiny.en`` / ``base`` (unless a folder of that name exists); ``small`` is refused in one line saying
@@ -43,9 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated refinement steps, in order, from onset, bias, snap, flux "
                         "(default onset,bias,snap)")
     p.add_argument("--beam-size", type=_beam_size, default=None, metavar="N",
-                   help="decoding beam width, 1 = greedy (default: the adapter's, see "
-                        "multiattn.adapters.whisper.capture); used without --text and to share --text "
-                        "among the 30 s windows of long audio")
+                   help="decoding beam width, 1 = greedy (default 5 with CTranslate2, faster-whisper's "
+                        "default; the Hugging Face loop is greedy); used without --text and to share "
+                        "--text among the 30 s windows of long audio")
     p.add_argument("--no-encoder", action="store_true",
                    help="skip the encoder self-attention (no encoder.png, not in --save): the alignment then "
                         "costs about what plain transcription does")

@@ -84,18 +84,10 @@ def _top5(w, top):  # pragma: no cover - compiled
         wj = w[j]
         for q in range(w.shape[1]):
             x = wj[q]
-            v = top[0, q]
-            top[0, q] = max(v, x)
-            x = min(v, x)
-            v = top[1, q]
-            top[1, q] = max(v, x)
-            x = min(v, x)
-            v = top[2, q]
-            top[2, q] = max(v, x)
-            x = min(v, x)
-            v = top[3, q]
-            top[3, q] = max(v, x)
-            x = min(v, x)
+            for i in range(4):  # insertion: each level keeps the larger, passes the smaller on
+                v = top[i, q]
+                top[i, q] = max(v, x)
+                x = min(v, x)
             top[4, q] = max(top[4, q], x)
 
 

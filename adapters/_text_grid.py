@@ -249,6 +249,22 @@ class LayerWriter:
         self.causal = self.causal and _lower_triangular(array)
         self.count += 1
 
+    def slot(self, heads: int, n_query: int, n_key: int) -> np.ndarray | None:
+        """The next layer's ``(H, Q, K)`` row of the grid, for an attention function to write in place
+        (then :meth:`written`); None when the layer cannot go there as it comes (padding to drop,
+        another shape, every row taken): its weights are then copied by :meth:`__call__`."""
+        if self.padded or (n_query, n_key) != (len(self.q_keep), len(self.k_keep)) \
+                or self.count >= self.capacity:
+            return None
+        if self.values is None:
+            self.values = np.empty((self.capacity, heads, n_query, n_key), dtype=np.float32)
+        return self.values[self.count] if self.values.shape[1] == heads else None
+
+    def written(self) -> None:
+        """Count the row :meth:`slot` handed out as written."""
+        self.causal = self.causal and _lower_triangular(self.values[self.count])
+        self.count += 1
+
     def result(self) -> np.ndarray:
         """The ``(layers, H, Q', K')`` grid of the layers written (a view when fewer than ``capacity``)."""
         if self.values is None:

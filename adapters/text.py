@@ -212,9 +212,29 @@ def _hooked_parts(model: Model, seq2seq: bool) -> dict[str, list[tuple[str, torc
 def _write_hooked(model: Model, batch: dict[str, torch.Tensor], hooked: dict[str, list],
                   parts: dict[str, _Part]) -> dict[str, _text_grid.LayerWriter]:
     """One forward with a hook on every attention module writing its layer into its part's grid as it
-    is made; the weights are dropped from the module's output, so the model keeps none of them."""
+    is made; the weights are dropped from the module's output, so the model keeps none of them.
+
+    Models on transformers' attention interface write their softmax straight into the grid
+    (:mod:`._grid_attention`: one ``H × Q × K`` temporary instead of two); if a module did not call
+    the interface, the forward runs again on eager attention."""
+    from ._grid_attention import writes_in_place
+
+    in_place = writes_in_place(model) and all(keep.all() for _, keeps, _ in parts.values() for keep in keeps)
+    writers = _forward_hooked(model, batch, hooked, parts, in_place)
+    if in_place and any(writer.count < len(hooked[name]) for name, writer in writers.items()):
+        writers = _forward_hooked(model, batch, hooked, parts, False)
+    for name, writer in writers.items():
+        if writer.count < len(hooked[name]):  # a module returned no weights (a kernel that never makes them)
+            require_attentions([None], "self" if name == "layer" else name, model)
+    return writers
+
+
+def _forward_hooked(model: Model, batch: dict[str, torch.Tensor], hooked: dict[str, list],
+                    parts: dict[str, _Part], in_place: bool) -> dict[str, _text_grid.LayerWriter]:
+    """The forward of :func:`_write_hooked`: eager attention, or ``in_place`` on ``"multiattn_grid"``."""
     import torch
 
+    from ._grid_attention import grid_attention
     from ._guard import layers_and_heads
     from ._stream import hf_attention_hooks
 
@@ -227,13 +247,12 @@ def _write_hooked(model: Model, batch: dict[str, torch.Tensor], hooked: dict[str
         writers[name] = _text_grid.LayerWriter(model, capacity, keeps, causal=kind == "self", what=name)
     route = {module_name: writers[part] for part, modules in hooked.items() for module_name, _, _ in modules}
     modules = [entry for entry_list in hooked.values() for entry in entry_list]
-    with eval_mode(model), eager_attention(model), torch.no_grad(), \
+    attention = grid_attention(model, {id(module): route[name] for name, module, _ in modules}) if in_place \
+        else eager_attention(model)
+    with eval_mode(model), attention, torch.no_grad(), \
             hf_attention_hooks(modules, lambda name, weights: route[name](name, weights), drop=True,
                                strict=False):
         model(**batch, output_attentions=False, return_dict=True)
-    for name, writer in writers.items():
-        if writer.count < len(hooked[name]):  # a module returned no weights (a kernel that never makes them)
-            require_attentions([None], "self" if name == "layer" else name, model)
     return writers
 
 

@@ -212,11 +212,20 @@ def test_tokenizer_model_mismatch_is_detected(minilm):
         capture(small_vocab_model, SENTENCE, processor=tokenizer)
 
 
-def test_model_without_attention_output_is_a_clear_error(minilm):
+def test_model_without_attention_output_is_a_clear_error(minilm, monkeypatch):
+    from multiattn.adapters import _grid_attention
     from multiattn.adapters._hf import recorded_attentions
 
     _, tokenizer = minilm
     model = _tiny_bert()
+    # a module that calls no attention function and returns no weights: the in-place forward writes
+    # nothing, the eager forward run after it returns nothing either
+    for _, _, module, _ in recorded_attentions(model):
+        module.forward = lambda hidden_states, *_a, **_k: (torch.zeros_like(hidden_states), None)
+    with pytest.raises(RuntimeError, match="returned no self attention weights"):
+        capture(model, SENTENCE, processor=tokenizer)
+    model = _tiny_bert()
+    monkeypatch.setattr(_grid_attention, "writes_in_place", lambda _model: False)  # eager: the hook sees None
     for _, _, module, index in recorded_attentions(model):  # a kernel that never makes the weights
         module.register_forward_hook(lambda _m, _a, out, i=index: (*out[:i], None, *out[i + 1:]))
     with pytest.raises(RuntimeError, match="returned no self attention weights"):
@@ -341,3 +350,33 @@ def test_target_on_an_encoder_is_rejected(minilm):
 ])
 def test_clean_token(token, label):
     assert clean_token(token) == label
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2", "bert"])
+def test_softmax_written_in_place_equals_eager_and_copies_no_layer(family, monkeypatch):
+    """On transformers' attention interface the probabilities go straight into the grid: no layer
+    reaches the copying writer, and the values are eager's own numbers (bitwise: same arithmetic)."""
+    import copy
+
+    from multiattn.adapters import _grid_attention, _text_grid
+
+    from ._text_tiny import tiny_model
+
+    model, ids = tiny_model(family), [5, 17, 33, 8, 61, 42, 9, 23, 11]
+    assert _grid_attention.writes_in_place(model)
+    copied = []
+    call = _text_grid.LayerWriter.__call__
+    monkeypatch.setattr(_text_grid.LayerWriter, "__call__",
+                        lambda self, name, weights: (copied.append(name), call(self, name, weights)))
+    grid = capture(model, input_ids=ids)
+    assert copied == [] and grid.shape == (2, 4, len(ids), len(ids))
+    ref = type(model)._from_config(copy.deepcopy(model.config), attn_implementation="eager").eval()
+    ref.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        out = ref(input_ids=torch.tensor([ids]), output_attentions=True)
+    np.testing.assert_array_equal(grid.values, np.stack([a[0].numpy() for a in out.attentions]))
+    assert grid.meta["causal"] is (family != "bert")
+    monkeypatch.setattr(_grid_attention, "writes_in_place", lambda _model: False)
+    eager = capture(model, input_ids=ids)
+    assert len(copied) == 2  # one copy per layer on the eager path
+    np.testing.assert_array_equal(eager.values, grid.values)

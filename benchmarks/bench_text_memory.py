@@ -8,9 +8,12 @@ rise of the peak resident set (``ru_maxrss``) over a warm-up run is measured for
 - ``plain``: the model's own forward (its default SDPA attention), no capture: the baseline;
 - ``eager``: the same forward on eager attention, nothing captured (each layer's weights are made
   and dropped): what computing the weights costs before anything is kept;
-- ``capture``: :func:`multiattn.adapters.text.capture` as it is (each layer written into the
-  preallocated grids from a hook on the attention module, the model's tuple dropped; encoder
-  self, decoder self and cross for BART);
+- ``capture``: :func:`multiattn.adapters.text.capture` as it is: Llama's softmax written straight
+  into the preallocated grid by the capture's attention function (``adapters/_grid_attention.py``);
+  BART's layers (encoder self, decoder self, cross) copied into theirs from hooks on the attention
+  modules, the model's tuple dropped;
+- ``copy``: Llama with the in-place attention function turned off (eager attention, each layer
+  copied into the grid from a hook: the previous written path; the same as ``capture`` for BART);
 - ``tuple``: the previous path, the model's ``output_attentions`` tuple copied into the grids
   after the forward (kept here as the before);
 - ``one_arena``: ``capture`` again with ``MALLOC_ARENA_MAX=1`` in the environment (glibc keeps one
@@ -26,11 +29,12 @@ tuple) must stay at or above the medians measured (``guard_holds``; ``guard_hold
 capture run).
 
 Prints one JSON line: ``{"model": ..., "points": [{"tokens", "grid_mb", "plain_mb", "eager_mb",
-"capture_mb", "tuple_mb", "one_arena_mb", "capture_factor", "capture_over_plain",
-"capture_over_eager", "tuple_factor", "one_arena_factor", "guard_mb", "guard_tuple_mb",
-"capture_runs_mb"}, ...], "seq2seq_model": ..., "seq2seq_points": [... same keys plus
-"target_tokens"], "rounds": ..., "max_capture_factor_from_1024": ..., "max_capture_over_plain": ...,
-"guard_holds": ..., "guard_holds_every_run": ...}``.  ``--long`` adds 4096 tokens (a 2 GB Llama grid).
+"capture_mb", "copy_mb", "tuple_mb", "one_arena_mb", "capture_factor", "capture_over_plain",
+"capture_over_eager", "copy_factor", "tuple_factor", "one_arena_factor", "guard_mb",
+"guard_tuple_mb", "capture_runs_mb"}, ...], "seq2seq_model": ..., "seq2seq_points": [... the same
+keys without the copy ones, plus "target_tokens"], "rounds": ..., "max_capture_factor_from_1024": ...,
+"max_capture_over_plain": ..., "guard_holds": ..., "guard_holds_every_run": ...}``.  ``--long`` adds
+4096 tokens (a 2 GB Llama grid).
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ def target(n_tokens):  # n_tokens decoder inputs: <s> words </s> shifted right a
     return None if tok is None else " ".join(WORDS[i % len(WORDS)] for i in range(n_tokens - 2))
 if mode == "one_arena":  # the environment sets MALLOC_ARENA_MAX=1
     mode = "capture"
+if mode == "copy":  # eager attention, each layer copied from a hook
+    from multiattn.adapters import _grid_attention
+    _grid_attention.writes_in_place = lambda model: False
+    mode = "capture"
 if mode == "tuple":  # the previous path: the model's output_attentions tuple, copied after the forward
     text._hooked_parts = lambda model, seq2seq: {}
 def run(ids):
@@ -94,7 +102,7 @@ print(json.dumps({"grid": grid, "rise": after - before, "target": n_target}))
 """
 
 MB = 2**20
-MODES = ("plain", "eager", "capture", "tuple", "one_arena")
+MODES = ("plain", "eager", "capture", "copy", "tuple", "one_arena")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -115,18 +123,20 @@ def point(family: str, n_tokens: int, rounds: int) -> dict:
     """One length: every mode once per round (alternating, fresh processes), medians over the rounds."""
     from multiattn.adapters._guard import peak_bytes
 
-    runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    modes = [mode for mode in MODES if family == "llama" or mode != "copy"]  # BART copies either way
+    runs: dict[str, list[dict]] = {mode: [] for mode in modes}
     for _ in range(rounds):
-        for mode in MODES:
+        for mode in modes:
             runs[mode].append(_rise(family, mode, n_tokens))
     rise = {mode: statistics.median(r["rise"] for r in results) for mode, results in runs.items()}
     grid, n_target = runs["capture"][0]["grid"], runs["capture"][0]["target"]
     shapes = _grids(family, n_tokens, n_target)
     out = {"tokens": n_tokens, **({"target_tokens": n_target} if family != "llama" else {}),
-           "grid_mb": round(grid / MB, 1), **{f"{mode}_mb": round(rise[mode] / MB, 1) for mode in MODES},
+           "grid_mb": round(grid / MB, 1), **{f"{mode}_mb": round(rise[mode] / MB, 1) for mode in modes},
            "capture_factor": round(rise["capture"] / grid, 3),
            "capture_over_plain": round((rise["capture"] - rise["plain"]) / grid, 3),
            "capture_over_eager": round((rise["capture"] - rise["eager"]) / grid, 3),
+           **({"copy_factor": round(rise["copy"] / grid, 3)} if "copy" in rise else {}),
            "tuple_factor": round(rise["tuple"] / grid, 3),
            "one_arena_factor": round(rise["one_arena"] / grid, 3),
            "guard_mb": round(peak_bytes(shapes, written=True) / MB, 1),

@@ -74,7 +74,8 @@ def _attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, 
     if attention_mask is not None:
         scores.add_(attention_mask[:, :, :, :n_key])
     writer = _ACTIVE.get(id(module))
-    row = writer.slot(heads, n_query, n_key) if writer is not None and query.shape[0] == 1 else None
+    fits = writer is not None and query.shape[0] == 1 and scores.dtype == torch.float32  # not under autocast
+    row = writer.slot(heads, n_query, n_key) if fits else None
     if row is None:  # the capture's hook copies the weights
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
         weights = probs

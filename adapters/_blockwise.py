@@ -24,7 +24,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +32,7 @@ import numpy as np
 from multiattn.errors import MultiattnRuntimeError, MultiattnValueError, UnsupportedModelError
 
 from ..stream import Reducer, feed_rows
-from ._hf import attention_implementation
+from ._hf import registered_attention
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
@@ -58,29 +58,15 @@ def _attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, 
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
-def _register() -> None:
-    """Register ``"multiattn_blocks"`` (SDPA's masks, :func:`_attention`) once per process."""
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-    from transformers.modeling_utils import AttentionInterface
-
-    AttentionInterface.register(NAME, _attention)
-    AttentionMaskInterface.register(NAME, sdpa_mask)
-
-
-@contextmanager
-def block_attention(model: Model, callbacks: Mapping[int, Any]) -> Iterator[None]:
-    """Run a block with the model on ``"multiattn_blocks"``; ``callbacks``: ``id(module) -> callback``.
+def block_attention(model: Model, callbacks: Mapping[int, Any]) -> AbstractContextManager:
+    """Run a block with the model on ``"multiattn_blocks"`` (SDPA's masks, :func:`_attention`);
+    ``callbacks``: ``id(module) -> callback``.
 
     Every config's attention implementation is restored on exit, even after an error.
     """
-    _register()
-    _ACTIVE.update(callbacks)
-    try:
-        with attention_implementation(model, NAME):
-            yield
-    finally:
-        for module_id in callbacks:
-            _ACTIVE.pop(module_id, None)
+    from transformers.masking_utils import sdpa_mask
+
+    return registered_attention(model, NAME, _attention, sdpa_mask, _ACTIVE, callbacks)
 
 
 def default_block_rows(n_heads: int, n_keys: int) -> int:

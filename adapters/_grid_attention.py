@@ -21,11 +21,11 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from ._hf import attention_implementation
+from ._hf import registered_attention
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
@@ -88,26 +88,11 @@ def _attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, 
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), weights
 
 
-def _register() -> None:
-    """Register ``"multiattn_grid"`` (eager masks, :func:`_attention`) once per process."""
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-    from transformers.modeling_utils import AttentionInterface
-
-    AttentionInterface.register(NAME, _attention)
-    AttentionMaskInterface.register(NAME, eager_mask)
-
-
-@contextmanager
-def grid_attention(model: Model, writers: Mapping[int, LayerWriter]) -> Iterator[None]:
+def grid_attention(model: Model, writers: Mapping[int, LayerWriter]) -> AbstractContextManager:
     """Run a block with the model on ``"multiattn_grid"``; ``writers``: ``id(module) -> LayerWriter``.
 
     Every config's attention implementation is restored on exit, even after an error.
     """
-    _register()
-    _ACTIVE.update(writers)
-    try:
-        with attention_implementation(model, NAME):
-            yield
-    finally:
-        for module_id in writers:
-            _ACTIVE.pop(module_id, None)
+    from transformers.masking_utils import eager_mask
+
+    return registered_attention(model, NAME, _attention, eager_mask, _ACTIVE, writers)

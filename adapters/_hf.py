@@ -8,7 +8,7 @@ eager implementation for the capture and restores its setting afterwards;
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .._types import Model
 
 __all__ = ["attention_implementation", "attention_layers", "eager_attention", "eval_mode", "has_attention",
-           "recorded_attentions", "require_attentions"]
+           "recorded_attentions", "registered_attention", "require_attentions"]
 
 
 def _configs(model: Model) -> list[transformers.PretrainedConfig]:
@@ -118,6 +118,35 @@ def attention_implementation(model: Model, name: str) -> Iterator[Model]:
     finally:
         for config, impl in zip(configs, saved):
             _restore(config, impl)
+
+
+@contextmanager
+def registered_attention(model: Model, name: str, attention: Callable, mask: Callable, active: dict,
+                         entries: Mapping) -> Iterator[Model]:
+    """Run a block with ``model`` on ``attention`` and its ``mask``, registered with transformers as ``name``.
+
+    ``entries`` are added to ``active`` (the registry the attention function reads, keyed by
+    ``id(module)``) for the block and removed after it; every config's previous implementation is
+    restored on exit (:func:`attention_implementation`), even after an error.
+
+    Example
+    -------
+    >>> with registered_attention(model, "multiattn_grid", fn, eager_mask,
+    ...                           ACTIVE, {id(m): w}):  # doctest: +SKIP
+    ...     model(**inputs)
+    """
+    from transformers.masking_utils import AttentionMaskInterface
+    from transformers.modeling_utils import AttentionInterface
+
+    AttentionInterface.register(name, attention)
+    AttentionMaskInterface.register(name, mask)
+    active.update(entries)
+    try:
+        with attention_implementation(model, name):
+            yield model
+    finally:
+        for key in entries:
+            active.pop(key, None)
 
 
 def _restore(config: transformers.PretrainedConfig, impl: str | None) -> None:

@@ -10,9 +10,10 @@ What :func:`multiattn.adapters.text.capture` needs beyond stacking ``(1, H, Q, K
 - attention sinks (gpt-oss: a learned per-head logit that takes part in the softmax but is no
   key) reported as ``meta["sink_mass"]`` ``(L, H, Q)`` so that rows + sink = 1;
 - :class:`LayerWriter`: each layer written into one preallocated float32 grid as the model makes
-  it (from a hook on the attention module; encoder-decoders have one writer each for encoder self,
-  decoder self and cross attention), so the model's own tuple of layers is never kept and the
-  capture peaks near the grids' size plus the eager softmax's temporaries
+  it (copied from a hook on the attention module, or written in place by the capture's attention
+  function through :meth:`LayerWriter.slot`; encoder-decoders have one writer each for encoder
+  self, decoder self and cross attention), so the model's own tuple of layers is never kept and the
+  capture peaks near the grids' size plus one or two layers of the softmax's temporaries
   (``benchmarks/bench_text_memory.py``).
 """
 

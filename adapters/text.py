@@ -3,7 +3,11 @@
 Supports encoders (BERT family), decoders (GPT-2 family) and encoder-decoders
 (T5, BART).  The model runs once, in ``eval()`` mode, on eager attention (with
 the default SDPA kernel transformers >= 5 returns no weights); its attention
-implementation and training flag are restored afterwards.
+implementation and training flag are restored afterwards.  Each layer goes into
+one preallocated float32 grid per part as it is made: models on transformers'
+attention interface write their softmax there directly (:mod:`._grid_attention`),
+the others' weights are copied from a hook on the attention module; the model's
+``output_attentions`` tuple is built only for models without output recorders.
 
 Token labels are cleaned for display (``##``, ``Ġ``, ``▁`` removed), special
 tokens are marked on the :class:`~multiattn.TokenAxis`, character spans come

@@ -380,3 +380,21 @@ def test_softmax_written_in_place_equals_eager_and_copies_no_layer(family, monke
     eager = capture(model, input_ids=ids)
     assert len(copied) == 2  # one copy per layer on the eager path
     np.testing.assert_array_equal(eager.values, grid.values)
+
+
+def test_writer_slot_hands_out_rows_only_where_a_layer_fits():
+    from multiattn.adapters._text_grid import LayerWriter
+
+    full = np.ones(3, bool)
+    writer = LayerWriter(None, 2, (full, full), causal=True)
+    row = writer.slot(4, 3, 3)
+    row[:] = np.tril(np.ones((3, 3), np.float32)) / np.arange(1, 4, dtype=np.float32)[:, None]
+    writer.written()
+    assert writer.slot(5, 3, 3) is None and writer.slot(4, 3, 2) is None  # other heads / keys: copied
+    writer.slot(4, 3, 3)[:] = 1 / 3  # weight above the diagonal: not causal
+    writer.written()
+    assert writer.slot(4, 3, 3) is None  # every row taken (shared layers beyond capacity are copied)
+    assert writer.result().shape == (2, 4, 3, 3) and writer.count == 2 and not writer.causal
+    np.testing.assert_allclose(writer.result()[0].sum(-1), 1.0)
+    padded = LayerWriter(None, 1, (np.array([True, False, True]), full))
+    assert padded.slot(4, 3, 3) is None  # padding to drop: copied

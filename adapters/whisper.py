@@ -233,11 +233,13 @@ def transcribe(model: Model, inputs: AudioInput, *, processor: Processor = None,
 
 
 def prepare(model: Model, inputs: AudioInput, *, processor: Processor = None, text: str | None = None,
-            max_new_tokens: int = _wd.MAX_NEW_TOKENS) -> dict[str, torch.Tensor]:
+            max_new_tokens: int = _wd.MAX_NEW_TOKENS, beam_size: int | None = None,
+            timestamps: bool = _wd.TIMESTAMPS) -> dict[str, torch.Tensor]:
     """The forward pass's keyword arguments for one 30 s window: log-mel features and decoder ids.
 
-    The decoder ids are the prompt, the transcript's tokens (``text``) or the greedy
-    decoding, and end-of-text, as :func:`capture` feeds them.
+    The decoder ids are the prompt, the transcript's tokens (``text``) or the decoding
+    (``beam_size``, ``timestamps`` as in :func:`capture`), and end-of-text, as :func:`capture`
+    feeds them.
 
     Example
     -------
@@ -257,7 +259,8 @@ def prepare(model: Model, inputs: AudioInput, *, processor: Processor = None, te
                          "window: cut it, or use capture(..., keep_encoder=False) for long audio")
     features = _wd.window_features(processor, mono)[0]
     if text is None:
-        tokens = _wd.greedy(model, _wd.encode(model, features, attentions=False), max_new_tokens)
+        hidden = _wd.encode(model, features, attentions=False).last_hidden_state
+        tokens = _wd.decode_encoded(model, [hidden], max_new_tokens, beam_size, timestamps)[0]
     else:
         tokens = _wd.text_tokens(processor.tokenizer, text)
     ids = _wd.prompt(model) + tokens + [model.generation_config.eos_token_id]

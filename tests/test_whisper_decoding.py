@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from multiattn.adapters import _whisper_decode as wd
-from multiattn.adapters.whisper import align, capture, prepare_audio, transcribe
+from multiattn.adapters.whisper import align, capture, prepare, prepare_audio, transcribe
 from multiattn.errors import MultiattnValueError
 from multiattn.media import load_audio
 from multiattn.zoo._whisper import whisper_tiny_en
@@ -87,6 +87,16 @@ def test_capture_decodes_with_the_options_it_is_given(whisper, beam_size, timest
     assert list(labels) == [processor.tokenizer.decode([t]) for t in golden]
     assert (grids.meta["beam_size"], grids.meta["timestamps"]) == (beam_size or 5, timestamps)
     assert grids.meta["mode"] == ("beam" if beam_size is None else "greedy")
+
+
+def test_prepare_feeds_the_tokens_capture_decodes(whisper):
+    """The streaming / monitor inputs decode as capture does (beam 5 by default)."""
+    model, processor = whisper
+    ids = prepare(model, (_mono("s3.wav"), 16000), processor=processor)["decoder_input_ids"][0].tolist()
+    eot = model.generation_config.eos_token_id
+    assert ids == wd.prompt(model) + GOLDEN[("s3.wav", 5, False)] + [eot]
+    greedy = prepare(model, (_mono("s3.wav"), 16000), processor=processor, beam_size=1)
+    assert greedy["decoder_input_ids"][0].tolist() == wd.prompt(model) + GOLDEN[("s3.wav", 1, False)] + [eot]
 
 
 @pytest.fixture(scope="module")

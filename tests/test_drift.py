@@ -160,7 +160,10 @@ def test_psi_known_answers():
     q = np.diff(np.concatenate([[0.0], norm.cdf(edges - 1.0), [1.0]]))
     expected = float(np.sum((q - 0.1) * np.log(q / 0.1)))
     got = _psi(sketch(rng.normal(size=20000)), sketch(rng.normal(1.0, 1.0, size=20000)))
-    assert got == pytest.approx(expected, abs=0.1)
+    # KLL compacts at random (unseeded): 40 repeats of this case gave 0.88-1.04 around 0.93, its
+    # ~1.3 % rank error per decile edge moving the PSI by up to ~0.15; a null pair gives < 0.005.
+    assert got == pytest.approx(expected, abs=0.2)
+    assert _psi(sketch(rng.normal(size=20000)), sketch(rng.normal(size=20000))) < 0.05
 
 
 def test_ks_p_value_is_the_exact_two_sample_one():

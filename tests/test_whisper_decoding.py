@@ -106,6 +106,7 @@ def faster(whisper):
                                        compute_type="float32", cpu_threads=1)
 
 
+@pytest.mark.slow  # `make bench` installs faster-whisper (the bench extra); the fast suite checks GOLDEN
 @pytest.mark.parametrize("name", ["s3.wav", "s4.wav"])
 @pytest.mark.parametrize(("beam_size", "timestamps"), SETTINGS)
 def test_tokens_equal_faster_whisper_at_the_same_settings(whisper, faster, name, beam_size, timestamps):

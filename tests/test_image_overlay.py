@@ -280,3 +280,15 @@ def test_relevance_keeps_float32_and_refuses_nan():
         bad[1, 0, 2, 3] = np.nan
         with pytest.raises(ValueError, match="NaN"):
             func(attn, bad)
+
+
+@pytest.mark.parametrize(("grid_shape", "size"),
+                         [((14, 28), (1080, 2160)), ((7, 5), (333, 101)), ((3, 3), (3, 3)), ((8, 8), (4, 6))])
+def test_bilinear_pixels_equal_pils_resize(grid_shape, size):
+    """Enlarging goes through OpenCV, shrinking through PIL: both equal PIL's own bilinear resize."""
+    grid = np.random.default_rng(3).random(grid_shape).astype(np.float32)
+    resized = Image.fromarray(grid, mode="F").resize(size[::-1], Image.BILINEAR)
+    reference = np.asarray(resized, dtype=np.float32)
+    pixels = patch_values_to_pixels(grid, size, upsample="bilinear")
+    assert pixels.shape == size and pixels.flags.writeable
+    np.testing.assert_allclose(pixels, np.clip(reference, grid.min(), grid.max()), rtol=0, atol=2e-7)

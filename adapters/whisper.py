@@ -62,7 +62,7 @@ def capture(model: Model, inputs: AudioInput, *, processor: Processor = None, te
     processor : transformers.WhisperProcessor
         Required: the log-mel feature extractor and the tokenizer.
     text : str, optional
-        Transcript to align (teacher forcing). Default: greedy decoding. For audio longer than
+        Transcript to align (teacher forcing). Default: the decoding (``beam_size``). For audio longer than
         30 s each window is decoded first and the transcript's words are shared among the
         windows by matching them to those decodings (a word cut by a window edge goes to one
         side).

@@ -5,7 +5,7 @@ Writes ``strips.png`` (spectrogram + one cross-attention strip per word), ``enco
 plain transcription more on 30 s; ``--save`` keeps every layer, on eager attention, ~1x more),
 ``words.json`` (``[{"word", "start", "end", "confidence"}]`` in seconds) and ``words.srt``
 (:func:`multiattn.renderers.writers.write_audio_report`).  With ``--text`` the transcript
-is force-aligned, otherwise decoded greedily; word boundaries follow Whisper's DTW recipe,
+is force-aligned, otherwise decoded (beam 5 by default, below); word boundaries follow Whisper's DTW recipe,
 then the refinement steps (``--steps``, default ``onset,bias,snap``: see
 :func:`multiattn.analysis.alignment.refine_timings`; ``--raw-timings`` keeps the recipe's boundaries).
 
